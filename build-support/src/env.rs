@@ -1,0 +1,104 @@
+//! The one place that reads the environment.
+//!
+//! Every variable gocache reads goes through [`var`], so the full list is
+//! below and a build script using the helper can tell cargo to rerun when one
+//! changes (see [`set_build_script_mode`]).
+//!
+//! | variable | meaning |
+//! | --- | --- |
+//! | `CARGO_GOCACHE_DIR` | the store's directory (absolute), or `off` to disable caching |
+//! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID |
+//! | `XDG_CACHE_HOME`, `HOME` | the default store location on Linux and macOS |
+//! | `LOCALAPPDATA` | the default store location on Windows |
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, ErrorKind, Result};
+
+static BUILD_SCRIPT_MODE: AtomicBool = AtomicBool::new(false);
+
+/// Print `cargo:rerun-if-env-changed=NAME` for every variable read from now on.
+///
+/// The build.rs helper turns this on, so a change to any variable that
+/// affects caching reruns the build script.
+pub fn set_build_script_mode(on: bool) {
+    BUILD_SCRIPT_MODE.store(on, Ordering::Relaxed);
+}
+
+/// Read an environment variable; `None` if unset.
+pub fn var_os(name: &str) -> Option<OsString> {
+    if BUILD_SCRIPT_MODE.load(Ordering::Relaxed) {
+        println!("cargo:rerun-if-env-changed={name}");
+    }
+    #[allow(clippy::disallowed_methods)]
+    std::env::var_os(name)
+}
+
+/// Read an environment variable as UTF-8; `None` if unset or not UTF-8.
+pub fn var(name: &str) -> Option<String> {
+    var_os(name).and_then(|v| v.into_string().ok())
+}
+
+/// Is the debug switch `what` on in `CARGO_GOCACHE_DEBUG` (e.g. `hash`)?
+pub fn debug(what: &str) -> bool {
+    var("CARGO_GOCACHE_DEBUG").is_some_and(|v| v.split(',').any(|s| s.trim() == what))
+}
+
+/// Where the store lives: `Ok(None)` when caching is off (`CARGO_GOCACHE_DIR=off`).
+///
+/// `CARGO_GOCACHE_DIR` if set and not empty; otherwise the platform cache
+/// directory: `$XDG_CACHE_HOME/cargo-gocache`, else `~/.cache/cargo-gocache`
+/// on Linux and other Unix, `~/Library/Caches/cargo-gocache` on macOS,
+/// `%LOCALAPPDATA%\cargo-gocache` on Windows. A relative
+/// `CARGO_GOCACHE_DIR` is an error: resolved against each build script's own
+/// working directory it would scatter stores over the tree.
+pub fn cache_dir() -> Result<Option<PathBuf>> {
+    if let Some(dir) = var_os("CARGO_GOCACHE_DIR").filter(|v| !v.is_empty()) {
+        if dir == "off" {
+            return Ok(None);
+        }
+        let path = PathBuf::from(&dir);
+        if !path.is_absolute() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "CARGO_GOCACHE_DIR must be an absolute path, got {:?}",
+                    path.display().to_string()
+                ),
+            ));
+        }
+        return Ok(Some(path));
+    }
+    default_cache_dir().map(Some)
+}
+
+fn default_cache_dir() -> Result<PathBuf> {
+    let missing = || {
+        Error::new(
+            ErrorKind::Config,
+            "cannot find a cache directory: set CARGO_GOCACHE_DIR (or HOME)",
+        )
+    };
+    if cfg!(windows) {
+        let base = var_os("LOCALAPPDATA")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(missing)?;
+        return Ok(PathBuf::from(base).join("cargo-gocache"));
+    }
+    let home = || var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+    if cfg!(target_os = "macos") {
+        return Ok(home()
+            .ok_or_else(missing)?
+            .join("Library/Caches/cargo-gocache"));
+    }
+    // The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
+    if let Some(xdg) = var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
+        return Ok(xdg.join("cargo-gocache"));
+    }
+    Ok(home().ok_or_else(missing)?.join(".cache/cargo-gocache"))
+}

@@ -1,0 +1,31 @@
+//! gocache's engine: Go's build cache and build IDs for C and C++ compiled
+//! in Rust build scripts.
+//!
+//! This crate is two things:
+//!
+//! * the **cache engine** shared by the `cargo-gocache` binary: the
+//!   content-addressed [`store`], action keys built line by line
+//!   ([`hash::KeyHasher`]), depfile reading ([`depfile`]) and the compiler's
+//!   identity ([`compiler`]);
+//! * the **build.rs helper** (see the crate README), for crates that own C code.
+//!
+//! It is a build-dependency of its users, so it depends on `std`, `sha2`
+//! and `cc` only.
+//!
+//! A cache must never turn a good build into a failed one: read paths never
+//! fail (damage reads as a miss), and callers treat write errors as warnings.
+//! Every environment variable read is listed in [`env`].
+
+#![deny(missing_docs)]
+
+pub mod compiler;
+pub mod depfile;
+pub mod env;
+mod error;
+pub mod hash;
+pub mod stats;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result};
+pub use hash::{ActionId, KeyHasher, OutputId};
+pub use store::{Entry, Store, TrimPolicy};

@@ -1,0 +1,173 @@
+//! Hit, miss and uncacheable events, appended to logs that `stats` and the
+//! end-of-run summary add up.
+//!
+//! Each cached step (a wrapped compile, a helper's archive) appends one line
+//! to `<root>/stats/events.log`, and also to the file named by
+//! `CARGO_GOCACHE_RUN_LOG` when `cargo gocache` set one for the current run.
+//! A line is written with a single `write(2)` on a file opened with
+//! `O_APPEND`, which on local filesystems does not interleave with other
+//! appenders' lines of this size, so no lock is needed. A line that does
+//! not parse (a torn write on a full disk) is skipped by readers.
+//!
+//! Line format (tab-separated; the source path is last so it may hold tabs):
+//!
+//! ```text
+//! v1 <kind> <reason|-> <spent secs> <saved secs> <action hex|-> <unix secs> <source>
+//! ```
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::hash::ActionId;
+use crate::store::Store;
+
+/// What happened to one cacheable step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Served from the cache.
+    Hit,
+    /// Compiled, then stored.
+    Miss,
+    /// Run without the cache, for the given reason (`link`, `-E`, `multiple-sources`...).
+    Uncacheable(String),
+    /// A cache fault made the step fall back to the compiler (reason given).
+    Error(String),
+}
+
+/// One event line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// What happened.
+    pub outcome: Outcome,
+    /// Seconds spent compiling (misses, uncacheable steps).
+    pub spent_secs: f64,
+    /// Seconds saved (hits: the compile time recorded when the entry was made).
+    pub saved_secs: f64,
+    /// The action's ID, when one was computed.
+    pub action: Option<ActionId>,
+    /// When, in seconds since the Unix epoch.
+    pub time: u64,
+    /// The source file or library name it concerns, for people.
+    pub source: String,
+}
+
+impl Event {
+    /// A new event stamped now.
+    pub fn new(outcome: Outcome, source: impl Into<String>) -> Event {
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        Event {
+            outcome,
+            spent_secs: 0.0,
+            saved_secs: 0.0,
+            action: None,
+            time,
+            source: source.into(),
+        }
+    }
+
+    fn to_line(&self) -> String {
+        let (kind, reason) = match &self.outcome {
+            Outcome::Hit => ("hit", "-"),
+            Outcome::Miss => ("miss", "-"),
+            Outcome::Uncacheable(r) => ("uncacheable", r.as_str()),
+            Outcome::Error(r) => ("error", r.as_str()),
+        };
+        let clean = |s: &str| s.replace(['\t', '\n'], " ");
+        format!(
+            "v1\t{kind}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\n",
+            clean(reason),
+            self.spent_secs,
+            self.saved_secs,
+            self.action.map_or("-".to_string(), |a| a.to_hex()),
+            self.time,
+            clean(&self.source)
+        )
+    }
+
+    fn parse(line: &str) -> Option<Event> {
+        let mut f = line.splitn(8, '\t');
+        if f.next()? != "v1" {
+            return None;
+        }
+        let kind = f.next()?;
+        let reason = f.next()?.to_string();
+        let outcome = match kind {
+            "hit" => Outcome::Hit,
+            "miss" => Outcome::Miss,
+            "uncacheable" => Outcome::Uncacheable(reason),
+            "error" => Outcome::Error(reason),
+            _ => return None,
+        };
+        let spent_secs = f.next()?.parse().ok()?;
+        let saved_secs = f.next()?.parse().ok()?;
+        let action = match f.next()? {
+            "-" => None,
+            h => Some(ActionId::from_hex(h)?),
+        };
+        let time = f.next()?.parse().ok()?;
+        let source = f.next()?.to_string();
+        Some(Event {
+            outcome,
+            spent_secs,
+            saved_secs,
+            action,
+            time,
+            source,
+        })
+    }
+}
+
+/// The store's cumulative event log.
+pub fn events_log(store: &Store) -> PathBuf {
+    store.root().join("stats").join("events.log")
+}
+
+/// Append `event` to the store's log and to the current run's log, if any.
+/// Best effort: statistics never fail a build.
+pub fn record(store: &Store, event: &Event) {
+    let line = event.to_line();
+    let log = events_log(store);
+    if append(&log, &line).is_err() {
+        let _ = fs::create_dir_all(log.parent().unwrap());
+        let _ = append(&log, &line);
+    }
+    if let Some(run_log) = crate::env::var_os("CARGO_GOCACHE_RUN_LOG") {
+        let _ = append(Path::new(&run_log), &line);
+    }
+}
+
+fn append(path: &Path, line: &str) -> std::io::Result<()> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(line.as_bytes())
+}
+
+/// Read every well-formed event of a log; a missing log has none.
+pub fn read_events(path: &Path) -> Vec<Event> {
+    fs::read_to_string(path)
+        .map(|text| text.lines().filter_map(Event::parse).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip() {
+        let mut e = Event::new(Outcome::Uncacheable("link".into()), "src/a b.c");
+        e.spent_secs = 1.5;
+        assert_eq!(Event::parse(e.to_line().trim_end()), Some(e.clone()));
+        e.outcome = Outcome::Hit;
+        e.action = Some(ActionId([7; 32]));
+        assert_eq!(Event::parse(e.to_line().trim_end()), Some(e));
+        assert_eq!(Event::parse("v1\tbogus"), None);
+    }
+}

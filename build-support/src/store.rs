@@ -1,0 +1,704 @@
+//! The content-addressed store: Go's `$GOCACHE` layout, for C/C++ outputs.
+//!
+//! # Layout
+//!
+//! ```text
+//! <root>/README            what this directory is, how to clear it
+//! <root>/CACHEDIR.TAG      so backup tools skip it (https://bford.info/cachedir/)
+//! <root>/trim.txt          Unix time of the last automatic trim
+//! <root>/<xx>/<action>-a   action entry: action ID -> output ID, size, time
+//! <root>/<xx>/<action>-k   key inputs of that action, one line each (for `explain`)
+//! <root>/<xx>/<output>-d   an output, named by the SHA-256 of its content
+//! ```
+//!
+//! `<xx>` is the first two hex digits of the 64-digit name, so no directory
+//! holds more than 1/256 of the files. An action entry is one fixed-size line
+//! (Go's format, [`ENTRY_SIZE`] bytes):
+//!
+//! ```text
+//! v1 <action: 64 hex> <output: 64 hex> <size: %20d> <time: %20d unix nanos>\n
+//! ```
+//!
+//! Identical outputs of different actions are stored once.
+//!
+//! # Atomicity: why no lock is needed
+//!
+//! Every file in the store is written whole to a temporary file in the same
+//! directory and then renamed onto its final name. `rename(2)` within a
+//! directory replaces the name atomically: a reader opens either the old file
+//! or the new one, never a half-written one. Outputs are written before the
+//! action entry that names them, so an entry that exists names an output that
+//! existed when the entry was written. Two processes writing the same name
+//! write the same bytes (outputs are named by their content; two compiles of
+//! the same action are expected to agree, `--verify` checks that), so the
+//! last rename wins harmlessly.
+//!
+//! Readers still trust nothing: an entry must be exactly [`ENTRY_SIZE`]
+//! bytes, well formed, and name the action it is filed under; an output must
+//! have the size the entry records and hash to its own name. Anything else
+//! (a torn write from a crashed machine, a truncated or zero-length file,
+//! garbage, a flipped bit) reads as a miss, and the next put of that action
+//! replaces it. No read path returns an error: the worst a damaged store can
+//! do is cost a compile. A writer killed mid-write leaves only a temporary
+//! file (`.tmp-*`), which readers never open and trim removes after an hour.
+//!
+//! # Use tracking and trimming
+//!
+//! A file's mtime is its last use. A hit refreshes the mtime of the entry and
+//! the output, but only when it is more than an hour old ([`MTIME_INTERVAL`]),
+//! so a warm build does not turn every read into a metadata write.
+//!
+//! [`Store::trim`] removes files unused for longer than the maximum age
+//! (default 5 days), then, while the store is larger than the size cap
+//! (default 10 GiB), the least recently used files first; last it removes
+//! entries whose output is gone, so every entry left points at an output.
+//! [`Store::maybe_trim`] runs it at most once a day, recorded in `trim.txt`
+//! (written before trimming, so concurrent builds do not all trim at once).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, IoContext, Result};
+use crate::hash::{ActionId, OutputId};
+
+/// Size of an action entry file in bytes.
+pub const ENTRY_SIZE: usize = 2 + 1 + 64 + 1 + 64 + 1 + 20 + 1 + 20 + 1;
+
+/// A used file's mtime is refreshed when it is older than this.
+pub const MTIME_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Automatic trimming runs at most this often.
+pub const TRIM_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// Temporary files older than this are left over from a killed writer.
+const TEMP_MAX_AGE: Duration = Duration::from_secs(3600);
+
+const README: &str = "\
+This directory holds the build cache of cargo-gocache: compiled C and C++
+objects and archives, keyed by a hash of everything that went into them.
+
+It can be removed at any time; gocache recreates it and recompiles what it
+needs. To clear it, run `cargo gocache clean` or delete the directory.
+To move it, set CARGO_GOCACHE_DIR to an absolute path; `off` disables it.
+";
+
+const CACHEDIR_TAG: &str = "\
+Signature: 8a477f597d28d172789f06886806bc55
+# This file is a cache directory tag created by cargo-gocache.
+# For information about cache directory tags see https://bford.info/cachedir/
+";
+
+/// A store on disk. Cheap to open; holds no file handles or locks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// An action entry read back from the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The action this entry is filed under.
+    pub action: ActionId,
+    /// The output the action produced.
+    pub output: OutputId,
+    /// The output's size in bytes.
+    pub size: u64,
+    /// When the entry was written, in nanoseconds since the Unix epoch.
+    pub time_nanos: u64,
+}
+
+/// How much a trim keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrimPolicy {
+    /// Files unused for longer than this are removed.
+    pub max_age: Duration,
+    /// Then the least recently used files are removed until the store is at most this many bytes.
+    pub max_size: u64,
+}
+
+impl Default for TrimPolicy {
+    fn default() -> Self {
+        TrimPolicy {
+            max_age: Duration::from_secs(5 * 24 * 3600),
+            max_size: 10 << 30,
+        }
+    }
+}
+
+/// What a trim removed and left.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrimReport {
+    /// Files removed (entries, outputs, key records, temporaries).
+    pub removed_files: u64,
+    /// Bytes removed.
+    pub removed_bytes: u64,
+    /// Action entries left.
+    pub entries: u64,
+    /// Bytes left.
+    pub bytes: u64,
+}
+
+/// How big the store is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Number of action entries.
+    pub entries: u64,
+    /// Number of outputs.
+    pub outputs: u64,
+    /// Total bytes of all files under the entry directories.
+    pub bytes: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Action,
+    Output,
+    KeyInputs,
+    Temp,
+}
+
+struct FileInfo {
+    path: PathBuf,
+    name: String,
+    kind: Kind,
+    mtime: SystemTime,
+    size: u64,
+}
+
+impl Store {
+    /// Open (creating if needed) the store at `root`, which must be absolute.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
+        let root = root.into();
+        let store = Store { root };
+        // One stat on the common path; the marker files are written once.
+        if !store.root.join("CACHEDIR.TAG").is_file() {
+            fs::create_dir_all(&store.root).with_path("create", &store.root)?;
+            write_atomic(&store.root, "README", README.as_bytes())?;
+            write_atomic(&store.root, "CACHEDIR.TAG", CACHEDIR_TAG.as_bytes())?;
+        }
+        Ok(store)
+    }
+
+    /// Open the store named by the environment ([`crate::env::cache_dir`]);
+    /// `Ok(None)` when caching is off.
+    pub fn from_env() -> Result<Option<Store>> {
+        match crate::env::cache_dir()? {
+            Some(dir) => Store::open(dir).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn file_path(&self, hex: &str, suffix: &str) -> PathBuf {
+        self.root.join(&hex[..2]).join(format!("{hex}-{suffix}"))
+    }
+
+    /// Where the entry of `action` lives (it may not exist).
+    pub fn action_path(&self, action: &ActionId) -> PathBuf {
+        self.file_path(&action.to_hex(), "a")
+    }
+
+    /// Where the output `output` lives (it may not exist).
+    pub fn output_path(&self, output: &OutputId) -> PathBuf {
+        self.file_path(&output.to_hex(), "d")
+    }
+
+    fn key_inputs_path(&self, action: &ActionId) -> PathBuf {
+        self.file_path(&action.to_hex(), "k")
+    }
+
+    /// Look up an action. Any damage or absence is `None`, never an error.
+    ///
+    /// The entry is not proof the output is intact: read it with
+    /// [`Store::read_output`] or [`Store::place`], which check it.
+    pub fn get(&self, action: &ActionId) -> Option<Entry> {
+        let path = self.action_path(action);
+        let mut file = File::open(&path).ok()?;
+        let mut buf = [0u8; ENTRY_SIZE + 1];
+        let n = read_full(&mut file, &mut buf).ok()?;
+        if n != ENTRY_SIZE {
+            return None;
+        }
+        let entry = parse_entry(&buf[..ENTRY_SIZE])?;
+        if entry.action != *action {
+            return None;
+        }
+        if let Ok(meta) = file.metadata() {
+            touch_if_stale(&file, &meta);
+        }
+        Some(entry)
+    }
+
+    /// The bytes of an entry's output, checked against its size and hash;
+    /// `None` if missing or damaged.
+    pub fn read_output(&self, entry: &Entry) -> Option<Vec<u8>> {
+        let path = self.output_path(&entry.output);
+        let mut file = File::open(&path).ok()?;
+        let meta = file.metadata().ok()?;
+        if meta.len() != entry.size {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(entry.size as usize);
+        file.read_to_end(&mut bytes).ok()?;
+        if bytes.len() as u64 != entry.size || OutputId::of(&bytes) != entry.output {
+            return None;
+        }
+        touch_if_stale(&file, &meta);
+        Some(bytes)
+    }
+
+    /// Look up an action and read its checked output.
+    pub fn get_bytes(&self, action: &ActionId) -> Option<(Entry, Vec<u8>)> {
+        let entry = self.get(action)?;
+        let bytes = self.read_output(&entry)?;
+        Some((entry, bytes))
+    }
+
+    /// Write an entry's output to `dest` atomically (a temporary file beside
+    /// it, then a rename), as a new file the caller owns.
+    ///
+    /// `Ok(false)` if the output is missing or damaged (a miss); `Err` if
+    /// `dest` cannot be written.
+    ///
+    /// The placed file is always a fresh copy. A hard link would let a later
+    /// step that edits its output in place (`strip`, `ar` updating an
+    /// archive, a user) change the cached bytes for every future build; a
+    /// reflink would be safe, but the output is read anyway to check its
+    /// hash, and writing the bytes just read costs about the same.
+    pub fn place(&self, entry: &Entry, dest: &Path) -> Result<bool> {
+        let Some(bytes) = self.read_output(entry) else {
+            return Ok(false);
+        };
+        write_file_atomic(dest, &bytes)?;
+        Ok(true)
+    }
+
+    /// Store `bytes` as an output (content-addressed); returns its ID.
+    pub fn put_output(&self, bytes: &[u8]) -> Result<OutputId> {
+        let id = OutputId::of(bytes);
+        let path = self.output_path(&id);
+        // Already stored and intact? Then only mark it used. Puts follow
+        // misses (a compile that took far longer than this read), so checking
+        // the existing copy is cheap, and it is how a damaged copy is repaired.
+        match fs::metadata(&path) {
+            Ok(meta) if meta.len() == bytes.len() as u64 && !damaged(&path, &id) => {
+                if let Ok(f) = File::open(&path) {
+                    touch_if_stale(&f, &meta);
+                }
+            }
+            _ => self.write_in_store(&path, bytes)?,
+        }
+        Ok(id)
+    }
+
+    /// Record `action` -> `output` (of `size` bytes). Put the output first.
+    pub fn put_action(&self, action: &ActionId, output: &OutputId, size: u64) -> Result<()> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
+        let line = format_entry(&Entry {
+            action: *action,
+            output: *output,
+            size,
+            time_nanos: now,
+        });
+        self.write_in_store(&self.action_path(action), line.as_bytes())
+    }
+
+    /// Store `bytes` as the output of `action`.
+    pub fn put(&self, action: &ActionId, bytes: &[u8]) -> Result<OutputId> {
+        let id = self.put_output(bytes)?;
+        self.put_action(action, &id, bytes.len() as u64)?;
+        Ok(id)
+    }
+
+    /// Store the content of the file at `path` as the output of `action`.
+    pub fn put_file(&self, action: &ActionId, path: &Path) -> Result<OutputId> {
+        let bytes = fs::read(path).with_path("read", path)?;
+        self.put(action, &bytes)
+    }
+
+    /// Keep the key inputs of `action` (one line each) beside its entry.
+    pub fn put_key_inputs(&self, action: &ActionId, record: &str) -> Result<()> {
+        self.write_in_store(&self.key_inputs_path(action), record.as_bytes())
+    }
+
+    /// The key inputs recorded for `action`, if any.
+    pub fn key_inputs(&self, action: &ActionId) -> Option<String> {
+        fs::read_to_string(self.key_inputs_path(action)).ok()
+    }
+
+    fn write_in_store(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let dir = path.parent().expect("store paths have a parent");
+        let name = path
+            .file_name()
+            .expect("store paths have a name")
+            .to_str()
+            .expect("ASCII");
+        match write_atomic(dir, name, bytes) {
+            Err(e) if e.kind() == crate::ErrorKind::Io && !dir.exists() => {
+                fs::create_dir_all(dir).with_path("create", dir)?;
+                write_atomic(dir, name, bytes)
+            }
+            r => r,
+        }
+    }
+
+    fn scan(&self) -> Result<Vec<FileInfo>> {
+        let mut files = Vec::new();
+        let top = match fs::read_dir(&self.root) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(files),
+            Err(e) => return Err(Error::io("read", &self.root, e)),
+        };
+        for sub in top.flatten() {
+            let sub_name = sub.file_name();
+            let Some(sub_name) = sub_name.to_str() else {
+                continue;
+            };
+            if !is_shard_name(sub_name) {
+                continue;
+            }
+            let Ok(dir) = fs::read_dir(sub.path()) else {
+                continue;
+            };
+            for f in dir.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                let kind = if name.starts_with(".tmp-") {
+                    Kind::Temp
+                } else if name.len() == 66 && name.as_bytes()[64] == b'-' {
+                    match &name[65..] {
+                        "a" => Kind::Action,
+                        "d" => Kind::Output,
+                        "k" => Kind::KeyInputs,
+                        _ => continue,
+                    }
+                } else {
+                    continue;
+                };
+                let Ok(meta) = f.metadata() else { continue };
+                files.push(FileInfo {
+                    path: f.path(),
+                    name,
+                    kind,
+                    mtime: meta.modified().unwrap_or(UNIX_EPOCH),
+                    size: meta.len(),
+                });
+            }
+        }
+        Ok(files)
+    }
+
+    /// Count entries, outputs and bytes.
+    pub fn usage(&self) -> Result<Usage> {
+        let mut u = Usage::default();
+        for f in self.scan()? {
+            match f.kind {
+                Kind::Action => u.entries += 1,
+                Kind::Output => u.outputs += 1,
+                _ => {}
+            }
+            u.bytes += f.size;
+        }
+        Ok(u)
+    }
+
+    /// Remove every entry and output; keep the README and CACHEDIR.TAG.
+    pub fn clean(&self) -> Result<TrimReport> {
+        let mut report = TrimReport::default();
+        for f in self.scan()? {
+            if remove(&f.path) {
+                report.removed_files += 1;
+                report.removed_bytes += f.size;
+            }
+        }
+        let _ = fs::remove_file(self.root.join("trim.txt"));
+        Ok(report)
+    }
+
+    /// Trim now; see the module docs for the policy.
+    pub fn trim(&self, policy: &TrimPolicy) -> Result<TrimReport> {
+        let now = SystemTime::now();
+        let age = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+        let mut report = TrimReport::default();
+        let mut kept = Vec::new();
+        for f in self.scan()? {
+            let expired = match f.kind {
+                Kind::Temp => age(f.mtime) > TEMP_MAX_AGE,
+                // A key record goes with its entry (below).
+                Kind::KeyInputs => false,
+                _ => age(f.mtime) > policy.max_age,
+            };
+            if expired {
+                if remove(&f.path) {
+                    report.removed_files += 1;
+                    report.removed_bytes += f.size;
+                }
+            } else {
+                kept.push(f);
+            }
+        }
+        let mut total: u64 = kept.iter().map(|f| f.size).sum();
+        if total > policy.max_size {
+            // Least recently used first; ties broken by name for a stable order.
+            kept.sort_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)));
+            let mut gone = vec![false; kept.len()];
+            for (f, gone) in kept.iter().zip(gone.iter_mut()) {
+                if total <= policy.max_size {
+                    break;
+                }
+                // Key records go with their entries in the pass below.
+                if matches!(f.kind, Kind::Action | Kind::Output) && remove(&f.path) {
+                    report.removed_files += 1;
+                    report.removed_bytes += f.size;
+                    total -= f.size;
+                    *gone = true;
+                }
+            }
+            let mut gone = gone.into_iter();
+            kept.retain(|_| !gone.next().unwrap());
+        }
+        // Consistency: every entry left must point at an output that is
+        // there, and a key record lives only as long as its entry.
+        let live: std::collections::HashSet<&str> = kept
+            .iter()
+            .filter(|f| f.kind == Kind::Action)
+            .filter(|f| {
+                ActionId::from_hex(&f.name[..64])
+                    .and_then(|id| self.get(&id))
+                    .is_some_and(|e| self.output_path(&e.output).exists())
+            })
+            .map(|f| &f.name[..64])
+            .collect();
+        let mut entries = 0;
+        for f in &kept {
+            let keep = match f.kind {
+                Kind::Action | Kind::KeyInputs => live.contains(&f.name[..64]),
+                _ => true,
+            };
+            if keep {
+                entries += (f.kind == Kind::Action) as u64;
+                report.bytes += f.size;
+            } else if remove(&f.path) {
+                report.removed_files += 1;
+                report.removed_bytes += f.size;
+            }
+        }
+        report.entries = entries;
+        Ok(report)
+    }
+
+    /// Trim if the last automatic trim was more than a day ago.
+    ///
+    /// Returns `Ok(None)` when it was not time yet.
+    pub fn maybe_trim(&self, policy: &TrimPolicy) -> Result<Option<TrimReport>> {
+        let stamp = self.root.join("trim.txt");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        if let Ok(text) = fs::read_to_string(&stamp) {
+            if let Ok(last) = text.trim().parse::<u64>() {
+                if now.saturating_sub(last) < TRIM_INTERVAL.as_secs() {
+                    return Ok(None);
+                }
+            }
+        }
+        write_atomic(&self.root, "trim.txt", format!("{now}\n").as_bytes())?;
+        self.trim(policy).map(Some)
+    }
+}
+
+fn is_shard_name(s: &str) -> bool {
+    s.len() == 2
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn damaged(path: &Path, id: &OutputId) -> bool {
+    fs::read(path).map_or(true, |b| OutputId::of(&b) != *id)
+}
+
+fn remove(path: &Path) -> bool {
+    fs::remove_file(path).is_ok()
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn format_entry(e: &Entry) -> String {
+    let line = format!(
+        "v1 {} {} {:>20} {:>20}\n",
+        e.action, e.output, e.size, e.time_nanos
+    );
+    debug_assert_eq!(line.len(), ENTRY_SIZE);
+    line
+}
+
+fn parse_entry(buf: &[u8]) -> Option<Entry> {
+    let s = std::str::from_utf8(buf).ok()?;
+    let s = s.strip_prefix("v1 ")?.strip_suffix('\n')?;
+    let (action, rest) = s.split_at_checked(64)?;
+    let rest = rest.strip_prefix(' ')?;
+    let (output, rest) = rest.split_at_checked(64)?;
+    let rest = rest.strip_prefix(' ')?;
+    let (size, rest) = rest.split_at_checked(20)?;
+    let time = rest.strip_prefix(' ')?;
+    if time.len() != 20 {
+        return None;
+    }
+    Some(Entry {
+        action: ActionId::from_hex(action)?,
+        output: OutputId::from_hex(output)?,
+        size: parse_padded(size)?,
+        time_nanos: parse_padded(time)?,
+    })
+}
+
+fn parse_padded(s: &str) -> Option<u64> {
+    let digits = s.trim_start_matches(' ');
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn touch_if_stale(file: &File, meta: &fs::Metadata) {
+    let now = SystemTime::now();
+    let Ok(mtime) = meta.modified() else { return };
+    if now
+        .duration_since(mtime)
+        .map_or(false, |d| d > MTIME_INTERVAL)
+    {
+        // Best effort: a read-only store still serves hits.
+        let _ = file.set_modified(now);
+    }
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn temp_name(final_name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        ".tmp-{}-{}-{nanos:x}-{n}-{final_name}",
+        std::process::id(),
+        thread_id()
+    )
+}
+
+fn thread_id() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::thread::current().id().hash(&mut h);
+    h.finish() & 0xffff
+}
+
+/// Write `bytes` to `dir/name` atomically: a temporary file in `dir`, then rename.
+pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let tmp = dir.join(temp_name(name));
+    let result = (|| {
+        let mut f = File::create_new(&tmp).with_path("create", &tmp)?;
+        f.write_all(bytes).with_path("write", &tmp)?;
+        drop(f);
+        let dest = dir.join(name);
+        fs::rename(&tmp, &dest).with_path("rename into place", &dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Write `bytes` to `path` atomically; the directory must exist.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        Error::new(
+            crate::ErrorKind::Io,
+            format!("not a file path: {}", path.display()),
+        )
+    })?;
+    write_atomic(dir, &name.to_string_lossy(), bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::KeyHasher;
+
+    fn action(s: &str) -> ActionId {
+        let mut h = KeyHasher::new("test");
+        h.line(s);
+        h.id()
+    }
+
+    #[test]
+    fn entry_format_round_trips() {
+        let e = Entry {
+            action: action("a"),
+            output: OutputId::of(b"x"),
+            size: 12345,
+            time_nanos: 99,
+        };
+        let line = format_entry(&e);
+        assert_eq!(line.len(), ENTRY_SIZE);
+        assert_eq!(parse_entry(line.as_bytes()), Some(e));
+        assert_eq!(parse_entry(&line.as_bytes()[..ENTRY_SIZE - 1]), None);
+        let mut bad = line.clone().into_bytes();
+        bad[100] = b'z';
+        assert_eq!(parse_entry(&bad), None);
+    }
+
+    #[test]
+    fn put_get_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("c")).unwrap();
+        assert!(store.root().join("CACHEDIR.TAG").is_file());
+        let a = action("one");
+        assert_eq!(store.get(&a), None);
+        let id = store.put(&a, b"hello").unwrap();
+        let (e, bytes) = store.get_bytes(&a).unwrap();
+        assert_eq!((e.output, bytes.as_slice(), e.size), (id, &b"hello"[..], 5));
+        let dest = dir.path().join("out.o");
+        assert!(store.place(&e, &dest).unwrap());
+        assert_eq!(fs::read(&dest).unwrap(), b"hello");
+        // The placed file is not the stored one.
+        fs::write(&dest, b"edited").unwrap();
+        assert_eq!(store.get_bytes(&a).unwrap().1, b"hello");
+    }
+
+    #[test]
+    fn damaged_output_is_a_miss_and_put_repairs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = action("x");
+        let id = store.put(&a, b"abcdef").unwrap();
+        fs::write(store.output_path(&id), b"abcdeX").unwrap();
+        assert!(store.get_bytes(&a).is_none());
+        store.put(&a, b"abcdef").unwrap();
+        assert_eq!(store.get_bytes(&a).unwrap().1, b"abcdef");
+    }
+}

@@ -1,0 +1,69 @@
+//! Argument parsing (clap derive) and dispatch.
+//!
+//! cargo runs a subcommand `cargo gocache ARGS` as `cargo-gocache gocache ARGS`,
+//! so the parser has `bin_name = "cargo"` and one `gocache` subcommand, as
+//! cargo-nextest does; `cargo-gocache gocache ...` parses the same way.
+
+use std::ffi::OsString;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+#[derive(Parser, Debug)]
+#[command(bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
+enum Cargo {
+    /// Go's build cache for the C and C++ that build scripts compile.
+    Gocache(GocacheArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(version)]
+pub struct GocacheArgs {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Remove every entry from the cache.
+    Clean,
+    /// Remove entries unused for a while, and the least recently used ones
+    /// until the cache fits its size cap.
+    Trim {
+        /// Keep the cache at most this big (e.g. 500M, 10G).
+        #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size, default_value = "10G")]
+        max_size: u64,
+        /// Remove entries unused for longer than this (e.g. 12h, 7d).
+        #[arg(long, value_name = "DURATION", value_parser = crate::human::parse_duration, default_value = "5d")]
+        max_age: std::time::Duration,
+    },
+    /// Show the cache's size and its hits and misses since the last `--zero`.
+    Stats {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Reset the hit and miss counters (after printing them).
+        #[arg(long)]
+        zero: bool,
+    },
+}
+
+/// Parse `args` (argv, program name first) and run; returns the exit code.
+pub fn run(args: Vec<OsString>) -> Result<i32> {
+    let mut args = args;
+    // `cargo-gocache clean` (no `gocache`) is accepted too.
+    if args.get(1).is_none_or(|a| a != "gocache") {
+        args.insert(1, "gocache".into());
+    }
+    let Cargo::Gocache(parsed) = match Cargo::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return Ok(code);
+        }
+    };
+    commands::run(parsed.command)
+}

@@ -1,0 +1,121 @@
+//! Human sizes (`500M`, `10G`) and durations (`12h`, `7d`).
+
+use std::time::Duration;
+
+/// Parse a size: a number with an optional suffix `K`, `M`, `G`, `T`
+/// (powers of 1024; `KiB`, `MB`... accepted as the same), or plain bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let shift = match unit
+        .trim()
+        .to_ascii_lowercase()
+        .trim_end_matches("ib")
+        .trim_end_matches('b')
+    {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => {
+            return Err(format!(
+                "invalid size {s:?}: expected a number with K, M, G or T (e.g. 500M, 10G)"
+            ))
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected a number such as 500M or 10G"))?;
+    Ok((n * (1u64 << shift) as f64) as u64)
+}
+
+/// Parse a duration: a number with a unit `s`, `m`, `h`, `d` or `w`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let secs = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        "w" => 7.0 * 86400.0,
+        _ => {
+            return Err(format!(
+                "invalid duration {s:?}: expected a number with s, m, h, d or w (e.g. 12h, 7d)"
+            ))
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected a number such as 12h or 7d"))?;
+    Ok(Duration::from_secs_f64(n * secs))
+}
+
+/// Format bytes as `1.2 GiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
+}
+
+/// Format seconds as `2m31s` / `4.2s`.
+pub fn format_secs(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else if secs < 3600.0 {
+        format!("{}m{:02}s", (secs / 60.0) as u64, secs as u64 % 60)
+    } else {
+        format!(
+            "{}h{:02}m",
+            (secs / 3600.0) as u64,
+            (secs as u64 % 3600) / 60
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("500M"), Ok(500 << 20));
+        assert_eq!(parse_size("10G"), Ok(10 << 30));
+        assert_eq!(parse_size("10GiB"), Ok(10 << 30));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert_eq!(parse_size("123"), Ok(123));
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("G").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("7").is_err());
+        assert!(parse_duration("d").is_err());
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_size(512), "512 B");
+        assert_eq!(format_size(3 << 30), "3.0 GiB");
+        assert_eq!(format_secs(151.0), "2m31s");
+    }
+}
