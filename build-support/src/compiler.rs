@@ -163,3 +163,91 @@ mod tests {
         assert!(e.to_string().contains("failed to find compiler"), "{e}");
     }
 }
+
+/// The compiler's own include search directories for `lang` (`c`, `c++`,
+/// `assembler-with-cpp`), given the arguments that change them
+/// (`--sysroot`, `-nostdinc`, `--target`, `-m32`, `-stdlib=`...), in search
+/// order, as `<compiler> ARGS -x LANG -E -v /dev/null` lists them.
+///
+/// Memoised in the store under a key of the compiler's identity, the
+/// language and the arguments, so a hit does not run the compiler.
+pub fn system_include_dirs(
+    store: Option<&Store>,
+    compiler: &Path,
+    identity: &CompilerIdentity,
+    lang: &str,
+    args: &[String],
+) -> Result<Vec<PathBuf>> {
+    let mut key = crate::hash::KeyHasher::new("sysdirs");
+    key.line("sysdirs v1");
+    key.line(format!("compiler {}", identity.id));
+    key.line(format!("lang {lang}"));
+    for a in args {
+        key.line(format!("arg {a}"));
+    }
+    let key = key.id();
+    if let Some((_, bytes)) = store.and_then(|s| s.get_bytes(&key)) {
+        if let Ok(text) = String::from_utf8(bytes) {
+            return Ok(text.lines().map(PathBuf::from).collect());
+        }
+    }
+    let out = Command::new(compiler)
+        .args(args)
+        .args(["-x", lang, "-E", "-v", "/dev/null", "-o", "/dev/null"])
+        .output()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Tool,
+                format!("failed to run {}: {e}", compiler.display()),
+            )
+        })?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    let mut dirs = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("#include ") && line.ends_with("search starts here:") {
+            inside = true;
+        } else if line.starts_with("End of search list.") {
+            inside = false;
+        } else if inside {
+            // clang marks framework directories with a suffix.
+            let d = line.trim().trim_end_matches(" (framework directory)");
+            dirs.push(PathBuf::from(d));
+        }
+    }
+    if !out.status.success() || dirs.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Tool,
+            format!(
+                "could not read the include search list of {} (exit {})",
+                compiler.display(),
+                out.status
+            ),
+        ));
+    }
+    if let Some(s) = store {
+        let text: String = dirs.iter().map(|d| format!("{}\n", d.display())).collect();
+        let _ = s.put(&key, text.as_bytes());
+    }
+    Ok(dirs)
+}
+
+#[cfg(test)]
+mod sysdir_tests {
+    use super::*;
+
+    #[test]
+    fn gcc_lists_usr_include() {
+        if find_program(Path::new("gcc")).is_none() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = identify(Some(&store), Path::new("gcc")).unwrap();
+        let dirs = system_include_dirs(Some(&store), Path::new("gcc"), &id, "c", &[]).unwrap();
+        assert!(dirs.contains(&PathBuf::from("/usr/include")), "{dirs:?}");
+        let again =
+            system_include_dirs(Some(&store), Path::new("/nonexistent"), &id, "c", &[]).unwrap();
+        assert_eq!(dirs, again, "second call is served from the memo");
+    }
+}

@@ -63,13 +63,13 @@ pub fn parse(text: &str) -> Option<Depfile> {
                 ) =>
             {
                 flush_word(&mut word, &mut words);
-                cur_targets = Some(words.drain(..).collect());
+                cur_targets = Some(std::mem::take(&mut words));
             }
             ' ' | '\t' => flush_word(&mut word, &mut words),
             '\n' | '\r' => {
                 flush_word(&mut word, &mut words);
                 if let Some(t) = cur_targets.take() {
-                    cur_prereqs.extend(words.drain(..));
+                    cur_prereqs.append(&mut words);
                     rules.push((t, std::mem::take(&mut cur_prereqs)));
                 } else if !words.is_empty() {
                     return None;
@@ -80,7 +80,7 @@ pub fn parse(text: &str) -> Option<Depfile> {
     }
     flush_word(&mut word, &mut words);
     if let Some(t) = cur_targets.take() {
-        cur_prereqs.extend(words.drain(..));
+        cur_prereqs.append(&mut words);
         rules.push((t, cur_prereqs));
     } else if !words.is_empty() {
         return None;

@@ -23,6 +23,8 @@ pub mod depfile;
 pub mod env;
 mod error;
 pub mod hash;
+pub mod manifest;
+pub mod pathmap;
 pub mod stats;
 pub mod store;
 

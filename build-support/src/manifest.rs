@@ -1,0 +1,480 @@
+//! Direct mode: finding a compile's result without running the preprocessor.
+//!
+//! # Two keys
+//!
+//! A compile's output depends on headers that only the compile itself
+//! discovers. As in ccache's direct mode, a compile has two keys:
+//!
+//! * the **pre-key**, computed before compiling from what is known up front
+//!   (compiler, arguments, environment, the source's content; built by the
+//!   caller), names a [`Manifest`] in the store;
+//! * the manifest lists, for each way the compile has been seen to resolve
+//!   its headers, an [`Observed`] set: every file read (from the compiler's
+//!   own `-MD` depfile) with its content hash, and a list of *probes*. The
+//!   **final key**, which names the object, is the pre-key plus those lines.
+//!
+//! A lookup hashes the listed files and checks the probes; the first entry
+//! that still matches gives the final key. Nothing is preprocessed on a hit.
+//!
+//! # Probes: why a new header cannot hide
+//!
+//! Hashing the headers that were read catches edits and removals, but not a
+//! header that *appears* earlier in the search path: `#include "util.h"`
+//! resolved to `include/util.h` last time, and now `src/util.h` exists
+//! beside the including file and would win. (ccache 4.7's direct mode
+//! serves the stale object in that case.) So for every file `X/N` read,
+//! where `X` is one of the search directories, we record whether `Y/N`
+//! exists for every directory `Y` that could have been searched before `X`:
+//!
+//! * every directory holding the source or a header (a quoted include is
+//!   first looked up beside the file that includes it, and we do not know
+//!   which file did);
+//! * every search directory listed before `X` (`-iquote`, `-I`, `-isystem`,
+//!   the compiler's system directories, `-idirafter`, in that order).
+//!
+//! This is a superset of what the preprocessor searched, so it can cost a
+//! miss when an unrelated file appears, never a wrong hit. A file in a
+//! directory that is only a file's own directory (not a search directory)
+//! was found by the first lookup of a quoted include, with nothing before it.
+//!
+//! `__has_include(<x.h>)` makes the output depend on a file that may not
+//! exist, so it is not in the depfile: every such name found in a file read
+//! is probed in every candidate directory. A `__has_include` whose argument
+//! is a macro cannot be resolved here and makes the compile uncacheable.
+//!
+//! # What else makes a compile uncacheable here
+//!
+//! * A file read by the compile was modified at or after the compile's start
+//!   (ccache's rule): the hash taken afterwards may not be what was compiled.
+//! * `__DATE__` or `__TIME__` in a file read, unless `SOURCE_DATE_EPOCH`
+//!   fixes them; `__TIMESTAMP__` always (it is the source's mtime).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use crate::pathmap::PathMap;
+use crate::store::{Entry, Store};
+
+/// Manifests keep at most this many observed header sets (newest first).
+const MAX_ENTRIES: usize = 32;
+
+const HEADER: &str = "gocache-manifest v1";
+
+/// Why the compile's headers make it uncacheable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotCacheable {
+    /// A file read was modified at or after the start of the compile.
+    ModifiedDuringCompile(PathBuf),
+    /// A file uses `__DATE__`/`__TIME__` (without `SOURCE_DATE_EPOCH`) or `__TIMESTAMP__`.
+    TimeMacros(PathBuf),
+    /// `__has_include` with an argument that is not a literal name.
+    HasIncludeMacro(PathBuf),
+    /// A file listed in the depfile could not be read.
+    Unreadable(PathBuf),
+    /// A path cannot be written in a manifest (it holds a newline).
+    BadPath(PathBuf),
+}
+
+impl NotCacheable {
+    /// A short reason, for statistics (`time-macros`, ...).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            NotCacheable::ModifiedDuringCompile(_) => "modified-during-compile",
+            NotCacheable::TimeMacros(_) => "time-macros",
+            NotCacheable::HasIncludeMacro(_) => "has-include-macro",
+            NotCacheable::Unreadable(_) => "unreadable-input",
+            NotCacheable::BadPath(_) => "bad-path",
+        }
+    }
+
+    /// The file concerned.
+    pub fn path(&self) -> &Path {
+        match self {
+            NotCacheable::ModifiedDuringCompile(p)
+            | NotCacheable::TimeMacros(p)
+            | NotCacheable::HasIncludeMacro(p)
+            | NotCacheable::Unreadable(p)
+            | NotCacheable::BadPath(p) => p,
+        }
+    }
+}
+
+/// One observed way a compile resolved its headers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Observed {
+    /// Every file read (mapped path, hex SHA-256 of its content), in depfile order.
+    pub files: Vec<(String, String)>,
+    /// Every probe (mapped path, whether a file existed there).
+    pub probes: Vec<(String, bool)>,
+}
+
+/// The search directories of a compile, in the order the compiler tries
+/// them for `#include <...>` (`-iquote` dirs first: they only apply to
+/// quoted includes, but are tried before all others for those). Absolute.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchPath {
+    /// The directories, in search order.
+    pub dirs: Vec<PathBuf>,
+}
+
+/// What a compile is allowed to contain; see [`observe`].
+#[derive(Debug, Clone, Copy)]
+pub struct ObserveOptions {
+    /// When the compile started: files modified at or after it make the
+    /// compile uncacheable.
+    pub started: SystemTime,
+    /// `SOURCE_DATE_EPOCH` is set, so `__DATE__` and `__TIME__` are fixed.
+    pub source_date_epoch: bool,
+}
+
+/// Record the files a compile read (`files`: absolute paths, the source
+/// first, as listed by its depfile) with their hashes and probes.
+pub fn observe(
+    files: &[PathBuf],
+    search: &SearchPath,
+    map: &PathMap,
+    opts: ObserveOptions,
+) -> Result<Observed, NotCacheable> {
+    let mut obs = Observed::default();
+    let mut has_include_names: Vec<String> = Vec::new();
+    for f in files {
+        if f.to_string_lossy().contains('\n') {
+            return Err(NotCacheable::BadPath(f.clone()));
+        }
+        let meta = fs::metadata(f).map_err(|_| NotCacheable::Unreadable(f.clone()))?;
+        if meta.modified().is_ok_and(|m| m >= opts.started) {
+            return Err(NotCacheable::ModifiedDuringCompile(f.clone()));
+        }
+        let bytes = fs::read(f).map_err(|_| NotCacheable::Unreadable(f.clone()))?;
+        let scan = scan(&bytes);
+        if scan.timestamp || (scan.date_time && !opts.source_date_epoch) {
+            return Err(NotCacheable::TimeMacros(f.clone()));
+        }
+        if scan.has_include_macro {
+            return Err(NotCacheable::HasIncludeMacro(f.clone()));
+        }
+        has_include_names.extend(scan.has_include_names);
+        obs.files.push((map.map(f), hex(&hash_bytes(&bytes))));
+    }
+
+    // Directories a quoted include may be resolved against first.
+    let mut file_dirs: Vec<&Path> = Vec::new();
+    for f in files {
+        if let Some(d) = f.parent() {
+            if !file_dirs.contains(&d) {
+                file_dirs.push(d);
+            }
+        }
+    }
+    let mut probed: std::collections::HashSet<PathBuf> = files.iter().cloned().collect();
+    let mut probe = |p: PathBuf, obs: &mut Observed| {
+        if probed.insert(p.clone()) {
+            let exists = fs::metadata(&p).is_ok_and(|m| !m.is_dir());
+            obs.probes.push((map.map(&p), exists));
+        }
+    };
+    for f in files {
+        for (i, x) in search.dirs.iter().enumerate() {
+            let Ok(name) = f.strip_prefix(x) else {
+                continue;
+            };
+            for y in file_dirs
+                .iter()
+                .copied()
+                .chain(search.dirs[..i].iter().map(|p| p.as_path()))
+            {
+                if y != x {
+                    probe(y.join(name), &mut obs);
+                }
+            }
+        }
+    }
+    has_include_names.sort();
+    has_include_names.dedup();
+    for name in &has_include_names {
+        for y in file_dirs
+            .iter()
+            .copied()
+            .chain(search.dirs.iter().map(|p| p.as_path()))
+        {
+            probe(y.join(name), &mut obs);
+        }
+    }
+    Ok(obs)
+}
+
+impl Observed {
+    /// The final key: the pre-key plus every file and probe line.
+    pub fn key(&self, pre: &ActionId) -> KeyHasher {
+        let mut h = KeyHasher::new("final");
+        h.line(format!("pre {pre}"));
+        for (path, hash) in &self.files {
+            h.line(format!("file {hash} {path}"));
+        }
+        for (path, exists) in &self.probes {
+            h.line(format!(
+                "probe {} {path}",
+                if *exists { "present" } else { "absent" }
+            ));
+        }
+        h
+    }
+
+    /// Does this observation still hold on disk? `hashes` memoises file
+    /// hashes across the entries of one lookup.
+    fn matches(&self, map: &PathMap, hashes: &mut HashMap<String, Option<String>>) -> bool {
+        for (path, want) in &self.files {
+            let got = hashes
+                .entry(path.clone())
+                .or_insert_with(|| fs::read(map.unmap(path)).ok().map(|b| hex(&hash_bytes(&b))));
+            if got.as_deref() != Some(want.as_str()) {
+                return false;
+            }
+        }
+        self.probes.iter().all(|(path, exists)| {
+            fs::metadata(map.unmap(path)).is_ok_and(|m| !m.is_dir()) == *exists
+        })
+    }
+}
+
+/// The observed header sets of one pre-key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    /// Newest first.
+    pub entries: Vec<Observed>,
+}
+
+/// The store action under which the manifest of `pre` is kept.
+pub fn manifest_key(pre: &ActionId) -> ActionId {
+    let mut h = KeyHasher::new("manifest");
+    h.line(format!("manifest {pre}"));
+    h.id()
+}
+
+impl Manifest {
+    /// Load the manifest of `pre`; empty if missing or damaged.
+    pub fn load(store: &Store, pre: &ActionId) -> Manifest {
+        store
+            .get_bytes(&manifest_key(pre))
+            .and_then(|(_, b)| String::from_utf8(b).ok())
+            .and_then(|t| Manifest::parse(&t))
+            .unwrap_or_default()
+    }
+
+    /// The first entry that still matches the files on disk, with its final
+    /// key and, if the store has it, the final entry.
+    pub fn find(
+        &self,
+        store: &Store,
+        pre: &ActionId,
+        map: &PathMap,
+    ) -> Option<(ActionId, Entry, &Observed)> {
+        let mut hashes = HashMap::new();
+        for obs in &self.entries {
+            if obs.matches(map, &mut hashes) {
+                let key = obs.key(pre).id();
+                if let Some(e) = store.get(&key) {
+                    return Some((key, e, obs));
+                }
+            }
+        }
+        None
+    }
+
+    /// Add `obs` (newest first), and save. Concurrent saves may lose an
+    /// entry, which costs a later miss, never a wrong hit.
+    pub fn add_and_save(store: &Store, pre: &ActionId, obs: Observed) -> crate::Result<()> {
+        let mut m = Manifest::load(store, pre);
+        m.entries.retain(|e| *e != obs);
+        m.entries.insert(0, obs);
+        m.entries.truncate(MAX_ENTRIES);
+        store
+            .put(&manifest_key(pre), m.render().as_bytes())
+            .map(|_| ())
+    }
+
+    fn render(&self) -> String {
+        let mut s = format!("{HEADER}\n");
+        for e in &self.entries {
+            s.push_str("entry\n");
+            for (p, h) in &e.files {
+                s.push_str(&format!("file {h} {p}\n"));
+            }
+            for (p, x) in &e.probes {
+                s.push_str(&format!("probe {} {p}\n", *x as u8));
+            }
+        }
+        s
+    }
+
+    fn parse(text: &str) -> Option<Manifest> {
+        let mut lines = text.lines();
+        if lines.next()? != HEADER {
+            return None;
+        }
+        let mut m = Manifest::default();
+        for line in lines {
+            if line == "entry" {
+                m.entries.push(Observed::default());
+                continue;
+            }
+            let cur = m.entries.last_mut()?;
+            if let Some(rest) = line.strip_prefix("file ") {
+                let (h, p) = rest.split_once(' ')?;
+                cur.files.push((p.to_string(), h.to_string()));
+            } else if let Some(rest) = line.strip_prefix("probe ") {
+                let (x, p) = rest.split_once(' ')?;
+                cur.probes.push((p.to_string(), x == "1"));
+            } else {
+                return None;
+            }
+        }
+        Some(m)
+    }
+}
+
+#[derive(Default)]
+struct Scan {
+    date_time: bool,
+    timestamp: bool,
+    has_include_names: Vec<String>,
+    has_include_macro: bool,
+}
+
+/// Look through a file's bytes for the identifiers that matter to caching.
+fn scan(bytes: &[u8]) -> Scan {
+    let mut s = Scan::default();
+    let mut i = 0;
+    while let Some(off) = find(&bytes[i..], b"__") {
+        let at = i + off;
+        let rest = &bytes[at..];
+        if rest.starts_with(b"__DATE__") || rest.starts_with(b"__TIME__") {
+            s.date_time = true;
+        } else if rest.starts_with(b"__TIMESTAMP__") {
+            s.timestamp = true;
+        } else if rest.starts_with(b"__has_include") {
+            let mut j = b"__has_include".len();
+            if rest[j..].starts_with(b"_next") {
+                j += 5;
+            }
+            let skip_ws = |j: &mut usize| {
+                while rest.get(*j).is_some_and(|c| c.is_ascii_whitespace()) {
+                    *j += 1
+                }
+            };
+            skip_ws(&mut j);
+            if rest.get(j) == Some(&b'(') {
+                j += 1;
+                skip_ws(&mut j);
+                let close = match rest.get(j) {
+                    Some(b'<') => Some(b'>'),
+                    Some(b'"') => Some(b'"'),
+                    _ => None,
+                };
+                match close.and_then(|c| {
+                    rest[j + 1..]
+                        .iter()
+                        .position(|&b| b == c || b == b'\n')
+                        .map(|p| (c, p))
+                }) {
+                    Some((c, p)) if rest[j + 1 + p] == c => {
+                        s.has_include_names
+                            .push(String::from_utf8_lossy(&rest[j + 1..j + 1 + p]).into_owned());
+                    }
+                    _ => s.has_include_macro = true,
+                }
+            }
+        }
+        i = at + 2;
+    }
+    s
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn opts() -> ObserveOptions {
+        ObserveOptions {
+            started: SystemTime::now() + Duration::from_secs(60),
+            source_date_epoch: false,
+        }
+    }
+
+    #[test]
+    fn scan_finds_macros_and_has_include() {
+        let s = scan(b"x __DATE__ y #if __has_include(<a/b.h>) || __has_include_next ( \"c.h\" )\n#ifdef __has_include\n");
+        assert!(s.date_time && !s.timestamp && !s.has_include_macro);
+        assert_eq!(s.has_include_names, ["a/b.h", "c.h"]);
+        assert!(scan(b"#if __has_include(FOO_H)").has_include_macro);
+        assert!(scan(b"__TIMESTAMP__").timestamp);
+    }
+
+    #[test]
+    fn new_shadowing_header_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("inc1")).unwrap();
+        fs::create_dir_all(d.join("inc2")).unwrap();
+        fs::create_dir_all(d.join("src")).unwrap();
+        fs::write(d.join("src/a.c"), "#include \"u.h\"\n").unwrap();
+        fs::write(d.join("inc2/u.h"), "int x;\n").unwrap();
+        let files = vec![d.join("src/a.c"), d.join("inc2/u.h")];
+        let search = SearchPath {
+            dirs: vec![d.join("inc1"), d.join("inc2")],
+        };
+        let map = PathMap::new();
+        let obs = observe(&files, &search, &map, opts()).unwrap();
+        let store = Store::open(d.join("store")).unwrap();
+        let pre = ActionId([1; 32]);
+        let key = obs.key(&pre).id();
+        store.put(&key, b"object").unwrap();
+        Manifest::add_and_save(&store, &pre, obs).unwrap();
+        let m = Manifest::load(&store, &pre);
+        assert_eq!(m.find(&store, &pre, &map).map(|r| r.0), Some(key));
+        // Shadowed earlier in the -I list:
+        fs::write(d.join("inc1/u.h"), "int y;\n").unwrap();
+        assert!(m.find(&store, &pre, &map).is_none());
+        fs::remove_file(d.join("inc1/u.h")).unwrap();
+        assert!(m.find(&store, &pre, &map).is_some());
+        // Shadowed beside the including file:
+        fs::write(d.join("src/u.h"), "int z;\n").unwrap();
+        assert!(m.find(&store, &pre, &map).is_none());
+        fs::remove_file(d.join("src/u.h")).unwrap();
+        // Edited:
+        fs::write(d.join("inc2/u.h"), "int x2;\n").unwrap();
+        assert!(m.find(&store, &pre, &map).is_none());
+    }
+
+    #[test]
+    fn uncacheable_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.c");
+        fs::write(&a, "const char *t = __TIME__;").unwrap();
+        let map = PathMap::new();
+        let search = SearchPath::default();
+        let e = observe(std::slice::from_ref(&a), &search, &map, opts()).unwrap_err();
+        assert_eq!(e.reason(), "time-macros");
+        let sde = ObserveOptions {
+            source_date_epoch: true,
+            ..opts()
+        };
+        assert!(observe(std::slice::from_ref(&a), &search, &map, sde).is_ok());
+        let past = ObserveOptions {
+            started: SystemTime::now() - Duration::from_secs(60),
+            ..sde
+        };
+        assert_eq!(
+            observe(&[a], &search, &map, past).unwrap_err().reason(),
+            "modified-during-compile"
+        );
+    }
+}
