@@ -63,6 +63,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{anyhow, bail, Context, Result};
 use gocache_build::compile::{self, Compile};
 use gocache_build::compiler::{self, CompilerIdentity};
+use gocache_build::filememo::{self, FileMemo};
 use gocache_build::hash::{ActionId, OutputId};
 use gocache_build::manifest::{self, Manifest, ObserveOptions};
 use gocache_build::pathmap::PathMap;
@@ -195,12 +196,18 @@ fn cached(
     } else {
         PathMap::new()
     };
+    // File hashes and probe answers by stat: a hit reads only what changed.
+    let memo_key = filememo::memo_key(&cwd, args);
+    let mut memo = FileMemo::load(store, &memo_key);
     let pre = compile
-        .pre_key(&identity, &map, &cwd)
+        .pre_key_with(&identity, &map, &cwd, &mut memo)
         .with_context(|| format!("failed to read {}", compile.source.display()))?;
     let pre_id = pre.id();
     let manifest = Manifest::load(store, &pre_id);
-    if let Some((final_id, entry, _)) = manifest.find(store, &pre_id, &map) {
+    let found = manifest.find_with(store, &pre_id, &map, &mut memo);
+    // Best effort: without the memo the next hit rehashes.
+    let _ = memo.save_if_changed(store, &memo_key);
+    if let Some((final_id, entry, _)) = found {
         if let Some(code) = hit(store, &compile, &cwd, &map, final_id, &entry)? {
             return Ok(Step::Exit(code));
         }
