@@ -109,6 +109,11 @@ pub struct FileMemo {
     dirs: HashMap<PathBuf, DirMemo>,
     /// Directory stamps taken during this run (one `stat` per directory).
     fresh_dirs: HashMap<PathBuf, Option<Stamp>>,
+    /// Files hashed during this run, with their stamps (for a [`Snapshot`]).
+    touched: Vec<(PathBuf, Stamp, String)>,
+    /// Something looked at in this run was too fresh to remember, or a
+    /// symlink: no [`Snapshot`] can vouch for this lookup.
+    unsettled: bool,
     now_ns: i128,
     changed: bool,
 }
@@ -141,6 +146,8 @@ impl FileMemo {
             files: HashMap::new(),
             dirs: HashMap::new(),
             fresh_dirs: HashMap::new(),
+            touched: Vec::new(),
+            unsettled: false,
             now_ns,
             changed: false,
         }
@@ -232,16 +239,24 @@ impl FileMemo {
         let stamp = fs::metadata(path).ok().and_then(|m| Stamp::of(&m));
         if let (Some(stamp), Some((known, hash))) = (stamp, self.files.get(path)) {
             if *known == stamp {
-                return Some(hash.clone());
+                let hash = hash.clone();
+                self.touched.push((path.to_path_buf(), stamp, hash.clone()));
+                return Some(hash);
             }
         }
-        let hash = hex(&hash_bytes(&fs::read(path).ok()?));
+        let Some(bytes) = fs::read(path).ok() else {
+            self.unsettled = true;
+            return None;
+        };
+        let hash = hex(&hash_bytes(&bytes));
         match stamp {
             Some(stamp) if stamp.settled(self.now_ns) => {
                 self.files.insert(path.to_path_buf(), (stamp, hash.clone()));
+                self.touched.push((path.to_path_buf(), stamp, hash.clone()));
                 self.changed = true;
             }
             _ => {
+                self.unsettled = true;
                 if self.files.remove(path).is_some() {
                     self.changed = true;
                 }
@@ -271,6 +286,7 @@ impl FileMemo {
         let mut dir = path;
         let stamp = loop {
             let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
+                self.unsettled = true;
                 return real();
             };
             dir = parent;
@@ -279,6 +295,7 @@ impl FileMemo {
             }
         };
         let Some(name) = path.strip_prefix(dir).ok().and_then(|n| n.to_str()) else {
+            self.unsettled = true;
             return real();
         };
         let now_ns = self.now_ns;
@@ -301,8 +318,156 @@ impl FileMemo {
         if memo.stamp.is_some() && !is_link {
             memo.names.insert(name.to_string(), answer);
             self.changed = true;
+        } else {
+            self.unsettled = true;
         }
         answer
+    }
+
+    /// A [`Snapshot`] of this run's lookup, which found `found` under
+    /// `pre`: `None` if anything looked at was too fresh or a symlink.
+    pub fn snapshot(&self, pre: ActionId, found: ActionId) -> Option<Snapshot> {
+        if self.unsettled {
+            return None;
+        }
+        let mut dirs = Vec::new();
+        for (dir, stamp) in &self.fresh_dirs {
+            match stamp {
+                Some(s) if s.settled(self.now_ns) => dirs.push((dir.clone(), *s)),
+                Some(_) => return None,
+                // Missing: covered by the nearest existing directory above.
+                None => {}
+            }
+        }
+        let mut files = self.touched.clone();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.dedup_by(|a, b| a.0 == b.0);
+        dirs.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(Snapshot {
+            pre,
+            found,
+            files,
+            dirs,
+            stale: false,
+        })
+    }
+}
+
+/// The shortcut of a steady hit: the last lookup that found a result,
+/// with the stamp of every file it hashed and every directory it probed.
+///
+/// If the pre-key is the same and every stamp is unchanged, every hash and
+/// every probe answer is unchanged (see the module docs), so the same
+/// result is found again: a hit costs one `stat` per file and directory
+/// instead of reading the manifest, hashing headers and probing names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pre: ActionId,
+    found: ActionId,
+    files: Vec<(PathBuf, Stamp, String)>,
+    dirs: Vec<(PathBuf, Stamp)>,
+    /// A file asked for through [`Disk::hash`] was not vouched for.
+    stale: bool,
+}
+
+const SNAPSHOT_HEADER: &str = "gocache-snapshot v1";
+
+/// The store key of the snapshot that goes with the memo under `memo_key`.
+pub fn snapshot_key(memo_key: &ActionId) -> ActionId {
+    let mut h = KeyHasher::new("snapshot");
+    h.line(SNAPSHOT_HEADER);
+    h.line(format!("memo {memo_key}"));
+    h.id()
+}
+
+impl Snapshot {
+    /// The snapshot stored under `key`, if any and well formed.
+    pub fn load(store: &Store, key: &ActionId) -> Option<Snapshot> {
+        let text = String::from_utf8(store.get_bytes(key)?.1).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != SNAPSHOT_HEADER {
+            return None;
+        }
+        let pre = ActionId::from_hex(lines.next()?.strip_prefix("pre ")?)?;
+        let found = ActionId::from_hex(lines.next()?.strip_prefix("found ")?)?;
+        let mut snap = Snapshot {
+            pre,
+            found,
+            files: Vec::new(),
+            dirs: Vec::new(),
+            stale: false,
+        };
+        for line in lines {
+            let (kind, rest) = line.split_once(' ')?;
+            match kind {
+                "f" => {
+                    let mut it = rest.splitn(7, ' ');
+                    let hash = it.next()?.to_string();
+                    let stamp = Stamp::parse(&mut it)?;
+                    snap.files.push((PathBuf::from(it.next()?), stamp, hash));
+                }
+                "d" => {
+                    let mut it = rest.splitn(6, ' ');
+                    let stamp = Stamp::parse(&mut it)?;
+                    snap.dirs.push((PathBuf::from(it.next()?), stamp));
+                }
+                _ => return None,
+            }
+        }
+        Some(snap)
+    }
+
+    /// Save under `key`.
+    pub fn save(&self, store: &Store, key: &ActionId) -> crate::Result<()> {
+        let mut s = format!(
+            "{SNAPSHOT_HEADER}\npre {}\nfound {}\n",
+            self.pre, self.found
+        );
+        for (path, stamp, hash) in &self.files {
+            let _ = writeln!(s, "f {hash} {} {}", stamp.render(), path.display());
+        }
+        for (path, stamp) in &self.dirs {
+            let _ = writeln!(s, "d {} {}", stamp.render(), path.display());
+        }
+        store.put(key, s.as_bytes()).map(|_| ())
+    }
+
+    /// The result found last time, if `pre` is the same and nothing looked
+    /// at has changed.
+    pub fn check(&self, pre: &ActionId) -> Option<ActionId> {
+        if self.stale || self.pre != *pre {
+            return None;
+        }
+        let same = |path: &Path, want: &Stamp| {
+            fs::metadata(path)
+                .ok()
+                .and_then(|m| Stamp::of(&m))
+                .is_some_and(|s| s == *want)
+        };
+        let files = self.files.iter().all(|(p, st, _)| same(p, st));
+        (files && self.dirs.iter().all(|(p, st)| same(p, st))).then_some(self.found)
+    }
+}
+
+/// A snapshot hashes the source for the pre-key from its stamps; a file it
+/// does not vouch for is hashed for real and makes it [stale](Snapshot::check).
+impl Disk for Snapshot {
+    fn hash(&mut self, path: &Path) -> Option<String> {
+        let stamp = fs::metadata(path).ok().and_then(|m| Stamp::of(&m));
+        if let Some((_, _, hash)) = self
+            .files
+            .iter()
+            .find(|(p, st, _)| p == path && Some(*st) == stamp)
+        {
+            return Some(hash.clone());
+        }
+        self.stale = true;
+        fs::read(path).ok().map(|b| hex(&hash_bytes(&b)))
+    }
+
+    fn is_file(&mut self, path: &Path) -> bool {
+        self.stale = true;
+        fs::metadata(path).is_ok_and(|m| !m.is_dir())
     }
 }
 

@@ -638,3 +638,47 @@ fn fake_compiler_sees_exact_arguments() {
         "object of a.c\n"
     );
 }
+
+/// Files older than the racy-stamp window (2 s) are trusted by stamp: the
+/// memo and the steady-hit snapshot must still see every edit, new header
+/// and removal.
+#[test]
+fn settled_files_remembered_by_stamp_still_see_changes() {
+    if !have_gcc() {
+        return;
+    }
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(2200));
+    let s = Sandbox::new();
+    s.write("src/a.c", MAIN_C);
+    s.write("inc2/x.h", "#define X 2\n");
+    fs::create_dir_all(s.path("inc1")).unwrap();
+    let args = ["-Iinc1", "-Iinc2", "-c", "src/a.c", "-o", "a.o"];
+    settle();
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+    assert_eq!(s.check(".", &args, "a.o"), "hit"); // learns stamps
+    assert_eq!(s.check(".", &args, "a.o"), "hit"); // from the snapshot
+                                                   // Shadowed earlier in the include path.
+    s.write("inc1/x.h", "#define X 1\n");
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+    fs::remove_file(s.path("inc1/x.h")).unwrap();
+    settle();
+    assert_eq!(s.check(".", &args, "a.o"), "hit");
+    assert_eq!(s.check(".", &args, "a.o"), "hit");
+    // Edited in place, same size.
+    s.write("inc2/x.h", "#define X 3\n");
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+    settle();
+    assert_eq!(s.check(".", &args, "a.o"), "hit");
+    assert_eq!(s.check(".", &args, "a.o"), "hit");
+    // Shadowed beside the including file.
+    s.write("src/x.h", "#define X 4\n");
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+    // The source edited.
+    settle();
+    assert_eq!(s.check(".", &args, "a.o"), "hit");
+    s.write(
+        "src/a.c",
+        "#include \"x.h\"\nint f(void) { return X + 1; }\n",
+    );
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+}
