@@ -682,3 +682,22 @@ fn settled_files_remembered_by_stamp_still_see_changes() {
     );
     assert_eq!(s.check(".", &args, "a.o"), "miss");
 }
+
+#[test]
+fn panic_in_wrapper_falls_back_to_the_compiler() {
+    if !have_gcc() {
+        return;
+    }
+    let s = Sandbox::new().env("CARGO_GOCACHE_DEBUG", "panic");
+    s.write("a.c", "int f(void) { return 1; }\n");
+    let out = run_ok(&mut s.gocache(".", &["-c", "a.c"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "gocache: warning: internal error (panic: injected by CARGO_GOCACHE_DEBUG=panic); \
+         compiling without the cache\n"
+    );
+    assert_eq!(s.last_event(), "error:panic");
+    let reference = s.reference(".", &["-c", "a.c"], "a.o");
+    assert_eq!(fs::read(s.path("a.o")).unwrap(), reference.0);
+}
