@@ -124,11 +124,13 @@ impl Default for FileMemo {
     }
 }
 
-/// The store key of the memo for one command line in one directory.
-pub fn memo_key(cwd: &Path, args: &[std::ffi::OsString]) -> ActionId {
+/// The store key of the memo for one command line (`compiler`, `args`) in
+/// one directory.
+pub fn memo_key(cwd: &Path, compiler: &Path, args: &[std::ffi::OsString]) -> ActionId {
     let mut h = KeyHasher::new("filememo");
     h.line(HEADER);
     h.line(format!("cwd {}", cwd.display()));
+    h.line(format!("compiler {}", compiler.display()));
     for a in args {
         h.line(format!("arg {}", a.to_string_lossy()));
     }

@@ -202,7 +202,7 @@ fn cached(
     };
     // A steady hit: the last lookup's snapshot still holds (one stat per
     // file and directory it looked at; see filememo).
-    let memo_key = filememo::memo_key(&cwd, args);
+    let memo_key = filememo::memo_key(&cwd, compiler, args);
     let snapshot_key = filememo::snapshot_key(&memo_key);
     let mut snapshot = Snapshot::load(store, &snapshot_key);
     let pre = match snapshot.as_mut() {

@@ -701,3 +701,19 @@ fn panic_in_wrapper_falls_back_to_the_compiler() {
     let reference = s.reference(".", &["-c", "a.c"], "a.o");
     assert_eq!(fs::read(s.path("a.o")).unwrap(), reference.0);
 }
+
+#[test]
+fn forced_include_shadowed_in_working_directory() {
+    if !have_gcc() {
+        return;
+    }
+    // gcc looks for an -include file in the working directory first.
+    let s = Sandbox::new();
+    s.write("src/a.c", "int f(void) { return X; }\n");
+    s.write("inc/cfg.h", "#define X 1\n");
+    let args = ["-include", "cfg.h", "-Iinc", "-c", "src/a.c", "-o", "a.o"];
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+    assert_eq!(s.check(".", &args, "a.o"), "hit");
+    s.write("cfg.h", "#define X 2\n");
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+}
