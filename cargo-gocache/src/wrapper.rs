@@ -106,7 +106,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             format!("internal error (panic: {msg})")
         }
     };
-    let mut event = Event::new(Outcome::Error(error_reason(&fault)), source_hint(args));
+    let event = Event::new(Outcome::Error(error_reason(&fault)), source_hint(args));
     // The compiler already ran: its result stands, it is not run again.
     if let Some(code) = compiled.get() {
         warn_after(&fault);
@@ -114,7 +114,6 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         return code;
     }
     warn(&fault);
-    event.spent_secs = 0.0;
     stats::record(&store, &event);
     pass_through(&compiler, args)
 }
@@ -314,7 +313,11 @@ fn hit(
     else {
         return Ok(None);
     };
-    let read = |o| store.read_output(&entry_of(final_id, o));
+    // Empty outputs (a silent compile's stdout and stderr) need no read.
+    let read = |o: (OutputId, u64)| match o.1 {
+        0 => Some(Vec::new()),
+        _ => store.read_output(&entry_of(final_id, o)),
+    };
     let (Some(stdout), Some(stderr)) = (read(record.stdout), read(record.stderr)) else {
         return Ok(None);
     };
