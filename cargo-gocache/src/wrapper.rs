@@ -235,6 +235,7 @@ fn cached(
     let job = Miss {
         store,
         compiler,
+        args,
         identity: &identity,
         compile: &compile,
         cwd: &cwd,
@@ -375,6 +376,7 @@ fn replay(stdout: &[u8], stderr: &[u8]) {
 struct Miss<'a> {
     store: &'a Store,
     compiler: &'a Path,
+    args: &'a [OsString],
     identity: &'a CompilerIdentity,
     compile: &'a Compile,
     cwd: &'a Path,
@@ -513,7 +515,13 @@ impl Miss<'_> {
         };
         // The record before the manifest entry that leads to it.
         self.store.put(&final_id, record.render().as_bytes())?;
+        // Learn the stamps now, so the first hit is already a steady one
+        // (for files old enough to trust; a fresh edit waits for a hit).
+        let just_this = Manifest {
+            entries: vec![observed.clone()],
+        };
         Manifest::add_and_save(self.store, &self.pre_id, observed)?;
+        self.learn_stamps(&just_this, final_id);
         let mut inputs = self.pre.record();
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
@@ -522,6 +530,24 @@ impl Miss<'_> {
         e.action = Some(final_id);
         stats::record(self.store, &e);
         Ok(Step::Exit(0))
+    }
+}
+
+impl Miss<'_> {
+    /// Best effort: look the new result up through the memo, which records
+    /// the stamps, and keep the snapshot. Costs one more read of the
+    /// headers, nothing next to the compile just run.
+    fn learn_stamps(&self, manifest: &Manifest, final_id: ActionId) {
+        let memo_key = filememo::memo_key(self.cwd, self.compiler, self.args);
+        let mut memo = FileMemo::load(self.store, &memo_key);
+        memo.hash(&compile::absolute(self.cwd, &self.compile.source));
+        let found = manifest.find_with(self.store, &self.pre_id, self.map, &mut memo);
+        let _ = memo.save_if_changed(self.store, &memo_key);
+        if found.is_some_and(|(id, _, _)| id == final_id) {
+            if let Some(snap) = memo.snapshot(self.pre_id, final_id) {
+                let _ = snap.save(self.store, &filememo::snapshot_key(&memo_key));
+            }
+        }
     }
 }
 
