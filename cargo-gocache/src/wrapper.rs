@@ -193,6 +193,24 @@ fn cached(
             return Ok(Step::PassThrough);
         }
     };
+    // A hit replaces its outputs by rename. Right for regular files (and
+    // for a symlinked object, which the assembler replaces too), wrong for
+    // `-o /dev/null` or `-MF /dev/null` (it would replace the device node)
+    // and for a symlinked depfile (gcc writes through it). Not cached.
+    let object_special = fs::metadata(compile::absolute(&cwd, &compile.object))
+        .is_ok_and(|m| !m.file_type().is_file());
+    let dep_special = compile.dep.as_ref().is_some_and(|d| {
+        fs::symlink_metadata(compile::absolute(&cwd, &d.path))
+            .is_ok_and(|m| !m.file_type().is_file())
+    });
+    if object_special || dep_special {
+        let event = Event::new(
+            Outcome::Uncacheable("special-output".into()),
+            compile.source.display().to_string(),
+        );
+        stats::record(store, &event);
+        return Ok(Step::PassThrough);
+    }
     let identity = compiler::identify(Some(store), compiler)?;
     let map = if compile::supports_prefix_map(&identity) {
         compile::relocation_map(&cwd)

@@ -717,3 +717,41 @@ fn forced_include_shadowed_in_working_directory() {
     s.write("cfg.h", "#define X 2\n");
     assert_eq!(s.check(".", &args, "a.o"), "miss");
 }
+
+/// A hit renames a file into place: for `-o /dev/null` that would replace
+/// the device node, and for a symlinked depfile it would replace the link
+/// that gcc writes through. Such outputs run the compiler untouched. (The
+/// test uses a directory and a symlink, never /dev/null itself: a
+/// regression must not break the machine.)
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_are_not_cached() {
+    if !have_gcc() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.write("a.c", "int f(void) { return 1; }\n");
+    fs::create_dir_all(s.path("outdir")).unwrap();
+    let out = s
+        .gocache(".", &["-c", "a.c", "-o", "outdir"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(s.last_event(), "uncacheable:special-output");
+    assert!(s.path("outdir").is_dir());
+
+    s.write("real/dep.d", "");
+    std::os::unix::fs::symlink(s.path("real/dep.d"), s.path("dep.d")).unwrap();
+    for _ in 0..2 {
+        run_ok(&mut s.gocache(".", &["-c", "a.c", "-MD", "-MF", "dep.d"]));
+        assert_eq!(s.last_event(), "uncacheable:special-output");
+        let meta = fs::symlink_metadata(s.path("dep.d")).unwrap();
+        assert!(meta.file_type().is_symlink());
+        assert!(fs::metadata(s.path("real/dep.d")).unwrap().len() > 0);
+    }
+
+    // A symlinked object is replaced by gcc's assembler too: cached alike.
+    s.write("real/b.o", "");
+    std::os::unix::fs::symlink(s.path("real/b.o"), s.path("b.o")).unwrap();
+    assert_eq!(s.check(".", &["-c", "a.c", "-o", "b.o"], "b.o"), "miss");
+}
