@@ -454,13 +454,21 @@ impl Miss<'_> {
         if dep.prerequisites.is_empty() {
             bail!("the depfile {} lists no source", temp.0.display());
         }
+        // Without the compiler's own search list the probes would be
+        // incomplete: then the result is not cached (below), and every
+        // header counts as a user header in the caller's depfile (a longer
+        // -MMD list is harmless; a shorter one would not be).
         let sysdirs = compiler::system_include_dirs(
             Some(self.store),
             self.compiler,
             self.identity,
             c.lang.name(),
             &c.sysdir_args,
-        )?;
+        );
+        let (sysdirs, search_known) = match sysdirs {
+            Ok(dirs) => (dirs, true),
+            Err(_) => (Vec::new(), false),
+        };
         let search = c.search_path(self.cwd, &sysdirs);
         let system_dirs: Vec<PathBuf> = c
             .isystem_dirs
@@ -503,6 +511,12 @@ impl Miss<'_> {
         compiled.set(Some(code));
         replay(&out.stdout, &out.stderr);
 
+        if !search_known {
+            let mut e = Event::new(Outcome::Uncacheable("unknown-search-path".into()), source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(0));
+        }
         let opts = ObserveOptions {
             started,
             source_date_epoch: Compile::source_date_epoch(),

@@ -557,8 +557,9 @@ fn fake_compiler(s: &Sandbox) -> PathBuf {
         "fakecc",
         r#"#!/bin/sh
 case "$1" in --version) echo "gcc (fake) 12.0.0"; exit 0;; esac
-for a in "$@"; do [ "$a" = "-v" ] && { printf '#include <...> search starts here:\n /usr/include\nEnd of search list.\n' >&2; exit 0; }; done
+for a in "$@"; do [ "$a" = "-v" ] && { [ -n "$FAKECC_NO_SEARCH_LIST" ] && exit 1; printf '#include <...> search starts here:\n /usr/include\nEnd of search list.\n' >&2; exit 0; }; done
 printf '%s\n' "$@" > "$(dirname "$0")/argv.txt"
+echo compile >> "$(dirname "$0")/calls.txt"
 out=""; mf=""; src=""; prev=""
 for a in "$@"; do
   case "$prev" in -o) out="$a";; -MF) mf="$a";; esac
@@ -754,4 +755,31 @@ fn outputs_that_are_not_regular_files_are_not_cached() {
     s.write("real/b.o", "");
     std::os::unix::fs::symlink(s.path("real/b.o"), s.path("b.o")).unwrap();
     assert_eq!(s.check(".", &["-c", "a.c", "-o", "b.o"], "b.o"), "miss");
+}
+
+#[test]
+fn unknown_search_path_is_not_cached_and_compiles_once() {
+    let s = Sandbox::new();
+    let cc = fake_compiler(&s);
+    s.write("a.c", "int x;\n");
+    let mut cmd = Command::new(bin());
+    cmd.arg(&cc)
+        .args(["-c", "a.c", "-o", "a.o", "-MMD"])
+        .current_dir(s.root());
+    for k in CLEAR_ENV {
+        cmd.env_remove(k);
+    }
+    cmd.env("CARGO_GOCACHE_DIR", s.store())
+        .env("FAKECC_NO_SEARCH_LIST", "1");
+    let out = run_ok(&mut cmd);
+    assert_eq!(out.stderr, b"");
+    assert_eq!(s.last_event(), "uncacheable:unknown-search-path");
+    assert_eq!(
+        fs::read_to_string(s.path("calls.txt")).unwrap(),
+        "compile\n"
+    );
+    assert_eq!(
+        fs::read_to_string(s.path("a.d")).unwrap(),
+        "a.o: \\\n a.c\n"
+    );
 }
