@@ -8,7 +8,9 @@
 //! 3. **hit**: the final key's *result record* names the object, the
 //!    compiler's stdout and stderr and the header list; the object is
 //!    placed atomically, the caller's depfile written, the output replayed,
-//!    exit 0. No compiler or preprocessor runs;
+//!    exit 0. No compiler or preprocessor runs. A steady hit skips step 2:
+//!    a snapshot of the last lookup's file and directory stamps
+//!    ([`gocache_build::filememo`]) still holding gives the final key;
 //! 4. **miss**: the compiler runs with `-MD -MF <temp>` added (the caller's
 //!    own dependency options removed; gocache writes that depfile itself),
 //!    its output captured and passed on; on success the headers it read are
