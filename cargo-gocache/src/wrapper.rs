@@ -417,13 +417,30 @@ impl Drop for TempFile {
 impl Miss<'_> {
     fn run(&self, compiled: &Cell<Option<i32>>) -> Result<Step> {
         let c = self.compile;
+        // The depfile we ask for must not be what fails the compile: it is
+        // created here first, in the temporary directory or else beside
+        // the object; if neither can be written the compile is not cached.
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .subsec_nanos();
-        let temp = TempFile(
-            std::env::temp_dir().join(format!("gocache-{}-{nanos:x}.d", std::process::id())),
-        );
+        let name = format!(".gocache-{}-{nanos:x}.d", std::process::id());
+        let object_dir = compile::absolute(self.cwd, &c.object)
+            .parent()
+            .map(Path::to_path_buf);
+        let Some(temp) = std::iter::once(std::env::temp_dir())
+            .chain(object_dir)
+            .map(|d| d.join(&name))
+            .find(|p| fs::File::create_new(p).is_ok())
+            .map(TempFile)
+        else {
+            let e = Event::new(
+                Outcome::Uncacheable("no-temp-dir".into()),
+                c.source.display().to_string(),
+            );
+            stats::record(self.store, &e);
+            return Ok(Step::PassThrough);
+        };
         let started = SystemTime::now();
         let clock = Instant::now();
         let out = Command::new(self.compiler)

@@ -783,3 +783,25 @@ fn unknown_search_path_is_not_cached_and_compiles_once() {
         "a.o: \\\n a.c\n"
     );
 }
+
+/// The depfile gocache adds must never be what fails a compile: with no
+/// usable temporary directory it goes beside the object, and is removed.
+#[test]
+fn unusable_temp_dir_does_not_fail_the_compile() {
+    if !have_gcc() {
+        return;
+    }
+    let s = Sandbox::new().env("TMPDIR", "/nonexistent-gocache-tmp");
+    s.write("a.c", "int f(void) { return 1; }\n");
+    s.write("out/.keep", "");
+    assert_eq!(
+        s.check(".", &["-c", "a.c", "-o", "out/a.o"], "out/a.o"),
+        "miss"
+    );
+    let mut left: Vec<_> = fs::read_dir(s.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".keep", "a.o"]);
+}
