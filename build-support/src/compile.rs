@@ -256,10 +256,11 @@ pub struct Compile {
     key_args: Vec<KeyArg>,
 }
 
-/// Options that take a value, as the next argument or joined (`-Ifoo`).
-/// Longest first where one is a prefix of another (`-iquote` before `-I`
-/// is not needed: joined forms are matched only for these exact prefixes,
-/// so every entry is tried and the longest match wins).
+/// Options that take a value, as the next argument or (unless listed in
+/// [`SEPARATE_ONLY`]) joined (`-Ifoo`). For a joined form every entry is
+/// tried and the longest matching one wins (`-iquotefoo` is `-iquote`,
+/// not `-i...`), so the order here does not matter. From gcc's and
+/// clang's option tables and ccache's `compopt.cpp`.
 const TAKES_ARG: &[&str] = &[
     "-A",
     "-B",
