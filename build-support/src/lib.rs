@@ -18,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod compiler;
 pub mod depfile;
 pub mod env;
