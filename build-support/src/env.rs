@@ -10,6 +10,11 @@
 //! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID |
 //! | `XDG_CACHE_HOME`, `HOME` | the default store location on Linux and macOS |
 //! | `LOCALAPPDATA` | the default store location on Windows |
+//! | `CARGO_GOCACHE_RUN_LOG` | set by `cargo gocache`: a second event log for the current run |
+//! | `OUT_DIR`, `CARGO_MANIFEST_DIR` | helper: where the archive goes; directories mapped out of keys |
+//! | `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG` | helper: part of the archive's key |
+//! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH` | helper: part of the archive's key (they change the compiler's output) |
+//! | `PATH` | finding the compiler |
 
 use std::ffi::OsString;
 use std::path::PathBuf;

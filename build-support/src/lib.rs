@@ -7,7 +7,9 @@
 //!   content-addressed [`store`], action keys built line by line
 //!   ([`hash::KeyHasher`]), depfile reading ([`depfile`]) and the compiler's
 //!   identity ([`compiler`]);
-//! * the **build.rs helper** (see the crate README), for crates that own C code.
+//! * the **build.rs helper** ([`CachedBuild`], see [`helper`]), for crates
+//!   that own C code: archive-level caching decided by the [`archive`]'s
+//!   build ID.
 //!
 //! It is a build-dependency of its users, so it depends on `std`, `sha2`
 //! and `cc` only.
@@ -24,6 +26,7 @@ pub mod depfile;
 pub mod env;
 mod error;
 pub mod hash;
+pub mod helper;
 pub mod manifest;
 pub mod pathmap;
 pub mod stats;
@@ -31,4 +34,5 @@ pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use hash::{ActionId, KeyHasher, OutputId};
+pub use helper::CachedBuild;
 pub use store::{Entry, Store, TrimPolicy};

@@ -225,7 +225,7 @@ impl Observed {
 
     /// Does this observation still hold on disk? `hashes` memoises file
     /// hashes across the entries of one lookup.
-    fn matches(&self, map: &PathMap, hashes: &mut HashMap<String, Option<String>>) -> bool {
+    pub fn matches(&self, map: &PathMap, hashes: &mut HashMap<String, Option<String>>) -> bool {
         for (path, want) in &self.files {
             let got = hashes
                 .entry(path.clone())
