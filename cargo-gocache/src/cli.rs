@@ -48,6 +48,16 @@ pub enum Command {
         #[arg(long)]
         zero: bool,
     },
+    /// Print the build ID of each archive, last on its line (`FILE: ID`
+    /// when several are given), like `go tool buildid`.
+    Buildid {
+        /// Also list the sources each archive was built from, one per line.
+        #[arg(long, short)]
+        verbose: bool,
+        /// Static archives (`lib*.a`).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 /// Parse `args` (argv, program name first) and run; returns the exit code.
