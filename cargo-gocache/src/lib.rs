@@ -7,6 +7,7 @@
 
 use std::ffi::OsString;
 
+pub mod ar;
 mod cli;
 mod commands;
 pub mod human;
@@ -14,6 +15,10 @@ pub mod human;
 /// Run with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
     let args: Vec<OsString> = std::env::args_os().collect();
+    // Run as the archiver: `cargo-gocache ar REAL_AR ARGS...` (see `ar`).
+    if args.get(1).is_some_and(|a| a == "ar") {
+        return ar::run(&args[2..]);
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
