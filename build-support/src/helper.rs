@@ -179,10 +179,15 @@ fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
 }
 
 fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<(), Fault> {
-    // cc has no getter for an `out_dir` set on the Build; its Debug output
-    // tells whether one was, and then OUT_DIR is not where the archive goes.
-    if !format!("{build:?}").contains("out_dir: None") {
+    // cc has no getters for these settings; its Debug output shows them.
+    // A custom `out_dir` moves the archive out of OUT_DIR; prebuilt
+    // `object()`s and CUDA device links go into the archive unseen by the key.
+    let debug = format!("{build:?}");
+    if !debug.contains("out_dir: None") {
         return Err(Fault::Uncacheable("custom-out-dir"));
+    }
+    if !debug.contains("objects: []") || !debug.contains("cuda: false") {
+        return Err(Fault::Uncacheable("extra-archive-members"));
     }
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or_else(|| {
         Fault::Build(Error::new(
@@ -504,6 +509,18 @@ mod tests {
     fn archive_names_follow_cc() {
         assert_eq!(archive_name("foo"), "libfoo.a");
         assert_eq!(archive_name("libfoo.a"), "libfoo.a");
+    }
+
+    /// The helper reads cc settings it has no getter for from `Debug`; a cc
+    /// release that renames them must fail here, not cache wrongly.
+    #[test]
+    fn cc_debug_output_shows_the_settings_the_helper_checks() {
+        let plain = format!("{:?}", cc::Build::new());
+        for s in ["out_dir: None", "objects: []", "cuda: false"] {
+            assert!(plain.contains(s), "{s} not in {plain}");
+        }
+        let custom = format!("{:?}", cc::Build::new().out_dir("x").object("y.o"));
+        assert!(!custom.contains("out_dir: None") && !custom.contains("objects: []"));
     }
 
     #[test]
