@@ -32,9 +32,14 @@ pub fn set_build_script_mode(on: bool) {
     BUILD_SCRIPT_MODE.store(on, Ordering::Relaxed);
 }
 
+/// Variables that never change what is built, so a change must not rerun a
+/// build script: `cargo gocache` gives every run its own log path, which
+/// would otherwise rerun every helper's build script on every run.
+const UNTRACKED: &[&str] = &["CARGO_GOCACHE_RUN_LOG", "CARGO_GOCACHE_DEBUG"];
+
 /// Read an environment variable; `None` if unset.
 pub fn var_os(name: &str) -> Option<OsString> {
-    if BUILD_SCRIPT_MODE.load(Ordering::Relaxed) {
+    if BUILD_SCRIPT_MODE.load(Ordering::Relaxed) && !UNTRACKED.contains(&name) {
         println!("cargo:rerun-if-env-changed={name}");
     }
     #[allow(clippy::disallowed_methods)]
