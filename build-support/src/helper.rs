@@ -246,11 +246,15 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<(), Fault> {
         pre.line(format!("source {hash} {mapped}"));
     }
     let pre_id = pre.id();
-    let sources_in_id: Vec<String> = source_names.into_iter().map(|(n, _)| n).collect();
+    let sources_in_id: Vec<String> = source_names.iter().map(|(n, _)| n.clone()).collect();
 
     // Steps 1-3: the header sets that still hold, and their final keys.
     let manifest = Manifest::load(store, &pre_id);
-    let mut hashes = HashMap::new();
+    // The sources were just hashed for the pre-key: do not hash them again.
+    let mut hashes: HashMap<String, Option<String>> = source_names
+        .iter()
+        .map(|(name, hash)| (name.clone(), Some(hash.clone())))
+        .collect();
     let candidates: Vec<(&Observed, ActionId)> = manifest
         .entries
         .iter()
