@@ -103,7 +103,11 @@ impl CachedBuild for cc::Build {
             }
         };
         match cached(self, name, &store) {
-            Ok(()) => Ok(()),
+            Ok(done) => {
+                stats::record(&store, &done.event);
+                let sources: Vec<PathBuf> = self.get_files().map(Path::to_path_buf).collect();
+                emit(self, &done.lib, &sources, &done.files)
+            }
             Err(Fault::Build(e)) => Err(e),
             Err(Fault::Cache(e)) => {
                 warn(&format!(
@@ -178,7 +182,9 @@ fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
     }
 }
 
-fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<(), Fault> {
+/// The cached build of `OUT_DIR/lib<name>.a`; the caller records the
+/// event and prints the directives.
+fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
     // cc has no getters for these settings; its Debug output shows them.
     // A custom `out_dir` moves the archive out of OUT_DIR; prebuilt
     // `object()`s and CUDA device links go into the archive unseen by the key.
@@ -268,33 +274,21 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<(), Fault> {
             .iter()
             .find(|(_, key)| short_action(key) == info.id.action)
         {
-            return finish(
-                build,
-                store,
-                name,
-                &lib,
-                *key,
-                Outcome::Hit,
-                0.0,
-                &sources,
-                &unmapped(obs),
-            );
+            return Ok(Done {
+                event: event(name, Outcome::Hit, Some(*key), 0.0),
+                lib,
+                files: unmapped(obs),
+            });
         }
     }
     for (obs, key) in &candidates {
         if let Some(entry) = store.get(key) {
             if store.place(&entry, &lib)? {
-                return finish(
-                    build,
-                    store,
-                    name,
-                    &lib,
-                    *key,
-                    Outcome::Hit,
-                    0.0,
-                    &sources,
-                    &unmapped(obs),
-                );
+                return Ok(Done {
+                    event: event(name, Outcome::Hit, Some(*key), 0.0),
+                    lib,
+                    files: unmapped(obs),
+                });
             }
         }
     }
@@ -351,56 +345,45 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<(), Fault> {
             record.push_str(&final_key.record());
             store.put_key_inputs(&key, &record)?;
             Manifest::add_and_save(store, &pre_id, obs)?;
-            finish(
-                build,
-                store,
-                name,
-                &lib,
-                key,
-                Outcome::Miss,
-                spent,
-                &sources,
-                &files,
-            )
+            Ok(Done {
+                event: event(name, Outcome::Miss, Some(key), spent),
+                lib,
+                files,
+            })
         }
         Err(why) => {
             // Still stamp it (from the pre-key), so `buildid` can read it,
             // but store nothing: a later build cannot trust what it read.
             archive::stamp(&lib, &pre_id, &sources_in_id, &ar)?;
-            let mut event = Event::new(Outcome::Uncacheable(why.reason().into()), name);
-            event.spent_secs = spent;
-            stats::record(store, &event);
-            emit(build, &lib, &sources, &files)
+            let outcome = Outcome::Uncacheable(why.reason().into());
+            Ok(Done {
+                event: event(name, outcome, None, spent),
+                lib,
+                files,
+            })
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    build: &cc::Build,
-    store: &Store,
-    name: &str,
-    lib: &Path,
-    key: ActionId,
-    outcome: Outcome,
-    spent: f64,
-    sources: &[PathBuf],
-    files: &[PathBuf],
-) -> Result<(), Fault> {
-    let mut event = Event::new(outcome, name);
-    event.action = Some(key);
-    event.spent_secs = spent;
-    stats::record(store, &event);
-    emit(build, lib, sources, files)
+/// What a cached build did: its stats event, the archive, and the files
+/// (sources and headers) it was built from.
+struct Done {
+    event: Event,
+    lib: PathBuf,
+    files: Vec<PathBuf>,
 }
 
-fn emit(
-    build: &cc::Build,
-    lib: &Path,
-    sources: &[PathBuf],
-    files: &[PathBuf],
-) -> Result<(), Fault> {
-    cc::try_emit_link_directives(build, lib).map_err(|e| Fault::Build(cc_err(e)))?;
+fn event(name: &str, outcome: Outcome, key: Option<ActionId>, spent: f64) -> Event {
+    let mut event = Event::new(outcome, name);
+    event.action = key;
+    event.spent_secs = spent;
+    event
+}
+
+/// Print what cc's `compile` prints after archiving, then the files to
+/// rerun on. A failure here is cc's failure, as in `compile`.
+fn emit(build: &cc::Build, lib: &Path, sources: &[PathBuf], files: &[PathBuf]) -> Result<()> {
+    cc::try_emit_link_directives(build, lib).map_err(cc_err)?;
     print_rerun(sources, files);
     Ok(())
 }
