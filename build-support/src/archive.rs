@@ -59,6 +59,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, IoContext, Result};
 use crate::hash::{hash_bytes, hex, ActionId};
+use crate::store::read_full;
 
 /// The name of the member that holds the build ID.
 pub const BUILD_ID_MEMBER: &str = "__.GOCACHE_ID";
@@ -449,11 +450,11 @@ pub fn read_build_info(path: &Path) -> Result<BuildInfo> {
     let what = path.display().to_string();
     let mut f = File::open(path).with_path("open", path)?;
     let mut magic = [0u8; 8];
-    let n = read_up_to(&mut f, &mut magic).with_path("read", path)?;
+    let n = read_full(&mut f, &mut magic).with_path("read", path)?;
     check_magic(&magic[..n], &what)?;
     let mut header = [0u8; HEADER_LEN];
     loop {
-        let n = read_up_to(&mut f, &mut header).with_path("read", path)?;
+        let n = read_full(&mut f, &mut header).with_path("read", path)?;
         if n < HEADER_LEN {
             return Err(format_err(format!(
                 "{what}: no build ID (no {BUILD_ID_MEMBER} member)"
@@ -487,17 +488,6 @@ pub fn read_build_info(path: &Path) -> Result<BuildInfo> {
         f.seek(SeekFrom::Current((size + ((size + name_len) & 1)) as i64))
             .with_path("seek", path)?;
     }
-}
-
-fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 /// Stamp the archive at `path` with a build ID for `action` and `sources`,
