@@ -12,12 +12,13 @@
 //! | `LOCALAPPDATA` | the default store location on Windows |
 //! | `PATH` | finding the compiler named on a command line |
 //! | `CARGO_GOCACHE_RUN_LOG` | set by `cargo gocache`: the current run's event log (see [`crate::stats`]) |
-//! | `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR` | set by cargo for build scripts: directories relocated to stable names (see [`crate::compile`]) |
+//! | `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR` | set by cargo for build scripts: directories relocated to stable names (see [`crate::compile`]); the helper's archive goes in `OUT_DIR` |
 //! | `CARGO_GOCACHE_WORKSPACE` | set by `cargo gocache`: the workspace root, relocated to `/gocache/workspace` |
 //! | `CARGO_GOCACHE_CARGO_HOME`, `CARGO_HOME` | the cargo home relocated to `/gocache/cargo-home` (else `$HOME/.cargo`) |
 //! | `CARGO_GOCACHE_MAP_CWD` | `1`: outside a build script, relocate the working directory to `/gocache/cwd` |
 //! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::compile::KEY_ENV`]) |
 //! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
+//! | `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG` | helper: part of the archive's key |
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -35,9 +36,14 @@ pub fn set_build_script_mode(on: bool) {
     BUILD_SCRIPT_MODE.store(on, Ordering::Relaxed);
 }
 
+/// Variables that never change what is built, so a change must not rerun a
+/// build script: `cargo gocache` gives every run its own log path, which
+/// would otherwise rerun every helper's build script on every run.
+const UNTRACKED: &[&str] = &["CARGO_GOCACHE_RUN_LOG", "CARGO_GOCACHE_DEBUG"];
+
 /// Read an environment variable; `None` if unset.
 pub fn var_os(name: &str) -> Option<OsString> {
-    if BUILD_SCRIPT_MODE.load(Ordering::Relaxed) {
+    if BUILD_SCRIPT_MODE.load(Ordering::Relaxed) && !UNTRACKED.contains(&name) {
         println!("cargo:rerun-if-env-changed={name}");
     }
     #[allow(clippy::disallowed_methods)]

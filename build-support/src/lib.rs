@@ -9,7 +9,9 @@
 //!   identity ([`compiler`]), command lines and their keys ([`compile`]),
 //!   direct mode's header manifests ([`manifest`]) and the stamp memo that
 //!   makes a steady hit cheap ([`filememo`]);
-//! * the **build.rs helper** (see the crate README), for crates that own C code.
+//! * the **build.rs helper** ([`CachedBuild`], see [`helper`]), for crates
+//!   that own C code: archive-level caching decided by the [`archive`]'s
+//!   build ID.
 //!
 //! It is a build-dependency of its users, so it depends on `std`, `sha2`
 //! and `cc` only.
@@ -20,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod compile;
 pub mod compiler;
 pub mod depfile;
@@ -27,6 +30,7 @@ pub mod env;
 mod error;
 pub mod filememo;
 pub mod hash;
+pub mod helper;
 pub mod manifest;
 pub mod pathmap;
 pub mod stats;
@@ -34,4 +38,5 @@ pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use hash::{ActionId, KeyHasher, OutputId};
+pub use helper::CachedBuild;
 pub use store::{Entry, Store, TrimPolicy};

@@ -225,7 +225,7 @@ impl Observed {
 
     /// Does this observation still hold on disk? `hashes` memoises file
     /// hashes across the entries of one lookup.
-    fn matches(
+    pub fn matches(
         &self,
         map: &PathMap,
         disk: &mut dyn Disk,

@@ -531,7 +531,8 @@ fn remove(path: &Path) -> bool {
     fs::remove_file(path).is_ok()
 }
 
-fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+/// Read until `buf` is full or the file ends; the number of bytes read.
+pub(crate) fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match file.read(&mut buf[n..])? {

@@ -48,6 +48,16 @@ pub enum Command {
         #[arg(long)]
         zero: bool,
     },
+    /// Print the build ID of each archive, last on its line (`FILE: ID`
+    /// when several are given), like `go tool buildid`.
+    Buildid {
+        /// Also list the sources each archive was built from, one per line.
+        #[arg(long, short)]
+        verbose: bool,
+        /// Static archives (`lib*.a`).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 /// Which of the binary's three jobs an argv asks for.
@@ -55,7 +65,7 @@ pub enum Command {
 enum Mode {
     /// `cargo gocache ...` / `cargo-gocache gocache ...` / `cargo-gocache stats`.
     Commands,
-    /// `cargo-gocache ar ...`: reserved for the archive wrapper.
+    /// `cargo-gocache ar ...` (or any `*-ar`): the archive wrapper.
     Archiver,
     /// `cargo-gocache <compiler> [args...]`.
     Compiler,
@@ -96,12 +106,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut args = args;
     match mode(&args) {
         Mode::Commands => {}
-        // Reserved for the archive wrapper that stamps build IDs (the
-        // build-ID issue): it goes here. Until then `ar` runs untouched.
-        Mode::Archiver => {
-            let tool = std::path::PathBuf::from(&args[1]);
-            return Ok(crate::wrapper::pass_through(&tool, &args[2..]));
-        }
+        // The archive wrapper, which stamps build IDs.
+        Mode::Archiver => return Ok(crate::ar::run(&args[1..])),
         Mode::Compiler => return Ok(crate::wrapper::run(args)),
     }
     // `cargo-gocache clean` (no `gocache`) is accepted too.

@@ -1,4 +1,4 @@
-//! The maintenance commands: clean, trim, stats.
+//! The maintenance commands: clean, trim, stats, buildid.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,6 +12,10 @@ use crate::human::{format_secs, format_size};
 
 /// Run a gocache command; returns the exit code.
 pub fn run(command: Command) -> Result<i32> {
+    // Commands that read files, not the store.
+    if let Command::Buildid { verbose, files } = &command {
+        return Ok(buildid(*verbose, files));
+    }
     let Some(store) = Store::from_env()? else {
         eprintln!("gocache: caching is off (CARGO_GOCACHE_DIR=off); nothing to do");
         return Ok(0);
@@ -39,6 +43,7 @@ pub fn run(command: Command) -> Result<i32> {
                 store.root().display()
             );
         }
+        Command::Buildid { .. } => unreachable!("handled above"),
         Command::Stats { json, zero } => {
             print_stats(&store, json)?;
             if zero {
@@ -53,6 +58,33 @@ pub fn run(command: Command) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `buildid`: print each archive's build ID; 1 if any file has none.
+fn buildid(verbose: bool, files: &[std::path::PathBuf]) -> i32 {
+    let mut code = 0;
+    for file in files {
+        match gocache_build::archive::read_build_info(file) {
+            Ok(info) => {
+                if files.len() > 1 {
+                    println!("{}: {}", file.display(), info.id);
+                } else {
+                    println!("{}", info.id);
+                }
+                if verbose {
+                    for source in &info.sources {
+                        println!("  {source}");
+                    }
+                }
+            }
+            Err(e) => {
+                // The message names the file.
+                eprintln!("error: {e}");
+                code = 1;
+            }
+        }
+    }
+    code
 }
 
 /// Counters added up from an event log.

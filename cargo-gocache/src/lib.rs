@@ -4,14 +4,16 @@
 //!
 //! Three modes, chosen by the first argument: gocache's own commands
 //! (`gocache`, or a subcommand name such as `stats`); the compiler wrapper
-//! (`cargo-gocache gcc -c a.c`, as `ccache gcc ...`); and, reserved for the
-//! build-ID work, the archiver (`ar`, `*-ar`).
+//! (`cargo-gocache gcc -c a.c`, as `ccache gcc ...`); and the archiver
+//! wrapper (`cargo-gocache ar cq libfoo.a ...`, for any `ar` or `*-ar`),
+//! which stamps build IDs (see [`ar`]).
 //!
 //! Exit codes: 0 success; 1 an error (printed once as `error: ...`);
 //! 2 bad usage (from clap). In wrapper mode, the compiler's own exit code.
 
 use std::ffi::OsString;
 
+pub mod ar;
 mod cli;
 mod commands;
 pub mod human;

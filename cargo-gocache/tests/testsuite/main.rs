@@ -1,5 +1,6 @@
-//! The integration tests: one binary, a module per area (as cargo's
-//! `tests/testsuite`).
+//! cargo-gocache's integration tests: one test binary, a module per area
+//! (as cargo's own `tests/testsuite`), sharing [`support`].
 
+mod buildid;
 mod support;
 mod wrapper;

@@ -1,0 +1,414 @@
+//! Build IDs in archives and the build.rs helper, with real cargo, gcc and ar.
+//!
+//! The temp crates share one target directory (under `CARGO_TARGET_TMPDIR`)
+//! so `cc`, `sha2` and `gocache-build` compile once for all of them; each
+//! has its own store, so its stats are its own. A crate's `OUT_DIR` is read
+//! from cargo's `build-script-executed` message.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{cargo, copy_tree, gocache, run, Run};
+
+/// A temp crate with its own store.
+struct Crate {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    store: PathBuf,
+    name: &'static str,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn shared_target() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("buildid-crates")
+}
+
+impl Crate {
+    /// A crate `name` whose build.rs is `build_rs`, with the helper and cc
+    /// as build-dependencies and the workspace's lock file (same versions,
+    /// nothing to resolve).
+    fn new(name: &'static str, build_rs: &str, main_rs: &str, files: &[(&str, &str)]) -> Crate {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join(name);
+        fs::create_dir_all(root.join("src")).unwrap();
+        fs::write(
+            root.join("Cargo.toml"),
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                 [workspace]\n\n[build-dependencies]\n\
+                 gocache-build = {{ path = {:?} }}\ncc = \"1.2\"\n",
+                workspace().join("build-support").display().to_string()
+            ),
+        )
+        .unwrap();
+        fs::copy(workspace().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
+        fs::write(root.join("build.rs"), build_rs).unwrap();
+        fs::write(root.join("src/main.rs"), main_rs).unwrap();
+        for (path, text) in files {
+            fs::write(root.join(path), text).unwrap();
+        }
+        let store = dir.path().join("store");
+        Crate {
+            _dir: dir,
+            root,
+            store,
+            name,
+        }
+    }
+
+    fn cargo(&self, args: &[&str]) -> Command {
+        let mut cmd = cargo();
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env("CARGO_TARGET_DIR", shared_target())
+            .env("CARGO_GOCACHE_DIR", &self.store);
+        cmd
+    }
+
+    /// `cargo build`; returns this crate's OUT_DIR.
+    #[track_caller]
+    fn build(&self) -> PathBuf {
+        let r = run(&mut self.cargo(&["build", "--message-format=json"])).success();
+        out_dir(&r, self.name)
+    }
+
+    /// `cargo run`; returns its stdout.
+    #[track_caller]
+    fn run(&self) -> String {
+        run(&mut self.cargo(&["run", "-q"])).success().stdout()
+    }
+
+    fn gocache(&self, args: &[&str]) -> Run {
+        let mut cmd = gocache(&self.store);
+        cmd.args(args);
+        run(&mut cmd)
+    }
+
+    /// (hits, misses) from `cargo gocache stats --json`.
+    #[track_caller]
+    fn stats(&self) -> (u64, u64) {
+        let out = self.gocache(&["stats", "--json"]).success().stdout();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (v["hits"].as_u64().unwrap(), v["misses"].as_u64().unwrap())
+    }
+
+    #[track_caller]
+    fn build_id(&self, lib: &Path) -> String {
+        let r = self.gocache(&["buildid", lib.to_str().unwrap()]).success();
+        r.stdout().trim().to_string()
+    }
+}
+
+#[track_caller]
+fn out_dir(r: &Run, package: &str) -> PathBuf {
+    for line in r.stdout().lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["reason"] == "build-script-executed"
+            && v["package_id"].as_str().is_some_and(|id| {
+                id.contains(&format!("#{package}@")) || id.contains(&format!("/{package}#"))
+            })
+        {
+            return PathBuf::from(v["out_dir"].as_str().unwrap());
+        }
+    }
+    panic!(
+        "no build-script-executed message for {package}:\n{}",
+        r.stdout()
+    );
+}
+
+#[track_caller]
+fn tool(args: &[&str], cwd: &Path) -> String {
+    let mut cmd = Command::new(args[0]);
+    cmd.args(&args[1..]).current_dir(cwd);
+    run(&mut cmd).success().stdout()
+}
+
+/// The seed crate: build.rs compiles every `src/*.c` it finds.
+const GLOB_BUILD_RS: &str = r#"
+use gocache_build::CachedBuild;
+
+fn main() {
+    // It globs src/, so it must rerun when a file appears there.
+    println!("cargo:rerun-if-changed=src");
+    let mut files: Vec<_> = std::fs::read_dir("src")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    files.sort();
+    cc::Build::new().files(files).include("include").cached_compile("seed");
+}
+"#;
+
+const SEED_MAIN: &str = r#"
+extern "C" {
+    fn f_a() -> i32;
+    fn f_b() -> i32;
+}
+fn main() {
+    println!("{}", unsafe { f_a() + f_b() });
+}
+"#;
+
+const C_C: &str = "int f_c(void) { return 100; }\n";
+
+fn seed_crate(name: &'static str) -> Crate {
+    let c = Crate::new(
+        name,
+        GLOB_BUILD_RS,
+        SEED_MAIN,
+        &[
+            (
+                "src/a.c",
+                "#include \"seed.h\"\nint f_a(void) { return SEED; }\n",
+            ),
+            ("src/b.c", "int f_b(void) { return 2; }\n"),
+            ("src/c.c", C_C),
+        ],
+    );
+    fs::create_dir_all(c.root.join("include")).unwrap();
+    fs::write(c.root.join("include/seed.h"), "#define SEED 40\n").unwrap();
+    c
+}
+
+fn members(lib: &Path) -> Vec<String> {
+    tool(&["ar", "t", lib.to_str().unwrap()], lib.parent().unwrap())
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Go's reason for build IDs: deleting a source leaves every remaining file
+/// older than the archive, yet the archive is stale.
+#[test]
+fn removed_source_changes_the_build_id_and_restoring_it_hits_the_store() {
+    let c = seed_crate("seed");
+    let out = c.build();
+    let lib = out.join("libseed.a");
+    let id1 = c.build_id(&lib);
+    assert_eq!(c.stats(), (0, 1), "first build compiles");
+    let m = members(&lib);
+    assert_eq!(m.len(), 4, "{m:?}");
+    assert_eq!(m[0], "__.GOCACHE_ID");
+    assert!(m.iter().any(|n| n.ends_with("-c.o")), "{m:?}");
+
+    // Delete c.c and nothing else.
+    fs::remove_file(c.root.join("src/c.c")).unwrap();
+    assert_eq!(c.run().trim(), "42", "the binary runs");
+    let m = members(&lib);
+    assert_eq!(m.len(), 3, "rebuilt without c.o: {m:?}");
+    assert!(!m.iter().any(|n| n.ends_with("-c.o")), "{m:?}");
+    let id2 = c.build_id(&lib);
+    assert_ne!(id2, id1);
+    let verbose = c
+        .gocache(&["buildid", "--verbose", lib.to_str().unwrap()])
+        .success()
+        .stdout();
+    let lines: Vec<&str> = verbose.lines().collect();
+    assert_eq!(lines.len(), 3, "the ID and two sources:\n{verbose}");
+    assert_eq!(lines[0], id2);
+    assert!(lines[1].trim().ends_with("src/a.c"), "{verbose}");
+    assert!(lines[2].trim().ends_with("src/b.c"), "{verbose}");
+    assert!(
+        !verbose.contains(c.root.to_str().unwrap()),
+        "sources are recorded path-independently:\n{verbose}"
+    );
+    assert_eq!(c.stats(), (0, 2));
+
+    // Restore it: the first ID again, placed from the store, no compile.
+    fs::write(c.root.join("src/c.c"), C_C).unwrap();
+    c.build();
+    assert_eq!(c.build_id(&lib), id1);
+    assert_eq!(c.stats(), (1, 2), "served from the store");
+    assert_eq!(members(&lib).len(), 4);
+}
+
+/// A rerun of the build script after `touch` on every file compiles
+/// nothing and leaves the archive as it is: the build ID decides, not mtimes.
+#[test]
+fn touched_but_unchanged_inputs_compile_nothing() {
+    let c = seed_crate("touched");
+    let lib = c.build().join("libseed.a");
+    let before = fs::metadata(&lib).unwrap().modified().unwrap();
+    let bytes = fs::read(&lib).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    for f in [
+        "build.rs",
+        "src/a.c",
+        "src/b.c",
+        "src/c.c",
+        "include/seed.h",
+        "src/main.rs",
+    ] {
+        let file = fs::File::options()
+            .append(true)
+            .open(c.root.join(f))
+            .unwrap();
+        file.set_modified(std::time::SystemTime::now()).unwrap();
+    }
+    c.build();
+    assert_eq!(
+        c.stats(),
+        (1, 1),
+        "the build script ran and found its archive current"
+    );
+    assert_eq!(
+        fs::metadata(&lib).unwrap().modified().unwrap(),
+        before,
+        "not rewritten"
+    );
+    assert_eq!(fs::read(&lib).unwrap(), bytes);
+
+    // A header edit is a change: it recompiles.
+    fs::write(c.root.join("include/seed.h"), "#define SEED 41\n").unwrap();
+    assert_eq!(c.run().trim(), "43");
+    assert_eq!(c.stats(), (1, 2));
+}
+
+/// The stamped archive links into a Rust binary, and GNU tools read it:
+/// `ar t` lists the member, `nm` the symbols, `ld --whole-archive` (what
+/// rustc passes for `+whole-archive`) accepts the build ID member.
+#[test]
+fn archive_with_build_id_links_and_binutils_read_it() {
+    let c = seed_crate("linked");
+    let out = c.build();
+    let lib = out.join("libseed.a");
+    assert_eq!(c.run().trim(), "42");
+    let nm = tool(&["nm", lib.to_str().unwrap()], &out);
+    for sym in ["T f_a", "T f_b", "T f_c"] {
+        assert!(nm.contains(sym), "{nm}");
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    tool(
+        &[
+            "ld",
+            "-r",
+            "-o",
+            "all.o",
+            "--whole-archive",
+            lib.to_str().unwrap(),
+        ],
+        scratch.path(),
+    );
+    let all = tool(&["nm", "all.o"], scratch.path());
+    assert!(all.contains("T f_c"), "{all}");
+}
+
+/// `CARGO_GOCACHE_DIR=off`: the helper is cc's `compile`, nothing more.
+#[test]
+fn cache_off_is_plain_cc() {
+    let c = seed_crate("off");
+    let mut cmd = c.cargo(&["build", "--message-format=json"]);
+    cmd.env("CARGO_GOCACHE_DIR", "off");
+    let out = out_dir(&run(&mut cmd).success(), "off");
+    let lib = out.join("libseed.a");
+    assert!(!members(&lib).contains(&"__.GOCACHE_ID".to_string()));
+    let r = c.gocache(&["buildid", lib.to_str().unwrap()]);
+    assert!(!r.output.status.success());
+    r.stderr_contains("no build ID");
+    assert_eq!(r.stderr().lines().count(), 1, "one line: {}", r.stderr());
+    assert!(!c.store.exists(), "no store is created");
+}
+
+/// `buildid` on a file that is not an archive: one line, non-zero exit.
+#[test]
+fn buildid_of_a_non_archive_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    fs::write(&f, "not an archive").unwrap();
+    let r = run(gocache(&dir.path().join("store")).args(["buildid", f.to_str().unwrap()]));
+    assert_eq!(r.output.status.code(), Some(1));
+    r.stderr_contains("not an ar archive");
+    assert_eq!(r.stderr().lines().count(), 1, "{}", r.stderr());
+}
+
+/// Archives cc makes through the `ar` wrapper carry build IDs too (over
+/// their member objects), link, and stay deterministic.
+#[test]
+fn ar_wrapper_stamps_archives_of_plain_cc() {
+    let c = Crate::new(
+        "plainar",
+        "fn main() { cc::Build::new().file(\"src/a.c\").file(\"src/b.c\").compile(\"plain\"); }\n",
+        SEED_MAIN,
+        &[
+            ("src/a.c", "int f_a(void) { return 40; }\n"),
+            ("src/b.c", "int f_b(void) { return 2; }\n"),
+        ],
+    );
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_cargo-gocache"));
+    let with_ar = |args: &[&str]| {
+        let mut cmd = c.cargo(args);
+        for (k, v) in cargo_gocache::ar::ar_env(&bin) {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    let out = out_dir(
+        &run(&mut with_ar(&["build", "--message-format=json"])).success(),
+        "plainar",
+    );
+    let lib = out.join("libplain.a");
+    let verbose = c
+        .gocache(&["buildid", "-v", lib.to_str().unwrap()])
+        .success()
+        .stdout();
+    let lines: Vec<&str> = verbose.lines().collect();
+    assert_eq!(lines.len(), 3, "{verbose}");
+    assert!(
+        lines[1].trim().ends_with("-a.o") && lines[2].trim().ends_with("-b.o"),
+        "{verbose}"
+    );
+    let first = fs::read(&lib).unwrap();
+    assert_eq!(
+        run(&mut with_ar(&["run", "-q"])).success().stdout().trim(),
+        "42"
+    );
+
+    // Rebuild from scratch: the same bytes.
+    fs::write(
+        c.root.join("build.rs"),
+        format!("{}\n", fs::read_to_string(c.root.join("build.rs")).unwrap()),
+    )
+    .unwrap();
+    run(&mut with_ar(&["build"])).success();
+    assert_eq!(fs::read(&lib).unwrap(), first, "deterministic");
+}
+
+/// The example crate's own tests pass with the helper, and a second, fresh
+/// build of it (another checkout, same store) compiles nothing.
+#[test]
+fn example_helper_lib_tests_pass_and_a_second_checkout_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let stats = || {
+        let out = run(gocache(&store).args(["stats", "--json"]))
+            .success()
+            .stdout();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (v["hits"].as_u64().unwrap(), v["misses"].as_u64().unwrap())
+    };
+    for (i, checkout) in ["one", "two"].iter().enumerate() {
+        // The example names the helper by `../../build-support`, which
+        // inherits settings from the workspace: copy the whole checkout.
+        copy_tree(&workspace(), &dir.path().join(checkout));
+        let root = dir.path().join(checkout).join("examples/helper-lib");
+        run(cargo()
+            .args(["test", "-q"])
+            .current_dir(&root)
+            .env("CARGO_TARGET_DIR", shared_target())
+            .env("CARGO_GOCACHE_DIR", &store))
+        .success();
+        let want = if i == 0 { (0, 2) } else { (2, 2) };
+        assert_eq!(stats(), want, "after checkout {checkout}");
+    }
+}

@@ -1,0 +1,3 @@
+#include "helper.h"
+
+int32_t helper_scale(int32_t x) { return x * HELPER_SCALE; }
