@@ -95,6 +95,9 @@ Signature: 8a477f597d28d172789f06886806bc55
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// `CARGO_GOCACHE_USED_LOG`: where to note each file used, for
+    /// `cargo gocache export --used-since-build`.
+    used_log: Option<PathBuf>,
 }
 
 /// An action entry read back from the store.
@@ -172,7 +175,10 @@ impl Store {
     /// Open (creating if needed) the store at `root`, which must be absolute.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
-        let store = Store { root };
+        let used_log = crate::env::var_os("CARGO_GOCACHE_USED_LOG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let store = Store { root, used_log };
         // One stat on the common path; the marker files are written once.
         if !store.root.join("CACHEDIR.TAG").is_file() {
             fs::create_dir_all(&store.root).with_path("create", &store.root)?;
@@ -233,6 +239,7 @@ impl Store {
         if let Ok(meta) = file.metadata() {
             touch_if_stale(&file, &meta);
         }
+        self.note_use(&path);
         Some(entry)
     }
 
@@ -251,6 +258,7 @@ impl Store {
             return None;
         }
         touch_if_stale(&file, &meta);
+        self.note_use(&path);
         Some(bytes)
     }
 
@@ -336,7 +344,25 @@ impl Store {
         fs::read_to_string(self.key_inputs_path(action)).ok()
     }
 
+    /// Note `path` in the used log, if one is kept. One `O_APPEND` write of
+    /// a short line, so concurrent compiles do not interleave.
+    fn note_use(&self, path: &Path) {
+        let Some(log) = &self.used_log else { return };
+        let (Some(name), Some(shard)) =
+            (path.file_name(), path.parent().and_then(|p| p.file_name()))
+        else {
+            return;
+        };
+        let line = format!("{}/{}\n", shard.to_string_lossy(), name.to_string_lossy());
+        let _ = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+    }
+
     fn write_in_store(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.note_use(path);
         let dir = path.parent().expect("store paths have a parent");
         let name = path
             .file_name()
@@ -515,6 +541,11 @@ impl Store {
         write_atomic(&self.root, "trim.txt", format!("{now}\n").as_bytes())?;
         self.trim(policy).map(Some)
     }
+}
+
+/// Where `cargo gocache` keeps the list of files the last build used.
+pub fn last_used_log(store: &Store) -> PathBuf {
+    store.root().join("stats").join("last-used.log")
 }
 
 fn is_shard_name(s: &str) -> bool {

@@ -7,16 +7,98 @@ use anyhow::{Context, Result};
 use gocache_build::stats::{self, Outcome};
 use gocache_build::{Store, TrimPolicy};
 
+use crate::config::Config;
+
 use crate::cli::Command;
 use crate::human::{format_secs, format_size};
 
+/// The workspace's root `Cargo.toml`, if the command runs inside one.
+pub fn workspace_manifest() -> Option<std::path::PathBuf> {
+    let cargo = gocache_build::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().into())
+}
+
 /// Run a gocache command; returns the exit code.
 pub fn run(command: Command) -> Result<i32> {
-    let Some(store) = Store::from_env()? else {
+    let manifest = workspace_manifest();
+    let config = Config::load(manifest.as_deref())?;
+    match &command {
+        Command::Config => {
+            for (key, value, source) in config.rows() {
+                println!("{key:<17} = {value:<40} # {source}");
+            }
+            return Ok(0);
+        }
+        Command::Env {
+            json,
+            github,
+            target,
+        } => {
+            let root = manifest.as_deref().and_then(|m| m.parent());
+            let e = crate::ci::ci_env(config.dir.value.as_deref(), root, target.as_deref())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else if *github {
+                println!(
+                    "dir={}\nkey={}\nrestore-key={}",
+                    e.dir, e.key, e.restore_key
+                );
+            } else {
+                println!(
+                    "dir:         {}\nkey:         {}\nrestore-key: {}",
+                    e.dir, e.key, e.restore_key
+                );
+            }
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let Some(store) = config.store()? else {
         eprintln!("gocache: caching is off (CARGO_GOCACHE_DIR=off); nothing to do");
         return Ok(0);
     };
     match command {
+        Command::Config | Command::Env { .. } => unreachable!("handled above"),
+        Command::Export {
+            file,
+            used_since_build,
+        } => {
+            let only = if used_since_build {
+                Some(used_by_last_build(&store)?)
+            } else {
+                None
+            };
+            let r = crate::ci::export(&store, &file, only.as_ref())?;
+            println!(
+                "exported {} files ({}) to {}",
+                r.files,
+                format_size(r.bytes),
+                file.display()
+            );
+        }
+        Command::Import { file } => {
+            let r = crate::ci::import(&store, &file)?;
+            println!(
+                "imported {} files ({}) into {}",
+                r.files,
+                format_size(r.bytes),
+                store.root().display()
+            );
+            if r.skipped > 0 {
+                eprintln!(
+                    "gocache: warning: skipped {} damaged or foreign members of {}",
+                    r.skipped,
+                    file.display()
+                );
+            }
+        }
         Command::Clean => {
             let r = store
                 .clean()
@@ -29,6 +111,8 @@ pub fn run(command: Command) -> Result<i32> {
             );
         }
         Command::Trim { max_size, max_age } => {
+            let max_size = max_size.unwrap_or(config.max_size.value);
+            let max_age = max_age.unwrap_or(config.max_age.value);
             let r = store.trim(&TrimPolicy { max_age, max_size })?;
             println!(
                 "removed {} files ({}); {} entries ({}) left in {}",
@@ -81,6 +165,26 @@ impl Counters {
         }
         c
     }
+}
+
+/// The store files the last `cargo gocache` build looked up or wrote, from
+/// the log the store keeps when `CARGO_GOCACHE_USED_LOG` is set.
+fn used_by_last_build(store: &Store) -> Result<std::collections::HashSet<String>> {
+    let log = gocache_build::store::last_used_log(store);
+    let text = fs::read_to_string(&log).with_context(|| {
+        format!(
+            "no record of a last build ({}): run `cargo gocache build` first",
+            log.display()
+        )
+    })?;
+    let mut names: std::collections::HashSet<String> = text.lines().map(str::to_string).collect();
+    // An entry's key record goes with it.
+    let keys: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.strip_suffix("-a").map(|b| format!("{b}-k")))
+        .collect();
+    names.extend(keys);
+    Ok(names)
 }
 
 fn print_stats(store: &Store, json: bool) -> Result<()> {

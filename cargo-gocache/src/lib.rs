@@ -7,8 +7,10 @@
 
 use std::ffi::OsString;
 
+mod ci;
 mod cli;
 mod commands;
+pub mod config;
 pub mod human;
 
 /// Run with the process's arguments; returns the exit code.
