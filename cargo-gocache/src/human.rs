@@ -77,7 +77,7 @@ pub fn format_size(bytes: u64) -> String {
 /// Format a size the way [`parse_size`] reads it (`10G`, `500M`, `1234`).
 pub fn format_size_short(bytes: u64) -> String {
     for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{}{unit}", bytes >> shift);
         }
     }
@@ -91,7 +91,7 @@ pub fn format_duration(d: Duration) -> String {
         return format!("{}s", d.as_secs_f64());
     }
     for (n, unit) in [(7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m")] {
-        if s >= n && s % n == 0 {
+        if s >= n && s.is_multiple_of(n) {
             return format!("{}{unit}", s / n);
         }
     }
