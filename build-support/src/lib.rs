@@ -30,4 +30,4 @@ pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use hash::{ActionId, KeyHasher, OutputId};
-pub use store::{Entry, Store, TrimPolicy};
+pub use store::{Entry, Store, Tier, TierKey, TrimPolicy};

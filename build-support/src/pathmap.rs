@@ -30,7 +30,8 @@ impl PathMap {
         self.entries.push((real, name));
         // Longest prefix first, so nested mappings (OUT_DIR inside the
         // workspace's target directory) take precedence.
-        self.entries.sort_by_key(|e| std::cmp::Reverse(e.0.as_os_str().len()));
+        self.entries
+            .sort_by_key(|e| std::cmp::Reverse(e.0.as_os_str().len()));
     }
 
     /// The mappings, longest prefix first.

@@ -148,6 +148,35 @@ pub struct Counters {
     pub errors: u64,
     pub saved_secs: f64,
     pub spent_secs: f64,
+    pub remote: RemoteStats,
+}
+
+/// Remote tier traffic, summed over processes (`stats --json` field `remote`).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RemoteStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub errors: u64,
+    pub rejected: u64,
+    pub puts: u64,
+    pub bytes_down: u64,
+    pub bytes_up: u64,
+}
+
+impl RemoteStats {
+    fn add(&mut self, r: &stats::RemoteCounts) {
+        self.hits += r.hits;
+        self.misses += r.misses;
+        self.errors += r.errors;
+        self.rejected += r.rejected;
+        self.puts += r.puts;
+        self.bytes_down += r.bytes_down;
+        self.bytes_up += r.bytes_up;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hits + self.misses + self.errors + self.rejected + self.puts == 0
+    }
 }
 
 impl Counters {
@@ -159,6 +188,7 @@ impl Counters {
                 Outcome::Miss => c.misses += 1,
                 Outcome::Uncacheable(r) => *c.uncacheable.entry(r.clone()).or_default() += 1,
                 Outcome::Error(_) => c.errors += 1,
+                Outcome::Remote(r) => c.remote.add(r),
             }
             c.saved_secs += e.saved_secs;
             c.spent_secs += e.spent_secs;
@@ -221,6 +251,19 @@ fn print_stats(store: &Store, json: bool) -> Result<()> {
             println!("  {reason:<15} {n}");
         }
         println!("errors            {}", counters.errors);
+        let r = &counters.remote;
+        if !r.is_empty() {
+            println!(
+                "remote            {} hits, {} misses, {} errors, {} rejected, {} puts; {} down, {} up",
+                r.hits,
+                r.misses,
+                r.errors,
+                r.rejected,
+                r.puts,
+                format_size(r.bytes_down),
+                format_size(r.bytes_up)
+            );
+        }
         println!("compile time saved {}", format_secs(counters.saved_secs));
     }
     Ok(())

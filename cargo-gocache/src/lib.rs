@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 pub mod config;
 pub mod human;
+pub mod remote;
 
 /// Run with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
