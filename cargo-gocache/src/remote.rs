@@ -99,7 +99,7 @@ impl RemoteSettings {
 enum Backend {
     Redis {
         client: redis::Client,
-        conn: Option<redis::Connection>,
+        conn: Option<Box<redis::Connection>>,
         timeout: Duration,
     },
     Http {
@@ -135,14 +135,14 @@ impl Backend {
 
     fn redis_conn<'a>(
         client: &redis::Client,
-        conn: &'a mut Option<redis::Connection>,
+        conn: &'a mut Option<Box<redis::Connection>>,
         timeout: Duration,
     ) -> Result<&'a mut redis::Connection> {
         if conn.is_none() {
             let c = client.get_connection_with_timeout(timeout)?;
             c.set_read_timeout(Some(timeout))?;
             c.set_write_timeout(Some(timeout))?;
-            *conn = Some(c);
+            *conn = Some(Box::new(c));
         }
         Ok(conn.as_mut().expect("just set"))
     }
