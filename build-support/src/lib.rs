@@ -25,6 +25,7 @@ mod error;
 pub mod hash;
 pub mod manifest;
 pub mod pathmap;
+pub mod prog;
 pub mod stats;
 pub mod store;
 

@@ -76,6 +76,10 @@ pub enum Command {
         #[arg(long)]
         used_since_build: bool,
     },
+    /// Serve the remote tier to a build script over stdin/stdout (internal;
+    /// see `gocache_build::prog`).
+    #[command(hide = true)]
+    ServeTier,
     /// Add the entries of a bundle written by `export` to the cache.
     Import {
         /// The bundle to read.

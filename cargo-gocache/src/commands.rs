@@ -27,6 +27,9 @@ pub fn workspace_manifest() -> Option<std::path::PathBuf> {
 
 /// Run a gocache command; returns the exit code.
 pub fn run(command: Command) -> Result<i32> {
+    if let Command::ServeTier = command {
+        return serve_tier();
+    }
     let manifest = workspace_manifest();
     let config = Config::load(manifest.as_deref())?;
     match &command {
@@ -65,7 +68,7 @@ pub fn run(command: Command) -> Result<i32> {
         return Ok(0);
     };
     match command {
-        Command::Config | Command::Env { .. } => unreachable!("handled above"),
+        Command::Config | Command::Env { .. } | Command::ServeTier => unreachable!("handled above"),
         Command::Export {
             file,
             used_since_build,
@@ -136,6 +139,19 @@ pub fn run(command: Command) -> Result<i32> {
             }
         }
     }
+    Ok(0)
+}
+
+/// `serve-tier`: the remote tier for a build script's store, over stdio.
+/// Started by `gocache_build::prog::ProgTier` with the build's environment.
+fn serve_tier() -> Result<i32> {
+    let Some(store) = Store::from_env()? else {
+        return Ok(0);
+    };
+    let (store, tier) = crate::remote::RemoteTier::attach_from_env(store);
+    let Some(tier) = tier else { return Ok(0) };
+    gocache_build::prog::serve(&*tier, std::io::stdin().lock(), std::io::stdout().lock())?;
+    tier.finish(&store);
     Ok(0)
 }
 
