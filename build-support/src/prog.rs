@@ -169,12 +169,10 @@ impl Tier for ProgTier {
 
 impl Drop for ProgTier {
     fn drop(&mut self) {
-        if let Ok(state) = self.state.get_mut() {
-            if let State::Running { child, stdin, .. } = state {
-                let _ = stdin.write_all(b"close\n");
-                let _ = stdin.flush();
-                let _ = child.wait();
-            }
+        if let Ok(State::Running { child, stdin, .. }) = self.state.get_mut() {
+            let _ = stdin.write_all(b"close\n");
+            let _ = stdin.flush();
+            let _ = child.wait();
         }
     }
 }
