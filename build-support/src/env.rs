@@ -88,7 +88,8 @@ pub fn cache_dir() -> Result<Option<PathBuf>> {
     default_cache_dir().map(Some)
 }
 
-fn default_cache_dir() -> Result<PathBuf> {
+/// The platform's default store location (ignoring `CARGO_GOCACHE_DIR`).
+pub fn default_cache_dir() -> Result<PathBuf> {
     let missing = || {
         Error::new(
             ErrorKind::Config,

@@ -33,10 +33,11 @@ pub mod hash;
 pub mod helper;
 pub mod manifest;
 pub mod pathmap;
+pub mod prog;
 pub mod stats;
 pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use hash::{ActionId, KeyHasher, OutputId};
 pub use helper::CachedBuild;
-pub use store::{Entry, Store, TrimPolicy};
+pub use store::{Entry, Store, Tier, TierKey, TrimPolicy};

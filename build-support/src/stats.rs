@@ -34,6 +34,66 @@ pub enum Outcome {
     Uncacheable(String),
     /// A cache fault made the step fall back to the compiler (reason given).
     Error(String),
+    /// One process's traffic with the remote tier.
+    Remote(RemoteCounts),
+}
+
+/// One process's traffic with the remote tier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoteCounts {
+    /// Lookups the remote answered.
+    pub hits: u64,
+    /// Lookups the remote did not have.
+    pub misses: u64,
+    /// Requests that failed (connection, timeout, server error) or were skipped.
+    pub errors: u64,
+    /// Answers rejected by the store's checks (size, hash, format).
+    pub rejected: u64,
+    /// Values written to the remote.
+    pub puts: u64,
+    /// Bytes fetched.
+    pub bytes_down: u64,
+    /// Bytes sent.
+    pub bytes_up: u64,
+}
+
+impl RemoteCounts {
+    fn encode(&self) -> String {
+        format!(
+            "h={},m={},e={},r={},p={},d={},u={}",
+            self.hits,
+            self.misses,
+            self.errors,
+            self.rejected,
+            self.puts,
+            self.bytes_down,
+            self.bytes_up
+        )
+    }
+
+    fn decode(s: &str) -> Option<RemoteCounts> {
+        let mut c = RemoteCounts::default();
+        for kv in s.split(',') {
+            let (k, v) = kv.split_once('=')?;
+            let v: u64 = v.parse().ok()?;
+            match k {
+                "h" => c.hits = v,
+                "m" => c.misses = v,
+                "e" => c.errors = v,
+                "r" => c.rejected = v,
+                "p" => c.puts = v,
+                "d" => c.bytes_down = v,
+                "u" => c.bytes_up = v,
+                _ => {}
+            }
+        }
+        Some(c)
+    }
+
+    /// Nothing happened.
+    pub fn is_empty(&self) -> bool {
+        *self == RemoteCounts::default()
+    }
 }
 
 /// One event line.
@@ -71,11 +131,16 @@ impl Event {
     }
 
     fn to_line(&self) -> String {
+        let remote;
         let (kind, reason) = match &self.outcome {
             Outcome::Hit => ("hit", "-"),
             Outcome::Miss => ("miss", "-"),
             Outcome::Uncacheable(r) => ("uncacheable", r.as_str()),
             Outcome::Error(r) => ("error", r.as_str()),
+            Outcome::Remote(c) => {
+                remote = c.encode();
+                ("remote", remote.as_str())
+            }
         };
         let clean = |s: &str| s.replace(['\t', '\n'], " ");
         format!(
@@ -101,6 +166,7 @@ impl Event {
             "miss" => Outcome::Miss,
             "uncacheable" => Outcome::Uncacheable(reason),
             "error" => Outcome::Error(reason),
+            "remote" => Outcome::Remote(RemoteCounts::decode(&reason)?),
             _ => return None,
         };
         let spent_secs = f.next()?.parse().ok()?;
@@ -177,5 +243,12 @@ mod tests {
         e.action = Some(ActionId([7; 32]));
         assert_eq!(Event::parse(e.to_line().trim_end()), Some(e));
         assert_eq!(Event::parse("v1\tbogus"), None);
+        let r = RemoteCounts {
+            hits: 3,
+            bytes_down: 1000,
+            ..Default::default()
+        };
+        let e = Event::new(Outcome::Remote(r), "redis://x");
+        assert_eq!(Event::parse(e.to_line().trim_end()), Some(e));
     }
 }

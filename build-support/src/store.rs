@@ -42,6 +42,16 @@
 //! do is cost a compile. A writer killed mid-write leaves only a temporary
 //! file (`.tmp-*`), which readers never open and trim removes after an hour.
 //!
+//! # A second tier
+//!
+//! A [`Tier`] (a remote cache: Redis, an HTTP cache) can sit behind the
+//! local files. A local miss asks the tier; what it returns is checked
+//! exactly as a local file is (an entry must parse and name its action; an
+//! output must have the recorded size and hash to its name) and written
+//! locally before use, so a tampered or torn remote object is a miss, never
+//! a wrong result. Puts go to both. The library defines the trait only: the
+//! network clients live in the `cargo-gocache` binary.
+//!
 //! # Use tracking and trimming
 //!
 //! A file's mtime is its last use. A hit refreshes the mtime of the entry and
@@ -59,6 +69,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, IoContext, Result};
@@ -92,9 +103,56 @@ Signature: 8a477f597d28d172789f06886806bc55
 ";
 
 /// A store on disk. Cheap to open; holds no file handles or locks.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
+    /// `CARGO_GOCACHE_USED_LOG`: where to note each file used, for
+    /// `cargo gocache export --used-since-build`.
+    used_log: Option<PathBuf>,
+    tier: Option<Arc<dyn Tier>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.root)
+            .field("tier", &self.tier.is_some())
+            .finish()
+    }
+}
+
+/// What a [`Tier`] is asked for: an action entry or an output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TierKey<'a> {
+    /// An action entry (its value is the fixed-size entry line).
+    Action(&'a ActionId),
+    /// An output (its value is the output's bytes).
+    Output(&'a OutputId),
+}
+
+impl TierKey<'_> {
+    /// The key as a path in the bazel-remote / ccache HTTP layout:
+    /// `ac/<64 hex>` or `cas/<64 hex>`.
+    pub fn path(&self) -> String {
+        match self {
+            TierKey::Action(a) => format!("ac/{a}"),
+            TierKey::Output(o) => format!("cas/{o}"),
+        }
+    }
+}
+
+/// A second tier behind the local store, such as a remote cache.
+///
+/// Implementations must not fail or block a build: errors and timeouts are
+/// the tier's to count and report, and read as a miss.
+pub trait Tier: Send + Sync {
+    /// The value stored under `key`, or `None` (a miss, or any failure).
+    fn get(&self, key: TierKey<'_>) -> Option<Vec<u8>>;
+    /// Store `bytes` under `key` (best effort; read-only tiers ignore it).
+    fn put(&self, key: TierKey<'_>, bytes: &[u8]);
+    /// The store rejected what `get` returned for `key` (wrong size or
+    /// hash, malformed entry): count it, warn about it.
+    fn rejected(&self, key: TierKey<'_>);
 }
 
 /// An action entry read back from the store.
@@ -172,7 +230,14 @@ impl Store {
     /// Open (creating if needed) the store at `root`, which must be absolute.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
-        let store = Store { root };
+        let used_log = crate::env::var_os("CARGO_GOCACHE_USED_LOG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let store = Store {
+            root,
+            used_log,
+            tier: None,
+        };
         // One stat on the common path; the marker files are written once.
         if !store.root.join("CACHEDIR.TAG").is_file() {
             fs::create_dir_all(&store.root).with_path("create", &store.root)?;
@@ -189,6 +254,12 @@ impl Store {
             Some(dir) => Store::open(dir).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// This store with `tier` behind it.
+    pub fn with_tier(mut self, tier: Arc<dyn Tier>) -> Store {
+        self.tier = Some(tier);
+        self
     }
 
     /// The store's root directory.
@@ -219,6 +290,29 @@ impl Store {
     /// The entry is not proof the output is intact: read it with
     /// [`Store::read_output`] or [`Store::place`], which check it.
     pub fn get(&self, action: &ActionId) -> Option<Entry> {
+        if let Some(e) = self.get_local(action) {
+            return Some(e);
+        }
+        let tier = self.tier.as_ref()?;
+        let key = TierKey::Action(action);
+        let bytes = tier.get(key)?;
+        match (bytes.len() == ENTRY_SIZE)
+            .then(|| parse_entry(&bytes))
+            .flatten()
+        {
+            Some(e) if e.action == *action => {
+                // Keep it locally; if that fails the hit still stands.
+                let _ = self.write_in_store(&self.action_path(action), &bytes);
+                Some(e)
+            }
+            _ => {
+                tier.rejected(key);
+                None
+            }
+        }
+    }
+
+    fn get_local(&self, action: &ActionId) -> Option<Entry> {
         let path = self.action_path(action);
         let mut file = File::open(&path).ok()?;
         let mut buf = [0u8; ENTRY_SIZE + 1];
@@ -233,12 +327,28 @@ impl Store {
         if let Ok(meta) = file.metadata() {
             touch_if_stale(&file, &meta);
         }
+        self.note_use(&path);
         Some(entry)
     }
 
     /// The bytes of an entry's output, checked against its size and hash;
     /// `None` if missing or damaged.
     pub fn read_output(&self, entry: &Entry) -> Option<Vec<u8>> {
+        if let Some(b) = self.read_output_local(entry) {
+            return Some(b);
+        }
+        let tier = self.tier.as_ref()?;
+        let key = TierKey::Output(&entry.output);
+        let bytes = tier.get(key)?;
+        if bytes.len() as u64 != entry.size || OutputId::of(&bytes) != entry.output {
+            tier.rejected(key);
+            return None;
+        }
+        let _ = self.write_in_store(&self.output_path(&entry.output), &bytes);
+        Some(bytes)
+    }
+
+    fn read_output_local(&self, entry: &Entry) -> Option<Vec<u8>> {
         let path = self.output_path(&entry.output);
         let mut file = File::open(&path).ok()?;
         let meta = file.metadata().ok()?;
@@ -251,6 +361,7 @@ impl Store {
             return None;
         }
         touch_if_stale(&file, &meta);
+        self.note_use(&path);
         Some(bytes)
     }
 
@@ -295,6 +406,9 @@ impl Store {
             }
             _ => self.write_in_store(&path, bytes)?,
         }
+        if let Some(t) = &self.tier {
+            t.put(TierKey::Output(&id), bytes);
+        }
         Ok(id)
     }
 
@@ -310,7 +424,11 @@ impl Store {
             size,
             time_nanos: now,
         });
-        self.write_in_store(&self.action_path(action), line.as_bytes())
+        self.write_in_store(&self.action_path(action), line.as_bytes())?;
+        if let Some(t) = &self.tier {
+            t.put(TierKey::Action(action), line.as_bytes());
+        }
+        Ok(())
     }
 
     /// Store `bytes` as the output of `action`.
@@ -336,7 +454,25 @@ impl Store {
         fs::read_to_string(self.key_inputs_path(action)).ok()
     }
 
+    /// Note `path` in the used log, if one is kept. One `O_APPEND` write of
+    /// a short line, so concurrent compiles do not interleave.
+    fn note_use(&self, path: &Path) {
+        let Some(log) = &self.used_log else { return };
+        let (Some(name), Some(shard)) =
+            (path.file_name(), path.parent().and_then(|p| p.file_name()))
+        else {
+            return;
+        };
+        let line = format!("{}/{}\n", shard.to_string_lossy(), name.to_string_lossy());
+        let _ = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+    }
+
     fn write_in_store(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.note_use(path);
         let dir = path.parent().expect("store paths have a parent");
         let name = path
             .file_name()
@@ -517,6 +653,11 @@ impl Store {
     }
 }
 
+/// Where `cargo gocache` keeps the list of files the last build used.
+pub fn last_used_log(store: &Store) -> PathBuf {
+    store.root().join("stats").join("last-used.log")
+}
+
 fn is_shard_name(s: &str) -> bool {
     s.len() == 2
         && s.bytes()
@@ -686,6 +827,63 @@ mod tests {
         // The placed file is not the stored one.
         fs::write(&dest, b"edited").unwrap();
         assert_eq!(store.get_bytes(&a).unwrap().1, b"hello");
+    }
+
+    /// A tier in memory that can be told to lie.
+    #[derive(Default)]
+    struct MemTier {
+        map: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+        rejected: AtomicU64,
+    }
+
+    impl Tier for MemTier {
+        fn get(&self, key: TierKey<'_>) -> Option<Vec<u8>> {
+            self.map.lock().unwrap().get(&key.path()).cloned()
+        }
+        fn put(&self, key: TierKey<'_>, bytes: &[u8]) {
+            self.map.lock().unwrap().insert(key.path(), bytes.to_vec());
+        }
+        fn rejected(&self, _: TierKey<'_>) {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn second_tier_fills_the_local_store_and_tampering_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = Arc::new(MemTier::default());
+        let a = Store::open(dir.path().join("a"))
+            .unwrap()
+            .with_tier(tier.clone());
+        let b = Store::open(dir.path().join("b"))
+            .unwrap()
+            .with_tier(tier.clone());
+        let act = action("remote");
+        let id = a.put(&act, b"shared object").unwrap();
+        assert_eq!(b.get_bytes(&act).unwrap().1, b"shared object");
+        // Now local in b: served without the tier.
+        let b_alone = Store::open(dir.path().join("b")).unwrap();
+        assert_eq!(b_alone.get_bytes(&act).unwrap().1, b"shared object");
+        // Tampered in the tier: rejected, never used.
+        let c = Store::open(dir.path().join("c"))
+            .unwrap()
+            .with_tier(tier.clone());
+        tier.map
+            .lock()
+            .unwrap()
+            .insert(TierKey::Output(&id).path(), b"shared objecX".to_vec());
+        assert!(c.get_bytes(&act).is_none());
+        assert_eq!(tier.rejected.load(Ordering::Relaxed), 1);
+        // A garbage entry too.
+        tier.map
+            .lock()
+            .unwrap()
+            .insert(TierKey::Action(&act).path(), b"v1 nonsense".to_vec());
+        let d = Store::open(dir.path().join("d"))
+            .unwrap()
+            .with_tier(tier.clone());
+        assert!(d.get(&act).is_none());
+        assert_eq!(tier.rejected.load(Ordering::Relaxed), 2);
     }
 
     #[test]

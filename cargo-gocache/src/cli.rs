@@ -33,11 +33,13 @@ pub enum Command {
     /// until the cache fits its size cap.
     Trim {
         /// Keep the cache at most this big (e.g. 500M, 10G).
-        #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size, default_value = "10G")]
-        max_size: u64,
+        /// [default: the `max-size` setting, 10G]
+        #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size)]
+        max_size: Option<u64>,
         /// Remove entries unused for longer than this (e.g. 12h, 7d).
-        #[arg(long, value_name = "DURATION", value_parser = crate::human::parse_duration, default_value = "5d")]
-        max_age: std::time::Duration,
+        /// [default: the `max-age` setting, 5d]
+        #[arg(long, value_name = "DURATION", value_parser = crate::human::parse_duration)]
+        max_age: Option<std::time::Duration>,
     },
     /// Show the cache's size and its hits and misses since the last `--zero`.
     Stats {
@@ -57,6 +59,41 @@ pub enum Command {
         /// Static archives (`lib*.a`).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<std::path::PathBuf>,
+    },
+    /// Print each effective setting and where it came from.
+    Config,
+    /// Print the cache directory and a cache key for CI caches.
+    ///
+    /// The key hashes Cargo.lock, the rustc and C compiler versions and the
+    /// target; `restore-key` is its prefix, for a fallback to the newest
+    /// cache of the same target.
+    Env {
+        /// Print JSON.
+        #[arg(long, conflicts_with = "github")]
+        json: bool,
+        /// Print `name=value` lines for `$GITHUB_OUTPUT`.
+        #[arg(long)]
+        github: bool,
+        /// The target triple (default: the host's).
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
+    },
+    /// Write the cache to FILE as one compressed bundle (tar + zstd).
+    Export {
+        /// The bundle to write.
+        file: std::path::PathBuf,
+        /// Only the entries the last `cargo gocache` build used.
+        #[arg(long)]
+        used_since_build: bool,
+    },
+    /// Serve the remote tier to a build script over stdin/stdout (internal;
+    /// see `gocache_build::prog`).
+    #[command(hide = true)]
+    ServeTier,
+    /// Add the entries of a bundle written by `export` to the cache.
+    Import {
+        /// The bundle to read.
+        file: std::path::PathBuf,
     },
 }
 

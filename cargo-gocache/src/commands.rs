@@ -7,20 +7,105 @@ use anyhow::{Context, Result};
 use gocache_build::stats::{self, Outcome};
 use gocache_build::{Store, TrimPolicy};
 
+use crate::config::Config;
+
 use crate::cli::Command;
 use crate::human::{format_secs, format_size};
 
+/// The workspace's root `Cargo.toml`, if the command runs inside one.
+pub fn workspace_manifest() -> Option<std::path::PathBuf> {
+    let cargo = gocache_build::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().into())
+}
+
 /// Run a gocache command; returns the exit code.
 pub fn run(command: Command) -> Result<i32> {
-    // Commands that read files, not the store.
+    // Commands that read files or serve a build, not the store as configured.
     if let Command::Buildid { verbose, files } = &command {
         return Ok(buildid(*verbose, files));
     }
-    let Some(store) = Store::from_env()? else {
+    if let Command::ServeTier = command {
+        return serve_tier();
+    }
+    let manifest = workspace_manifest();
+    let config = Config::load(manifest.as_deref())?;
+    match &command {
+        Command::Config => {
+            for (key, value, source) in config.rows() {
+                println!("{key:<17} = {value:<40} # {source}");
+            }
+            return Ok(0);
+        }
+        Command::Env {
+            json,
+            github,
+            target,
+        } => {
+            let root = manifest.as_deref().and_then(|m| m.parent());
+            let e = crate::ci::ci_env(config.dir.value.as_deref(), root, target.as_deref())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else if *github {
+                println!(
+                    "dir={}\nkey={}\nrestore-key={}",
+                    e.dir, e.key, e.restore_key
+                );
+            } else {
+                println!(
+                    "dir:         {}\nkey:         {}\nrestore-key: {}",
+                    e.dir, e.key, e.restore_key
+                );
+            }
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let Some(store) = config.store()? else {
         eprintln!("gocache: caching is off (CARGO_GOCACHE_DIR=off); nothing to do");
         return Ok(0);
     };
     match command {
+        Command::Config | Command::Env { .. } | Command::ServeTier => unreachable!("handled above"),
+        Command::Export {
+            file,
+            used_since_build,
+        } => {
+            let only = if used_since_build {
+                Some(used_by_last_build(&store)?)
+            } else {
+                None
+            };
+            let r = crate::ci::export(&store, &file, only.as_ref())?;
+            println!(
+                "exported {} files ({}) to {}",
+                r.files,
+                format_size(r.bytes),
+                file.display()
+            );
+        }
+        Command::Import { file } => {
+            let r = crate::ci::import(&store, &file)?;
+            println!(
+                "imported {} files ({}) into {}",
+                r.files,
+                format_size(r.bytes),
+                store.root().display()
+            );
+            if r.skipped > 0 {
+                eprintln!(
+                    "gocache: warning: skipped {} damaged or foreign members of {}",
+                    r.skipped,
+                    file.display()
+                );
+            }
+        }
         Command::Clean => {
             let r = store
                 .clean()
@@ -33,6 +118,8 @@ pub fn run(command: Command) -> Result<i32> {
             );
         }
         Command::Trim { max_size, max_age } => {
+            let max_size = max_size.unwrap_or(config.max_size.value);
+            let max_age = max_age.unwrap_or(config.max_age.value);
             let r = store.trim(&TrimPolicy { max_age, max_size })?;
             println!(
                 "removed {} files ({}); {} entries ({}) left in {}",
@@ -87,6 +174,19 @@ fn buildid(verbose: bool, files: &[std::path::PathBuf]) -> i32 {
     code
 }
 
+/// `serve-tier`: the remote tier for a build script's store, over stdio.
+/// Started by `gocache_build::prog::ProgTier` with the build's environment.
+fn serve_tier() -> Result<i32> {
+    let Some(store) = Store::from_env()? else {
+        return Ok(0);
+    };
+    let (store, tier) = crate::remote::RemoteTier::attach_from_env(store);
+    let Some(tier) = tier else { return Ok(0) };
+    gocache_build::prog::serve(&*tier, std::io::stdin().lock(), std::io::stdout().lock())?;
+    tier.finish(&store);
+    Ok(0)
+}
+
 /// Counters added up from an event log.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Counters {
@@ -96,6 +196,35 @@ pub struct Counters {
     pub errors: u64,
     pub saved_secs: f64,
     pub spent_secs: f64,
+    pub remote: RemoteStats,
+}
+
+/// Remote tier traffic, summed over processes (`stats --json` field `remote`).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RemoteStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub errors: u64,
+    pub rejected: u64,
+    pub puts: u64,
+    pub bytes_down: u64,
+    pub bytes_up: u64,
+}
+
+impl RemoteStats {
+    fn add(&mut self, r: &stats::RemoteCounts) {
+        self.hits += r.hits;
+        self.misses += r.misses;
+        self.errors += r.errors;
+        self.rejected += r.rejected;
+        self.puts += r.puts;
+        self.bytes_down += r.bytes_down;
+        self.bytes_up += r.bytes_up;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hits + self.misses + self.errors + self.rejected + self.puts == 0
+    }
 }
 
 impl Counters {
@@ -107,12 +236,33 @@ impl Counters {
                 Outcome::Miss => c.misses += 1,
                 Outcome::Uncacheable(r) => *c.uncacheable.entry(r.clone()).or_default() += 1,
                 Outcome::Error(_) => c.errors += 1,
+                Outcome::Remote(r) => c.remote.add(r),
             }
             c.saved_secs += e.saved_secs;
             c.spent_secs += e.spent_secs;
         }
         c
     }
+}
+
+/// The store files the last `cargo gocache` build looked up or wrote, from
+/// the log the store keeps when `CARGO_GOCACHE_USED_LOG` is set.
+fn used_by_last_build(store: &Store) -> Result<std::collections::HashSet<String>> {
+    let log = gocache_build::store::last_used_log(store);
+    let text = fs::read_to_string(&log).with_context(|| {
+        format!(
+            "no record of a last build ({}): run `cargo gocache build` first",
+            log.display()
+        )
+    })?;
+    let mut names: std::collections::HashSet<String> = text.lines().map(str::to_string).collect();
+    // An entry's key record goes with it.
+    let keys: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.strip_suffix("-a").map(|b| format!("{b}-k")))
+        .collect();
+    names.extend(keys);
+    Ok(names)
 }
 
 fn print_stats(store: &Store, json: bool) -> Result<()> {
@@ -149,6 +299,19 @@ fn print_stats(store: &Store, json: bool) -> Result<()> {
             println!("  {reason:<15} {n}");
         }
         println!("errors            {}", counters.errors);
+        let r = &counters.remote;
+        if !r.is_empty() {
+            println!(
+                "remote            {} hits, {} misses, {} errors, {} rejected, {} puts; {} down, {} up",
+                r.hits,
+                r.misses,
+                r.errors,
+                r.rejected,
+                r.puts,
+                format_size(r.bytes_down),
+                format_size(r.bytes_up)
+            );
+        }
         println!("compile time saved {}", format_secs(counters.saved_secs));
     }
     Ok(())

@@ -74,6 +74,30 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
+/// Format a size the way [`parse_size`] reads it (`10G`, `500M`, `1234`).
+pub fn format_size_short(bytes: u64) -> String {
+    for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// Format a duration the way [`parse_duration`] reads it (`5d`, `12h`, `90s`).
+pub fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if d.subsec_nanos() != 0 {
+        return format!("{}s", d.as_secs_f64());
+    }
+    for (n, unit) in [(7 * 86400, "w"), (86400, "d"), (3600, "h"), (60, "m")] {
+        if s >= n && s.is_multiple_of(n) {
+            return format!("{}{unit}", s / n);
+        }
+    }
+    format!("{s}s")
+}
+
 /// Format seconds as `2m31s` / `4.2s`.
 pub fn format_secs(secs: f64) -> String {
     if secs < 60.0 {

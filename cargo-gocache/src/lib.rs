@@ -14,9 +14,12 @@
 use std::ffi::OsString;
 
 pub mod ar;
+mod ci;
 mod cli;
 mod commands;
+pub mod config;
 pub mod human;
+pub mod remote;
 mod wrapper;
 
 /// Run with the process's arguments; returns the exit code.

@@ -2,5 +2,7 @@
 //! (as cargo's own `tests/testsuite`), sharing [`support`].
 
 mod buildid;
+mod remote;
+mod servers;
 mod support;
 mod wrapper;

@@ -104,6 +104,7 @@ impl Sandbox {
             Some(Outcome::Miss) => "miss".into(),
             Some(Outcome::Uncacheable(r)) => format!("uncacheable:{r}"),
             Some(Outcome::Error(r)) => format!("error:{r}"),
+            Some(Outcome::Remote(_)) => "remote".into(),
             None => "none".into(),
         }
     }

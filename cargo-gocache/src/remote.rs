@@ -1,0 +1,497 @@
+//! The remote tier: a [`Tier`] on Redis or an HTTP cache, behind the local store.
+//!
+//! # Layout on the remote
+//!
+//! The store's two kinds of values, under the names bazel-remote and
+//! ccache's HTTP backend use:
+//!
+//! | value | HTTP (`http[s]://host[:port]/prefix`) | Redis (`redis://[user:pass@]host:port[/db]`) |
+//! | --- | --- | --- |
+//! | action entry (the 175-byte line) | `PUT/GET <prefix>/ac/<64 hex>` | key `gocache/ac/<64 hex>` |
+//! | output (its bytes) | `PUT/GET <prefix>/cas/<64 hex>` | key `gocache/cas/<64 hex>` |
+//!
+//! Nothing fetched is trusted: the store checks every entry and every
+//! output's size and SHA-256 before use (see `gocache_build::store`).
+//!
+//! # Never slow a build for long
+//!
+//! * Nothing connects until a local miss needs the remote: a warm local
+//!   build never touches the network.
+//! * Every request has a timeout (`remote-timeout`, default 2 s).
+//! * A failed request (refused, timed out, a 5xx) is counted in a file
+//!   shared by all processes of the build (`<run log>.remote-failures`, or
+//!   `<store>/stats/remote-failures` outside `cargo gocache`); a success
+//!   resets it. After [`FAILURE_LIMIT`] failures in a row every process
+//!   skips the remote for the rest of the build, and exactly one prints one
+//!   warning. Outside a `cargo gocache` run the skip expires after
+//!   [`SKIP_EXPIRY`], so a standalone wrapper retries later.
+//! * Read-only mode (`remote-read-only`) never writes: for developers who
+//!   read what CI wrote.
+//!
+//! # Why these clients
+//!
+//! A wrapper is a process per compile, so start-up cost counts on every
+//! miss: both clients are blocking (no async runtime to start), connect
+//! lazily, and keep one connection for the process's few requests. `redis`
+//! without default features is the plain RESP client; `ureq` is a small
+//! HTTP/1.1 client with rustls for https.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, bail, Context, Result};
+use gocache_build::stats::{self, Event, Outcome, RemoteCounts};
+use gocache_build::{Store, Tier, TierKey};
+
+/// Failures in a row after which the remote is skipped.
+pub const FAILURE_LIMIT: u64 = 3;
+
+/// Outside a `cargo gocache` run, a skipped remote is tried again after this.
+pub const SKIP_EXPIRY: Duration = Duration::from_secs(600);
+
+/// Outputs larger than this are not fetched (a bad server cannot make us
+/// allocate without bound).
+const MAX_VALUE: u64 = 1 << 30;
+
+/// Remote settings, as `cargo gocache` hands them down in the environment.
+#[derive(Debug, Clone)]
+pub struct RemoteSettings {
+    pub url: String,
+    pub timeout: Duration,
+    pub read_only: bool,
+}
+
+impl RemoteSettings {
+    /// Read `CARGO_GOCACHE_REMOTE`, `_REMOTE_TIMEOUT`, `_REMOTE_READ_ONLY`;
+    /// `Ok(None)` when no remote is set.
+    pub fn from_env() -> Result<Option<RemoteSettings>> {
+        let Some(url) =
+            gocache_build::env::var("CARGO_GOCACHE_REMOTE").filter(|u| !u.is_empty() && u != "off")
+        else {
+            return Ok(None);
+        };
+        let timeout = match gocache_build::env::var("CARGO_GOCACHE_REMOTE_TIMEOUT")
+            .filter(|v| !v.is_empty())
+        {
+            Some(v) => crate::human::parse_duration(&v)
+                .map_err(|e| anyhow!("CARGO_GOCACHE_REMOTE_TIMEOUT: {e}"))?,
+            None => Duration::from_secs(2),
+        };
+        let read_only = matches!(
+            gocache_build::env::var("CARGO_GOCACHE_REMOTE_READ_ONLY")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
+            Some("1" | "true" | "yes" | "on")
+        );
+        Ok(Some(RemoteSettings {
+            url,
+            timeout,
+            read_only,
+        }))
+    }
+}
+
+enum Backend {
+    Redis {
+        client: redis::Client,
+        conn: Option<Box<redis::Connection>>,
+        timeout: Duration,
+    },
+    Http {
+        agent: ureq::Agent,
+        base: String,
+    },
+}
+
+impl Backend {
+    fn open(s: &RemoteSettings) -> Result<Backend> {
+        if s.url.starts_with("redis://") || s.url.starts_with("rediss://") {
+            let client = redis::Client::open(s.url.as_str())
+                .with_context(|| format!("invalid Redis URL {}", redact(&s.url)))?;
+            Ok(Backend::Redis {
+                client,
+                conn: None,
+                timeout: s.timeout,
+            })
+        } else if s.url.starts_with("http://") || s.url.starts_with("https://") {
+            let agent = ureq::Agent::config_builder()
+                .timeout_global(Some(s.timeout))
+                .http_status_as_error(false)
+                .build()
+                .new_agent();
+            Ok(Backend::Http {
+                agent,
+                base: s.url.trim_end_matches('/').to_string(),
+            })
+        } else {
+            bail!("unsupported remote {}: expected redis://host[:port][/db] or http[s]://host[:port]/prefix", redact(&s.url))
+        }
+    }
+
+    fn redis_conn<'a>(
+        client: &redis::Client,
+        conn: &'a mut Option<Box<redis::Connection>>,
+        timeout: Duration,
+    ) -> Result<&'a mut redis::Connection> {
+        if conn.is_none() {
+            let c = client.get_connection_with_timeout(timeout)?;
+            c.set_read_timeout(Some(timeout))?;
+            c.set_write_timeout(Some(timeout))?;
+            *conn = Some(Box::new(c));
+        }
+        Ok(conn.as_mut().expect("just set"))
+    }
+
+    fn get(&mut self, path: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            Backend::Redis {
+                client,
+                conn,
+                timeout,
+            } => {
+                let c = Self::redis_conn(client, conn, *timeout)?;
+                let r: redis::RedisResult<Option<Vec<u8>>> =
+                    redis::cmd("GET").arg(format!("gocache/{path}")).query(c);
+                r.map_err(|e| {
+                    *conn = None;
+                    e.into()
+                })
+            }
+            Backend::Http { agent, base } => {
+                let mut resp = agent.get(format!("{base}/{path}")).call()?;
+                match resp.status().as_u16() {
+                    200 => Ok(Some(
+                        resp.body_mut()
+                            .with_config()
+                            .limit(MAX_VALUE)
+                            .read_to_vec()?,
+                    )),
+                    404 => Ok(None),
+                    s => bail!("GET {base}/{path}: HTTP {s}"),
+                }
+            }
+        }
+    }
+
+    fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        match self {
+            Backend::Redis {
+                client,
+                conn,
+                timeout,
+            } => {
+                let c = Self::redis_conn(client, conn, *timeout)?;
+                let r: redis::RedisResult<()> = redis::cmd("SET")
+                    .arg(format!("gocache/{path}"))
+                    .arg(bytes)
+                    .query(c);
+                r.map_err(|e| {
+                    *conn = None;
+                    e.into()
+                })
+            }
+            Backend::Http { agent, base } => {
+                let resp = agent.put(format!("{base}/{path}")).send(bytes)?;
+                match resp.status().as_u16() {
+                    200..=299 => Ok(()),
+                    s => bail!("PUT {base}/{path}: HTTP {s}"),
+                }
+            }
+        }
+    }
+}
+
+/// The failure count shared by the processes of one build.
+struct Breaker {
+    file: PathBuf,
+    /// Expire a skip after [`SKIP_EXPIRY`] (standalone use).
+    expires: bool,
+}
+
+impl Breaker {
+    fn failures(&self) -> u64 {
+        match fs::metadata(&self.file) {
+            Ok(m) => {
+                let stale = self.expires
+                    && m.modified()
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .is_some_and(|d| d > SKIP_EXPIRY);
+                if stale {
+                    0
+                } else {
+                    m.len()
+                }
+            }
+            Err(_) => 0,
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.failures() >= FAILURE_LIMIT
+    }
+
+    /// Count a failure; true if this one opened the breaker (and so this
+    /// process should print the warning).
+    fn failure(&self) -> bool {
+        if let Some(d) = self.file.parent() {
+            let _ = fs::create_dir_all(d);
+        }
+        if self.expires && self.failures() == 0 {
+            let _ = fs::remove_file(&self.file);
+        }
+        // One byte per failure: O_APPEND keeps concurrent counts exact.
+        let _ = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.file)
+            .and_then(|mut f| f.write_all(b"x"));
+        if self.failures() < FAILURE_LIMIT {
+            return false;
+        }
+        // Exactly one process of the build wins the marker and warns.
+        let marker = self.file.with_extension("warned");
+        if self.expires {
+            if let Ok(m) = fs::metadata(&marker) {
+                if m.modified()
+                    .ok()
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .is_some_and(|d| d > SKIP_EXPIRY)
+                {
+                    let _ = fs::remove_file(&marker);
+                }
+            }
+        }
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&marker)
+            .is_ok()
+    }
+
+    fn success(&self) {
+        if fs::metadata(&self.file).is_ok_and(|m| m.len() > 0) {
+            let _ = OpenOptions::new()
+                .write(true)
+                .open(&self.file)
+                .and_then(|f| f.set_len(0));
+        }
+    }
+}
+
+/// A remote cache as the store's second tier.
+pub struct RemoteTier {
+    url: String,
+    read_only: bool,
+    backend: Mutex<Backend>,
+    breaker: Breaker,
+    counts: Mutex<RemoteCounts>,
+    /// Requests actually sent (not skipped by the breaker).
+    attempts: AtomicU64,
+    finished: AtomicBool,
+}
+
+impl RemoteTier {
+    /// A tier for `settings`; connects on first use. `store_root` and the
+    /// run log (if any) locate the shared failure count.
+    pub fn new(
+        settings: &RemoteSettings,
+        store_root: &Path,
+        run_log: Option<&Path>,
+    ) -> Result<RemoteTier> {
+        let backend = Backend::open(settings)?;
+        let breaker = match run_log {
+            Some(log) => Breaker {
+                file: PathBuf::from(format!("{}.remote-failures", log.display())),
+                expires: false,
+            },
+            None => Breaker {
+                file: store_root.join("stats").join("remote-failures"),
+                expires: true,
+            },
+        };
+        Ok(RemoteTier {
+            url: redact(&settings.url),
+            read_only: settings.read_only,
+            backend: Mutex::new(backend),
+            breaker,
+            counts: Mutex::new(RemoteCounts::default()),
+            attempts: AtomicU64::new(0),
+            finished: AtomicBool::new(false),
+        })
+    }
+
+    /// Put a remote behind `store` if the environment names one. A bad
+    /// setting is a warning here (a compile must not fail over it; `cargo
+    /// gocache` itself reports it as an error before the build starts).
+    pub fn attach_from_env(store: Store) -> (Store, Option<Arc<RemoteTier>>) {
+        let settings = match RemoteSettings::from_env() {
+            Ok(Some(s)) => s,
+            Ok(None) => return (store, None),
+            Err(e) => {
+                eprintln!("gocache: warning: {e:#}; not using the remote cache");
+                return (store, None);
+            }
+        };
+        let run_log = gocache_build::env::var_os("CARGO_GOCACHE_RUN_LOG").map(PathBuf::from);
+        match RemoteTier::new(&settings, store.root(), run_log.as_deref()) {
+            Ok(t) => {
+                let t = Arc::new(t);
+                (store.with_tier(t.clone()), Some(t))
+            }
+            Err(e) => {
+                eprintln!("gocache: warning: {e:#}; not using the remote cache");
+                (store, None)
+            }
+        }
+    }
+
+    /// This process's traffic so far.
+    pub fn counts(&self) -> RemoteCounts {
+        *self.counts.lock().unwrap()
+    }
+
+    /// Requests this process actually sent to the remote.
+    pub fn attempts(&self) -> u64 {
+        self.attempts.load(Ordering::Relaxed)
+    }
+
+    /// Record this process's traffic in the stats logs (once).
+    pub fn finish(&self, store: &Store) {
+        if self.finished.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let c = self.counts();
+        if !c.is_empty() {
+            stats::record(store, &Event::new(Outcome::Remote(c), self.url.clone()));
+        }
+    }
+
+    fn request<T>(&self, f: impl FnOnce(&mut Backend) -> Result<T>) -> Option<T> {
+        if self.breaker.open() {
+            self.counts.lock().unwrap().errors += 1;
+            return None;
+        }
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        let result = f(&mut self.backend.lock().unwrap());
+        match result {
+            Ok(v) => {
+                self.breaker.success();
+                Some(v)
+            }
+            Err(e) => {
+                self.counts.lock().unwrap().errors += 1;
+                if self.breaker.failure() {
+                    eprintln!(
+                        "gocache: warning: remote cache {} failed {FAILURE_LIMIT} times in a row (last: {e}); \
+                         using the local cache only for the rest of this build",
+                        self.url
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+impl Tier for RemoteTier {
+    fn get(&self, key: TierKey<'_>) -> Option<Vec<u8>> {
+        let path = key.path();
+        match self.request(|b| b.get(&path))? {
+            Some(bytes) => {
+                let mut c = self.counts.lock().unwrap();
+                c.hits += 1;
+                c.bytes_down += bytes.len() as u64;
+                Some(bytes)
+            }
+            None => {
+                self.counts.lock().unwrap().misses += 1;
+                None
+            }
+        }
+    }
+
+    fn put(&self, key: TierKey<'_>, bytes: &[u8]) {
+        if self.read_only {
+            return;
+        }
+        let path = key.path();
+        if self.request(|b| b.put(&path, bytes)).is_some() {
+            let mut c = self.counts.lock().unwrap();
+            c.puts += 1;
+            c.bytes_up += bytes.len() as u64;
+        }
+    }
+
+    fn rejected(&self, key: TierKey<'_>) {
+        self.counts.lock().unwrap().rejected += 1;
+        eprintln!(
+            "gocache: warning: remote cache {} returned a damaged or tampered {}; ignored it",
+            self.url,
+            key.path()
+        );
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((cred, host)) = rest.split_once('@') {
+            if let Some((user, _)) = cred.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
+        assert_eq!(redact("http://h/x"), "http://h/x");
+    }
+
+    #[test]
+    fn bad_urls_are_errors() {
+        let s = RemoteSettings {
+            url: "ftp://x".into(),
+            timeout: Duration::from_secs(1),
+            read_only: false,
+        };
+        assert!(Backend::open(&s).is_err());
+    }
+
+    #[test]
+    fn dead_remote_opens_the_breaker_once() {
+        // A port nothing listens on: connection refused at once.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let dir = tempfile::tempdir().unwrap();
+        let s = RemoteSettings {
+            url: format!("redis://127.0.0.1:{port}"),
+            timeout: Duration::from_millis(300),
+            read_only: false,
+        };
+        let run_log = dir.path().join("run.log");
+        let t = RemoteTier::new(&s, dir.path(), Some(&run_log)).unwrap();
+        let id = gocache_build::ActionId([1; 32]);
+        for _ in 0..10 {
+            assert!(t.get(TierKey::Action(&id)).is_none());
+        }
+        assert_eq!(t.counts().errors, 10);
+        assert!(t.breaker.open());
+        // A second process of the same build sees the breaker open at once.
+        let t2 = RemoteTier::new(&s, dir.path(), Some(&run_log)).unwrap();
+        assert!(t2.breaker.open());
+    }
+}
