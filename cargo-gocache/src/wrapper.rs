@@ -88,16 +88,39 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             return pass_through(&compiler, args);
         }
     };
+    // The remote tier (if `cargo gocache` set one) sits behind the store;
+    // its traffic is recorded before this process exits or execs.
+    let (store, remote) = crate::remote::RemoteTier::attach_from_env(store);
+    let finish = || {
+        if let Some(r) = &remote {
+            r.finish(&store);
+        }
+    };
+    match run_cached(&store, &compiler, args) {
+        Ok(code) => {
+            finish();
+            code
+        }
+        Err(()) => {
+            finish();
+            pass_through(&compiler, args)
+        }
+    }
+}
+
+/// The cached path, with any fault or panic turned into a warning:
+/// `Ok(code)` to exit with, `Err(())` to run the compiler untouched.
+fn run_cached(store: &Store, compiler: &Path, args: &[OsString]) -> Result<i32, ()> {
     // A panic prints one warning line of ours, not the default report.
     panic::set_hook(Box::new(|_| {}));
     let compiled = Cell::new(None);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        cached(&store, &compiler, args, &compiled)
+        cached(store, compiler, args, &compiled)
     }));
     let _ = panic::take_hook();
     let fault = match outcome {
-        Ok(Ok(Step::Exit(code))) => return code,
-        Ok(Ok(Step::PassThrough)) => return pass_through(&compiler, args),
+        Ok(Ok(Step::Exit(code))) => return Ok(code),
+        Ok(Ok(Step::PassThrough)) => return Err(()),
         Ok(Err(e)) => format!("{e:#}"),
         Err(payload) => {
             let msg = payload
@@ -112,12 +135,12 @@ pub fn run(argv: Vec<OsString>) -> i32 {
     // The compiler already ran: its result stands, it is not run again.
     if let Some(code) = compiled.get() {
         warn_after(&fault);
-        stats::record(&store, &event);
-        return code;
+        stats::record(store, &event);
+        return Ok(code);
     }
     warn(&fault);
-    stats::record(&store, &event);
-    pass_through(&compiler, args)
+    stats::record(store, &event);
+    Err(())
 }
 
 /// What to do once the cached path is done.
