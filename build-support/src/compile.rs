@@ -217,9 +217,34 @@ pub struct DepRequest {
 enum KeyArg {
     /// Hashed as is.
     Plain(String),
+    /// `-ffile-prefix-map=OLD=NEW` and its kin (the option with `=`, OLD,
+    /// NEW): the object holds NEW where OLD was, so OLD is hashed mapped.
+    /// The build.rs helper passes these for its own compiles, which then
+    /// reach a second checkout through the wrapper too.
+    PrefixMap(String, String, String),
     /// An option whose value is a path the compiler only reads files
     /// through (`-I DIR`): hashed with the path mapped.
     Path(String, String),
+}
+
+/// `-ffile-prefix-map=OLD=NEW` (and `-fdebug-`, `-fmacro-`, `-fprofile-`):
+/// gcc splits at the first `=` after the option.
+fn prefix_map_arg(arg: &str) -> Option<KeyArg> {
+    for opt in [
+        "-ffile-prefix-map=",
+        "-fdebug-prefix-map=",
+        "-fmacro-prefix-map=",
+        "-fprofile-prefix-map=",
+    ] {
+        if let Some((old, new)) = arg.strip_prefix(opt).and_then(|v| v.split_once('=')) {
+            return Some(KeyArg::PrefixMap(
+                opt.to_string(),
+                old.to_string(),
+                new.to_string(),
+            ));
+        }
+    }
+    None
 }
 
 /// A cacheable compile: one source, `-c`, one object.
@@ -699,7 +724,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
                 if arg.starts_with("-m") {
                     c.target_args.push(arg.to_string());
                 }
-                c.key_args.push(KeyArg::Plain(arg.to_string()));
+                c.key_args
+                    .push(prefix_map_arg(arg).unwrap_or_else(|| KeyArg::Plain(arg.to_string())));
             }
             _ => {
                 // An input file.
@@ -924,6 +950,15 @@ impl Compile {
         for a in &self.key_args {
             match a {
                 KeyArg::Plain(s) => h.line(format!("arg {s}")),
+                KeyArg::PrefixMap(opt, old, new) => {
+                    let old = Path::new(old);
+                    let shown = if old.is_absolute() {
+                        map.map(old)
+                    } else {
+                        old.display().to_string()
+                    };
+                    h.line(format!("arg {opt}{shown}={new}"))
+                }
                 KeyArg::Path(opt, p) => {
                     let p = Path::new(p);
                     let shown = if p.is_absolute() {
@@ -1246,6 +1281,7 @@ mod tests {
                 format!("{}/a.c", root.display()),
                 format!("-I{}/inc", root.display()),
                 format!("-DX={define}"),
+                format!("-ffile-prefix-map={}=/gocache/workspace", root.display()),
             ]
             .into_iter()
             .map(OsString::from)
@@ -1258,6 +1294,10 @@ mod tests {
         let lines = key("A", "1").lines().join("\n");
         assert!(lines.contains("arg -I /gocache/workspace/inc"), "{lines}");
         assert!(lines.contains("source /gocache/workspace/a.c "), "{lines}");
+        assert!(
+            lines.contains("arg -ffile-prefix-map=/gocache/workspace=/gocache/workspace"),
+            "{lines}"
+        );
         assert!(
             !lines.contains(&dir.path().display().to_string()),
             "{lines}"

@@ -13,6 +13,7 @@
 //! | `gocache-archive v1` | a version salt |
 //! | `lib NAME` | the library name |
 //! | `compiler ID` | [`crate::compiler::identify`]: `--version` output and binary hash |
+//! | `relocate NAME` | each stable name the compile is given through `-ffile-prefix-map` (gcc 8+, clang 10+) |
 //! | `arg A` | every argument of `try_get_compiler()` (flags, `-I`, `-D`, `CFLAGS`), machine directories mapped |
 //! | `toolenv K=V` | environment cc sets for the compiler (MSVC) |
 //! | `env K=V` | `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG`, `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH` |
@@ -23,9 +24,13 @@
 //! [`crate::manifest`]); the matching set's lines complete the *final key*,
 //! whose short form is the action part of the archive's build ID.
 //!
-//! Left out: mtimes (never), absolute paths (`CARGO_MANIFEST_DIR` and
-//! `OUT_DIR` are mapped to `$CARGO_MANIFEST_DIR` and `$OUT_DIR`, so a second
-//! checkout hits), the archiver (it only packs the objects).
+//! Left out: mtimes (never), absolute paths of the package, `OUT_DIR`, the
+//! workspace and the cargo home: the compile is given `-ffile-prefix-map`
+//! to the same stable names as wrapped compiles
+//! ([`crate::compile::relocation_map`]), so the archive names none of this
+//! machine's directories and a second checkout hits with the very bytes it
+//! would have compiled. (Without that option, real paths stay in keys.)
+//! The archiver is left out too: it only packs the objects.
 //!
 //! # On each call
 //!
@@ -95,7 +100,11 @@ impl CachedBuild for cc::Build {
     fn try_cached_compile(&self, name: &str) -> Result<()> {
         env::set_build_script_mode(true);
         let store = match Store::from_env() {
-            Ok(Some(store)) => store,
+            // Under `cargo gocache` with a remote, reach it through the binary.
+            Ok(Some(store)) => match crate::prog::ProgTier::from_env() {
+                Some(tier) => store.with_tier(std::sync::Arc::new(tier)),
+                None => store,
+            },
             Ok(None) => return plain(self, name),
             Err(e) => {
                 warn(&format!("cache unavailable, compiling without it: {e}"));
@@ -215,17 +224,28 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
         return Err(Fault::Uncacheable("no-sources"));
     }
 
-    let mut map = PathMap::new();
-    if let Some(dir) = env::var_os("CARGO_MANIFEST_DIR") {
-        map.add(dir, "$CARGO_MANIFEST_DIR");
-    }
-    map.add(&out_dir, "$OUT_DIR");
-
+    // Relocation, as for wrapped compiles: the compile is given
+    // `-ffile-prefix-map` for the package, OUT_DIR, the workspace and the
+    // cargo home, so the archive names only stable directories and the key
+    // may hash the stable names. A compiler without the option keeps real
+    // paths in its objects, so then the key keeps them too: an archive
+    // from another checkout must never name that checkout.
     let identity = compiler::identify(Some(store), tool.path())?;
+    let relocate = crate::compile::supports_prefix_map(&identity);
+    let map = if relocate {
+        crate::compile::relocation_map(&cwd)
+    } else {
+        PathMap::new()
+    };
+    let prefix_args = crate::compile::prefix_map_args(&map);
     let mut pre = KeyHasher::new("archive");
     pre.line("gocache-archive v1");
     pre.line(format!("lib {name}"));
     pre.line(format!("compiler {}", identity.id));
+    for a in &prefix_args {
+        // The real side is this machine's; the stable side is what matters.
+        pre.line(format!("relocate {}", a.rsplit('=').next().unwrap_or("")));
+    }
     for arg in tool.args() {
         pre.line(format!("arg {}", map_arg(&map, &arg.to_string_lossy())));
     }
@@ -301,9 +321,12 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
         .map_err(|e| Fault::Build(cc_err(e)))?;
     let started = SystemTime::now();
     let timer = Instant::now();
-    let objects = build
-        .clone()
-        .flag("-MD")
+    let mut compiling = build.clone();
+    compiling.flag("-MD");
+    for a in &prefix_args {
+        compiling.flag(a);
+    }
+    let objects = compiling
         .try_compile_intermediates()
         .map_err(|e| Fault::Build(cc_err(e)))?;
     let spent = timer.elapsed().as_secs_f64();
