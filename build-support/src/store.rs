@@ -344,7 +344,11 @@ impl Store {
             .to_str()
             .expect("ASCII");
         match write_atomic(dir, name, bytes) {
-            Err(e) if e.kind() == crate::ErrorKind::Io && !dir.exists() => {
+            // The shard directory is made by the first write into it. Do not
+            // check whether it is still missing: another process may have
+            // made it since our write failed, and the retry must run then
+            // too. `create_dir_all` of an existing directory is a no-op.
+            Err(e) if e.kind() == crate::ErrorKind::Io => {
                 fs::create_dir_all(dir).with_path("create", dir)?;
                 write_atomic(dir, name, bytes)
             }

@@ -27,7 +27,7 @@ use gocache_build::{ActionId, KeyHasher, OutputId, Store};
 // ---------------------------------------------------------------------------
 // Child processes
 
-/// Which role a child plays (`worker`, `writer`); unset in the parent.
+/// Which role a child plays (`worker`, `writer`, `filler`); unset in the parent.
 const ROLE: &str = "GOCACHE_TEST_ROLE";
 /// The store directory the child uses.
 const STORE: &str = "GOCACHE_TEST_STORE";
@@ -48,6 +48,7 @@ fn child_process() {
     match role.to_str() {
         Some("worker") => worker(),
         Some("writer") => writer(),
+        Some("filler") => filler(),
         other => panic!("unknown {ROLE} {other:?}"),
     }
 }
@@ -424,6 +425,51 @@ fn eight_processes_put_and_get_at_once() {
         assert!(is_right(name, *racy, &bytes), "wrong bytes for {name}");
     }
     assert_eq!(temp_files(&dir), Vec::<PathBuf>::new(), "temporaries left");
+}
+
+/// Waits for the go file, then puts 256 small outputs into a fresh store.
+fn filler() {
+    let dir = PathBuf::from(child_env(STORE));
+    let index: u64 = child_env(INDEX).parse().unwrap();
+    let go = PathBuf::from(child_env(GO_FILE));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !go.exists() {
+        assert!(Instant::now() < deadline, "the parent never said go");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let store = Store::open(&dir).unwrap_or_else(|e| panic!("filler {index}: open: {e}"));
+    for i in 0..256 {
+        let name = format!("fill-{index}-{i}");
+        store
+            .put(&action(&name), name.as_bytes())
+            .unwrap_or_else(|e| panic!("filler {index}: put {name}: {e}"));
+    }
+}
+
+/// Regression: a shard directory is created by the first write into it.
+/// A writer that found it missing created it only if it was still missing
+/// when it looked again, and otherwise failed the put; so when another
+/// process created the directory in between, the put failed with "No such
+/// file or directory". Before the fix, this test failed in most runs
+/// (usually in its first three rounds).
+#[test]
+fn eight_processes_fill_a_fresh_store_at_once() {
+    for round in 0..6 {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("store");
+        let go = tmp.path().join("go");
+        let children: Vec<ChildGuard> = (0..WORKERS)
+            .map(|i| spawn_child("filler", &dir, i, 0, Some(&go)))
+            .collect();
+        fs::write(&go, b"").unwrap();
+        for (i, child) in children.into_iter().enumerate() {
+            assert_child_ok(
+                &format!("round {round} filler {i}"),
+                &child.wait_with_output(),
+            );
+        }
+        assert_eq!(entry_files(&dir).len(), 8 * 256);
+    }
 }
 
 // ---------------------------------------------------------------------------
