@@ -219,6 +219,12 @@ impl Store {
     /// The entry is not proof the output is intact: read it with
     /// [`Store::read_output`] or [`Store::place`], which check it.
     pub fn get(&self, action: &ActionId) -> Option<Entry> {
+        self.read_entry(action, true)
+    }
+
+    /// [`Store::get`], marking the entry used only if `touch`: trim reads
+    /// entries too, and a trim is not a use.
+    fn read_entry(&self, action: &ActionId, touch: bool) -> Option<Entry> {
         let path = self.action_path(action);
         let mut file = File::open(&path).ok()?;
         let mut buf = [0u8; ENTRY_SIZE + 1];
@@ -230,8 +236,10 @@ impl Store {
         if entry.action != *action {
             return None;
         }
-        if let Ok(meta) = file.metadata() {
-            touch_if_stale(&file, &meta);
+        if touch {
+            if let Ok(meta) = file.metadata() {
+                touch_if_stale(&file, &meta);
+            }
         }
         Some(entry)
     }
@@ -477,7 +485,7 @@ impl Store {
             .filter(|f| f.kind == Kind::Action)
             .filter(|f| {
                 ActionId::from_hex(&f.name[..64])
-                    .and_then(|id| self.get(&id))
+                    .and_then(|id| self.read_entry(&id, false))
                     .is_some_and(|e| self.output_path(&e.output).exists())
             })
             .map(|f| &f.name[..64])

@@ -235,6 +235,10 @@ fn set_mtime(path: &Path, age: Duration) {
         .unwrap_or_else(|e| panic!("set mtime of {}: {e}", path.display()));
 }
 
+fn mtime(path: &Path) -> SystemTime {
+    fs::metadata(path).unwrap().modified().unwrap()
+}
+
 /// Make an action's entry, output and key record look last used `age` ago.
 fn age_action(store: &Store, a: &ActionId, age: Duration) {
     let entry = store.get(a).expect("entry to age");
@@ -738,6 +742,40 @@ fn trim_by_age_removes_entries_unused_for_longer_than_max_age() {
     // Checked after the trim's own reads: `live` refreshes mtimes.
     assert_eq!(live(&store, &actions), vec![0, 1, 2, 3, 4]);
     assert!(!key_record_path(&store, &action("orphan")).exists());
+}
+
+/// Regression: trim read every entry it kept through `Store::get`, which
+/// refreshes the mtime of an entry older than an hour, so each trim marked
+/// every surviving entry as just used: with the daily automatic trim,
+/// nothing would ever grow old enough to expire, and LRU order was lost.
+#[test]
+fn trim_is_not_a_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let actions = put_entries(&store, "notuse", 3);
+    for a in &actions {
+        age_action(&store, a, 2 * DAY);
+    }
+    let before: Vec<SystemTime> = actions
+        .iter()
+        .map(|a| mtime(&store.action_path(a)))
+        .collect();
+    store.trim(&TrimPolicy::default()).unwrap();
+    let after: Vec<SystemTime> = actions
+        .iter()
+        .map(|a| mtime(&store.action_path(a)))
+        .collect();
+    assert_eq!(before, after);
+
+    // So a second trim, later, still sees them as two days old.
+    let report = store
+        .trim(&TrimPolicy {
+            max_age: DAY,
+            max_size: u64::MAX,
+        })
+        .unwrap();
+    assert_eq!(report.entries, 0);
+    assert_consistent(&store);
 }
 
 #[test]
