@@ -462,17 +462,34 @@ impl Store {
         if total > policy.max_size {
             // Least recently used first; ties broken by name for a stable order.
             kept.sort_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)));
+            // A key record is part of its entry's footprint (often larger
+            // than the object file: a line per header): it goes when the
+            // entry goes, so the records of removed entries are not counted
+            // as kept, which made this loop remove every entry.
+            let records: std::collections::HashMap<&str, usize> = kept
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.kind == Kind::KeyInputs)
+                .map(|(i, f)| (&f.name[..64], i))
+                .collect();
             let mut gone = vec![false; kept.len()];
-            for (f, gone) in kept.iter().zip(gone.iter_mut()) {
+            for (i, f) in kept.iter().enumerate() {
                 if total <= policy.max_size {
                     break;
                 }
-                // Key records go with their entries in the pass below.
-                if matches!(f.kind, Kind::Action | Kind::Output) && remove(&f.path) {
+                if !matches!(f.kind, Kind::Action | Kind::Output) || !remove(&f.path) {
+                    continue;
+                }
+                let record = match f.kind {
+                    Kind::Action => records.get(&f.name[..64]).copied(),
+                    _ => None,
+                };
+                let record = record.filter(|&k| remove(&kept[k].path));
+                for j in std::iter::once(i).chain(record) {
                     report.removed_files += 1;
-                    report.removed_bytes += f.size;
-                    total -= f.size;
-                    *gone = true;
+                    report.removed_bytes += kept[j].size;
+                    total -= kept[j].size;
+                    gone[j] = true;
                 }
             }
             let mut gone = gone.into_iter();

@@ -809,6 +809,72 @@ fn an_entry_whose_output_expired_goes_with_it() {
     assert_consistent(&store);
 }
 
+/// Bytes on disk of one `put_entries` entry: entry, output and key record.
+/// (Reads the entry with `get`, so call it before aging entries.)
+fn entry_footprint(store: &Store, a: &ActionId) -> u64 {
+    let e = store.get(a).unwrap();
+    [
+        store.action_path(a),
+        store.output_path(&e.output),
+        key_record_path(store, a),
+    ]
+    .iter()
+    .map(|p| fs::metadata(p).unwrap().len())
+    .sum()
+}
+
+/// Also a regression test: the size pass counted the key records of the
+/// entries it had removed as still kept, so with key records larger than
+/// the outputs (as real ones are) it removed every entry.
+#[test]
+fn trim_by_size_removes_least_recently_used_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let actions = put_entries(&store, "size", 10);
+    let unit = entry_footprint(&store, &actions[0]);
+    assert!(actions.iter().all(|a| entry_footprint(&store, a) == unit));
+    // Entry i was last used i hours ago (plus two, all beyond MTIME_INTERVAL).
+    for (i, a) in actions.iter().enumerate() {
+        age_action(&store, a, HOUR * (i as u32 + 2));
+    }
+    // Room for four entries and most of a fifth.
+    let max_size = 4 * unit + unit * 3 / 4;
+    let report = store
+        .trim(&TrimPolicy {
+            max_age: DAY * 365,
+            max_size,
+        })
+        .unwrap();
+    assert_consistent(&store);
+    assert!(report.bytes <= max_size, "{report:?}");
+    assert_eq!(report.entries, 4, "{report:?}");
+    assert_eq!(store.usage().unwrap().bytes, report.bytes);
+    assert_eq!(live(&store, &actions), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn a_hit_makes_an_entry_recently_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let actions = put_entries(&store, "lru", 3);
+    let unit = entry_footprint(&store, &actions[0]);
+    age_action(&store, &actions[0], 30 * HOUR);
+    age_action(&store, &actions[1], 20 * HOUR);
+    age_action(&store, &actions[2], 10 * HOUR);
+    // Reading the oldest refreshes it (it is older than MTIME_INTERVAL) ...
+    store.get_bytes(&actions[0]).unwrap();
+    assert!(mtime(&store.action_path(&actions[0])) > SystemTime::now() - HOUR);
+    // ... so a trim to two entries removes the next oldest instead.
+    store
+        .trim(&TrimPolicy {
+            max_age: DAY * 365,
+            max_size: 2 * unit,
+        })
+        .unwrap();
+    assert_consistent(&store);
+    assert_eq!(live(&store, &actions), vec![0, 2]);
+}
+
 #[test]
 fn maybe_trim_runs_at_most_once_a_day() {
     let tmp = tempfile::tempdir().unwrap();
