@@ -611,10 +611,7 @@ fn parse_padded(s: &str) -> Option<u64> {
 fn touch_if_stale(file: &File, meta: &fs::Metadata) {
     let now = SystemTime::now();
     let Ok(mtime) = meta.modified() else { return };
-    if now
-        .duration_since(mtime)
-        .map_or(false, |d| d > MTIME_INTERVAL)
-    {
+    if now.duration_since(mtime).is_ok_and(|d| d > MTIME_INTERVAL) {
         // Best effort: a read-only store still serves hits.
         let _ = file.set_modified(now);
     }
