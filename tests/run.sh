@@ -1,6 +1,65 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine with only the Rust toolchain:
-# installs what the tests need when it is missing, then runs every test.
+# The whole test suite, from a fresh Debian machine with only the Rust
+# toolchain: installs what the tests need when it is missing, then runs
+# every test. Arguments are passed to `cargo test` (e.g. `-- --nocapture`).
+#
+# Nothing is installed, and apt is not run, when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo test --workspace --locked
+
+# What the whole suite needs: "<command> <Debian package that provides it>".
+#   gcc, g++, make, binutils (ar, objdump): the C/C++ the cache compiles and
+#     the archives whose build IDs the tests read;
+#   ccache: the baseline the benchmarks compare against;
+#   redis-server, nginx: engines for the remote tiers. Debian's `nginx`
+#     package has WebDAV (PUT/DELETE) built in (`--with-http_dav_module`, see
+#     `nginx -V`); nginx-light only adds modules on top of it.
+needs=(
+	"gcc gcc"
+	"g++ g++"
+	"make make"
+	"ar binutils"
+	"objdump binutils"
+	"ccache ccache"
+	"redis-server redis-server"
+	"nginx nginx"
+)
+
+have() {
+	# /usr/sbin is not on every user's PATH, and nginx lives there.
+	command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]
+}
+
+missing=()
+for need in "${needs[@]}"; do
+	read -r cmd pkg <<<"$need"
+	if ! have "$cmd"; then
+		missing+=("$pkg")
+	fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	# Unique, in order.
+	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
+	echo "tests/run.sh: installing ${missing[*]}" >&2
+	sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1; then
+			sudo=(sudo -n) # never prompt: fail instead
+		else
+			echo "tests/run.sh: need root or sudo to install: ${missing[*]}" >&2
+			exit 1
+		fi
+	fi
+	# Wait for another apt (unattended upgrades, a parallel job) instead of failing.
+	apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600)
+	"${apt[@]}" update
+	"${apt[@]}" install -y "${missing[@]}"
+fi
+
+nginx=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+if ! "$nginx" -V 2>&1 | grep -- --with-http_dav_module >/dev/null; then
+	echo "tests/run.sh: warning: $nginx has no WebDAV module; the WebDAV tier tests will fail" >&2
+fi
+
+exec cargo test --workspace --locked "$@"

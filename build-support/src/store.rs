@@ -290,7 +290,7 @@ impl Store {
     /// The entry is not proof the output is intact: read it with
     /// [`Store::read_output`] or [`Store::place`], which check it.
     pub fn get(&self, action: &ActionId) -> Option<Entry> {
-        if let Some(e) = self.get_local(action) {
+        if let Some(e) = self.read_entry(action, true) {
             return Some(e);
         }
         let tier = self.tier.as_ref()?;
@@ -312,7 +312,9 @@ impl Store {
         }
     }
 
-    fn get_local(&self, action: &ActionId) -> Option<Entry> {
+    /// [`Store::get`] from the local files only, marking the entry used
+    /// only if `touch`: trim reads entries too, and a trim is not a use.
+    fn read_entry(&self, action: &ActionId, touch: bool) -> Option<Entry> {
         let path = self.action_path(action);
         let mut file = File::open(&path).ok()?;
         let mut buf = [0u8; ENTRY_SIZE + 1];
@@ -324,10 +326,12 @@ impl Store {
         if entry.action != *action {
             return None;
         }
-        if let Ok(meta) = file.metadata() {
-            touch_if_stale(&file, &meta);
+        if touch {
+            if let Ok(meta) = file.metadata() {
+                touch_if_stale(&file, &meta);
+            }
+            self.note_use(&path);
         }
-        self.note_use(&path);
         Some(entry)
     }
 
@@ -480,7 +484,11 @@ impl Store {
             .to_str()
             .expect("ASCII");
         match write_atomic(dir, name, bytes) {
-            Err(e) if e.kind() == crate::ErrorKind::Io && !dir.exists() => {
+            // The shard directory is made by the first write into it. Do not
+            // check whether it is still missing: another process may have
+            // made it since our write failed, and the retry must run then
+            // too. `create_dir_all` of an existing directory is a no-op.
+            Err(e) if e.kind() == crate::ErrorKind::Io => {
                 fs::create_dir_all(dir).with_path("create", dir)?;
                 write_atomic(dir, name, bytes)
             }
@@ -586,17 +594,34 @@ impl Store {
         if total > policy.max_size {
             // Least recently used first; ties broken by name for a stable order.
             kept.sort_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)));
+            // A key record is part of its entry's footprint (often larger
+            // than the object file: a line per header): it goes when the
+            // entry goes, so the records of removed entries are not counted
+            // as kept, which made this loop remove every entry.
+            let records: std::collections::HashMap<&str, usize> = kept
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.kind == Kind::KeyInputs)
+                .map(|(i, f)| (&f.name[..64], i))
+                .collect();
             let mut gone = vec![false; kept.len()];
-            for (f, gone) in kept.iter().zip(gone.iter_mut()) {
+            for (i, f) in kept.iter().enumerate() {
                 if total <= policy.max_size {
                     break;
                 }
-                // Key records go with their entries in the pass below.
-                if matches!(f.kind, Kind::Action | Kind::Output) && remove(&f.path) {
+                if !matches!(f.kind, Kind::Action | Kind::Output) || !remove(&f.path) {
+                    continue;
+                }
+                let record = match f.kind {
+                    Kind::Action => records.get(&f.name[..64]).copied(),
+                    _ => None,
+                };
+                let record = record.filter(|&k| remove(&kept[k].path));
+                for j in std::iter::once(i).chain(record) {
                     report.removed_files += 1;
-                    report.removed_bytes += f.size;
-                    total -= f.size;
-                    *gone = true;
+                    report.removed_bytes += kept[j].size;
+                    total -= kept[j].size;
+                    gone[j] = true;
                 }
             }
             let mut gone = gone.into_iter();
@@ -609,7 +634,7 @@ impl Store {
             .filter(|f| f.kind == Kind::Action)
             .filter(|f| {
                 ActionId::from_hex(&f.name[..64])
-                    .and_then(|id| self.get(&id))
+                    .and_then(|id| self.read_entry(&id, false))
                     .is_some_and(|e| self.output_path(&e.output).exists())
             })
             .map(|f| &f.name[..64])

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{cargo, copy_tree, gocache, run, Run};
+use crate::project::{cargo, copy_tree, gocache, run, Run};
 
 /// A temp crate with its own store.
 struct Crate {

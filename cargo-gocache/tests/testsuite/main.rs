@@ -1,8 +1,12 @@
-//! cargo-gocache's integration tests: one test binary, a module per area
-//! (as cargo's own `tests/testsuite`), sharing [`support`].
+//! End-to-end tests of the `cargo-gocache` binary: one test binary, one
+//! module per area (cargo's `tests/testsuite` layout), sharing [`support`]
+//! (a sandbox per test: its own `CARGO_GOCACHE_DIR` and `HOME`) and
+//! [`project`] (cargo projects built for real).
 
 mod buildid;
+mod project;
 mod remote;
 mod servers;
+mod store_cli;
 mod support;
 mod wrapper;

@@ -1,195 +1,345 @@
-//! Shared by the integration tests: the binary under test, temp projects,
-//! and assertions that print the whole command on failure.
+//! What every test module needs: a sandbox per test, a way to run the
+//! binary under test (or any program) in it, and assertions that on
+//! failure print the whole run: command, working directory, exit status,
+//! stdout and stderr.
+//!
+//! ```ignore
+//! let sb = Sandbox::new();
+//! sb.gocache().args(["stats", "--json"]).run().assert_success();
+//! sb.gocache()
+//!     .args(["trim", "--max-size", "lots"])
+//!     .run()
+//!     .assert_code(2)
+//!     .assert_error_once("invalid size");
+//! ```
 
+// Shared by every module; not each one uses every helper.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, ExitStatus, Stdio};
 
-/// The `cargo-gocache` binary built for these tests.
-pub fn cargo_gocache_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cargo-gocache"))
+use gocache_build::Store;
+
+/// The binary under test, built by cargo for this test run.
+pub const GOCACHE_BIN: &str = env!("CARGO_BIN_EXE_cargo-gocache");
+
+/// A temporary directory for one test, removed when it is dropped.
+///
+/// Layout: `cache/` is the store (`CARGO_GOCACHE_DIR`, created on first
+/// use by the binary or by [`Sandbox::store`]), `home/` is `HOME` (so the
+/// default cache location lands inside the sandbox), and `work/` is the
+/// working directory of every command.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
 }
 
-/// The repository's `examples/<name>`.
-pub fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-        .join(name)
-}
-
-/// A command with the variables that would leak the test runner's own
-/// setup (a target dir, a compiler, a gocache run) removed.
-pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
-    let mut cmd = Command::new(program);
-    for var in [
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_GOCACHE_DIR",
-        "CARGO_GOCACHE_RUN_LOG",
-        "CARGO_GOCACHE_WORKSPACE",
-        "CARGO_GOCACHE_CARGO_HOME",
-        "CARGO_GOCACHE_DEBUG",
-        "CC",
-        "CXX",
-        "HOST_CC",
-        "HOST_CXX",
-        "TARGET_CC",
-        "TARGET_CXX",
-        "CC_KNOWN_WRAPPER_CUSTOM",
-        "RUSTC_WRAPPER",
-    ] {
-        cmd.env_remove(var);
+impl Sandbox {
+    /// A fresh sandbox with empty `home/` and `work/` directories.
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("gocache-test-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let sb = Sandbox { dir };
+        fs::create_dir(sb.home()).unwrap();
+        fs::create_dir(sb.work()).unwrap();
+        sb
     }
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy();
-        if k.starts_with("CC_") || k.starts_with("CXX_") {
-            cmd.env_remove(&*k);
+
+    /// The sandbox's root directory.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the sandbox.
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// The store directory every command gets as `CARGO_GOCACHE_DIR`.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.path("cache")
+    }
+
+    /// `HOME` for every command.
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
+    }
+
+    /// The working directory of every command.
+    pub fn work(&self) -> PathBuf {
+        self.path("work")
+    }
+
+    /// The sandbox's store, opened (and created) through the library, to
+    /// set up or inspect what a command sees.
+    pub fn store(&self) -> Store {
+        Store::open(self.cache_dir()).expect("open the sandbox's store")
+    }
+
+    /// Write `contents` to `rel` in the sandbox, creating parent directories.
+    pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    /// `cargo-gocache` with the sandbox's environment; add arguments and run.
+    pub fn gocache(&self) -> Cmd {
+        self.cmd(GOCACHE_BIN)
+    }
+
+    /// Any program with the sandbox's environment.
+    ///
+    /// The environment is the test's own minus every `CARGO_GOCACHE_*`
+    /// variable and `XDG_CACHE_HOME`, plus `CARGO_GOCACHE_DIR=<cache>` and
+    /// `HOME=<home>`. Override any of it with [`Cmd::env`] or
+    /// [`Cmd::env_remove`].
+    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Cmd {
+        let mut cmd = Cmd {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: self.work(),
+        };
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("CARGO_GOCACHE_") {
+                cmd.env.push((name, None));
+            }
+        }
+        cmd.env_remove("XDG_CACHE_HOME")
+            .env("HOME", self.home())
+            .env("CARGO_GOCACHE_DIR", self.cache_dir());
+        cmd
+    }
+}
+
+/// A command to run: a [`std::process::Command`] that can print itself.
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    /// Changes to the inherited environment, in order: `None` removes.
+    env: Vec<(OsString, Option<OsString>)>,
+    cwd: PathBuf,
+}
+
+impl Cmd {
+    /// Add an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Cmd {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Add arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&mut self, args: I) -> &mut Cmd {
+        for a in args {
+            self.arg(a);
+        }
+        self
+    }
+
+    /// Set an environment variable.
+    pub fn env(&mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Cmd {
+        self.set_env(name.as_ref(), Some(value.as_ref().to_owned()));
+        self
+    }
+
+    /// Unset an environment variable.
+    pub fn env_remove(&mut self, name: impl AsRef<OsStr>) -> &mut Cmd {
+        self.set_env(name.as_ref(), None);
+        self
+    }
+
+    fn set_env(&mut self, name: &OsStr, value: Option<OsString>) {
+        self.env.retain(|(n, _)| n != name);
+        self.env.push((name.to_owned(), value));
+    }
+
+    /// Run in `dir` instead of the sandbox's `work/`.
+    pub fn cwd(&mut self, dir: impl AsRef<Path>) -> &mut Cmd {
+        self.cwd = dir.as_ref().to_owned();
+        self
+    }
+
+    /// Run to completion, capturing stdout and stderr. Panics only if the
+    /// program cannot be started; judge the result with [`Run`]'s asserts.
+    #[track_caller]
+    pub fn run(&self) -> Run {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null());
+        for (name, value) in &self.env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.display()));
+        Run {
+            command: self.display(),
+            cwd: self.cwd.clone(),
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
-    cmd
+
+    /// The command as a shell line: variables set, then program and arguments.
+    fn display(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, value) in &self.env {
+            match value {
+                Some(v) => parts.push(format!("{}={}", name.to_string_lossy(), quote(v))),
+                None => parts.push(format!("-u {}", name.to_string_lossy())),
+            }
+        }
+        if !parts.is_empty() {
+            parts.insert(0, "env".to_string());
+        }
+        parts.push(quote(&self.program));
+        parts.extend(self.args.iter().map(|a| quote(a)));
+        parts.join(" ")
+    }
 }
 
-/// `cargo-gocache` with a clean environment and its own store.
-pub fn gocache(store: &Path) -> Command {
-    let mut cmd = clean_command(cargo_gocache_bin());
-    cmd.env("CARGO_GOCACHE_DIR", store);
-    cmd
+fn quote(s: &OsStr) -> String {
+    let s = s.to_string_lossy();
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
-/// `$CARGO` (the cargo running the tests), else `cargo`.
-pub fn cargo() -> Command {
-    clean_command(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
-/// A finished command, kept for assertions.
+/// A finished command: its exit status and output.
 pub struct Run {
-    pub what: String,
-    pub output: Output,
+    /// The command line, with the environment changes it ran with.
+    pub command: String,
+    /// Where it ran.
+    pub cwd: PathBuf,
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Its standard output (lossy UTF-8).
+    pub stdout: String,
+    /// Its standard error (lossy UTF-8).
+    pub stderr: String,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "command: {}", self.command)?;
+        writeln!(f, "cwd:     {}", self.cwd.display())?;
+        writeln!(f, "status:  {}", self.status)?;
+        writeln!(f, "--- stdout\n{}", self.stdout)?;
+        write!(f, "--- stderr\n{}", self.stderr)
+    }
 }
 
 impl Run {
-    pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-
-    pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    fn report(&self) -> String {
-        format!(
-            "{}\nexit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.what,
-            self.output.status,
-            self.stdout(),
-            self.stderr()
-        )
+    /// The exit code (`None` if killed by a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
     }
 
     #[track_caller]
-    pub fn success(self) -> Run {
-        assert!(
-            self.output.status.success(),
-            "command failed:\n{}",
-            self.report()
-        );
+    fn fail(&self, why: impl fmt::Display) -> ! {
+        panic!("{why}\n{self}")
+    }
+
+    /// It exited with 0.
+    #[track_caller]
+    pub fn assert_success(&self) -> &Run {
+        if !self.status.success() {
+            self.fail("expected success");
+        }
         self
     }
 
+    /// It exited, with a code other than 0 (not killed by a signal: a
+    /// crash is not the failure a test expects).
+    #[track_caller]
+    pub fn assert_failure(&self) -> &Run {
+        match self.code() {
+            Some(0) => self.fail("expected failure"),
+            None => self.fail("expected a failing exit code, got a signal"),
+            Some(_) => self,
+        }
+    }
+
+    /// It exited with `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Run {
+        if self.code() != Some(code) {
+            self.fail(format_args!("expected exit code {code}"));
+        }
+        self
+    }
+
+    /// Its stdout contains `needle`.
+    #[track_caller]
+    pub fn stdout_contains(&self, needle: &str) -> &Run {
+        if !self.stdout.contains(needle) {
+            self.fail(format_args!("expected stdout to contain {needle:?}"));
+        }
+        self
+    }
+
+    /// Its stderr contains `needle`.
     #[track_caller]
     pub fn stderr_contains(&self, needle: &str) -> &Run {
-        assert!(
-            self.stderr().contains(needle),
-            "stderr lacks {needle:?}:\n{}",
-            self.report()
-        );
+        if !self.stderr.contains(needle) {
+            self.fail(format_args!("expected stderr to contain {needle:?}"));
+        }
         self
     }
-}
 
-/// Run `cmd` and keep its output.
-#[track_caller]
-pub fn run(cmd: &mut Command) -> Run {
-    let what = format!(
-        "command: {:?}\ncwd: {}",
-        cmd,
-        cmd.get_current_dir()
-            .map_or_else(|| "(inherited)".to_string(), |d| d.display().to_string())
-    );
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    Run { what, output }
-}
+    /// Its stdout is empty.
+    #[track_caller]
+    pub fn stdout_is_empty(&self) -> &Run {
+        if !self.stdout.is_empty() {
+            self.fail("expected empty stdout");
+        }
+        self
+    }
 
-/// Copy the tree `from` to `to`, leaving out `target` directories.
-pub fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        let ty = entry.file_type().unwrap();
-        if ty.is_dir() {
-            if entry.file_name() != "target" {
-                copy_tree(&entry.path(), &dest);
-            }
-        } else {
-            fs::copy(entry.path(), &dest).unwrap();
+    /// Its stderr has exactly one line starting `error:`, and that line
+    /// contains `needle`: errors are printed once, at the top.
+    #[track_caller]
+    pub fn assert_error_once(&self, needle: &str) -> &Run {
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect();
+        match errors[..] {
+            [line] if line.contains(needle) => self,
+            [_] => self.fail(format_args!(
+                "expected the error line to contain {needle:?}"
+            )),
+            _ => self.fail(format_args!(
+                "expected one `error:` line, found {}",
+                errors.len()
+            )),
         }
     }
-}
 
-/// Every `lib*.a` under `dir`, keyed so that the same archive of the same
-/// crate matches across target directories and checkouts: cargo's hashed
-/// directory names (`build/zstd-sys-1a2b.../out/libzstd.a`) lose the hash.
-pub fn archives(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "a")
-                && p.file_name().unwrap().to_string_lossy().starts_with("lib")
-            {
-                out.push(p);
-            }
+    /// Its stdout parsed as JSON.
+    #[track_caller]
+    pub fn stdout_json(&self) -> serde_json::Value {
+        match serde_json::from_str(&self.stdout) {
+            Ok(v) => v,
+            Err(e) => self.fail(format_args!("stdout is not JSON: {e}")),
         }
     }
-    let mut files = Vec::new();
-    walk(dir, &mut files);
-    files
-        .into_iter()
-        .map(|p| {
-            let key: Vec<String> = p
-                .strip_prefix(dir)
-                .unwrap()
-                .components()
-                .map(|c| {
-                    let s = c.as_os_str().to_string_lossy();
-                    match s.rsplit_once('-') {
-                        Some((name, hash))
-                            if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
-                        {
-                            name.to_string()
-                        }
-                        _ => s.into_owned(),
-                    }
-                })
-                .collect();
-            (key.join("/"), fs::read(&p).unwrap())
-        })
-        .collect()
-}
-
-/// The binary under test (alias used by the wrapper tests).
-pub fn bin() -> PathBuf {
-    cargo_gocache_bin()
 }

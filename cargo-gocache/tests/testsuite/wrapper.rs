@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use gocache_build::stats::{read_events, Outcome};
 
-use crate::support::bin;
+use crate::project::bin;
 
 /// Variables cargo sets for tests, or that the wrapper reads, that must not
 /// leak into the compiles under test.
