@@ -364,9 +364,12 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
             let key = final_key.id();
             archive::stamp(&lib, &key, &sources_in_id, &ar)?;
             store.put_file(&key, &lib)?;
-            let mut record = pre.record();
+            let object = crate::explain::archive_object(&map.map(&out_dir), &archive_name(name));
+            let mut record = format!("{}{object}\n", crate::explain::OBJECT_PREFIX);
+            record.push_str(&pre.record());
             record.push_str(&final_key.record());
             store.put_key_inputs(&key, &record)?;
+            crate::explain::note_miss(store, &object, &key);
             Manifest::add_and_save(store, &pre_id, obs)?;
             Ok(Done {
                 event: event(name, Outcome::Miss, Some(key), spent),

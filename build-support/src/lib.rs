@@ -28,6 +28,7 @@ pub mod compiler;
 pub mod depfile;
 pub mod env;
 mod error;
+pub mod explain;
 pub mod filememo;
 pub mod hash;
 pub mod helper;

@@ -193,6 +193,11 @@ pub fn events_log(store: &Store) -> PathBuf {
     store.root().join("stats").join("events.log")
 }
 
+/// Where `cargo gocache` keeps the last run's events (for `explain`).
+pub fn last_run_log(store: &Store) -> PathBuf {
+    store.root().join("stats").join("last-run.log")
+}
+
 /// Append `event` to the store's log and to the current run's log, if any.
 /// Best effort: statistics never fail a build.
 pub fn record(store: &Store, event: &Event) {

@@ -60,6 +60,12 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<std::path::PathBuf>,
     },
+    /// Explain each miss of the last `cargo gocache` run: the key inputs
+    /// that differ from the nearest earlier build of the same object.
+    Explain {
+        /// Only misses whose source path or crate name contains PATTERN.
+        pattern: Option<String>,
+    },
     /// Print each effective setting and where it came from.
     Config,
     /// Print the cache directory and a cache key for CI caches.

@@ -596,9 +596,16 @@ impl Miss<'_> {
         };
         Manifest::add_and_save(self.store, &self.pre_id, observed)?;
         self.learn_stamps(&just_this, final_id);
-        let mut inputs = self.pre.record();
+        // The key's lines, headed by the object they make, for `explain`.
+        let object_name = gocache_build::explain::compile_object(
+            &self.map.map(&compile::absolute(self.cwd, &c.source)),
+            &self.map.map(&object_path),
+        );
+        let mut inputs = format!("{}{object_name}\n", gocache_build::explain::OBJECT_PREFIX);
+        inputs.push_str(&self.pre.record());
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
+        gocache_build::explain::note_miss(self.store, &object_name, &final_id);
         let mut e = Event::new(Outcome::Miss, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
