@@ -36,6 +36,9 @@ pub enum Outcome {
     Error(String),
     /// One process's traffic with the remote tier.
     Remote(RemoteCounts),
+    /// `--verify`: a fresh compile of a hit differed from the cached
+    /// result, first at this byte offset.
+    Nondeterministic(u64),
 }
 
 /// One process's traffic with the remote tier.
@@ -141,6 +144,10 @@ impl Event {
                 remote = c.encode();
                 ("remote", remote.as_str())
             }
+            Outcome::Nondeterministic(offset) => {
+                remote = offset.to_string();
+                ("nondeterministic", remote.as_str())
+            }
         };
         let clean = |s: &str| s.replace(['\t', '\n'], " ");
         format!(
@@ -167,6 +174,7 @@ impl Event {
             "uncacheable" => Outcome::Uncacheable(reason),
             "error" => Outcome::Error(reason),
             "remote" => Outcome::Remote(RemoteCounts::decode(&reason)?),
+            "nondeterministic" => Outcome::Nondeterministic(reason.parse().ok()?),
             _ => return None,
         };
         let spent_secs = f.next()?.parse().ok()?;

@@ -240,6 +240,8 @@ pub struct Counters {
     pub misses: u64,
     pub uncacheable: BTreeMap<String, u64>,
     pub errors: u64,
+    /// Hits whose fresh compile differed (`--verify`).
+    pub nondeterministic: u64,
     pub saved_secs: f64,
     pub spent_secs: f64,
     pub remote: RemoteStats,
@@ -283,6 +285,7 @@ impl Counters {
                 Outcome::Uncacheable(r) => *c.uncacheable.entry(r.clone()).or_default() += 1,
                 Outcome::Error(_) => c.errors += 1,
                 Outcome::Remote(r) => c.remote.add(r),
+                Outcome::Nondeterministic(_) => c.nondeterministic += 1,
             }
             c.saved_secs += e.saved_secs;
             c.spent_secs += e.spent_secs;

@@ -255,7 +255,7 @@ fn cached(
     let pre_id = pre.id();
     if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
         if let Some(entry) = store.get(&final_id) {
-            if let Some(code) = hit(store, &compile, &cwd, &map, final_id, &entry)? {
+            if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
                 return Ok(Step::Exit(code));
             }
         }
@@ -268,7 +268,7 @@ fn cached(
     // Best effort: without the memo the next hit rehashes.
     let _ = memo.save_if_changed(store, &memo_key);
     if let Some((final_id, entry, _)) = found {
-        if let Some(code) = hit(store, &compile, &cwd, &map, final_id, &entry)? {
+        if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
             if let Some(snap) = memo.snapshot(pre_id, final_id) {
                 let _ = snap.save(store, &snapshot_key);
             }
@@ -344,6 +344,7 @@ fn entry_of(action: ActionId, (output, size): (OutputId, u64)) -> Entry {
 /// Serve a hit; `Ok(None)` if an output is missing or damaged (a miss).
 fn hit(
     store: &Store,
+    compiler: &Path,
     compile: &Compile,
     cwd: &Path,
     map: &PathMap,
@@ -385,12 +386,82 @@ fn hit(
     if let Some((path, text)) = depfile {
         write_file_atomic(&path, text.as_bytes())?;
     }
+    if verify_enabled() {
+        verify(
+            store,
+            compiler,
+            compile,
+            cwd,
+            map,
+            &entry_of(final_id, record.object),
+        );
+    }
     replay(&stdout, &stderr);
     let mut event = Event::new(Outcome::Hit, compile.source.display().to_string());
     event.saved_secs = record.secs;
     event.action = Some(final_id);
     stats::record(store, &event);
     Ok(Some(0))
+}
+
+/// `CARGO_GOCACHE_VERIFY=1` (`cargo gocache --verify`): compile every hit
+/// too, as Go's `GODEBUG=gocacheverify=1` does.
+fn verify_enabled() -> bool {
+    gocache_build::env::var("CARGO_GOCACHE_VERIFY").is_some_and(|v| v == "1" || v == "true")
+}
+
+/// Compile a hit for real over the placed object and compare with the
+/// cached bytes. A difference means the compile is not reproducible: the
+/// cache would serve one of two different objects for the same inputs. It
+/// is reported and recorded; the fresh object stays in place (it is what
+/// a build without the cache would have), and `cargo gocache` exits
+/// non-zero at the end of the run.
+fn verify(
+    store: &Store,
+    compiler: &Path,
+    compile: &Compile,
+    cwd: &Path,
+    map: &PathMap,
+    object: &Entry,
+) {
+    let source = compile.source.display().to_string();
+    let path = compile::absolute(cwd, &compile.object);
+    let Some(cached) = store.read_output(object) else {
+        return;
+    };
+    let out = Command::new(compiler)
+        .args(compile::prefix_map_args(map))
+        .args(&compile.run_args)
+        .stdin(Stdio::null())
+        .output();
+    let fresh = match out {
+        Ok(o) if o.status.success() => fs::read(&path).ok(),
+        _ => None,
+    };
+    let Some(fresh) = fresh else {
+        warn(&format!(
+            "--verify: the fresh compile of {source} failed; kept the cached object"
+        ));
+        let _ = store.place(object, &path);
+        return;
+    };
+    if fresh != cached {
+        let offset = fresh
+            .iter()
+            .zip(&cached)
+            .position(|(a, b)| a != b)
+            .unwrap_or(fresh.len().min(cached.len()));
+        eprintln!(
+            "gocache: nondeterministic: {} (from {source}) differs from the cached result at byte {offset} \
+             ({} bytes fresh, {} cached)",
+            path.display(),
+            fresh.len(),
+            cached.len()
+        );
+        let mut e = Event::new(Outcome::Nondeterministic(offset as u64), source);
+        e.action = Some(object.action);
+        stats::record(store, &e);
+    }
 }
 
 /// The stored header list as the caller's depfile lists it: system headers

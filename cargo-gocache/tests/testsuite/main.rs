@@ -9,4 +9,5 @@ mod remote;
 mod servers;
 mod store_cli;
 mod support;
+mod verify;
 mod wrapper;

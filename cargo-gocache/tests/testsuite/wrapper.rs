@@ -105,6 +105,7 @@ impl Sandbox {
             Some(Outcome::Uncacheable(r)) => format!("uncacheable:{r}"),
             Some(Outcome::Error(r)) => format!("error:{r}"),
             Some(Outcome::Remote(_)) => "remote".into(),
+            Some(Outcome::Nondeterministic(o)) => format!("nondeterministic:{o}"),
             None => "none".into(),
         }
     }
