@@ -19,7 +19,14 @@ enum Cargo {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Any other subcommand runs cargo: `cargo gocache build --release` is \
+`cargo build --release` with every C and C++ compile of every build script \
+cached. gocache's own commands above take precedence over cargo's of the same \
+name: `cargo gocache clean` empties the cache; `cargo gocache cargo clean` runs \
+cargo's `clean`."
+)]
 pub struct GocacheArgs {
     #[command(subcommand)]
     pub command: Command,
@@ -48,11 +55,17 @@ pub enum Command {
         #[arg(long)]
         zero: bool,
     },
+    /// Any cargo subcommand (build, check, test, run, ...): run it with the cache.
+    #[command(external_subcommand)]
+    Cargo(Vec<OsString>),
 }
 
 /// Parse `args` (argv, program name first) and run; returns the exit code.
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut args = args;
+    if args.get(1).is_some_and(|a| !is_gocache_command(a)) {
+        return wrapper_placeholder(&args[1..]);
+    }
     // `cargo-gocache clean` (no `gocache`) is accepted too.
     if args.get(1).is_none_or(|a| a != "gocache") {
         args.insert(1, "gocache".into());
@@ -66,4 +79,38 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         }
     };
     commands::run(parsed.command)
+}
+
+/// Is `arg` (argv[1]) `gocache`, one of its subcommands or a help/version
+/// flag? Anything else is a compiler: `cargo-gocache gcc -c a.c`.
+fn is_gocache_command(arg: &OsString) -> bool {
+    use clap::CommandFactory;
+    let Some(arg) = arg.to_str() else {
+        return false;
+    };
+    if matches!(
+        arg,
+        "gocache" | "help" | "-h" | "--help" | "-V" | "--version"
+    ) {
+        return true;
+    }
+    let app = Cargo::command();
+    let gocache = app
+        .find_subcommand("gocache")
+        .expect("the gocache subcommand");
+    let found = gocache
+        .get_subcommands()
+        .any(|c| c.get_name() == arg || c.get_all_aliases().any(|a| a == arg));
+    found
+}
+
+/// Wrapper mode until the `wrapper` branch lands: run the compiler as asked,
+/// uncached, so `cargo gocache build` already builds correctly.
+fn wrapper_placeholder(compiler_and_args: &[OsString]) -> Result<i32> {
+    use anyhow::Context;
+    let status = std::process::Command::new(&compiler_and_args[0])
+        .args(&compiler_and_args[1..])
+        .status()
+        .with_context(|| format!("failed to run {:?}", compiler_and_args[0]))?;
+    Ok(status.code().unwrap_or(1))
 }

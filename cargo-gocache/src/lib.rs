@@ -10,6 +10,7 @@ use std::ffi::OsString;
 mod cli;
 mod commands;
 pub mod human;
+mod run;
 
 /// Run with the process's arguments; returns the exit code.
 pub fn main() -> i32 {

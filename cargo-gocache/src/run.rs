@@ -1,0 +1,629 @@
+//! `cargo gocache <cargo subcommand> [args]`: run cargo so that every C and
+//! C++ compile of every build script goes through the compiler wrapper.
+//!
+//! # How the compiles reach the wrapper
+//!
+//! Build scripts compile C through the `cc` crate, which picks its compiler
+//! from environment variables (`env_tool` and `getenv_with_target_prefixes`
+//! in cc's `lib.rs`), first set wins:
+//!
+//! | order | variable | example |
+//! | --- | --- | --- |
+//! | 1 | `CC_<target>` | `CC_x86_64-unknown-linux-gnu` |
+//! | 2 | `CC_<target with _>` | `CC_x86_64_unknown_linux_gnu` |
+//! | 3 | `HOST_CC` when target = host, else `TARGET_CC` | |
+//! | 4 | `CC` | |
+//!
+//! (and the same with `CXX`). A value whose first word is a *known wrapper*
+//! (ccache, sccache, ..., or the name in `CC_KNOWN_WRAPPER_CUSTOM`) is split
+//! into wrapper and compiler, and cc runs `wrapper compiler args...` while
+//! still introspecting the real compiler (family detection runs the
+//! compiler itself, not the wrapper).
+//!
+//! So for the host triple and for every `--target`, this module resolves
+//! the compiler cc would have used (the user's variable if one is set, else
+//! cc's default), and sets the highest-priority variable, `CC_<target>`, to
+//! `<this binary> <that compiler> [its args]`, with
+//! `CC_KNOWN_WRAPPER_CUSTOM=<this binary's name>`. The user's choice stays
+//! the compiler, wrapped, and host and target compilers stay distinct when
+//! cross-compiling. A user's own caching wrapper (`CC="ccache gcc"`) is
+//! replaced, not chained: gocache does its job.
+//!
+//! Not covered (those compiles run uncached, unchanged): targets set only in
+//! `.cargo/config.toml` `build.target` (pass `--target` or
+//! `CARGO_BUILD_TARGET`), MSVC targets, and a compiler or binary path that
+//! contains whitespace (cc splits `CC` on whitespace).
+//!
+//! # What the wrapper is told
+//!
+//! | variable | value |
+//! | --- | --- |
+//! | `CARGO_GOCACHE_DIR` | the store, absolute, so every wrapper uses the same one |
+//! | `CARGO_GOCACHE_WORKSPACE` | the workspace root (`cargo locate-project --workspace`) |
+//! | `CARGO_GOCACHE_CARGO_HOME` | `$CARGO_HOME`, else `~/.cargo` |
+//! | `CARGO_GOCACHE_RUN_LOG` | a fresh file under `<store>/stats/runs/` the wrapper appends its events to |
+//!
+//! At the end the run's events are added up into one summary line on
+//! stderr, the log is kept as `<store>/stats/last-run.log`, and the store is
+//! trimmed if the last trim was a day ago (as `go build` does). Cargo's exit
+//! code is passed through.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use gocache_build::stats;
+use gocache_build::{Store, TrimPolicy};
+
+use crate::commands::Counters;
+
+/// Wrappers that cc recognises by name; a user's `CC` starting with one of
+/// them is unwrapped so gocache replaces it.
+const CC_KNOWN_WRAPPERS: &[&str] = &[
+    "ccache",
+    "distcc",
+    "sccache",
+    "icecc",
+    "cachepot",
+    "buildcache",
+    "kache",
+];
+
+/// Run log files older than this were left by a run that was killed.
+const STALE_RUN_LOG: Duration = Duration::from_secs(24 * 3600);
+
+/// Run `cargo <args>` (args[0] is the cargo subcommand) with the wrapper
+/// set up; returns cargo's exit code.
+pub fn run(mut args: Vec<OsString>) -> Result<i32> {
+    // `cargo gocache cargo clean` reaches cargo's own `clean`, which
+    // `cargo gocache clean` (the cache's) shadows.
+    if args.first().is_some_and(|a| a == "cargo") {
+        args.remove(0);
+    }
+    let cargo = gocache_build::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+
+    let store = match Store::from_env() {
+        Ok(Some(store)) => store,
+        Ok(None) => return run_cargo(Command::new(&cargo).args(&args)),
+        Err(e) => {
+            eprintln!("gocache: warning: cache unusable, building without it: {e}");
+            return run_cargo(Command::new(&cargo).args(&args));
+        }
+    };
+    let setup = match Setup::new(&store, &cargo, &args) {
+        Ok(setup) => setup,
+        Err(e) => {
+            eprintln!("gocache: warning: building without the cache: {e:#}");
+            return run_cargo(Command::new(&cargo).args(&args));
+        }
+    };
+
+    let mut cmd = Command::new(&cargo);
+    cmd.args(&args);
+    for (k, v) in &setup.env {
+        cmd.env(k, v);
+    }
+    let code = run_cargo(&mut cmd)?;
+
+    let events = stats::read_events(&setup.run_log);
+    eprintln!("{}", Counters::from_events(&events).summary_line());
+    let last = store.root().join("stats").join("last-run.log");
+    if let Err(e) = fs::rename(&setup.run_log, &last) {
+        eprintln!(
+            "gocache: warning: cannot keep the run log as {}: {e}",
+            last.display()
+        );
+    }
+    if let Err(e) = store.maybe_trim(&TrimPolicy::default()) {
+        eprintln!("gocache: warning: trimming the cache failed: {e}");
+    }
+    Ok(code)
+}
+
+fn run_cargo(cmd: &mut Command) -> Result<i32> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to run {:?}", cmd.get_program()))?;
+    Ok(exit_code(status))
+}
+
+/// The exit code to pass on: cargo's, or 128 + the signal that killed it
+/// (as a shell reports it).
+fn exit_code(status: ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    1
+}
+
+/// Everything decided before cargo starts.
+struct Setup {
+    env: Vec<(OsString, OsString)>,
+    run_log: PathBuf,
+}
+
+impl Setup {
+    fn new(store: &Store, cargo: &OsStr, args: &[OsString]) -> Result<Setup> {
+        let exe = std::env::current_exe().context("cannot find the running cargo-gocache")?;
+        let host = host_triple()?;
+        let targets = targets(args, gocache_build::env::var("CARGO_BUILD_TARGET"), &host);
+
+        // ---- The environment given to cargo: assembled here, in one place.
+        // (An `AR` wrapper for build IDs slots in beside the compilers.)
+        let mut env = compiler_env(&exe, &host, &targets, &|name| gocache_build::env::var(name))?;
+        env.push(("CARGO_GOCACHE_DIR".into(), store.root().into()));
+        if let Some(ws) = workspace_root(cargo, args) {
+            env.push(("CARGO_GOCACHE_WORKSPACE".into(), ws.into()));
+        }
+        if let Some(home) = cargo_home() {
+            env.push(("CARGO_GOCACHE_CARGO_HOME".into(), home.into()));
+        }
+        let run_log = new_run_log(store)?;
+        env.push(("CARGO_GOCACHE_RUN_LOG".into(), run_log.clone().into()));
+        // ----
+
+        if gocache_build::env::debug("run") {
+            for (k, v) in &env {
+                eprintln!("gocache: {}={}", k.to_string_lossy(), v.to_string_lossy());
+            }
+        }
+        Ok(Setup { env, run_log })
+    }
+}
+
+/// The `CC_<target>`, `CXX_<target>` and `CC_KNOWN_WRAPPER_CUSTOM`
+/// variables that route every compile for `targets` through `exe`.
+///
+/// `getenv` reads the user's environment (a parameter so tests can fake it).
+fn compiler_env(
+    exe: &Path,
+    host: &str,
+    targets: &[String],
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(OsString, OsString)>> {
+    let exe_str = exe
+        .to_str()
+        .filter(|s| !s.contains(char::is_whitespace))
+        .with_context(|| {
+            format!(
+                "the path of cargo-gocache, {:?}, has whitespace or is not UTF-8, \
+                 and cc splits CC on whitespace; install it elsewhere",
+                exe.display()
+            )
+        })?;
+    let exe_name = exe
+        .file_stem()
+        .and_then(OsStr::to_str)
+        .context("cargo-gocache's path has no file name")?
+        .to_string();
+
+    let mut known: Vec<String> = CC_KNOWN_WRAPPERS.iter().map(|s| s.to_string()).collect();
+    known.push(exe_name.clone());
+    if let Some(custom) = getenv("CC_KNOWN_WRAPPER_CUSTOM").filter(|s| !s.is_empty()) {
+        known.push(custom);
+    }
+
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
+    for target in targets {
+        if target.contains("-msvc") {
+            continue; // cl.exe command lines are not the wrapper's business.
+        }
+        let kind = if target == host { "HOST" } else { "TARGET" };
+        for tool in ["CC", "CXX"] {
+            let compiler = match user_tool(getenv, tool, target, kind) {
+                Some(value) => match unwrap_user_tool(&value, &known) {
+                    Some(c) => c,
+                    None => {
+                        eprintln!(
+                            "gocache: warning: {tool} for {target} ({value:?}) has a path with \
+                             whitespace; its compiles run uncached"
+                        );
+                        continue;
+                    }
+                },
+                None => match default_compiler(target, host, tool == "CXX") {
+                    Some(c) => c,
+                    None => continue,
+                },
+            };
+            env.push((
+                format!("{tool}_{target}").into(),
+                format!("{exe_str} {compiler}").into(),
+            ));
+        }
+    }
+    env.push(("CC_KNOWN_WRAPPER_CUSTOM".into(), exe_name.into()));
+    Ok(env)
+}
+
+/// The user's value for `tool` on `target`, looked up as cc does: the first
+/// variable that is set wins, even if empty (cc then uses its default).
+fn user_tool(
+    getenv: &dyn Fn(&str) -> Option<String>,
+    tool: &str,
+    target: &str,
+    kind: &str,
+) -> Option<String> {
+    let target_u = target.replace(['-', '.'], "_");
+    [
+        format!("{tool}_{target}"),
+        format!("{tool}_{target_u}"),
+        format!("{kind}_{tool}"),
+        tool.to_string(),
+    ]
+    .iter()
+    .find_map(|name| getenv(name))
+    .map(|v| v.trim().to_string())
+    .filter(|v| !v.is_empty())
+}
+
+/// The compiler and its arguments from a user's `CC` value, with a leading
+/// known wrapper dropped. `None` when the value can't be passed through cc's
+/// whitespace split (an existing path with spaces in it).
+fn unwrap_user_tool(value: &str, known_wrappers: &[String]) -> Option<String> {
+    if value.contains(char::is_whitespace) && Path::new(value).is_file() {
+        return None;
+    }
+    let mut words: Vec<&str> = value.split_whitespace().collect();
+    let is_wrapper = |w: &str| {
+        let stem = Path::new(w)
+            .file_stem()
+            .and_then(OsStr::to_str)
+            .unwrap_or("");
+        known_wrappers.iter().any(|k| k.eq_ignore_ascii_case(stem))
+    };
+    while words.len() > 1 && is_wrapper(words[0]) {
+        words.remove(0);
+    }
+    Some(words.join(" "))
+}
+
+/// The compiler cc picks for `target` when no variable names one.
+fn default_compiler(target: &str, host: &str, cxx: bool) -> Option<String> {
+    if target == host {
+        // cc's native default (`traditional` in `get_base_compiler`).
+        let c = match (cfg!(any(target_os = "solaris", target_os = "illumos")), cxx) {
+            (false, false) => "cc",
+            (false, true) => "c++",
+            (true, false) => "gcc",
+            (true, true) => "g++",
+        };
+        return Some(c.to_string());
+    }
+    // Cross: cc's own table of prefixes (`aarch64-linux-gnu-gcc`...),
+    // `CROSS_COMPILE` and the rest; asking cc keeps us in step with it.
+    let tool = cc::Build::new()
+        .target(target)
+        .host(host)
+        .opt_level(0)
+        .debug(false)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .cpp(cxx)
+        .try_get_compiler()
+        .ok()?;
+    let path = tool.path().to_str()?;
+    (!path.contains(char::is_whitespace)).then(|| path.to_string())
+}
+
+/// The host triple, from `rustc -vV` (what cargo passes build scripts as `HOST`).
+fn host_triple() -> Result<String> {
+    let rustc = gocache_build::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .with_context(|| format!("failed to run {rustc:?} -vV"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|s| s.trim().to_string())
+        .with_context(|| format!("{rustc:?} -vV printed no host line"))
+}
+
+/// The host and every `--target` in cargo's arguments (or
+/// `CARGO_BUILD_TARGET` when there is none), deduplicated.
+fn targets(args: &[OsString], env_target: Option<String>, host: &str) -> Vec<String> {
+    let mut found = option_values(args, "--target");
+    if found.is_empty() {
+        found.extend(env_target.into_iter().flat_map(|t| {
+            // CARGO_BUILD_TARGET may be a TOML-ish list in newer cargo; take names.
+            t.split([',', '[', ']', '"', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut targets = vec![host.to_string()];
+    for t in found {
+        // A custom target spec `path/to/foo.json` is `foo` to build scripts.
+        let t = if t.ends_with(".json") {
+            Path::new(&t)
+                .file_stem()
+                .map_or(t.clone(), |s| s.to_string_lossy().into_owned())
+        } else {
+            t
+        };
+        if !targets.contains(&t) {
+            targets.push(t);
+        }
+    }
+    targets
+}
+
+/// Every value of `--name V` / `--name=V` before a `--`.
+fn option_values(args: &[OsString], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter().map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        if a == name {
+            if let Some(v) = it.next() {
+                out.push(v.into_owned());
+            }
+        } else if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            out.push(v.to_string());
+        }
+    }
+    out
+}
+
+/// The workspace root, or `None` outside a workspace (`cargo new`, `cargo install`).
+fn workspace_root(cargo: &OsStr, args: &[OsString]) -> Option<PathBuf> {
+    let mut cmd = Command::new(cargo);
+    cmd.args(["locate-project", "--workspace", "--message-format", "plain"]);
+    if let Some(m) = option_values(args, "--manifest-path").pop() {
+        cmd.args(["--manifest-path", &m]);
+    }
+    let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    manifest.parent().map(Path::to_path_buf)
+}
+
+/// `$CARGO_HOME`, else `~/.cargo` (cargo's own rule), made absolute.
+fn cargo_home() -> Option<PathBuf> {
+    let home = gocache_build::env::var_os("CARGO_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| gocache_build::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    std::path::absolute(home).ok()
+}
+
+/// Create a fresh, empty log for this run under `<store>/stats/runs/`, and
+/// remove logs that killed runs left behind.
+fn new_run_log(store: &Store) -> Result<PathBuf> {
+    let dir = store.root().join("stats").join("runs");
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let now = SystemTime::now();
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_RUN_LOG);
+            if stale {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    let stamp = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let path = dir.join(format!(
+        "{}.{:09}-{}.log",
+        stamp.as_secs(),
+        stamp.subsec_nanos(),
+        std::process::id()
+    ));
+    fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const HOST: &str = "x86_64-unknown-linux-gnu";
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    fn assembled(vars: &[(&str, &str)], targets: &[&str]) -> HashMap<String, String> {
+        let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
+        compiler_env(
+            Path::new("/opt/bin/cargo-gocache"),
+            HOST,
+            &targets,
+            &env_of(vars),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+        .collect()
+    }
+
+    #[test]
+    fn native_build_wraps_cc_defaults() {
+        let env = assembled(&[], &[HOST]);
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache cc"
+        );
+        assert_eq!(
+            env["CXX_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache c++"
+        );
+        assert_eq!(env["CC_KNOWN_WRAPPER_CUSTOM"], "cargo-gocache");
+    }
+
+    #[test]
+    fn user_compiler_stays_the_compiler_with_its_args() {
+        let env = assembled(&[("CC", "/usr/bin/clang -m64"), ("CXX", "g++-12")], &[HOST]);
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache /usr/bin/clang -m64"
+        );
+        assert_eq!(
+            env["CXX_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache g++-12"
+        );
+    }
+
+    #[test]
+    fn target_specific_variables_win_in_cc_order() {
+        let env = assembled(
+            &[
+                ("CC", "plain-cc"),
+                ("HOST_CC", "host-cc"),
+                ("CC_x86_64_unknown_linux_gnu", "underscored-cc"),
+            ],
+            &[HOST],
+        );
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache underscored-cc"
+        );
+        let env = assembled(&[("CC", "plain-cc"), ("HOST_CC", "host-cc")], &[HOST]);
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache host-cc"
+        );
+    }
+
+    #[test]
+    fn host_and_target_compilers_stay_distinct_when_cross_compiling() {
+        let env = assembled(
+            &[
+                ("HOST_CC", "gcc"),
+                ("TARGET_CC", "aarch64-linux-gnu-gcc"),
+                ("CXX_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-g++"),
+            ],
+            &[HOST, "aarch64-unknown-linux-gnu"],
+        );
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache gcc"
+        );
+        assert_eq!(
+            env["CC_aarch64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache aarch64-linux-gnu-gcc"
+        );
+        assert_eq!(
+            env["CXX_aarch64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache aarch64-linux-gnu-g++"
+        );
+        // The host's C++ compiler is cc's default, not the target's.
+        assert_eq!(
+            env["CXX_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache c++"
+        );
+    }
+
+    #[test]
+    fn cross_default_comes_from_cc() {
+        let env = assembled(&[], &[HOST, "aarch64-unknown-linux-gnu"]);
+        assert_eq!(
+            env["CC_aarch64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache aarch64-linux-gnu-gcc"
+        );
+    }
+
+    #[test]
+    fn a_users_caching_wrapper_is_replaced_not_chained() {
+        let env = assembled(
+            &[
+                ("CC", "ccache gcc -O1"),
+                ("CXX", "/usr/local/bin/cargo-gocache g++"),
+            ],
+            &[HOST],
+        );
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache gcc -O1"
+        );
+        assert_eq!(
+            env["CXX_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache g++"
+        );
+        let env = assembled(
+            &[
+                ("CC", "mywrap clang"),
+                ("CC_KNOWN_WRAPPER_CUSTOM", "mywrap"),
+            ],
+            &[HOST],
+        );
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache clang"
+        );
+        assert_eq!(env["CC_KNOWN_WRAPPER_CUSTOM"], "cargo-gocache");
+    }
+
+    #[test]
+    fn empty_user_variable_means_cc_default() {
+        let env = assembled(&[("CC", "  ")], &[HOST]);
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache cc"
+        );
+    }
+
+    #[test]
+    fn binary_path_with_spaces_is_refused() {
+        let r = compiler_env(
+            Path::new("/opt/my bin/cargo-gocache"),
+            HOST,
+            &[HOST.to_string()],
+            &env_of(&[]),
+        );
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn targets_from_args_and_env() {
+        let args: Vec<OsString> = [
+            "build",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+            "--target=x86_64-unknown-linux-gnu",
+            "--",
+            "--target",
+            "nope",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        assert_eq!(
+            targets(&args, None, HOST),
+            [HOST, "aarch64-unknown-linux-gnu"]
+        );
+        let args: Vec<OsString> = vec!["build".into()];
+        assert_eq!(
+            targets(&args, Some("riscv64gc-unknown-linux-gnu".into()), HOST),
+            [HOST, "riscv64gc-unknown-linux-gnu"]
+        );
+        let args: Vec<OsString> = ["build", "--target", "specs/my-board.json"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(targets(&args, None, HOST), [HOST, "my-board"]);
+    }
+}
