@@ -185,6 +185,22 @@ pub fn system_include_dirs(
     for a in args {
         key.line(format!("arg {a}"));
     }
+    // The compiler adds these variables' directories to its own list, and
+    // the run below inherits them: a memo made without them is wrong with them.
+    for name in [
+        "CPATH",
+        "C_INCLUDE_PATH",
+        "CPLUS_INCLUDE_PATH",
+        "OBJC_INCLUDE_PATH",
+        "OBJCPLUS_INCLUDE_PATH",
+        "GCC_EXEC_PREFIX",
+        "COMPILER_PATH",
+        "SDKROOT",
+    ] {
+        if let Some(v) = crate::env::var_os(name) {
+            key.line(format!("env {name}={}", v.to_string_lossy()));
+        }
+    }
     let key = key.id();
     if let Some((_, bytes)) = store.and_then(|s| s.get_bytes(&key)) {
         if let Ok(text) = String::from_utf8(bytes) {

@@ -10,6 +10,14 @@
 //! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID |
 //! | `XDG_CACHE_HOME`, `HOME` | the default store location on Linux and macOS |
 //! | `LOCALAPPDATA` | the default store location on Windows |
+//! | `PATH` | finding the compiler named on a command line |
+//! | `CARGO_GOCACHE_RUN_LOG` | set by `cargo gocache`: the current run's event log (see [`crate::stats`]) |
+//! | `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR` | set by cargo for build scripts: directories relocated to stable names (see [`crate::compile`]) |
+//! | `CARGO_GOCACHE_WORKSPACE` | set by `cargo gocache`: the workspace root, relocated to `/gocache/workspace` |
+//! | `CARGO_GOCACHE_CARGO_HOME`, `CARGO_HOME` | the cargo home relocated to `/gocache/cargo-home` (else `$HOME/.cargo`) |
+//! | `CARGO_GOCACHE_MAP_CWD` | `1`: outside a build script, relocate the working directory to `/gocache/cwd` |
+//! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::compile::KEY_ENV`]) |
+//! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
 
 use std::ffi::OsString;
 use std::path::PathBuf;

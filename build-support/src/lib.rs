@@ -18,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+pub mod compile;
 pub mod compiler;
 pub mod depfile;
 pub mod env;

@@ -31,7 +31,7 @@ impl PathMap {
         // Longest prefix first, so nested mappings (OUT_DIR inside the
         // workspace's target directory) take precedence.
         self.entries
-            .sort_by(|a, b| b.0.as_os_str().len().cmp(&a.0.as_os_str().len()));
+            .sort_by_key(|e| std::cmp::Reverse(e.0.as_os_str().len()));
     }
 
     /// The mappings, longest prefix first.

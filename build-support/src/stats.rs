@@ -141,6 +141,14 @@ pub fn record(store: &Store, event: &Event) {
     }
 }
 
+/// Append `event` to the current run's log only: for faults where the
+/// store itself cannot be opened. Best effort.
+pub fn record_run_only(event: &Event) {
+    if let Some(run_log) = crate::env::var_os("CARGO_GOCACHE_RUN_LOG") {
+        let _ = append(Path::new(&run_log), &event.to_line());
+    }
+}
+
 fn append(path: &Path, line: &str) -> std::io::Result<()> {
     OpenOptions::new()
         .create(true)

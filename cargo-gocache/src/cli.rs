@@ -60,11 +60,59 @@ pub enum Command {
     Cargo(Vec<OsString>),
 }
 
+/// Which of the binary's three jobs an argv asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Mode {
+    /// `cargo gocache ...` / `cargo-gocache gocache ...` / `cargo-gocache stats`.
+    Commands,
+    /// `cargo-gocache ar ...`: reserved for the archive wrapper.
+    Archiver,
+    /// `cargo-gocache <compiler> [args...]`.
+    Compiler,
+}
+
+fn mode(args: &[OsString]) -> Mode {
+    let Some(first) = args.get(1) else {
+        return Mode::Commands;
+    };
+    let first = first.to_string_lossy();
+    if first == "gocache" || first.starts_with('-') || is_command_name(&first) {
+        return Mode::Commands;
+    }
+    let name = std::path::Path::new(first.as_ref())
+        .file_name()
+        .map_or(first.to_string(), |n| n.to_string_lossy().into_owned());
+    if name == "ar" || name.ends_with("-ar") {
+        return Mode::Archiver;
+    }
+    Mode::Compiler
+}
+
+/// A gocache subcommand name (`clean`, `stats`, `help`...), read from the
+/// parser so that new subcommands are recognised without a second list.
+fn is_command_name(name: &str) -> bool {
+    use clap::CommandFactory;
+    let cargo = Cargo::command();
+    name == "help"
+        || cargo
+            .find_subcommand("gocache")
+            .into_iter()
+            .flat_map(|g| g.get_subcommands())
+            .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
+}
+
 /// Parse `args` (argv, program name first) and run; returns the exit code.
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     let mut args = args;
-    if args.get(1).is_some_and(|a| !is_gocache_command(a)) {
-        return wrapper_placeholder(&args[1..]);
+    match mode(&args) {
+        Mode::Commands => {}
+        // Reserved for the archive wrapper that stamps build IDs (the
+        // build-ID issue): it goes here. Until then `ar` runs untouched.
+        Mode::Archiver => {
+            let tool = std::path::PathBuf::from(&args[1]);
+            return Ok(crate::wrapper::pass_through(&tool, &args[2..]));
+        }
+        Mode::Compiler => return Ok(crate::wrapper::run(args)),
     }
     // `cargo-gocache clean` (no `gocache`) is accepted too.
     if args.get(1).is_none_or(|a| a != "gocache") {
@@ -81,36 +129,30 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     commands::run(parsed.command)
 }
 
-/// Is `arg` (argv[1]) `gocache`, one of its subcommands or a help/version
-/// flag? Anything else is a compiler: `cargo-gocache gcc -c a.c`.
-fn is_gocache_command(arg: &OsString) -> bool {
-    use clap::CommandFactory;
-    let Some(arg) = arg.to_str() else {
-        return false;
-    };
-    if matches!(
-        arg,
-        "gocache" | "help" | "-h" | "--help" | "-V" | "--version"
-    ) {
-        return true;
-    }
-    let app = Cargo::command();
-    let gocache = app
-        .find_subcommand("gocache")
-        .expect("the gocache subcommand");
-    let found = gocache
-        .get_subcommands()
-        .any(|c| c.get_name() == arg || c.get_all_aliases().any(|a| a == arg));
-    found
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Wrapper mode until the `wrapper` branch lands: run the compiler as asked,
-/// uncached, so `cargo gocache build` already builds correctly.
-fn wrapper_placeholder(compiler_and_args: &[OsString]) -> Result<i32> {
-    use anyhow::Context;
-    let status = std::process::Command::new(&compiler_and_args[0])
-        .args(&compiler_and_args[1..])
-        .status()
-        .with_context(|| format!("failed to run {:?}", compiler_and_args[0]))?;
-    Ok(status.code().unwrap_or(1))
+    #[test]
+    fn dispatch() {
+        let m = |args: &[&str]| {
+            let mut v: Vec<OsString> = vec!["cargo-gocache".into()];
+            v.extend(args.iter().map(OsString::from));
+            mode(&v)
+        };
+        assert_eq!(m(&[]), Mode::Commands);
+        assert_eq!(m(&["gocache", "stats"]), Mode::Commands);
+        assert_eq!(m(&["stats", "--json"]), Mode::Commands);
+        assert_eq!(m(&["clean"]), Mode::Commands);
+        assert_eq!(m(&["help"]), Mode::Commands);
+        assert_eq!(m(&["--help"]), Mode::Commands);
+        assert_eq!(m(&["gcc", "-c", "a.c"]), Mode::Compiler);
+        assert_eq!(
+            m(&["/usr/bin/x86_64-linux-gnu-gcc-12", "-c", "a.c"]),
+            Mode::Compiler
+        );
+        assert_eq!(m(&["ar", "crs", "libx.a"]), Mode::Archiver);
+        assert_eq!(m(&["/usr/bin/llvm-ar", "crs", "libx.a"]), Mode::Archiver);
+        assert_eq!(m(&["gcc-ar"]), Mode::Archiver);
+    }
 }

@@ -1,0 +1,546 @@
+//! Wrapper mode: `cargo-gocache <compiler> [args...]`, as `ccache gcc ...`.
+//!
+//! For one cacheable compile ([`gocache_build::compile`]):
+//!
+//! 1. the pre-key (compiler identity, arguments, environment, source);
+//! 2. its manifest ([`gocache_build::manifest`]): the first header set that
+//!    still holds on disk names the final key;
+//! 3. **hit**: the final key's *result record* names the object, the
+//!    compiler's stdout and stderr and the header list; the object is
+//!    placed atomically, the caller's depfile written, the output replayed,
+//!    exit 0. No compiler or preprocessor runs;
+//! 4. **miss**: the compiler runs with `-MD -MF <temp>` added (the caller's
+//!    own dependency options removed; gocache writes that depfile itself),
+//!    its output captured and passed on; on success the headers it read are
+//!    observed, the outputs stored, the record put under the final key and
+//!    the header set added to the manifest.
+//!
+//! # The result record (layout)
+//!
+//! An output of the final key, text, one output per line, each output
+//! stored content-addressed on its own (so an object shared by two keys is
+//! stored once):
+//!
+//! ```text
+//! gocache-result v1
+//! secs <compile seconds, for saved-time statistics>
+//! object <output id> <size>
+//! stdout <output id> <size>
+//! stderr <output id> <size>
+//! deps <output id> <size>
+//! ```
+//!
+//! `deps` is the depfile's prerequisites, one a line, `u <path>` or
+//! `s <path>` (found in a system directory, left out for `-MMD`), absolute
+//! paths written with the path map applied, so a hit names this build's
+//! files.
+//!
+//! # Never breaking a build
+//!
+//! Everything up to running the compiler is wrapped: an error or a panic
+//! there prints one warning and runs the real compiler untouched, with an
+//! `error` statistics event. A fault after the compiler ran (storing the
+//! result) is a warning only: the compile's own result stands and is not
+//! repeated. With `CARGO_GOCACHE_DIR=off`, and for any uncacheable command
+//! line, the compiler is `exec`ed untouched (stdin, stdout, stderr and the
+//! exit status are its own).
+//!
+//! Relocation flags (`-ffile-prefix-map`, see [`gocache_build::compile`])
+//! are added to every compile that goes through the cache, hit or miss or
+//! uncacheable because of its headers, so all of them produce the same
+//! bytes wherever the tree is; command lines that are not cacheable compiles
+//! (links, `-E`...) are left untouched.
+
+use std::cell::Cell;
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Instant, SystemTime};
+
+use anyhow::{anyhow, bail, Context, Result};
+use gocache_build::compile::{self, Compile};
+use gocache_build::compiler::{self, CompilerIdentity};
+use gocache_build::hash::{ActionId, OutputId};
+use gocache_build::manifest::{self, Manifest, ObserveOptions};
+use gocache_build::pathmap::PathMap;
+use gocache_build::stats::{self, Event, Outcome};
+use gocache_build::store::write_file_atomic;
+use gocache_build::{Entry, Store};
+
+const RECORD_HEADER: &str = "gocache-result v1";
+
+/// Run `argv` (`cargo-gocache <compiler> [args...]`); returns the exit code.
+pub fn run(argv: Vec<OsString>) -> i32 {
+    let compiler = PathBuf::from(&argv[1]);
+    let args = &argv[2..];
+    let store = match Store::from_env() {
+        Ok(Some(store)) => store,
+        Ok(None) => return pass_through(&compiler, args),
+        Err(e) => {
+            warn(&e.to_string());
+            stats::record_run_only(&Event::new(Outcome::Error("store".into()), "-"));
+            return pass_through(&compiler, args);
+        }
+    };
+    // A panic prints one warning line of ours, not the default report.
+    panic::set_hook(Box::new(|_| {}));
+    let compiled = Cell::new(None);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        cached(&store, &compiler, args, &compiled)
+    }));
+    let _ = panic::take_hook();
+    let fault = match outcome {
+        Ok(Ok(Step::Exit(code))) => return code,
+        Ok(Ok(Step::PassThrough)) => return pass_through(&compiler, args),
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            format!("internal error (panic: {msg})")
+        }
+    };
+    let mut event = Event::new(Outcome::Error(error_reason(&fault)), source_hint(args));
+    // The compiler already ran: its result stands, it is not run again.
+    if let Some(code) = compiled.get() {
+        warn_after(&fault);
+        stats::record(&store, &event);
+        return code;
+    }
+    warn(&fault);
+    event.spent_secs = 0.0;
+    stats::record(&store, &event);
+    pass_through(&compiler, args)
+}
+
+/// What to do once the cached path is done.
+enum Step {
+    /// Exit with this code: served from the cache, or compiled here.
+    Exit(i32),
+    /// Run the compiler untouched (not cacheable).
+    PassThrough,
+}
+
+fn warn(msg: &str) {
+    eprintln!("gocache: warning: {msg}; compiling without the cache");
+}
+
+fn warn_after(msg: &str) {
+    eprintln!("gocache: warning: {msg}; the result was not cached");
+}
+
+/// A short, stable label for an error event (the full text is in the warning).
+fn error_reason(msg: &str) -> String {
+    if msg.starts_with("internal error") {
+        "panic".into()
+    } else {
+        "cache-fault".into()
+    }
+}
+
+fn source_hint(args: &[OsString]) -> String {
+    args.iter()
+        .rev()
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .map_or_else(|| "-".into(), |a| a.to_string_lossy().into_owned())
+}
+
+/// Run the compiler as if gocache were not there: `exec` on Unix, so
+/// stdin, stdout, stderr and the exit status (even a signal) are its own.
+pub fn pass_through(compiler: &Path, args: &[OsString]) -> i32 {
+    let mut cmd = Command::new(compiler);
+    cmd.args(args);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = cmd.exec();
+        eprintln!("gocache: error: failed to run {}: {e}", compiler.display());
+        127
+    }
+    #[cfg(not(unix))]
+    match cmd.status() {
+        Ok(s) => s.code().unwrap_or(1),
+        Err(e) => {
+            eprintln!("gocache: error: failed to run {}: {e}", compiler.display());
+            127
+        }
+    }
+}
+
+fn cached(
+    store: &Store,
+    compiler: &Path,
+    args: &[OsString],
+    compiled: &Cell<Option<i32>>,
+) -> Result<Step> {
+    let cwd = std::env::current_dir().context("failed to read the working directory")?;
+    let compile = match compile::parse(args, &cwd) {
+        Ok(c) => c,
+        Err(u) => {
+            stats::record(
+                store,
+                &Event::new(Outcome::Uncacheable(u.reason), source_hint(args)),
+            );
+            return Ok(Step::PassThrough);
+        }
+    };
+    let identity = compiler::identify(Some(store), compiler)?;
+    let map = if compile::supports_prefix_map(&identity) {
+        compile::relocation_map(&cwd)
+    } else {
+        PathMap::new()
+    };
+    let pre = compile
+        .pre_key(&identity, &map, &cwd)
+        .with_context(|| format!("failed to read {}", compile.source.display()))?;
+    let pre_id = pre.id();
+    let manifest = Manifest::load(store, &pre_id);
+    if let Some((final_id, entry, _)) = manifest.find(store, &pre_id, &map) {
+        if let Some(code) = hit(store, &compile, &cwd, &map, final_id, &entry)? {
+            return Ok(Step::Exit(code));
+        }
+    }
+    let job = Miss {
+        store,
+        compiler,
+        identity: &identity,
+        compile: &compile,
+        cwd: &cwd,
+        map: &map,
+        pre: &pre,
+        pre_id,
+    };
+    job.run(compiled)
+}
+
+/// A parsed result record.
+struct Record {
+    secs: f64,
+    object: (OutputId, u64),
+    stdout: (OutputId, u64),
+    stderr: (OutputId, u64),
+    deps: (OutputId, u64),
+}
+
+impl Record {
+    fn render(&self) -> String {
+        let line = |name: &str, (id, size): (OutputId, u64)| format!("{name} {id} {size}\n");
+        format!(
+            "{RECORD_HEADER}\nsecs {:.3}\n{}{}{}{}",
+            self.secs,
+            line("object", self.object),
+            line("stdout", self.stdout),
+            line("stderr", self.stderr),
+            line("deps", self.deps)
+        )
+    }
+
+    fn parse(text: &str) -> Option<Record> {
+        let mut lines = text.lines();
+        if lines.next()? != RECORD_HEADER {
+            return None;
+        }
+        let secs = lines.next()?.strip_prefix("secs ")?.parse().ok()?;
+        let mut output = |name: &str| -> Option<(OutputId, u64)> {
+            let rest = lines.next()?.strip_prefix(name)?.strip_prefix(' ')?;
+            let (id, size) = rest.split_once(' ')?;
+            Some((OutputId::from_hex(id)?, size.parse().ok()?))
+        };
+        Some(Record {
+            secs,
+            object: output("object")?,
+            stdout: output("stdout")?,
+            stderr: output("stderr")?,
+            deps: output("deps")?,
+        })
+    }
+}
+
+fn entry_of(action: ActionId, (output, size): (OutputId, u64)) -> Entry {
+    Entry {
+        action,
+        output,
+        size,
+        time_nanos: 0,
+    }
+}
+
+/// Serve a hit; `Ok(None)` if an output is missing or damaged (a miss).
+fn hit(
+    store: &Store,
+    compile: &Compile,
+    cwd: &Path,
+    map: &PathMap,
+    final_id: ActionId,
+    entry: &Entry,
+) -> Result<Option<i32>> {
+    let Some(record) = store
+        .read_output(entry)
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| Record::parse(&t))
+    else {
+        return Ok(None);
+    };
+    let read = |o| store.read_output(&entry_of(final_id, o));
+    let (Some(stdout), Some(stderr)) = (read(record.stdout), read(record.stderr)) else {
+        return Ok(None);
+    };
+    let depfile = match &compile.dep {
+        Some(req) => {
+            let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) else {
+                return Ok(None);
+            };
+            let prerequisites = deps_for_caller(&deps, req.system_headers, map);
+            Some((
+                compile::absolute(cwd, &req.path),
+                compile::render_depfile(req, &compile.object, &prerequisites),
+            ))
+        }
+        None => None,
+    };
+    let object = compile::absolute(cwd, &compile.object);
+    if !store.place(&entry_of(final_id, record.object), &object)? {
+        return Ok(None);
+    }
+    if let Some((path, text)) = depfile {
+        write_file_atomic(&path, text.as_bytes())?;
+    }
+    replay(&stdout, &stderr);
+    let mut event = Event::new(Outcome::Hit, compile.source.display().to_string());
+    event.saved_secs = record.secs;
+    event.action = Some(final_id);
+    stats::record(store, &event);
+    Ok(Some(0))
+}
+
+/// The stored header list as the caller's depfile lists it: system headers
+/// dropped for `-MMD`, paths back in this build's directories.
+fn deps_for_caller(deps: &str, system_headers: bool, map: &PathMap) -> Vec<String> {
+    deps.lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(kind, _)| system_headers || *kind != "s")
+        .map(|(_, p)| {
+            if p.starts_with('/') {
+                map.unmap(p).display().to_string()
+            } else {
+                p.to_string()
+            }
+        })
+        .collect()
+}
+
+fn replay(stdout: &[u8], stderr: &[u8]) {
+    // Best effort: a closed stdout must not fail the build.
+    let _ = std::io::stdout().write_all(stdout);
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().write_all(stderr);
+}
+
+struct Miss<'a> {
+    store: &'a Store,
+    compiler: &'a Path,
+    identity: &'a CompilerIdentity,
+    compile: &'a Compile,
+    cwd: &'a Path,
+    map: &'a PathMap,
+    pre: &'a gocache_build::KeyHasher,
+    pre_id: ActionId,
+}
+
+/// Removes the temporary depfile however the miss ends.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+impl Miss<'_> {
+    fn run(&self, compiled: &Cell<Option<i32>>) -> Result<Step> {
+        let c = self.compile;
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        let temp = TempFile(
+            std::env::temp_dir().join(format!("gocache-{}-{nanos:x}.d", std::process::id())),
+        );
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        let out = Command::new(self.compiler)
+            .args(compile::prefix_map_args(self.map))
+            .args(&c.run_args)
+            .arg("-MD")
+            .arg("-MF")
+            .arg(&temp.0)
+            .stdin(Stdio::inherit())
+            .output()
+            .with_context(|| format!("failed to run {}", self.compiler.display()))?;
+        let secs = clock.elapsed().as_secs_f64();
+        let code = exit_code(&out.status);
+        let source = c.source.display().to_string();
+        if code != 0 {
+            compiled.set(Some(code));
+            replay(&out.stdout, &out.stderr);
+            let mut e = Event::new(Outcome::Uncacheable("compile-error".into()), source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(code));
+        }
+
+        // The caller's depfile comes first: it is owed even if the result
+        // cannot be cached.
+        let text = fs::read_to_string(&temp.0)
+            .with_context(|| format!("failed to read {}", temp.0.display()))?;
+        let dep = gocache_build::depfile::parse(&text)
+            .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
+        if dep.prerequisites.is_empty() {
+            bail!("the depfile {} lists no source", temp.0.display());
+        }
+        let sysdirs = compiler::system_include_dirs(
+            Some(self.store),
+            self.compiler,
+            self.identity,
+            c.lang.name(),
+            &c.sysdir_args,
+        )?;
+        let search = c.search_path(self.cwd, &sysdirs);
+        let system_dirs: Vec<PathBuf> = c
+            .isystem_dirs
+            .iter()
+            .chain(&sysdirs)
+            .chain(&c.after_dirs)
+            .map(|d| compile::absolute(self.cwd, d))
+            .collect();
+        let mut deps = String::new();
+        let mut files = Vec::with_capacity(dep.prerequisites.len());
+        for p in &dep.prerequisites {
+            let abs = compile::absolute(self.cwd, p);
+            let system = system_dirs.iter().any(|d| abs.starts_with(d));
+            let shown = if p.is_absolute() {
+                self.map.map(p)
+            } else {
+                p.display().to_string()
+            };
+            deps.push_str(if system { "s " } else { "u " });
+            deps.push_str(&shown);
+            deps.push('\n');
+            files.push(abs);
+        }
+        if let Some(req) = &c.dep {
+            let prerequisites = deps_for_caller(&deps, req.system_headers, self.map);
+            let text = compile::render_depfile(req, &c.object, &prerequisites);
+            let path = compile::absolute(self.cwd, &req.path);
+            // Not cached or not, the caller asked for this file: failing to
+            // write it is the compile's failure, as it would be for gcc.
+            if let Err(e) = write_file_atomic(&path, text.as_bytes()) {
+                replay(&out.stdout, &out.stderr);
+                eprintln!("gocache: error: {e}");
+                compiled.set(Some(1));
+                return Ok(Step::Exit(1));
+            }
+        }
+        // From here the compile is done as the caller asked: a fault below
+        // costs only the caching, and the output is shown once. (A fault
+        // above reruns the compiler untouched, before anything was shown.)
+        compiled.set(Some(code));
+        replay(&out.stdout, &out.stderr);
+
+        let opts = ObserveOptions {
+            started,
+            source_date_epoch: Compile::source_date_epoch(),
+        };
+        let observed = match manifest::observe(&files, &search, self.map, opts) {
+            Ok(o) => o,
+            Err(nc) => {
+                let mut e = Event::new(Outcome::Uncacheable(nc.reason().into()), source);
+                e.spent_secs = secs;
+                stats::record(self.store, &e);
+                return Ok(Step::Exit(0));
+            }
+        };
+        let final_key = observed.key(&self.pre_id);
+        let final_id = final_key.id();
+        let object_path = compile::absolute(self.cwd, &c.object);
+        let object = fs::read(&object_path)
+            .with_context(|| format!("failed to read {}", object_path.display()))?;
+        let put = |bytes: &[u8]| -> Result<(OutputId, u64)> {
+            Ok((self.store.put_output(bytes)?, bytes.len() as u64))
+        };
+        let record = Record {
+            secs,
+            object: put(&object)?,
+            stdout: put(&out.stdout)?,
+            stderr: put(&out.stderr)?,
+            deps: put(deps.as_bytes())?,
+        };
+        // The record before the manifest entry that leads to it.
+        self.store.put(&final_id, record.render().as_bytes())?;
+        Manifest::add_and_save(self.store, &self.pre_id, observed)?;
+        let mut inputs = self.pre.record();
+        inputs.push_str(&final_key.record());
+        self.store.put_key_inputs(&final_id, &inputs)?;
+        let mut e = Event::new(Outcome::Miss, source);
+        e.spent_secs = secs;
+        e.action = Some(final_id);
+        stats::record(self.store, &e);
+        Ok(Step::Exit(0))
+    }
+}
+
+fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips() {
+        let r = Record {
+            secs: 1.25,
+            object: (OutputId::of(b"o"), 1),
+            stdout: (OutputId::of(b""), 0),
+            stderr: (OutputId::of(b"warning"), 7),
+            deps: (OutputId::of(b"u a.c\n"), 6),
+        };
+        let p = Record::parse(&r.render()).unwrap();
+        assert_eq!(
+            (p.secs, p.object, p.stderr, p.deps),
+            (1.25, r.object, r.stderr, r.deps)
+        );
+        assert!(Record::parse("gocache-result v1\nsecs x\n").is_none());
+    }
+
+    #[test]
+    fn deps_unmapped_and_filtered() {
+        let mut map = PathMap::new();
+        map.add("/home/u/ws", "/gocache/workspace");
+        let deps = "u src/a.c\ns /usr/include/stdio.h\nu /gocache/workspace/inc/x.h\n";
+        assert_eq!(
+            deps_for_caller(deps, true, &map),
+            ["src/a.c", "/usr/include/stdio.h", "/home/u/ws/inc/x.h"]
+        );
+        assert_eq!(
+            deps_for_caller(deps, false, &map),
+            ["src/a.c", "/home/u/ws/inc/x.h"]
+        );
+    }
+}
