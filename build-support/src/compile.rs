@@ -799,7 +799,12 @@ pub fn supports_prefix_map(identity: &CompilerIdentity) -> bool {
         major >= 12
     } else if v.contains("clang") {
         major >= 10
-    } else if v.contains("gcc") || v.contains("GCC") || v.contains("g++") || v.contains("cc (") {
+    } else if v.contains("gcc")
+        || v.contains("GCC")
+        || v.contains("g++")
+        || v.contains("cc (")
+        || v.contains("c++ (")
+    {
         major >= 8
     } else {
         false
@@ -1187,6 +1192,13 @@ mod tests {
             "gcc (Debian 12.2.0-14+deb12u1) 12.2.0"
         )));
         assert!(!supports_prefix_map(&id("gcc (GCC) 7.5.0")));
+        // gcc names itself as invoked: `c++` is cc's default C++ compiler.
+        assert!(supports_prefix_map(&id(
+            "c++ (Debian 12.2.0-14+deb12u1) 12.2.0"
+        )));
+        assert!(supports_prefix_map(&id(
+            "cc (Debian 12.2.0-14+deb12u1) 12.2.0"
+        )));
         assert!(supports_prefix_map(&id("Debian clang version 14.0.6")));
         assert!(!supports_prefix_map(&id("clang version 9.0.1")));
         assert!(!supports_prefix_map(&id(
