@@ -70,7 +70,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::compiler::CompilerIdentity;
-use crate::hash::{hash_file, hex, KeyHasher};
+use crate::hash::KeyHasher;
 use crate::manifest::SearchPath;
 use crate::pathmap::PathMap;
 
@@ -881,6 +881,17 @@ impl Compile {
         map: &PathMap,
         cwd: &Path,
     ) -> std::io::Result<KeyHasher> {
+        self.pre_key_with(identity, map, cwd, &mut crate::manifest::RealDisk)
+    }
+
+    /// [`Compile::pre_key`], hashing the source through `disk` (a memo).
+    pub fn pre_key_with(
+        &self,
+        identity: &CompilerIdentity,
+        map: &PathMap,
+        cwd: &Path,
+        disk: &mut dyn crate::manifest::Disk,
+    ) -> std::io::Result<KeyHasher> {
         let mut h = KeyHasher::new("compile");
         h.line(SALT);
         h.line(format!("compiler {}", identity.id));
@@ -931,7 +942,10 @@ impl Compile {
         } else {
             self.source.display().to_string()
         };
-        h.line(format!("source {name} {}", hex(&hash_file(&src)?)));
+        let hash = disk.hash(&src).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "cannot read the source")
+        })?;
+        h.line(format!("source {name} {hash}"));
         Ok(h)
     }
 

@@ -23,6 +23,7 @@ pub mod compiler;
 pub mod depfile;
 pub mod env;
 mod error;
+pub mod filememo;
 pub mod hash;
 pub mod manifest;
 pub mod pathmap;

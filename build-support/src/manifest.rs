@@ -225,18 +225,46 @@ impl Observed {
 
     /// Does this observation still hold on disk? `hashes` memoises file
     /// hashes across the entries of one lookup.
-    fn matches(&self, map: &PathMap, hashes: &mut HashMap<String, Option<String>>) -> bool {
+    fn matches(
+        &self,
+        map: &PathMap,
+        disk: &mut dyn Disk,
+        hashes: &mut HashMap<String, Option<String>>,
+    ) -> bool {
         for (path, want) in &self.files {
             let got = hashes
                 .entry(path.clone())
-                .or_insert_with(|| fs::read(map.unmap(path)).ok().map(|b| hex(&hash_bytes(&b))));
+                .or_insert_with(|| disk.hash(&map.unmap(path)));
             if got.as_deref() != Some(want.as_str()) {
                 return false;
             }
         }
-        self.probes.iter().all(|(path, exists)| {
-            fs::metadata(map.unmap(path)).is_ok_and(|m| !m.is_dir()) == *exists
-        })
+        self.probes
+            .iter()
+            .all(|(path, exists)| disk.is_file(&map.unmap(path)) == *exists)
+    }
+}
+
+/// How a lookup looks at the disk. [`RealDisk`] reads and hashes every
+/// file; a memo ([`crate::filememo::FileMemo`]) answers from file stamps
+/// for files that have not changed, and must give the same answers.
+pub trait Disk {
+    /// The hex SHA-256 of the file's content; `None` if it cannot be read.
+    fn hash(&mut self, path: &Path) -> Option<String>;
+    /// Is there a file (not a directory) at `path`, following symlinks?
+    fn is_file(&mut self, path: &Path) -> bool;
+}
+
+/// The disk as it is: every file read and hashed, every probe a `stat`.
+pub struct RealDisk;
+
+impl Disk for RealDisk {
+    fn hash(&mut self, path: &Path) -> Option<String> {
+        fs::read(path).ok().map(|b| hex(&hash_bytes(&b)))
+    }
+
+    fn is_file(&mut self, path: &Path) -> bool {
+        fs::metadata(path).is_ok_and(|m| !m.is_dir())
     }
 }
 
@@ -272,9 +300,20 @@ impl Manifest {
         pre: &ActionId,
         map: &PathMap,
     ) -> Option<(ActionId, Entry, &Observed)> {
+        self.find_with(store, pre, map, &mut RealDisk)
+    }
+
+    /// [`Manifest::find`], looking at the disk through `disk`.
+    pub fn find_with(
+        &self,
+        store: &Store,
+        pre: &ActionId,
+        map: &PathMap,
+        disk: &mut dyn Disk,
+    ) -> Option<(ActionId, Entry, &Observed)> {
         let mut hashes = HashMap::new();
         for obs in &self.entries {
-            if obs.matches(map, &mut hashes) {
+            if obs.matches(map, disk, &mut hashes) {
                 let key = obs.key(pre).id();
                 if let Some(e) = store.get(&key) {
                     return Some((key, e, obs));

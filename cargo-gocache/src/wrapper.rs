@@ -63,6 +63,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::{anyhow, bail, Context, Result};
 use gocache_build::compile::{self, Compile};
 use gocache_build::compiler::{self, CompilerIdentity};
+use gocache_build::filememo::{self, FileMemo, Snapshot};
 use gocache_build::hash::{ActionId, OutputId};
 use gocache_build::manifest::{self, Manifest, ObserveOptions};
 use gocache_build::pathmap::PathMap;
@@ -195,13 +196,36 @@ fn cached(
     } else {
         PathMap::new()
     };
-    let pre = compile
-        .pre_key(&identity, &map, &cwd)
-        .with_context(|| format!("failed to read {}", compile.source.display()))?;
+    // A steady hit: the last lookup's snapshot still holds (one stat per
+    // file and directory it looked at; see filememo).
+    let memo_key = filememo::memo_key(&cwd, args);
+    let snapshot_key = filememo::snapshot_key(&memo_key);
+    let mut snapshot = Snapshot::load(store, &snapshot_key);
+    let pre = match snapshot.as_mut() {
+        Some(snap) => compile.pre_key_with(&identity, &map, &cwd, snap),
+        None => compile.pre_key(&identity, &map, &cwd),
+    }
+    .with_context(|| format!("failed to read {}", compile.source.display()))?;
     let pre_id = pre.id();
+    if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
+        if let Some(entry) = store.get(&final_id) {
+            if let Some(code) = hit(store, &compile, &cwd, &map, final_id, &entry)? {
+                return Ok(Step::Exit(code));
+            }
+        }
+    }
+    // Direct mode, with file hashes and probe answers remembered by stat.
+    let mut memo = FileMemo::load(store, &memo_key);
     let manifest = Manifest::load(store, &pre_id);
-    if let Some((final_id, entry, _)) = manifest.find(store, &pre_id, &map) {
+    memo.hash(&compile::absolute(&cwd, &compile.source));
+    let found = manifest.find_with(store, &pre_id, &map, &mut memo);
+    // Best effort: without the memo the next hit rehashes.
+    let _ = memo.save_if_changed(store, &memo_key);
+    if let Some((final_id, entry, _)) = found {
         if let Some(code) = hit(store, &compile, &cwd, &map, final_id, &entry)? {
+            if let Some(snap) = memo.snapshot(pre_id, final_id) {
+                let _ = snap.save(store, &snapshot_key);
+            }
             return Ok(Step::Exit(code));
         }
     }

@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The `cargo-gocache` binary built for these tests.
-pub fn cargo_gocache_bin() -> PathBuf {
+/// The binary under test.
+pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-gocache"))
 }
 
@@ -56,7 +56,7 @@ pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
 
 /// `cargo-gocache` with a clean environment and its own store.
 pub fn gocache(store: &Path) -> Command {
-    let mut cmd = clean_command(cargo_gocache_bin());
+    let mut cmd = clean_command(bin());
     cmd.env("CARGO_GOCACHE_DIR", store);
     cmd
 }

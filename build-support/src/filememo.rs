@@ -1,0 +1,546 @@
+//! File hashes and probe answers remembered by stat, so that a hit reads
+//! and hashes only what changed.
+//!
+//! A hit must check every header the compile read (its hash) and every
+//! probe (does a shadowing header exist?). For a large C file that is a
+//! megabyte of SHA-256 and a thousand `stat`s, most of the hit's time. As
+//! Go's build cache and ccache's inode cache do, a [`FileMemo`] keeps, per
+//! command line:
+//!
+//! * for a file: its *stamp* (device, inode, size, mtime and ctime in
+//!   nanoseconds) and content hash. Same stamp, same content;
+//! * for a directory holding probed names: its stamp and which of those
+//!   names were files. Creating, removing or renaming an entry changes the
+//!   directory's mtime and ctime, so with the stamp unchanged the answers
+//!   are too. Names that are symlinks are never remembered (their target
+//!   can change without touching the directory).
+//!
+//! **The racy-stamp rule.** A stamp is remembered only if the file's (or
+//! directory's) mtime and ctime are more than [`RACY`] in the past when it
+//! is taken. A later change then sets a ctime that is certainly newer, even
+//! on file systems with coarse timestamps, so the stamp cannot match again.
+//! (ctime cannot be set by `touch`, so an edit that restores the mtime is
+//! caught too.)
+//!
+//! The memo is kept in the store as an ordinary output under a key of the
+//! command line and working directory, written only when it learned
+//! something, so a steady run of hits writes nothing. A damaged or foreign
+//! memo (another checkout sharing the store) only costs rehashing.
+//! On platforms without inode numbers nothing is remembered.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use crate::manifest::Disk;
+use crate::store::Store;
+
+/// Stamps younger than this are not remembered (see the module docs).
+pub const RACY: Duration = Duration::from_secs(2);
+
+const HEADER: &str = "gocache-filememo v1";
+
+/// What identifies one version of a file or directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    #[cfg(unix)]
+    fn of(meta: &fs::Metadata) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        Some(Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(_meta: &fs::Metadata) -> Option<Stamp> {
+        None
+    }
+
+    /// Old enough to remember at `now_ns`?
+    fn settled(&self, now_ns: i128) -> bool {
+        let cutoff = now_ns - RACY.as_nanos() as i128;
+        self.mtime_ns < cutoff && self.ctime_ns < cutoff
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            self.dev, self.ino, self.size, self.mtime_ns, self.ctime_ns
+        )
+    }
+
+    fn parse<'a>(it: &mut impl Iterator<Item = &'a str>) -> Option<Stamp> {
+        Some(Stamp {
+            dev: it.next()?.parse().ok()?,
+            ino: it.next()?.parse().ok()?,
+            size: it.next()?.parse().ok()?,
+            mtime_ns: it.next()?.parse().ok()?,
+            ctime_ns: it.next()?.parse().ok()?,
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct DirMemo {
+    stamp: Option<Stamp>,
+    /// Probed names in this directory: was each a file?
+    names: HashMap<String, bool>,
+}
+
+/// A memo of file hashes and probe answers; see the module docs.
+#[derive(Debug)]
+pub struct FileMemo {
+    files: HashMap<PathBuf, (Stamp, String)>,
+    dirs: HashMap<PathBuf, DirMemo>,
+    /// Directory stamps taken during this run (one `stat` per directory).
+    fresh_dirs: HashMap<PathBuf, Option<Stamp>>,
+    /// Files hashed during this run, with their stamps (for a [`Snapshot`]).
+    touched: Vec<(PathBuf, Stamp, String)>,
+    /// Something looked at in this run was too fresh to remember, or a
+    /// symlink: no [`Snapshot`] can vouch for this lookup.
+    unsettled: bool,
+    now_ns: i128,
+    changed: bool,
+}
+
+impl Default for FileMemo {
+    fn default() -> FileMemo {
+        FileMemo::empty()
+    }
+}
+
+/// The store key of the memo for one command line in one directory.
+pub fn memo_key(cwd: &Path, args: &[std::ffi::OsString]) -> ActionId {
+    let mut h = KeyHasher::new("filememo");
+    h.line(HEADER);
+    h.line(format!("cwd {}", cwd.display()));
+    for a in args {
+        h.line(format!("arg {}", a.to_string_lossy()));
+    }
+    h.id()
+}
+
+impl FileMemo {
+    /// A memo that knows nothing.
+    pub fn empty() -> FileMemo {
+        let now_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as i128;
+        FileMemo {
+            files: HashMap::new(),
+            dirs: HashMap::new(),
+            fresh_dirs: HashMap::new(),
+            touched: Vec::new(),
+            unsettled: false,
+            now_ns,
+            changed: false,
+        }
+    }
+
+    /// The memo stored under `key`; empty if missing or damaged.
+    pub fn load(store: &Store, key: &ActionId) -> FileMemo {
+        let mut memo = FileMemo::empty();
+        if let Some(text) = store
+            .get_bytes(key)
+            .and_then(|(_, b)| String::from_utf8(b).ok())
+        {
+            if memo.parse(&text).is_none() {
+                memo = FileMemo::empty();
+            }
+        }
+        memo
+    }
+
+    /// Save if this run learned something. Best effort by design: callers
+    /// may ignore the error (the cost is rehashing next time).
+    pub fn save_if_changed(&self, store: &Store, key: &ActionId) -> crate::Result<()> {
+        if !self.changed {
+            return Ok(());
+        }
+        store.put(key, self.render().as_bytes()).map(|_| ())
+    }
+
+    fn render(&self) -> String {
+        let mut s = format!("{HEADER}\n");
+        for (path, (stamp, hash)) in &self.files {
+            let _ = writeln!(s, "f {hash} {} {}", stamp.render(), path.display());
+        }
+        for (path, d) in &self.dirs {
+            let Some(stamp) = d.stamp else { continue };
+            let _ = writeln!(s, "d {} {}", stamp.render(), path.display());
+            for (name, is_file) in &d.names {
+                let _ = writeln!(s, "p {} {name}", *is_file as u8);
+            }
+        }
+        s
+    }
+
+    fn parse(&mut self, text: &str) -> Option<()> {
+        let mut lines = text.lines();
+        if lines.next()? != HEADER {
+            return None;
+        }
+        let mut cur_dir: Option<PathBuf> = None;
+        for line in lines {
+            let (kind, rest) = line.split_once(' ')?;
+            match kind {
+                "f" => {
+                    let mut it = rest.splitn(7, ' ');
+                    let hash = it.next()?.to_string();
+                    let stamp = Stamp::parse(&mut it)?;
+                    let path = PathBuf::from(it.next()?);
+                    self.files.insert(path, (stamp, hash));
+                }
+                "d" => {
+                    let mut it = rest.splitn(6, ' ');
+                    let stamp = Stamp::parse(&mut it)?;
+                    let path = PathBuf::from(it.next()?);
+                    self.dirs.insert(
+                        path.clone(),
+                        DirMemo {
+                            stamp: Some(stamp),
+                            names: HashMap::new(),
+                        },
+                    );
+                    cur_dir = Some(path);
+                }
+                "p" => {
+                    let (x, name) = rest.split_once(' ')?;
+                    let dir = self.dirs.get_mut(cur_dir.as_ref()?)?;
+                    dir.names.insert(name.to_string(), x == "1");
+                }
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+
+    /// The hex SHA-256 of `path`'s content, from the memo when its stamp
+    /// is unchanged; `None` if unreadable.
+    pub fn hash(&mut self, path: &Path) -> Option<String> {
+        // Stamp first, then read: a change after the stat shows in the
+        // next stat, never under the old stamp.
+        let stamp = fs::metadata(path).ok().and_then(|m| Stamp::of(&m));
+        if let (Some(stamp), Some((known, hash))) = (stamp, self.files.get(path)) {
+            if *known == stamp {
+                let hash = hash.clone();
+                self.touched.push((path.to_path_buf(), stamp, hash.clone()));
+                return Some(hash);
+            }
+        }
+        let Some(bytes) = fs::read(path).ok() else {
+            self.unsettled = true;
+            return None;
+        };
+        let hash = hex(&hash_bytes(&bytes));
+        match stamp {
+            Some(stamp) if stamp.settled(self.now_ns) => {
+                self.files.insert(path.to_path_buf(), (stamp, hash.clone()));
+                self.touched.push((path.to_path_buf(), stamp, hash.clone()));
+                self.changed = true;
+            }
+            _ => {
+                self.unsettled = true;
+                if self.files.remove(path).is_some() {
+                    self.changed = true;
+                }
+            }
+        }
+        Some(hash)
+    }
+
+    fn dir_stamp(&mut self, dir: &Path) -> Option<Stamp> {
+        if let Some(s) = self.fresh_dirs.get(dir) {
+            return *s;
+        }
+        let s = fs::metadata(dir).ok().and_then(|m| Stamp::of(&m));
+        self.fresh_dirs.insert(dir.to_path_buf(), s);
+        s
+    }
+
+    /// Is there a file (not a directory) at `path`? From the memo when the
+    /// nearest existing directory above it is unchanged.
+    ///
+    /// Most probes name a file in a directory that does not exist at all
+    /// (`/usr/include/common/x.h`); their answer is remembered under the
+    /// nearest directory that does exist, whose stamp changes when the
+    /// missing one is created.
+    pub fn is_file(&mut self, path: &Path) -> bool {
+        let real = || fs::metadata(path).is_ok_and(|m| !m.is_dir());
+        let mut dir = path;
+        let stamp = loop {
+            let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
+                self.unsettled = true;
+                return real();
+            };
+            dir = parent;
+            if let Some(stamp) = self.dir_stamp(dir) {
+                break stamp;
+            }
+        };
+        let Some(name) = path.strip_prefix(dir).ok().and_then(|n| n.to_str()) else {
+            self.unsettled = true;
+            return real();
+        };
+        let now_ns = self.now_ns;
+        let memo = self.dirs.entry(dir.to_path_buf()).or_default();
+        if memo.stamp == Some(stamp) {
+            if let Some(known) = memo.names.get(name) {
+                return *known;
+            }
+        } else {
+            memo.stamp = stamp.settled(now_ns).then_some(stamp);
+            memo.names.clear();
+            self.changed = true;
+        }
+        let answer = real();
+        // Only a name directly in the directory can be a symlink whose
+        // target changes behind the directory's back; deeper names are
+        // missing directories (answer `false`).
+        let is_link =
+            answer && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if memo.stamp.is_some() && !is_link {
+            memo.names.insert(name.to_string(), answer);
+            self.changed = true;
+        } else {
+            self.unsettled = true;
+        }
+        answer
+    }
+
+    /// A [`Snapshot`] of this run's lookup, which found `found` under
+    /// `pre`: `None` if anything looked at was too fresh or a symlink.
+    pub fn snapshot(&self, pre: ActionId, found: ActionId) -> Option<Snapshot> {
+        if self.unsettled {
+            return None;
+        }
+        let mut dirs = Vec::new();
+        for (dir, stamp) in &self.fresh_dirs {
+            match stamp {
+                Some(s) if s.settled(self.now_ns) => dirs.push((dir.clone(), *s)),
+                Some(_) => return None,
+                // Missing: covered by the nearest existing directory above.
+                None => {}
+            }
+        }
+        let mut files = self.touched.clone();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.dedup_by(|a, b| a.0 == b.0);
+        dirs.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(Snapshot {
+            pre,
+            found,
+            files,
+            dirs,
+            stale: false,
+        })
+    }
+}
+
+/// The shortcut of a steady hit: the last lookup that found a result,
+/// with the stamp of every file it hashed and every directory it probed.
+///
+/// If the pre-key is the same and every stamp is unchanged, every hash and
+/// every probe answer is unchanged (see the module docs), so the same
+/// result is found again: a hit costs one `stat` per file and directory
+/// instead of reading the manifest, hashing headers and probing names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pre: ActionId,
+    found: ActionId,
+    files: Vec<(PathBuf, Stamp, String)>,
+    dirs: Vec<(PathBuf, Stamp)>,
+    /// A file asked for through [`Disk::hash`] was not vouched for.
+    stale: bool,
+}
+
+const SNAPSHOT_HEADER: &str = "gocache-snapshot v1";
+
+/// The store key of the snapshot that goes with the memo under `memo_key`.
+pub fn snapshot_key(memo_key: &ActionId) -> ActionId {
+    let mut h = KeyHasher::new("snapshot");
+    h.line(SNAPSHOT_HEADER);
+    h.line(format!("memo {memo_key}"));
+    h.id()
+}
+
+impl Snapshot {
+    /// The snapshot stored under `key`, if any and well formed.
+    pub fn load(store: &Store, key: &ActionId) -> Option<Snapshot> {
+        let text = String::from_utf8(store.get_bytes(key)?.1).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != SNAPSHOT_HEADER {
+            return None;
+        }
+        let pre = ActionId::from_hex(lines.next()?.strip_prefix("pre ")?)?;
+        let found = ActionId::from_hex(lines.next()?.strip_prefix("found ")?)?;
+        let mut snap = Snapshot {
+            pre,
+            found,
+            files: Vec::new(),
+            dirs: Vec::new(),
+            stale: false,
+        };
+        for line in lines {
+            let (kind, rest) = line.split_once(' ')?;
+            match kind {
+                "f" => {
+                    let mut it = rest.splitn(7, ' ');
+                    let hash = it.next()?.to_string();
+                    let stamp = Stamp::parse(&mut it)?;
+                    snap.files.push((PathBuf::from(it.next()?), stamp, hash));
+                }
+                "d" => {
+                    let mut it = rest.splitn(6, ' ');
+                    let stamp = Stamp::parse(&mut it)?;
+                    snap.dirs.push((PathBuf::from(it.next()?), stamp));
+                }
+                _ => return None,
+            }
+        }
+        Some(snap)
+    }
+
+    /// Save under `key`.
+    pub fn save(&self, store: &Store, key: &ActionId) -> crate::Result<()> {
+        let mut s = format!(
+            "{SNAPSHOT_HEADER}\npre {}\nfound {}\n",
+            self.pre, self.found
+        );
+        for (path, stamp, hash) in &self.files {
+            let _ = writeln!(s, "f {hash} {} {}", stamp.render(), path.display());
+        }
+        for (path, stamp) in &self.dirs {
+            let _ = writeln!(s, "d {} {}", stamp.render(), path.display());
+        }
+        store.put(key, s.as_bytes()).map(|_| ())
+    }
+
+    /// The result found last time, if `pre` is the same and nothing looked
+    /// at has changed.
+    pub fn check(&self, pre: &ActionId) -> Option<ActionId> {
+        if self.stale || self.pre != *pre {
+            return None;
+        }
+        let same = |path: &Path, want: &Stamp| {
+            fs::metadata(path)
+                .ok()
+                .and_then(|m| Stamp::of(&m))
+                .is_some_and(|s| s == *want)
+        };
+        let files = self.files.iter().all(|(p, st, _)| same(p, st));
+        (files && self.dirs.iter().all(|(p, st)| same(p, st))).then_some(self.found)
+    }
+}
+
+/// A snapshot hashes the source for the pre-key from its stamps; a file it
+/// does not vouch for is hashed for real and makes it [stale](Snapshot::check).
+impl Disk for Snapshot {
+    fn hash(&mut self, path: &Path) -> Option<String> {
+        let stamp = fs::metadata(path).ok().and_then(|m| Stamp::of(&m));
+        if let Some((_, _, hash)) = self
+            .files
+            .iter()
+            .find(|(p, st, _)| p == path && Some(*st) == stamp)
+        {
+            return Some(hash.clone());
+        }
+        self.stale = true;
+        fs::read(path).ok().map(|b| hex(&hash_bytes(&b)))
+    }
+
+    fn is_file(&mut self, path: &Path) -> bool {
+        self.stale = true;
+        fs::metadata(path).is_ok_and(|m| !m.is_dir())
+    }
+}
+
+impl Disk for FileMemo {
+    fn hash(&mut self, path: &Path) -> Option<String> {
+        FileMemo::hash(self, path)
+    }
+
+    fn is_file(&mut self, path: &Path) -> bool {
+        FileMemo::is_file(self, path)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn age(path: &Path) {
+        let old = SystemTime::now() - Duration::from_secs(60);
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
+    #[test]
+    fn remembers_settled_files_and_sees_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s")).unwrap();
+        let f = dir.path().join("x.h");
+        fs::write(&f, "one").unwrap();
+        let key = ActionId([3; 32]);
+        let mut m = FileMemo::load(&store, &key);
+        // Just written: its ctime is fresh, so it is hashed, not remembered.
+        assert_eq!(m.hash(&f), Some(hex(&hash_bytes(b"one"))));
+        assert!(m.files.is_empty());
+        // Pretend time has passed.
+        m.now_ns += 10_000_000_000;
+        assert_eq!(m.hash(&f), Some(hex(&hash_bytes(b"one"))));
+        assert_eq!(m.files.len(), 1);
+        m.save_if_changed(&store, &key).unwrap();
+        let mut m2 = FileMemo::load(&store, &key);
+        assert_eq!(m2.files, m.files);
+        // An edit that keeps the size and restores the mtime still changes the ctime.
+        fs::write(&f, "two").unwrap();
+        age(&f);
+        assert_eq!(m2.hash(&f), Some(hex(&hash_bytes(b"two"))));
+    }
+
+    #[test]
+    fn probe_answers_follow_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("inc");
+        fs::create_dir(&d).unwrap();
+        let mut m = FileMemo::empty();
+        m.now_ns += 10_000_000_000;
+        let p = d.join("x.h");
+        assert!(!m.is_file(&p));
+        assert_eq!(m.dirs[&d].names.get("x.h"), Some(&false));
+        assert!(!m.is_file(&p), "answered from the memo");
+        fs::write(&p, "").unwrap();
+        // A new run (fresh directory stamps) sees the directory changed.
+        m.fresh_dirs.clear();
+        assert!(m.is_file(&p));
+        // Under a missing directory: remembered under the nearest one that exists.
+        let deep = d.join("sub/y.h");
+        assert!(!m.is_file(&deep));
+        assert_eq!(m.dirs[&d].names.get("sub/y.h"), Some(&false));
+        fs::create_dir(d.join("sub")).unwrap();
+        fs::write(&deep, "").unwrap();
+        m.fresh_dirs.clear();
+        assert!(m.is_file(&deep));
+    }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Per-hit latency of the compiler wrapper, and of ccache when installed, on
+# the same real compile (zstd's zstd_compress.c at -O3 by default).
+#
+#   cargo build --release -p cargo-gocache
+#   scripts/bench-hit.sh [SOURCE.c]        # N=100 hits per round by default
+#
+# Rounds alternate gocache, ccache, gocache, ccache (A B A B) so drift on a
+# shared machine hits both alike. Each tool gets its own fresh store in a
+# temporary directory; one cold compile fills it, then N hits are timed.
+# This is a quick check that the hit path stays lean, not the benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-100}
+ROUNDS=${ROUNDS:-2}
+CC=${CC:-gcc}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/cargo-gocache}
+SRC=${1:-$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/zstd-sys-*/zstd/lib/compress/zstd_compress.c 2>/dev/null | head -1)}
+if [ -z "$SRC" ] || [ ! -f "$SRC" ]; then
+    echo "no source: pass a C file (zstd-sys is not in the cargo registry)" >&2
+    exit 2
+fi
+if [ ! -x "$BIN" ]; then
+    echo "no $BIN: run cargo build --release -p cargo-gocache" >&2
+    exit 2
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+args=(-O3 -c "$SRC" -o "$work/out.o")
+
+now() { echo "${EPOCHREALTIME/./}"; }   # microseconds
+
+gocache() { CARGO_GOCACHE_DIR="$work/gocache" "$BIN" "$CC" "${args[@]}"; }
+ccache_() { CCACHE_DIR="$work/ccache" ccache "$CC" "${args[@]}"; }
+
+# mean_ms FUNCTION: N runs, prints the mean in milliseconds.
+mean_ms() {
+    local t0 t1 i
+    t0=$(now)
+    for ((i = 0; i < N; i++)); do "$1"; done
+    t1=$(now)
+    awk -v us=$((t1 - t0)) -v n="$N" 'BEGIN { printf "%.2f", us / n / 1000 }'
+}
+
+t0=$(now); "$CC" "${args[@]}"; t1=$(now)
+echo "source: $SRC"
+echo "compile without a cache: $(awk -v us=$((t1 - t0)) 'BEGIN { printf "%.0f", us / 1000 }') ms"
+
+gocache
+have_ccache=false
+if command -v ccache >/dev/null; then
+    have_ccache=true
+    ccache_
+fi
+
+for ((r = 1; r <= ROUNDS; r++)); do
+    line="round $r: gocache $(mean_ms gocache) ms/hit"
+    if $have_ccache; then
+        line="$line, ccache $(mean_ms ccache_) ms/hit"
+    fi
+    echo "$line"
+done
+
+hits=$(grep -c $'^v1\thit' "$work/gocache/stats/events.log" || true)
+echo "gocache hits recorded: $hits of $((N * ROUNDS))"
+if $have_ccache; then
+    CCACHE_DIR="$work/ccache" ccache --print-stats | grep -E '^(direct_cache_hit|preprocessed_cache_hit|cache_miss)\s' | tr '\t' ' ' | paste -sd' ' | sed 's/^/ccache: /'
+fi
