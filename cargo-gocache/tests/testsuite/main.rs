@@ -2,5 +2,6 @@
 //! (as cargo's own `tests/testsuite`), sharing [`support`].
 
 mod e2e;
+mod runner;
 mod support;
 mod wrapper;
