@@ -17,8 +17,11 @@
 //! (and the same with `CXX`). A value whose first word is a *known wrapper*
 //! (ccache, sccache, ..., or the name in `CC_KNOWN_WRAPPER_CUSTOM`) is split
 //! into wrapper and compiler, and cc runs `wrapper compiler args...` while
-//! still introspecting the real compiler (family detection runs the
-//! compiler itself, not the wrapper).
+//! still introspecting the real compiler: family detection (`-E` on a
+//! probe file) and flag probes (`is_flag_supported`, `flag_check.c`) run
+//! the compiler itself, never the wrapper, so a gcc or clang behind the
+//! wrapper is detected as it would be without it, and those probes are
+//! neither cached nor counted.
 //!
 //! So for the host triple and for every `--target`, this module resolves
 //! the compiler cc would have used (the user's variable if one is set, else
