@@ -32,10 +32,15 @@
 //! cross-compiling. A user's own caching wrapper (`CC="ccache gcc"`) is
 //! replaced, not chained: gocache does its job.
 //!
-//! Not covered (those compiles run uncached, unchanged): targets set only in
-//! `.cargo/config.toml` `build.target` (pass `--target` or
-//! `CARGO_BUILD_TARGET`), MSVC targets, and a compiler or binary path that
-//! contains whitespace (cc splits `CC` on whitespace).
+//! The targets are the host, each `--target`, `CARGO_BUILD_TARGET`, and
+//! `build.target` from `--config` and from the config files cargo reads
+//! (a line scan of `.cargo/config.toml` from the working directory up, and
+//! `$CARGO_HOME/config.toml`).
+//!
+//! Not covered (those compiles run uncached, unchanged): a target spelled
+//! in a config in a way the line scan misses (a multi-line array), MSVC
+//! targets, and a compiler or binary path that contains whitespace (cc
+//! splits `CC` on whitespace).
 //!
 //! # What the wrapper is told
 //!
@@ -159,7 +164,13 @@ impl Setup {
     fn new(store: &Store, cargo: &OsStr, args: &[OsString]) -> Result<Setup> {
         let exe = std::env::current_exe().context("cannot find the running cargo-gocache")?;
         let host = host_triple()?;
-        let targets = targets(args, gocache_build::env::var("CARGO_BUILD_TARGET"), &host);
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        let targets = targets(
+            args,
+            gocache_build::env::var("CARGO_BUILD_TARGET"),
+            &config_texts(&cwd, cargo_home().as_deref()),
+            &host,
+        );
 
         // ---- The environment given to cargo: assembled here, in one place.
         // (An `AR` wrapper for build IDs slots in beside the compilers.)
@@ -333,18 +344,30 @@ fn host_triple() -> Result<String> {
         .with_context(|| format!("{rustc:?} -vV printed no host line"))
 }
 
-/// The host and every `--target` in cargo's arguments (or
-/// `CARGO_BUILD_TARGET` when there is none), deduplicated.
-fn targets(args: &[OsString], env_target: Option<String>, host: &str) -> Vec<String> {
+/// Every target cargo may build for: the host, each `--target`,
+/// `CARGO_BUILD_TARGET`, and `build.target` from `--config` arguments and
+/// from the config files cargo reads (`config_texts`). A union, not cargo's
+/// precedence: a `CC_<target>` for a target that is not built is never
+/// read, so too many is harmless, while a missing one leaves that
+/// target's compiles uncached.
+fn targets(
+    args: &[OsString],
+    env_target: Option<String>,
+    config_texts: &[String],
+    host: &str,
+) -> Vec<String> {
     let mut found = option_values(args, "--target");
-    if found.is_empty() {
-        found.extend(env_target.into_iter().flat_map(|t| {
-            // CARGO_BUILD_TARGET may be a TOML-ish list in newer cargo; take names.
-            t.split([',', '[', ']', '"', ' '])
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        }));
+    // CARGO_BUILD_TARGET may be a list in newer cargo; take the names.
+    found.extend(env_target.iter().flat_map(|t| quoted_or_bare(t)));
+    for c in option_values(args, "--config") {
+        if c.contains('=') {
+            found.extend(config_build_targets(&c));
+        } else if let Ok(text) = fs::read_to_string(&c) {
+            found.extend(config_build_targets(&text));
+        }
+    }
+    for text in config_texts {
+        found.extend(config_build_targets(text));
     }
     let mut targets = vec![host.to_string()];
     for t in found {
@@ -356,11 +379,74 @@ fn targets(args: &[OsString], env_target: Option<String>, host: &str) -> Vec<Str
         } else {
             t
         };
-        if !targets.contains(&t) {
+        if !t.is_empty() && !targets.contains(&t) {
             targets.push(t);
         }
     }
     targets
+}
+
+/// The config files cargo reads, from `cwd` up to the root, then
+/// `$CARGO_HOME`: their texts (missing ones skipped).
+fn config_texts(cwd: &Path, cargo_home: Option<&Path>) -> Vec<String> {
+    let mut dirs: Vec<PathBuf> = cwd.ancestors().map(|d| d.join(".cargo")).collect();
+    dirs.extend(cargo_home.map(Path::to_path_buf));
+    dirs.iter()
+        .flat_map(|d| [d.join("config.toml"), d.join("config")])
+        .filter_map(|f| fs::read_to_string(f).ok())
+        .collect()
+}
+
+/// `build.target` values in a cargo config text: `[build]` then
+/// `target = "..."` or `target = ["...", ...]`, or a dotted
+/// `build.target = ...`, on one line. A line scan, not a TOML parser:
+/// enough for how configs spell it; anything it misses is only uncached.
+fn config_build_targets(text: &str) -> Vec<String> {
+    let mut table = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            table = line.trim_matches(['[', ']', ' ']).to_string();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key: String = key.split_whitespace().collect();
+        let full = if table.is_empty() {
+            key
+        } else {
+            format!("{table}.{key}")
+        };
+        if full == "build.target" {
+            out.extend(quoted_or_bare(value));
+        }
+    }
+    out
+}
+
+/// The quoted strings in `v` (`"a"`, `['a', "b"]`), or `v` itself when it
+/// has no quotes (`CARGO_BUILD_TARGET=aarch64-unknown-linux-gnu`).
+fn quoted_or_bare(v: &str) -> Vec<String> {
+    let v = v.trim();
+    if !v.contains(['"', '\'']) {
+        return v
+            .split([',', '[', ']', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+    }
+    let mut out = Vec::new();
+    let mut rest = v;
+    while let Some(start) = rest.find(['"', '\'']) {
+        let quote = rest.as_bytes()[start] as char;
+        let after = &rest[start + 1..];
+        let Some(end) = after.find(quote) else { break };
+        out.push(after[..end].to_string());
+        rest = &after[end + 1..];
+    }
+    out
 }
 
 /// Every value of `--name V` / `--name=V` before a `--`.
@@ -615,18 +701,58 @@ mod tests {
         .map(OsString::from)
         .collect();
         assert_eq!(
-            targets(&args, None, HOST),
+            targets(&args, None, &[], HOST),
             [HOST, "aarch64-unknown-linux-gnu"]
         );
         let args: Vec<OsString> = vec!["build".into()];
         assert_eq!(
-            targets(&args, Some("riscv64gc-unknown-linux-gnu".into()), HOST),
+            targets(&args, Some("riscv64gc-unknown-linux-gnu".into()), &[], HOST),
             [HOST, "riscv64gc-unknown-linux-gnu"]
         );
         let args: Vec<OsString> = ["build", "--target", "specs/my-board.json"]
             .iter()
             .map(OsString::from)
             .collect();
-        assert_eq!(targets(&args, None, HOST), [HOST, "my-board"]);
+        assert_eq!(targets(&args, None, &[], HOST), [HOST, "my-board"]);
+    }
+
+    #[test]
+    fn targets_from_cargo_config() {
+        let none: Vec<OsString> = vec!["build".into()];
+        let configs = [
+            "# embedded\n[build]\ntarget = \"thumbv7em-none-eabihf\" # the board\n\n[target.x]\ntarget = \"not-this\"\n".to_string(),
+            "build.target = ['aarch64-unknown-linux-gnu', \"wasm32-wasip1\"]\n".to_string(),
+            "[ build ]\njobs = 2\n".to_string(),
+        ];
+        assert_eq!(
+            targets(&none, None, &configs, HOST),
+            [
+                HOST,
+                "thumbv7em-none-eabihf",
+                "aarch64-unknown-linux-gnu",
+                "wasm32-wasip1"
+            ]
+        );
+        let args: Vec<OsString> = [
+            "build",
+            "--config",
+            "build.target=\"riscv64gc-unknown-linux-gnu\"",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        assert_eq!(
+            targets(
+                &args,
+                Some("[\"i686-unknown-linux-gnu\"]".into()),
+                &[],
+                HOST
+            ),
+            [
+                HOST,
+                "i686-unknown-linux-gnu",
+                "riscv64gc-unknown-linux-gnu"
+            ]
+        );
     }
 }
