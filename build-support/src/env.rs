@@ -11,7 +11,7 @@
 //! | `XDG_CACHE_HOME`, `HOME` | the default store location on Linux and macOS |
 //! | `LOCALAPPDATA` | the default store location on Windows |
 //! | `PATH` | finding the compiler named on a command line |
-//! | `CARGO_GOCACHE_RUN_LOG` | set by `cargo gocache`: the current run's event log (see [`crate::stats`]); new each run, so read with [`var_os_untracked`] |
+//! | `CARGO_GOCACHE_RUN_LOG` | set by `cargo gocache`: the current run's event log (see [`crate::stats`]) |
 //! | `CARGO`, `RUSTC`, `CARGO_BUILD_TARGET`, `CARGO_HOME`, `CC`, `CXX` (and `CC_<target>`, `HOST_CC`, `TARGET_CC`... as `cc` reads them), `CC_KNOWN_WRAPPER_CUSTOM` | read by `cargo gocache <cargo subcommand>` to run cargo and wrap the compilers `cc` would use |
 //! | `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR` | set by cargo for build scripts: directories relocated to stable names (see [`crate::compile`]) |
 //! | `CARGO_GOCACHE_WORKSPACE` | set by `cargo gocache`: the workspace root, relocated to `/gocache/workspace` |
@@ -41,15 +41,6 @@ pub fn var_os(name: &str) -> Option<OsString> {
     if BUILD_SCRIPT_MODE.load(Ordering::Relaxed) {
         println!("cargo:rerun-if-env-changed={name}");
     }
-    #[allow(clippy::disallowed_methods)]
-    std::env::var_os(name)
-}
-
-/// Read a variable that describes the current run rather than the build
-/// (`CARGO_GOCACHE_RUN_LOG`, a new file every run): never announced with
-/// `rerun-if-env-changed`, or every `cargo gocache` run would rerun every
-/// build script that uses the helper.
-pub fn var_os_untracked(name: &str) -> Option<OsString> {
     #[allow(clippy::disallowed_methods)]
     std::env::var_os(name)
 }

@@ -136,7 +136,7 @@ pub fn record(store: &Store, event: &Event) {
         let _ = fs::create_dir_all(log.parent().unwrap());
         let _ = append(&log, &line);
     }
-    if let Some(run_log) = crate::env::var_os_untracked("CARGO_GOCACHE_RUN_LOG") {
+    if let Some(run_log) = crate::env::var_os("CARGO_GOCACHE_RUN_LOG") {
         let _ = append(Path::new(&run_log), &line);
     }
 }
@@ -144,7 +144,7 @@ pub fn record(store: &Store, event: &Event) {
 /// Append `event` to the current run's log only: for faults where the
 /// store itself cannot be opened. Best effort.
 pub fn record_run_only(event: &Event) {
-    if let Some(run_log) = crate::env::var_os_untracked("CARGO_GOCACHE_RUN_LOG") {
+    if let Some(run_log) = crate::env::var_os("CARGO_GOCACHE_RUN_LOG") {
         let _ = append(Path::new(&run_log), &event.to_line());
     }
 }
