@@ -35,13 +35,21 @@ now() { echo "${EPOCHREALTIME/./}"; }   # microseconds
 gocache() { CARGO_GOCACHE_DIR="$work/gocache" "$BIN" "$CC" "${args[@]}"; }
 ccache_() { CCACHE_DIR="$work/ccache" ccache "$CC" "${args[@]}"; }
 
-# mean_ms FUNCTION: N runs, prints the mean in milliseconds.
+# mean_ms FUNCTION: N runs; prints the mean wall time and the mean CPU time
+# (user + system of the processes run) in milliseconds. On a shared machine
+# the wall time includes waiting for a CPU; the CPU time does not.
 mean_ms() {
-    local t0 t1 i
+    local t0 t1
     t0=$(now)
-    for ((i = 0; i < N; i++)); do "$1"; done
+    # `times` in a subshell: its second line is the CPU time of the children.
+    cpu=$( (for ((i = 0; i < N; i++)); do "$1"; done; times) | tail -1)
     t1=$(now)
-    awk -v us=$((t1 - t0)) -v n="$N" 'BEGIN { printf "%.2f", us / n / 1000 }'
+    awk -v us=$((t1 - t0)) -v n="$N" -v cpu="$cpu" 'BEGIN {
+        split(cpu, f, " ")
+        secs = 0
+        for (k = 1; k <= 2; k++) { split(f[k], m, "m"); secs += m[1] * 60 + m[2] }
+        printf "%.2f ms wall, %.2f ms CPU", us / n / 1000, secs * 1000 / n
+    }'
 }
 
 t0=$(now); "$CC" "${args[@]}"; t1=$(now)
@@ -56,9 +64,9 @@ if command -v ccache >/dev/null; then
 fi
 
 for ((r = 1; r <= ROUNDS; r++)); do
-    line="round $r: gocache $(mean_ms gocache) ms/hit"
+    line="round $r: gocache $(mean_ms gocache) per hit"
     if $have_ccache; then
-        line="$line, ccache $(mean_ms ccache_) ms/hit"
+        line="$line; ccache $(mean_ms ccache_) per hit"
     fi
     echo "$line"
 done

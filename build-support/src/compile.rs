@@ -245,6 +245,8 @@ pub struct Compile {
     pub isystem_dirs: Vec<PathBuf>,
     /// `-idirafter` directories, as given.
     pub after_dirs: Vec<PathBuf>,
+    /// `-include` and `-imacros` files, as given.
+    pub forced_includes: Vec<PathBuf>,
     /// The arguments that change the compiler's own include directories
     /// (`--sysroot`, `-nostdinc`, `--target`, `-m*`, `-stdlib=`...), for
     /// [`crate::compiler::system_include_dirs`].
@@ -254,10 +256,11 @@ pub struct Compile {
     key_args: Vec<KeyArg>,
 }
 
-/// Options that take a value, as the next argument or joined (`-Ifoo`).
-/// Longest first where one is a prefix of another (`-iquote` before `-I`
-/// is not needed: joined forms are matched only for these exact prefixes,
-/// so every entry is tried and the longest match wins).
+/// Options that take a value, as the next argument or (unless listed in
+/// [`SEPARATE_ONLY`]) joined (`-Ifoo`). For a joined form every entry is
+/// tried and the longest matching one wins (`-iquotefoo` is `-iquote`,
+/// not `-i...`), so the order here does not matter. From gcc's and
+/// clang's option tables and ccache's `compopt.cpp`.
 const TAKES_ARG: &[&str] = &[
     "-A",
     "-B",
@@ -558,6 +561,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         include_dirs: Vec::new(),
         isystem_dirs: Vec::new(),
         after_dirs: Vec::new(),
+        forced_includes: Vec::new(),
         sysdir_args: Vec::new(),
         target_args: Vec::new(),
         key_args: Vec::new(),
@@ -640,7 +644,10 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
                 list.push(PathBuf::from(&v));
                 c.key_args.push(KeyArg::Path(opt.to_string(), v));
             }
-            "-include" | "-imacros" => c.key_args.push(KeyArg::Path(opt.to_string(), v)),
+            "-include" | "-imacros" => {
+                c.forced_includes.push(PathBuf::from(&v));
+                c.key_args.push(KeyArg::Path(opt.to_string(), v));
+            }
             "--sysroot" | "-isysroot" => {
                 c.sysdir_args
                     .push(format!("{opt}={v}").replace("-isysroot=", "-isysroot"));
@@ -664,7 +671,9 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
                 c.sysdir_args.extend([opt.to_string(), v.clone()]);
                 c.key_args.push(KeyArg::Plain(format!("{opt} {v}")));
             }
-            "-Xpreprocessor" => {
+            // clang's -Xclang passes cc1 options, which include -I and
+            // dependency options too.
+            "-Xpreprocessor" | "-Xclang" => {
                 check_preprocessor_args(std::slice::from_ref(&v))?;
                 c.key_args.push(KeyArg::Plain(format!("{opt} {v}")));
             }
@@ -949,7 +958,8 @@ impl Compile {
         Ok(h)
     }
 
-    /// The include search path for direct mode's probes: `-iquote`, `-I`,
+    /// The include search path for direct mode's probes: the working
+    /// directory if there are `-include` files, then `-iquote`, `-I`,
     /// `-isystem`, then `system` (the compiler's own, which include the
     /// directories of `CPATH` and friends), then `-idirafter`. Absolute.
     pub fn search_path(&self, cwd: &Path, system: &[PathBuf]) -> SearchPath {
@@ -959,6 +969,11 @@ impl Compile {
                 dirs.push(d);
             }
         };
+        // gcc looks for an `-include` file in the working directory first:
+        // a file appearing there would shadow the one found further on.
+        if !self.forced_includes.is_empty() {
+            push(cwd.to_path_buf());
+        }
         for d in self
             .quote_dirs
             .iter()
@@ -1070,6 +1085,7 @@ mod tests {
                 "-c a.c -Xpreprocessor -Ifoo",
                 "unsupported-option:-Wp,-Ifoo",
             ),
+            ("-c a.c -Xclang -Ifoo", "unsupported-option:-Wp,-Ifoo"),
             ("-c a.c -I", "missing-argument:-I"),
         ];
         for (args, want) in table {

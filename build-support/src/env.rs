@@ -7,7 +7,7 @@
 //! | variable | meaning |
 //! | --- | --- |
 //! | `CARGO_GOCACHE_DIR` | the store's directory (absolute), or `off` to disable caching |
-//! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID |
+//! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID; `panic` makes the compiler wrapper panic (to test its fallback) |
 //! | `XDG_CACHE_HOME`, `HOME` | the default store location on Linux and macOS |
 //! | `LOCALAPPDATA` | the default store location on Windows |
 //! | `PATH` | finding the compiler named on a command line |

@@ -124,11 +124,13 @@ impl Default for FileMemo {
     }
 }
 
-/// The store key of the memo for one command line in one directory.
-pub fn memo_key(cwd: &Path, args: &[std::ffi::OsString]) -> ActionId {
+/// The store key of the memo for one command line (`compiler`, `args`) in
+/// one directory.
+pub fn memo_key(cwd: &Path, compiler: &Path, args: &[std::ffi::OsString]) -> ActionId {
     let mut h = KeyHasher::new("filememo");
     h.line(HEADER);
     h.line(format!("cwd {}", cwd.display()));
+    h.line(format!("compiler {}", compiler.display()));
     for a in args {
         h.line(format!("arg {}", a.to_string_lossy()));
     }
@@ -517,6 +519,34 @@ mod tests {
         fs::write(&f, "two").unwrap();
         age(&f);
         assert_eq!(m2.hash(&f), Some(hex(&hash_bytes(b"two"))));
+    }
+
+    #[test]
+    fn snapshot_holds_until_a_stamp_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s")).unwrap();
+        let inc = dir.path().join("inc");
+        fs::create_dir(&inc).unwrap();
+        let f = inc.join("x.h");
+        fs::write(&f, "x").unwrap();
+        let mut m = FileMemo::empty();
+        m.now_ns += 10_000_000_000;
+        let (pre, found) = (ActionId([1; 32]), ActionId([2; 32]));
+        m.hash(&f);
+        assert!(!m.is_file(&inc.join("y.h")));
+        let snap = m.snapshot(pre, found).unwrap();
+        let key = snapshot_key(&ActionId([9; 32]));
+        snap.save(&store, &key).unwrap();
+        let loaded = Snapshot::load(&store, &key).unwrap();
+        assert_eq!(loaded, snap);
+        assert_eq!(loaded.check(&pre), Some(found));
+        assert_eq!(loaded.check(&ActionId([7; 32])), None, "another pre-key");
+        fs::write(inc.join("y.h"), "").unwrap();
+        assert_eq!(loaded.check(&pre), None, "a new file in a probed directory");
+        // Too fresh to vouch for: no snapshot at all.
+        let mut fresh = FileMemo::empty();
+        fresh.hash(&f);
+        assert!(fresh.snapshot(pre, found).is_none());
     }
 
     #[test]

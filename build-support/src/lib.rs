@@ -5,8 +5,10 @@
 //!
 //! * the **cache engine** shared by the `cargo-gocache` binary: the
 //!   content-addressed [`store`], action keys built line by line
-//!   ([`hash::KeyHasher`]), depfile reading ([`depfile`]) and the compiler's
-//!   identity ([`compiler`]);
+//!   ([`hash::KeyHasher`]), depfile reading ([`depfile`]), the compiler's
+//!   identity ([`compiler`]), command lines and their keys ([`compile`]),
+//!   direct mode's header manifests ([`manifest`]) and the stamp memo that
+//!   makes a steady hit cheap ([`filememo`]);
 //! * the **build.rs helper** (see the crate README), for crates that own C code.
 //!
 //! It is a build-dependency of its users, so it depends on `std`, `sha2`
@@ -14,7 +16,7 @@
 //!
 //! A cache must never turn a good build into a failed one: read paths never
 //! fail (damage reads as a miss), and callers treat write errors as warnings.
-//! Every environment variable read is listed in [`env`].
+//! Every environment variable read is listed in [`env`](mod@env).
 
 #![deny(missing_docs)]
 

@@ -8,7 +8,9 @@
 //! 3. **hit**: the final key's *result record* names the object, the
 //!    compiler's stdout and stderr and the header list; the object is
 //!    placed atomically, the caller's depfile written, the output replayed,
-//!    exit 0. No compiler or preprocessor runs;
+//!    exit 0. No compiler or preprocessor runs. A steady hit skips step 2:
+//!    a snapshot of the last lookup's file and directory stamps
+//!    ([`gocache_build::filememo`]) still holding gives the final key;
 //! 4. **miss**: the compiler runs with `-MD -MF <temp>` added (the caller's
 //!    own dependency options removed; gocache writes that depfile itself),
 //!    its output captured and passed on; on success the headers it read are
@@ -106,7 +108,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             format!("internal error (panic: {msg})")
         }
     };
-    let mut event = Event::new(Outcome::Error(error_reason(&fault)), source_hint(args));
+    let event = Event::new(Outcome::Error(error_reason(&fault)), source_hint(args));
     // The compiler already ran: its result stands, it is not run again.
     if let Some(code) = compiled.get() {
         warn_after(&fault);
@@ -114,7 +116,6 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         return code;
     }
     warn(&fault);
-    event.spent_secs = 0.0;
     stats::record(&store, &event);
     pass_through(&compiler, args)
 }
@@ -179,6 +180,10 @@ fn cached(
     args: &[OsString],
     compiled: &Cell<Option<i32>>,
 ) -> Result<Step> {
+    if gocache_build::env::debug("panic") {
+        // For tests of the fallback: a bug in the wrapper must not fail a build.
+        panic!("injected by CARGO_GOCACHE_DEBUG=panic");
+    }
     let cwd = std::env::current_dir().context("failed to read the working directory")?;
     let compile = match compile::parse(args, &cwd) {
         Ok(c) => c,
@@ -190,6 +195,24 @@ fn cached(
             return Ok(Step::PassThrough);
         }
     };
+    // A hit replaces its outputs by rename. Right for regular files (and
+    // for a symlinked object, which the assembler replaces too), wrong for
+    // `-o /dev/null` or `-MF /dev/null` (it would replace the device node)
+    // and for a symlinked depfile (gcc writes through it). Not cached.
+    let object_special = fs::metadata(compile::absolute(&cwd, &compile.object))
+        .is_ok_and(|m| !m.file_type().is_file());
+    let dep_special = compile.dep.as_ref().is_some_and(|d| {
+        fs::symlink_metadata(compile::absolute(&cwd, &d.path))
+            .is_ok_and(|m| !m.file_type().is_file())
+    });
+    if object_special || dep_special {
+        let event = Event::new(
+            Outcome::Uncacheable("special-output".into()),
+            compile.source.display().to_string(),
+        );
+        stats::record(store, &event);
+        return Ok(Step::PassThrough);
+    }
     let identity = compiler::identify(Some(store), compiler)?;
     let map = if compile::supports_prefix_map(&identity) {
         compile::relocation_map(&cwd)
@@ -198,7 +221,7 @@ fn cached(
     };
     // A steady hit: the last lookup's snapshot still holds (one stat per
     // file and directory it looked at; see filememo).
-    let memo_key = filememo::memo_key(&cwd, args);
+    let memo_key = filememo::memo_key(&cwd, compiler, args);
     let snapshot_key = filememo::snapshot_key(&memo_key);
     let mut snapshot = Snapshot::load(store, &snapshot_key);
     let pre = match snapshot.as_mut() {
@@ -232,6 +255,7 @@ fn cached(
     let job = Miss {
         store,
         compiler,
+        args,
         identity: &identity,
         compile: &compile,
         cwd: &cwd,
@@ -310,7 +334,11 @@ fn hit(
     else {
         return Ok(None);
     };
-    let read = |o| store.read_output(&entry_of(final_id, o));
+    // Empty outputs (a silent compile's stdout and stderr) need no read.
+    let read = |o: (OutputId, u64)| match o.1 {
+        0 => Some(Vec::new()),
+        _ => store.read_output(&entry_of(final_id, o)),
+    };
     let (Some(stdout), Some(stderr)) = (read(record.stdout), read(record.stderr)) else {
         return Ok(None);
     };
@@ -368,6 +396,7 @@ fn replay(stdout: &[u8], stderr: &[u8]) {
 struct Miss<'a> {
     store: &'a Store,
     compiler: &'a Path,
+    args: &'a [OsString],
     identity: &'a CompilerIdentity,
     compile: &'a Compile,
     cwd: &'a Path,
@@ -388,13 +417,30 @@ impl Drop for TempFile {
 impl Miss<'_> {
     fn run(&self, compiled: &Cell<Option<i32>>) -> Result<Step> {
         let c = self.compile;
+        // The depfile we ask for must not be what fails the compile: it is
+        // created here first, in the temporary directory or else beside
+        // the object; if neither can be written the compile is not cached.
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .subsec_nanos();
-        let temp = TempFile(
-            std::env::temp_dir().join(format!("gocache-{}-{nanos:x}.d", std::process::id())),
-        );
+        let name = format!(".gocache-{}-{nanos:x}.d", std::process::id());
+        let object_dir = compile::absolute(self.cwd, &c.object)
+            .parent()
+            .map(Path::to_path_buf);
+        let Some(temp) = std::iter::once(std::env::temp_dir())
+            .chain(object_dir)
+            .map(|d| d.join(&name))
+            .find(|p| fs::File::create_new(p).is_ok())
+            .map(TempFile)
+        else {
+            let e = Event::new(
+                Outcome::Uncacheable("no-temp-dir".into()),
+                c.source.display().to_string(),
+            );
+            stats::record(self.store, &e);
+            return Ok(Step::PassThrough);
+        };
         let started = SystemTime::now();
         let clock = Instant::now();
         let out = Command::new(self.compiler)
@@ -427,13 +473,21 @@ impl Miss<'_> {
         if dep.prerequisites.is_empty() {
             bail!("the depfile {} lists no source", temp.0.display());
         }
+        // Without the compiler's own search list the probes would be
+        // incomplete: then the result is not cached (below), and every
+        // header counts as a user header in the caller's depfile (a longer
+        // -MMD list is harmless; a shorter one would not be).
         let sysdirs = compiler::system_include_dirs(
             Some(self.store),
             self.compiler,
             self.identity,
             c.lang.name(),
             &c.sysdir_args,
-        )?;
+        );
+        let (sysdirs, search_known) = match sysdirs {
+            Ok(dirs) => (dirs, true),
+            Err(_) => (Vec::new(), false),
+        };
         let search = c.search_path(self.cwd, &sysdirs);
         let system_dirs: Vec<PathBuf> = c
             .isystem_dirs
@@ -476,6 +530,12 @@ impl Miss<'_> {
         compiled.set(Some(code));
         replay(&out.stdout, &out.stderr);
 
+        if !search_known {
+            let mut e = Event::new(Outcome::Uncacheable("unknown-search-path".into()), source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(0));
+        }
         let opts = ObserveOptions {
             started,
             source_date_epoch: Compile::source_date_epoch(),
@@ -506,7 +566,13 @@ impl Miss<'_> {
         };
         // The record before the manifest entry that leads to it.
         self.store.put(&final_id, record.render().as_bytes())?;
+        // Learn the stamps now, so the first hit is already a steady one
+        // (for files old enough to trust; a fresh edit waits for a hit).
+        let just_this = Manifest {
+            entries: vec![observed.clone()],
+        };
         Manifest::add_and_save(self.store, &self.pre_id, observed)?;
+        self.learn_stamps(&just_this, final_id);
         let mut inputs = self.pre.record();
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
@@ -515,6 +581,24 @@ impl Miss<'_> {
         e.action = Some(final_id);
         stats::record(self.store, &e);
         Ok(Step::Exit(0))
+    }
+}
+
+impl Miss<'_> {
+    /// Best effort: look the new result up through the memo, which records
+    /// the stamps, and keep the snapshot. Costs one more read of the
+    /// headers, nothing next to the compile just run.
+    fn learn_stamps(&self, manifest: &Manifest, final_id: ActionId) {
+        let memo_key = filememo::memo_key(self.cwd, self.compiler, self.args);
+        let mut memo = FileMemo::load(self.store, &memo_key);
+        memo.hash(&compile::absolute(self.cwd, &self.compile.source));
+        let found = manifest.find_with(self.store, &self.pre_id, self.map, &mut memo);
+        let _ = memo.save_if_changed(self.store, &memo_key);
+        if found.is_some_and(|(id, _, _)| id == final_id) {
+            if let Some(snap) = memo.snapshot(self.pre_id, final_id) {
+                let _ = snap.save(self.store, &filememo::snapshot_key(&memo_key));
+            }
+        }
     }
 }
 

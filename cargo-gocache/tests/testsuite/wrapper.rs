@@ -557,8 +557,9 @@ fn fake_compiler(s: &Sandbox) -> PathBuf {
         "fakecc",
         r#"#!/bin/sh
 case "$1" in --version) echo "gcc (fake) 12.0.0"; exit 0;; esac
-for a in "$@"; do [ "$a" = "-v" ] && { printf '#include <...> search starts here:\n /usr/include\nEnd of search list.\n' >&2; exit 0; }; done
+for a in "$@"; do [ "$a" = "-v" ] && { [ -n "$FAKECC_NO_SEARCH_LIST" ] && exit 1; printf '#include <...> search starts here:\n /usr/include\nEnd of search list.\n' >&2; exit 0; }; done
 printf '%s\n' "$@" > "$(dirname "$0")/argv.txt"
+echo compile >> "$(dirname "$0")/calls.txt"
 out=""; mf=""; src=""; prev=""
 for a in "$@"; do
   case "$prev" in -o) out="$a";; -MF) mf="$a";; esac
@@ -681,4 +682,126 @@ fn settled_files_remembered_by_stamp_still_see_changes() {
         "#include \"x.h\"\nint f(void) { return X + 1; }\n",
     );
     assert_eq!(s.check(".", &args, "a.o"), "miss");
+}
+
+#[test]
+fn panic_in_wrapper_falls_back_to_the_compiler() {
+    if !have_gcc() {
+        return;
+    }
+    let s = Sandbox::new().env("CARGO_GOCACHE_DEBUG", "panic");
+    s.write("a.c", "int f(void) { return 1; }\n");
+    let out = run_ok(&mut s.gocache(".", &["-c", "a.c"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "gocache: warning: internal error (panic: injected by CARGO_GOCACHE_DEBUG=panic); \
+         compiling without the cache\n"
+    );
+    assert_eq!(s.last_event(), "error:panic");
+    let reference = s.reference(".", &["-c", "a.c"], "a.o");
+    assert_eq!(fs::read(s.path("a.o")).unwrap(), reference.0);
+}
+
+#[test]
+fn forced_include_shadowed_in_working_directory() {
+    if !have_gcc() {
+        return;
+    }
+    // gcc looks for an -include file in the working directory first.
+    let s = Sandbox::new();
+    s.write("src/a.c", "int f(void) { return X; }\n");
+    s.write("inc/cfg.h", "#define X 1\n");
+    let args = ["-include", "cfg.h", "-Iinc", "-c", "src/a.c", "-o", "a.o"];
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+    assert_eq!(s.check(".", &args, "a.o"), "hit");
+    s.write("cfg.h", "#define X 2\n");
+    assert_eq!(s.check(".", &args, "a.o"), "miss");
+}
+
+/// A hit renames a file into place: for `-o /dev/null` that would replace
+/// the device node, and for a symlinked depfile it would replace the link
+/// that gcc writes through. Such outputs run the compiler untouched. (The
+/// test uses a directory and a symlink, never /dev/null itself: a
+/// regression must not break the machine.)
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_are_not_cached() {
+    if !have_gcc() {
+        return;
+    }
+    let s = Sandbox::new();
+    s.write("a.c", "int f(void) { return 1; }\n");
+    fs::create_dir_all(s.path("outdir")).unwrap();
+    let out = s
+        .gocache(".", &["-c", "a.c", "-o", "outdir"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(s.last_event(), "uncacheable:special-output");
+    assert!(s.path("outdir").is_dir());
+
+    s.write("real/dep.d", "");
+    std::os::unix::fs::symlink(s.path("real/dep.d"), s.path("dep.d")).unwrap();
+    for _ in 0..2 {
+        run_ok(&mut s.gocache(".", &["-c", "a.c", "-MD", "-MF", "dep.d"]));
+        assert_eq!(s.last_event(), "uncacheable:special-output");
+        let meta = fs::symlink_metadata(s.path("dep.d")).unwrap();
+        assert!(meta.file_type().is_symlink());
+        assert!(fs::metadata(s.path("real/dep.d")).unwrap().len() > 0);
+    }
+
+    // A symlinked object is replaced by gcc's assembler too: cached alike.
+    s.write("real/b.o", "");
+    std::os::unix::fs::symlink(s.path("real/b.o"), s.path("b.o")).unwrap();
+    assert_eq!(s.check(".", &["-c", "a.c", "-o", "b.o"], "b.o"), "miss");
+}
+
+#[test]
+fn unknown_search_path_is_not_cached_and_compiles_once() {
+    let s = Sandbox::new();
+    let cc = fake_compiler(&s);
+    s.write("a.c", "int x;\n");
+    let mut cmd = Command::new(bin());
+    cmd.arg(&cc)
+        .args(["-c", "a.c", "-o", "a.o", "-MMD"])
+        .current_dir(s.root());
+    for k in CLEAR_ENV {
+        cmd.env_remove(k);
+    }
+    cmd.env("CARGO_GOCACHE_DIR", s.store())
+        .env("FAKECC_NO_SEARCH_LIST", "1");
+    let out = run_ok(&mut cmd);
+    assert_eq!(out.stderr, b"");
+    assert_eq!(s.last_event(), "uncacheable:unknown-search-path");
+    assert_eq!(
+        fs::read_to_string(s.path("calls.txt")).unwrap(),
+        "compile\n"
+    );
+    assert_eq!(
+        fs::read_to_string(s.path("a.d")).unwrap(),
+        "a.o: \\\n a.c\n"
+    );
+}
+
+/// The depfile gocache adds must never be what fails a compile: with no
+/// usable temporary directory it goes beside the object, and is removed.
+#[test]
+fn unusable_temp_dir_does_not_fail_the_compile() {
+    if !have_gcc() {
+        return;
+    }
+    let s = Sandbox::new().env("TMPDIR", "/nonexistent-gocache-tmp");
+    s.write("a.c", "int f(void) { return 1; }\n");
+    s.write("out/.keep", "");
+    assert_eq!(
+        s.check(".", &["-c", "a.c", "-o", "out/a.o"], "out/a.o"),
+        "miss"
+    );
+    let mut left: Vec<_> = fs::read_dir(s.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".keep", "a.o"]);
 }
