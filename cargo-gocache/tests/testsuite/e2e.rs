@@ -8,8 +8,9 @@
 //! target directory after `cargo clean`, another target directory, or a
 //! copy of the workspace at another path.
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -55,11 +56,7 @@ fn assert_all_hit(stage: &str, cold: &Value, now: &Value, build: &Run) {
 }
 
 #[track_caller]
-fn assert_same_archives(
-    stage: &str,
-    cold: &std::collections::BTreeMap<String, Vec<u8>>,
-    target: &Path,
-) {
+fn assert_same_archives(stage: &str, cold: &BTreeMap<String, Vec<u8>>, target: &Path) {
     let now = archives(target);
     assert_eq!(
         now.keys().collect::<Vec<_>>(),
@@ -74,6 +71,29 @@ fn assert_same_archives(
             bytes.len()
         );
     }
+}
+
+/// No archive may name a directory of this machine: the temp dir holding
+/// the checkouts and target dirs, or the cargo home holding the registry
+/// sources (debug info, `__FILE__` and STT_FILE are relocated).
+#[track_caller]
+fn assert_no_machine_paths(stage: &str, archives: &BTreeMap<String, Vec<u8>>, dirs: &[&Path]) {
+    for (name, bytes) in archives {
+        for dir in dirs {
+            let needle = dir.to_str().unwrap().as_bytes();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{stage}: {name} names {}",
+                dir.display()
+            );
+        }
+    }
+}
+
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"))
 }
 
 /// One cold build serves every warm case, to keep the suite to a few
@@ -95,6 +115,7 @@ fn warm_builds_hit_every_compile_and_rebuild_identical_archives() {
     assert_eq!(count(&cold, "errors"), 0, "{cold}");
     build.stderr_contains("gocache: ");
     let cold_archives = archives(&target);
+    assert_no_machine_paths("cold", &cold_archives, &[tmp.path(), &cargo_home()]);
     for lib in [
         "libzstd.a",
         "libsqlite3.a",
