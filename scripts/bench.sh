@@ -3,7 +3,8 @@
 #
 #   1. the per-object hit latency of gocache and of ccache on the same
 #      compile (zstd's lib/compress/zstd_compress.c at -O3), interleaved
-#      A B A B, as mean and median per hit, and their ratio;
+#      A B A B, as mean and median wall time per hit, and their ratio; and,
+#      when `perf` works, the CPU time per hit (task-clock);
 #   2. the wall time of `cargo gocache build` of examples/mixed-sys: with the
 #      cache off, cold (empty store), and warm (after `cargo clean`), with
 #      the time in build scripts (cargo's run-custom-build units, from
@@ -122,6 +123,31 @@ if [ $have_ccache = 1 ]; then
         printf "ratio     gocache/ccache: median %.2f, mean %.2f (target <= 0.50)\n", g / c, gm / cm }'
 else
     echo "ccache    not installed: no comparison"
+fi
+
+# CPU per hit (task-clock, perf stat -r), in blocks alternating A B A B:
+# wall time on a shared 2-core machine includes waiting for a core.
+if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then
+    : >"$work/g.cpu"
+    : >"$work/c.cpu"
+    for ((round = 0; round < 4; round++)); do
+        perf stat -x, -e task-clock -r 10 -o "$work/p" "$gocache" "${args[@]}" g.o
+        awk -F, '$3 == "task-clock" { print $1 }' "$work/p" >>"$work/g.cpu"
+        if [ $have_ccache = 1 ]; then
+            perf stat -x, -e task-clock -r 10 -o "$work/p" ccache "${args[@]}" c.o
+            awk -F, '$3 == "task-clock" { print $1 }' "$work/p" >>"$work/c.cpu"
+        fi
+    done
+    mean() { awk '{ s += $1 } END { printf "%.2f\n", s / NR }' "$1"; }
+    g_cpu=$(mean "$work/g.cpu")
+    printf '%-9s CPU %7.2f ms per hit (task-clock, 4 blocks of 10)\n' gocache "$g_cpu"
+    if [ $have_ccache = 1 ]; then
+        c_cpu=$(mean "$work/c.cpu")
+        printf '%-9s CPU %7.2f ms per hit\n' ccache "$c_cpu"
+        awk -v g="$g_cpu" -v c="$c_cpu" 'BEGIN { printf "ratio     CPU gocache/ccache: %.2f\n", g / c }'
+    fi
+else
+    echo "(perf not available: no CPU time per hit)"
 fi
 cd "$repo"
 
