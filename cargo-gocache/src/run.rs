@@ -114,7 +114,13 @@ pub fn run(mut args: Vec<OsString>) -> Result<i32> {
     for (k, v) in &setup.env {
         cmd.env(k, v);
     }
-    let code = run_cargo(&mut cmd)?;
+    let code = match run_cargo(&mut cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = fs::remove_file(&setup.run_log);
+            return Err(e);
+        }
+    };
 
     let events = stats::read_events(&setup.run_log);
     eprintln!("{}", Counters::from_events(&events).summary_line());
