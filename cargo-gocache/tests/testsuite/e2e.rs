@@ -5,8 +5,9 @@
 //! The promise under test: after a cold build, a build with nothing left in
 //! `target/` compiles no C at all (every cacheable compile hits) and ends
 //! with archives byte-identical to the cold build's, whether it is the same
-//! target directory after `cargo clean`, another target directory, or a
-//! copy of the workspace at another path.
+//! target directory after `cargo clean`, another target directory, another
+//! user's `CARGO_HOME` (registry sources unpacked elsewhere), or a copy of
+//! the workspace at another path.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -96,6 +97,46 @@ fn cargo_home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"))
 }
 
+/// A cargo home at `home` holding what building with `lock` offline needs:
+/// the registry index cache and the `.crate` files of the locked packages,
+/// copied from the user's. Cargo unpacks the sources there itself.
+fn other_cargo_home(home: &Path, lock: &Path) {
+    let user = cargo_home().join("registry");
+    copy_tree(&user.join("index"), &home.join("registry").join("index"));
+    let lock = fs::read_to_string(lock).unwrap();
+    let mut copied = 0;
+    for package in lock.split("[[package]]").skip(1) {
+        let field = |name: &str| {
+            package.lines().find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|r| r.trim().strip_prefix('='))
+                    .map(|v| v.trim().trim_matches('"').to_string())
+            })
+        };
+        let (Some(name), Some(version), Some(source)) =
+            (field("name"), field("version"), field("source"))
+        else {
+            continue;
+        };
+        if !source.starts_with("registry+") {
+            continue;
+        }
+        for registry in fs::read_dir(user.join("cache")).unwrap().flatten() {
+            let file = registry.path().join(format!("{name}-{version}.crate"));
+            if file.is_file() {
+                let dest = home
+                    .join("registry")
+                    .join("cache")
+                    .join(registry.file_name());
+                fs::create_dir_all(&dest).unwrap();
+                fs::copy(&file, dest.join(file.file_name().unwrap())).unwrap();
+                copied += 1;
+            }
+        }
+    }
+    assert!(copied > 0, "no .crate files found under {}", user.display());
+}
+
 /// One cold build serves every warm case, to keep the suite to a few
 /// minutes on two cores (debug profile).
 #[test]
@@ -144,6 +185,24 @@ fn warm_builds_hit_every_compile_and_rebuild_identical_archives() {
     let build = cargo_gocache(&store, &ws, &target2, &["build", "--locked"]);
     assert_all_hit("second target dir", &cold, &take_stats(&store), &build);
     assert_same_archives("second target dir", &cold_archives, &target2);
+
+    // Another user's CARGO_HOME: the same crates unpacked under another
+    // home (from the index and .crate files already downloaded, offline).
+    let home2 = tmp.path().join("other-user").join(".cargo");
+    other_cargo_home(&home2, &ws.join("Cargo.lock"));
+    let target4 = tmp.path().join("target4");
+    let mut cmd = gocache(&store);
+    cmd.args(["gocache", "build", "--locked", "--offline"])
+        .current_dir(&ws)
+        .env("CARGO_TARGET_DIR", &target4)
+        .env("CARGO_HOME", &home2);
+    let build = run(&mut cmd).success();
+    assert_all_hit("another CARGO_HOME", &cold, &take_stats(&store), &build);
+    assert_same_archives("another CARGO_HOME", &cold_archives, &target4);
+    assert!(
+        home2.join("registry").join("src").is_dir(),
+        "cargo did not unpack the crates under the other home"
+    );
 
     // A copy of the workspace at another path (another depth, too), built
     // and tested: the example's test calls into every cached library.
