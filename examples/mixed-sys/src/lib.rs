@@ -50,8 +50,7 @@ pub fn zstd_compress(data: &[u8], level: i32) -> Result<Vec<u8>, String> {
 /// Decompress a zstd frame whose content size is recorded in its header.
 pub fn zstd_decompress(frame: &[u8]) -> Result<Vec<u8>, String> {
     unsafe {
-        let size =
-            zstd_sys::ZSTD_getFrameContentSize(frame.as_ptr() as *const c_void, frame.len());
+        let size = zstd_sys::ZSTD_getFrameContentSize(frame.as_ptr() as *const c_void, frame.len());
         // ZSTD_CONTENTSIZE_UNKNOWN and ZSTD_CONTENTSIZE_ERROR are the top two values.
         if size >= u64::MAX - 1 {
             return Err("zstd frame without a known content size".into());
