@@ -12,6 +12,7 @@
 //! | `LOCALAPPDATA` | the default store location on Windows |
 //! | `PATH` | finding the compiler named on a command line |
 //! | `CARGO_GOCACHE_RUN_LOG` | set by `cargo gocache`: the current run's event log (see [`crate::stats`]) |
+//! | `CARGO`, `RUSTC`, `CARGO_BUILD_TARGET`, `CARGO_HOME`, `CC`, `CXX` (and `CC_<target>`, `HOST_CC`, `TARGET_CC`... as `cc` reads them), `CC_KNOWN_WRAPPER_CUSTOM` | read by `cargo gocache <cargo subcommand>` to run cargo and wrap the compilers `cc` would use |
 //! | `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR` | set by cargo for build scripts: directories relocated to stable names (see [`crate::compile`]); the helper's archive goes in `OUT_DIR` |
 //! | `CARGO_GOCACHE_WORKSPACE` | set by `cargo gocache`: the workspace root, relocated to `/gocache/workspace` |
 //! | `CARGO_GOCACHE_CARGO_HOME`, `CARGO_HOME` | the cargo home relocated to `/gocache/cargo-home` (else `$HOME/.cargo`) |

@@ -37,6 +37,10 @@
 //! byte for byte.
 
 use std::ffi::{OsStr, OsString};
+
+/// The name the archiver wrapper runs under in `cargo gocache` builds: a
+/// link to this binary (see `run::archiver_env` for why not `cargo-gocache`).
+pub const AR_NAME: &str = "gocache-ar";
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -19,8 +19,19 @@ enum Cargo {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Any other subcommand runs cargo: `cargo gocache build --release` is \
+`cargo build --release` with every C and C++ compile of every build script \
+cached. gocache's own commands above take precedence over cargo's of the same \
+name: `cargo gocache clean` empties the cache; `cargo gocache cargo clean` runs \
+cargo's `clean`."
+)]
 pub struct GocacheArgs {
+    /// Compile every cache hit too, and fail the run if a result differs
+    /// from the cached one (also `CARGO_GOCACHE_VERIFY=1`).
+    #[arg(long)]
+    pub verify: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -101,6 +112,9 @@ pub enum Command {
         /// The bundle to read.
         file: std::path::PathBuf,
     },
+    /// Any cargo subcommand (build, check, test, run, ...): run it with the cache.
+    #[command(external_subcommand)]
+    Cargo(Vec<OsString>),
 }
 
 /// Which of the binary's three jobs an argv asks for.
@@ -165,7 +179,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             return Ok(code);
         }
     };
-    commands::run(parsed.command)
+    commands::run(parsed.command, parsed.verify)
 }
 
 #[cfg(test)]

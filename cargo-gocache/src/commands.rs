@@ -26,7 +26,10 @@ pub fn workspace_manifest() -> Option<std::path::PathBuf> {
 }
 
 /// Run a gocache command; returns the exit code.
-pub fn run(command: Command) -> Result<i32> {
+pub fn run(command: Command, verify: bool) -> Result<i32> {
+    if let Command::Cargo(args) = command {
+        return crate::run::run(args, verify);
+    }
     // Commands that read files or serve a build, not the store as configured.
     if let Command::Buildid { verbose, files } = &command {
         return Ok(buildid(*verbose, files));
@@ -144,6 +147,7 @@ pub fn run(command: Command) -> Result<i32> {
                 }
             }
         }
+        Command::Cargo(_) => unreachable!("handled above"),
     }
     Ok(0)
 }
@@ -292,6 +296,54 @@ impl Counters {
         }
         c
     }
+
+    /// The line `cargo gocache <cmd>` ends with, e.g.
+    /// `gocache: 412 hits, 3 misses, 9 uncacheable (link 6, -E 3); 2m31s of compiling saved`.
+    pub fn summary_line(&self) -> String {
+        let uncacheable: u64 = self.uncacheable.values().sum();
+        if self.hits + self.misses + uncacheable + self.errors == 0 {
+            return "gocache: no C/C++ compiles ran".to_string();
+        }
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut line = format!(
+            "gocache: {}, {}, {uncacheable} uncacheable",
+            plural(self.hits, "hit", "hits"),
+            plural(self.misses, "miss", "misses"),
+        );
+        if uncacheable > 0 {
+            // Most frequent reason first; ties by name, so the line is stable.
+            let mut reasons: Vec<(&String, &u64)> = self.uncacheable.iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let reasons: Vec<String> = reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            line.push_str(&format!(" ({})", reasons.join(", ")));
+        }
+        if self.errors > 0 {
+            line.push_str(&format!(
+                ", {} (cache faults; the compiler ran)",
+                plural(self.errors, "error", "errors")
+            ));
+        }
+        line.push_str(&format!(
+            "; {} of compiling saved",
+            format_secs(self.saved_secs)
+        ));
+        let r = &self.remote;
+        if !r.is_empty() {
+            line.push_str(&format!(
+                "; remote: {}, {}, {}, {} down, {} up",
+                plural(r.hits, "hit", "hits"),
+                plural(r.misses, "miss", "misses"),
+                plural(r.errors + r.rejected, "error", "errors"),
+                format_size(r.bytes_down),
+                format_size(r.bytes_up)
+            ));
+        }
+        if self.nondeterministic > 0 {
+            line.push_str(&format!("; {} nondeterministic", self.nondeterministic));
+        }
+        line
+    }
 }
 
 /// The store files the last `cargo gocache` build looked up or wrote, from
@@ -364,4 +416,38 @@ fn print_stats(store: &Store, json: bool) -> Result<()> {
         println!("compile time saved {}", format_secs(counters.saved_secs));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_line_names_reasons_by_count() {
+        let mut c = Counters {
+            hits: 412,
+            misses: 3,
+            saved_secs: 151.0,
+            ..Counters::default()
+        };
+        c.uncacheable.insert("-E".into(), 3);
+        c.uncacheable.insert("link".into(), 6);
+        assert_eq!(
+            c.summary_line(),
+            "gocache: 412 hits, 3 misses, 9 uncacheable (link 6, -E 3); 2m31s of compiling saved"
+        );
+        c.uncacheable.clear();
+        c.hits = 1;
+        c.misses = 1;
+        c.errors = 2;
+        c.saved_secs = 0.25;
+        assert_eq!(
+            c.summary_line(),
+            "gocache: 1 hit, 1 miss, 0 uncacheable, 2 errors (cache faults; the compiler ran); 0.2s of compiling saved"
+        );
+        assert_eq!(
+            Counters::default().summary_line(),
+            "gocache: no C/C++ compiles ran"
+        );
+    }
 }

@@ -20,11 +20,20 @@ mod commands;
 pub mod config;
 pub mod human;
 pub mod remote;
+mod run;
 mod wrapper;
 
 /// Run with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
     let args: Vec<OsString> = std::env::args_os().collect();
+    // Run as `gocache-ar REAL_AR ARGS...` (the archiver under `cargo gocache`).
+    if args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == ar::AR_NAME)
+    {
+        return ar::run(&args[1..]);
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {

@@ -4,8 +4,10 @@
 //! [`project`] (cargo projects built for real).
 
 mod buildid;
+mod e2e;
 mod project;
 mod remote;
+mod runner;
 mod servers;
 mod store_cli;
 mod support;

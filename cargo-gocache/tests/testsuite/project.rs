@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `cargo-gocache` binary built for these tests.
-pub fn cargo_gocache_bin() -> PathBuf {
+pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-gocache"))
 }
 
@@ -56,7 +56,7 @@ pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
 
 /// `cargo-gocache` with a clean environment and its own store.
 pub fn gocache(store: &Path) -> Command {
-    let mut cmd = clean_command(cargo_gocache_bin());
+    let mut cmd = clean_command(bin());
     cmd.env("CARGO_GOCACHE_DIR", store);
     cmd
 }
@@ -187,9 +187,4 @@ pub fn archives(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             (key.join("/"), fs::read(&p).unwrap())
         })
         .collect()
-}
-
-/// The binary under test (alias used by the wrapper tests).
-pub fn bin() -> PathBuf {
-    cargo_gocache_bin()
 }
