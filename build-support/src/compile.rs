@@ -227,6 +227,17 @@ enum KeyArg {
     Path(String, String),
 }
 
+/// A path argument as hashed: mapped when absolute, as given when relative
+/// (the working directory, hashed mapped, resolves it).
+fn mapped(map: &PathMap, p: &str) -> String {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        map.map(p)
+    } else {
+        p.display().to_string()
+    }
+}
+
 /// `-ffile-prefix-map=OLD=NEW` (and `-fdebug-`, `-fmacro-`, `-fprofile-`):
 /// gcc splits at the first `=` after the option.
 fn prefix_map_arg(arg: &str) -> Option<KeyArg> {
@@ -956,23 +967,9 @@ impl Compile {
             match a {
                 KeyArg::Plain(s) => h.line(format!("arg {s}")),
                 KeyArg::PrefixMap(opt, old, new) => {
-                    let old = Path::new(old);
-                    let shown = if old.is_absolute() {
-                        map.map(old)
-                    } else {
-                        old.display().to_string()
-                    };
-                    h.line(format!("arg {opt}{shown}={new}"))
+                    h.line(format!("arg {opt}{}={new}", mapped(map, old)))
                 }
-                KeyArg::Path(opt, p) => {
-                    let p = Path::new(p);
-                    let shown = if p.is_absolute() {
-                        map.map(p)
-                    } else {
-                        p.display().to_string()
-                    };
-                    h.line(format!("arg {opt} {shown}"))
-                }
+                KeyArg::Path(opt, p) => h.line(format!("arg {opt} {}", mapped(map, p))),
             }
         }
         for name in KEY_ENV {

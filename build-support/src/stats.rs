@@ -93,6 +93,17 @@ impl RemoteCounts {
         Some(c)
     }
 
+    /// Add another process's counts.
+    pub fn add(&mut self, o: &RemoteCounts) {
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.errors += o.errors;
+        self.rejected += o.rejected;
+        self.puts += o.puts;
+        self.bytes_down += o.bytes_down;
+        self.bytes_up += o.bytes_up;
+    }
+
     /// Nothing happened.
     pub fn is_empty(&self) -> bool {
         *self == RemoteCounts::default()

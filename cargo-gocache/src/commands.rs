@@ -248,35 +248,29 @@ pub struct Counters {
     pub nondeterministic: u64,
     pub saved_secs: f64,
     pub spent_secs: f64,
-    pub remote: RemoteStats,
+    #[serde(serialize_with = "serialize_remote")]
+    pub remote: stats::RemoteCounts,
 }
 
-/// Remote tier traffic, summed over processes (`stats --json` field `remote`).
-#[derive(Debug, Default, serde::Serialize)]
-pub struct RemoteStats {
-    pub hits: u64,
-    pub misses: u64,
-    pub errors: u64,
-    pub rejected: u64,
-    pub puts: u64,
-    pub bytes_down: u64,
-    pub bytes_up: u64,
-}
-
-impl RemoteStats {
-    fn add(&mut self, r: &stats::RemoteCounts) {
-        self.hits += r.hits;
-        self.misses += r.misses;
-        self.errors += r.errors;
-        self.rejected += r.rejected;
-        self.puts += r.puts;
-        self.bytes_down += r.bytes_down;
-        self.bytes_up += r.bytes_up;
+/// `stats --json`'s `remote` object (the library has no serde).
+fn serialize_remote<S: serde::Serializer>(
+    r: &stats::RemoteCounts,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(7))?;
+    for (k, v) in [
+        ("hits", r.hits),
+        ("misses", r.misses),
+        ("errors", r.errors),
+        ("rejected", r.rejected),
+        ("puts", r.puts),
+        ("bytes_down", r.bytes_down),
+        ("bytes_up", r.bytes_up),
+    ] {
+        m.serialize_entry(k, &v)?;
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.hits + self.misses + self.errors + self.rejected + self.puts == 0
-    }
+    m.end()
 }
 
 impl Counters {

@@ -413,20 +413,25 @@ fn archiver_env(
     env
 }
 
+/// A `cc::Build` for asking cc which tools it would pick for `target`
+/// (quietly: no cargo directives printed).
+fn cc_for(target: &str, host: &str) -> cc::Build {
+    let mut b = cc::Build::new();
+    b.target(target)
+        .host(host)
+        .opt_level(0)
+        .debug(false)
+        .cargo_metadata(false)
+        .cargo_warnings(false);
+    b
+}
+
 /// The archiver cc picks for `target` when no variable names one.
 fn default_archiver(target: &str, host: &str) -> Option<String> {
     if target == host {
         return Some("ar".to_string());
     }
-    let cmd = cc::Build::new()
-        .target(target)
-        .host(host)
-        .opt_level(0)
-        .debug(false)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .try_get_archiver()
-        .ok()?;
+    let cmd = cc_for(target, host).try_get_archiver().ok()?;
     let prog = cmd.get_program().to_str()?;
     (!prog.contains(char::is_whitespace)).then(|| prog.to_string())
 }
@@ -487,16 +492,7 @@ fn default_compiler(target: &str, host: &str, cxx: bool) -> Option<String> {
     }
     // Cross: cc's own table of prefixes (`aarch64-linux-gnu-gcc`...),
     // `CROSS_COMPILE` and the rest; asking cc keeps us in step with it.
-    let tool = cc::Build::new()
-        .target(target)
-        .host(host)
-        .opt_level(0)
-        .debug(false)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .cpp(cxx)
-        .try_get_compiler()
-        .ok()?;
+    let tool = cc_for(target, host).cpp(cxx).try_get_compiler().ok()?;
     let path = tool.path().to_str()?;
     (!path.contains(char::is_whitespace)).then(|| path.to_string())
 }
