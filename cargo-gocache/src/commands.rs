@@ -41,6 +41,9 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
     let config = Config::load(manifest.as_deref())?;
     match &command {
         Command::Config => {
+            println!(
+                "# each source overrides the ones before it: default, user file, Cargo.toml, environment"
+            );
             for (key, value, source) in config.rows() {
                 println!("{key:<17} = {value:<40} # {source}");
             }
