@@ -167,6 +167,21 @@ impl Demo {
     }
 }
 
+/// The shared target directory keeps no crate of a finished test: each run
+/// has new temp paths, so new artifacts that would otherwise pile up.
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if self.target.starts_with(self.tmp.path()) {
+            return; // its own, removed with the temp dir
+        }
+        let _ = cargo()
+            .args(["clean", "--offline", "--quiet", "-p", &self.name])
+            .current_dir(&self.ws)
+            .env("CARGO_TARGET_DIR", &self.target)
+            .output();
+    }
+}
+
 /// One miss as `explain` prints it: the object and its change lines.
 #[derive(Debug)]
 struct Explained {
