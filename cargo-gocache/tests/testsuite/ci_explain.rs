@@ -620,6 +620,60 @@ fn export_then_import_into_an_empty_store_hits_everything() {
     );
 }
 
+/// The CI flow on a fresh runner whose target directory was restored too
+/// (as rust-cache does): the store is only what was imported, and the build
+/// runs no compile, so no build has used this store. `export
+/// --used-since-build` must still carry the cache forward, not fail the job
+/// (regression: "no record of a last build ... run `cargo gocache build`
+/// first", right after one).
+#[test]
+fn ci_flow_with_a_warm_target_dir_keeps_the_cache() {
+    let d = Demo::new("warm_target_demo", &["a.c", "b.c"], true);
+    d.build(&[]);
+    let bundle = d.tmp.path().join("gocache.tar.zst");
+    let bundle_arg = bundle.to_str().unwrap();
+    let mut cmd = d.gocache(&["export", "--used-since-build", bundle_arg]);
+    let first = exported(&run(&mut cmd).success());
+
+    // The next job: the same store path, empty, then the bundle.
+    fs::remove_dir_all(&d.store).unwrap();
+    run(&mut d.gocache(&["import", bundle_arg])).success();
+    let b = d.build(&[]);
+    b.stderr_contains("gocache: no C/C++ compiles ran");
+    let mut cmd = d.gocache(&["export", "--used-since-build", bundle_arg]);
+    let r = run(&mut cmd).success();
+    assert_eq!(exported(&r), first, "{}", r.stderr());
+
+    // And the job after that sees the same cache.
+    fs::remove_dir_all(&d.store).unwrap();
+    run(&mut d.gocache(&["import", bundle_arg])).success();
+    run(cargo()
+        .args(["clean", "--offline", "-p", &d.name])
+        .current_dir(&d.ws)
+        .env("CARGO_TARGET_DIR", &d.target))
+    .success();
+    assert_eq!(hits_misses(&d.build(&[])), (2, 0));
+}
+
+/// A store with nothing in it exports a bundle with nothing in it, and
+/// that bundle imports (a workspace without C, a cache just cleaned): the
+/// next CI job must not fail on it.
+#[test]
+fn empty_bundle_round_trips() {
+    let sb = crate::support::Sandbox::new();
+    let bundle = sb.path("empty.tar.zst");
+    let r = sb.gocache().arg("export").arg(&bundle).run();
+    r.assert_success().stdout_contains("exported 0 files");
+    let other = sb.path("other-store");
+    sb.gocache()
+        .arg("import")
+        .arg(&bundle)
+        .env("CARGO_GOCACHE_DIR", &other)
+        .run()
+        .assert_success()
+        .stdout_contains("imported 0 files");
+}
+
 #[test]
 fn env_key_follows_cargo_lock_and_nothing_else() {
     let d = Demo::new("env_demo", &["a.c"], false);
