@@ -19,6 +19,7 @@
 //! | `CARGO_GOCACHE_VERIFY` | `1`: compile every hit too and report a result that differs (set by `cargo gocache --verify`) |
 //! | `CARGO_GOCACHE_REMOTE`, `CARGO_GOCACHE_PROG` | set by `cargo gocache`: the remote tier, and the binary that serves it to build scripts ([`crate::prog`]) |
 //! | `CARGO_GOCACHE_USED_LOG` | set by `cargo gocache`: where the store notes each file a run used (`export --used-since-build`) |
+//! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
 //! | `CARGO_GOCACHE_MAP_CWD` | `1`: outside a build script, relocate the working directory to `/gocache/cwd` |
 //! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::compile::KEY_ENV`]) |
 //! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
@@ -44,6 +45,37 @@ pub fn set_build_script_mode(on: bool) {
 /// build script: `cargo gocache` gives every run its own log path, which
 /// would otherwise rerun every helper's build script on every run.
 const UNTRACKED: &[&str] = &["CARGO_GOCACHE_RUN_LOG", "CARGO_GOCACHE_DEBUG"];
+
+/// Every `CARGO_GOCACHE_*` variable gocache reads (the table above). Any
+/// other is taken for a typo, which `cargo gocache` reports rather than
+/// silently building with the default.
+pub const GOCACHE_VARIABLES: &[&str] = &[
+    "CARGO_GOCACHE_DIR",
+    "CARGO_GOCACHE_MAX_SIZE",
+    "CARGO_GOCACHE_MAX_AGE",
+    "CARGO_GOCACHE_REMOTE",
+    "CARGO_GOCACHE_REMOTE_READ_ONLY",
+    "CARGO_GOCACHE_REMOTE_TIMEOUT",
+    "CARGO_GOCACHE_VERIFY",
+    "CARGO_GOCACHE_DEBUG",
+    "CARGO_GOCACHE_MAP_CWD",
+    "CARGO_GOCACHE_RUN_LOG",
+    "CARGO_GOCACHE_USED_LOG",
+    "CARGO_GOCACHE_WORKSPACE",
+    "CARGO_GOCACHE_CARGO_HOME",
+    "CARGO_GOCACHE_PROG",
+];
+
+/// The set `CARGO_GOCACHE_*` variables not in [`GOCACHE_VARIABLES`], sorted.
+pub fn unknown_gocache_variables() -> Vec<String> {
+    #[allow(clippy::disallowed_methods)]
+    let mut unknown: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|n| n.starts_with("CARGO_GOCACHE_") && !GOCACHE_VARIABLES.contains(&n.as_str()))
+        .collect();
+    unknown.sort();
+    unknown
+}
 
 /// Read an environment variable; `None` if unset.
 pub fn var_os(name: &str) -> Option<OsString> {

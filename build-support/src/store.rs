@@ -407,6 +407,9 @@ impl Store {
                 if let Ok(f) = File::open(&path) {
                     touch_if_stale(&f, &meta);
                 }
+                // Used by this build as much as if it had been written now:
+                // another build's compile may have stored the same bytes.
+                self.note_use(&path);
             }
             _ => self.write_in_store(&path, bytes)?,
         }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use gocache_build::hash::{hash_bytes, hex};
 use gocache_build::{OutputId, Store};
 
@@ -244,9 +244,6 @@ pub fn import(store: &Store, input: &Path) -> Result<BundleReport> {
         }
         report.files += 1;
         report.bytes += bytes.len() as u64;
-    }
-    if report.files == 0 && report.skipped == 0 {
-        bail!("{} holds no cache entries", input.display());
     }
     Ok(report)
 }

@@ -99,7 +99,8 @@ pub enum Command {
     Export {
         /// The bundle to write.
         file: std::path::PathBuf,
-        /// Only the entries the last `cargo gocache` build used.
+        /// Only the entries the last `cargo gocache` build used (all of
+        /// them if no build has used this cache yet).
         #[arg(long)]
         used_since_build: bool,
     },

@@ -41,6 +41,9 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
     let config = Config::load(manifest.as_deref())?;
     match &command {
         Command::Config => {
+            println!(
+                "# each source overrides the ones before it: default, user file, Cargo.toml, environment"
+            );
             for (key, value, source) in config.rows() {
                 println!("{key:<17} = {value:<40} # {source}");
             }
@@ -82,7 +85,15 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
             used_since_build,
         } => {
             let only = if used_since_build {
-                Some(used_by_last_build(&store)?)
+                let used = used_by_last_build(&store)?;
+                if used.is_none() {
+                    eprintln!(
+                        "gocache: warning: no `cargo gocache` build has used this cache yet \
+                         (none ran a C/C++ compile since it was created or imported); \
+                         exporting all of it"
+                    );
+                }
+                used
             } else {
                 None
             };
@@ -341,15 +352,21 @@ impl Counters {
 }
 
 /// The store files the last `cargo gocache` build looked up or wrote, from
-/// the log the store keeps when `CARGO_GOCACHE_USED_LOG` is set.
-fn used_by_last_build(store: &Store) -> Result<std::collections::HashSet<String>> {
+/// the log the store keeps when `CARGO_GOCACHE_USED_LOG` is set; the log of
+/// the last build that used the store at all (a run that compiles nothing
+/// keeps the previous one).
+///
+/// `None` when no build has used this store: in CI, a fresh store holding
+/// only the imported bundle, with a target directory restored as well so
+/// that no build script ran. All of it is then what the builds use, and
+/// exporting less (or failing) would lose the cache for the next job.
+fn used_by_last_build(store: &Store) -> Result<Option<std::collections::HashSet<String>>> {
     let log = gocache_build::store::last_used_log(store);
-    let text = fs::read_to_string(&log).with_context(|| {
-        format!(
-            "no record of a last build ({}): run `cargo gocache build` first",
-            log.display()
-        )
-    })?;
+    let text = match fs::read_to_string(&log) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("failed to read {}", log.display())),
+    };
     let mut names: std::collections::HashSet<String> = text.lines().map(str::to_string).collect();
     // An entry's key record goes with it.
     let keys: Vec<String> = names
@@ -357,7 +374,7 @@ fn used_by_last_build(store: &Store) -> Result<std::collections::HashSet<String>
         .filter_map(|n| n.strip_suffix("-a").map(|b| format!("{b}-k")))
         .collect();
     names.extend(keys);
-    Ok(names)
+    Ok(Some(names))
 }
 
 fn print_stats(store: &Store, json: bool) -> Result<()> {

@@ -19,7 +19,8 @@
 //! `[workspace.metadata.gocache]` or, failing that, the root package's
 //! `[package.metadata.gocache]`. A relative `dir` in a file is relative to
 //! that file's directory. Unknown keys and bad values are errors that name
-//! the file, the key and what is allowed.
+//! the file, the key and what is allowed; so is a `CARGO_GOCACHE_*`
+//! variable gocache does not read (a typo would otherwise be ignored).
 //!
 //! Wrapped compiles never read files: `cargo gocache` resolves the settings
 //! once and passes them down as `CARGO_GOCACHE_*` variables ([`Config::to_env`]).
@@ -97,6 +98,9 @@ struct Layer {
 }
 
 const KEYS: &str = "dir, max-size, max-age, remote, remote-read-only, remote-timeout, verify";
+const ENV_KEYS: &str = "CARGO_GOCACHE_DIR, CARGO_GOCACHE_MAX_SIZE, CARGO_GOCACHE_MAX_AGE, \
+    CARGO_GOCACHE_REMOTE, CARGO_GOCACHE_REMOTE_READ_ONLY, CARGO_GOCACHE_REMOTE_TIMEOUT, \
+    CARGO_GOCACHE_VERIFY";
 
 impl Config {
     /// Defaults only.
@@ -205,6 +209,9 @@ impl Config {
                 .map(|v| (v, Source::Env(name)))
         }
         let bad = |name: &str, e: String| anyhow!("{name}: {e}");
+        if let Some(name) = env::unknown_gocache_variables().first() {
+            bail!("{name}: unknown variable (the settings are {ENV_KEYS})");
+        }
         if let Some((v, s)) = get("CARGO_GOCACHE_DIR") {
             // The library's rule: absolute or `off`, never relative.
             let value = if v == "off" {

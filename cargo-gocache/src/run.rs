@@ -153,6 +153,9 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
         eprintln!("gocache: warning: trimming the cache failed: {e}");
     }
     if counters.nondeterministic > 0 {
+        for line in nondeterministic(&store, &events) {
+            eprintln!("{line}");
+        }
         eprintln!(
             "gocache: error: --verify found {} nondeterministic result{} (listed above)",
             counters.nondeterministic,
@@ -187,6 +190,30 @@ fn slowest_misses(events: &[stats::Event], n: usize) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// A `gocache: nondeterministic:` line per result `--verify` found
+/// differing, naming the object (from its key record) and the first
+/// differing byte. The wrapper reports each one too, but on the build
+/// script's stderr, which cargo shows only as a warning of a local crate:
+/// for a crates.io dependency the run would fail naming nothing.
+fn nondeterministic(store: &Store, events: &[stats::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| {
+            let stats::Outcome::Nondeterministic(offset) = e.outcome else {
+                return None;
+            };
+            let record = e.action.and_then(|a| store.key_inputs(&a));
+            let object = record
+                .as_deref()
+                .and_then(gocache_build::explain::record_object)
+                .unwrap_or(&e.source);
+            Some(format!(
+                "gocache: nondeterministic: {object}: the fresh compile differs from the cached result at byte {offset}"
+            ))
+        })
+        .collect()
 }
 
 fn run_cargo(cmd: &mut Command) -> Result<i32> {

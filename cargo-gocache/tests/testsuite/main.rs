@@ -4,6 +4,7 @@
 //! [`project`] (cargo projects built for real).
 
 mod buildid;
+mod ci_explain;
 mod e2e;
 mod project;
 mod remote;
