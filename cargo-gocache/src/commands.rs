@@ -256,7 +256,11 @@ pub struct Counters {
 pub struct RemoteStats {
     pub hits: u64,
     pub misses: u64,
+    /// Failed or skipped requests.
     pub errors: u64,
+    /// Of `errors`, those never sent: the remote was being skipped after
+    /// failing several times in a row.
+    pub skipped: u64,
     pub rejected: u64,
     pub puts: u64,
     pub bytes_down: u64,
@@ -268,6 +272,7 @@ impl RemoteStats {
         self.hits += r.hits;
         self.misses += r.misses;
         self.errors += r.errors;
+        self.skipped += r.skipped;
         self.rejected += r.rejected;
         self.puts += r.puts;
         self.bytes_down += r.bytes_down;

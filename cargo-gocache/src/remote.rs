@@ -374,7 +374,9 @@ impl RemoteTier {
 
     fn request<T>(&self, f: impl FnOnce(&mut Backend) -> Result<T>) -> Option<T> {
         if self.breaker.open() {
-            self.counts.lock().unwrap().errors += 1;
+            let mut c = self.counts.lock().unwrap();
+            c.errors += 1;
+            c.skipped += 1;
             return None;
         }
         self.attempts.fetch_add(1, Ordering::Relaxed);
