@@ -7,6 +7,7 @@ mod buildid;
 mod e2e;
 mod project;
 mod remote;
+mod remote_e2e;
 mod runner;
 mod servers;
 mod store_cli;
