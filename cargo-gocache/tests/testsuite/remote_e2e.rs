@@ -421,6 +421,47 @@ fn dead_remote_warning_reaches_the_user_once() {
     assert!(runs.is_empty(), "{runs:?}");
 }
 
+/// A remote that accepts connections and never answers: each failed
+/// request costs one timeout, and after three (or four, with a second
+/// compile in flight) the build stops asking. Counted, not timed.
+#[test]
+fn hung_remote_is_given_up_after_a_few_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = small_c_crate(tmp.path());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c); // keep it open, say nothing
+        }
+    });
+    for (name, url) in [
+        ("redis", format!("redis://127.0.0.1:{port}")),
+        ("http", format!("http://127.0.0.1:{port}/cache")),
+    ] {
+        let m = Machine::new(tmp.path(), name);
+        let mut cmd = m.command(&ws, &url, &["build", "--offline", "-j", "2"]);
+        cmd.env("CARGO_GOCACHE_REMOTE_TIMEOUT", "0.3s");
+        let build = run(&mut cmd).success();
+        assert_eq!(
+            build.stderr().matches("failed 3 times in a row").count(),
+            1,
+            "{name}: {}",
+            build.stderr()
+        );
+        let s = take_stats(&m.store);
+        assert_eq!(count(&s, "misses"), 6, "{name}: {s}");
+        let failed = failed_requests(&s);
+        assert!(
+            (FAILURE_LIMIT..=FAILURE_LIMIT + 1).contains(&failed),
+            "{name}: {failed} requests failed\n{s}"
+        );
+        assert!(remote_count(&s, "skipped") > 0, "{name}: {s}");
+        assert_eq!(archives(&m.target).len(), 1, "{name}");
+    }
+}
+
 /// A developer's machine reads what CI wrote and writes nothing: after a
 /// build that missed everything, the server is still empty.
 #[test]
