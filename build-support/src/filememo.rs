@@ -26,6 +26,9 @@
 //! command line and working directory, written only when it learned
 //! something, so a steady run of hits writes nothing. A damaged or foreign
 //! memo (another checkout sharing the store) only costs rehashing.
+//! Memos and snapshots stay in the local store, never in its remote tier:
+//! stamps are of this machine's files, so another machine could only ever
+//! rehash, after paying for the round trips.
 //! On platforms without inode numbers nothing is remembered.
 
 use std::collections::HashMap;
@@ -159,6 +162,7 @@ impl FileMemo {
     pub fn load(store: &Store, key: &ActionId) -> FileMemo {
         let mut memo = FileMemo::empty();
         if let Some(text) = store
+            .without_tier()
             .get_bytes(key)
             .and_then(|(_, b)| String::from_utf8(b).ok())
         {
@@ -175,7 +179,10 @@ impl FileMemo {
         if !self.changed {
             return Ok(());
         }
-        store.put(key, self.render().as_bytes()).map(|_| ())
+        store
+            .without_tier()
+            .put(key, self.render().as_bytes())
+            .map(|_| ())
     }
 
     fn render(&self) -> String {
@@ -385,7 +392,7 @@ pub fn snapshot_key(memo_key: &ActionId) -> ActionId {
 impl Snapshot {
     /// The snapshot stored under `key`, if any and well formed.
     pub fn load(store: &Store, key: &ActionId) -> Option<Snapshot> {
-        let text = String::from_utf8(store.get_bytes(key)?.1).ok()?;
+        let text = String::from_utf8(store.without_tier().get_bytes(key)?.1).ok()?;
         let mut lines = text.lines();
         if lines.next()? != SNAPSHOT_HEADER {
             return None;
@@ -431,7 +438,7 @@ impl Snapshot {
         for (path, stamp) in &self.dirs {
             let _ = writeln!(s, "d {} {}", stamp.render(), path.display());
         }
-        store.put(key, s.as_bytes()).map(|_| ())
+        store.without_tier().put(key, s.as_bytes()).map(|_| ())
     }
 
     /// The result found last time, if `pre` is the same and nothing looked
@@ -572,5 +579,49 @@ mod tests {
         fs::write(&deep, "").unwrap();
         m.fresh_dirs.clear();
         assert!(m.is_file(&deep));
+    }
+
+    use crate::store::{Tier, TierKey};
+    use std::sync::{Arc, Mutex};
+
+    /// A tier that records every request and has nothing.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Tier for Recorder {
+        fn get(&self, key: TierKey<'_>) -> Option<Vec<u8>> {
+            self.0.lock().unwrap().push(format!("get {}", key.path()));
+            None
+        }
+        fn put(&self, key: TierKey<'_>, _: &[u8]) {
+            self.0.lock().unwrap().push(format!("put {}", key.path()));
+        }
+        fn rejected(&self, _: TierKey<'_>) {}
+    }
+
+    /// Regression: memos and snapshots went to the remote tier, costing
+    /// every wrapped compile two remote lookups and four remote writes of
+    /// stamps no other machine can use.
+    #[test]
+    fn stat_memos_and_snapshots_never_reach_the_remote_tier() {
+        let dir = tempfile::tempdir().unwrap();
+        let tier = Arc::new(Recorder::default());
+        let store = Store::open(dir.path()).unwrap().with_tier(tier.clone());
+        let key = ActionId([1; 32]);
+        assert!(Snapshot::load(&store, &snapshot_key(&key)).is_none());
+        let _ = FileMemo::load(&store, &key);
+        let mut memo = FileMemo::empty();
+        memo.changed = true;
+        memo.save_if_changed(&store, &key).unwrap();
+        let snap = Snapshot {
+            pre: key,
+            found: key,
+            files: Vec::new(),
+            dirs: Vec::new(),
+            stale: false,
+        };
+        snap.save(&store, &snapshot_key(&key)).unwrap();
+        assert!(Snapshot::load(&store, &snapshot_key(&key)).is_some());
+        assert_eq!(*tier.0.lock().unwrap(), Vec::<String>::new());
     }
 }

@@ -50,6 +50,9 @@ pub struct RemoteCounts {
     pub misses: u64,
     /// Requests that failed (connection, timeout, server error) or were skipped.
     pub errors: u64,
+    /// Of `errors`, the requests never sent because the remote was already
+    /// being skipped: `errors - skipped` requests went to the network.
+    pub skipped: u64,
     /// Answers rejected by the store's checks (size, hash, format).
     pub rejected: u64,
     /// Values written to the remote.
@@ -63,10 +66,11 @@ pub struct RemoteCounts {
 impl RemoteCounts {
     fn encode(&self) -> String {
         format!(
-            "h={},m={},e={},r={},p={},d={},u={}",
+            "h={},m={},e={},s={},r={},p={},d={},u={}",
             self.hits,
             self.misses,
             self.errors,
+            self.skipped,
             self.rejected,
             self.puts,
             self.bytes_down,
@@ -83,6 +87,7 @@ impl RemoteCounts {
                 "h" => c.hits = v,
                 "m" => c.misses = v,
                 "e" => c.errors = v,
+                "s" => c.skipped = v,
                 "r" => c.rejected = v,
                 "p" => c.puts = v,
                 "d" => c.bytes_down = v,
@@ -98,6 +103,7 @@ impl RemoteCounts {
         self.hits += o.hits;
         self.misses += o.misses;
         self.errors += o.errors;
+        self.skipped += o.skipped;
         self.rejected += o.rejected;
         self.puts += o.puts;
         self.bytes_down += o.bytes_down;
@@ -269,10 +275,17 @@ mod tests {
         assert_eq!(Event::parse("v1\tbogus"), None);
         let r = RemoteCounts {
             hits: 3,
+            errors: 5,
+            skipped: 2,
             bytes_down: 1000,
             ..Default::default()
         };
         let e = Event::new(Outcome::Remote(r), "redis://x");
         assert_eq!(Event::parse(e.to_line().trim_end()), Some(e));
+        // A line written before `s=` existed still reads, as none skipped.
+        assert_eq!(
+            RemoteCounts::decode("h=1,m=0,e=4,r=0,p=0,d=9,u=0").map(|c| (c.errors, c.skipped)),
+            Some((4, 0))
+        );
     }
 }

@@ -262,6 +262,15 @@ impl Store {
         self
     }
 
+    /// This store without its tier, for what is of use on this machine
+    /// only (the stat memos of `filememo`: device and inode numbers, ctimes).
+    pub fn without_tier(&self) -> Store {
+        Store {
+            tier: None,
+            ..self.clone()
+        }
+    }
+
     /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root

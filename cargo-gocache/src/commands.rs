@@ -269,11 +269,14 @@ fn serialize_remote<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(Some(7))?;
+    let mut m = s.serialize_map(Some(8))?;
     for (k, v) in [
         ("hits", r.hits),
         ("misses", r.misses),
         ("errors", r.errors),
+        // Of `errors`, those never sent: the remote was being skipped
+        // after failing several times in a row.
+        ("skipped", r.skipped),
         ("rejected", r.rejected),
         ("puts", r.puts),
         ("bytes_down", r.bytes_down),
@@ -339,7 +342,12 @@ impl Counters {
                 "; remote: {}, {}, {}, {} down, {} up",
                 plural(r.hits, "hit", "hits"),
                 plural(r.misses, "miss", "misses"),
-                plural(r.errors + r.rejected, "error", "errors"),
+                // Requests skipped while the remote was off are not errors of their own.
+                plural(
+                    r.errors - r.skipped.min(r.errors) + r.rejected,
+                    "error",
+                    "errors"
+                ),
                 format_size(r.bytes_down),
                 format_size(r.bytes_up)
             ));

@@ -33,7 +33,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok((n * (1u64 << shift) as f64) as u64)
 }
 
-/// Parse a duration: a number with a unit `s`, `m`, `h`, `d` or `w`.
+/// Parse a duration: a number with a unit `ms`, `s`, `m`, `h`, `d` or `w`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t
@@ -41,6 +41,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let secs = match unit.trim() {
+        "ms" => 0.001,
         "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
@@ -48,7 +49,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "w" => 7.0 * 86400.0,
         _ => {
             return Err(format!(
-                "invalid duration {s:?}: expected a number with s, m, h, d or w (e.g. 12h, 7d)"
+                "invalid duration {s:?}: expected a number with ms, s, m, h, d or w (e.g. 500ms, 12h, 7d)"
             ))
         }
     };
@@ -133,6 +134,7 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("7").is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("d").is_err());
     }
 

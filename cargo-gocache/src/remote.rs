@@ -22,9 +22,11 @@
 //!   shared by all processes of the build (`<run log>.remote-failures`, or
 //!   `<store>/stats/remote-failures` outside `cargo gocache`); a success
 //!   resets it. After [`FAILURE_LIMIT`] failures in a row every process
-//!   skips the remote for the rest of the build, and exactly one prints one
-//!   warning. Outside a `cargo gocache` run the skip expires after
-//!   [`SKIP_EXPIRY`], so a standalone wrapper retries later.
+//!   skips the remote for the rest of the build, and exactly one warning is
+//!   printed: by `cargo gocache` after the build (cargo shows a build
+//!   script's stderr only for path crates, or when it fails), or by the one
+//!   wrapper that opened the breaker outside `cargo gocache`, where the skip
+//!   expires after [`SKIP_EXPIRY`] so a standalone wrapper retries later.
 //! * Read-only mode (`remote-read-only`) never writes: for developers who
 //!   read what CI wrote.
 //!
@@ -236,9 +238,9 @@ impl Breaker {
         self.failures() >= FAILURE_LIMIT
     }
 
-    /// Count a failure; true if this one opened the breaker (and so this
-    /// process should print the warning).
-    fn failure(&self) -> bool {
+    /// Count a failure; if this one opened the breaker, the marker file this
+    /// process won: it prints the warning and writes it there too.
+    fn failure(&self) -> Option<fs::File> {
         if let Some(d) = self.file.parent() {
             let _ = fs::create_dir_all(d);
         }
@@ -252,7 +254,7 @@ impl Breaker {
             .open(&self.file)
             .and_then(|mut f| f.write_all(b"x"));
         if self.failures() < FAILURE_LIMIT {
-            return false;
+            return None;
         }
         // Exactly one process of the build wins the marker and warns.
         let marker = self.file.with_extension("warned");
@@ -271,7 +273,7 @@ impl Breaker {
             .write(true)
             .create_new(true)
             .open(&marker)
-            .is_ok()
+            .ok()
     }
 
     fn success(&self) {
@@ -282,6 +284,29 @@ impl Breaker {
                 .and_then(|f| f.set_len(0));
         }
     }
+}
+
+/// The failure count shared by the processes of the `cargo gocache` run
+/// whose log is `run_log`.
+fn run_failures_file(run_log: &Path) -> PathBuf {
+    let mut name = run_log.as_os_str().to_owned();
+    name.push(".remote-failures");
+    PathBuf::from(name)
+}
+
+/// The warning a process of the run printed when it gave up on the remote,
+/// if one did; the run's failure files are removed.
+///
+/// `cargo gocache` repeats it once the build is done: a wrapped compile's
+/// stderr goes to its build script's, which cargo shows only when the build
+/// script fails, so without this the user never learns the remote was dead.
+pub fn take_run_warning(run_log: &Path) -> Option<String> {
+    let file = run_failures_file(run_log);
+    let marker = file.with_extension("warned");
+    let msg = fs::read_to_string(&marker).ok();
+    let _ = fs::remove_file(&marker);
+    let _ = fs::remove_file(&file);
+    msg.map(|m| m.trim().to_string()).filter(|m| !m.is_empty())
 }
 
 /// A remote cache as the store's second tier.
@@ -307,7 +332,7 @@ impl RemoteTier {
         let backend = Backend::open(settings)?;
         let breaker = match run_log {
             Some(log) => Breaker {
-                file: PathBuf::from(format!("{}.remote-failures", log.display())),
+                file: run_failures_file(log),
                 expires: false,
             },
             None => Breaker {
@@ -374,7 +399,9 @@ impl RemoteTier {
 
     fn request<T>(&self, f: impl FnOnce(&mut Backend) -> Result<T>) -> Option<T> {
         if self.breaker.open() {
-            self.counts.lock().unwrap().errors += 1;
+            let mut c = self.counts.lock().unwrap();
+            c.errors += 1;
+            c.skipped += 1;
             return None;
         }
         self.attempts.fetch_add(1, Ordering::Relaxed);
@@ -386,12 +413,19 @@ impl RemoteTier {
             }
             Err(e) => {
                 self.counts.lock().unwrap().errors += 1;
-                if self.breaker.failure() {
-                    eprintln!(
-                        "gocache: warning: remote cache {} failed {FAILURE_LIMIT} times in a row (last: {e}); \
+                if let Some(mut marker) = self.breaker.failure() {
+                    let msg = format!(
+                        "remote cache {} failed {FAILURE_LIMIT} times in a row (last: {e}); \
                          using the local cache only for the rest of this build",
                         self.url
                     );
+                    // Under `cargo gocache` the run prints it, once (see
+                    // `take_run_warning`); cargo would show ours for a path
+                    // crate's build script and hide it for a registry crate's.
+                    if self.breaker.expires {
+                        eprintln!("gocache: warning: {msg}");
+                    }
+                    let _ = writeln!(marker, "{msg}");
                 }
                 None
             }
@@ -493,5 +527,9 @@ mod tests {
         // A second process of the same build sees the breaker open at once.
         let t2 = RemoteTier::new(&s, dir.path(), Some(&run_log)).unwrap();
         assert!(t2.breaker.open());
+        // The warning is kept for `cargo gocache` to repeat, once.
+        let w = take_run_warning(&run_log).expect("a warning kept for the run");
+        assert!(w.contains("failed 3 times in a row"), "{w}");
+        assert_eq!(take_run_warning(&run_log), None);
     }
 }

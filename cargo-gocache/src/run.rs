@@ -137,6 +137,23 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
 
     let events = stats::read_events(&setup.run_log);
     let counters = Counters::from_events(&events);
+    // Remote faults, repeated here: cargo shows a build script's stderr
+    // (and so a wrapped compile's warnings) only when the script fails.
+    if let Some(w) = crate::remote::take_run_warning(&setup.run_log) {
+        eprintln!("gocache: warning: {w}");
+    }
+    if counters.remote.rejected > 0 {
+        eprintln!(
+            "gocache: warning: the remote cache returned {} damaged or tampered value{}; \
+             not used (compiled here instead)",
+            counters.remote.rejected,
+            if counters.remote.rejected == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+    }
     eprintln!("{}", counters.summary_line());
     for line in slowest_misses(&events, 5) {
         eprintln!("{line}");

@@ -30,12 +30,12 @@ fn cargo_gocache(store: &Path, ws: &Path, target: &Path, args: &[&str]) -> Run {
 
 /// The counters since the last call (`stats --json --zero`).
 #[track_caller]
-fn take_stats(store: &Path) -> Value {
+pub(crate) fn take_stats(store: &Path) -> Value {
     let r = run(gocache(store).args(["gocache", "stats", "--json", "--zero"])).success();
     serde_json::from_str(&r.stdout()).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", r.stdout()))
 }
 
-fn count(v: &Value, field: &str) -> u64 {
+pub(crate) fn count(v: &Value, field: &str) -> u64 {
     v[field]
         .as_u64()
         .unwrap_or_else(|| panic!("no {field} in {v}"))
@@ -57,7 +57,7 @@ fn assert_all_hit(stage: &str, cold: &Value, now: &Value, build: &Run) {
 }
 
 #[track_caller]
-fn assert_same_archives(stage: &str, cold: &BTreeMap<String, Vec<u8>>, target: &Path) {
+pub(crate) fn assert_same_archives(stage: &str, cold: &BTreeMap<String, Vec<u8>>, target: &Path) {
     let now = archives(target);
     assert_eq!(
         now.keys().collect::<Vec<_>>(),

@@ -8,6 +8,7 @@ mod ci_explain;
 mod e2e;
 mod project;
 mod remote;
+mod remote_e2e;
 mod runner;
 mod servers;
 mod store_cli;

@@ -162,6 +162,8 @@ fn killed_remote_is_skipped_after_a_few_failures() {
     // ...but only the first three after the crash went to the network: the
     // rest were skipped without waiting for a timeout.
     assert_eq!(t.attempts(), 2 + 3);
+    // The stats say the same: of the 90 errors, 87 were never sent.
+    assert_eq!(c.skipped, 87, "{c:?}");
     // The local store carried on.
     assert_eq!(
         Store::open(d.path())
@@ -174,7 +176,10 @@ fn killed_remote_is_skipped_after_a_few_failures() {
     // A new process of the same build skips the remote from the start.
     let t2 = tier(&r.url(), d.path(), false);
     assert!(t2.get(TierKey::Action(&action(1))).is_none());
-    assert_eq!((t2.counts().errors, t2.attempts()), (1, 0));
+    assert_eq!(
+        (t2.counts().errors, t2.counts().skipped, t2.attempts()),
+        (1, 1, 0)
+    );
 }
 
 /// A server that accepts connections and never answers: each request costs
