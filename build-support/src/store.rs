@@ -789,14 +789,23 @@ fn thread_id() -> u64 {
     h.finish() & 0xffff
 }
 
-/// Write `bytes` to `dir/name` atomically: a temporary file in `dir`, then rename.
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+/// Write `bytes` to `dir/name` atomically: a temporary file in `dir`, then
+/// a rename over the old file, so a concurrent reader opens the old file or
+/// the new one, never none (how the store replaces its own files).
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    write_then_rename(dir, name, bytes, false)
+}
+
+fn write_then_rename(dir: &Path, name: &str, bytes: &[u8], unlink_first: bool) -> Result<()> {
     let tmp = dir.join(temp_name(name));
     let result = (|| {
         let mut f = File::create_new(&tmp).with_path("create", &tmp)?;
         f.write_all(bytes).with_path("write", &tmp)?;
         drop(f);
         let dest = dir.join(name);
+        if unlink_first && fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file()) {
+            let _ = fs::remove_file(&dest);
+        }
         fs::rename(&tmp, &dest).with_path("rename into place", &dest)
     })();
     if result.is_err() {
@@ -805,7 +814,19 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     result
 }
 
-/// Write `bytes` to `path` atomically; the directory must exist.
+/// Write `bytes` to `path`, never leaving it partly written; the directory
+/// must exist.
+///
+/// The file is written beside `path` and renamed onto it, after removing an
+/// existing regular file of that name: `path` is then briefly absent, but
+/// never holds part of the new bytes. Why remove first: on ext4 (and others
+/// with the same safeguard) renaming over an existing file forces the new
+/// file's data to disk before the rename returns (`auto_da_alloc`), which
+/// cost a hit 0.3 to 0.7 ms here, a quarter of its time, where a rename onto
+/// a free name costs microseconds. Outputs placed in a build's tree are not
+/// read while the step that makes them runs, so the gap is not observable
+/// there; the store's own files, which other processes read at any time,
+/// are replaced by a plain rename ([`write_atomic`]).
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -817,7 +838,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             format!("not a file path: {}", path.display()),
         )
     })?;
-    write_atomic(dir, &name.to_string_lossy(), bytes)
+    write_then_rename(dir, &name.to_string_lossy(), bytes, true)
 }
 
 #[cfg(test)]
