@@ -149,20 +149,30 @@ impl Backend {
         Ok(conn.as_mut().expect("just set"))
     }
 
+    /// Run one Redis command on the process's connection (made on first
+    /// use); a failed command drops the connection so the next one reconnects.
+    fn redis_query<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> Result<T> {
+        let Backend::Redis {
+            client,
+            conn,
+            timeout,
+        } = self
+        else {
+            unreachable!("called for Redis only")
+        };
+        let c = Self::redis_conn(client, conn, *timeout)?;
+        cmd.query(c).map_err(|e| {
+            *conn = None;
+            e.into()
+        })
+    }
+
     fn get(&mut self, path: &str) -> Result<Option<Vec<u8>>> {
         match self {
-            Backend::Redis {
-                client,
-                conn,
-                timeout,
-            } => {
-                let c = Self::redis_conn(client, conn, *timeout)?;
-                let r: redis::RedisResult<Option<Vec<u8>>> =
-                    redis::cmd("GET").arg(format!("gocache/{path}")).query(c);
-                r.map_err(|e| {
-                    *conn = None;
-                    e.into()
-                })
+            Backend::Redis { .. } => {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(format!("gocache/{path}"));
+                self.redis_query(&cmd)
             }
             Backend::Http { agent, base } => {
                 let mut resp = agent.get(format!("{base}/{path}")).call()?;
@@ -182,20 +192,10 @@ impl Backend {
 
     fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
         match self {
-            Backend::Redis {
-                client,
-                conn,
-                timeout,
-            } => {
-                let c = Self::redis_conn(client, conn, *timeout)?;
-                let r: redis::RedisResult<()> = redis::cmd("SET")
-                    .arg(format!("gocache/{path}"))
-                    .arg(bytes)
-                    .query(c);
-                r.map_err(|e| {
-                    *conn = None;
-                    e.into()
-                })
+            Backend::Redis { .. } => {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(format!("gocache/{path}")).arg(bytes);
+                self.redis_query(&cmd)
             }
             Backend::Http { agent, base } => {
                 let resp = agent.put(format!("{base}/{path}")).send(bytes)?;
