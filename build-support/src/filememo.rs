@@ -210,16 +210,11 @@ impl FileMemo {
             let (kind, rest) = line.split_once(' ')?;
             match kind {
                 "f" => {
-                    let mut it = rest.splitn(7, ' ');
-                    let hash = it.next()?.to_string();
-                    let stamp = Stamp::parse(&mut it)?;
-                    let path = PathBuf::from(it.next()?);
+                    let (path, stamp, hash) = parse_file_line(rest)?;
                     self.files.insert(path, (stamp, hash));
                 }
                 "d" => {
-                    let mut it = rest.splitn(6, ' ');
-                    let stamp = Stamp::parse(&mut it)?;
-                    let path = PathBuf::from(it.next()?);
+                    let (path, stamp) = parse_dir_line(rest)?;
                     self.dirs.insert(
                         path.clone(),
                         DirMemo {
@@ -409,17 +404,8 @@ impl Snapshot {
         for line in lines {
             let (kind, rest) = line.split_once(' ')?;
             match kind {
-                "f" => {
-                    let mut it = rest.splitn(7, ' ');
-                    let hash = it.next()?.to_string();
-                    let stamp = Stamp::parse(&mut it)?;
-                    snap.files.push((PathBuf::from(it.next()?), stamp, hash));
-                }
-                "d" => {
-                    let mut it = rest.splitn(6, ' ');
-                    let stamp = Stamp::parse(&mut it)?;
-                    snap.dirs.push((PathBuf::from(it.next()?), stamp));
-                }
+                "f" => snap.files.push(parse_file_line(rest)?),
+                "d" => snap.dirs.push(parse_dir_line(rest)?),
                 _ => return None,
             }
         }
@@ -488,6 +474,22 @@ impl Disk for FileMemo {
     fn is_file(&mut self, path: &Path) -> bool {
         FileMemo::is_file(self, path)
     }
+}
+
+/// `f <hash> <stamp> <path>`, as memos and snapshots write a file (the
+/// path last: it may hold spaces).
+fn parse_file_line(rest: &str) -> Option<(PathBuf, Stamp, String)> {
+    let mut it = rest.splitn(7, ' ');
+    let hash = it.next()?.to_string();
+    let stamp = Stamp::parse(&mut it)?;
+    Some((PathBuf::from(it.next()?), stamp, hash))
+}
+
+/// `d <stamp> <path>`, as memos and snapshots write a directory.
+fn parse_dir_line(rest: &str) -> Option<(PathBuf, Stamp)> {
+    let mut it = rest.splitn(6, ' ');
+    let stamp = Stamp::parse(&mut it)?;
+    Some((PathBuf::from(it.next()?), stamp))
 }
 
 #[cfg(all(test, unix))]
