@@ -135,26 +135,38 @@ else
     echo "ccache    not installed: no comparison"
 fi
 
-# CPU per hit (task-clock, perf stat -r), in blocks alternating A B A B:
-# wall time on a shared 2-core machine includes waiting for a core.
+# CPU and wall time per hit from perf stat -r, in blocks alternating A B A B:
+# perf execs each tool itself, so the wall time has no shell fork in it
+# (the loop above times `bash` starting each tool, the same cost added to
+# both). Wall time on a shared 2-core machine includes waiting for a core.
 if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; then
     : >"$work/g.cpu"
     : >"$work/c.cpu"
+    : >"$work/g.wall"
+    : >"$work/c.wall"
+    block() { # TOOL... : append task-clock ms and duration_time ms
+        local out=$1 wall=$2
+        shift 2
+        perf stat -x, -e task-clock,duration_time -r 10 -o "$work/p" "$@"
+        awk -F, '$3 == "task-clock" { print $1 }' "$work/p" >>"$out"
+        awk -F, '$3 == "duration_time" { print $1 / 1e6 }' "$work/p" >>"$wall"
+    }
     for ((round = 0; round < 4; round++)); do
-        perf stat -x, -e task-clock -r 10 -o "$work/p" "$gocache" "${args[@]}" g.o
-        awk -F, '$3 == "task-clock" { print $1 }' "$work/p" >>"$work/g.cpu"
+        block "$work/g.cpu" "$work/g.wall" "$gocache" "${args[@]}" out/g.o
         if [ $have_ccache = 1 ]; then
-            perf stat -x, -e task-clock -r 10 -o "$work/p" ccache "${args[@]}" c.o
-            awk -F, '$3 == "task-clock" { print $1 }' "$work/p" >>"$work/c.cpu"
+            block "$work/c.cpu" "$work/c.wall" ccache "${args[@]}" out/c.o
         fi
     done
-    mean() { awk '{ s += $1 } END { printf "%.2f\n", s / NR }' "$1"; }
+    mean() { awk '{ s += $1 } END { if (NR) printf "%.2f\n", s / NR; else print "nan" }' "$1"; }
     g_cpu=$(mean "$work/g.cpu")
-    printf '%-9s CPU %7.2f ms per hit (task-clock, 4 blocks of 10)\n' gocache "$g_cpu"
+    g_wall=$(mean "$work/g.wall")
+    printf '%-9s CPU %7.2f ms, wall %7.2f ms per hit (perf stat, 4 blocks of 10)\n' gocache "$g_cpu" "$g_wall"
     if [ $have_ccache = 1 ]; then
         c_cpu=$(mean "$work/c.cpu")
-        printf '%-9s CPU %7.2f ms per hit\n' ccache "$c_cpu"
-        awk -v g="$g_cpu" -v c="$c_cpu" 'BEGIN { printf "ratio     CPU gocache/ccache: %.2f\n", g / c }'
+        c_wall=$(mean "$work/c.wall")
+        printf '%-9s CPU %7.2f ms, wall %7.2f ms per hit\n' ccache "$c_cpu" "$c_wall"
+        awk -v g="$g_cpu" -v c="$c_cpu" -v gw="$g_wall" -v cw="$c_wall" \
+            'BEGIN { printf "ratio     perf gocache/ccache: CPU %.2f, wall %.2f (target <= 0.50)\n", g / c, gw / cw }'
     fi
 else
     echo "(perf not available: no CPU time per hit)"
