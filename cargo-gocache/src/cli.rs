@@ -146,17 +146,26 @@ fn mode(args: &[OsString]) -> Mode {
     Mode::Compiler
 }
 
-/// A gocache subcommand name (`clean`, `stats`, `help`...), read from the
-/// parser so that new subcommands are recognised without a second list.
+/// gocache's own subcommand names (and clap's `help`). A list rather than
+/// a look into the parser because the dispatcher runs on every wrapped
+/// compile, and building clap's whole command tree there costs a hit time
+/// for nothing; `command_names_match_the_parser` keeps the two equal.
+const COMMAND_NAMES: &[&str] = &[
+    "buildid",
+    "clean",
+    "config",
+    "env",
+    "explain",
+    "export",
+    "help",
+    "import",
+    "serve-tier",
+    "stats",
+    "trim",
+];
+
 fn is_command_name(name: &str) -> bool {
-    use clap::CommandFactory;
-    let cargo = Cargo::command();
-    name == "help"
-        || cargo
-            .find_subcommand("gocache")
-            .into_iter()
-            .flat_map(|g| g.get_subcommands())
-            .any(|c| c.get_name() == name || c.get_all_aliases().any(|a| a == name))
+    COMMAND_NAMES.contains(&name)
 }
 
 /// Parse `args` (argv, program name first) and run; returns the exit code.
@@ -208,5 +217,26 @@ mod tests {
         assert_eq!(m(&["ar", "crs", "libx.a"]), Mode::Archiver);
         assert_eq!(m(&["/usr/bin/llvm-ar", "crs", "libx.a"]), Mode::Archiver);
         assert_eq!(m(&["gcc-ar"]), Mode::Archiver);
+    }
+
+    #[test]
+    fn command_names_match_the_parser() {
+        use clap::CommandFactory;
+        let cargo = Cargo::command();
+        let gocache = cargo.find_subcommand("gocache").unwrap();
+        let mut names: Vec<String> = gocache
+            .get_subcommands()
+            .flat_map(|c| {
+                std::iter::once(c.get_name().to_string())
+                    .chain(c.get_all_aliases().map(str::to_string))
+            })
+            .collect();
+        names.push("help".into());
+        names.sort();
+        names.dedup();
+        assert_eq!(
+            names, COMMAND_NAMES,
+            "update COMMAND_NAMES to the parser's subcommands"
+        );
     }
 }
