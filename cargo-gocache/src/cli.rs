@@ -174,8 +174,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     match mode(&args) {
         Mode::Commands => {}
         // The archive wrapper, which stamps build IDs.
-        Mode::Archiver => return Ok(crate::ar::run(&args[1..])),
-        Mode::Compiler => return Ok(crate::wrapper::run(args)),
+        Mode::Archiver => return Ok(crate::wrapper::ar::run(&args[1..])),
+        Mode::Compiler => return Ok(crate::wrapper::cc::run(args)),
     }
     // `cargo-gocache clean` (no `gocache`) is accepted too.
     if args.get(1).is_none_or(|a| a != "gocache") {

@@ -401,13 +401,17 @@ fn compiler_env(
 /// does not point at `exe`.
 fn ar_link(store: &Store, exe: &Path) -> Result<PathBuf> {
     let dir = store.root().join("bin");
-    let link = dir.join(crate::ar::AR_NAME);
+    let link = dir.join(crate::wrapper::ar::AR_NAME);
     if fs::read_link(&link).is_ok_and(|t| t == exe) {
         return Ok(link);
     }
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // A new link beside it, renamed over: concurrent runs never see none.
-    let tmp = dir.join(format!(".{}-{}", crate::ar::AR_NAME, std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}-{}",
+        crate::wrapper::ar::AR_NAME,
+        std::process::id()
+    ));
     let _ = fs::remove_file(&tmp);
     #[cfg(unix)]
     std::os::unix::fs::symlink(exe, &tmp)

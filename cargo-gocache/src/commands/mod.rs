@@ -10,6 +10,8 @@ use gocache_build::{Store, TrimPolicy};
 use crate::config::Config;
 
 use crate::cli::Command;
+
+mod bundle;
 use crate::human::{format_secs, format_size};
 
 /// The workspace's root `Cargo.toml`, if the command runs inside one.
@@ -28,7 +30,7 @@ pub fn workspace_manifest() -> Option<std::path::PathBuf> {
 /// Run a gocache command; returns the exit code.
 pub fn run(command: Command, verify: bool) -> Result<i32> {
     if let Command::Cargo(args) = command {
-        return crate::run::run(args, verify);
+        return crate::runner::run(args, verify);
     }
     // Commands that read files or serve a build, not the store as configured.
     if let Command::Buildid { verbose, files } = &command {
@@ -55,7 +57,7 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
             target,
         } => {
             let root = manifest.as_deref().and_then(|m| m.parent());
-            let e = crate::ci::ci_env(config.dir.value.as_deref(), root, target.as_deref())?;
+            let e = bundle::ci_env(config.dir.value.as_deref(), root, target.as_deref())?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&e)?);
             } else if *github {
@@ -97,7 +99,7 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
             } else {
                 None
             };
-            let r = crate::ci::export(&store, &file, only.as_ref())?;
+            let r = bundle::export(&store, &file, only.as_ref())?;
             println!(
                 "exported {} files ({}) to {}",
                 r.files,
@@ -106,7 +108,7 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
             );
         }
         Command::Import { file } => {
-            let r = crate::ci::import(&store, &file)?;
+            let r = bundle::import(&store, &file)?;
             println!(
                 "imported {} files ({}) into {}",
                 r.files,
