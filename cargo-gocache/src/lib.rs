@@ -35,7 +35,13 @@ pub fn main() -> i32 {
     {
         return ar::run(&args[1..]);
     }
-    match cli::run(args) {
+    let result = match cli::parse(args) {
+        cli::Job::Command(parsed) => commands::run(parsed.command, parsed.verify),
+        cli::Job::Archiver(args) => Ok(ar::run(&args)),
+        cli::Job::Compiler(args) => Ok(wrapper::cc::run(args)),
+        cli::Job::Exit(code) => Ok(code),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -66,8 +66,10 @@ use anyhow::{Context, Result};
 use gocache_build::stats;
 use gocache_build::Store;
 
-use crate::commands::Counters;
 use crate::config::Config;
+use gocache_build::stats::Counters;
+
+mod summary;
 
 /// Wrappers that cc recognises by name; a user's `CC` starting with one of
 /// them is unwrapped so gocache replaces it.
@@ -154,7 +156,7 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
             }
         );
     }
-    eprintln!("{}", counters.summary_line());
+    eprintln!("{}", summary::summary_line(&counters));
     for line in slowest_misses(&events, 5) {
         eprintln!("{line}");
     }
