@@ -9,3 +9,4 @@
 
 pub mod ar;
 pub mod cc;
+pub mod filememo;
