@@ -1,8 +1,8 @@
 //! `cargo gocache explain`: why each miss of the last run missed.
 
 use anyhow::Result;
-use gocache_build::stats::{self, Outcome};
-use gocache_build::Store;
+use gocache_build::engine::stats::{self, Outcome};
+use gocache_build::engine::Store;
 
 /// `explain`: every miss of the last run, against the nearest earlier
 /// build of the same object.
@@ -19,7 +19,7 @@ pub fn run(store: &Store, pattern: Option<&str>) -> Result<()> {
         let (Outcome::Miss, Some(action)) = (&e.outcome, e.action) else {
             continue;
         };
-        let x = gocache_build::explain::explain(store, &action);
+        let x = gocache_build::engine::explain::explain(store, &action);
         let object = x.object.clone().unwrap_or_else(|| e.source.clone());
         if let Some(p) = pattern {
             if !e.source.contains(p) && !object.contains(p) {
