@@ -18,6 +18,7 @@
 //! | `CARGO_GOCACHE_CARGO_HOME`, `CARGO_HOME` | the cargo home relocated to `/gocache/cargo-home` (else `$HOME/.cargo`) |
 //! | `CARGO_GOCACHE_VERIFY` | `1`: compile every hit too and report a result that differs (set by `cargo gocache --verify`) |
 //! | `CARGO_GOCACHE_REMOTE`, `CARGO_GOCACHE_PROG` | set by `cargo gocache`: the remote tier, and the binary that serves it to build scripts ([`crate::prog`]) |
+//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper checks its own against ([`crate::version`]) |
 //! | `CARGO_GOCACHE_USED_LOG` | set by `cargo gocache`: where the store notes each file a run used (`export --used-since-build`) |
 //! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
 //! | `CARGO_GOCACHE_MAP_CWD` | `1`: outside a build script, relocate the working directory to `/gocache/cwd` |
@@ -58,6 +59,7 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_REMOTE_TIMEOUT",
     "CARGO_GOCACHE_VERIFY",
     "CARGO_GOCACHE_DEBUG",
+    "CARGO_GOCACHE_FORMATS",
     "CARGO_GOCACHE_MAP_CWD",
     "CARGO_GOCACHE_RUN_LOG",
     "CARGO_GOCACHE_USED_LOG",

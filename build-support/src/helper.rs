@@ -99,6 +99,11 @@ impl CachedBuild for cc::Build {
 
     fn try_cached_compile(&self, name: &str) -> Result<()> {
         env::set_build_script_mode(true);
+        // A cargo-gocache of another cache format: plain cc (crate::version).
+        if let Err(msg) = crate::version::check_env() {
+            warn(&msg);
+            return plain(self, name);
+        }
         let store = match Store::from_env() {
             // Under `cargo gocache` with a remote, reach it through the binary.
             Ok(Some(store)) => match crate::prog::ProgTier::from_env() {

@@ -60,6 +60,8 @@ pub mod prog;
 pub mod stats;
 #[doc(hidden)]
 pub mod store;
+#[doc(hidden)]
+pub mod version;
 
 pub use error::{Error, ErrorKind, Result};
 pub use helper::CachedBuild;
@@ -85,6 +87,6 @@ pub mod engine {
     pub use crate::store::{Entry, Store, Tier, TierKey, TrimPolicy};
     pub use crate::{
         archive, compile, compiler, depfile, env, explain, hash, manifest, pathmap, prog, stats,
-        store,
+        store, version,
     };
 }
