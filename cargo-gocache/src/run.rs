@@ -418,7 +418,8 @@ fn ar_link(store: &Store, exe: &Path) -> Result<PathBuf> {
     Ok(link)
 }
 
-/// `AR_<target>` = `<link> <the archiver cc would use>` for every target.
+/// `AR_<target>` = `<link>` and `CARGO_GOCACHE_AR_<target>` = the archiver
+/// cc would use, for every target ([`archiver_vars`]).
 ///
 /// Why a link named `gocache-ar` rather than `cargo-gocache ar`: cc reads
 /// `AR` through the same `env_tool` as `CC`, which treats a first word named
@@ -449,12 +450,22 @@ fn archiver_env(
                 None => continue,
             },
         };
-        env.push((
-            format!("AR_{target}").into(),
-            format!("{link} {real}").into(),
-        ));
+        env.extend(archiver_vars(link, target, &real));
     }
     env
+}
+
+/// The two variables that route `target`'s archiver through the wrapper:
+/// `AR_<target>` is the wrapper alone, so a build script that passes on
+/// only cc's archiver program (openssl-src's `AR`, CMake's `CMAKE_AR`,
+/// make's `$(AR)`) still reaches it, and the real archiver goes in
+/// `CARGO_GOCACHE_AR_<target>`, where the wrapper looks through cargo's
+/// `TARGET` (see `ar`'s module docs).
+fn archiver_vars(link: &str, target: &str, real: &str) -> [(OsString, OsString); 2] {
+    [
+        (format!("AR_{target}").into(), link.into()),
+        (crate::ar::real_ar_var(target).into(), real.into()),
+    ]
 }
 
 /// A `cc::Build` for asking cc which tools it would pick for `target`
@@ -758,6 +769,44 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
         .collect()
+    }
+
+    fn archivers(vars: &[(&str, &str)], targets: &[&str]) -> HashMap<String, String> {
+        let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
+        archiver_env(
+            Path::new("/store/bin/gocache-ar"),
+            HOST,
+            &targets,
+            &env_of(vars),
+        )
+        .into_iter()
+        .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+        .collect()
+    }
+
+    /// openssl-src passes on only `cc.get_archiver().get_program()`, which
+    /// lost the real archiver when it was `AR_<target>`'s second word.
+    #[test]
+    fn archiver_program_alone_is_the_wrapper_and_the_real_one_is_in_the_environment() {
+        let env = archivers(&[], &[HOST]);
+        assert_eq!(env["AR_x86_64-unknown-linux-gnu"], "/store/bin/gocache-ar");
+        assert_eq!(env["CARGO_GOCACHE_AR_x86_64_unknown_linux_gnu"], "ar");
+        let env = archivers(&[("AR", "llvm-ar-14")], &[HOST]);
+        assert_eq!(
+            env["CARGO_GOCACHE_AR_x86_64_unknown_linux_gnu"],
+            "llvm-ar-14"
+        );
+        let env = archivers(
+            &[("AR_aarch64_unknown_linux_gnu", "/opt/x/bin/aarch64-ar")],
+            &[HOST, "aarch64-unknown-linux-gnu"],
+        );
+        assert_eq!(
+            env["CARGO_GOCACHE_AR_aarch64_unknown_linux_gnu"],
+            "/opt/x/bin/aarch64-ar"
+        );
+        assert_eq!(env["CARGO_GOCACHE_AR_x86_64_unknown_linux_gnu"], "ar");
+        // An archiver with arguments is left as the user set it.
+        assert!(archivers(&[("AR", "emar --x")], &[HOST]).is_empty());
     }
 
     #[test]

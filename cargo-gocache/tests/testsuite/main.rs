@@ -3,6 +3,7 @@
 //! (a sandbox per test: its own `CARGO_GOCACHE_DIR` and `HOME`) and
 //! [`project`] (cargo projects built for real).
 
+mod archiver;
 mod buildid;
 mod ci_explain;
 mod e2e;
