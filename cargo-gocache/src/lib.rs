@@ -19,6 +19,7 @@ mod cli;
 mod commands;
 pub mod config;
 pub mod human;
+mod probe;
 pub mod remote;
 mod run;
 mod wrapper;

@@ -293,6 +293,7 @@ impl Setup {
             Ok(link) => env.extend(archiver_env(&link, &host, &targets, &getenv)),
             Err(e) => eprintln!("gocache: warning: archives get no build IDs this run: {e:#}"),
         }
+        env.extend(cmake_launcher_env(&exe, &getenv));
         // The settings, resolved once here; wrapped compiles and build
         // scripts read only these variables.
         for (k, v) in config.to_env() {
@@ -395,6 +396,34 @@ fn compiler_env(
     }
     env.push(("CC_KNOWN_WRAPPER_CUSTOM".into(), exe_name.into()));
     Ok(env)
+}
+
+/// `CMAKE_C_COMPILER_LAUNCHER` and `CMAKE_CXX_COMPILER_LAUNCHER` = this
+/// binary, for those the user has not set.
+///
+/// The `cmake` crate passes `-DCMAKE_<LANG>_COMPILER=<cc's compiler.path()>`,
+/// the real compiler without the `CC_<target>` wrapper (it drops wrapper
+/// and arguments alike), so CMake-built crates would compile uncached.
+/// CMake (3.17 and later) reads the launchers from the environment when a
+/// project enables a language, including every `try_compile` project, and
+/// runs `<launcher> <compiler> <args>` for each compile, which is the
+/// wrapper's own `cargo-gocache <compiler> ...` form; the crate passes
+/// nothing that overrides them. Links and CMake's compiler identification
+/// run the compiler directly. `ASM` has no launcher in CMake. A user's own
+/// launcher (even `ccache`) is kept: it is a choice, not cc's default.
+/// A path with `;` would be split as a CMake list, so then none is set.
+fn cmake_launcher_env(
+    exe: &Path,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(OsString, OsString)> {
+    if exe.to_string_lossy().contains(';') {
+        return Vec::new();
+    }
+    ["CMAKE_C_COMPILER_LAUNCHER", "CMAKE_CXX_COMPILER_LAUNCHER"]
+        .into_iter()
+        .filter(|name| getenv(name).is_none())
+        .map(|name| (name.into(), exe.into()))
+        .collect()
 }
 
 /// `<store>/bin/gocache-ar`, a symbolic link to this binary, (re)made if it
@@ -807,6 +836,19 @@ mod tests {
         assert_eq!(env["CARGO_GOCACHE_AR_x86_64_unknown_linux_gnu"], "ar");
         // An archiver with arguments is left as the user set it.
         assert!(archivers(&[("AR", "emar --x")], &[HOST]).is_empty());
+    }
+
+    #[test]
+    fn cmake_launchers_are_the_wrapper_unless_the_user_set_them() {
+        let exe = Path::new("/opt/bin/cargo-gocache");
+        let env: HashMap<OsString, OsString> =
+            cmake_launcher_env(exe, &env_of(&[])).into_iter().collect();
+        assert_eq!(env[OsStr::new("CMAKE_C_COMPILER_LAUNCHER")], exe);
+        assert_eq!(env[OsStr::new("CMAKE_CXX_COMPILER_LAUNCHER")], exe);
+        let env = cmake_launcher_env(exe, &env_of(&[("CMAKE_C_COMPILER_LAUNCHER", "ccache")]));
+        assert_eq!(env.len(), 1);
+        assert_eq!(env[0].0, "CMAKE_CXX_COMPILER_LAUNCHER");
+        assert!(cmake_launcher_env(Path::new("/a;b/cargo-gocache"), &env_of(&[])).is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod archiver;
 mod buildid;
 mod ci_explain;
+mod cmake;
 mod e2e;
 mod project;
 mod remote;
