@@ -14,6 +14,7 @@
 use std::ffi::OsString;
 
 pub mod ar;
+mod asm;
 mod ci;
 mod cli;
 mod commands;

@@ -260,6 +260,23 @@ fn cached(
         None => compile.pre_key(&identity, &map, &cwd),
     }
     .with_context(|| format!("failed to read {}", compile.source.display()))?;
+    let mut pre = pre;
+    let asm_inputs = match asm_inputs(store, compiler, &identity, &compile, &cwd, &map) {
+        Ok(files) => {
+            if let Some(a) = &files {
+                a.add_to(&mut pre);
+            }
+            files
+        }
+        Err(reason) => {
+            let event = Event::new(
+                Outcome::Uncacheable(reason),
+                compile.source.display().to_string(),
+            );
+            stats::record(store, &event);
+            return Ok(Step::PassThrough);
+        }
+    };
     let pre_id = pre.id();
     if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
         if let Some(entry) = store.get(&final_id) {
@@ -293,8 +310,25 @@ fn cached(
         map: &map,
         pre: &pre,
         pre_id,
+        asm: asm_inputs.as_ref(),
     };
     job.run(compiled)
+}
+
+/// For plain assembly, the assembler's inputs (see `asm`); `None` for the
+/// preprocessed languages, whose inputs the depfile lists.
+fn asm_inputs(
+    store: &Store,
+    compiler: &Path,
+    identity: &CompilerIdentity,
+    compile: &Compile,
+    cwd: &Path,
+    map: &PathMap,
+) -> Result<Option<crate::asm::AsmInputs>, String> {
+    if compile.lang != compile::Lang::Asm {
+        return Ok(None);
+    }
+    crate::asm::inputs(store, compiler, identity, compile, cwd, map).map(Some)
 }
 
 /// A parsed result record.
@@ -505,6 +539,8 @@ struct Miss<'a> {
     map: &'a PathMap,
     pre: &'a gocache_build::KeyHasher,
     pre_id: ActionId,
+    /// Plain assembly: no depfile, these inputs instead.
+    asm: Option<&'a crate::asm::AsmInputs>,
 }
 
 /// Removes the temporary depfile however the miss ends.
@@ -545,12 +581,13 @@ impl Miss<'_> {
         };
         let started = SystemTime::now();
         let clock = Instant::now();
-        let out = Command::new(self.compiler)
-            .args(compile::prefix_map_args(self.map))
-            .args(&c.run_args)
-            .arg("-MD")
-            .arg("-MF")
-            .arg(&temp.0)
+        let mut cmd = Command::new(self.compiler);
+        cmd.args(compile::prefix_map_args(self.map))
+            .args(&c.run_args);
+        if self.asm.is_none() {
+            cmd.arg("-MD").arg("-MF").arg(&temp.0);
+        }
+        let out = cmd
             .stdin(Stdio::inherit())
             .output()
             .with_context(|| format!("failed to run {}", self.compiler.display()))?;
@@ -568,24 +605,36 @@ impl Miss<'_> {
 
         // The caller's depfile comes first: it is owed even if the result
         // cannot be cached.
-        let text = fs::read_to_string(&temp.0)
-            .with_context(|| format!("failed to read {}", temp.0.display()))?;
-        let dep = gocache_build::depfile::parse(&text)
-            .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
-        if dep.prerequisites.is_empty() {
-            bail!("the depfile {} lists no source", temp.0.display());
-        }
+        let prerequisites = match self.asm {
+            // The assembler's inputs are in the pre-key, and observed below
+            // for changes during the compile; the record lists the source.
+            Some(_) => vec![c.source.clone()],
+            None => {
+                let text = fs::read_to_string(&temp.0)
+                    .with_context(|| format!("failed to read {}", temp.0.display()))?;
+                let dep = gocache_build::depfile::parse(&text)
+                    .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
+                if dep.prerequisites.is_empty() {
+                    bail!("the depfile {} lists no source", temp.0.display());
+                }
+                dep.prerequisites
+            }
+        };
         // Without the compiler's own search list the probes would be
         // incomplete: then the result is not cached (below), and every
         // header counts as a user header in the caller's depfile (a longer
         // -MMD list is harmless; a shorter one would not be).
-        let sysdirs = compiler::system_include_dirs(
-            Some(self.store),
-            self.compiler,
-            self.identity,
-            c.lang.name(),
-            &c.sysdir_args,
-        );
+        let sysdirs = match self.asm {
+            // No preprocessor, no include search.
+            Some(_) => Ok(Vec::new()),
+            None => compiler::system_include_dirs(
+                Some(self.store),
+                self.compiler,
+                self.identity,
+                c.lang.name(),
+                &c.sysdir_args,
+            ),
+        };
         let (sysdirs, search_known) = match sysdirs {
             Ok(dirs) => (dirs, true),
             Err(_) => (Vec::new(), false),
@@ -599,8 +648,8 @@ impl Miss<'_> {
             .map(|d| compile::absolute(self.cwd, d))
             .collect();
         let mut deps = String::new();
-        let mut files = Vec::with_capacity(dep.prerequisites.len());
-        for p in &dep.prerequisites {
+        let mut files = Vec::with_capacity(prerequisites.len());
+        for p in &prerequisites {
             let abs = compile::absolute(self.cwd, p);
             let system = system_dirs.iter().any(|d| abs.starts_with(d));
             let shown = if p.is_absolute() {
@@ -642,6 +691,10 @@ impl Miss<'_> {
             started,
             source_date_epoch: Compile::source_date_epoch(),
         };
+        if let Some(asm) = self.asm {
+            // Only to see that none changed while the compile ran.
+            files.extend(asm.files.iter().cloned());
+        }
         let observed = match manifest::observe(&files, &search, self.map, opts) {
             Ok(o) => o,
             Err(nc) => {

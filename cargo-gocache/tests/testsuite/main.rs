@@ -4,6 +4,7 @@
 //! [`project`] (cargo projects built for real).
 
 mod archiver;
+mod asm;
 mod buildid;
 mod ci_explain;
 mod cmake;
