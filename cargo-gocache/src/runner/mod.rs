@@ -77,6 +77,7 @@ use gocache_build::stats::Counters;
 
 mod env;
 mod summary;
+pub use summary::time_macro_hint;
 mod targets;
 
 use env::{ar_link, archiver_env, cmake_launcher_env, compiler_env};
@@ -156,6 +157,9 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
         );
     }
     eprintln!("{}", summary::summary_line(&counters));
+    if let Some(hint) = summary::time_macro_hint(&events) {
+        eprintln!("{hint}");
+    }
     for line in slowest_misses(&events, 5) {
         eprintln!("{line}");
     }

@@ -16,5 +16,6 @@ mod runner;
 mod servers;
 mod store_cli;
 mod support;
+mod time_macros;
 mod verify;
 mod wrapper;
