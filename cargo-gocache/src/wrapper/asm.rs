@@ -27,11 +27,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gocache_build::compile::{self, Compile};
-use gocache_build::compiler::{self, CompilerIdentity};
-use gocache_build::hash::{hash_bytes, hex};
-use gocache_build::pathmap::PathMap;
-use gocache_build::{KeyHasher, Store};
+use gocache_build::engine::compile::{self, Compile};
+use gocache_build::engine::compiler::{self, CompilerIdentity};
+use gocache_build::engine::hash::{hash_bytes, hex};
+use gocache_build::engine::pathmap::PathMap;
+use gocache_build::engine::{KeyHasher, Store};
 
 /// How deep `.include`s nest before the compile is refused (as itself
 /// stops at a similar depth; a file including itself never ends).

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gocache_build::stats::{read_events, Outcome};
+use gocache_build::engine::stats::{read_events, Outcome};
 
 use crate::project::{bin, clean_command};
 

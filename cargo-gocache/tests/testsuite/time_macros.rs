@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gocache_build::stats::{read_events, Outcome};
+use gocache_build::engine::stats::{read_events, Outcome};
 
 use crate::e2e::{count, take_stats};
 use crate::project::{bin, cargo, clean_command, example, gocache, run};
