@@ -35,6 +35,7 @@ pub mod helper;
 pub mod manifest;
 pub mod pathmap;
 pub mod prog;
+pub mod run;
 pub mod stats;
 pub mod store;
 

@@ -363,8 +363,8 @@ impl RemoteTier {
                 return (store, None);
             }
         };
-        let run_log = gocache_build::env::var_os("CARGO_GOCACHE_RUN_LOG").map(PathBuf::from);
-        match RemoteTier::new(&settings, store.root(), run_log.as_deref()) {
+        let run_log = gocache_build::run::current(store.root()).map(|r| r.log.as_path());
+        match RemoteTier::new(&settings, store.root(), run_log) {
             Ok(t) => {
                 let t = Arc::new(t);
                 (store.with_tier(t.clone()), Some(t))
