@@ -258,3 +258,79 @@ fn rustc_sees_the_same_environment_every_run() {
         );
     }
 }
+
+/// A crate whose build script compiles `n` C files through the wrapper
+/// named in `CC_<host>` (as cc would), after waiting `wait_ms`, so that two
+/// runs started together compile at the same time.
+fn c_compiling_crate(root: &Path, name: &str, n: usize, wait_ms: u64) -> PathBuf {
+    let ws = root.join(name);
+    fs::create_dir_all(ws.join("src")).unwrap();
+    fs::write(
+        ws.join("Cargo.toml"),
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
+    )
+    .unwrap();
+    fs::write(ws.join("src/lib.rs"), "").unwrap();
+    for i in 0..n {
+        fs::write(
+            ws.join(format!("c{i}.c")),
+            format!("int {name}_{i}(void) {{ return {i}; }}\n"),
+        )
+        .unwrap();
+    }
+    fs::write(
+        ws.join("build.rs"),
+        format!(
+            r#"fn main() {{
+    std::thread::sleep(std::time::Duration::from_millis({wait_ms}));
+    let host = std::env::var("HOST").unwrap();
+    let cc = std::env::var(format!("CC_{{host}}")).unwrap();
+    let mut words = cc.split_whitespace();
+    let (wrapper, compiler) = (words.next().unwrap(), words.next().unwrap());
+    let out = std::env::var("OUT_DIR").unwrap();
+    for i in 0..{n} {{
+        let ok = std::process::Command::new(wrapper)
+            .args([compiler, "-c", &format!("c{{i}}.c"), "-o", &format!("{{out}}/c{{i}}.o")])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }}
+}}
+"#
+        ),
+    )
+    .unwrap();
+    ws
+}
+
+/// Two `cargo gocache` runs at once on one store: each run's summary counts
+/// its own compiles only (each wrapper finds its own run's log).
+#[test]
+fn two_runs_at_once_on_one_store_keep_their_own_counts() {
+    crate::project::require_tool("gcc");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let one = c_compiling_crate(tmp.path(), "one", 1, 1500);
+    let three = c_compiling_crate(tmp.path(), "three", 3, 1500);
+    let spawn = |ws: &Path| {
+        gocache(&store)
+            .args(["gocache", "build"])
+            .current_dir(ws)
+            .env("CARGO_TARGET_DIR", ws.join("target"))
+            .env("CC", "gcc")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(&one), spawn(&three));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (ea, eb) = (
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr),
+    );
+    assert!(a.status.success() && b.status.success(), "{ea}\n{eb}");
+    assert!(ea.contains("gocache: 0 hits, 1 miss"), "{ea}");
+    assert!(eb.contains("gocache: 0 hits, 3 misses"), "{eb}");
+}
