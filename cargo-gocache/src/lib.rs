@@ -20,6 +20,7 @@ mod commands;
 pub mod config;
 pub mod human;
 pub mod remote;
+mod rerun;
 mod run;
 mod wrapper;
 
