@@ -261,3 +261,128 @@ fn a_registry_sys_crate_is_not_made_to_rerun() {
     build(None, &ws, &plain);
     assert_eq!(reported(&target, "libz-sys"), reported(&plain, "libz-sys"));
 }
+
+/// `cmake`: a path crate built by the `cmake` crate, its compiles through
+/// the wrapper (`CMAKE_C_COMPILER_LAUNCHER`, which `cargo gocache` sets
+/// once CMake is routed; set here so the test holds either way). Its build
+/// script prints no `rerun-if` line, so cargo's default (rerun on any edit
+/// of the package) is on, and gocache must print nothing that would narrow
+/// it: edits of a header, a source and `CMakeLists.txt` all rebuild, a header
+/// generated into `OUT_DIR` causes no rerun, and a build with nothing
+/// changed runs no build script.
+#[test]
+fn a_cmake_path_crate_keeps_cargos_default_and_rebuilds_on_edits() {
+    require_tool("gcc");
+    require_tool("cmake");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let ws = tmp.path().join("ws");
+    let w = |rel: &str, text: &str| {
+        let p = ws.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    };
+    w(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"app\", \"knob\"]\nresolver = \"2\"\n",
+    );
+    w(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nknob = { path = \"../knob\" }\n",
+    );
+    w(
+        "app/src/main.rs",
+        "fn main() { println!(\"{}\", knob::value()); }\n",
+    );
+    w(
+        "knob/Cargo.toml",
+        "[package]\nname = \"knob\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [build-dependencies]\ncmake = \"=0.1.58\"\n",
+    );
+    w(
+        "knob/build.rs",
+        r##"fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    std::fs::create_dir_all(format!("{out}/gen")).unwrap();
+    std::fs::write(format!("{out}/gen/gen.h"), "#define GEN 100\n").unwrap();
+    let dst = cmake::Config::new(".")
+        .define("GEN_DIR", format!("{out}/gen"))
+        .build();
+    println!("cargo:rustc-link-search=native={}/lib", dst.display());
+    println!("cargo:rustc-link-lib=static=e");
+}
+"##,
+    );
+    w(
+        "knob/CMakeLists.txt",
+        "cmake_minimum_required(VERSION 3.10)\nproject(e C)\n\
+         include_directories(include \"include two\" ${GEN_DIR})\n\
+         add_library(e STATIC src/e.c)\nset(EXTRA 0)\ntarget_compile_definitions(e PRIVATE EXTRA=${EXTRA})\n\
+         install(TARGETS e DESTINATION lib)\n",
+    );
+    w("knob/include/knob.h", "#define KNOB 1\n");
+    w("knob/include two/other.h", "#define OTHER 10\n");
+    w(
+        "knob/src/e.c",
+        "#include \"knob.h\"\n#include \"other.h\"\n#include \"gen.h\"\n\
+         int e(void) { return KNOB + OTHER + GEN + EXTRA; }\n",
+    );
+    w(
+        "knob/src/lib.rs",
+        "extern \"C\" { fn e() -> i32; }\npub fn value() -> i32 { unsafe { e() } }\n",
+    );
+    fs::copy(
+        example("mixed-sys").join("Cargo.lock"),
+        ws.join("Cargo.lock"),
+    )
+    .unwrap();
+    let target = ws.join("target");
+    let build = || {
+        let mut cmd = gocache(&store);
+        cmd.args(["gocache", "build", "-v"])
+            .current_dir(&ws)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CMAKE_C_COMPILER_LAUNCHER", crate::project::bin());
+        let r = run(&mut cmd).success();
+        let v = run(&mut std::process::Command::new(target.join("debug/app"))).success();
+        (r, v.stdout().trim().to_string())
+    };
+
+    let (r, v) = build();
+    assert_eq!(v, "111");
+    assert_eq!(build_scripts_run(&r), ["knob"], "{}", r.stderr());
+    // The compile went through the wrapper (a miss), and printed nothing.
+    let misses = r.stderr();
+    let misses = misses
+        .split("gocache: slowest misses:")
+        .nth(1)
+        .unwrap_or("");
+    assert!(misses.contains("src/e.c"), "{}", r.stderr());
+    assert!(reported(&target, "knob").is_empty());
+    let (r, _) = build();
+    assert!(build_scripts_run(&r).is_empty(), "{}", r.stderr());
+
+    for (rel, from, to, want) in [
+        ("knob/include/knob.h", "KNOB 1", "KNOB 2", "112"),
+        ("knob/src/e.c", "+ EXTRA;", "+ EXTRA + 5;", "117"),
+        ("knob/include two/other.h", "OTHER 10", "OTHER 20", "127"),
+        (
+            "knob/CMakeLists.txt",
+            "set(EXTRA 0)",
+            "set(EXTRA 1000)",
+            "1127",
+        ),
+    ] {
+        edit(&ws, rel, from, to);
+        let (r, v) = build();
+        assert_eq!(v, want, "after editing {rel}: {}", r.stderr());
+        let (r, v) = build();
+        assert_eq!(v, want);
+        assert!(
+            build_scripts_run(&r).is_empty(),
+            "nothing changed after {rel}, yet: {}",
+            r.stderr()
+        );
+    }
+}
