@@ -70,16 +70,12 @@
 //! reruns anyway.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
+use gocache_build::engine::rerun::{directive, normalize, run_started};
 use gocache_build::engine::Store;
-
-/// The longest line written in one piece: POSIX guarantees atomic pipe
-/// writes up to `PIPE_BUF`, 512 bytes at least, 4096 on Linux.
-const PIPE_BUF: usize = 4096;
 
 /// What decides whether and which files are reported; found once per
 /// process.
@@ -118,12 +114,7 @@ impl Reporter {
         if foreign {
             return None;
         }
-        let started = out_dir
-            .parent()?
-            .join("invoked.timestamp")
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()?;
+        let started = run_started(&out_dir)?;
         let target_dir = out_dir
             .ancestors()
             .find(|d| d.join("CACHEDIR.TAG").is_file())?
@@ -167,19 +158,6 @@ impl Reporter {
     }
 }
 
-/// `cargo:rerun-if-changed=PATH\n`, or `None` for a path cargo cannot take
-/// back (see the module docs).
-fn directive(path: &Path) -> Option<String> {
-    let s = path.to_str()?;
-    if s.contains(['\n', '\r']) || s.ends_with(char::is_whitespace) {
-        return None;
-    }
-    // The old `cargo:` spelling: `cargo::` needs cargo 1.77 and is refused
-    // for packages declaring an older `rust-version`.
-    let line = format!("cargo:rerun-if-changed={s}\n");
-    (line.len() <= PIPE_BUF).then_some(line)
-}
-
 /// One `write(2)` of the whole line on fd 1 (`Stdout` may split a line
 /// into several writes around its buffer). Best effort: a closed stdout
 /// must not fail the compile.
@@ -214,7 +192,7 @@ fn parent_is_build_script() -> bool {
         .ok()
         .as_deref()
         .and_then(Path::file_name)
-        .and_then(OsStr::to_str)
+        .and_then(std::ffi::OsStr::to_str)
         .is_some_and(|n| n.starts_with("build-script-") || n.starts_with("build_script_"))
 }
 
@@ -223,53 +201,9 @@ fn parent_is_build_script() -> bool {
     false
 }
 
-/// `path` with `.` and `..` resolved lexically, so `inc/../../x.h` is not
-/// taken for a file under `inc`. (A symlinked directory followed by `..`
-/// resolves differently on disk: such a path is then either outside the
-/// roots, and not reported, or names the file the compiler read.)
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push(c);
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn directives_for_paths_cargo_can_read_back() {
-        assert_eq!(
-            directive(Path::new("/w/my crate/inc/a b.h")).as_deref(),
-            Some("cargo:rerun-if-changed=/w/my crate/inc/a b.h\n")
-        );
-        assert_eq!(directive(Path::new("/w/x\n.h")), None);
-        assert_eq!(directive(Path::new("/w/trailing ")), None);
-        #[cfg(unix)]
-        {
-            use std::os::unix::ffi::OsStrExt;
-            assert_eq!(directive(Path::new(OsStr::from_bytes(b"/w/\xff.h"))), None);
-        }
-        assert_eq!(directive(&Path::new("/").join("a".repeat(PIPE_BUF))), None);
-    }
-
-    #[test]
-    fn normalize_resolves_dots_lexically() {
-        assert_eq!(
-            normalize(Path::new("/w/pkg/./inc/../../other/x.h")),
-            Path::new("/w/other/x.h")
-        );
-    }
 
     #[test]
     fn only_old_files_under_the_roots_and_outside_the_exclusions() {
