@@ -386,3 +386,71 @@ fn a_cmake_path_crate_keeps_cargos_default_and_rebuilds_on_edits() {
         );
     }
 }
+
+/// One package at the workspace root, its target directory inside it and a
+/// header generated into `OUT_DIR`: the package's files are reported, the
+/// target directory's never (so no perpetual rerun).
+#[test]
+fn a_root_package_with_its_target_inside_reports_its_files_not_the_target() {
+    require_tool("gcc");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let ws = tmp.path().join("solo");
+    let w = |rel: &str, text: &str| {
+        let p = ws.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    };
+    w(
+        "Cargo.toml",
+        "[package]\nname = \"solo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [workspace]\n\n[build-dependencies]\ncc = \"1\"\n",
+    );
+    w(
+        "build.rs",
+        r##"fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    std::fs::write(format!("{out}/gen.h"), "#define GEN 100\n").unwrap();
+    cc::Build::new().include("include").include(&out).file("src/e.c").compile("e");
+}
+"##,
+    );
+    w("include/knob.h", "#define KNOB 1\n");
+    w(
+        "src/e.c",
+        "#include \"knob.h\"\n#include \"gen.h\"\nint e(void) { return KNOB + GEN; }\n",
+    );
+    w(
+        "src/main.rs",
+        "extern \"C\" { fn e() -> i32; }\nfn main() { println!(\"{}\", unsafe { e() }); }\n",
+    );
+    fs::copy(
+        example("mixed-sys").join("Cargo.lock"),
+        ws.join("Cargo.lock"),
+    )
+    .unwrap();
+    let target = ws.join("target");
+    let build = || {
+        let r = run(gocache(&store)
+            .args(["gocache", "build", "-v"])
+            .current_dir(&ws)
+            .env("CARGO_TARGET_DIR", &target))
+        .success();
+        let v = run(&mut std::process::Command::new(target.join("debug/solo"))).success();
+        (r, v.stdout().trim().to_string())
+    };
+    let (_, v) = build();
+    assert_eq!(v, "101");
+    let lines = reported(&target, "solo");
+    assert!(!lines.is_empty());
+    assert!(
+        lines.iter().all(|l| !Path::new(l).starts_with(&target)),
+        "{lines:#?}"
+    );
+    let (r, _) = build();
+    assert!(build_scripts_run(&r).is_empty(), "{}", r.stderr());
+    edit(&ws, "include/knob.h", "KNOB 1", "KNOB 2");
+    let (r, v) = build();
+    assert_eq!(v, "102");
+    assert_eq!(build_scripts_run(&r), ["solo"]);
+}
