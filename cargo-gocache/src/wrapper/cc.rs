@@ -491,6 +491,11 @@ fn hit(
             record.epoch,
         );
     }
+    if let Some(r) = super::rerun::reporter(store) {
+        if let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) {
+            r.report(cwd, deps_for_caller(&deps, false, map));
+        }
+    }
     replay(&stdout, &stderr);
     let mut event = Event::new(Outcome::Hit, compile.source.display().to_string());
     event.saved_secs = record.secs;
@@ -743,6 +748,9 @@ impl Miss<'_> {
         // costs only the caching, and the output is shown once. (A fault
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
+        if let Some(r) = super::rerun::reporter(self.store) {
+            r.report(self.cwd, &dep.prerequisites);
+        }
         replay(&out.stdout, &out.stderr);
 
         if !search_known {

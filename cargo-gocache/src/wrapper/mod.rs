@@ -12,3 +12,4 @@ mod asm;
 pub mod cc;
 pub mod filememo;
 mod probe;
+pub mod rerun;

@@ -12,6 +12,7 @@ mod e2e;
 mod project;
 mod remote;
 mod remote_e2e;
+mod rerun;
 mod runner;
 mod servers;
 mod store_cli;
