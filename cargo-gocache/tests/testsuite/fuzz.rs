@@ -1289,3 +1289,70 @@ fn helper_child() {
         std::process::exit(3);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Regressions: what the generator found, shrunk to a few steps each.
+
+/// A checkout `ws/` in a fresh sandbox, with `src/main.c` and `o/`.
+fn regression_tree(main_c: &str) -> (Sandbox, PathBuf) {
+    need_gcc();
+    let sb = Sandbox::new();
+    let ws = sb.path("ws");
+    fs::create_dir_all(ws.join("src")).unwrap();
+    fs::create_dir_all(ws.join("o")).unwrap();
+    fs::write(ws.join("src/main.c"), main_c).unwrap();
+    (sb, ws)
+}
+
+/// The wrapper's compile of `args` in `ws/cwd` is gcc's (see the module docs).
+#[track_caller]
+fn assert_like_gcc(sb: &Sandbox, ws: &Path, cwd: &str, args: &[&str]) {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let got = compile(sb, ws, cwd, &args, false, true);
+    let want = compile(sb, ws, cwd, &args, false, false);
+    if let Some(why) = difference(&got, &want, 0) {
+        panic!("gcc {}: {why}", args.join(" "));
+    }
+}
+
+/// Long enough for the stamp memo to trust what it saw (its racy window).
+fn settle() {
+    std::thread::sleep(Duration::from_millis(2100));
+}
+
+const HAS_D: &str =
+    "#if __has_include(\"d.h\")\n#include \"d.h\"\nint has_d = 1;\n#else\nint has_d = 0;\n#endif\n";
+
+/// A dangling symlink `inc/d.h` is no file; when its target appears the
+/// directory holding the link is unchanged, so the memo must not have
+/// remembered the answer by that directory's stamp.
+#[test]
+fn dangling_header_symlink_whose_target_appears() {
+    let (sb, ws) = regression_tree(HAS_D);
+    fs::create_dir_all(ws.join("inc")).unwrap();
+    fs::create_dir_all(ws.join("real")).unwrap();
+    std::os::unix::fs::symlink("../real/d.h", ws.join("inc/d.h")).unwrap();
+    settle();
+    let args = ["-c", "src/main.c", "-o", "o/main.o", "-Iinc"];
+    assert_like_gcc(&sb, &ws, "", &args);
+    assert_like_gcc(&sb, &ws, "", &args);
+    fs::write(ws.join("real/d.h"), "int d;\n").unwrap();
+    assert_like_gcc(&sb, &ws, "", &args);
+}
+
+/// The same through a dangling symlink to a directory (`-I ln`, `ln ->
+/// sub/gone`): the probe `ln/d.h` is answered under `ws/`, which does not
+/// change when `sub/gone/d.h` is made.
+#[test]
+fn dangling_directory_symlink_whose_target_appears() {
+    let (sb, ws) = regression_tree(HAS_D);
+    fs::create_dir_all(ws.join("sub")).unwrap();
+    std::os::unix::fs::symlink("sub/gone", ws.join("ln")).unwrap();
+    settle();
+    let args = ["-c", "src/main.c", "-o", "o/main.o", "-Iln"];
+    assert_like_gcc(&sb, &ws, "", &args);
+    assert_like_gcc(&sb, &ws, "", &args);
+    fs::create_dir_all(ws.join("sub/gone")).unwrap();
+    fs::write(ws.join("sub/gone/d.h"), "int d;\n").unwrap();
+    assert_like_gcc(&sb, &ws, "", &args);
+}
