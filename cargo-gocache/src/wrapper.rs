@@ -583,18 +583,12 @@ impl Miss<'_> {
             Err(_) => (Vec::new(), false),
         };
         let search = c.search_path(self.cwd, &sysdirs);
-        let system_dirs: Vec<PathBuf> = c
-            .isystem_dirs
-            .iter()
-            .chain(&sysdirs)
-            .chain(&c.after_dirs)
-            .map(|d| compile::absolute(self.cwd, d))
-            .collect();
+        let system_headers = SystemHeaders::new(c, self.cwd, &sysdirs);
         let mut deps = String::new();
         let mut files = Vec::with_capacity(dep.prerequisites.len());
         for p in &dep.prerequisites {
             let abs = compile::absolute(self.cwd, p);
-            let system = system_dirs.iter().any(|d| abs.starts_with(d));
+            let system = system_headers.contains(&abs);
             let shown = if p.is_absolute() {
                 self.map.map(p)
             } else {
@@ -700,6 +694,70 @@ impl Miss<'_> {
                 let _ = snap.save(self.store, &filememo::snapshot_key(&memo_key));
             }
         }
+    }
+}
+
+/// The headers `-MMD` leaves out of the depfile: those gcc found in a
+/// system directory (`-isystem`, the compiler's own, `-idirafter`).
+///
+/// `CPATH` directories show in the compiler's own list but are searched as
+/// `-I` ones are, so their headers are user headers. A header under a user
+/// directory (`-iquote`, `-I`, `CPATH`) counts as a user one even when a
+/// system directory holds it too (`-I s/sub` below `-isystem s`): listing
+/// a header gcc would leave out is harmless to make, leaving out one it
+/// lists is not. gcc ignores `-I` of a system directory itself, and so do
+/// we. The source is always listed.
+struct SystemHeaders {
+    system: Vec<PathBuf>,
+    user: Vec<PathBuf>,
+    source: PathBuf,
+}
+
+impl SystemHeaders {
+    fn new(c: &Compile, cwd: &Path, sysdirs: &[PathBuf]) -> SystemHeaders {
+        let abs = |d: &PathBuf| compile::absolute(cwd, d);
+        // An empty element of CPATH is the working directory.
+        let cpath: Vec<PathBuf> = gocache_build::env::var_os("CPATH")
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .map(|d| {
+                        if d.as_os_str().is_empty() {
+                            ".".into()
+                        } else {
+                            d
+                        }
+                    })
+                    .map(|d| abs(&d))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let system: Vec<PathBuf> = c
+            .isystem_dirs
+            .iter()
+            .chain(sysdirs)
+            .chain(&c.after_dirs)
+            .map(abs)
+            .filter(|d| !cpath.contains(d))
+            .collect();
+        let user = c
+            .quote_dirs
+            .iter()
+            .chain(&c.include_dirs)
+            .map(abs)
+            .chain(cpath)
+            .filter(|d| !system.contains(d))
+            .collect();
+        SystemHeaders {
+            system,
+            user,
+            source: abs(&c.source),
+        }
+    }
+
+    fn contains(&self, file: &Path) -> bool {
+        file != self.source
+            && self.system.iter().any(|d| file.starts_with(d))
+            && !self.user.iter().any(|d| file.starts_with(d))
     }
 }
 

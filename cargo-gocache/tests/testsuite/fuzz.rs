@@ -1307,9 +1307,15 @@ fn regression_tree(main_c: &str) -> (Sandbox, PathBuf) {
 /// The wrapper's compile of `args` in `ws/cwd` is gcc's (see the module docs).
 #[track_caller]
 fn assert_like_gcc(sb: &Sandbox, ws: &Path, cwd: &str, args: &[&str]) {
+    assert_like_gcc_env(sb, ws, cwd, args, false)
+}
+
+/// [`assert_like_gcc`], with `CPATH=ws/cp` if `cpath`.
+#[track_caller]
+fn assert_like_gcc_env(sb: &Sandbox, ws: &Path, cwd: &str, args: &[&str], cpath: bool) {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let got = compile(sb, ws, cwd, &args, false, true);
-    let want = compile(sb, ws, cwd, &args, false, false);
+    let got = compile(sb, ws, cwd, &args, cpath, true);
+    let want = compile(sb, ws, cwd, &args, cpath, false);
     if let Some(why) = difference(&got, &want, 0) {
         panic!("gcc {}: {why}", args.join(" "));
     }
@@ -1354,5 +1360,57 @@ fn dangling_directory_symlink_whose_target_appears() {
     assert_like_gcc(&sb, &ws, "", &args);
     fs::create_dir_all(ws.join("sub/gone")).unwrap();
     fs::write(ws.join("sub/gone/d.h"), "int d;\n").unwrap();
+    assert_like_gcc(&sb, &ws, "", &args);
+}
+
+/// `CPATH` directories are searched as `-I` ones are: their headers are
+/// user headers, which `-MMD` lists (the wrapper took every directory of
+/// the compiler's own list, which shows `CPATH`'s, for a system one).
+#[test]
+fn mmd_lists_cpath_headers() {
+    let (sb, ws) = regression_tree("#include <b.h>\n");
+    fs::create_dir_all(ws.join("cp")).unwrap();
+    fs::write(ws.join("cp/b.h"), "int b;\n").unwrap();
+    let args = ["-c", "src/main.c", "-o", "o/main.o", "-MMD"];
+    assert_like_gcc_env(&sb, &ws, "", &args, true);
+    assert_like_gcc_env(&sb, &ws, "", &args, true);
+}
+
+/// The source is listed by `-MMD` wherever it is, even in an `-isystem`
+/// directory.
+#[test]
+fn mmd_lists_a_source_in_an_isystem_directory() {
+    let (sb, ws) = regression_tree("int x;\n");
+    let args = [
+        "-c",
+        "src/main.c",
+        "-o",
+        "o/main.o",
+        "-isystem",
+        "src",
+        "-MMD",
+    ];
+    assert_like_gcc(&sb, &ws, "", &args);
+    assert_like_gcc(&sb, &ws, "", &args);
+}
+
+/// A header found through `-I s/sub` is a user header even though `s` is
+/// an `-isystem` directory: the directory it was found in decides.
+#[test]
+fn mmd_lists_a_header_of_an_include_dir_below_an_isystem_dir() {
+    let (sb, ws) = regression_tree("#include <x.h>\n");
+    fs::create_dir_all(ws.join("s/sub")).unwrap();
+    fs::write(ws.join("s/sub/x.h"), "int x;\n").unwrap();
+    let args = [
+        "-c",
+        "src/main.c",
+        "-o",
+        "o/main.o",
+        "-isystem",
+        "s",
+        "-Is/sub",
+        "-MMD",
+    ];
+    assert_like_gcc(&sb, &ws, "", &args);
     assert_like_gcc(&sb, &ws, "", &args);
 }
