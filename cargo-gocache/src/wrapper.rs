@@ -584,11 +584,24 @@ impl Miss<'_> {
         };
         let search = c.search_path(self.cwd, &sysdirs);
         let system_headers = SystemHeaders::new(c, self.cwd, &sysdirs);
+        // `-MMD`'s list is gcc's to decide (a header included by a system
+        // header is a system one too, which no depfile shows): ask it.
+        let user_only = c.dep.as_ref().filter(|d| !d.system_headers);
+        let user_headers = user_only
+            .filter(|_| search_known)
+            .and_then(|_| self.user_headers(&temp.0));
+        let (search_known, user_headers) = match (user_only, user_headers) {
+            (Some(_), None) => (false, None),
+            (_, u) => (search_known, u),
+        };
         let mut deps = String::new();
         let mut files = Vec::with_capacity(dep.prerequisites.len());
         for p in &dep.prerequisites {
             let abs = compile::absolute(self.cwd, p);
-            let system = system_headers.contains(&abs);
+            let system = match &user_headers {
+                Some(user) => !user.contains(&abs),
+                None => system_headers.contains(&abs),
+            };
             let shown = if p.is_absolute() {
                 self.map.map(p)
             } else {
@@ -680,6 +693,47 @@ impl Miss<'_> {
 }
 
 impl Miss<'_> {
+    /// The files a `-MMD` depfile lists for this compile, as gcc decides
+    /// (absolute): the compile's preprocessing run again with `-E -MMD`
+    /// into `beside` + `.mmd`. Only for a miss whose caller asked for
+    /// `-MMD` (the pre-key tells those apart, so a hit replays the list
+    /// such a miss made). `None` if that fails.
+    fn user_headers(&self, beside: &Path) -> Option<Vec<PathBuf>> {
+        let c = self.compile;
+        let temp = TempFile(beside.with_extension("mmd"));
+        // The object's `-o`, dropped: `-E` writes to /dev/null instead.
+        let object = c.object.to_str()?;
+        let joined = format!("-o{object}");
+        let mut args = Vec::with_capacity(c.run_args.len());
+        let mut it = c.run_args.iter();
+        while let Some(a) = it.next() {
+            if a == "-o" {
+                it.next();
+            } else if *a != joined {
+                args.push(a.as_str());
+            }
+        }
+        let out = Command::new(self.compiler)
+            .args(compile::prefix_map_args(self.map))
+            .args(args)
+            .args(["-E", "-o", "/dev/null", "-MMD", "-MF"])
+            .arg(&temp.0)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = fs::read_to_string(&temp.0).ok()?;
+        let dep = gocache_build::depfile::parse(&text)?;
+        Some(
+            dep.prerequisites
+                .iter()
+                .map(|p| compile::absolute(self.cwd, p))
+                .collect(),
+        )
+    }
+
     /// Best effort: look the new result up through the memo, which records
     /// the stamps, and keep the snapshot. Costs one more read of the
     /// headers, nothing next to the compile just run.

@@ -1414,3 +1414,43 @@ fn mmd_lists_a_header_of_an_include_dir_below_an_isystem_dir() {
     assert_like_gcc(&sb, &ws, "", &args);
     assert_like_gcc(&sb, &ws, "", &args);
 }
+
+/// A header found in a user directory but included by a system header is
+/// a system header to gcc, left out by `-MMD`: no depfile shows who
+/// included whom, so only gcc can say.
+#[test]
+fn mmd_leaves_out_a_user_header_included_by_a_system_header() {
+    let (sb, ws) = regression_tree("#include <x.h>\n");
+    fs::create_dir_all(ws.join("s")).unwrap();
+    fs::create_dir_all(ws.join("i")).unwrap();
+    fs::write(ws.join("s/x.h"), "#include \"y.h\"\n").unwrap();
+    fs::write(ws.join("i/y.h"), "int y;\n").unwrap();
+    let args = [
+        "-c",
+        "src/main.c",
+        "-o",
+        "o/main.o",
+        "-isystem",
+        "s",
+        "-Ii",
+        "-MMD",
+    ];
+    assert_like_gcc(&sb, &ws, "", &args);
+    assert_like_gcc(&sb, &ws, "", &args);
+    // A -MD compile of the same command line shares nothing with it that
+    // would list y.h for -MMD.
+    let md = [
+        "-c",
+        "src/main.c",
+        "-o",
+        "o/main.o",
+        "-isystem",
+        "s",
+        "-Ii",
+        "-MD",
+    ];
+    assert_like_gcc(&sb, &ws, "", &md);
+    fs::write(ws.join("i/y.h"), "int y2;\n").unwrap();
+    assert_like_gcc(&sb, &ws, "", &md);
+    assert_like_gcc(&sb, &ws, "", &args);
+}
