@@ -49,7 +49,10 @@
 //! another `OUT_DIR`; the archives' objects and the outcome are compared.
 //!
 //! `GOCACHE_FUZZ_SEED=N` and `GOCACHE_FUZZ_STEPS=N` choose the run; a
-//! failure prints the seed, the step and every operation so far.
+//! failure prints the seed, the step and every operation so far, and
+//! copies the sandbox to `$TMPDIR/gocache-fuzz-<seed>`. Long runs:
+//! `scripts/fuzz-long.sh` (it runs copies of the binaries, through
+//! `GOCACHE_FUZZ_BIN`, so a rebuild does not change them halfway).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1106,7 +1109,7 @@ fn compile(
     let _ = fs::remove_file(&obj);
     let _ = fs::remove_file(&dep);
     let mut cmd = if cached {
-        let mut c = Command::new(GOCACHE_BIN);
+        let mut c = Command::new(gocache_bin());
         c.arg("gcc");
         c
     } else {
@@ -1177,6 +1180,12 @@ fn elf_members(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// The wrapper under test: this build's, or `GOCACHE_FUZZ_BIN` (a copy,
+/// for long runs that must not pick up a rebuild halfway).
+fn gocache_bin() -> PathBuf {
+    std::env::var_os("GOCACHE_FUZZ_BIN").map_or_else(|| PathBuf::from(GOCACHE_BIN), PathBuf::from)
 }
 
 #[track_caller]
