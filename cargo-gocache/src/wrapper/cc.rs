@@ -363,7 +363,9 @@ fn hit(
         0 => Some(Vec::new()),
         _ => store.read_output(&entry_of(final_id, o)),
     };
-    let (Some(stdout), Some(stderr)) = (read(record.stdout), read(record.stderr)) else {
+    // Stored by stable names: shown with this build's directories.
+    let shown = |o| read(o).and_then(|b| super::diagnostics::replay_form(&b, map));
+    let (Some(stdout), Some(stderr)) = (shown(record.stdout), shown(record.stderr)) else {
         return Ok(None);
     };
     let depfile = match &compile.dep {
@@ -650,6 +652,15 @@ impl Miss<'_> {
                 return Ok(Step::Exit(0));
             }
         };
+        let outputs = super::diagnostics::store_form(&out.stdout, self.map)
+            .zip(super::diagnostics::store_form(&out.stderr, self.map));
+        let Some((stdout, stderr)) = outputs else {
+            let why = Outcome::Uncacheable("output-not-relocatable".into());
+            let mut e = Event::new(why, source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(0));
+        };
         let final_key = observed.key(&self.pre_id);
         let final_id = final_key.id();
         let object_path = compile::absolute(self.cwd, &c.object);
@@ -661,8 +672,8 @@ impl Miss<'_> {
         let record = Record {
             secs,
             object: put(&object)?,
-            stdout: put(&out.stdout)?,
-            stderr: put(&out.stderr)?,
+            stdout: put(&stdout)?,
+            stderr: put(&stderr)?,
             deps: put(deps.as_bytes())?,
         };
         // The record before the manifest entry that leads to it.

@@ -9,4 +9,5 @@
 
 pub mod ar;
 pub mod cc;
+pub mod diagnostics;
 pub mod filememo;

@@ -1463,3 +1463,26 @@ fn mmd_leaves_out_a_user_header_included_by_a_system_header() {
     assert_like_gcc(&sb, &ws, "", &md);
     assert_like_gcc(&sb, &ws, "", &args);
 }
+
+/// A warning names the header by the path gcc opened it by: with an
+/// absolute `-I`, this checkout's. A hit in a second checkout must name
+/// its own files, not the first checkout's.
+#[test]
+fn warnings_name_this_checkouts_files_on_a_hit_from_another() {
+    let (sb, a) = regression_tree("#include \"w.h\"\n");
+    fs::create_dir_all(a.join("inc")).unwrap();
+    fs::write(a.join("inc/w.h"), "#warning \"careful\"\n").unwrap();
+    let b = sb.path("other");
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    for ws in [&a, &b] {
+        let inc = format!("-I{}/inc", ws.display());
+        let src = format!("{}/src/main.c", ws.display());
+        assert_like_gcc(&sb, ws, "", &["-c", &src, "-o", "o/main.o", &inc]);
+    }
+}
