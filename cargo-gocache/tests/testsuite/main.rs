@@ -9,6 +9,7 @@ mod buildid;
 mod ci_explain;
 mod cmake;
 mod e2e;
+mod fuzz;
 mod project;
 mod remote;
 mod remote_e2e;
