@@ -55,7 +55,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
+use crate::sha256::Sha256;
 
 use crate::error::{Error, ErrorKind, IoContext, Result};
 use crate::hash::{hash_bytes, hex, ActionId};

@@ -47,18 +47,12 @@ pub fn set_build_script_mode(on: bool) {
 /// run: per-run state is found by [`crate::run`].)
 const UNTRACKED: &[&str] = &["CARGO_GOCACHE_DEBUG"];
 
-/// Every `CARGO_GOCACHE_*` variable gocache reads (the table above). Any
-/// other is taken for a typo, which `cargo gocache` reports rather than
-/// silently building with the default.
+/// The `CARGO_GOCACHE_*` variables that are not settings: set by `cargo
+/// gocache` for the processes of a build, or debug switches. With the
+/// settings' ([`crate::settings::SETTINGS`]) they are every variable gocache
+/// reads (the table above); any other is taken for a typo, which `cargo
+/// gocache` reports rather than silently building with the default.
 pub const GOCACHE_VARIABLES: &[&str] = &[
-    "CARGO_GOCACHE_DIR",
-    "CARGO_GOCACHE_MAX_SIZE",
-    "CARGO_GOCACHE_MAX_AGE",
-    "CARGO_GOCACHE_REMOTE",
-    "CARGO_GOCACHE_REMOTE_READ_ONLY",
-    "CARGO_GOCACHE_REMOTE_TIMEOUT",
-    "CARGO_GOCACHE_VERIFY",
-    "CARGO_GOCACHE_TIME_MACROS",
     "CARGO_GOCACHE_DEBUG",
     "CARGO_GOCACHE_FORMATS",
     "CARGO_GOCACHE_MAP_CWD",
@@ -72,13 +66,22 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
 /// the archiver wrapper.
 pub const GOCACHE_VARIABLE_PREFIXES: &[&str] = &["CARGO_GOCACHE_AR_"];
 
-/// The set `CARGO_GOCACHE_*` variables not in [`GOCACHE_VARIABLES`], sorted.
+/// Is `name` a variable gocache reads: a setting's, one of
+/// [`GOCACHE_VARIABLES`], or of a family in [`GOCACHE_VARIABLE_PREFIXES`]?
+pub fn is_gocache_variable(name: &str) -> bool {
+    crate::settings::by_var(name).is_some()
+        || GOCACHE_VARIABLES.contains(&name)
+        || GOCACHE_VARIABLE_PREFIXES
+            .iter()
+            .any(|p| name.starts_with(p))
+}
+
+/// The set `CARGO_GOCACHE_*` variables that are not [`is_gocache_variable`], sorted.
 pub fn unknown_gocache_variables() -> Vec<String> {
     #[allow(clippy::disallowed_methods)]
     let mut unknown: Vec<String> = std::env::vars_os()
         .filter_map(|(name, _)| name.into_string().ok())
-        .filter(|n| n.starts_with("CARGO_GOCACHE_") && !GOCACHE_VARIABLES.contains(&n.as_str()))
-        .filter(|n| !GOCACHE_VARIABLE_PREFIXES.iter().any(|p| n.starts_with(p)))
+        .filter(|n| n.starts_with("CARGO_GOCACHE_") && !is_gocache_variable(n))
         .collect();
     unknown.sort();
     unknown

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
+use crate::sha256::Sha256;
 
 /// Length of an ID in bytes (SHA-256).
 pub const ID_LEN: usize = 32;

@@ -22,8 +22,8 @@
 //! `cargo gocache` with a remote cache configured, the build script reaches
 //! the remote through the installed `cargo-gocache` binary.
 //!
-//! This crate is a build-dependency of its users, so it depends on `std`,
-//! `sha2` and `cc` only, and its public API is this page. The cache engine
+//! This crate is a build-dependency of its users, so it depends on `std`
+//! and `cc` only, and its public API is this page. The cache engine
 //! it shares with the `cargo-gocache` binary (store, keys, manifests, build
 //! IDs) sits in a hidden module that is not part of the API: it changes with
 //! the binary, in any release.
@@ -61,6 +61,9 @@ pub mod rerun;
 #[doc(hidden)]
 pub mod run;
 #[doc(hidden)]
+pub mod settings;
+mod sha256;
+#[doc(hidden)]
 pub mod stats;
 #[doc(hidden)]
 pub mod store;
@@ -91,6 +94,6 @@ pub mod engine {
     pub use crate::store::{Entry, Store, Tier, TierKey, TrimPolicy};
     pub use crate::{
         archive, compile, compiler, depfile, env, explain, hash, manifest, pathmap, prog, rerun,
-        run, stats, store, version,
+        run, settings, stats, store, version,
     };
 }

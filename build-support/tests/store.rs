@@ -38,12 +38,18 @@ const SEED: &str = "GOCACHE_TEST_SEED";
 /// A file whose appearance starts the workers all at once.
 const GO_FILE: &str = "GOCACHE_TEST_GO_FILE";
 
-/// Not a test: the body of the child processes the other tests start.
-/// Run by the test harness without `GOCACHE_TEST_ROLE`, it does nothing.
+/// Not a test: the body of the child processes the other tests start, run
+/// as `<exe> --ignored --exact child_process`. Ignored, so the harness never
+/// counts it as a passing test; run without `GOCACHE_TEST_ROLE` (e.g. with
+/// `--include-ignored`) it fails rather than pass having done nothing. A
+/// role that finishes prints [`CHILD_DONE`], which [`assert_child_ok`]
+/// requires: a child that ran no role (a filter that matched nothing) is a
+/// failure too.
 #[test]
+#[ignore = "the child process of the concurrency tests, which run it themselves"]
 fn child_process() {
     let Some(role) = std::env::var_os(ROLE) else {
-        return;
+        panic!("child_process is the body of the concurrency tests' children; set {ROLE} (the tests do)");
     };
     match role.to_str() {
         Some("worker") => worker(),
@@ -51,7 +57,11 @@ fn child_process() {
         Some("filler") => filler(),
         other => panic!("unknown {ROLE} {other:?}"),
     }
+    println!("{CHILD_DONE}");
 }
+
+/// What a child prints when its role is done.
+const CHILD_DONE: &str = "gocache-test-child: done";
 
 fn child_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"))
@@ -90,6 +100,7 @@ fn spawn_child(
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
     cmd.args([
+        "--ignored",
         "--exact",
         "child_process",
         "--nocapture",
@@ -111,7 +122,7 @@ fn spawn_child(
 #[track_caller]
 fn assert_child_ok(what: &str, out: &Output) {
     assert!(
-        out.status.success(),
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(CHILD_DONE),
         "{what} failed ({})\n--- stdout\n{}\n--- stderr\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use gocache_build::engine::env;
+use gocache_build::engine::settings::{self, parse_bool};
 
 use crate::human::{format_duration, format_size_short, parse_duration, parse_size};
 
@@ -101,12 +102,6 @@ struct Layer {
     verify: Option<bool>,
     time_macros: Option<String>,
 }
-
-const KEYS: &str =
-    "dir, max-size, max-age, remote, remote-read-only, remote-timeout, verify, time-macros";
-const ENV_KEYS: &str = "CARGO_GOCACHE_DIR, CARGO_GOCACHE_MAX_SIZE, CARGO_GOCACHE_MAX_AGE, \
-    CARGO_GOCACHE_REMOTE, CARGO_GOCACHE_REMOTE_READ_ONLY, CARGO_GOCACHE_REMOTE_TIMEOUT, \
-    CARGO_GOCACHE_VERIFY, CARGO_GOCACHE_TIME_MACROS";
 
 impl Config {
     /// Defaults only.
@@ -223,7 +218,10 @@ impl Config {
         }
         let bad = |name: &str, e: String| anyhow!("{name}: {e}");
         if let Some(name) = env::unknown_gocache_variables().first() {
-            bail!("{name}: unknown variable (the settings are {ENV_KEYS})");
+            bail!(
+                "{name}: unknown variable (the settings are {})",
+                settings::vars()
+            );
         }
         if let Some((v, s)) = get("CARGO_GOCACHE_DIR") {
             // The library's rule: absolute or `off`, never relative.
@@ -445,7 +443,11 @@ fn bad_layer(file: &Path, message: &str) -> anyhow::Error {
         // serde names the key and lists the allowed ones.
         anyhow!("{}: {message}", file.display())
     } else {
-        anyhow!("{}: {message} (allowed keys: {KEYS})", file.display())
+        anyhow!(
+            "{}: {message} (allowed keys: {})",
+            file.display(),
+            settings::keys()
+        )
     }
 }
 
@@ -488,16 +490,6 @@ fn parse_time_macros(s: &str) -> Result<bool, String> {
         "off" => Ok(false),
         "pin" => Ok(true),
         _ => Err(format!("invalid value {s:?}: expected \"off\" or \"pin\"")),
-    }
-}
-
-fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(format!(
-            "invalid boolean {s:?}: expected true/false, 1/0, yes/no or on/off"
-        )),
     }
 }
 

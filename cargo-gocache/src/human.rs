@@ -2,62 +2,9 @@
 
 use std::time::Duration;
 
-/// Parse a size: a number with an optional suffix `K`, `M`, `G`, `T`
-/// (powers of 1024; `KiB`, `MB`... accepted as the same), or plain bytes.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let shift = match unit
-        .trim()
-        .to_ascii_lowercase()
-        .trim_end_matches("ib")
-        .trim_end_matches('b')
-    {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        _ => {
-            return Err(format!(
-                "invalid size {s:?}: expected a number with K, M, G or T (e.g. 500M, 10G)"
-            ))
-        }
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?}: expected a number such as 500M or 10G"))?;
-    Ok((n * (1u64 << shift) as f64) as u64)
-}
-
-/// Parse a duration: a number with a unit `ms`, `s`, `m`, `h`, `d` or `w`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let secs = match unit.trim() {
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        "w" => 7.0 * 86400.0,
-        _ => {
-            return Err(format!(
-                "invalid duration {s:?}: expected a number with ms, s, m, h, d or w (e.g. 500ms, 12h, 7d)"
-            ))
-        }
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: expected a number such as 12h or 7d"))?;
-    Ok(Duration::from_secs_f64(n * secs))
-}
+// The size and duration grammars are the library's, shared with the
+// wrappers and the helper (`gocache_build::engine::settings`).
+pub use gocache_build::engine::settings::{parse_duration, parse_size};
 
 /// Format bytes as `1.2 GiB`.
 pub fn format_size(bytes: u64) -> String {

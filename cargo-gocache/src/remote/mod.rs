@@ -91,13 +91,7 @@ impl RemoteSettings {
                 .map_err(|e| anyhow!("CARGO_GOCACHE_REMOTE_TIMEOUT: {e}"))?,
             None => Duration::from_secs(2),
         };
-        let read_only = matches!(
-            gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE_READ_ONLY")
-                .as_deref()
-                .map(str::to_ascii_lowercase)
-                .as_deref(),
-            Some("1" | "true" | "yes" | "on")
-        );
+        let read_only = gocache_build::engine::settings::bool_var("CARGO_GOCACHE_REMOTE_READ_ONLY");
         Ok(Some(RemoteSettings {
             url,
             timeout,

@@ -509,7 +509,9 @@ fn hit(
 /// `CARGO_GOCACHE_VERIFY=1` (`cargo gocache --verify`): compile every hit
 /// too, as Go's `GODEBUG=gocacheverify=1` does.
 fn verify_enabled() -> bool {
-    gocache_build::engine::env::var("CARGO_GOCACHE_VERIFY").is_some_and(|v| v == "1" || v == "true")
+    // The settings' one boolean grammar: `CARGO_GOCACHE_VERIFY=yes` works
+    // for the standalone wrapper as under `cargo gocache`.
+    gocache_build::engine::settings::bool_var("CARGO_GOCACHE_VERIFY")
 }
 
 /// Compile a hit for real over the placed object and compare with the

@@ -61,6 +61,34 @@ fn nondeterministic_compile_is_caught() {
     assert_eq!(json["nondeterministic"], 1, "{json}");
 }
 
+/// Regression: the standalone wrapper read `CARGO_GOCACHE_VERIFY` as `1` or
+/// `true` only, while `cargo gocache` took `yes` and `on` too; the settings'
+/// one boolean grammar is everyone's now.
+#[test]
+fn verify_yes_works_in_the_standalone_wrapper() {
+    let sb = Sandbox::new();
+    setup(&sb);
+    let cc = sb.path("work/randcc");
+    let compile = || {
+        let mut c = sb.gocache();
+        c.arg(&cc).args(["-c", "a.c", "-o", "a.o"]);
+        c
+    };
+    compile().run().assert_success();
+    for yes in ["yes", "On", "TRUE"] {
+        compile()
+            .env("CARGO_GOCACHE_VERIFY", yes)
+            .run()
+            .assert_success()
+            .stderr_contains("gocache: nondeterministic:");
+    }
+    let run = compile().env("CARGO_GOCACHE_VERIFY", "no").run();
+    assert!(
+        !run.assert_success().stderr.contains("nondeterministic"),
+        "{run}"
+    );
+}
+
 #[test]
 fn deterministic_compile_verifies_clean() {
     let sb = Sandbox::new();
