@@ -40,12 +40,10 @@
 //!
 //! The targets are the host, each `--target`, `CARGO_BUILD_TARGET`, and
 //! `build.target` from `--config` and from the config files cargo reads
-//! (a line scan of `.cargo/config.toml` from the working directory up, and
-//! `$CARGO_HOME/config.toml`).
+//! (parsed as TOML: `.cargo/config.toml` and `.cargo/config` from the
+//! working directory up, and `$CARGO_HOME`'s).
 //!
-//! Not covered (those compiles run uncached, unchanged): a target spelled
-//! in a config in a way the line scan misses (a multi-line array), MSVC
-//! targets, and a compiler or binary path that contains whitespace (cc
+//! Not covered (those compiles run uncached, unchanged): MSVC targets, and a compiler or binary path that contains whitespace (cc
 //! splits `CC` on whitespace).
 //!
 //! # What the wrapper is told

@@ -58,33 +58,23 @@ pub(super) fn config_texts(cwd: &Path, cargo_home: Option<&Path>) -> Vec<String>
         .collect()
 }
 
-/// `build.target` values in a cargo config text: `[build]` then
-/// `target = "..."` or `target = ["...", ...]`, or a dotted
-/// `build.target = ...`, on one line. A line scan, not a TOML parser:
-/// enough for how configs spell it; anything it misses is only uncached.
+/// `build.target` values in a cargo config text (a config file, or a
+/// `--config build.target=...` argument, which is a TOML line too): a
+/// string or an array of strings, however the TOML spells it (`[build]`
+/// then `target = ...`, dotted `build.target`, inline tables, multi-line
+/// arrays). A text that is not TOML gives none: cargo itself rejects it.
 fn config_build_targets(text: &str) -> Vec<String> {
-    let mut table = String::new();
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.starts_with('[') {
-            table = line.trim_matches(['[', ']', ' ']).to_string();
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let key: String = key.split_whitespace().collect();
-        let full = if table.is_empty() {
-            key
-        } else {
-            format!("{table}.{key}")
-        };
-        if full == "build.target" {
-            out.extend(quoted_or_bare(value));
-        }
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    match doc.get("build").and_then(|b| b.get("target")) {
+        Some(toml::Value::String(t)) => vec![t.clone()],
+        Some(toml::Value::Array(ts)) => ts
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
     }
-    out
 }
 
 /// The quoted strings in `v` (`"a"`, `['a', "b"]`), or `v` itself when it
@@ -163,6 +153,28 @@ mod tests {
             .map(OsString::from)
             .collect();
         assert_eq!(targets(&args, None, &[], HOST), [HOST, "my-board"]);
+    }
+
+    #[test]
+    fn targets_from_toml_the_line_scan_missed() {
+        let none: Vec<OsString> = vec!["build".into()];
+        let configs = [
+            // A multi-line array, with comments and a trailing comma.
+            "[build]\ntarget = [\n  \"aarch64-unknown-linux-gnu\", # the board\n  'riscv64gc-unknown-linux-gnu',\n]\n".to_string(),
+            // An inline table.
+            "build = { target = \"wasm32-wasip1\", jobs = 2 }\n".to_string(),
+            // Not TOML: nothing, not a panic.
+            "[build\ntarget = \"x\"\n".to_string(),
+        ];
+        assert_eq!(
+            targets(&none, None, &configs, HOST),
+            [
+                HOST,
+                "aarch64-unknown-linux-gnu",
+                "riscv64gc-unknown-linux-gnu",
+                "wasm32-wasip1"
+            ]
+        );
     }
 
     #[test]
