@@ -50,8 +50,8 @@ const UNTRACKED: &[&str] = &["CARGO_GOCACHE_DEBUG"];
 /// The `CARGO_GOCACHE_*` variables that are not settings: set by `cargo
 /// gocache` for the processes of a build, or debug switches. With the
 /// settings' ([`crate::settings::SETTINGS`]) they are every variable gocache
-/// reads (the table above); any other is taken for a typo, which `cargo
-/// gocache` reports rather than silently building with the default.
+/// reads (the table above); any other is taken for a typo
+/// (`crate::settings::unknown_gocache_variables`).
 pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_DEBUG",
     "CARGO_GOCACHE_FORMATS",
@@ -65,27 +65,6 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
 /// `CARGO_GOCACHE_AR_<target>` is the real archiver `cargo gocache` set for
 /// the archiver wrapper.
 pub const GOCACHE_VARIABLE_PREFIXES: &[&str] = &["CARGO_GOCACHE_AR_"];
-
-/// Is `name` a variable gocache reads: a setting's, one of
-/// [`GOCACHE_VARIABLES`], or of a family in [`GOCACHE_VARIABLE_PREFIXES`]?
-pub fn is_gocache_variable(name: &str) -> bool {
-    crate::settings::by_var(name).is_some()
-        || GOCACHE_VARIABLES.contains(&name)
-        || GOCACHE_VARIABLE_PREFIXES
-            .iter()
-            .any(|p| name.starts_with(p))
-}
-
-/// The set `CARGO_GOCACHE_*` variables that are not [`is_gocache_variable`], sorted.
-pub fn unknown_gocache_variables() -> Vec<String> {
-    #[allow(clippy::disallowed_methods)]
-    let mut unknown: Vec<String> = std::env::vars_os()
-        .filter_map(|(name, _)| name.into_string().ok())
-        .filter(|n| n.starts_with("CARGO_GOCACHE_") && !is_gocache_variable(n))
-        .collect();
-    unknown.sort();
-    unknown
-}
 
 /// Read an environment variable; `None` if unset.
 pub fn var_os(name: &str) -> Option<OsString> {

@@ -13,6 +13,8 @@
 
 use std::time::Duration;
 
+use crate::env::{GOCACHE_VARIABLES, GOCACHE_VARIABLE_PREFIXES};
+
 /// The grammar of a setting's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -128,6 +130,27 @@ pub fn vars() -> String {
         .join(", ")
 }
 
+/// Is `name` a variable gocache reads: a setting's, one of
+/// [`GOCACHE_VARIABLES`](crate::env::GOCACHE_VARIABLES), or of a family in [`GOCACHE_VARIABLE_PREFIXES`](crate::env::GOCACHE_VARIABLE_PREFIXES)?
+pub fn is_gocache_variable(name: &str) -> bool {
+    by_var(name).is_some()
+        || GOCACHE_VARIABLES.contains(&name)
+        || GOCACHE_VARIABLE_PREFIXES
+            .iter()
+            .any(|p| name.starts_with(p))
+}
+
+/// The set `CARGO_GOCACHE_*` variables that are not [`is_gocache_variable`], sorted.
+pub fn unknown_gocache_variables() -> Vec<String> {
+    #[allow(clippy::disallowed_methods)]
+    let mut unknown: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|n| n.starts_with("CARGO_GOCACHE_") && !is_gocache_variable(n))
+        .collect();
+    unknown.sort();
+    unknown
+}
+
 /// Parse a boolean: `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`, in
 /// any case.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
@@ -232,7 +255,7 @@ mod tests {
                     .replace('_', "-"),
                 s.key
             );
-            assert!(crate::env::is_gocache_variable(s.var), "{}", s.var);
+            assert!(is_gocache_variable(s.var), "{}", s.var);
         }
     }
 }

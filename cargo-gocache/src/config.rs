@@ -217,7 +217,7 @@ impl Config {
                 .map(|v| (v, Source::Env(name)))
         }
         let bad = |name: &str, e: String| anyhow!("{name}: {e}");
-        if let Some(name) = env::unknown_gocache_variables().first() {
+        if let Some(name) = settings::unknown_gocache_variables().first() {
             bail!(
                 "{name}: unknown variable (the settings are {})",
                 settings::vars()
