@@ -97,3 +97,30 @@ pub mod engine {
         run, settings, stats, store, version,
     };
 }
+
+#[cfg(test)]
+mod tests {
+    /// The build-dependency stays light (ARCHITECTURE.md): every user
+    /// compiles this crate's dependencies, so they are `cc` and, only when
+    /// the binary asks for it, `sha2`.
+    #[test]
+    fn the_library_depends_on_cc_alone() {
+        let manifest = include_str!("../Cargo.toml");
+        let deps = manifest
+            .split("\n[dependencies]\n")
+            .nth(1)
+            .expect("a [dependencies] table")
+            .split("\n[")
+            .next()
+            .unwrap();
+        let names: Vec<(&str, bool)> = deps
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map(|l| {
+                let name = l.split(['=', ' ']).next().unwrap();
+                (name, l.contains("optional = true"))
+            })
+            .collect();
+        assert_eq!(names, [("cc", false), ("sha2", true)], "{deps}");
+    }
+}
