@@ -69,4 +69,10 @@ if ! "$nginx" -V 2>&1 | grep -- --with-http_dav_module >/dev/null; then
 	echo "tests/run.sh: warning: $nginx has no WebDAV module; the WebDAV tier tests will fail" >&2
 fi
 
-exec cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@"
+
+# The end-to-end tests that use gcc, again with clang as the compiler (and
+# CC/CXX for the cargo builds): clang is in `needs`, so it is required.
+GOCACHE_TEST_CC=clang GOCACHE_TEST_NEED_CLANG=1 \
+	cargo test -p cargo-gocache --test testsuite --locked -- \
+	wrapper:: e2e:: archiver:: cmake::
