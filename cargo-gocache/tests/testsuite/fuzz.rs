@@ -1530,3 +1530,18 @@ fn helper_define_holding_the_checkout_path_is_not_shared() {
         );
     }
 }
+
+/// A symlink loop stops gcc's search with an error ("Too many levels of
+/// symbolic links"); the probe took it for no file, so a result from
+/// before the loop appeared was served where gcc fails.
+#[test]
+fn symlink_loop_where_a_header_was_absent() {
+    let (sb, ws) = regression_tree("#if __has_include(\"p.h\")\n#include \"p.h\"\n#endif\n");
+    fs::create_dir_all(ws.join("inc")).unwrap();
+    let args = ["-c", "src/main.c", "-o", "o/main.o", "-Iinc"];
+    assert_like_gcc(&sb, &ws, "", &args);
+    std::os::unix::fs::symlink("p.h", ws.join("inc/p.h")).unwrap();
+    assert_like_gcc(&sb, &ws, "", &args);
+    settle();
+    assert_like_gcc(&sb, &ws, "", &args);
+}
