@@ -57,6 +57,10 @@ pub fn run(store: &Store, pattern: Option<&str>) -> Result<()> {
             None => println!("no misses in the last run"),
         }
     }
+    // Compiles that could not be cached at all, by the user's choice.
+    if let Some(hint) = crate::runner::time_macro_hint(&stats::read_events(&log)) {
+        println!("{}", hint.trim_start_matches("gocache: "));
+    }
     Ok(())
 }
 

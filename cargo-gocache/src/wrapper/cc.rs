@@ -218,6 +218,14 @@ fn cached(
             return Ok(Step::PassThrough);
         }
     };
+    if let Some(reason) = super::probe::uncached_probe(&cwd, &compile) {
+        let event = Event::new(
+            Outcome::Uncacheable(reason.into()),
+            compile.source.display().to_string(),
+        );
+        stats::record(store, &event);
+        return Ok(Step::PassThrough);
+    }
     // A hit replaces its outputs by rename. Right for regular files (and
     // for a symlinked object, which the assembler replaces too), wrong for
     // `-o /dev/null` or `-MF /dev/null` (it would replace the device node)
@@ -252,6 +260,29 @@ fn cached(
         None => compile.pre_key(&identity, &map, &cwd),
     }
     .with_context(|| format!("failed to read {}", compile.source.display()))?;
+    let mut pre = pre;
+    let asm_inputs = match asm_inputs(store, compiler, &identity, &compile, &cwd, &map) {
+        Ok(files) => {
+            if let Some(a) = &files {
+                a.add_to(&mut pre);
+            }
+            files
+        }
+        Err(reason) => {
+            let event = Event::new(
+                Outcome::Uncacheable(reason),
+                compile.source.display().to_string(),
+            );
+            stats::record(store, &event);
+            return Ok(Step::PassThrough);
+        }
+    };
+    let pin = time_macro_pin(&identity);
+    if pin.is_some() {
+        // A pinned result must never serve a build that did not opt in,
+        // nor a default-mode result (none exists: uncacheable) this one.
+        pre.line("time-macros pin");
+    }
     let pre_id = pre.id();
     if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
         if let Some(entry) = store.get(&final_id) {
@@ -285,8 +316,65 @@ fn cached(
         map: &map,
         pre: &pre,
         pre_id,
+        asm: asm_inputs.as_ref(),
+        pin,
     };
     job.run(compiled)
+}
+
+/// `time-macros = "pin"` (`CARGO_GOCACHE_TIME_MACROS=pin`): the epoch a
+/// miss compiles with, now, so that its `__DATE__` and `__TIME__` are
+/// fixed and kept with the result, and a hit returns exactly the bytes
+/// the compiler made with that epoch. `None` by default (such compiles
+/// stay uncacheable: their output depends on the clock), when the user
+/// set `SOURCE_DATE_EPOCH` (then it is a key variable like any other), and
+/// for compilers that ignore the variable (clang before 16), whose objects
+/// would still hold the real time.
+fn time_macro_pin(identity: &CompilerIdentity) -> Option<u64> {
+    if gocache_build::engine::env::var("CARGO_GOCACHE_TIME_MACROS").as_deref() != Some("pin")
+        || Compile::source_date_epoch()
+        || !honours_source_date_epoch(&identity.version)
+    {
+        return None;
+    }
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// GCC reads `SOURCE_DATE_EPOCH` since 7, clang since 16.
+fn honours_source_date_epoch(version: &str) -> bool {
+    let major_after = |word: &str| {
+        version
+            .split_once(word)
+            .and_then(|(_, rest)| rest.trim_start().split('.').next()?.parse::<u32>().ok())
+    };
+    if version.contains("clang") {
+        return major_after("version").is_some_and(|m| m >= 16);
+    }
+    // `gcc (Debian 12.2.0-14) 12.2.0`: the last word is the version.
+    version
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
+        .is_some_and(|m| m >= 7)
+}
+
+/// For plain assembly, the assembler's inputs (see `asm`); `None` for the
+/// preprocessed languages, whose inputs the depfile lists.
+fn asm_inputs(
+    store: &Store,
+    compiler: &Path,
+    identity: &CompilerIdentity,
+    compile: &Compile,
+    cwd: &Path,
+    map: &PathMap,
+) -> Result<Option<super::asm::AsmInputs>, String> {
+    if compile.lang != compile::Lang::Asm {
+        return Ok(None);
+    }
+    super::asm::inputs(store, compiler, identity, compile, cwd, map).map(Some)
 }
 
 /// A parsed result record.
@@ -296,6 +384,8 @@ struct Record {
     stdout: (OutputId, u64),
     stderr: (OutputId, u64),
     deps: (OutputId, u64),
+    /// The `SOURCE_DATE_EPOCH` a pinned compile ran with (`time-macros = "pin"`).
+    epoch: Option<u64>,
 }
 
 impl Record {
@@ -308,7 +398,7 @@ impl Record {
             line("stdout", self.stdout),
             line("stderr", self.stderr),
             line("deps", self.deps)
-        )
+        ) + &self.epoch.map_or(String::new(), |e| format!("epoch {e}\n"))
     }
 
     fn parse(text: &str) -> Option<Record> {
@@ -328,6 +418,10 @@ impl Record {
             stdout: output("stdout")?,
             stderr: output("stderr")?,
             deps: output("deps")?,
+            epoch: match lines.next() {
+                None => None,
+                Some(l) => Some(l.strip_prefix("epoch ")?.parse().ok()?),
+            },
         })
     }
 }
@@ -396,7 +490,13 @@ fn hit(
             cwd,
             map,
             &entry_of(final_id, record.object),
+            record.epoch,
         );
+    }
+    if let Some(r) = super::rerun::reporter(store) {
+        if let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) {
+            r.report(cwd, deps_for_caller(&deps, false, map));
+        }
     }
     replay(&stdout, &stderr);
     let mut event = Event::new(Outcome::Hit, compile.source.display().to_string());
@@ -425,13 +525,19 @@ fn verify(
     cwd: &Path,
     map: &PathMap,
     object: &Entry,
+    epoch: Option<u64>,
 ) {
     let source = compile.source.display().to_string();
     let path = compile::absolute(cwd, &compile.object);
     let Some(cached) = store.read_output(object) else {
         return;
     };
-    let out = Command::new(compiler)
+    let mut cmd = Command::new(compiler);
+    if let Some(e) = epoch {
+        // The pinned epoch the result was made with.
+        cmd.env("SOURCE_DATE_EPOCH", e.to_string());
+    }
+    let out = cmd
         .args(compile::prefix_map_args(map))
         .args(&compile.run_args)
         .stdin(Stdio::null())
@@ -499,6 +605,10 @@ struct Miss<'a> {
     map: &'a PathMap,
     pre: &'a gocache_build::engine::KeyHasher,
     pre_id: ActionId,
+    /// Plain assembly: no depfile, these inputs instead.
+    asm: Option<&'a super::asm::AsmInputs>,
+    /// `time-macros = "pin"`: the `SOURCE_DATE_EPOCH` to compile with.
+    pin: Option<u64>,
 }
 
 /// Removes the temporary depfile however the miss ends.
@@ -539,12 +649,16 @@ impl Miss<'_> {
         };
         let started = SystemTime::now();
         let clock = Instant::now();
-        let out = Command::new(self.compiler)
-            .args(compile::prefix_map_args(self.map))
-            .args(&c.run_args)
-            .arg("-MD")
-            .arg("-MF")
-            .arg(&temp.0)
+        let mut cmd = Command::new(self.compiler);
+        cmd.args(compile::prefix_map_args(self.map))
+            .args(&c.run_args);
+        if self.asm.is_none() {
+            cmd.arg("-MD").arg("-MF").arg(&temp.0);
+        }
+        if let Some(epoch) = self.pin {
+            cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());
+        }
+        let out = cmd
             .stdin(Stdio::inherit())
             .output()
             .with_context(|| format!("failed to run {}", self.compiler.display()))?;
@@ -562,24 +676,36 @@ impl Miss<'_> {
 
         // The caller's depfile comes first: it is owed even if the result
         // cannot be cached.
-        let text = fs::read_to_string(&temp.0)
-            .with_context(|| format!("failed to read {}", temp.0.display()))?;
-        let dep = gocache_build::engine::depfile::parse(&text)
-            .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
-        if dep.prerequisites.is_empty() {
-            bail!("the depfile {} lists no source", temp.0.display());
-        }
+        let prerequisites = match self.asm {
+            // The assembler's inputs are in the pre-key, and observed below
+            // for changes during the compile; the record lists the source.
+            Some(_) => vec![c.source.clone()],
+            None => {
+                let text = fs::read_to_string(&temp.0)
+                    .with_context(|| format!("failed to read {}", temp.0.display()))?;
+                let dep = gocache_build::engine::depfile::parse(&text)
+                    .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
+                if dep.prerequisites.is_empty() {
+                    bail!("the depfile {} lists no source", temp.0.display());
+                }
+                dep.prerequisites
+            }
+        };
         // Without the compiler's own search list the probes would be
         // incomplete: then the result is not cached (below), and every
         // header counts as a user header in the caller's depfile (a longer
         // -MMD list is harmless; a shorter one would not be).
-        let sysdirs = compiler::system_include_dirs(
-            Some(self.store),
-            self.compiler,
-            self.identity,
-            c.lang.name(),
-            &c.sysdir_args,
-        );
+        let sysdirs = match self.asm {
+            // No preprocessor, no include search.
+            Some(_) => Ok(Vec::new()),
+            None => compiler::system_include_dirs(
+                Some(self.store),
+                self.compiler,
+                self.identity,
+                c.lang.name(),
+                &c.sysdir_args,
+            ),
+        };
         let (sysdirs, search_known) = match sysdirs {
             Ok(dirs) => (dirs, true),
             Err(_) => (Vec::new(), false),
@@ -597,8 +723,8 @@ impl Miss<'_> {
             (_, u) => (search_known, u),
         };
         let mut deps = String::new();
-        let mut files = Vec::with_capacity(dep.prerequisites.len());
-        for p in &dep.prerequisites {
+        let mut files = Vec::with_capacity(prerequisites.len());
+        for p in &prerequisites {
             let abs = compile::absolute(self.cwd, p);
             let system = match &user_headers {
                 Some(user) => !user.contains(&abs),
@@ -631,6 +757,9 @@ impl Miss<'_> {
         // costs only the caching, and the output is shown once. (A fault
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
+        if let Some(r) = super::rerun::reporter(self.store) {
+            r.report(self.cwd, &prerequisites);
+        }
         replay(&out.stdout, &out.stderr);
 
         if !search_known {
@@ -641,11 +770,23 @@ impl Miss<'_> {
         }
         let opts = ObserveOptions {
             started,
-            source_date_epoch: Compile::source_date_epoch(),
+            source_date_epoch: Compile::source_date_epoch() || self.pin.is_some(),
         };
+        if let Some(asm) = self.asm {
+            // Only to see that none changed while the compile ran.
+            files.extend(asm.files.iter().cloned());
+        }
         let observed = match manifest::observe(&files, &search, self.map, opts) {
             Ok(o) => o,
             Err(nc) => {
+                // Name the file that holds the time macros when it is a
+                // header: `cargo gocache` lists them with the way to opt in.
+                let source = match &nc {
+                    manifest::NotCacheable::TimeMacros(f) if files.first() != Some(f) => {
+                        format!("{source} (via {})", f.display())
+                    }
+                    _ => source,
+                };
                 let mut e = Event::new(Outcome::Uncacheable(nc.reason().into()), source);
                 e.spent_secs = secs;
                 stats::record(self.store, &e);
@@ -675,6 +816,7 @@ impl Miss<'_> {
             stdout: put(&stdout)?,
             stderr: put(&stderr)?,
             deps: put(deps.as_bytes())?,
+            epoch: self.pin,
         };
         // The record before the manifest entry that leads to it.
         self.store.put(&final_id, record.render().as_bytes())?;
@@ -855,13 +997,34 @@ mod tests {
             stdout: (OutputId::of(b""), 0),
             stderr: (OutputId::of(b"warning"), 7),
             deps: (OutputId::of(b"u a.c\n"), 6),
+            epoch: None,
         };
         let p = Record::parse(&r.render()).unwrap();
         assert_eq!(
-            (p.secs, p.object, p.stderr, p.deps),
-            (1.25, r.object, r.stderr, r.deps)
+            (p.secs, p.object, p.stderr, p.deps, p.epoch),
+            (1.25, r.object, r.stderr, r.deps, None)
         );
         assert!(Record::parse("gocache-result v1\nsecs x\n").is_none());
+        let pinned = Record {
+            epoch: Some(1_700_000_000),
+            ..r
+        };
+        let p = Record::parse(&pinned.render()).unwrap();
+        assert_eq!(p.epoch, Some(1_700_000_000));
+    }
+
+    #[test]
+    fn which_compilers_honour_source_date_epoch() {
+        assert!(honours_source_date_epoch("gcc (Debian 12.2.0-14) 12.2.0"));
+        assert!(honours_source_date_epoch(
+            "aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0"
+        ));
+        assert!(!honours_source_date_epoch("gcc (GCC) 6.3.0"));
+        assert!(!honours_source_date_epoch("Debian clang version 14.0.6"));
+        assert!(honours_source_date_epoch(
+            "Ubuntu clang version 16.0.6 (15)"
+        ));
+        assert!(honours_source_date_epoch("clang version 18.1.8"));
     }
 
     #[test]
