@@ -1545,3 +1545,18 @@ fn symlink_loop_where_a_header_was_absent() {
     settle();
     assert_like_gcc(&sb, &ws, "", &args);
 }
+
+/// gcc leaves a `CPATH` directory that does not exist out of its search
+/// list (and out of `-v`'s), so the probes did not cover it: a header
+/// made there later, which gcc then finds first, was missed.
+#[test]
+fn cpath_directory_that_appears_after_the_first_compile() {
+    let (sb, ws) = regression_tree("#include <b.h>\n");
+    fs::create_dir_all(ws.join("s")).unwrap();
+    fs::write(ws.join("s/b.h"), "int from_s;\n").unwrap();
+    let args = ["-c", "src/main.c", "-o", "o/main.o", "-isystem", "s"];
+    assert_like_gcc_env(&sb, &ws, "", &args, true);
+    fs::create_dir_all(ws.join("cp")).unwrap();
+    fs::write(ws.join("cp/b.h"), "int from_cp;\n").unwrap();
+    assert_like_gcc_env(&sb, &ws, "", &args, true);
+}
