@@ -24,6 +24,7 @@
 //! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::compile::KEY_ENV`]) |
 //! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
 //! | `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG` | helper: part of the archive's key |
+//! | `CARGO_GOCACHE_AR_<target>` (with `_` for `-`), `TARGET` | set by `cargo gocache` / cargo: the real archiver the archiver wrapper runs for the build script's target |
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -66,12 +67,18 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_PROG",
 ];
 
+/// Families of `CARGO_GOCACHE_*` variables with a name per target:
+/// `CARGO_GOCACHE_AR_<target>` is the real archiver `cargo gocache` set for
+/// the archiver wrapper.
+pub const GOCACHE_VARIABLE_PREFIXES: &[&str] = &["CARGO_GOCACHE_AR_"];
+
 /// The set `CARGO_GOCACHE_*` variables not in [`GOCACHE_VARIABLES`], sorted.
 pub fn unknown_gocache_variables() -> Vec<String> {
     #[allow(clippy::disallowed_methods)]
     let mut unknown: Vec<String> = std::env::vars_os()
         .filter_map(|(name, _)| name.into_string().ok())
         .filter(|n| n.starts_with("CARGO_GOCACHE_") && !GOCACHE_VARIABLES.contains(&n.as_str()))
+        .filter(|n| !GOCACHE_VARIABLE_PREFIXES.iter().any(|p| n.starts_with(p)))
         .collect();
     unknown.sort();
     unknown

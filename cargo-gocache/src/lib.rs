@@ -17,6 +17,7 @@ mod cli;
 mod commands;
 pub mod config;
 pub mod human;
+mod probe;
 pub mod remote;
 mod runner;
 mod wrapper;

@@ -79,7 +79,7 @@ mod env;
 mod summary;
 mod targets;
 
-use env::{ar_link, archiver_env, compiler_env};
+use env::{ar_link, archiver_env, cmake_launcher_env, compiler_env};
 use targets::{config_texts, option_values, targets};
 
 /// Run log files older than this were left by a run that was killed.
@@ -294,6 +294,7 @@ impl Setup {
             Ok(link) => env.extend(archiver_env(&link, &host, &targets, &getenv)),
             Err(e) => eprintln!("gocache: warning: archives get no build IDs this run: {e:#}"),
         }
+        env.extend(cmake_launcher_env(&exe, &getenv));
         // The settings, resolved once here; wrapped compiles and build
         // scripts read only these variables.
         for (k, v) in config.to_env() {

@@ -218,6 +218,14 @@ fn cached(
             return Ok(Step::PassThrough);
         }
     };
+    if let Some(reason) = crate::probe::uncached_probe(&cwd, &compile) {
+        let event = Event::new(
+            Outcome::Uncacheable(reason.into()),
+            compile.source.display().to_string(),
+        );
+        stats::record(store, &event);
+        return Ok(Step::PassThrough);
+    }
     // A hit replaces its outputs by rename. Right for regular files (and
     // for a symlinked object, which the assembler replaces too), wrong for
     // `-o /dev/null` or `-MF /dev/null` (it would replace the device node)

@@ -3,8 +3,10 @@
 //! (a sandbox per test: its own `CARGO_GOCACHE_DIR` and `HOME`) and
 //! [`project`] (cargo projects built for real).
 
+mod archiver;
 mod buildid;
 mod ci_explain;
+mod cmake;
 mod e2e;
 mod project;
 mod remote;
