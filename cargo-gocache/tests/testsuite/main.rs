@@ -7,6 +7,7 @@ mod archiver;
 mod buildid;
 mod ci_explain;
 mod cmake;
+mod corpus;
 mod e2e;
 mod project;
 mod remote;
