@@ -129,6 +129,10 @@ pub enum Lang {
     Cxx,
     /// Assembly that goes through the preprocessor (`.S`, `.sx`, `-x assembler-with-cpp`).
     AsmCpp,
+    /// Plain assembly (`.s`, `-x assembler`): no preprocessor, so no
+    /// depfile; the assembler's own inputs (`.include`, `.incbin`) and its
+    /// identity are added to the key by the wrapper (its `asm` module).
+    Asm,
 }
 
 impl Lang {
@@ -138,6 +142,7 @@ impl Lang {
             Lang::C => "c",
             Lang::Cxx => "c++",
             Lang::AsmCpp => "assembler-with-cpp",
+            Lang::Asm => "assembler",
         }
     }
 
@@ -146,6 +151,7 @@ impl Lang {
             "c" => Lang::C,
             "c++" => Lang::Cxx,
             "assembler-with-cpp" => Lang::AsmCpp,
+            "assembler" => Lang::Asm,
             "none" => return Ok(None),
             other => return Err(Uncacheable::new(format!("unsupported-language:{other}"))),
         }))
@@ -159,9 +165,7 @@ impl Lang {
             "c" => Lang::C,
             "cc" | "cp" | "cxx" | "cpp" | "CPP" | "c++" | "C" => Lang::Cxx,
             "S" | "sx" => Lang::AsmCpp,
-            // Plain assembly does not go through the preprocessor, so there
-            // is no depfile to learn its inputs (`.include`) from.
-            "s" => return Err("assembler"),
+            "s" => Lang::Asm,
             // Already preprocessed: worth little to cache, not worth the code.
             "i" | "ii" => return Err("cpp-output"),
             "m" | "mm" | "M" | "mi" | "mii" => return Err("objective-c"),
@@ -612,6 +616,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
     let mut dep_file: Option<String> = None;
     let mut dep_targets: Vec<String> = Vec::new();
     let mut dep_phony = false;
+    // The dependency options as given: plain assembly keeps them (below).
+    let mut dep_args: Vec<String> = Vec::new();
 
     let mut i = 0;
     while i < args.len() {
@@ -751,6 +757,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         }
         if keep_in_run {
             c.run_args.extend_from_slice(&args[start..i]);
+        } else if matches!(opt, "-MD" | "-MMD" | "-MF" | "-MT" | "-MQ" | "-MP") {
+            dep_args.extend_from_slice(&args[start..i]);
         }
     }
 
@@ -794,6 +802,17 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         });
     }
     // -MF/-MT/-MP without -MD do nothing in gcc: no depfile is asked for.
+    if c.lang == Lang::Asm {
+        // Plain assembly is not preprocessed: gcc writes no depfile for it
+        // and clang warns that `-MD` is unused. So the options run as
+        // given (the warning is the compiler's own output), are part of
+        // the key, and no depfile is owed.
+        for a in &dep_args {
+            c.key_args.push(KeyArg::Plain(a.clone()));
+        }
+        c.run_args.extend(dep_args);
+        c.dep = None;
+    }
     Ok(c)
 }
 
@@ -1086,7 +1105,6 @@ mod tests {
             ("-c a.c b.c", "multiple-sources"),
             ("-c -x c -", "stdin"),
             ("-c a.c -o -", "output-to-stdout"),
-            ("-c a.s", "unsupported-language:assembler"),
             ("-c a.m", "unsupported-language:objective-c"),
             ("-c -x objective-c a.c", "unsupported-language:objective-c"),
             ("-c a.c -save-temps", "unsupported-option:-save-temps"),
@@ -1125,6 +1143,19 @@ mod tests {
         }
     }
 
+    /// gcc writes no depfile for plain assembly: none is owed, and the
+    /// options reach the compiler as given (clang warns about them).
+    #[test]
+    fn plain_assembly_owes_no_depfile_and_keeps_its_dependency_options() {
+        let c = p("-MD -MT x.o -MF x.d -c x.s -o x.o").unwrap();
+        assert!(c.dep.is_none());
+        assert!(c.run_args.windows(2).any(|w| w == ["-MF", "x.d"]));
+        assert!(c.run_args.iter().any(|a| a == "-MD"));
+        let c = p("-MD -MF x.d -c x.S -o x.o").unwrap();
+        assert!(c.dep.is_some());
+        assert!(!c.run_args.iter().any(|a| a == "-MD"));
+    }
+
     #[test]
     fn cacheable_command_lines() {
         // (args, source, object, lang)
@@ -1133,6 +1164,8 @@ mod tests {
             ("-c src/a.c -o out/a.o", "src/a.c", "out/a.o", Lang::C),
             ("-c -oout/a.o src/a.cpp", "src/a.cpp", "out/a.o", Lang::Cxx),
             ("-c x.S -o x.o", "x.S", "x.o", Lang::AsmCpp),
+            ("-c x.s -o x.o", "x.s", "x.o", Lang::Asm),
+            ("-x assembler -c x.asm -o x.o", "x.asm", "x.o", Lang::Asm),
             ("-c -x c++ a.c -o a.o", "a.c", "a.o", Lang::Cxx),
             ("-x c -c w.inc -o w.o", "w.inc", "w.o", Lang::C),
             (

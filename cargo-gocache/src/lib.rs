@@ -17,7 +17,6 @@ mod cli;
 mod commands;
 pub mod config;
 pub mod human;
-mod probe;
 pub mod remote;
 mod runner;
 mod wrapper;

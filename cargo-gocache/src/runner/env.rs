@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use gocache_build::Store;
+use gocache_build::engine::Store;
 
 /// Wrappers that cc recognises by name; a user's `CC` starting with one of
 /// them is unwrapped so gocache replaces it.
@@ -87,34 +87,6 @@ pub(super) fn compiler_env(
     Ok(env)
 }
 
-/// `CMAKE_C_COMPILER_LAUNCHER` and `CMAKE_CXX_COMPILER_LAUNCHER` = this
-/// binary, for those the user has not set.
-///
-/// The `cmake` crate passes `-DCMAKE_<LANG>_COMPILER=<cc's compiler.path()>`,
-/// the real compiler without the `CC_<target>` wrapper (it drops wrapper
-/// and arguments alike), so CMake-built crates would compile uncached.
-/// CMake (3.17 and later) reads the launchers from the environment when a
-/// project enables a language, including every `try_compile` project, and
-/// runs `<launcher> <compiler> <args>` for each compile, which is the
-/// wrapper's own `cargo-gocache <compiler> ...` form; the crate passes
-/// nothing that overrides them. Links and CMake's compiler identification
-/// run the compiler directly. `ASM` has no launcher in CMake. A user's own
-/// launcher (even `ccache`) is kept: it is a choice, not cc's default.
-/// A path with `;` would be split as a CMake list, so then none is set.
-pub(super) fn cmake_launcher_env(
-    exe: &Path,
-    getenv: &dyn Fn(&str) -> Option<String>,
-) -> Vec<(OsString, OsString)> {
-    if exe.to_string_lossy().contains(';') {
-        return Vec::new();
-    }
-    ["CMAKE_C_COMPILER_LAUNCHER", "CMAKE_CXX_COMPILER_LAUNCHER"]
-        .into_iter()
-        .filter(|name| getenv(name).is_none())
-        .map(|name| (name.into(), exe.into()))
-        .collect()
-}
-
 /// `<store>/bin/gocache-ar`, a symbolic link to this binary, (re)made if it
 /// does not point at `exe`.
 pub(super) fn ar_link(store: &Store, exe: &Path) -> Result<PathBuf> {
@@ -182,12 +154,40 @@ pub(super) fn archiver_env(
 /// only cc's archiver program (openssl-src's `AR`, CMake's `CMAKE_AR`,
 /// make's `$(AR)`) still reaches it, and the real archiver goes in
 /// `CARGO_GOCACHE_AR_<target>`, where the wrapper looks through cargo's
-/// `TARGET` (see `ar`'s module docs).
+/// `TARGET` (see `wrapper::ar`'s module docs).
 fn archiver_vars(link: &str, target: &str, real: &str) -> [(OsString, OsString); 2] {
     [
         (format!("AR_{target}").into(), link.into()),
         (crate::wrapper::ar::real_ar_var(target).into(), real.into()),
     ]
+}
+
+/// `CMAKE_C_COMPILER_LAUNCHER` and `CMAKE_CXX_COMPILER_LAUNCHER` = this
+/// binary, for those the user has not set.
+///
+/// The `cmake` crate passes `-DCMAKE_<LANG>_COMPILER=<cc's compiler.path()>`,
+/// the real compiler without the `CC_<target>` wrapper (it drops wrapper
+/// and arguments alike), so CMake-built crates would compile uncached.
+/// CMake (3.17 and later) reads the launchers from the environment when a
+/// project enables a language, including every `try_compile` project, and
+/// runs `<launcher> <compiler> <args>` for each compile, which is the
+/// wrapper's own `cargo-gocache <compiler> ...` form; the crate passes
+/// nothing that overrides them. Links and CMake's compiler identification
+/// run the compiler directly. `ASM` has no launcher in CMake. A user's own
+/// launcher (even `ccache`) is kept: it is a choice, not cc's default.
+/// A path with `;` would be split as a CMake list, so then none is set.
+pub(super) fn cmake_launcher_env(
+    exe: &Path,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(OsString, OsString)> {
+    if exe.to_string_lossy().contains(';') {
+        return Vec::new();
+    }
+    ["CMAKE_C_COMPILER_LAUNCHER", "CMAKE_CXX_COMPILER_LAUNCHER"]
+        .into_iter()
+        .filter(|name| getenv(name).is_none())
+        .map(|name| (name.into(), exe.into()))
+        .collect()
 }
 
 /// A `cc::Build` for asking cc which tools it would pick for `target`

@@ -1,9 +1,9 @@
 //! Wrapper mode: `cargo-gocache <compiler> [args...]`, as `ccache gcc ...`.
 //!
-//! For one cacheable compile ([`gocache_build::compile`]):
+//! For one cacheable compile ([`gocache_build::engine::compile`]):
 //!
 //! 1. the pre-key (compiler identity, arguments, environment, source);
-//! 2. its manifest ([`gocache_build::manifest`]): the first header set that
+//! 2. its manifest ([`gocache_build::engine::manifest`]): the first header set that
 //!    still holds on disk names the final key;
 //! 3. **hit**: the final key's *result record* names the object, the
 //!    compiler's stdout and stderr and the header list; the object is
@@ -47,7 +47,7 @@
 //! line, the compiler is `exec`ed untouched (stdin, stdout, stderr and the
 //! exit status are its own).
 //!
-//! Relocation flags (`-ffile-prefix-map`, see [`gocache_build::compile`])
+//! Relocation flags (`-ffile-prefix-map`, see [`gocache_build::engine::compile`])
 //! are added to every compile that goes through the cache, hit or miss or
 //! uncacheable because of its headers, so all of them produce the same
 //! bytes wherever the tree is; command lines that are not cacheable compiles
@@ -64,14 +64,14 @@ use std::time::{Instant, SystemTime};
 
 use super::filememo::{self, FileMemo, Snapshot};
 use anyhow::{anyhow, bail, Context, Result};
-use gocache_build::compile::{self, Compile};
-use gocache_build::compiler::{self, CompilerIdentity};
-use gocache_build::hash::{ActionId, OutputId};
-use gocache_build::manifest::{self, Manifest, ObserveOptions};
-use gocache_build::pathmap::PathMap;
-use gocache_build::stats::{self, Event, Outcome};
-use gocache_build::store::write_file_atomic;
-use gocache_build::{Entry, Store};
+use gocache_build::engine::compile::{self, Compile};
+use gocache_build::engine::compiler::{self, CompilerIdentity};
+use gocache_build::engine::hash::{ActionId, OutputId};
+use gocache_build::engine::manifest::{self, Manifest, ObserveOptions};
+use gocache_build::engine::pathmap::PathMap;
+use gocache_build::engine::stats::{self, Event, Outcome};
+use gocache_build::engine::store::write_file_atomic;
+use gocache_build::engine::{Entry, Store};
 
 const RECORD_HEADER: &str = "gocache-result v1";
 
@@ -203,7 +203,7 @@ fn cached(
     args: &[OsString],
     compiled: &Cell<Option<i32>>,
 ) -> Result<Step> {
-    if gocache_build::env::debug("panic") {
+    if gocache_build::engine::env::debug("panic") {
         // For tests of the fallback: a bug in the wrapper must not fail a build.
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
@@ -218,7 +218,7 @@ fn cached(
             return Ok(Step::PassThrough);
         }
     };
-    if let Some(reason) = crate::probe::uncached_probe(&cwd, &compile) {
+    if let Some(reason) = super::probe::uncached_probe(&cwd, &compile) {
         let event = Event::new(
             Outcome::Uncacheable(reason.into()),
             compile.source.display().to_string(),
@@ -260,6 +260,29 @@ fn cached(
         None => compile.pre_key(&identity, &map, &cwd),
     }
     .with_context(|| format!("failed to read {}", compile.source.display()))?;
+    let mut pre = pre;
+    let asm_inputs = match asm_inputs(store, compiler, &identity, &compile, &cwd, &map) {
+        Ok(files) => {
+            if let Some(a) = &files {
+                a.add_to(&mut pre);
+            }
+            files
+        }
+        Err(reason) => {
+            let event = Event::new(
+                Outcome::Uncacheable(reason),
+                compile.source.display().to_string(),
+            );
+            stats::record(store, &event);
+            return Ok(Step::PassThrough);
+        }
+    };
+    let pin = time_macro_pin(&identity);
+    if pin.is_some() {
+        // A pinned result must never serve a build that did not opt in,
+        // nor a default-mode result (none exists: uncacheable) this one.
+        pre.line("time-macros pin");
+    }
     let pre_id = pre.id();
     if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
         if let Some(entry) = store.get(&final_id) {
@@ -293,8 +316,65 @@ fn cached(
         map: &map,
         pre: &pre,
         pre_id,
+        asm: asm_inputs.as_ref(),
+        pin,
     };
     job.run(compiled)
+}
+
+/// `time-macros = "pin"` (`CARGO_GOCACHE_TIME_MACROS=pin`): the epoch a
+/// miss compiles with, now, so that its `__DATE__` and `__TIME__` are
+/// fixed and kept with the result, and a hit returns exactly the bytes
+/// the compiler made with that epoch. `None` by default (such compiles
+/// stay uncacheable: their output depends on the clock), when the user
+/// set `SOURCE_DATE_EPOCH` (then it is a key variable like any other), and
+/// for compilers that ignore the variable (clang before 16), whose objects
+/// would still hold the real time.
+fn time_macro_pin(identity: &CompilerIdentity) -> Option<u64> {
+    if gocache_build::engine::env::var("CARGO_GOCACHE_TIME_MACROS").as_deref() != Some("pin")
+        || Compile::source_date_epoch()
+        || !honours_source_date_epoch(&identity.version)
+    {
+        return None;
+    }
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// GCC reads `SOURCE_DATE_EPOCH` since 7, clang since 16.
+fn honours_source_date_epoch(version: &str) -> bool {
+    let major_after = |word: &str| {
+        version
+            .split_once(word)
+            .and_then(|(_, rest)| rest.trim_start().split('.').next()?.parse::<u32>().ok())
+    };
+    if version.contains("clang") {
+        return major_after("version").is_some_and(|m| m >= 16);
+    }
+    // `gcc (Debian 12.2.0-14) 12.2.0`: the last word is the version.
+    version
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
+        .is_some_and(|m| m >= 7)
+}
+
+/// For plain assembly, the assembler's inputs (see `asm`); `None` for the
+/// preprocessed languages, whose inputs the depfile lists.
+fn asm_inputs(
+    store: &Store,
+    compiler: &Path,
+    identity: &CompilerIdentity,
+    compile: &Compile,
+    cwd: &Path,
+    map: &PathMap,
+) -> Result<Option<super::asm::AsmInputs>, String> {
+    if compile.lang != compile::Lang::Asm {
+        return Ok(None);
+    }
+    super::asm::inputs(store, compiler, identity, compile, cwd, map).map(Some)
 }
 
 /// A parsed result record.
@@ -304,6 +384,8 @@ struct Record {
     stdout: (OutputId, u64),
     stderr: (OutputId, u64),
     deps: (OutputId, u64),
+    /// The `SOURCE_DATE_EPOCH` a pinned compile ran with (`time-macros = "pin"`).
+    epoch: Option<u64>,
 }
 
 impl Record {
@@ -316,7 +398,7 @@ impl Record {
             line("stdout", self.stdout),
             line("stderr", self.stderr),
             line("deps", self.deps)
-        )
+        ) + &self.epoch.map_or(String::new(), |e| format!("epoch {e}\n"))
     }
 
     fn parse(text: &str) -> Option<Record> {
@@ -336,6 +418,10 @@ impl Record {
             stdout: output("stdout")?,
             stderr: output("stderr")?,
             deps: output("deps")?,
+            epoch: match lines.next() {
+                None => None,
+                Some(l) => Some(l.strip_prefix("epoch ")?.parse().ok()?),
+            },
         })
     }
 }
@@ -402,6 +488,7 @@ fn hit(
             cwd,
             map,
             &entry_of(final_id, record.object),
+            record.epoch,
         );
     }
     replay(&stdout, &stderr);
@@ -415,7 +502,7 @@ fn hit(
 /// `CARGO_GOCACHE_VERIFY=1` (`cargo gocache --verify`): compile every hit
 /// too, as Go's `GODEBUG=gocacheverify=1` does.
 fn verify_enabled() -> bool {
-    gocache_build::env::var("CARGO_GOCACHE_VERIFY").is_some_and(|v| v == "1" || v == "true")
+    gocache_build::engine::env::var("CARGO_GOCACHE_VERIFY").is_some_and(|v| v == "1" || v == "true")
 }
 
 /// Compile a hit for real over the placed object and compare with the
@@ -431,13 +518,19 @@ fn verify(
     cwd: &Path,
     map: &PathMap,
     object: &Entry,
+    epoch: Option<u64>,
 ) {
     let source = compile.source.display().to_string();
     let path = compile::absolute(cwd, &compile.object);
     let Some(cached) = store.read_output(object) else {
         return;
     };
-    let out = Command::new(compiler)
+    let mut cmd = Command::new(compiler);
+    if let Some(e) = epoch {
+        // The pinned epoch the result was made with.
+        cmd.env("SOURCE_DATE_EPOCH", e.to_string());
+    }
+    let out = cmd
         .args(compile::prefix_map_args(map))
         .args(&compile.run_args)
         .stdin(Stdio::null())
@@ -503,8 +596,12 @@ struct Miss<'a> {
     compile: &'a Compile,
     cwd: &'a Path,
     map: &'a PathMap,
-    pre: &'a gocache_build::KeyHasher,
+    pre: &'a gocache_build::engine::KeyHasher,
     pre_id: ActionId,
+    /// Plain assembly: no depfile, these inputs instead.
+    asm: Option<&'a super::asm::AsmInputs>,
+    /// `time-macros = "pin"`: the `SOURCE_DATE_EPOCH` to compile with.
+    pin: Option<u64>,
 }
 
 /// Removes the temporary depfile however the miss ends.
@@ -545,12 +642,16 @@ impl Miss<'_> {
         };
         let started = SystemTime::now();
         let clock = Instant::now();
-        let out = Command::new(self.compiler)
-            .args(compile::prefix_map_args(self.map))
-            .args(&c.run_args)
-            .arg("-MD")
-            .arg("-MF")
-            .arg(&temp.0)
+        let mut cmd = Command::new(self.compiler);
+        cmd.args(compile::prefix_map_args(self.map))
+            .args(&c.run_args);
+        if self.asm.is_none() {
+            cmd.arg("-MD").arg("-MF").arg(&temp.0);
+        }
+        if let Some(epoch) = self.pin {
+            cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());
+        }
+        let out = cmd
             .stdin(Stdio::inherit())
             .output()
             .with_context(|| format!("failed to run {}", self.compiler.display()))?;
@@ -568,24 +669,36 @@ impl Miss<'_> {
 
         // The caller's depfile comes first: it is owed even if the result
         // cannot be cached.
-        let text = fs::read_to_string(&temp.0)
-            .with_context(|| format!("failed to read {}", temp.0.display()))?;
-        let dep = gocache_build::depfile::parse(&text)
-            .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
-        if dep.prerequisites.is_empty() {
-            bail!("the depfile {} lists no source", temp.0.display());
-        }
+        let prerequisites = match self.asm {
+            // The assembler's inputs are in the pre-key, and observed below
+            // for changes during the compile; the record lists the source.
+            Some(_) => vec![c.source.clone()],
+            None => {
+                let text = fs::read_to_string(&temp.0)
+                    .with_context(|| format!("failed to read {}", temp.0.display()))?;
+                let dep = gocache_build::engine::depfile::parse(&text)
+                    .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
+                if dep.prerequisites.is_empty() {
+                    bail!("the depfile {} lists no source", temp.0.display());
+                }
+                dep.prerequisites
+            }
+        };
         // Without the compiler's own search list the probes would be
         // incomplete: then the result is not cached (below), and every
         // header counts as a user header in the caller's depfile (a longer
         // -MMD list is harmless; a shorter one would not be).
-        let sysdirs = compiler::system_include_dirs(
-            Some(self.store),
-            self.compiler,
-            self.identity,
-            c.lang.name(),
-            &c.sysdir_args,
-        );
+        let sysdirs = match self.asm {
+            // No preprocessor, no include search.
+            Some(_) => Ok(Vec::new()),
+            None => compiler::system_include_dirs(
+                Some(self.store),
+                self.compiler,
+                self.identity,
+                c.lang.name(),
+                &c.sysdir_args,
+            ),
+        };
         let (sysdirs, search_known) = match sysdirs {
             Ok(dirs) => (dirs, true),
             Err(_) => (Vec::new(), false),
@@ -599,8 +712,8 @@ impl Miss<'_> {
             .map(|d| compile::absolute(self.cwd, d))
             .collect();
         let mut deps = String::new();
-        let mut files = Vec::with_capacity(dep.prerequisites.len());
-        for p in &dep.prerequisites {
+        let mut files = Vec::with_capacity(prerequisites.len());
+        for p in &prerequisites {
             let abs = compile::absolute(self.cwd, p);
             let system = system_dirs.iter().any(|d| abs.starts_with(d));
             let shown = if p.is_absolute() {
@@ -640,11 +753,23 @@ impl Miss<'_> {
         }
         let opts = ObserveOptions {
             started,
-            source_date_epoch: Compile::source_date_epoch(),
+            source_date_epoch: Compile::source_date_epoch() || self.pin.is_some(),
         };
+        if let Some(asm) = self.asm {
+            // Only to see that none changed while the compile ran.
+            files.extend(asm.files.iter().cloned());
+        }
         let observed = match manifest::observe(&files, &search, self.map, opts) {
             Ok(o) => o,
             Err(nc) => {
+                // Name the file that holds the time macros when it is a
+                // header: `cargo gocache` lists them with the way to opt in.
+                let source = match &nc {
+                    manifest::NotCacheable::TimeMacros(f) if files.first() != Some(f) => {
+                        format!("{source} (via {})", f.display())
+                    }
+                    _ => source,
+                };
                 let mut e = Event::new(Outcome::Uncacheable(nc.reason().into()), source);
                 e.spent_secs = secs;
                 stats::record(self.store, &e);
@@ -665,6 +790,7 @@ impl Miss<'_> {
             stdout: put(&out.stdout)?,
             stderr: put(&out.stderr)?,
             deps: put(deps.as_bytes())?,
+            epoch: self.pin,
         };
         // The record before the manifest entry that leads to it.
         self.store.put(&final_id, record.render().as_bytes())?;
@@ -676,15 +802,18 @@ impl Miss<'_> {
         Manifest::add_and_save(self.store, &self.pre_id, observed)?;
         self.learn_stamps(&just_this, final_id);
         // The key's lines, headed by the object they make, for `explain`.
-        let object_name = gocache_build::explain::compile_object(
+        let object_name = gocache_build::engine::explain::compile_object(
             &self.map.map(&compile::absolute(self.cwd, &c.source)),
             &self.map.map(&object_path),
         );
-        let mut inputs = format!("{}{object_name}\n", gocache_build::explain::OBJECT_PREFIX);
+        let mut inputs = format!(
+            "{}{object_name}\n",
+            gocache_build::engine::explain::OBJECT_PREFIX
+        );
         inputs.push_str(&self.pre.record());
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
-        gocache_build::explain::note_miss(self.store, &object_name, &final_id);
+        gocache_build::engine::explain::note_miss(self.store, &object_name, &final_id);
         let mut e = Event::new(Outcome::Miss, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
@@ -737,13 +866,34 @@ mod tests {
             stdout: (OutputId::of(b""), 0),
             stderr: (OutputId::of(b"warning"), 7),
             deps: (OutputId::of(b"u a.c\n"), 6),
+            epoch: None,
         };
         let p = Record::parse(&r.render()).unwrap();
         assert_eq!(
-            (p.secs, p.object, p.stderr, p.deps),
-            (1.25, r.object, r.stderr, r.deps)
+            (p.secs, p.object, p.stderr, p.deps, p.epoch),
+            (1.25, r.object, r.stderr, r.deps, None)
         );
         assert!(Record::parse("gocache-result v1\nsecs x\n").is_none());
+        let pinned = Record {
+            epoch: Some(1_700_000_000),
+            ..r
+        };
+        let p = Record::parse(&pinned.render()).unwrap();
+        assert_eq!(p.epoch, Some(1_700_000_000));
+    }
+
+    #[test]
+    fn which_compilers_honour_source_date_epoch() {
+        assert!(honours_source_date_epoch("gcc (Debian 12.2.0-14) 12.2.0"));
+        assert!(honours_source_date_epoch(
+            "aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0"
+        ));
+        assert!(!honours_source_date_epoch("gcc (GCC) 6.3.0"));
+        assert!(!honours_source_date_epoch("Debian clang version 14.0.6"));
+        assert!(honours_source_date_epoch(
+            "Ubuntu clang version 16.0.6 (15)"
+        ));
+        assert!(honours_source_date_epoch("clang version 18.1.8"));
     }
 
     #[test]

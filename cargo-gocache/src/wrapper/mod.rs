@@ -8,5 +8,7 @@
 //! every fault in it ends in running the real tool, never a failed build.
 
 pub mod ar;
+mod asm;
 pub mod cc;
 pub mod filememo;
+mod probe;

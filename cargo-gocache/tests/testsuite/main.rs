@@ -4,6 +4,7 @@
 //! [`project`] (cargo projects built for real).
 
 mod archiver;
+mod asm;
 mod buildid;
 mod ci_explain;
 mod cmake;
@@ -16,5 +17,6 @@ mod runner;
 mod servers;
 mod store_cli;
 mod support;
+mod time_macros;
 mod verify;
 mod wrapper;
