@@ -16,6 +16,7 @@
 //! | `compiler-version ...` | the first version line, for people reading `explain` output (already covered by the id) |
 //! | `target ...` | `--target`/`-target`/`-arch`/`-m*` as given, or `default`; they are also `arg` lines, this line is for people |
 //! | `lang c` | the language (`-x` or the extension) |
+//! | `depfile user-headers` | `-MMD`: its depfile leaves out the headers gcc deems system ones, which only a preprocessing run tells (see the wrapper) |
 //! | `relocate on/off` and `relocation <stable name>` | whether `-ffile-prefix-map` is added and which stable names the object may contain |
 //! | `cwd <dir>` | the working directory, mapped: debug info records it (`DW_AT_comp_dir`) and relative paths resolve against it |
 //! | `arg ...` | every argument except those listed below, in order; paths of search-path and `-include` options mapped through the [`PathMap`] |
@@ -28,7 +29,8 @@
 //!   that would write auxiliary files named after it is cacheable).
 //! * `-MD`, `-MMD`, `-MF`, `-MT`, `-MQ`, `-MP`: they only shape the depfile,
 //!   which gocache writes itself, from the stored header list, in the form
-//!   the caller asked for (on a miss as on a hit).
+//!   the caller asked for (on a miss as on a hit). Only whether system
+//!   headers are left out (`-MMD`) is a key line.
 //! * The source's position among the arguments: only `-x` before it matters,
 //!   and that is the `lang` line.
 //! * Absolute paths under the mapped directories (the package, `OUT_DIR`,
@@ -967,6 +969,11 @@ impl Compile {
             h.line(format!("target {}", self.target_args.join(" ")));
         }
         h.line(format!("lang {}", self.lang.name()));
+        // `-MMD` leaves out what gcc calls system headers, which only gcc
+        // can tell (the wrapper asks it on a miss): its list is kept apart.
+        if self.dep.as_ref().is_some_and(|d| !d.system_headers) {
+            h.line("depfile user-headers");
+        }
         h.line(format!(
             "relocate {}",
             if map.entries().is_empty() {

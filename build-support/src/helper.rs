@@ -176,17 +176,30 @@ fn archive_name(name: &str) -> String {
     }
 }
 
-/// Sources and headers, for `cargo:rerun-if-changed`.
+/// Sources and headers, for `cargo:rerun-if-changed`: not those this run
+/// generated (under `OUT_DIR`, or newer than the run's start), which would
+/// rerun the build script on every build, nor paths cargo cannot read back
+/// (see [`crate::rerun`]).
 fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
     let cwd = std::env::current_dir().unwrap_or_default();
+    let out_dir = env::var_os("OUT_DIR").map(PathBuf::from);
+    let started = out_dir.as_deref().and_then(crate::rerun::run_started);
     let mut seen = std::collections::HashSet::new();
     for f in sources
         .iter()
         .map(|s| cwd.join(s))
         .chain(files.iter().cloned())
     {
-        if seen.insert(f.clone()) {
-            println!("cargo:rerun-if-changed={}", f.display());
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        if let (Some(out), Some(t)) = (&out_dir, started) {
+            if crate::rerun::generated(&f, out, t) {
+                continue;
+            }
+        }
+        if let Some(line) = crate::rerun::directive(&f) {
+            print!("{line}");
         }
     }
 }

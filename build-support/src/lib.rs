@@ -57,6 +57,10 @@ pub mod pathmap;
 #[doc(hidden)]
 pub mod prog;
 #[doc(hidden)]
+pub mod rerun;
+#[doc(hidden)]
+pub mod run;
+#[doc(hidden)]
 pub mod stats;
 #[doc(hidden)]
 pub mod store;
@@ -84,7 +88,7 @@ pub mod engine {
     pub use crate::hash::{ActionId, KeyHasher, OutputId};
     pub use crate::store::{Entry, Store, Tier, TierKey, TrimPolicy};
     pub use crate::{
-        archive, compile, compiler, depfile, env, explain, hash, manifest, pathmap, prog, stats,
-        store,
+        archive, compile, compiler, depfile, env, explain, hash, manifest, pathmap, prog, rerun,
+        run, stats, store,
     };
 }

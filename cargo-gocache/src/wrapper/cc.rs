@@ -457,7 +457,9 @@ fn hit(
         0 => Some(Vec::new()),
         _ => store.read_output(&entry_of(final_id, o)),
     };
-    let (Some(stdout), Some(stderr)) = (read(record.stdout), read(record.stderr)) else {
+    // Stored by stable names: shown with this build's directories.
+    let shown = |o| read(o).and_then(|b| super::diagnostics::replay_form(&b, map));
+    let (Some(stdout), Some(stderr)) = (shown(record.stdout), shown(record.stderr)) else {
         return Ok(None);
     };
     let depfile = match &compile.dep {
@@ -490,6 +492,11 @@ fn hit(
             &entry_of(final_id, record.object),
             record.epoch,
         );
+    }
+    if let Some(r) = super::rerun::reporter(store) {
+        if let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) {
+            r.report(cwd, deps_for_caller(&deps, false, map));
+        }
     }
     replay(&stdout, &stderr);
     let mut event = Event::new(Outcome::Hit, compile.source.display().to_string());
@@ -704,18 +711,25 @@ impl Miss<'_> {
             Err(_) => (Vec::new(), false),
         };
         let search = c.search_path(self.cwd, &sysdirs);
-        let system_dirs: Vec<PathBuf> = c
-            .isystem_dirs
-            .iter()
-            .chain(&sysdirs)
-            .chain(&c.after_dirs)
-            .map(|d| compile::absolute(self.cwd, d))
-            .collect();
+        let system_headers = SystemHeaders::new(c, self.cwd, &sysdirs);
+        // `-MMD`'s list is gcc's to decide (a header included by a system
+        // header is a system one too, which no depfile shows): ask it.
+        let user_only = c.dep.as_ref().filter(|d| !d.system_headers);
+        let user_headers = user_only
+            .filter(|_| search_known)
+            .and_then(|_| self.user_headers(&temp.0));
+        let (search_known, user_headers) = match (user_only, user_headers) {
+            (Some(_), None) => (false, None),
+            (_, u) => (search_known, u),
+        };
         let mut deps = String::new();
         let mut files = Vec::with_capacity(prerequisites.len());
         for p in &prerequisites {
             let abs = compile::absolute(self.cwd, p);
-            let system = system_dirs.iter().any(|d| abs.starts_with(d));
+            let system = match &user_headers {
+                Some(user) => !user.contains(&abs),
+                None => system_headers.contains(&abs),
+            };
             let shown = if p.is_absolute() {
                 self.map.map(p)
             } else {
@@ -743,6 +757,9 @@ impl Miss<'_> {
         // costs only the caching, and the output is shown once. (A fault
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
+        if let Some(r) = super::rerun::reporter(self.store) {
+            r.report(self.cwd, &dep.prerequisites);
+        }
         replay(&out.stdout, &out.stderr);
 
         if !search_known {
@@ -776,6 +793,15 @@ impl Miss<'_> {
                 return Ok(Step::Exit(0));
             }
         };
+        let outputs = super::diagnostics::store_form(&out.stdout, self.map)
+            .zip(super::diagnostics::store_form(&out.stderr, self.map));
+        let Some((stdout, stderr)) = outputs else {
+            let why = Outcome::Uncacheable("output-not-relocatable".into());
+            let mut e = Event::new(why, source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(0));
+        };
         let final_key = observed.key(&self.pre_id);
         let final_id = final_key.id();
         let object_path = compile::absolute(self.cwd, &c.object);
@@ -787,8 +813,8 @@ impl Miss<'_> {
         let record = Record {
             secs,
             object: put(&object)?,
-            stdout: put(&out.stdout)?,
-            stderr: put(&out.stderr)?,
+            stdout: put(&stdout)?,
+            stderr: put(&stderr)?,
             deps: put(deps.as_bytes())?,
             epoch: self.pin,
         };
@@ -823,6 +849,47 @@ impl Miss<'_> {
 }
 
 impl Miss<'_> {
+    /// The files a `-MMD` depfile lists for this compile, as gcc decides
+    /// (absolute): the compile's preprocessing run again with `-E -MMD`
+    /// into `beside` + `.mmd`. Only for a miss whose caller asked for
+    /// `-MMD` (the pre-key tells those apart, so a hit replays the list
+    /// such a miss made). `None` if that fails.
+    fn user_headers(&self, beside: &Path) -> Option<Vec<PathBuf>> {
+        let c = self.compile;
+        let temp = TempFile(beside.with_extension("mmd"));
+        // The object's `-o`, dropped: `-E` writes to /dev/null instead.
+        let object = c.object.to_str()?;
+        let joined = format!("-o{object}");
+        let mut args = Vec::with_capacity(c.run_args.len());
+        let mut it = c.run_args.iter();
+        while let Some(a) = it.next() {
+            if a == "-o" {
+                it.next();
+            } else if *a != joined {
+                args.push(a.as_str());
+            }
+        }
+        let out = Command::new(self.compiler)
+            .args(compile::prefix_map_args(self.map))
+            .args(args)
+            .args(["-E", "-o", "/dev/null", "-MMD", "-MF"])
+            .arg(&temp.0)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = fs::read_to_string(&temp.0).ok()?;
+        let dep = gocache_build::depfile::parse(&text)?;
+        Some(
+            dep.prerequisites
+                .iter()
+                .map(|p| compile::absolute(self.cwd, p))
+                .collect(),
+        )
+    }
+
     /// Best effort: look the new result up through the memo, which records
     /// the stamps, and keep the snapshot. Costs one more read of the
     /// headers, nothing next to the compile just run.
@@ -837,6 +904,70 @@ impl Miss<'_> {
                 let _ = snap.save(self.store, &filememo::snapshot_key(&memo_key));
             }
         }
+    }
+}
+
+/// The headers `-MMD` leaves out of the depfile: those gcc found in a
+/// system directory (`-isystem`, the compiler's own, `-idirafter`).
+///
+/// `CPATH` directories show in the compiler's own list but are searched as
+/// `-I` ones are, so their headers are user headers. A header under a user
+/// directory (`-iquote`, `-I`, `CPATH`) counts as a user one even when a
+/// system directory holds it too (`-I s/sub` below `-isystem s`): listing
+/// a header gcc would leave out is harmless to make, leaving out one it
+/// lists is not. gcc ignores `-I` of a system directory itself, and so do
+/// we. The source is always listed.
+struct SystemHeaders {
+    system: Vec<PathBuf>,
+    user: Vec<PathBuf>,
+    source: PathBuf,
+}
+
+impl SystemHeaders {
+    fn new(c: &Compile, cwd: &Path, sysdirs: &[PathBuf]) -> SystemHeaders {
+        let abs = |d: &PathBuf| compile::absolute(cwd, d);
+        // An empty element of CPATH is the working directory.
+        let cpath: Vec<PathBuf> = gocache_build::env::var_os("CPATH")
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .map(|d| {
+                        if d.as_os_str().is_empty() {
+                            ".".into()
+                        } else {
+                            d
+                        }
+                    })
+                    .map(|d| abs(&d))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let system: Vec<PathBuf> = c
+            .isystem_dirs
+            .iter()
+            .chain(sysdirs)
+            .chain(&c.after_dirs)
+            .map(abs)
+            .filter(|d| !cpath.contains(d))
+            .collect();
+        let user = c
+            .quote_dirs
+            .iter()
+            .chain(&c.include_dirs)
+            .map(abs)
+            .chain(cpath)
+            .filter(|d| !system.contains(d))
+            .collect();
+        SystemHeaders {
+            system,
+            user,
+            source: abs(&c.source),
+        }
+    }
+
+    fn contains(&self, file: &Path) -> bool {
+        file != self.source
+            && self.system.iter().any(|d| file.starts_with(d))
+            && !self.user.iter().any(|d| file.starts_with(d))
     }
 }
 

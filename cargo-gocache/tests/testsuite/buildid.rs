@@ -412,3 +412,39 @@ fn example_helper_lib_tests_pass_and_a_second_checkout_hits() {
         assert_eq!(stats(), want, "after checkout {checkout}");
     }
 }
+
+/// The helper printed `rerun-if-changed` for every header, a header it
+/// generates into `OUT_DIR` on every run too, so cargo reran the build
+/// script on every build: a build with nothing changed must run none.
+#[test]
+fn helper_header_generated_into_out_dir_causes_no_rerun() {
+    let c = Crate::new(
+        "genhdr",
+        r##"
+use gocache_build::CachedBuild;
+
+fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    std::fs::write(format!("{out}/gen.h"), "#define GEN 7\n").unwrap();
+    cc::Build::new().file("src/a.c").include(&out).cached_compile("genhdr");
+}
+"##,
+        "extern \"C\" { fn f_a() -> i32; }\nfn main() { println!(\"{}\", unsafe { f_a() }); }\n",
+        &[(
+            "src/a.c",
+            "#include \"gen.h\"\nint f_a(void) { return GEN; }\n",
+        )],
+    );
+    let ran = |r: &Run| {
+        r.stderr().lines().any(|l| {
+            l.contains("Running `")
+                && l.contains("/build/genhdr-")
+                && l.contains("/build-script-build`")
+        })
+    };
+    let first = run(&mut c.cargo(&["build", "-v"])).success();
+    assert!(ran(&first), "{}", first.stderr());
+    let second = run(&mut c.cargo(&["build", "-v"])).success();
+    assert!(!ran(&second), "nothing changed, yet: {}", second.stderr());
+    assert_eq!(c.run().trim(), "7");
+}
