@@ -12,6 +12,9 @@
 # misses (gocache's summary line; ccache's --print-stats).
 #
 # Target (issue 11): gocache's warm build-script time at most 0.65x ccache's.
+# tests/corpus opts in to `time-macros = "pin"` ([workspace.metadata.gocache]),
+# so libmimalloc-sys's static.c (__DATE__ __TIME__) is cached by gocache; ccache
+# handles it in its own way (preprocessor mode, the date in the key).
 #
 # Usage: scripts/bench-corpus.sh [--off]
 #   --off   also a plain `cargo build --release` first (no cache), for
