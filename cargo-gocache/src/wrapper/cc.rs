@@ -758,7 +758,7 @@ impl Miss<'_> {
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
         if let Some(r) = super::rerun::reporter(self.store) {
-            r.report(self.cwd, &dep.prerequisites);
+            r.report(self.cwd, &prerequisites);
         }
         replay(&out.stdout, &out.stderr);
 
