@@ -9,6 +9,7 @@ mod buildid;
 mod ci_explain;
 mod cmake;
 mod cross;
+mod corpus;
 mod e2e;
 mod fuzz;
 mod project;
