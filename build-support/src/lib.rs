@@ -32,9 +32,12 @@ pub mod explain;
 pub mod filememo;
 pub mod hash;
 pub mod helper;
+pub mod keyline;
+pub mod lookup;
 pub mod manifest;
 pub mod pathmap;
 pub mod prog;
+pub mod stamp;
 pub mod stats;
 pub mod store;
 

@@ -55,13 +55,18 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use crate::keyline::KeyLine;
+use crate::lookup::MissReason;
 use crate::pathmap::PathMap;
 use crate::store::{Entry, Store};
 
 /// Manifests keep at most this many observed header sets (newest first).
 const MAX_ENTRIES: usize = 32;
 
-const HEADER: &str = "gocache-manifest v1";
+const HEADER: &str = "gocache-manifest v2";
+
+/// The final key's salt (see [`Observed::key`]).
+const FINAL_SALT: &str = "gocache-final v2";
 
 /// Why the compile's headers make it uncacheable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,20 +212,29 @@ pub fn observe(
 }
 
 impl Observed {
-    /// The final key: the pre-key plus every file and probe line.
+    /// The final key: a salt, the pre-key, then every header and probe
+    /// line (the same [`KeyLine`]s the manifest keeps).
     pub fn key(&self, pre: &ActionId) -> KeyHasher {
         let mut h = KeyHasher::new("final");
-        h.line(format!("pre {pre}"));
-        for (path, hash) in &self.files {
-            h.line(format!("file {hash} {path}"));
-        }
-        for (path, exists) in &self.probes {
-            h.line(format!(
-                "probe {} {path}",
-                if *exists { "present" } else { "absent" }
-            ));
+        h.push(&KeyLine::Salt(FINAL_SALT.into()));
+        h.push(&KeyLine::Pre(pre.to_hex()));
+        for line in self.lines() {
+            h.push(&line);
         }
         h
+    }
+
+    /// The header and probe lines of this set, in order.
+    pub fn lines(&self) -> impl Iterator<Item = KeyLine> + '_ {
+        let headers = self.files.iter().map(|(path, hash)| KeyLine::Header {
+            hash: hash.clone(),
+            path: path.clone(),
+        });
+        let probes = self.probes.iter().map(|(path, present)| KeyLine::Probe {
+            path: path.clone(),
+            present: *present,
+        });
+        headers.chain(probes)
     }
 
     /// Does this observation still hold on disk? `hashes` memoises file
@@ -285,11 +299,18 @@ pub fn manifest_key(pre: &ActionId) -> ActionId {
 impl Manifest {
     /// Load the manifest of `pre`; empty if missing or damaged.
     pub fn load(store: &Store, pre: &ActionId) -> Manifest {
+        Manifest::load_checked(store, pre).unwrap_or_default()
+    }
+
+    /// Load the manifest of `pre`, or say why there is none to use:
+    /// [`MissReason::NoEntry`] (none stored) or [`MissReason::EntryDamaged`].
+    pub fn load_checked(store: &Store, pre: &ActionId) -> Result<Manifest, MissReason> {
+        let entry = store.get(&manifest_key(pre)).ok_or(MissReason::NoEntry)?;
         store
-            .get_bytes(&manifest_key(pre))
-            .and_then(|(_, b)| String::from_utf8(b).ok())
+            .read_output(&entry)
+            .and_then(|b| String::from_utf8(b).ok())
             .and_then(|t| Manifest::parse(&t))
-            .unwrap_or_default()
+            .ok_or(MissReason::EntryDamaged)
     }
 
     /// The first entry that still matches the files on disk, with its final
@@ -311,16 +332,51 @@ impl Manifest {
         map: &PathMap,
         disk: &mut dyn Disk,
     ) -> Option<(ActionId, Entry, &Observed)> {
+        self.lookup_with(store, pre, map, disk).ok()
+    }
+
+    /// [`Manifest::find_with`], saying why nothing was found: no entries
+    /// ([`MissReason::NoEntry`]), entries of which none holds on disk
+    /// ([`MissReason::NoHeaderSetMatched`]), or one that holds without its
+    /// result in the store ([`MissReason::OutputMissing`]).
+    pub fn lookup_with(
+        &self,
+        store: &Store,
+        pre: &ActionId,
+        map: &PathMap,
+        disk: &mut dyn Disk,
+    ) -> Result<(ActionId, Entry, &Observed), MissReason> {
         let mut hashes = HashMap::new();
+        let mut why = if self.entries.is_empty() {
+            MissReason::NoEntry
+        } else {
+            MissReason::NoHeaderSetMatched
+        };
         for obs in &self.entries {
             if obs.matches(map, disk, &mut hashes) {
                 let key = obs.key(pre).id();
                 if let Some(e) = store.get(&key) {
-                    return Some((key, e, obs));
+                    return Ok((key, e, obs));
+                }
+                why = MissReason::OutputMissing;
+            }
+        }
+        Err(why)
+    }
+
+    /// Every file the header sets list, on this machine: the inputs known
+    /// before a compile, for [`crate::stamp::Before`].
+    pub fn known_files(&self, map: &PathMap) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for obs in &self.entries {
+            for (path, _) in &obs.files {
+                if seen.insert(path.as_str()) {
+                    out.push(map.unmap(path));
                 }
             }
         }
-        None
+        out
     }
 
     /// Add `obs` (newest first), and save. Concurrent saves may lose an
@@ -339,11 +395,9 @@ impl Manifest {
         let mut s = format!("{HEADER}\n");
         for e in &self.entries {
             s.push_str("entry\n");
-            for (p, h) in &e.files {
-                s.push_str(&format!("file {h} {p}\n"));
-            }
-            for (p, x) in &e.probes {
-                s.push_str(&format!("probe {} {p}\n", *x as u8));
+            for line in e.lines() {
+                s.push_str(&line.render());
+                s.push('\n');
             }
         }
         s
@@ -361,14 +415,10 @@ impl Manifest {
                 continue;
             }
             let cur = m.entries.last_mut()?;
-            if let Some(rest) = line.strip_prefix("file ") {
-                let (h, p) = rest.split_once(' ')?;
-                cur.files.push((p.to_string(), h.to_string()));
-            } else if let Some(rest) = line.strip_prefix("probe ") {
-                let (x, p) = rest.split_once(' ')?;
-                cur.probes.push((p.to_string(), x == "1"));
-            } else {
-                return None;
+            match KeyLine::parse(line)? {
+                KeyLine::Header { hash, path } => cur.files.push((path, hash)),
+                KeyLine::Probe { path, present } => cur.probes.push((path, present)),
+                _ => return None,
             }
         }
         Some(m)

@@ -67,8 +67,11 @@ use gocache_build::compile::{self, Compile};
 use gocache_build::compiler::{self, CompilerIdentity};
 use gocache_build::filememo::{self, FileMemo, Snapshot};
 use gocache_build::hash::{ActionId, OutputId};
+use gocache_build::keyline::KeyLine;
+use gocache_build::lookup::MissReason;
 use gocache_build::manifest::{self, Manifest, ObserveOptions};
 use gocache_build::pathmap::PathMap;
+use gocache_build::stamp;
 use gocache_build::stats::{self, Event, Outcome};
 use gocache_build::store::write_file_atomic;
 use gocache_build::{Entry, Store};
@@ -207,7 +210,8 @@ fn cached(
         // For tests of the fallback: a bug in the wrapper must not fail a build.
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
-    let cwd = std::env::current_dir().context("failed to read the working directory")?;
+    // As the compiler will record it: `$PWD` when it names this directory.
+    let cwd = compile::compiler_cwd().context("failed to read the working directory")?;
     let compile = match compile::parse(args, &cwd) {
         Ok(c) => c,
         Err(u) => {
@@ -253,29 +257,45 @@ fn cached(
     }
     .with_context(|| format!("failed to read {}", compile.source.display()))?;
     let pre_id = pre.id();
+    let rejections = store.rejections();
     if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
         if let Some(entry) = store.get(&final_id) {
-            if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
+            if let Ok(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
                 return Ok(Step::Exit(code));
             }
         }
     }
     // Direct mode, with file hashes and probe answers remembered by stat.
     let mut memo = FileMemo::load(store, &memo_key);
-    let manifest = Manifest::load(store, &pre_id);
+    let manifest = Manifest::load_checked(store, &pre_id);
     memo.hash(&compile::absolute(&cwd, &compile.source));
-    let found = manifest.find_with(store, &pre_id, &map, &mut memo);
+    let found = match &manifest {
+        Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo),
+        Err(why) => Err(*why),
+    };
     // Best effort: without the memo the next hit rehashes.
     let _ = memo.save_if_changed(store, &memo_key);
-    if let Some((final_id, entry, _)) = found {
-        if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
-            if let Some(snap) = memo.snapshot(pre_id, final_id) {
-                let _ = snap.save(store, &snapshot_key);
+    let mut why = match found {
+        Ok((final_id, entry, _)) => {
+            match hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
+                Ok(code) => {
+                    if let Some(snap) = memo.snapshot(pre_id, final_id) {
+                        let _ = snap.save(store, &snapshot_key);
+                    }
+                    return Ok(Step::Exit(code));
+                }
+                Err(why) => why,
             }
-            return Ok(Step::Exit(code));
         }
+        Err(why) => why,
+    };
+    if store.rejections() > rejections {
+        why = MissReason::RemoteRejected;
     }
+    let known = manifest.map(|m| m.known_files(&map)).unwrap_or_default();
     let job = Miss {
+        why,
+        known,
         store,
         compiler,
         args,
@@ -341,7 +361,8 @@ fn entry_of(action: ActionId, (output, size): (OutputId, u64)) -> Entry {
     }
 }
 
-/// Serve a hit; `Ok(None)` if an output is missing or damaged (a miss).
+/// Serve a hit; `Ok(Err(why))` if the record is damaged or an output is
+/// missing or damaged (a miss).
 fn hit(
     store: &Store,
     compiler: &Path,
@@ -350,13 +371,15 @@ fn hit(
     map: &PathMap,
     final_id: ActionId,
     entry: &Entry,
-) -> Result<Option<i32>> {
-    let Some(record) = store
-        .read_output(entry)
-        .and_then(|b| String::from_utf8(b).ok())
+) -> Result<Result<i32, MissReason>> {
+    let Some(bytes) = store.read_output(entry) else {
+        return Ok(Err(MissReason::OutputMissing));
+    };
+    let Some(record) = String::from_utf8(bytes)
+        .ok()
         .and_then(|t| Record::parse(&t))
     else {
-        return Ok(None);
+        return Ok(Err(MissReason::EntryDamaged));
     };
     // Empty outputs (a silent compile's stdout and stderr) need no read.
     let read = |o: (OutputId, u64)| match o.1 {
@@ -364,12 +387,12 @@ fn hit(
         _ => store.read_output(&entry_of(final_id, o)),
     };
     let (Some(stdout), Some(stderr)) = (read(record.stdout), read(record.stderr)) else {
-        return Ok(None);
+        return Ok(Err(MissReason::OutputMissing));
     };
     let depfile = match &compile.dep {
         Some(req) => {
             let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) else {
-                return Ok(None);
+                return Ok(Err(MissReason::OutputMissing));
             };
             let prerequisites = deps_for_caller(&deps, req.system_headers, map);
             Some((
@@ -381,7 +404,7 @@ fn hit(
     };
     let object = compile::absolute(cwd, &compile.object);
     if !store.place(&entry_of(final_id, record.object), &object)? {
-        return Ok(None);
+        return Ok(Err(MissReason::OutputMissing));
     }
     if let Some((path, text)) = depfile {
         write_file_atomic(&path, text.as_bytes())?;
@@ -401,7 +424,7 @@ fn hit(
     event.saved_secs = record.secs;
     event.action = Some(final_id);
     stats::record(store, &event);
-    Ok(Some(0))
+    Ok(Ok(0))
 }
 
 /// `CARGO_GOCACHE_VERIFY=1` (`cargo gocache --verify`): compile every hit
@@ -488,6 +511,10 @@ fn replay(stdout: &[u8], stderr: &[u8]) {
 }
 
 struct Miss<'a> {
+    /// Why the lookup missed, for the event.
+    why: MissReason,
+    /// The files the manifest's header sets list: stamped before the compile.
+    known: Vec<PathBuf>,
     store: &'a Store,
     compiler: &'a Path,
     args: &'a [OsString],
@@ -535,7 +562,23 @@ impl Miss<'_> {
             stats::record(self.store, &e);
             return Ok(Step::PassThrough);
         };
-        let started = SystemTime::now();
+        // Full stamps of every input known now (the source, the headers
+        // the manifest lists), compared after the compile (see
+        // gocache_build::stamp); and the source must still be what the
+        // pre-key hashed, or the object would be stored under a stale hash.
+        let source_path = compile::absolute(self.cwd, &c.source);
+        let before = stamp::Before::take(
+            std::iter::once(source_path.clone()).chain(self.known.iter().cloned()),
+            temp.0.parent(),
+        );
+        let source_held = self.source_hash().is_some_and(|want| {
+            gocache_build::manifest::Disk::hash(
+                &mut gocache_build::manifest::RealDisk,
+                &source_path,
+            )
+            .is_some_and(|got| got == want)
+        });
+        let started = before.started();
         let clock = Instant::now();
         let out = Command::new(self.compiler)
             .args(compile::prefix_map_args(self.map))
@@ -571,13 +614,7 @@ impl Miss<'_> {
         // incomplete: then the result is not cached (below), and every
         // header counts as a user header in the caller's depfile (a longer
         // -MMD list is harmless; a shorter one would not be).
-        let sysdirs = compiler::system_include_dirs(
-            Some(self.store),
-            self.compiler,
-            self.identity,
-            c.lang.name(),
-            &c.sysdir_args,
-        );
+        let sysdirs = c.system_dirs(Some(self.store), self.compiler, self.identity);
         let (sysdirs, search_known) = match sysdirs {
             Ok(dirs) => (dirs, true),
             Err(_) => (Vec::new(), false),
@@ -634,7 +671,13 @@ impl Miss<'_> {
             started,
             source_date_epoch: Compile::source_date_epoch(),
         };
-        let observed = match manifest::observe(&files, &search, self.map, opts) {
+        let observed = if source_held {
+            manifest::observe(&files, &search, self.map, opts)
+                .and_then(|o| before.check(&files).map(|()| o))
+        } else {
+            Err(manifest::NotCacheable::ModifiedDuringCompile(source_path))
+        };
+        let observed = match observed {
             Ok(o) => o,
             Err(nc) => {
                 let mut e = Event::new(Outcome::Uncacheable(nc.reason().into()), source);
@@ -677,7 +720,7 @@ impl Miss<'_> {
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
         gocache_build::explain::note_miss(self.store, &object_name, &final_id);
-        let mut e = Event::new(Outcome::Miss, source);
+        let mut e = Event::miss(self.why, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
         stats::record(self.store, &e);
@@ -686,6 +729,18 @@ impl Miss<'_> {
 }
 
 impl Miss<'_> {
+    /// The source's hash as the pre-key has it.
+    fn source_hash(&self) -> Option<String> {
+        self.pre
+            .lines()
+            .iter()
+            .rev()
+            .find_map(|l| match KeyLine::parse(l)? {
+                KeyLine::Source { hash, .. } => Some(hash),
+                _ => None,
+            })
+    }
+
     /// Best effort: look the new result up through the memo, which records
     /// the stamps, and keep the snapshot. Costs one more read of the
     /// headers, nothing next to the compile just run.
