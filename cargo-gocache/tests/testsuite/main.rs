@@ -6,6 +6,8 @@
 mod buildid;
 mod ci_explain;
 mod e2e;
+mod helper_key;
+mod key;
 mod project;
 mod remote;
 mod remote_e2e;
