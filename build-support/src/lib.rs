@@ -7,8 +7,8 @@
 //!   content-addressed [`store`], action keys built line by line
 //!   ([`hash::KeyHasher`]), depfile reading ([`depfile`]), the compiler's
 //!   identity ([`compiler`]), command lines and their keys ([`compile`]),
-//!   direct mode's header manifests ([`manifest`]) and the stamp memo that
-//!   makes a steady hit cheap ([`filememo`]);
+//!   direct mode's header manifests ([`manifest`]) (the stamp memo that
+//!   makes a steady hit cheap is the wrapper's, in the binary);
 //! * the **build.rs helper** ([`CachedBuild`], see [`helper`]), for crates
 //!   that own C code: archive-level caching decided by the [`archive`]'s
 //!   build ID.
@@ -29,7 +29,6 @@ pub mod depfile;
 pub mod env;
 mod error;
 pub mod explain;
-pub mod filememo;
 pub mod hash;
 pub mod helper;
 pub mod keyline;

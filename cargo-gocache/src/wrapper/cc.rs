@@ -10,7 +10,7 @@
 //!    placed atomically, the caller's depfile written, the output replayed,
 //!    exit 0. No compiler or preprocessor runs. A steady hit skips step 2:
 //!    a snapshot of the last lookup's file and directory stamps
-//!    ([`gocache_build::filememo`]) still holding gives the final key;
+//!    ([`super::filememo`]) still holding gives the final key;
 //! 4. **miss**: the compiler runs with `-MD -MF <temp>` added (the caller's
 //!    own dependency options removed; gocache writes that depfile itself),
 //!    its output captured and passed on; on success the headers it read are
@@ -62,10 +62,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
 
+use super::filememo::{self, FileMemo, Snapshot};
 use anyhow::{anyhow, bail, Context, Result};
 use gocache_build::compile::{self, Compile};
 use gocache_build::compiler::{self, CompilerIdentity};
-use gocache_build::filememo::{self, FileMemo, Snapshot};
 use gocache_build::hash::{ActionId, OutputId};
 use gocache_build::keyline::KeyLine;
 use gocache_build::lookup::MissReason;
