@@ -1,4 +1,6 @@
-//! `cargo gocache explain`: why each miss of the last run missed.
+//! `cargo gocache explain`: why each miss of the last run missed: the
+//! lookup's own reason (kept in the event), then the key lines that differ
+//! from the nearest earlier build of the same object.
 
 use anyhow::Result;
 use gocache_build::stats::{self, Outcome};
@@ -28,11 +30,16 @@ pub fn run(store: &Store, pattern: Option<&str>) -> Result<()> {
         }
         shown += 1;
         println!("miss: {object}");
+        // Why the lookup missed, as it decided (older logs have no reason).
+        if let Some(why) = e.miss {
+            println!("    lookup: {why}");
+        }
         match (x.against, x.changes.is_empty()) {
             (None, _) => println!("    first build of this object (nothing earlier in the cache)"),
-            (Some(_), true) => {
-                println!("    same inputs as an earlier build whose result was trimmed or lost")
-            }
+            (Some(_), true) => match e.miss {
+                Some(why) => println!("    same inputs as an earlier build ({why})"),
+                None => println!("    same inputs as an earlier build"),
+            },
             (Some(_), false) => {
                 for c in &x.changes {
                     println!("    {c}");
