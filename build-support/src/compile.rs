@@ -1435,6 +1435,68 @@ mod tests {
         );
     }
 
+    /// Issue 14: with the working directory spelled through a symlink,
+    /// every mapped directory inside it is mapped under that spelling too.
+    #[cfg(unix)]
+    #[test]
+    fn relocation_maps_the_symlinked_spelling_of_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap().join("real");
+        fs::create_dir_all(real.join("pkg/out")).unwrap();
+        let link = real.parent().unwrap().join("L");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut map = PathMap::new();
+        map.add(real.join("pkg"), "/gocache/pkg/x-1");
+        map.add(real.join("pkg/out"), "/gocache/out/x-1");
+        map.add("/elsewhere", "/gocache/cargo-home");
+        add_cwd_spelling(&mut map, &link.join("pkg"));
+        assert_eq!(
+            map.map(&link.join("pkg/src/a.c")),
+            "/gocache/pkg/x-1/src/a.c"
+        );
+        assert_eq!(map.map(&link.join("pkg/out/g.h")), "/gocache/out/x-1/g.h");
+        assert_eq!(map.map(&link.join("pkg")), "/gocache/pkg/x-1");
+        assert_eq!(
+            map.map(&real.join("pkg/src/a.c")),
+            "/gocache/pkg/x-1/src/a.c"
+        );
+        // Nothing is added for a working directory that is not a symlink.
+        let before = map.clone();
+        add_cwd_spelling(&mut map, &real.join("pkg"));
+        assert_eq!(map, before);
+    }
+
+    #[test]
+    fn pre_key_lines_are_typed_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.c"), "int x;").unwrap();
+        let id = CompilerIdentity {
+            path: "/x".into(),
+            version: "gcc 12".into(),
+            id: "i".into(),
+        };
+        let args: Vec<OsString> = ["-c", "a.c", "-DX=\"a\\nb\"", "-I", "inc", "-O2"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let c = parse(&args, dir.path()).unwrap();
+        let lines = c
+            .key_lines(
+                &id,
+                &PathMap::new(),
+                dir.path(),
+                &mut crate::manifest::RealDisk,
+            )
+            .unwrap();
+        let h = c.pre_key(&id, &PathMap::new(), dir.path()).unwrap();
+        let parsed: Vec<KeyLine> = h.lines().iter().filter_map(|l| KeyLine::parse(l)).collect();
+        assert_eq!(parsed, lines);
+        assert_eq!(lines[0], KeyLine::Salt(SALT.into()));
+        assert!(lines.contains(&KeyLine::Arg("-DX=\"a\\nb\"".into())));
+        assert!(lines.contains(&KeyLine::Arg("-I inc".into())));
+        assert!(matches!(lines.last(), Some(KeyLine::Source { name, .. }) if name == "a.c"));
+    }
+
     #[test]
     fn depfile_rendering() {
         let req = DepRequest {

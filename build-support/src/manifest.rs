@@ -543,6 +543,94 @@ mod tests {
         assert!(m.find(&store, &pre, &map).is_none());
     }
 
+    /// The manifest's header and probe lines are the final key's own
+    /// [`KeyLine`]s, and read back to the same header sets.
+    #[test]
+    fn manifest_lines_round_trip_as_key_lines() {
+        let m = Manifest {
+            entries: vec![
+                Observed {
+                    files: vec![
+                        ("/w/a b.c".into(), "11".repeat(32)),
+                        ("/w/u.h".into(), "22".repeat(32)),
+                    ],
+                    probes: vec![("/w/inc/u.h".into(), false), ("/w/x\\y.h".into(), true)],
+                },
+                Observed::default(),
+            ],
+        };
+        let text = m.render();
+        assert_eq!(Manifest::parse(&text), Some(m.clone()));
+        let obs = &m.entries[0];
+        let key = obs.key(&ActionId([3; 32]));
+        let lines: Vec<KeyLine> = key
+            .lines()
+            .iter()
+            .filter_map(|l| KeyLine::parse(l))
+            .collect();
+        assert_eq!(lines.len(), key.lines().len());
+        assert_eq!(lines[2..].to_vec(), obs.lines().collect::<Vec<_>>());
+        for line in obs.lines() {
+            assert!(text.contains(&line.render()), "{line:?} not in\n{text}");
+        }
+        // A v1 manifest (other line forms) is not read as this one.
+        assert_eq!(
+            Manifest::parse("gocache-manifest v1\nentry\nfile 00 /a.h\n"),
+            None
+        );
+        assert_eq!(
+            Manifest::parse("gocache-manifest v2\nentry\narg -O2\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn lookup_says_why_it_missed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("a.c"), "int x;\n").unwrap();
+        let store = Store::open(d.join("store")).unwrap();
+        let map = PathMap::new();
+        let pre = ActionId([4; 32]);
+        assert_eq!(
+            Manifest::load_checked(&store, &pre),
+            Err(MissReason::NoEntry)
+        );
+        let obs = observe(&[d.join("a.c")], &SearchPath::default(), &map, opts()).unwrap();
+        Manifest::add_and_save(&store, &pre, obs.clone()).unwrap();
+        let m = Manifest::load_checked(&store, &pre).unwrap();
+        // The header set holds, its result is not in the store.
+        let got = m
+            .lookup_with(&store, &pre, &map, &mut RealDisk)
+            .map(|r| r.0);
+        assert_eq!(got, Err(MissReason::OutputMissing));
+        let key = obs.key(&pre).id();
+        store.put(&key, b"result").unwrap();
+        assert_eq!(
+            m.lookup_with(&store, &pre, &map, &mut RealDisk)
+                .map(|r| r.0),
+            Ok(key)
+        );
+        fs::write(d.join("a.c"), "int y;\n").unwrap();
+        let got = m
+            .lookup_with(&store, &pre, &map, &mut RealDisk)
+            .map(|r| r.0);
+        assert_eq!(got, Err(MissReason::NoHeaderSetMatched));
+        assert_eq!(
+            Manifest::default()
+                .lookup_with(&store, &pre, &map, &mut RealDisk)
+                .map(|r| r.0),
+            Err(MissReason::NoEntry)
+        );
+        store
+            .put(&manifest_key(&pre), b"gocache-manifest v0\n")
+            .unwrap();
+        assert_eq!(
+            Manifest::load_checked(&store, &pre),
+            Err(MissReason::EntryDamaged)
+        );
+    }
+
     #[test]
     fn uncacheable_inputs() {
         let dir = tempfile::tempdir().unwrap();
