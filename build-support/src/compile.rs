@@ -921,6 +921,11 @@ pub fn relocation_map(cwd: &Path) -> PathMap {
 /// that spelling (`DW_AT_comp_dir`, relative sources): map every directory
 /// of `map` inside the resolved working directory under that spelling too.
 fn add_cwd_spelling(map: &mut PathMap, cwd: &Path) {
+    // The common case, `cwd` is `getcwd()` (already resolved): one syscall,
+    // not a `canonicalize` per compile.
+    if std::env::current_dir().is_ok_and(|d| d == cwd) {
+        return;
+    }
     let Ok(real) = fs::canonicalize(cwd) else {
         return;
     };

@@ -15,6 +15,22 @@
 //!
 //! A lookup hashes the listed files and checks the probes; the first entry
 //! that still matches gives the final key. Nothing is preprocessed on a hit.
+//! A lookup that finds nothing says why ([`Manifest::lookup_with`],
+//! [`crate::lookup::MissReason`]).
+//!
+//! # The final key's lines
+//!
+//! | line | why |
+//! | --- | --- |
+//! | `gocache-final v2` | version salt |
+//! | `pre <id>` | the pre-key: everything known before the compile |
+//! | `header <sha256> <path>` | each file the depfile lists (the source first), mapped, with its content |
+//! | `probe present\|absent <path>` | each place searched before a file read (below), and what was there |
+//!
+//! The manifest keeps the same `header` and `probe` lines under `entry`
+//! lines ([`KeyLine`] renders and parses both). Left out: the depfile's
+//! order beyond the listing itself, stamps (see [`crate::stamp`]) and the
+//! object's name.
 //!
 //! # Probes: why a new header cannot hide
 //!
@@ -46,6 +62,8 @@
 //!
 //! * A file read by the compile was modified at or after the compile's start
 //!   (ccache's rule): the hash taken afterwards may not be what was compiled.
+//!   The callers also compare full stamps taken before and after the
+//!   compile ([`crate::stamp`]), which see a replacement that kept its mtime.
 //! * `__DATE__` or `__TIME__` in a file read, unless `SOURCE_DATE_EPOCH`
 //!   fixes them; `__TIMESTAMP__` always (it is the source's mtime).
 

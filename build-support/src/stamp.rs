@@ -121,7 +121,7 @@ pub struct Before {
 impl Before {
     /// Note the time, then stamp `known` (absolute paths): call it just
     /// before running the compiler. `clock_dir`, a writable directory, is
-    /// where the file system's own clock is read (see [`fs_now`]).
+    /// where the file system's own clock is read (the module docs say why).
     pub fn take(known: impl IntoIterator<Item = PathBuf>, clock_dir: Option<&Path>) -> Before {
         let fine = nanos(SystemTime::now());
         let started = clock_dir.and_then(fs_now).map_or(fine, |t| t.min(fine));
