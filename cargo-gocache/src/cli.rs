@@ -105,7 +105,7 @@ pub enum Command {
         used_since_build: bool,
     },
     /// Serve the remote tier to a build script over stdin/stdout (internal;
-    /// see `gocache_build::prog`).
+    /// see `gocache_build::engine::prog`).
     #[command(hide = true)]
     ServeTier,
     /// Add the entries of a bundle written by `export` to the cache.

@@ -1,7 +1,7 @@
 //! `cargo gocache clean`: empty the cache.
 
 use anyhow::{Context, Result};
-use gocache_build::Store;
+use gocache_build::engine::Store;
 
 use crate::human::format_size;
 

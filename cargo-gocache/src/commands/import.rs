@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use gocache_build::Store;
+use gocache_build::engine::Store;
 
 use crate::human::format_size;
 

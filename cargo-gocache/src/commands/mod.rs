@@ -11,7 +11,7 @@
 //! nothing but `cli` depends on it.
 
 use anyhow::Result;
-use gocache_build::Store;
+use gocache_build::engine::Store;
 
 use crate::cli::Command;
 use crate::config::Config;
@@ -31,7 +31,7 @@ mod trim;
 
 /// The workspace's root `Cargo.toml`, if the command runs inside one.
 pub fn workspace_manifest() -> Option<std::path::PathBuf> {
-    let cargo = gocache_build::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = gocache_build::engine::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = std::process::Command::new(cargo)
         .args(["locate-project", "--workspace", "--message-format", "plain"])
         .stderr(std::process::Stdio::null())

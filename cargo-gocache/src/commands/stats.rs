@@ -3,8 +3,8 @@
 use std::fs;
 
 use anyhow::{Context, Result};
-use gocache_build::stats::{self, Counters, RemoteCounts};
-use gocache_build::Store;
+use gocache_build::engine::stats::{self, Counters, RemoteCounts};
+use gocache_build::engine::Store;
 
 use crate::human::{format_secs, format_size};
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use gocache_build::{Store, TrimPolicy};
+use gocache_build::engine::{Store, TrimPolicy};
 
 use crate::config::Config;
 use crate::human::format_size;

@@ -17,7 +17,7 @@
 //! | output (its bytes) | `PUT/GET <prefix>/cas/<64 hex>` | key `gocache/cas/<64 hex>` |
 //!
 //! Nothing fetched is trusted: the store checks every entry and every
-//! output's size and SHA-256 before use (see `gocache_build::store`).
+//! output's size and SHA-256 before use (see `gocache_build::engine::store`).
 //!
 //! # Never slow a build for long
 //!
@@ -52,8 +52,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use gocache_build::stats::{self, Event, Outcome, RemoteCounts};
-use gocache_build::{Store, Tier, TierKey};
+use gocache_build::engine::stats::{self, Event, Outcome, RemoteCounts};
+use gocache_build::engine::{Store, Tier, TierKey};
 
 mod breaker;
 mod http;
@@ -79,12 +79,12 @@ impl RemoteSettings {
     /// Read `CARGO_GOCACHE_REMOTE`, `_REMOTE_TIMEOUT`, `_REMOTE_READ_ONLY`;
     /// `Ok(None)` when no remote is set.
     pub fn from_env() -> Result<Option<RemoteSettings>> {
-        let Some(url) =
-            gocache_build::env::var("CARGO_GOCACHE_REMOTE").filter(|u| !u.is_empty() && u != "off")
+        let Some(url) = gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE")
+            .filter(|u| !u.is_empty() && u != "off")
         else {
             return Ok(None);
         };
-        let timeout = match gocache_build::env::var("CARGO_GOCACHE_REMOTE_TIMEOUT")
+        let timeout = match gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE_TIMEOUT")
             .filter(|v| !v.is_empty())
         {
             Some(v) => crate::human::parse_duration(&v)
@@ -92,7 +92,7 @@ impl RemoteSettings {
             None => Duration::from_secs(2),
         };
         let read_only = matches!(
-            gocache_build::env::var("CARGO_GOCACHE_REMOTE_READ_ONLY")
+            gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE_READ_ONLY")
                 .as_deref()
                 .map(str::to_ascii_lowercase)
                 .as_deref(),
@@ -195,7 +195,8 @@ impl RemoteTier {
                 return (store, None);
             }
         };
-        let run_log = gocache_build::env::var_os("CARGO_GOCACHE_RUN_LOG").map(PathBuf::from);
+        let run_log =
+            gocache_build::engine::env::var_os("CARGO_GOCACHE_RUN_LOG").map(PathBuf::from);
         match RemoteTier::new(&settings, store.root(), run_log.as_deref()) {
             Ok(t) => {
                 let t = Arc::new(t);
@@ -350,7 +351,7 @@ mod tests {
         };
         let run_log = dir.path().join("run.log");
         let t = RemoteTier::new(&s, dir.path(), Some(&run_log)).unwrap();
-        let id = gocache_build::ActionId([1; 32]);
+        let id = gocache_build::engine::ActionId([1; 32]);
         for _ in 0..10 {
             assert!(t.get(TierKey::Action(&id)).is_none());
         }

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use gocache_build::Store;
+use gocache_build::engine::Store;
 
 /// Wrappers that cc recognises by name; a user's `CC` starting with one of
 /// them is unwrapped so gocache replaces it.

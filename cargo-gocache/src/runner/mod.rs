@@ -69,11 +69,11 @@ use std::process::{Command, ExitStatus};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use gocache_build::stats;
-use gocache_build::Store;
+use gocache_build::engine::stats;
+use gocache_build::engine::Store;
 
 use crate::config::Config;
-use gocache_build::stats::Counters;
+use gocache_build::engine::stats::Counters;
 
 mod env;
 mod summary;
@@ -93,7 +93,7 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
     if args.first().is_some_and(|a| a == "cargo") {
         args.remove(0);
     }
-    let cargo = gocache_build::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = gocache_build::engine::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
 
     // Bad configuration is an error before anything runs: a build that
     // silently ignores a typo in the settings is worse than one that stops.
@@ -166,7 +166,10 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
             last.display()
         );
     }
-    let _ = fs::rename(&setup.used_log, gocache_build::store::last_used_log(&store));
+    let _ = fs::rename(
+        &setup.used_log,
+        gocache_build::engine::store::last_used_log(&store),
+    );
     if let Err(e) = store.maybe_trim(&config.trim_policy()) {
         eprintln!("gocache: warning: trimming the cache failed: {e}");
     }
@@ -225,7 +228,7 @@ fn nondeterministic(store: &Store, events: &[stats::Event]) -> Vec<String> {
             let record = e.action.and_then(|a| store.key_inputs(&a));
             let object = record
                 .as_deref()
-                .and_then(gocache_build::explain::record_object)
+                .and_then(gocache_build::engine::explain::record_object)
                 .unwrap_or(&e.source);
             Some(format!(
                 "gocache: nondeterministic: {object}: the fresh compile differs from the cached result at byte {offset}"
@@ -280,13 +283,13 @@ impl Setup {
         let cwd = std::env::current_dir().context("cannot read the working directory")?;
         let targets = targets(
             args,
-            gocache_build::env::var("CARGO_BUILD_TARGET"),
+            gocache_build::engine::env::var("CARGO_BUILD_TARGET"),
             &config_texts(&cwd, cargo_home().as_deref()),
             &host,
         );
 
         // ---- The environment given to cargo: assembled here, in one place.
-        let getenv = |name: &str| gocache_build::env::var(name);
+        let getenv = |name: &str| gocache_build::engine::env::var(name);
         let mut env = compiler_env(&exe, &host, &targets, &getenv)?;
         // The archiver runs as `gocache-ar`, a link to this binary: see
         // `archiver_env` for why not `cargo-gocache` itself.
@@ -305,7 +308,7 @@ impl Setup {
         }
         if config.remote.value.is_some() {
             // Build scripts reach the remote through this binary (see
-            // `gocache_build::prog`).
+            // `gocache_build::engine::prog`).
             env.push(("CARGO_GOCACHE_PROG".into(), exe.clone().into()));
         }
         if let Some(ws) = workspace {
@@ -320,7 +323,7 @@ impl Setup {
         env.push(("CARGO_GOCACHE_USED_LOG".into(), used_log.clone().into()));
         // ----
 
-        if gocache_build::env::debug("run") {
+        if gocache_build::engine::env::debug("run") {
             for (k, v) in &env {
                 eprintln!("gocache: {}={}", k.to_string_lossy(), v.to_string_lossy());
             }
@@ -335,7 +338,7 @@ impl Setup {
 
 /// The host triple, from `rustc -vV` (what cargo passes build scripts as `HOST`).
 fn host_triple() -> Result<String> {
-    let rustc = gocache_build::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let rustc = gocache_build::engine::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let out = Command::new(&rustc)
         .arg("-vV")
         .output()
@@ -364,10 +367,12 @@ fn workspace_root(cargo: &OsStr, args: &[OsString]) -> Option<PathBuf> {
 
 /// `$CARGO_HOME`, else `~/.cargo` (cargo's own rule), made absolute.
 fn cargo_home() -> Option<PathBuf> {
-    let home = gocache_build::env::var_os("CARGO_HOME")
+    let home = gocache_build::engine::env::var_os("CARGO_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| gocache_build::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+        .or_else(|| {
+            gocache_build::engine::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))
+        })?;
     std::path::absolute(home).ok()
 }
 

@@ -1,6 +1,6 @@
 //! The line `cargo gocache <cmd>` ends with.
 
-use gocache_build::stats::Counters;
+use gocache_build::engine::stats::Counters;
 
 use crate::human::{format_secs, format_size};
 

@@ -37,9 +37,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gocache_build::hash::{hash_bytes, hex, ActionId, KeyHasher};
-use gocache_build::manifest::Disk;
-use gocache_build::store::Store;
+use gocache_build::engine::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use gocache_build::engine::manifest::Disk;
+use gocache_build::engine::store::Store;
 
 /// Stamps younger than this are not remembered (see the module docs).
 pub const RACY: Duration = Duration::from_secs(2);
@@ -583,7 +583,7 @@ mod tests {
         assert!(m.is_file(&deep));
     }
 
-    use gocache_build::store::{Tier, TierKey};
+    use gocache_build::engine::store::{Tier, TierKey};
     use std::sync::{Arc, Mutex};
 
     /// A tier that records every request and has nothing.

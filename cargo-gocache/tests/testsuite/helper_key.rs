@@ -58,7 +58,7 @@ fn cargo_in(root: &Path, store: &Path, args: &[&str]) -> Command {
         .current_dir(root)
         .env("CARGO_TARGET_DIR", shared_target())
         .env("CARGO_GOCACHE_DIR", store);
-    for k in gocache_build::compile::KEY_ENV {
+    for k in gocache_build::engine::compile::KEY_ENV {
         cmd.env_remove(k);
     }
     cmd
@@ -196,7 +196,7 @@ fn gcc_exec_prefix() -> String {
     cc1[..at + 5].to_string()
 }
 
-/// Every variable of the wrapper's list ([`gocache_build::compile::KEY_ENV`])
+/// Every variable of the wrapper's list ([`gocache_build::engine::compile::KEY_ENV`])
 /// changes the helper's key too: set one at a time, each build misses.
 #[test]
 fn helper_hashes_the_wrapper_environment_list() {
@@ -222,7 +222,7 @@ fn main() {
     assert_eq!(hits_misses(&store), (0, 1));
     let empty = dir.path().join("empty");
     fs::create_dir_all(&empty).unwrap();
-    for (i, name) in gocache_build::compile::KEY_ENV.iter().enumerate() {
+    for (i, name) in gocache_build::engine::compile::KEY_ENV.iter().enumerate() {
         // A value that leaves gcc working: a directory with nothing in it,
         // a locale every system has, compare-debug off.
         let value = match *name {

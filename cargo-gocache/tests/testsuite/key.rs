@@ -8,9 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gocache_build::lookup::MissReason;
-use gocache_build::stats::{read_events, Event, Outcome};
-use gocache_build::{ActionId, Store};
+use gocache_build::engine::lookup::MissReason;
+use gocache_build::engine::stats::{read_events, Event, Outcome};
+use gocache_build::engine::{ActionId, Store};
 
 use crate::project::bin;
 
@@ -352,7 +352,7 @@ fn every_miss_says_why_the_lookup_missed() {
         .lines()
         .find_map(|l| l.strip_prefix("object "))
         .and_then(|l| l.split(' ').next())
-        .and_then(gocache_build::OutputId::from_hex)
+        .and_then(gocache_build::engine::OutputId::from_hex)
         .expect("an object line");
     fs::remove_file(store.output_path(&object)).unwrap();
     assert_miss(&t.check(&w, &c, "a.o"), MissReason::OutputMissing);
@@ -366,7 +366,7 @@ fn every_miss_says_why_the_lookup_missed() {
         .expect("a pre line");
     store
         .put(
-            &gocache_build::manifest::manifest_key(&pre),
+            &gocache_build::engine::manifest::manifest_key(&pre),
             b"not a manifest",
         )
         .unwrap();
@@ -382,19 +382,19 @@ fn every_miss_says_why_the_lookup_missed() {
 fn a_rejected_remote_answer_is_counted_by_the_store() {
     use std::sync::Arc;
     struct Liar;
-    impl gocache_build::Tier for Liar {
-        fn get(&self, _: gocache_build::TierKey<'_>) -> Option<Vec<u8>> {
+    impl gocache_build::engine::Tier for Liar {
+        fn get(&self, _: gocache_build::engine::TierKey<'_>) -> Option<Vec<u8>> {
             Some(b"garbage".to_vec())
         }
-        fn put(&self, _: gocache_build::TierKey<'_>, _: &[u8]) {}
-        fn rejected(&self, _: gocache_build::TierKey<'_>) {}
+        fn put(&self, _: gocache_build::engine::TierKey<'_>, _: &[u8]) {}
+        fn rejected(&self, _: gocache_build::engine::TierKey<'_>) {}
     }
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap().with_tier(Arc::new(Liar));
     let before = store.rejections();
     let pre = ActionId([7; 32]);
     assert_eq!(
-        gocache_build::manifest::Manifest::load_checked(&store, &pre).unwrap_err(),
+        gocache_build::engine::manifest::Manifest::load_checked(&store, &pre).unwrap_err(),
         MissReason::NoEntry
     );
     assert_eq!(store.rejections(), before + 1);
