@@ -399,3 +399,48 @@ fn a_rejected_remote_answer_is_counted_by_the_store() {
     );
     assert_eq!(store.rejections(), before + 1);
 }
+
+/// Through the wrapper and a real HTTP remote (nginx): every output in the
+/// remote tampered with, a machine with an empty local store misses with
+/// `remote-rejected`, and still compiles the right object.
+#[test]
+fn a_tampered_remote_answer_is_a_remote_rejected_miss() {
+    let server = crate::servers::Nginx::start();
+    let t = Tree::new();
+    let w = t.path("w");
+    t.write("w/a.c", "#include \"u.h\"\nint f(void) { return U; }\n");
+    t.write("w/u.h", "#define U 1\n");
+    let args = ["-c", "a.c", "-o", "a.o"];
+    let mut first = t.gocache("gcc", &w, &args);
+    first.env("CARGO_GOCACHE_REMOTE", server.url());
+    ok(&mut first);
+    // The last event is the remote's traffic; the miss comes before it.
+    let events = t.events();
+    let miss = events.iter().find(|e| e.outcome == Outcome::Miss);
+    assert_miss(miss.expect("a miss"), MissReason::NoEntry);
+    let outputs: Vec<String> = server
+        .files()
+        .into_iter()
+        .filter(|f| f.starts_with("cas/"))
+        .collect();
+    assert!(!outputs.is_empty(), "nothing reached the remote");
+    for f in &outputs {
+        fs::write(server.root().join(f), "tampered with in the remote").unwrap();
+    }
+
+    let other = t.path("store-b");
+    let mut second = t.gocache("gcc", &w, &args);
+    second
+        .env("CARGO_GOCACHE_REMOTE", server.url())
+        .env("CARGO_GOCACHE_DIR", &other);
+    ok(&mut second);
+    let events = read_events(&other.join("stats/events.log"));
+    let miss = events
+        .iter()
+        .find(|e| e.outcome == Outcome::Miss)
+        .unwrap_or_else(|| panic!("no miss in {events:?}"));
+    assert_miss(miss, MissReason::RemoteRejected);
+    let cached = fs::read(w.join("a.o")).unwrap();
+    ok(&mut t.cmd("gcc", &w, &args));
+    assert_eq!(cached, fs::read(w.join("a.o")).unwrap());
+}
