@@ -16,6 +16,7 @@
 //! | `compiler-version ...` | the first version line, for people reading `explain` output (already covered by the id) |
 //! | `target ...` | `--target`/`-target`/`-arch`/`-m*` as given, or `default`; they are also `arg` lines, this line is for people |
 //! | `lang c` | the language (`-x` or the extension) |
+//! | `depfile user-headers` | `-MMD`: its depfile leaves out the headers gcc deems system ones, which only a preprocessing run tells (see the wrapper) |
 //! | `relocate on/off` and `relocation <stable name>` | whether `-ffile-prefix-map` is added and which stable names the object may contain |
 //! | `cwd <dir>` | the working directory as the compiler records it ([`compiler_cwd`]: `$PWD` when it names the working directory, else `getcwd()`), mapped: debug info records it (`DW_AT_comp_dir`) and relative paths resolve against it |
 //! | `arg ...` | every argument except those listed below, in order; paths of search-path and `-include` options mapped through the [`PathMap`] |
@@ -32,7 +33,8 @@
 //!   that would write auxiliary files named after it is cacheable).
 //! * `-MD`, `-MMD`, `-MF`, `-MT`, `-MQ`, `-MP`: they only shape the depfile,
 //!   which gocache writes itself, from the stored header list, in the form
-//!   the caller asked for (on a miss as on a hit).
+//!   the caller asked for (on a miss as on a hit). Only whether system
+//!   headers are left out (`-MMD`) is a key line.
 //! * The source's position among the arguments: only `-x` before it matters,
 //!   and that is the `lang` line.
 //! * Absolute paths under the mapped directories (the package, `OUT_DIR`,
@@ -147,6 +149,10 @@ pub enum Lang {
     Cxx,
     /// Assembly that goes through the preprocessor (`.S`, `.sx`, `-x assembler-with-cpp`).
     AsmCpp,
+    /// Plain assembly (`.s`, `-x assembler`): no preprocessor, so no
+    /// depfile; the assembler's own inputs (`.include`, `.incbin`) and its
+    /// identity are added to the key by the wrapper (its `asm` module).
+    Asm,
 }
 
 impl Lang {
@@ -156,6 +162,7 @@ impl Lang {
             Lang::C => "c",
             Lang::Cxx => "c++",
             Lang::AsmCpp => "assembler-with-cpp",
+            Lang::Asm => "assembler",
         }
     }
 
@@ -164,6 +171,7 @@ impl Lang {
             "c" => Lang::C,
             "c++" => Lang::Cxx,
             "assembler-with-cpp" => Lang::AsmCpp,
+            "assembler" => Lang::Asm,
             "none" => return Ok(None),
             other => return Err(Uncacheable::new(format!("unsupported-language:{other}"))),
         }))
@@ -177,9 +185,7 @@ impl Lang {
             "c" => Lang::C,
             "cc" | "cp" | "cxx" | "cpp" | "CPP" | "c++" | "C" => Lang::Cxx,
             "S" | "sx" => Lang::AsmCpp,
-            // Plain assembly does not go through the preprocessor, so there
-            // is no depfile to learn its inputs (`.include`) from.
-            "s" => return Err("assembler"),
+            "s" => Lang::Asm,
             // Already preprocessed: worth little to cache, not worth the code.
             "i" | "ii" => return Err("cpp-output"),
             "m" | "mm" | "M" | "mi" | "mii" => return Err("objective-c"),
@@ -630,6 +636,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
     let mut dep_file: Option<String> = None;
     let mut dep_targets: Vec<String> = Vec::new();
     let mut dep_phony = false;
+    // The dependency options as given: plain assembly keeps them (below).
+    let mut dep_args: Vec<String> = Vec::new();
 
     let mut i = 0;
     while i < args.len() {
@@ -769,6 +777,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         }
         if keep_in_run {
             c.run_args.extend_from_slice(&args[start..i]);
+        } else if matches!(opt, "-MD" | "-MMD" | "-MF" | "-MT" | "-MQ" | "-MP") {
+            dep_args.extend_from_slice(&args[start..i]);
         }
     }
 
@@ -812,6 +822,17 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         });
     }
     // -MF/-MT/-MP without -MD do nothing in gcc: no depfile is asked for.
+    if c.lang == Lang::Asm {
+        // Plain assembly is not preprocessed: gcc writes no depfile for it
+        // and clang warns that `-MD` is unused. So the options run as
+        // given (the warning is the compiler's own output), are part of
+        // the key, and no depfile is owed.
+        for a in &dep_args {
+            c.key_args.push(KeyArg::Plain(a.clone()));
+        }
+        c.run_args.extend(dep_args);
+        c.dep = None;
+    }
     Ok(c)
 }
 
@@ -1046,6 +1067,11 @@ impl Compile {
             self.target_args.join(" ")
         }));
         lines.push(KeyLine::Lang(self.lang.name().into()));
+        // `-MMD` leaves out what gcc calls system headers, which only gcc
+        // can tell (the wrapper asks it on a miss): its list is kept apart.
+        if self.dep.as_ref().is_some_and(|d| !d.system_headers) {
+            lines.push(KeyLine::Depfile("user-headers".into()));
+        }
         lines.push(KeyLine::Relocate(!map.entries().is_empty()));
         let mut names: Vec<&str> = map.entries().iter().map(|(_, n)| n.as_str()).collect();
         names.sort_unstable();
@@ -1114,8 +1140,9 @@ impl Compile {
 
     /// The include search path for direct mode's probes: the working
     /// directory if there are `-include` files, then `-iquote`, `-I`,
-    /// `-isystem`, then `system` (the compiler's own, which include the
-    /// directories of `CPATH` and friends), then `-idirafter`. Absolute.
+    /// `CPATH`, `-isystem`, `C_INCLUDE_PATH` (or `CPLUS_INCLUDE_PATH`),
+    /// then `system` (the compiler's own, which include the directories
+    /// of `CPATH` and friends that exist), then `-idirafter`. Absolute.
     pub fn search_path(&self, cwd: &Path, system: &[PathBuf]) -> SearchPath {
         let mut dirs = Vec::new();
         let mut push = |d: PathBuf| {
@@ -1128,11 +1155,36 @@ impl Compile {
         if !self.forced_includes.is_empty() {
             push(cwd.to_path_buf());
         }
+        // The directories of CPATH (after -I) and C_INCLUDE_PATH or
+        // CPLUS_INCLUDE_PATH (after -isystem) go in where gcc puts them
+        // even when they do not exist: gcc leaves a missing one out of its
+        // list, and a header made there later must still be probed.
+        let lang_var = match self.lang {
+            Lang::Cxx => "CPLUS_INCLUDE_PATH",
+            _ => "C_INCLUDE_PATH",
+        };
+        let env_dirs = |name: &str| -> Vec<PathBuf> {
+            crate::env::var_os(name)
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .map(|d| {
+                            if d.as_os_str().is_empty() {
+                                ".".into()
+                            } else {
+                                d
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         for d in self
             .quote_dirs
             .iter()
             .chain(&self.include_dirs)
+            .chain(&env_dirs("CPATH"))
             .chain(&self.isystem_dirs)
+            .chain(&env_dirs(lang_var))
         {
             push(absolute(cwd, d));
         }
@@ -1208,7 +1260,6 @@ mod tests {
             ("-c a.c b.c", "multiple-sources"),
             ("-c -x c -", "stdin"),
             ("-c a.c -o -", "output-to-stdout"),
-            ("-c a.s", "unsupported-language:assembler"),
             ("-c a.m", "unsupported-language:objective-c"),
             ("-c -x objective-c a.c", "unsupported-language:objective-c"),
             ("-c a.c -save-temps", "unsupported-option:-save-temps"),
@@ -1247,6 +1298,19 @@ mod tests {
         }
     }
 
+    /// gcc writes no depfile for plain assembly: none is owed, and the
+    /// options reach the compiler as given (clang warns about them).
+    #[test]
+    fn plain_assembly_owes_no_depfile_and_keeps_its_dependency_options() {
+        let c = p("-MD -MT x.o -MF x.d -c x.s -o x.o").unwrap();
+        assert!(c.dep.is_none());
+        assert!(c.run_args.windows(2).any(|w| w == ["-MF", "x.d"]));
+        assert!(c.run_args.iter().any(|a| a == "-MD"));
+        let c = p("-MD -MF x.d -c x.S -o x.o").unwrap();
+        assert!(c.dep.is_some());
+        assert!(!c.run_args.iter().any(|a| a == "-MD"));
+    }
+
     #[test]
     fn cacheable_command_lines() {
         // (args, source, object, lang)
@@ -1255,6 +1319,8 @@ mod tests {
             ("-c src/a.c -o out/a.o", "src/a.c", "out/a.o", Lang::C),
             ("-c -oout/a.o src/a.cpp", "src/a.cpp", "out/a.o", Lang::Cxx),
             ("-c x.S -o x.o", "x.S", "x.o", Lang::AsmCpp),
+            ("-c x.s -o x.o", "x.s", "x.o", Lang::Asm),
+            ("-x assembler -c x.asm -o x.o", "x.asm", "x.o", Lang::Asm),
             ("-c -x c++ a.c -o a.o", "a.c", "a.o", Lang::Cxx),
             ("-x c -c w.inc -o w.o", "w.inc", "w.o", Lang::C),
             (

@@ -104,6 +104,11 @@ impl CachedBuild for cc::Build {
 
     fn try_cached_compile(&self, name: &str) -> Result<()> {
         env::set_build_script_mode(true);
+        // A cargo-gocache of another cache format: plain cc (crate::version).
+        if let Err(msg) = crate::version::check_env() {
+            warn(&msg);
+            return plain(self, name);
+        }
         let store = match Store::from_env() {
             // Under `cargo gocache` with a remote, reach it through the binary.
             Ok(Some(store)) => match crate::prog::ProgTier::from_env() {
@@ -181,17 +186,30 @@ fn archive_name(name: &str) -> String {
     }
 }
 
-/// Sources and headers, for `cargo:rerun-if-changed`.
+/// Sources and headers, for `cargo:rerun-if-changed`: not those this run
+/// generated (under `OUT_DIR`, or newer than the run's start), which would
+/// rerun the build script on every build, nor paths cargo cannot read back
+/// (see [`crate::rerun`]).
 fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
     let cwd = std::env::current_dir().unwrap_or_default();
+    let out_dir = env::var_os("OUT_DIR").map(PathBuf::from);
+    let started = out_dir.as_deref().and_then(crate::rerun::run_started);
     let mut seen = std::collections::HashSet::new();
     for f in sources
         .iter()
         .map(|s| cwd.join(s))
         .chain(files.iter().cloned())
     {
-        if seen.insert(f.clone()) {
-            println!("cargo:rerun-if-changed={}", f.display());
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        if let (Some(out), Some(t)) = (&out_dir, started) {
+            if crate::rerun::generated(&f, out, t) {
+                continue;
+            }
+        }
+        if let Some(line) = crate::rerun::directive(&f) {
+            print!("{line}");
         }
     }
 }
@@ -264,6 +282,12 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
         args.extend(["-c".into(), src.clone().into_os_string()]);
         args.extend(["-o".into(), "gocache-helper.o".into()]);
         let unit = compile::parse(&args, &cwd).map_err(|u| Fault::Uncacheable(u.reason))?;
+        // Plain assembly reads `.include` and `.incbin` files no depfile
+        // lists; the wrapper finds them (its `asm` module), the helper
+        // does not: compile it without the cache.
+        if unit.lang == compile::Lang::Asm {
+            return Err(Fault::Uncacheable("unsupported-language:assembler".into()));
+        }
         units.push(unit);
     }
     let mut pre = KeyHasher::new("archive");

@@ -19,6 +19,7 @@
 //! | `compiler-version TEXT` | its first version line, for people (covered by the identity) |
 //! | `target TEXT` | the target options as given, or `default`, for people (they are `arg` lines too) |
 //! | `lang NAME` | the source's language, as `-x` names it |
+//! | `depfile user-headers` | the caller asked for `-MMD`: the stored header list leaves out system headers |
 //! | `relocate on\|off` | whether `-ffile-prefix-map` is added to the compile |
 //! | `relocation NAME` | one stable name the object may contain |
 //! | `cwd DIR` | the working directory as the compiler records it, mapped |
@@ -51,6 +52,8 @@ pub enum KeyLine {
     Target(String),
     /// The source's language.
     Lang(String),
+    /// What the caller's depfile lists (`user-headers` for `-MMD`).
+    Depfile(String),
     /// Whether `-ffile-prefix-map` is added.
     Relocate(bool),
     /// A stable name the object may contain.
@@ -98,6 +101,7 @@ impl KeyLine {
             KeyLine::CompilerVersion(_) => "compiler-version",
             KeyLine::Target(_) => "target",
             KeyLine::Lang(_) => "lang",
+            KeyLine::Depfile(_) => "depfile",
             KeyLine::Relocate(_) => "relocate",
             KeyLine::Relocation(_) => "relocation",
             KeyLine::Cwd(_) => "cwd",
@@ -121,6 +125,7 @@ impl KeyLine {
             | KeyLine::CompilerVersion(v)
             | KeyLine::Target(v)
             | KeyLine::Lang(v)
+            | KeyLine::Depfile(v)
             | KeyLine::Relocation(v)
             | KeyLine::Cwd(v)
             | KeyLine::Arg(v)
@@ -160,6 +165,7 @@ impl KeyLine {
             "compiler-version" => KeyLine::CompilerVersion(rest),
             "target" => KeyLine::Target(rest),
             "lang" => KeyLine::Lang(rest),
+            "depfile" => KeyLine::Depfile(rest),
             "relocate" => KeyLine::Relocate(match rest.as_str() {
                 "on" => true,
                 "off" => false,
@@ -247,6 +253,7 @@ mod tests {
             KeyLine::CompilerVersion("gcc (Debian 12.2.0-14) 12.2.0".into()),
             KeyLine::Target("default".into()),
             KeyLine::Lang("c++".into()),
+            KeyLine::Depfile("user-headers".into()),
             KeyLine::Relocate(true),
             KeyLine::Relocate(false),
             KeyLine::Relocation("/gocache/pkg/x-1.0".into()),

@@ -61,11 +61,17 @@ pub mod pathmap;
 #[doc(hidden)]
 pub mod prog;
 #[doc(hidden)]
+pub mod rerun;
+#[doc(hidden)]
+pub mod run;
+#[doc(hidden)]
 pub mod stamp;
 #[doc(hidden)]
 pub mod stats;
 #[doc(hidden)]
 pub mod store;
+#[doc(hidden)]
+pub mod version;
 
 pub use error::{Error, ErrorKind, Result};
 pub use helper::CachedBuild;
@@ -91,6 +97,6 @@ pub mod engine {
     pub use crate::store::{Entry, Store, Tier, TierKey, TrimPolicy};
     pub use crate::{
         archive, compile, compiler, depfile, env, explain, hash, keyline, lookup, manifest,
-        pathmap, prog, stamp, stats, store,
+        pathmap, prog, rerun, run, stamp, stats, store, version,
     };
 }

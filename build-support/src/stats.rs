@@ -2,8 +2,8 @@
 //! end-of-run summary add up.
 //!
 //! Each cached step (a wrapped compile, a helper's archive) appends one line
-//! to `<root>/stats/events.log`, and also to the file named by
-//! `CARGO_GOCACHE_RUN_LOG` when `cargo gocache` set one for the current run.
+//! to `<root>/stats/events.log`, and also to the current `cargo gocache`
+//! run's log when there is one (found by [`crate::run::current`]).
 //! A line is written with a single `write(2)` on a file opened with
 //! `O_APPEND`, which on local filesystems does not interleave with other
 //! appenders' lines of this size, so no lock is needed. A line that does
@@ -251,16 +251,19 @@ pub fn record(store: &Store, event: &Event) {
         let _ = fs::create_dir_all(log.parent().unwrap());
         let _ = append(&log, &line);
     }
-    if let Some(run_log) = crate::env::var_os("CARGO_GOCACHE_RUN_LOG") {
-        let _ = append(Path::new(&run_log), &line);
+    if let Some(run) = crate::run::current(store.root()) {
+        let _ = append(&run.log, &line);
     }
 }
 
 /// Append `event` to the current run's log only: for faults where the
 /// store itself cannot be opened. Best effort.
 pub fn record_run_only(event: &Event) {
-    if let Some(run_log) = crate::env::var_os("CARGO_GOCACHE_RUN_LOG") {
-        let _ = append(Path::new(&run_log), &event.to_line());
+    let Ok(Some(root)) = crate::env::cache_dir() else {
+        return;
+    };
+    if let Some(run) = crate::run::current(&root) {
+        let _ = append(&run.log, &event.to_line());
     }
 }
 

@@ -106,8 +106,8 @@ Signature: 8a477f597d28d172789f06886806bc55
 #[derive(Clone)]
 pub struct Store {
     root: PathBuf,
-    /// `CARGO_GOCACHE_USED_LOG`: where to note each file used, for
-    /// `cargo gocache export --used-since-build`.
+    /// The current run's used log ([`crate::run`]): where to note each
+    /// file used, for `cargo gocache export --used-since-build`.
     used_log: Option<PathBuf>,
     tier: Option<Arc<dyn Tier>>,
     /// How many of the tier's answers this store (and its clones) rejected,
@@ -233,9 +233,7 @@ impl Store {
     /// Open (creating if needed) the store at `root`, which must be absolute.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
-        let used_log = crate::env::var_os("CARGO_GOCACHE_USED_LOG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
+        let used_log = crate::run::current(&root).map(|r| r.used.clone());
         let store = Store {
             root,
             used_log,

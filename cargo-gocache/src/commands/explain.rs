@@ -66,6 +66,10 @@ pub fn run(store: &Store, pattern: Option<&str>) -> Result<()> {
             None => println!("no misses in the last run"),
         }
     }
+    // Compiles that could not be cached at all, by the user's choice.
+    if let Some(hint) = crate::runner::time_macro_hint(&stats::read_events(&log)) {
+        println!("{}", hint.trim_start_matches("gocache: "));
+    }
     Ok(())
 }
 
@@ -346,7 +350,11 @@ impl Parsed {
                 // Salts say which key; the pre line is derived from the
                 // lines above.
                 KeyLine::Salt(_) | KeyLine::Pre(_) => {}
-                KeyLine::Lib(v) | KeyLine::Target(v) | KeyLine::Lang(v) | KeyLine::Cwd(v) => {
+                KeyLine::Lib(v)
+                | KeyLine::Target(v)
+                | KeyLine::Lang(v)
+                | KeyLine::Depfile(v)
+                | KeyLine::Cwd(v) => {
                     p.other.insert(kind.to_string(), v);
                 }
                 KeyLine::Relocate(on) => {
