@@ -1018,8 +1018,9 @@ impl Compile {
 
     /// The include search path for direct mode's probes: the working
     /// directory if there are `-include` files, then `-iquote`, `-I`,
-    /// `-isystem`, then `system` (the compiler's own, which include the
-    /// directories of `CPATH` and friends), then `-idirafter`. Absolute.
+    /// `CPATH`, `-isystem`, `C_INCLUDE_PATH` (or `CPLUS_INCLUDE_PATH`),
+    /// then `system` (the compiler's own, which include the directories
+    /// of `CPATH` and friends that exist), then `-idirafter`. Absolute.
     pub fn search_path(&self, cwd: &Path, system: &[PathBuf]) -> SearchPath {
         let mut dirs = Vec::new();
         let mut push = |d: PathBuf| {
@@ -1032,11 +1033,36 @@ impl Compile {
         if !self.forced_includes.is_empty() {
             push(cwd.to_path_buf());
         }
+        // The directories of CPATH (after -I) and C_INCLUDE_PATH or
+        // CPLUS_INCLUDE_PATH (after -isystem) go in where gcc puts them
+        // even when they do not exist: gcc leaves a missing one out of its
+        // list, and a header made there later must still be probed.
+        let lang_var = match self.lang {
+            Lang::Cxx => "CPLUS_INCLUDE_PATH",
+            _ => "C_INCLUDE_PATH",
+        };
+        let env_dirs = |name: &str| -> Vec<PathBuf> {
+            crate::env::var_os(name)
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .map(|d| {
+                            if d.as_os_str().is_empty() {
+                                ".".into()
+                            } else {
+                                d
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         for d in self
             .quote_dirs
             .iter()
             .chain(&self.include_dirs)
+            .chain(&env_dirs("CPATH"))
             .chain(&self.isystem_dirs)
+            .chain(&env_dirs(lang_var))
         {
             push(absolute(cwd, d));
         }

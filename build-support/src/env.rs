@@ -17,6 +17,7 @@
 //! | `CARGO_GOCACHE_CARGO_HOME`, `CARGO_HOME` | the cargo home relocated to `/gocache/cargo-home` (else `$HOME/.cargo`) |
 //! | `CARGO_GOCACHE_VERIFY` | `1`: compile every hit too and report a result that differs (set by `cargo gocache --verify`) |
 //! | `CARGO_GOCACHE_REMOTE`, `CARGO_GOCACHE_PROG` | set by `cargo gocache`: the remote tier, and the binary that serves it to build scripts ([`crate::prog`]) |
+//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper checks its own against ([`crate::version`]) |
 //! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
 //! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
 //! | `CARGO_GOCACHE_MAP_CWD` | `1`: outside a build script, relocate the working directory to `/gocache/cwd` |
@@ -59,6 +60,7 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_VERIFY",
     "CARGO_GOCACHE_TIME_MACROS",
     "CARGO_GOCACHE_DEBUG",
+    "CARGO_GOCACHE_FORMATS",
     "CARGO_GOCACHE_MAP_CWD",
     "CARGO_GOCACHE_WORKSPACE",
     "CARGO_GOCACHE_CARGO_HOME",

@@ -14,7 +14,7 @@
 //! | `lib NAME` | the library name |
 //! | `compiler ID` | [`crate::compiler::identify`]: `--version` output and binary hash |
 //! | `relocate NAME` | each stable name the compile is given through `-ffile-prefix-map` (gcc 8+, clang 10+) |
-//! | `arg A` | every argument of `try_get_compiler()` (flags, `-I`, `-D`, `CFLAGS`), machine directories mapped |
+//! | `arg A` | every argument of `try_get_compiler()` (flags, `-I`, `-D`, `CFLAGS`), machine directories mapped in search-path and `-include` options only (a `-D` value is copied into the object as is) |
 //! | `toolenv K=V` | environment cc sets for the compiler (MSVC) |
 //! | `env K=V` | `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG`, `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH` |
 //! | `source HASH NAME` | every source, sorted by mapped name, with its SHA-256 |
@@ -99,6 +99,11 @@ impl CachedBuild for cc::Build {
 
     fn try_cached_compile(&self, name: &str) -> Result<()> {
         env::set_build_script_mode(true);
+        // A cargo-gocache of another cache format: plain cc (crate::version).
+        if let Err(msg) = crate::version::check_env() {
+            warn(&msg);
+            return plain(self, name);
+        }
         let store = match Store::from_env() {
             // Under `cargo gocache` with a remote, reach it through the binary.
             Ok(Some(store)) => match crate::prog::ProgTier::from_env() {
@@ -259,8 +264,20 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
         // The real side is this machine's; the stable side is what matters.
         pre.line(format!("relocate {}", a.rsplit('=').next().unwrap_or("")));
     }
+    // Only search-path and `-include` options name directories the
+    // compiler merely reads from (and writes by their stable names); any
+    // other argument (`-DDIR="..."`) goes into the object as is: hashed raw.
+    let mut path_value_next = false;
     for arg in tool.args() {
-        pre.line(format!("arg {}", map_arg(&map, &arg.to_string_lossy())));
+        let arg = arg.to_string_lossy();
+        let path_opt = PATH_OPTIONS.iter().find(|o| arg.starts_with(**o));
+        let line = if path_value_next || path_opt.is_some() {
+            map_arg(&map, &arg)
+        } else {
+            arg.to_string()
+        };
+        path_value_next = path_opt.is_some_and(|o| arg == *o);
+        pre.line(format!("arg {line}"));
     }
     for (k, v) in tool.get_envs() {
         pre.line(format!(
@@ -426,6 +443,19 @@ fn emit(build: &cc::Build, lib: &Path, sources: &[PathBuf], files: &[PathBuf]) -
     print_rerun(sources, files);
     Ok(())
 }
+
+/// Options whose value (joined or next) is a directory or file the
+/// compiler only reads: mapped in the key.
+const PATH_OPTIONS: &[&str] = &[
+    "-I",
+    "-iquote",
+    "-isystem",
+    "-idirafter",
+    "-include",
+    "-imacros",
+    "--sysroot",
+    "-isysroot",
+];
 
 /// `arg` with every mapped directory replaced by its name (`-I/home/u/x/include`
 /// becomes `-I$CARGO_MANIFEST_DIR/include`).

@@ -64,6 +64,8 @@ pub mod run;
 pub mod stats;
 #[doc(hidden)]
 pub mod store;
+#[doc(hidden)]
+pub mod version;
 
 pub use error::{Error, ErrorKind, Result};
 pub use helper::CachedBuild;
@@ -89,6 +91,6 @@ pub mod engine {
     pub use crate::store::{Entry, Store, Tier, TierKey, TrimPolicy};
     pub use crate::{
         archive, compile, compiler, depfile, env, explain, hash, manifest, pathmap, prog, rerun,
-        run, stats, store,
+        run, stats, store, version,
     };
 }

@@ -172,7 +172,7 @@ pub fn observe(
     let mut probed: std::collections::HashSet<PathBuf> = files.iter().cloned().collect();
     let mut probe = |p: PathBuf, obs: &mut Observed| {
         if probed.insert(p.clone()) {
-            let exists = fs::metadata(&p).is_ok_and(|m| !m.is_dir());
+            let exists = probe_present(&p);
             obs.probes.push((map.map(&p), exists));
         }
     };
@@ -255,6 +255,21 @@ pub trait Disk {
     fn is_file(&mut self, path: &Path) -> bool;
 }
 
+/// What a probe records: does the preprocessor stop at `path`? It does
+/// for a file, and also when opening the name fails other than by its
+/// absence (a symlink loop, no permission): gcc then reports the error
+/// instead of searching on. A directory or a missing name (a dangling
+/// symlink too) lets it search on.
+pub fn probe_present(path: &Path) -> bool {
+    match fs::metadata(path) {
+        Ok(m) => !m.is_dir(),
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ),
+    }
+}
+
 /// The disk as it is: every file read and hashed, every probe a `stat`.
 pub struct RealDisk;
 
@@ -264,7 +279,7 @@ impl Disk for RealDisk {
     }
 
     fn is_file(&mut self, path: &Path) -> bool {
-        fs::metadata(path).is_ok_and(|m| !m.is_dir())
+        probe_present(path)
     }
 }
 

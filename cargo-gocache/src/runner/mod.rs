@@ -79,6 +79,7 @@ use gocache_build::engine::Store;
 
 use crate::config::Config;
 use gocache_build::engine::stats::Counters;
+use gocache_build::engine::version::FORMATS_VAR;
 
 mod env;
 mod summary;
@@ -310,6 +311,8 @@ impl Setup {
             env.push((k.into(), v.into()));
         }
         env.push(("CARGO_GOCACHE_DIR".into(), store.root().into()));
+        // What build scripts' gocache-build checks its own formats against.
+        env.push((FORMATS_VAR.into(), binary_formats().into()));
         if verify {
             env.push(("CARGO_GOCACHE_VERIFY".into(), "1".into()));
         }
@@ -383,4 +386,27 @@ fn cargo_home() -> Option<PathBuf> {
             gocache_build::engine::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))
         })?;
     std::path::absolute(home).ok()
+}
+
+/// This binary's formats and version, as build scripts are told them
+/// (see `gocache_build::engine::version`).
+fn binary_formats() -> String {
+    format!(
+        "{} cargo-gocache {}",
+        gocache_build::engine::version::formats(),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_scripts_are_told_formats_this_library_agrees_with() {
+        assert_eq!(
+            gocache_build::engine::version::check(&binary_formats()),
+            Ok(())
+        );
+    }
 }

@@ -770,7 +770,12 @@ impl Miss<'_> {
         }
         let opts = ObserveOptions {
             started,
-            source_date_epoch: Compile::source_date_epoch() || self.pin.is_some(),
+            // A user's SOURCE_DATE_EPOCH fixes the time macros only for a
+            // compiler that reads it: clang 14 ignores it, and caching its
+            // `__TIME__` would serve a stale one.
+            source_date_epoch: (Compile::source_date_epoch()
+                && honours_source_date_epoch(&self.identity.version))
+                || self.pin.is_some(),
         };
         if let Some(asm) = self.asm {
             // Only to see that none changed while the compile ran.

@@ -188,6 +188,52 @@ fn members(lib: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Version handshake: a `cargo-gocache` whose cache format differs from the
+/// build script's `gocache-build` (its value of `CARGO_GOCACHE_FORMATS`)
+/// gets one warning line and a plain cc compile, uncached; the same build
+/// without the mismatch uses the cache.
+#[test]
+fn helper_under_a_binary_of_another_cache_format_compiles_uncached_with_one_warning() {
+    let c = Crate::new(
+        "skew",
+        "use gocache_build::CachedBuild;\nfn main() { cc::Build::new().file(\"src/a.c\").cached_compile(\"skew\"); }\n",
+        "extern \"C\" { fn f_a() -> i32; }\nfn main() { println!(\"{}\", unsafe { f_a() }); }\n",
+        &[("src/a.c", "int f_a(void) { return 42; }\n")],
+    );
+    let r = run(c.cargo(&["build"]).env(
+        "CARGO_GOCACHE_FORMATS",
+        "store 999 protocol 1 cargo-gocache 9.9.9",
+    ))
+    .success();
+    let stderr = r.stderr();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("do not share a cache format"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one line:\n{stderr}");
+    assert!(
+        warnings[0].contains("store 999 protocol 1 cargo-gocache 9.9.9"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("compiling without the cache"));
+    assert_eq!(c.stats(), (0, 0), "nothing looked up or stored");
+    // Without the variable (a build without `cargo gocache`): the cache is
+    // used, and the program is right.
+    assert_eq!(c.run().trim(), "42");
+    assert_eq!(c.stats(), (0, 1));
+    // This binary's own formats agree: the script reruns (the variable
+    // changed) and hits.
+    let mut cmd = c.cargo(&["build"]);
+    cmd.env(
+        "CARGO_GOCACHE_FORMATS",
+        gocache_build::engine::version::formats(),
+    );
+    let r = run(&mut cmd).success();
+    assert!(!r.stderr().contains("cache format"), "{}", r.stderr());
+    assert_eq!(c.stats(), (1, 1));
+}
+
 /// Go's reason for build IDs: deleting a source leaves every remaining file
 /// older than the archive, yet the archive is stale.
 #[test]

@@ -8,6 +8,7 @@ mod asm;
 mod buildid;
 mod ci_explain;
 mod cmake;
+mod cross;
 mod corpus;
 mod e2e;
 mod fuzz;
