@@ -51,6 +51,10 @@ pub mod explain;
 pub mod hash;
 mod helper;
 #[doc(hidden)]
+pub mod keyline;
+#[doc(hidden)]
+pub mod lookup;
+#[doc(hidden)]
 pub mod manifest;
 #[doc(hidden)]
 pub mod pathmap;
@@ -63,6 +67,8 @@ pub mod run;
 #[doc(hidden)]
 pub mod settings;
 mod sha256;
+#[doc(hidden)]
+pub mod stamp;
 #[doc(hidden)]
 pub mod stats;
 #[doc(hidden)]
@@ -93,8 +99,8 @@ pub mod engine {
     pub use crate::hash::{ActionId, KeyHasher, OutputId};
     pub use crate::store::{Entry, Store, Tier, TierKey, TrimPolicy};
     pub use crate::{
-        archive, compile, compiler, depfile, env, explain, hash, manifest, pathmap, prog, rerun,
-        run, settings, stats, store, version,
+        archive, compile, compiler, depfile, env, explain, hash, keyline, lookup, manifest,
+        pathmap, prog, rerun, run, settings, stamp, stats, store, version,
     };
 }
 

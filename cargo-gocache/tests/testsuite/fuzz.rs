@@ -877,70 +877,7 @@ impl World {
         spec: &HelperSpec,
         cached: bool,
     ) -> Result<Vec<(String, Vec<u8>)>, String> {
-        let ws = self.ws();
-        let out_dir = ws.join(if cached { "target/out" } else { "target/ref" });
-        fs::create_dir_all(&out_dir).unwrap();
-        let mut lines = spec.render(&ws);
-        if !cached {
-            for f in self.prefix_maps(true) {
-                // The reference's own OUT_DIR stands where the helper's was.
-                let f = f.replace(
-                    &ws.join("target/out").display().to_string(),
-                    &out_dir.display().to_string(),
-                );
-                lines.push_str(&format!("\nflag {f}"));
-            }
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let mut cmd = Command::new(exe);
-        cmd.args([
-            "--exact",
-            "fuzz::helper_child",
-            "--nocapture",
-            "--test-threads=1",
-        ]);
-        self.base_env(&mut cmd);
-        let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
-        cmd.current_dir(&ws)
-            .env(ROLE_VAR, if cached { "cached" } else { "plain" })
-            .env(SPEC_VAR, &lines)
-            .env(
-                "CARGO_GOCACHE_DIR",
-                if cached {
-                    self.sb.cache_dir()
-                } else {
-                    PathBuf::from("off")
-                },
-            )
-            .env("OUT_DIR", &out_dir)
-            .env("TARGET", &target)
-            .env("HOST", &target)
-            .env("OPT_LEVEL", "0")
-            .env("DEBUG", if spec.debug { "true" } else { "false" })
-            .env("PROFILE", "debug")
-            .env("CARGO_MANIFEST_DIR", &ws)
-            .env("CARGO_PKG_NAME", "fz")
-            .env("CARGO_PKG_VERSION", "0.1.0")
-            .env("CC", "gcc")
-            .env("AR", "ar");
-        let out = cmd.output().expect("run the helper child");
-        let log = format!(
-            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        match out.status.code() {
-            Some(0) => {}
-            Some(3) => return Err("compile failed".into()),
-            _ => self.fail(&format!("the helper child crashed\n{log}")),
-        }
-        if String::from_utf8_lossy(&out.stdout).contains("gocache: ") && cached {
-            self.fail(&format!("the helper warned\n{log}"));
-        }
-        let bytes = fs::read(out_dir.join("libfz.a"))
-            .unwrap_or_else(|e| self.fail(&format!("no archive: {e}\n{log}")));
-        Ok(elf_members(&bytes))
+        helper_build(&self.sb, &self.ws(), spec, cached).unwrap_or_else(|e| self.fail(&e))
     }
 
     fn check_helper(&mut self, i: usize) {
@@ -991,6 +928,82 @@ fn strings_minus(a: &[u8], b: &[u8]) -> Vec<String> {
         .into_iter()
         .filter(|s| !theirs.contains(s))
         .collect()
+}
+
+/// Build `spec` in `ws` through the helper in a child process (`cached`),
+/// or with plain cc and the helper's relocation flags into another
+/// `OUT_DIR`: `Ok` with the archive's objects by name, or `Ok(Err)` if the
+/// compile failed; `Err` if the child broke or the helper warned.
+#[allow(clippy::type_complexity)]
+fn helper_build(
+    sb: &Sandbox,
+    ws: &Path,
+    spec: &HelperSpec,
+    cached: bool,
+) -> Result<Result<Vec<(String, Vec<u8>)>, String>, String> {
+    let ws = ws.to_path_buf();
+    let out_dir = ws.join(if cached { "target/out" } else { "target/ref" });
+    fs::create_dir_all(&out_dir).unwrap();
+    let mut lines = spec.render(&ws);
+    if !cached {
+        for f in prefix_maps(sb, &ws, true) {
+            // The reference's own OUT_DIR stands where the helper's was.
+            let f = f.replace(
+                &ws.join("target/out").display().to_string(),
+                &out_dir.display().to_string(),
+            );
+            lines.push_str(&format!("\nflag {f}"));
+        }
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "--exact",
+        "fuzz::helper_child",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    base_env(sb, &mut cmd);
+    let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    cmd.current_dir(&ws)
+        .env(ROLE_VAR, if cached { "cached" } else { "plain" })
+        .env(SPEC_VAR, &lines)
+        .env(
+            "CARGO_GOCACHE_DIR",
+            if cached {
+                sb.cache_dir()
+            } else {
+                PathBuf::from("off")
+            },
+        )
+        .env("OUT_DIR", &out_dir)
+        .env("TARGET", &target)
+        .env("HOST", &target)
+        .env("OPT_LEVEL", "0")
+        .env("DEBUG", if spec.debug { "true" } else { "false" })
+        .env("PROFILE", "debug")
+        .env("CARGO_MANIFEST_DIR", &ws)
+        .env("CARGO_PKG_NAME", "fz")
+        .env("CARGO_PKG_VERSION", "0.1.0")
+        .env("CC", "gcc")
+        .env("AR", "ar");
+    let out = cmd.output().expect("run the helper child");
+    let log = format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match out.status.code() {
+        Some(0) => {}
+        Some(3) => return Ok(Err("compile failed".into())),
+        _ => return Err(format!("the helper child crashed\n{log}")),
+    }
+    if String::from_utf8_lossy(&out.stdout).contains("gocache: ") && cached {
+        return Err(format!("the helper warned\n{log}"));
+    }
+    let bytes = fs::read(out_dir.join("libfz.a")).map_err(|e| format!("no archive: {e}\n{log}"))?;
+    Ok(Ok(elf_members(&bytes)))
 }
 
 /// What differs between the wrapper's outcome and gcc's, if anything;
@@ -1485,4 +1498,65 @@ fn warnings_name_this_checkouts_files_on_a_hit_from_another() {
         let src = format!("{}/src/main.c", ws.display());
         assert_like_gcc(&sb, ws, "", &["-c", &src, "-o", "o/main.o", &inc]);
     }
+}
+
+/// The issue's reproduction: a `-D` value holding the package's path is
+/// copied into the object as is, so the helper must not hash it by the
+/// stable name (it rewrote machine directories in every argument): a
+/// second checkout got the first one's path.
+#[test]
+fn helper_define_holding_the_checkout_path_is_not_shared() {
+    let (sb, a) = regression_tree("const char *ws = WS;\n");
+    let b = sb.path("other");
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let spec = HelperSpec {
+        lines: vec!["file src/main.c".into(), "define WS \"{ws}/data\"".into()],
+        debug: false,
+    };
+    for ws in [&a, &b] {
+        let got = helper_build(&sb, ws, &spec, true).unwrap();
+        let want = helper_build(&sb, ws, &spec, false).unwrap();
+        let got = got.expect("the cached build compiles");
+        assert!(
+            got == want.unwrap(),
+            "{}: the helper's object differs from cc's",
+            ws.display()
+        );
+    }
+}
+
+/// A symlink loop stops gcc's search with an error ("Too many levels of
+/// symbolic links"); the probe took it for no file, so a result from
+/// before the loop appeared was served where gcc fails.
+#[test]
+fn symlink_loop_where_a_header_was_absent() {
+    let (sb, ws) = regression_tree("#if __has_include(\"p.h\")\n#include \"p.h\"\n#endif\n");
+    fs::create_dir_all(ws.join("inc")).unwrap();
+    let args = ["-c", "src/main.c", "-o", "o/main.o", "-Iinc"];
+    assert_like_gcc(&sb, &ws, "", &args);
+    std::os::unix::fs::symlink("p.h", ws.join("inc/p.h")).unwrap();
+    assert_like_gcc(&sb, &ws, "", &args);
+    settle();
+    assert_like_gcc(&sb, &ws, "", &args);
+}
+
+/// gcc leaves a `CPATH` directory that does not exist out of its search
+/// list (and out of `-v`'s), so the probes did not cover it: a header
+/// made there later, which gcc then finds first, was missed.
+#[test]
+fn cpath_directory_that_appears_after_the_first_compile() {
+    let (sb, ws) = regression_tree("#include <b.h>\n");
+    fs::create_dir_all(ws.join("s")).unwrap();
+    fs::write(ws.join("s/b.h"), "int from_s;\n").unwrap();
+    let args = ["-c", "src/main.c", "-o", "o/main.o", "-isystem", "s"];
+    assert_like_gcc_env(&sb, &ws, "", &args, true);
+    fs::create_dir_all(ws.join("cp")).unwrap();
+    fs::write(ws.join("cp/b.h"), "int from_cp;\n").unwrap();
+    assert_like_gcc_env(&sb, &ws, "", &args, true);
 }

@@ -263,8 +263,7 @@ fn a_registry_sys_crate_is_not_made_to_rerun() {
 }
 
 /// `cmake`: a path crate built by the `cmake` crate, its compiles through
-/// the wrapper (`CMAKE_C_COMPILER_LAUNCHER`, which `cargo gocache` sets
-/// once CMake is routed; set here so the test holds either way). Its build
+/// the wrapper (`CMAKE_C_COMPILER_LAUNCHER`, which `cargo gocache` sets). Its build
 /// script prints no `rerun-if` line, so cargo's default (rerun on any edit
 /// of the package) is on, and gocache must print nothing that would narrow
 /// it: edits of a header, a source and `CMakeLists.txt` all rebuild, a header
@@ -342,8 +341,7 @@ fn a_cmake_path_crate_keeps_cargos_default_and_rebuilds_on_edits() {
         let mut cmd = gocache(&store);
         cmd.args(["gocache", "build", "-v"])
             .current_dir(&ws)
-            .env("CARGO_TARGET_DIR", &target)
-            .env("CMAKE_C_COMPILER_LAUNCHER", crate::project::bin());
+            .env("CARGO_TARGET_DIR", &target);
         let r = run(&mut cmd).success();
         let v = run(&mut std::process::Command::new(target.join("debug/app"))).success();
         (r, v.stdout().trim().to_string())
