@@ -4,7 +4,7 @@
 //! A key ([`crate::hash::KeyHasher`]) is the SHA-256 of its lines. The
 //! wrapper's pre-key ([`crate::compile::Compile::key_lines`]), the final
 //! key and the manifests' header sets ([`crate::manifest`]), and the
-//! build.rs helper's archive key ([`crate::helper`]) are all made of
+//! build.rs helper's archive key ([`crate::CachedBuild`]) are all made of
 //! [`KeyLine`]s, and `explain` ([`crate::explain`]) reads the lines kept
 //! beside an entry back into [`KeyLine`]s to compare them, so a line means
 //! the same thing wherever it appears.
