@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::e2e::{count, take_stats};
-use crate::project::{bin, cargo, clean_command, example, gocache, run};
+use crate::support::{bin, cargo, clean_command, example, gocache, run};
 
 const HOST: &str = "x86_64-unknown-linux-gnu";
 

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::project::{cargo, copy_tree, gocache, run, Run};
+use crate::support::{cargo, copy_tree, gocache, run, Run};
 
 /// A temp crate with its own store.
 struct Crate {
@@ -360,7 +360,7 @@ fn cache_off_is_plain_cc() {
     let lib = out.join("libseed.a");
     assert!(!members(&lib).contains(&"__.GOCACHE_ID".to_string()));
     let r = c.gocache(&["buildid", lib.to_str().unwrap()]);
-    assert!(!r.output.status.success());
+    assert!(!r.status.success());
     r.stderr_contains("no build ID");
     assert_eq!(r.stderr().lines().count(), 1, "one line: {}", r.stderr());
     assert!(!c.store.exists(), "no store is created");
@@ -373,7 +373,7 @@ fn buildid_of_a_non_archive_is_a_one_line_error() {
     let f = dir.path().join("notes.txt");
     fs::write(&f, "not an archive").unwrap();
     let r = run(gocache(&dir.path().join("store")).args(["buildid", f.to_str().unwrap()]));
-    assert_eq!(r.output.status.code(), Some(1));
+    assert_eq!(r.status.code(), Some(1));
     r.stderr_contains("not an ar archive");
     assert_eq!(r.stderr().lines().count(), 1, "{}", r.stderr());
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::project::{archives, cargo, example, gocache, run, Run};
+use crate::support::{archives, cargo, example, gocache, run, Run};
 
 /// A crate whose build.rs compiles `sources` (in `src/`, `a.c` includes
 /// `include/x.h`) into one static library with `cc`.
@@ -359,7 +359,7 @@ fn verify_through_cargo_catches_a_nondeterministic_compiler() {
     cmd.env("CC", randcc);
     let b = run(&mut cmd);
     assert!(
-        !b.output.status.success(),
+        !b.status.success(),
         "--verify passed a nondeterministic compile:\n{}",
         b.stderr()
     );
@@ -502,7 +502,7 @@ fn bad_configuration_is_one_error_naming_where_and_what() {
                 .map(str::to_string)
                 .collect();
             assert!(
-                !r.output.status.success() && errors.len() == 1,
+                !r.status.success() && errors.len() == 1,
                 "{what}: `{}` did not fail with one error line:\n{}",
                 args.join(" "),
                 r.stderr()
@@ -627,7 +627,7 @@ fn export_then_import_into_an_empty_store_hits_everything() {
     // A file that is no bundle: one error line.
     let mut cmd = d.gocache(&["import", "Cargo.toml"]);
     let r = run(&mut cmd);
-    assert!(!r.output.status.success(), "{}", r.stderr());
+    assert!(!r.status.success(), "{}", r.stderr());
     let stderr = r.stderr();
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert!(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::e2e::{count, take_stats};
-use crate::project::{cargo, example, gocache, run};
+use crate::support::{cargo, example, gocache, run};
 
 /// Every object CMake wrote under `dir`, keyed by its path below the
 /// `CMakeFiles` directory, and the archive (built and installed), by name.
@@ -96,11 +96,7 @@ pub(crate) fn cmake_crate(ws: &Path) {
 }
 
 fn need_cmake() {
-    let ok = Command::new("cmake")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "cmake not found: run bash tests/run.sh to install");
+    crate::support::require_tool("cmake");
 }
 
 /// Cold, `cargo clean`, warm: the warm build hits every compile CMake ran

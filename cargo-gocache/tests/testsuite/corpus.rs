@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::e2e::{count, take_stats};
-use crate::project::{cargo, copy_tree, gocache, run, Run};
+use crate::support::{cargo, copy_tree, gocache, run, Run};
 
 /// The corpus workspace in the repository.
 fn corpus_dir() -> PathBuf {
@@ -45,16 +45,7 @@ fn corpus_dir() -> PathBuf {
 #[track_caller]
 fn require_tools() {
     for tool in ["cmake", "perl", "make", "g++"] {
-        let found = std::process::Command::new(tool)
-            .arg("--version")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            found,
-            "{tool} is not installed: run bash tests/run.sh to install"
-        );
+        crate::support::require_tool(tool);
     }
 }
 
@@ -308,7 +299,7 @@ fn openssl_src_builds_with_a_broken_store_and_an_archiver_named_like_an_ar_key()
         0,
         "a hit from a broken store\n{stats}"
     );
-    let libs = crate::project::archives(&target);
+    let libs = crate::support::archives(&target);
     for lib in ["libcrypto.a", "libssl.a"] {
         assert!(
             libs.keys().any(|k| k.ends_with(lib)),

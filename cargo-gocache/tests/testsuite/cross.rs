@@ -14,16 +14,12 @@ use std::process::Command;
 use gocache_build::engine::stats::{read_events, Outcome};
 
 use crate::e2e::{count, take_stats};
-use crate::project::{bin, clean_command, example, gocache};
+use crate::support::{bin, clean_command, example, gocache};
 
 const CROSS_CC: &str = "aarch64-linux-gnu-gcc";
 
 fn need_cross() {
-    let ok = Command::new(CROSS_CC)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "{CROSS_CC} not found: run bash tests/run.sh to install");
+    crate::support::require_tool(CROSS_CC);
 }
 
 fn last_event(store: &Path) -> String {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::project::{archives, cargo, copy_tree, example, gocache, run, Run};
+use crate::support::{archives, cargo, copy_tree, example, gocache, run, Run};
 
 /// `cargo gocache <args>` in `ws` with `target` as the target directory.
 #[track_caller]

@@ -79,35 +79,6 @@ const STEPS_VAR: &str = "GOCACHE_FUZZ_STEPS";
 const SPEC_VAR: &str = "GOCACHE_FUZZ_SPEC";
 const ROLE_VAR: &str = "GOCACHE_FUZZ_ROLE";
 
-/// Variables cargo sets for tests, or that the wrapper or cc read, that
-/// must not leak into the compiles under test.
-const CLEAR_ENV: &[&str] = &[
-    "CARGO_MANIFEST_DIR",
-    "CARGO_PKG_NAME",
-    "CARGO_PKG_VERSION",
-    "OUT_DIR",
-    "CARGO_GOCACHE_WORKSPACE",
-    "CARGO_GOCACHE_CARGO_HOME",
-    "CARGO_GOCACHE_MAP_CWD",
-    "CARGO_GOCACHE_RUN_LOG",
-    "CARGO_GOCACHE_DEBUG",
-    "CARGO_GOCACHE_VERIFY",
-    "CARGO_GOCACHE_REMOTE",
-    "SOURCE_DATE_EPOCH",
-    "CPATH",
-    "C_INCLUDE_PATH",
-    "CPLUS_INCLUDE_PATH",
-    "DEPENDENCIES_OUTPUT",
-    "SUNPRO_DEPENDENCIES",
-    "CFLAGS",
-    "CPPFLAGS",
-    "CC",
-    "AR",
-    "TARGET",
-    "HOST",
-    "GCC_COLORS",
-];
-
 /// splitmix64: small, seedable, good enough to pick edits.
 struct Rng(u64);
 
@@ -1090,15 +1061,7 @@ fn prefix_maps(sb: &Sandbox, ws: &Path, build_script: bool) -> Vec<String> {
 /// The environment of every compile: the test's own, cleared of what
 /// would change the compile.
 fn base_env(sb: &Sandbox, cmd: &mut Command) {
-    for v in CLEAR_ENV {
-        cmd.env_remove(v);
-    }
-    for (name, _) in std::env::vars_os() {
-        let n = name.to_string_lossy();
-        if n.starts_with("CARGO_GOCACHE_") || n.starts_with("CARGO_CFG_") {
-            cmd.env_remove(&name);
-        }
-    }
+    crate::support::scrub(cmd);
     cmd.env("HOME", sb.home())
         .env("CARGO_HOME", sb.home().join(".cargo"))
         .env("LC_ALL", "C")
@@ -1203,11 +1166,7 @@ fn gocache_bin() -> PathBuf {
 
 #[track_caller]
 fn need_gcc() {
-    let ok = Command::new("gcc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "gcc not found: run bash tests/run.sh to install");
+    crate::support::require_tool("gcc");
 }
 
 fn env_number(name: &str) -> Option<u64> {

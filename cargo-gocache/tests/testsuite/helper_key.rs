@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::project::{cargo, copy_tree, gocache, run};
+use crate::support::{cargo, copy_tree, gocache, run};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,11 +23,7 @@ fn shared_target() -> PathBuf {
 
 #[track_caller]
 fn need_gcc() {
-    let ok = Command::new("gcc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "gcc not found: run bash tests/run.sh to install");
+    crate::support::require_tool("gcc");
 }
 
 /// Write crate `name` at `root`: the helper and cc as build-dependencies,

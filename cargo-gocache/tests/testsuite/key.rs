@@ -12,37 +12,7 @@ use gocache_build::engine::lookup::MissReason;
 use gocache_build::engine::stats::{read_events, Event, Outcome};
 use gocache_build::engine::{ActionId, Store};
 
-use crate::project::bin;
-
-/// Variables of the test runner's environment that must not reach the
-/// compiles under test (they are key inputs or relocation sources).
-const CLEAR_ENV: &[&str] = &[
-    "CARGO_MANIFEST_DIR",
-    "CARGO_PKG_NAME",
-    "CARGO_PKG_VERSION",
-    "OUT_DIR",
-    "CARGO_GOCACHE_WORKSPACE",
-    "CARGO_GOCACHE_CARGO_HOME",
-    "CARGO_GOCACHE_MAP_CWD",
-    "CARGO_GOCACHE_RUN_LOG",
-    "CARGO_GOCACHE_DEBUG",
-    "CARGO_GOCACHE_REMOTE",
-    "SOURCE_DATE_EPOCH",
-    "CPATH",
-    "C_INCLUDE_PATH",
-    "CPLUS_INCLUDE_PATH",
-    "DEPENDENCIES_OUTPUT",
-    "SUNPRO_DEPENDENCIES",
-];
-
-#[track_caller]
-fn need_gcc() {
-    let ok = Command::new("gcc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "gcc not found: run bash tests/run.sh to install");
-}
+use crate::support::bin;
 
 #[track_caller]
 fn ok(cmd: &mut Command) -> Output {
@@ -63,7 +33,7 @@ struct Tree {
 
 impl Tree {
     fn new() -> Tree {
-        need_gcc();
+        crate::support::require_tool("gcc");
         Tree {
             dir: tempfile::tempdir().unwrap(),
         }
@@ -93,9 +63,7 @@ impl Tree {
     fn cmd(&self, program: impl AsRef<std::ffi::OsStr>, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(program);
         cmd.args(args).current_dir(dir).env("PWD", dir);
-        for k in CLEAR_ENV {
-            cmd.env_remove(k);
-        }
+        crate::support::scrub(&mut cmd);
         cmd.env("HOME", self.path("home"));
         cmd
     }

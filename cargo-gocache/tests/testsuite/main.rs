@@ -1,7 +1,9 @@
 //! End-to-end tests of the `cargo-gocache` binary: one test binary, one
 //! module per area (cargo's `tests/testsuite` layout), sharing [`support`]
-//! (a sandbox per test: its own `CARGO_GOCACHE_DIR` and `HOME`) and
-//! [`project`] (cargo projects built for real).
+//! (the one harness: a sandbox per test with its own `CARGO_GOCACHE_DIR`
+//! and `HOME`, one environment scrub list, one command runner, cargo
+//! projects built for real, and `require_tool` for tests that need gcc,
+//! clang, cmake, redis-server or nginx).
 
 mod archiver;
 mod asm;
@@ -14,7 +16,6 @@ mod e2e;
 mod fuzz;
 mod helper_key;
 mod key;
-mod project;
 mod remote;
 mod remote_e2e;
 mod rerun;

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::e2e::{assert_same_archives, count, take_stats};
-use crate::project::{archives, copy_tree, example, gocache, run, Run};
 use crate::servers::{Nginx, Redis};
+use crate::support::{archives, copy_tree, example, gocache, run, Run};
 
 /// `FAILURE_LIMIT` in `cargo_gocache::remote`: failures in a row before the
 /// remote is skipped.

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::project::{cargo, example, gocache, require_tool, run, Run};
+use crate::support::{cargo, example, gocache, require_tool, run, Run};
 
 /// A workspace: `app` (a binary printing `knob::value()`) and the path
 /// crate `knob`, whose build script is plain cc with two `-I` directories

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::project::{bin, gocache, run};
+use crate::support::{bin, gocache, run};
 
 /// A crate whose build script writes the variables the runner sets to
 /// `<ws>/seen.txt`, one `NAME=value` a line (`NAME=` when unset).
@@ -126,7 +126,7 @@ fn cargo_exit_code_passes_through() {
         .args(["gocache", "check"])
         .current_dir(&ws)
         .env("CARGO_TARGET_DIR", ws.join("target")));
-    assert_eq!(r.output.status.code(), Some(101), "{}", r.stderr());
+    assert_eq!(r.status.code(), Some(101), "{}", r.stderr());
     r.stderr_contains("mismatched types")
         .stderr_contains("gocache: no C/C++ compiles ran");
 
@@ -134,7 +134,7 @@ fn cargo_exit_code_passes_through() {
     let r = run(gocache(&store)
         .args(["gocache", "no-such-subcommand"])
         .current_dir(&ws));
-    assert_eq!(r.output.status.code(), Some(101), "{}", r.stderr());
+    assert_eq!(r.status.code(), Some(101), "{}", r.stderr());
     r.stderr_contains("no such command");
 }
 
@@ -308,7 +308,7 @@ fn c_compiling_crate(root: &Path, name: &str, n: usize, wait_ms: u64) -> PathBuf
 /// its own compiles only (each wrapper finds its own run's log).
 #[test]
 fn two_runs_at_once_on_one_store_keep_their_own_counts() {
-    crate::project::require_tool("gcc");
+    crate::support::require_tool("gcc");
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     let one = c_compiling_crate(tmp.path(), "one", 1, 1500);

@@ -16,16 +16,85 @@
 // Shared by every module; not each one uses every helper.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 use gocache_build::engine::Store;
 
 /// The binary under test, built by cargo for this test run.
 pub const GOCACHE_BIN: &str = env!("CARGO_BIN_EXE_cargo-gocache");
+
+/// Variables of the test runner's environment that must not reach a
+/// command under test: cargo's own for this test binary, compiler and
+/// flag choices, search-path and depfile variables gcc reads, and the
+/// cargo runner's choices. One list for every module (issue 9): a variable
+/// that leaks into one harness and not another makes a test pass or fail
+/// by where it runs.
+pub const SCRUB_ENV: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_PKG_NAME",
+    "CARGO_PKG_VERSION",
+    "OUT_DIR",
+    "TARGET",
+    "HOST",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "RUSTC_WRAPPER",
+    "CC",
+    "CXX",
+    "AR",
+    "HOST_CC",
+    "HOST_CXX",
+    "TARGET_CC",
+    "TARGET_CXX",
+    "CC_KNOWN_WRAPPER_CUSTOM",
+    "CFLAGS",
+    "CXXFLAGS",
+    "CPPFLAGS",
+    "SOURCE_DATE_EPOCH",
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "DEPENDENCIES_OUTPUT",
+    "SUNPRO_DEPENDENCIES",
+    "GCC_COLORS",
+    "XDG_CACHE_HOME",
+];
+
+/// Prefixes of variables removed as [`SCRUB_ENV`] is: every gocache
+/// setting, cc-rs's per-target compilers and flags, and cargo's `cfg`s.
+pub const SCRUB_PREFIXES: &[&str] = &[
+    "CARGO_GOCACHE_",
+    "CARGO_CFG_",
+    "CC_",
+    "CXX_",
+    "CFLAGS_",
+    "AR_",
+];
+
+/// The names [`scrub`] removes from the test runner's environment.
+pub fn scrubbed_names() -> Vec<OsString> {
+    let mut names: Vec<OsString> = SCRUB_ENV.iter().map(OsString::from).collect();
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if SCRUB_PREFIXES.iter().any(|p| n.starts_with(p)) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Remove [`SCRUB_ENV`] and every [`SCRUB_PREFIXES`] variable from `cmd`.
+pub fn scrub(cmd: &mut Command) -> &mut Command {
+    for name in scrubbed_names() {
+        cmd.env_remove(name);
+    }
+    cmd
+}
 
 /// A temporary directory for one test, removed when it is dropped.
 ///
@@ -96,8 +165,8 @@ impl Sandbox {
 
     /// Any program with the sandbox's environment.
     ///
-    /// The environment is the test's own minus every `CARGO_GOCACHE_*`
-    /// variable and `XDG_CACHE_HOME`, plus `CARGO_GOCACHE_DIR=<cache>` and
+    /// The environment is the test's own minus what [`scrub`] removes,
+    /// plus `CARGO_GOCACHE_DIR=<cache>` and
     /// `HOME=<home>`. Override any of it with [`Cmd::env`] or
     /// [`Cmd::env_remove`].
     pub fn cmd(&self, program: impl AsRef<OsStr>) -> Cmd {
@@ -107,13 +176,10 @@ impl Sandbox {
             env: Vec::new(),
             cwd: self.work(),
         };
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("CARGO_GOCACHE_") {
-                cmd.env.push((name, None));
-            }
+        for name in scrubbed_names() {
+            cmd.env.push((name, None));
         }
-        cmd.env_remove("XDG_CACHE_HOME")
-            .env("HOME", self.home())
+        cmd.env("HOME", self.home())
             .env("CARGO_GOCACHE_DIR", self.cache_dir());
         cmd
     }
@@ -183,13 +249,7 @@ impl Cmd {
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.display()));
-        Run {
-            command: self.display(),
-            cwd: self.cwd.clone(),
-            status: out.status,
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from_output(self.display(), self.cwd.clone(), out)
     }
 
     /// The command as a shell line: variables set, then program and arguments.
@@ -247,6 +307,33 @@ impl fmt::Display for Run {
 }
 
 impl Run {
+    fn from_output(command: String, cwd: PathBuf, out: Output) -> Run {
+        Run {
+            command,
+            cwd,
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Its stdout, owned (for callers that chain on a temporary).
+    pub fn stdout(&self) -> String {
+        self.stdout.clone()
+    }
+
+    /// Its stderr, owned.
+    pub fn stderr(&self) -> String {
+        self.stderr.clone()
+    }
+
+    /// It exited with 0; keeps the run (by value, to chain on [`run`]).
+    #[track_caller]
+    pub fn success(self) -> Run {
+        self.assert_success();
+        self
+    }
+
     /// The exit code (`None` if killed by a signal).
     pub fn code(&self) -> Option<i32> {
         self.status.code()
@@ -342,4 +429,149 @@ impl Run {
             Err(e) => self.fail(format_args!("stdout is not JSON: {e}")),
         }
     }
+}
+
+// ---- cargo projects built for real (was `project.rs`) ----
+
+/// The `cargo-gocache` binary built for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cargo-gocache"))
+}
+
+/// The repository's `examples/<name>`.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
+        .join(name)
+}
+
+/// The C compiler the end-to-end tests run: gcc, or the one named by
+/// `GOCACHE_TEST_CC` (`tests/run.sh` runs the gcc tests again with
+/// `GOCACHE_TEST_CC=clang` when clang is installed).
+pub fn test_cc() -> &'static str {
+    match std::env::var("GOCACHE_TEST_CC").as_deref() {
+        Ok("clang") => "clang",
+        Ok("gcc") | Err(_) => "gcc",
+        Ok(other) => panic!("GOCACHE_TEST_CC={other}: expected gcc or clang"),
+    }
+}
+
+/// The C++ compiler that goes with [`test_cc`].
+pub fn test_cxx() -> &'static str {
+    match test_cc() {
+        "clang" => "clang++",
+        _ => "g++",
+    }
+}
+
+/// A command with [`scrub`]bed environment (nothing of the test runner's
+/// own setup leaks: a target dir, a compiler, flags, a gocache run), and
+/// under `GOCACHE_TEST_CC=clang` the `CC`/`CXX` a user of clang would set.
+pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    scrub(&mut cmd);
+    if test_cc() != "gcc" {
+        cmd.env("CC", test_cc()).env("CXX", test_cxx());
+    }
+    cmd
+}
+
+/// `cargo-gocache` with a clean environment and its own store.
+pub fn gocache(store: &Path) -> Command {
+    let mut cmd = clean_command(bin());
+    cmd.env("CARGO_GOCACHE_DIR", store);
+    cmd
+}
+
+/// `$CARGO` (the cargo running the tests), else `cargo`.
+pub fn cargo() -> Command {
+    clean_command(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Run a [`Command`] (one made by [`clean_command`], [`gocache`], [`cargo`],
+/// or scrubbed with [`scrub`]) and keep its output for [`Run`]'s asserts.
+#[track_caller]
+pub fn run(cmd: &mut Command) -> Run {
+    let command = format!("{cmd:?}");
+    let cwd = cmd
+        .get_current_dir()
+        .map_or_else(|| std::env::current_dir().unwrap(), Path::to_path_buf);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
+    Run::from_output(command, cwd, out)
+}
+
+/// Copy the tree `from` to `to`, leaving out `target` directories.
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        let ty = entry.file_type().unwrap();
+        if ty.is_dir() {
+            if entry.file_name() != "target" {
+                copy_tree(&entry.path(), &dest);
+            }
+        } else {
+            fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// Every `lib*.a` under `dir`, keyed so that the same archive of the same
+/// crate matches across target directories and checkouts: cargo's hashed
+/// directory names (`build/zstd-sys-1a2b.../out/libzstd.a`) lose the hash.
+pub fn archives(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "a")
+                && p.file_name().unwrap().to_string_lossy().starts_with("lib")
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files
+        .into_iter()
+        .map(|p| {
+            let key: Vec<String> = p
+                .strip_prefix(dir)
+                .unwrap()
+                .components()
+                .map(|c| {
+                    let s = c.as_os_str().to_string_lossy();
+                    match s.rsplit_once('-') {
+                        Some((name, hash))
+                            if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+                        {
+                            name.to_string()
+                        }
+                        _ => s.into_owned(),
+                    }
+                })
+                .collect();
+            (key.join("/"), fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+/// Fail (not skip) when a tool the test needs is missing: a test that
+/// passes without its tool proves nothing.
+#[track_caller]
+pub fn require_tool(name: &str) {
+    let ok = Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "{name} not found: run bash tests/run.sh to install");
 }

@@ -13,7 +13,7 @@ use std::process::Command;
 use gocache_build::engine::stats::{read_events, Outcome};
 
 use crate::e2e::{count, take_stats};
-use crate::project::{bin, cargo, clean_command, example, gocache, run};
+use crate::support::{bin, cargo, clean_command, example, gocache, run};
 
 const STAMP_C: &str = "const char *stamp(void) { return \"built \" __DATE__ \" \" __TIME__; }\n";
 
@@ -148,9 +148,7 @@ fn time_macros_are_uncacheable_by_default_and_pinned_by_choice() {
 /// `__DATE__`, so the compile stays uncacheable.
 #[test]
 fn pinning_is_refused_for_a_compiler_that_ignores_source_date_epoch() {
-    if !crate::asm::compilers().contains(&"clang") {
-        return; // compilers() asserts when clang is required
-    }
+    crate::support::require_tool("clang");
     let version = Command::new("clang").arg("--version").output().unwrap();
     let version = String::from_utf8_lossy(&version.stdout).to_string();
     let major: u32 = version

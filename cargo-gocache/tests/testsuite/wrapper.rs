@@ -8,43 +8,7 @@ use std::process::{Command, Output};
 
 use gocache_build::engine::stats::{read_events, Outcome};
 
-use crate::project::{bin, test_cc};
-
-/// Variables cargo sets for tests, or that the wrapper reads, that must not
-/// leak into the compiles under test.
-const CLEAR_ENV: &[&str] = &[
-    "CARGO_MANIFEST_DIR",
-    "CARGO_PKG_NAME",
-    "CARGO_PKG_VERSION",
-    "OUT_DIR",
-    "CARGO_GOCACHE_WORKSPACE",
-    "CARGO_GOCACHE_CARGO_HOME",
-    "CARGO_GOCACHE_MAP_CWD",
-    "CARGO_GOCACHE_RUN_LOG",
-    "CARGO_GOCACHE_DEBUG",
-    "SOURCE_DATE_EPOCH",
-    "CPATH",
-    "C_INCLUDE_PATH",
-    "CPLUS_INCLUDE_PATH",
-    "DEPENDENCIES_OUTPUT",
-    "SUNPRO_DEPENDENCIES",
-];
-
-/// The compiler under test ([`test_cc`]: gcc, or clang with
-/// `GOCACHE_TEST_CC=clang`) must be installed: a test that passes without
-/// it would prove nothing.
-fn have_gcc() -> bool {
-    let ok = Command::new(test_cc())
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "{} not found: run bash tests/run.sh to install",
-        test_cc()
-    );
-    ok
-}
+use crate::support::{bin, require_tool, test_cc};
 
 /// A temporary tree with a store in it.
 struct Sandbox {
@@ -91,9 +55,7 @@ impl Sandbox {
     fn gocache_with(&self, cwd: &str, store: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.arg(test_cc()).args(args).current_dir(self.path(cwd));
-        for k in CLEAR_ENV {
-            cmd.env_remove(k);
-        }
+        crate::support::scrub(&mut cmd);
         cmd.env("CARGO_GOCACHE_DIR", store);
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -171,9 +133,7 @@ const MAIN_C: &str = "#include \"x.h\"\nint f(void) { return X; }\n";
 
 #[test]
 fn header_edited() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("src/a.c", MAIN_C);
     s.write("inc/x.h", "#define X 1\n");
@@ -187,9 +147,7 @@ fn header_edited() {
 
 #[test]
 fn new_header_earlier_in_include_path_shadows_old_one() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("src/a.c", MAIN_C);
     s.write("inc2/x.h", "#define X 2\n");
@@ -207,9 +165,7 @@ fn new_header_earlier_in_include_path_shadows_old_one() {
 
 #[test]
 fn new_header_beside_including_file_shadows_old_one() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("src/a.c", MAIN_C);
     s.write("inc/x.h", "#define X 2\n");
@@ -225,9 +181,7 @@ fn new_header_beside_including_file_shadows_old_one() {
 
 #[test]
 fn define_changed() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("a.c", "int f(void) { return X; }\n");
     assert_eq!(s.check(".", &["-DX=1", "-c", "a.c"], "a.o"), "miss");
@@ -238,9 +192,7 @@ fn define_changed() {
 
 #[test]
 fn two_trees_differing_in_one_header_never_share_an_object() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     // With the working directory relocated both trees have the same
     // pre-key: only the header list tells them apart.
     let s = Sandbox::new().env("CARGO_GOCACHE_MAP_CWD", "1");
@@ -261,9 +213,7 @@ fn two_trees_differing_in_one_header_never_share_an_object() {
 
 #[test]
 fn include_dot_with_different_working_directories() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     for relocated in [false, true] {
         let mut s = Sandbox::new();
         if relocated {
@@ -284,9 +234,7 @@ fn include_dot_with_different_working_directories() {
 
 #[test]
 fn compile_error_passes_through_exactly() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("a.c", "int f(void) { return undeclared; }\n");
     let args = ["-c", "a.c", "-o", "a.o"];
@@ -312,9 +260,7 @@ fn compile_error_passes_through_exactly() {
 
 #[test]
 fn depfile_restored_on_hit_names_this_builds_paths() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     for tree in ["A", "B"] {
         s.write(&format!("{tree}/src/a.c"), MAIN_C);
@@ -374,9 +320,7 @@ fn depfile_restored_on_hit_names_this_builds_paths() {
 
 #[test]
 fn time_macro_not_served_stale_but_cached_with_source_date_epoch() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("a.c", "const char *t = __TIME__;\n");
     let args = ["-c", "a.c"];
@@ -414,9 +358,7 @@ fn honours_source_date_epoch() -> bool {
 
 #[test]
 fn warnings_replayed_on_hit() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("a.c", "int f(void) { int unused; return 0; }\n");
     let args = ["-Wall", "-c", "a.c"];
@@ -431,9 +373,7 @@ fn warnings_replayed_on_hit() {
 
 #[test]
 fn preprocessed_assembly_cached() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("n.h", "#define N 42\n");
     s.write(
@@ -448,9 +388,7 @@ fn preprocessed_assembly_cached() {
 
 #[test]
 fn link_and_preprocess_pass_through_with_reason() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("m.c", "int main(void) { return 0; }\n");
     run_ok(&mut s.gocache(".", &["-c", "m.c"]));
@@ -478,9 +416,7 @@ fn link_and_preprocess_pass_through_with_reason() {
 
 #[test]
 fn damaged_store_still_builds() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("a.c", "int f(void) { return 1; }\n");
     let args = ["-c", "a.c"];
@@ -535,9 +471,7 @@ fn damaged_store_still_builds() {
 
 #[test]
 fn relocated_objects_are_identical_and_name_no_checkout() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     for tree in ["A", "B"] {
         s.write(
@@ -626,9 +560,7 @@ fn fake_compiler_sees_exact_arguments() {
     let run = |store: &str, args: &[&str]| {
         let mut cmd = Command::new(bin());
         cmd.arg(&cc).args(args).current_dir(s.root());
-        for k in CLEAR_ENV {
-            cmd.env_remove(k);
-        }
+        crate::support::scrub(&mut cmd);
         cmd.env("CARGO_GOCACHE_DIR", store)
             .env("CARGO_GOCACHE_CARGO_HOME", "/nonexistent-cargo-home");
         run_ok(&mut cmd)
@@ -683,9 +615,7 @@ fn fake_compiler_sees_exact_arguments() {
 /// and removal.
 #[test]
 fn settled_files_remembered_by_stamp_still_see_changes() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let settle = || std::thread::sleep(std::time::Duration::from_millis(2200));
     let s = Sandbox::new();
     s.write("src/a.c", MAIN_C);
@@ -724,9 +654,7 @@ fn settled_files_remembered_by_stamp_still_see_changes() {
 
 #[test]
 fn panic_in_wrapper_falls_back_to_the_compiler() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new().env("CARGO_GOCACHE_DEBUG", "panic");
     s.write("a.c", "int f(void) { return 1; }\n");
     let out = run_ok(&mut s.gocache(".", &["-c", "a.c"]));
@@ -743,9 +671,7 @@ fn panic_in_wrapper_falls_back_to_the_compiler() {
 
 #[test]
 fn forced_include_shadowed_in_working_directory() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     // gcc looks for an -include file in the working directory first.
     let s = Sandbox::new();
     s.write("src/a.c", "int f(void) { return X; }\n");
@@ -765,9 +691,7 @@ fn forced_include_shadowed_in_working_directory() {
 #[cfg(unix)]
 #[test]
 fn outputs_that_are_not_regular_files_are_not_cached() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new();
     s.write("a.c", "int f(void) { return 1; }\n");
     fs::create_dir_all(s.path("outdir")).unwrap();
@@ -804,9 +728,7 @@ fn unknown_search_path_is_not_cached_and_compiles_once() {
     cmd.arg(&cc)
         .args(["-c", "a.c", "-o", "a.o", "-MMD"])
         .current_dir(s.root());
-    for k in CLEAR_ENV {
-        cmd.env_remove(k);
-    }
+    crate::support::scrub(&mut cmd);
     cmd.env("CARGO_GOCACHE_DIR", s.store())
         .env("FAKECC_NO_SEARCH_LIST", "1");
     let out = run_ok(&mut cmd);
@@ -826,9 +748,7 @@ fn unknown_search_path_is_not_cached_and_compiles_once() {
 /// usable temporary directory it goes beside the object, and is removed.
 #[test]
 fn unusable_temp_dir_does_not_fail_the_compile() {
-    if !have_gcc() {
-        return;
-    }
+    require_tool(test_cc());
     let s = Sandbox::new().env("TMPDIR", "/nonexistent-gocache-tmp");
     s.write("a.c", "int f(void) { return 1; }\n");
     s.write("out/.keep", "");
