@@ -59,7 +59,7 @@
 //! | `OUT_DIR` | `/gocache/out/<CARGO_PKG_NAME>-<CARGO_PKG_VERSION>` |
 //! | `CARGO_GOCACHE_WORKSPACE` (set by `cargo gocache`) | `/gocache/workspace` |
 //! | `CARGO_GOCACHE_CARGO_HOME`, else `CARGO_HOME`, else `~/.cargo` | `/gocache/cargo-home` |
-//! | the working directory, only outside a build script and only with `CARGO_GOCACHE_MAP_CWD=1` | `/gocache/cwd` |
+//! | the working directory, only outside a build script and only with `CARGO_GOCACHE_MAP_CWD` true (`1`, `yes`, ...: the settings' boolean grammar) | `/gocache/cwd` |
 //!
 //! Each directory is mapped under the spelling given and, when different,
 //! its canonical spelling; and when the working directory is spelled
@@ -898,7 +898,8 @@ pub fn supports_prefix_map(identity: &CompilerIdentity) -> bool {
 
 /// The directories this compile's objects are relocated from, read from
 /// the environment (see the module docs for the names). `cwd` is mapped
-/// only outside a build script, and only with `CARGO_GOCACHE_MAP_CWD=1`.
+/// only outside a build script, and only with `CARGO_GOCACHE_MAP_CWD` set
+/// true in the one boolean grammar ([`crate::settings::bool_var`]).
 pub fn relocation_map(cwd: &Path) -> PathMap {
     use crate::env::{var, var_os};
     let mut map = PathMap::new();
@@ -930,7 +931,7 @@ pub fn relocation_map(cwd: &Path) -> PathMap {
     if in_build_script {
         add(manifest_dir, format!("/gocache/pkg/{pkg}"));
         add(path("OUT_DIR"), format!("/gocache/out/{pkg}"));
-    } else if var("CARGO_GOCACHE_MAP_CWD").is_some_and(|v| v == "1") {
+    } else if crate::settings::bool_var("CARGO_GOCACHE_MAP_CWD") {
         add(Some(cwd.to_path_buf()), "/gocache/cwd".into());
     }
     add_cwd_spelling(&mut map, cwd);

@@ -48,6 +48,8 @@ mod error;
 #[doc(hidden)]
 pub mod explain;
 #[doc(hidden)]
+pub mod fsutil;
+#[doc(hidden)]
 pub mod hash;
 mod helper;
 #[doc(hidden)]

@@ -87,7 +87,7 @@ pub fn start(store_root: &Path) -> io::Result<Run> {
     let run = run_in(&dir, &name);
     fs::File::create(&run.log)?;
     #[cfg(not(target_os = "linux"))]
-    crate::store::write_atomic(&dir, "current", format!("{name}\n").as_bytes())
+    crate::fsutil::write_atomic(&dir, "current", format!("{name}\n").as_bytes())
         .map_err(|e| io::Error::other(e.to_string()))?;
     Ok(run)
 }
