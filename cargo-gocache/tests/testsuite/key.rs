@@ -6,26 +6,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use gocache_build::engine::lookup::MissReason;
 use gocache_build::engine::stats::{read_events, Event, Outcome};
 use gocache_build::engine::{ActionId, Store};
 
-use crate::support::bin;
-
-#[track_caller]
-fn ok(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use crate::support::{bin, output_ok as ok};
 
 struct Tree {
     dir: tempfile::TempDir,

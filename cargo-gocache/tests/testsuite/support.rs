@@ -503,6 +503,24 @@ pub fn run(cmd: &mut Command) -> Run {
     Run::from_output(command, cwd, out)
 }
 
+/// Run `cmd`, assert it exited with 0 (printing the whole run as [`Run`]
+/// does when not), and return its raw [`Output`], for tests that compare
+/// bytes (diagnostics, objects written to stdout).
+#[track_caller]
+pub fn output_ok(cmd: &mut Command) -> Output {
+    let command = format!("{cmd:?}");
+    let cwd = cmd
+        .get_current_dir()
+        .map_or_else(|| std::env::current_dir().unwrap(), Path::to_path_buf);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
+    if !out.status.success() {
+        Run::from_output(command, cwd, out.clone()).assert_success();
+    }
+    out
+}
+
 /// Copy the tree `from` to `to`, leaving out `target` directories.
 pub fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();

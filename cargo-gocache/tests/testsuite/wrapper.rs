@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use gocache_build::engine::stats::{read_events, Outcome};
 
-use crate::support::{bin, require_tool, test_cc};
+use crate::support::{bin, output_ok as run_ok, require_tool, test_cc};
 
 /// A temporary tree with a store in it.
 struct Sandbox {
@@ -110,23 +110,6 @@ impl Sandbox {
         }
         (bytes, out)
     }
-}
-
-fn describe(cmd: &Command, out: &Output) -> String {
-    format!(
-        "command: {cmd:?}\ncwd: {:?}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
-        cmd.get_current_dir(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-#[track_caller]
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", describe(cmd, &out));
-    out
 }
 
 const MAIN_C: &str = "#include \"x.h\"\nint f(void) { return X; }\n";
