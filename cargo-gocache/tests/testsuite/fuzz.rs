@@ -799,14 +799,6 @@ impl World {
         }
     }
 
-    fn prefix_maps(&self, build_script: bool) -> Vec<String> {
-        prefix_maps(&self.sb, &self.ws(), build_script)
-    }
-
-    fn base_env(&self, cmd: &mut Command) {
-        base_env(&self.sb, cmd)
-    }
-
     fn compile(&self, config: &Config, cached: bool) -> Outcome {
         let ws = self.ws();
         compile(
