@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 #     the archives whose build IDs the tests read;
 #   ccache: the baseline the benchmarks compare against;
 #   cmake: CMake-built crates through the compiler launchers; perl:
-#     openssl-src's Configure; clang: the end-to-end tests run with clang
+#     openssl-src's Configure and perlasm (both also for the corpus of
+#     real -sys crates); clang: the end-to-end tests run with clang
 #     too; gcc-aarch64-linux-gnu: cross-compiler resolution and keys;
 #   redis-server, nginx: engines for the remote tiers. Debian's `nginx`
 #     package has WebDAV (PUT/DELETE) built in (`--with-http_dav_module`, see
@@ -77,3 +78,22 @@ cargo test --workspace --locked "$@"
 GOCACHE_TEST_CC=clang GOCACHE_TEST_NEED_CLANG=1 \
 	cargo test -p cargo-gocache --test testsuite --locked -- \
 	wrapper:: e2e::warm_builds e2e::user_cc archiver:: cmake::
+
+# The corpus of real -sys crates (cargo-gocache/tests/testsuite/corpus.rs) is
+# `#[ignore]`d, so a plain `cargo test` stays minutes long; here it runs on its
+# own, after the rest. Arguments before a `--` go to cargo, the rest to the
+# test binary, as above.
+cargo_args=()
+test_args=()
+seen_dashes=0
+for arg in "$@"; do
+	if [ "$seen_dashes" = 0 ] && [ "$arg" = "--" ]; then
+		seen_dashes=1
+	elif [ "$seen_dashes" = 0 ]; then
+		cargo_args+=("$arg")
+	else
+		test_args+=("$arg")
+	fi
+done
+exec cargo test -p cargo-gocache --test testsuite --locked "${cargo_args[@]}" \
+	-- --ignored corpus:: "${test_args[@]}"

@@ -67,8 +67,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use gocache_build::engine::compile::{self, Compile};
 use gocache_build::engine::compiler::{self, CompilerIdentity};
 use gocache_build::engine::hash::{ActionId, OutputId};
+use gocache_build::engine::keyline::KeyLine;
+use gocache_build::engine::lookup::MissReason;
 use gocache_build::engine::manifest::{self, Manifest, ObserveOptions};
 use gocache_build::engine::pathmap::PathMap;
+use gocache_build::engine::stamp;
 use gocache_build::engine::stats::{self, Event, Outcome};
 use gocache_build::engine::store::write_file_atomic;
 use gocache_build::engine::{Entry, Store};
@@ -207,7 +210,8 @@ fn cached(
         // For tests of the fallback: a bug in the wrapper must not fail a build.
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
-    let cwd = std::env::current_dir().context("failed to read the working directory")?;
+    // As the compiler will record it: `$PWD` when it names this directory.
+    let cwd = compile::compiler_cwd().context("failed to read the working directory")?;
     let compile = match compile::parse(args, &cwd) {
         Ok(c) => c,
         Err(u) => {
@@ -284,29 +288,45 @@ fn cached(
         pre.line("time-macros pin");
     }
     let pre_id = pre.id();
+    let rejections = store.rejections();
     if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
         if let Some(entry) = store.get(&final_id) {
-            if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
+            if let Ok(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
                 return Ok(Step::Exit(code));
             }
         }
     }
     // Direct mode, with file hashes and probe answers remembered by stat.
     let mut memo = FileMemo::load(store, &memo_key);
-    let manifest = Manifest::load(store, &pre_id);
+    let manifest = Manifest::load_checked(store, &pre_id);
     memo.hash(&compile::absolute(&cwd, &compile.source));
-    let found = manifest.find_with(store, &pre_id, &map, &mut memo);
+    let found = match &manifest {
+        Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo),
+        Err(why) => Err(*why),
+    };
     // Best effort: without the memo the next hit rehashes.
     let _ = memo.save_if_changed(store, &memo_key);
-    if let Some((final_id, entry, _)) = found {
-        if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
-            if let Some(snap) = memo.snapshot(pre_id, final_id) {
-                let _ = snap.save(store, &snapshot_key);
+    let mut why = match found {
+        Ok((final_id, entry, _)) => {
+            match hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
+                Ok(code) => {
+                    if let Some(snap) = memo.snapshot(pre_id, final_id) {
+                        let _ = snap.save(store, &snapshot_key);
+                    }
+                    return Ok(Step::Exit(code));
+                }
+                Err(why) => why,
             }
-            return Ok(Step::Exit(code));
         }
+        Err(why) => why,
+    };
+    if store.rejections() > rejections {
+        why = MissReason::RemoteRejected;
     }
+    let known = manifest.map(|m| m.known_files(&map)).unwrap_or_default();
     let job = Miss {
+        why,
+        known,
         store,
         compiler,
         args,
@@ -435,7 +455,8 @@ fn entry_of(action: ActionId, (output, size): (OutputId, u64)) -> Entry {
     }
 }
 
-/// Serve a hit; `Ok(None)` if an output is missing or damaged (a miss).
+/// Serve a hit; `Ok(Err(why))` if the record is damaged or an output is
+/// missing or damaged (a miss).
 fn hit(
     store: &Store,
     compiler: &Path,
@@ -444,26 +465,30 @@ fn hit(
     map: &PathMap,
     final_id: ActionId,
     entry: &Entry,
-) -> Result<Option<i32>> {
-    let Some(record) = store
-        .read_output(entry)
-        .and_then(|b| String::from_utf8(b).ok())
+) -> Result<Result<i32, MissReason>> {
+    let Some(bytes) = store.read_output(entry) else {
+        return Ok(Err(MissReason::OutputMissing));
+    };
+    let Some(record) = String::from_utf8(bytes)
+        .ok()
         .and_then(|t| Record::parse(&t))
     else {
-        return Ok(None);
+        return Ok(Err(MissReason::EntryDamaged));
     };
     // Empty outputs (a silent compile's stdout and stderr) need no read.
     let read = |o: (OutputId, u64)| match o.1 {
         0 => Some(Vec::new()),
         _ => store.read_output(&entry_of(final_id, o)),
     };
-    let (Some(stdout), Some(stderr)) = (read(record.stdout), read(record.stderr)) else {
-        return Ok(None);
+    // Stored by stable names: shown with this build's directories.
+    let shown = |o| read(o).and_then(|b| super::diagnostics::replay_form(&b, map));
+    let (Some(stdout), Some(stderr)) = (shown(record.stdout), shown(record.stderr)) else {
+        return Ok(Err(MissReason::OutputMissing));
     };
     let depfile = match &compile.dep {
         Some(req) => {
             let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) else {
-                return Ok(None);
+                return Ok(Err(MissReason::OutputMissing));
             };
             let prerequisites = deps_for_caller(&deps, req.system_headers, map);
             Some((
@@ -475,7 +500,7 @@ fn hit(
     };
     let object = compile::absolute(cwd, &compile.object);
     if !store.place(&entry_of(final_id, record.object), &object)? {
-        return Ok(None);
+        return Ok(Err(MissReason::OutputMissing));
     }
     if let Some((path, text)) = depfile {
         write_file_atomic(&path, text.as_bytes())?;
@@ -491,12 +516,17 @@ fn hit(
             record.epoch,
         );
     }
+    if let Some(r) = super::rerun::reporter(store) {
+        if let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) {
+            r.report(cwd, deps_for_caller(&deps, false, map));
+        }
+    }
     replay(&stdout, &stderr);
     let mut event = Event::new(Outcome::Hit, compile.source.display().to_string());
     event.saved_secs = record.secs;
     event.action = Some(final_id);
     stats::record(store, &event);
-    Ok(Some(0))
+    Ok(Ok(0))
 }
 
 /// `CARGO_GOCACHE_VERIFY=1` (`cargo gocache --verify`): compile every hit
@@ -589,6 +619,10 @@ fn replay(stdout: &[u8], stderr: &[u8]) {
 }
 
 struct Miss<'a> {
+    /// Why the lookup missed, for the event.
+    why: MissReason,
+    /// The files the manifest's header sets list: stamped before the compile.
+    known: Vec<PathBuf>,
     store: &'a Store,
     compiler: &'a Path,
     args: &'a [OsString],
@@ -640,7 +674,23 @@ impl Miss<'_> {
             stats::record(self.store, &e);
             return Ok(Step::PassThrough);
         };
-        let started = SystemTime::now();
+        // Full stamps of every input known now (the source, the headers
+        // the manifest lists), compared after the compile (see
+        // gocache_build::engine::stamp); and the source must still be what the
+        // pre-key hashed, or the object would be stored under a stale hash.
+        let source_path = compile::absolute(self.cwd, &c.source);
+        let before = stamp::Before::take(
+            std::iter::once(source_path.clone()).chain(self.known.iter().cloned()),
+            temp.0.parent(),
+        );
+        let source_held = self.source_hash().is_some_and(|want| {
+            gocache_build::engine::manifest::Disk::hash(
+                &mut gocache_build::engine::manifest::RealDisk,
+                &source_path,
+            )
+            .is_some_and(|got| got == want)
+        });
+        let started = before.started();
         let clock = Instant::now();
         let mut cmd = Command::new(self.compiler);
         cmd.args(compile::prefix_map_args(self.map))
@@ -691,31 +741,32 @@ impl Miss<'_> {
         let sysdirs = match self.asm {
             // No preprocessor, no include search.
             Some(_) => Ok(Vec::new()),
-            None => compiler::system_include_dirs(
-                Some(self.store),
-                self.compiler,
-                self.identity,
-                c.lang.name(),
-                &c.sysdir_args,
-            ),
+            None => c.system_dirs(Some(self.store), self.compiler, self.identity),
         };
         let (sysdirs, search_known) = match sysdirs {
             Ok(dirs) => (dirs, true),
             Err(_) => (Vec::new(), false),
         };
         let search = c.search_path(self.cwd, &sysdirs);
-        let system_dirs: Vec<PathBuf> = c
-            .isystem_dirs
-            .iter()
-            .chain(&sysdirs)
-            .chain(&c.after_dirs)
-            .map(|d| compile::absolute(self.cwd, d))
-            .collect();
+        let system_headers = SystemHeaders::new(c, self.cwd, &sysdirs);
+        // `-MMD`'s list is gcc's to decide (a header included by a system
+        // header is a system one too, which no depfile shows): ask it.
+        let user_only = c.dep.as_ref().filter(|d| !d.system_headers);
+        let user_headers = user_only
+            .filter(|_| search_known)
+            .and_then(|_| self.user_headers(&temp.0));
+        let (search_known, user_headers) = match (user_only, user_headers) {
+            (Some(_), None) => (false, None),
+            (_, u) => (search_known, u),
+        };
         let mut deps = String::new();
         let mut files = Vec::with_capacity(prerequisites.len());
         for p in &prerequisites {
             let abs = compile::absolute(self.cwd, p);
-            let system = system_dirs.iter().any(|d| abs.starts_with(d));
+            let system = match &user_headers {
+                Some(user) => !user.contains(&abs),
+                None => system_headers.contains(&abs),
+            };
             let shown = if p.is_absolute() {
                 self.map.map(p)
             } else {
@@ -743,6 +794,9 @@ impl Miss<'_> {
         // costs only the caching, and the output is shown once. (A fault
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
+        if let Some(r) = super::rerun::reporter(self.store) {
+            r.report(self.cwd, &prerequisites);
+        }
         replay(&out.stdout, &out.stderr);
 
         if !search_known {
@@ -764,7 +818,13 @@ impl Miss<'_> {
             // Only to see that none changed while the compile ran.
             files.extend(asm.files.iter().cloned());
         }
-        let observed = match manifest::observe(&files, &search, self.map, opts) {
+        let observed = if source_held {
+            manifest::observe(&files, &search, self.map, opts)
+                .and_then(|o| before.check(&files).map(|()| o))
+        } else {
+            Err(manifest::NotCacheable::ModifiedDuringCompile(source_path))
+        };
+        let observed = match observed {
             Ok(o) => o,
             Err(nc) => {
                 // Name the file that holds the time macros when it is a
@@ -781,6 +841,15 @@ impl Miss<'_> {
                 return Ok(Step::Exit(0));
             }
         };
+        let outputs = super::diagnostics::store_form(&out.stdout, self.map)
+            .zip(super::diagnostics::store_form(&out.stderr, self.map));
+        let Some((stdout, stderr)) = outputs else {
+            let why = Outcome::Uncacheable("output-not-relocatable".into());
+            let mut e = Event::new(why, source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(0));
+        };
         let final_key = observed.key(&self.pre_id);
         let final_id = final_key.id();
         let object_path = compile::absolute(self.cwd, &c.object);
@@ -792,8 +861,8 @@ impl Miss<'_> {
         let record = Record {
             secs,
             object: put(&object)?,
-            stdout: put(&out.stdout)?,
-            stderr: put(&out.stderr)?,
+            stdout: put(&stdout)?,
+            stderr: put(&stderr)?,
             deps: put(deps.as_bytes())?,
             epoch: self.pin,
         };
@@ -819,7 +888,7 @@ impl Miss<'_> {
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
         gocache_build::engine::explain::note_miss(self.store, &object_name, &final_id);
-        let mut e = Event::new(Outcome::Miss, source);
+        let mut e = Event::miss(self.why, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
         stats::record(self.store, &e);
@@ -828,6 +897,59 @@ impl Miss<'_> {
 }
 
 impl Miss<'_> {
+    /// The source's hash as the pre-key has it.
+    fn source_hash(&self) -> Option<String> {
+        self.pre
+            .lines()
+            .iter()
+            .rev()
+            .find_map(|l| match KeyLine::parse(l)? {
+                KeyLine::Source { hash, .. } => Some(hash),
+                _ => None,
+            })
+    }
+
+    /// The files a `-MMD` depfile lists for this compile, as gcc decides
+    /// (absolute): the compile's preprocessing run again with `-E -MMD`
+    /// into `beside` + `.mmd`. Only for a miss whose caller asked for
+    /// `-MMD` (the pre-key tells those apart, so a hit replays the list
+    /// such a miss made). `None` if that fails.
+    fn user_headers(&self, beside: &Path) -> Option<Vec<PathBuf>> {
+        let c = self.compile;
+        let temp = TempFile(beside.with_extension("mmd"));
+        // The object's `-o`, dropped: `-E` writes to /dev/null instead.
+        let object = c.object.to_str()?;
+        let joined = format!("-o{object}");
+        let mut args = Vec::with_capacity(c.run_args.len());
+        let mut it = c.run_args.iter();
+        while let Some(a) = it.next() {
+            if a == "-o" {
+                it.next();
+            } else if *a != joined {
+                args.push(a.as_str());
+            }
+        }
+        let out = Command::new(self.compiler)
+            .args(compile::prefix_map_args(self.map))
+            .args(args)
+            .args(["-E", "-o", "/dev/null", "-MMD", "-MF"])
+            .arg(&temp.0)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = fs::read_to_string(&temp.0).ok()?;
+        let dep = gocache_build::depfile::parse(&text)?;
+        Some(
+            dep.prerequisites
+                .iter()
+                .map(|p| compile::absolute(self.cwd, p))
+                .collect(),
+        )
+    }
+
     /// Best effort: look the new result up through the memo, which records
     /// the stamps, and keep the snapshot. Costs one more read of the
     /// headers, nothing next to the compile just run.
@@ -842,6 +964,70 @@ impl Miss<'_> {
                 let _ = snap.save(self.store, &filememo::snapshot_key(&memo_key));
             }
         }
+    }
+}
+
+/// The headers `-MMD` leaves out of the depfile: those gcc found in a
+/// system directory (`-isystem`, the compiler's own, `-idirafter`).
+///
+/// `CPATH` directories show in the compiler's own list but are searched as
+/// `-I` ones are, so their headers are user headers. A header under a user
+/// directory (`-iquote`, `-I`, `CPATH`) counts as a user one even when a
+/// system directory holds it too (`-I s/sub` below `-isystem s`): listing
+/// a header gcc would leave out is harmless to make, leaving out one it
+/// lists is not. gcc ignores `-I` of a system directory itself, and so do
+/// we. The source is always listed.
+struct SystemHeaders {
+    system: Vec<PathBuf>,
+    user: Vec<PathBuf>,
+    source: PathBuf,
+}
+
+impl SystemHeaders {
+    fn new(c: &Compile, cwd: &Path, sysdirs: &[PathBuf]) -> SystemHeaders {
+        let abs = |d: &PathBuf| compile::absolute(cwd, d);
+        // An empty element of CPATH is the working directory.
+        let cpath: Vec<PathBuf> = gocache_build::env::var_os("CPATH")
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .map(|d| {
+                        if d.as_os_str().is_empty() {
+                            ".".into()
+                        } else {
+                            d
+                        }
+                    })
+                    .map(|d| abs(&d))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let system: Vec<PathBuf> = c
+            .isystem_dirs
+            .iter()
+            .chain(sysdirs)
+            .chain(&c.after_dirs)
+            .map(abs)
+            .filter(|d| !cpath.contains(d))
+            .collect();
+        let user = c
+            .quote_dirs
+            .iter()
+            .chain(&c.include_dirs)
+            .map(abs)
+            .chain(cpath)
+            .filter(|d| !system.contains(d))
+            .collect();
+        SystemHeaders {
+            system,
+            user,
+            source: abs(&c.source),
+        }
+    }
+
+    fn contains(&self, file: &Path) -> bool {
+        file != self.source
+            && self.system.iter().any(|d| file.starts_with(d))
+            && !self.user.iter().any(|d| file.starts_with(d))
     }
 }
 

@@ -10,5 +10,7 @@
 pub mod ar;
 mod asm;
 pub mod cc;
+pub mod diagnostics;
 pub mod filememo;
 mod probe;
+pub mod rerun;

@@ -211,3 +211,14 @@ pub fn archives(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         })
         .collect()
 }
+
+/// Fail (not skip) when a tool the test needs is missing: a test that
+/// passes without its tool proves nothing.
+#[track_caller]
+pub fn require_tool(name: &str) {
+    let ok = Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "{name} not found: run bash tests/run.sh to install");
+}
