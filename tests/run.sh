@@ -74,9 +74,10 @@ cargo test --workspace --locked "$@"
 
 # The end-to-end tests that use gcc, again with clang as the compiler (and
 # CC/CXX for the cargo builds): clang is in `needs`, so it is required.
+# (asm:: and time_macros:: run both compilers themselves.)
 GOCACHE_TEST_CC=clang GOCACHE_TEST_NEED_CLANG=1 \
 	cargo test -p cargo-gocache --test testsuite --locked -- \
-	wrapper:: e2e:: archiver:: cmake::
+	wrapper:: e2e::warm_builds e2e::user_cc archiver:: cmake::
 
 # The corpus of real -sys crates (cargo-gocache/tests/testsuite/corpus.rs) is
 # `#[ignore]`d, so a plain `cargo test` stays minutes long; here it runs on its

@@ -20,9 +20,15 @@
 //! every run, so the second configure of the same package (every warm
 //! `cargo gocache build` of a crate like tikv-jemalloc-sys reruns it after
 //! `cargo clean`) reads every entry the first one wrote. Those entries are
-//! small, and a hit is cheaper than the compile (measured in
-//! `scripts/bench-probes.sh`). The ones a build never reads again age out
-//! with the rest by the store's trim policy.
+//! small, and a hit is cheaper than the compile. Measured with
+//! `scripts/bench-probes.sh --rounds 2` (jemalloc 5.3's `configure`, as
+//! tikv-jemalloc-sys runs it; one interleaved run on a loaded 2-core
+//! machine): 33.5 s with the probes passed through uncached, 31.2 s with
+//! them all hits (0.93x), for 338 store files (7.0 MB with the compiler
+//! memos) written once by the first configure. Leaving them out would not
+//! keep the store small either: those entries are what the next configure
+//! of the same package reads. The ones no build reads again age out by the
+//! store's trim policy like any other.
 
 use std::path::{Component, Path};
 
