@@ -23,7 +23,7 @@
 //! | `CARGO_GOCACHE_MAP_CWD` | `1`: outside a build script, relocate the working directory to `/gocache/cwd` |
 //! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::compile::KEY_ENV`]) |
 //! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
-//! | `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG` | helper: part of the archive's key |
+//! | `PWD` | the working directory as the compiler records it, when it names the working directory ([`crate::compile::compiler_cwd`]) |
 //! | `CARGO_GOCACHE_AR_<target>` (with `_` for `-`), `TARGET` | set by `cargo gocache` / cargo: the real archiver the archiver wrapper runs for the build script's target |
 
 use std::ffi::OsString;
@@ -45,7 +45,12 @@ pub fn set_build_script_mode(on: bool) {
 /// Variables that never change what is built, so a change must not rerun a
 /// build script. (`cargo gocache` sets nothing that changes from run to
 /// run: per-run state is found by [`crate::run`].)
-const UNTRACKED: &[&str] = &["CARGO_GOCACHE_DEBUG"];
+///
+/// `PWD` too: cargo passes its own on to build scripts, so it changes with
+/// the directory cargo is run from; it only counts when it names the build
+/// script's working directory (see [`crate::compile::compiler_cwd`]), and
+/// cargo would not rerun a build script for it either.
+const UNTRACKED: &[&str] = &["CARGO_GOCACHE_DEBUG", "PWD"];
 
 /// Every `CARGO_GOCACHE_*` variable gocache reads (the table above). Any
 /// other is taken for a typo, which `cargo gocache` reports rather than

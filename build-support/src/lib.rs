@@ -51,6 +51,10 @@ pub mod explain;
 pub mod hash;
 mod helper;
 #[doc(hidden)]
+pub mod keyline;
+#[doc(hidden)]
+pub mod lookup;
+#[doc(hidden)]
 pub mod manifest;
 #[doc(hidden)]
 pub mod pathmap;
@@ -60,6 +64,8 @@ pub mod prog;
 pub mod rerun;
 #[doc(hidden)]
 pub mod run;
+#[doc(hidden)]
+pub mod stamp;
 #[doc(hidden)]
 pub mod stats;
 #[doc(hidden)]
@@ -90,7 +96,7 @@ pub mod engine {
     pub use crate::hash::{ActionId, KeyHasher, OutputId};
     pub use crate::store::{Entry, Store, Tier, TierKey, TrimPolicy};
     pub use crate::{
-        archive, compile, compiler, depfile, env, explain, hash, manifest, pathmap, prog, rerun,
-        run, stats, store, version,
+        archive, compile, compiler, depfile, env, explain, hash, keyline, lookup, manifest,
+        pathmap, prog, rerun, run, stamp, stats, store, version,
     };
 }

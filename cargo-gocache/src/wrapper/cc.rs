@@ -67,8 +67,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use gocache_build::engine::compile::{self, Compile};
 use gocache_build::engine::compiler::{self, CompilerIdentity};
 use gocache_build::engine::hash::{ActionId, OutputId};
+use gocache_build::engine::keyline::KeyLine;
+use gocache_build::engine::lookup::MissReason;
 use gocache_build::engine::manifest::{self, Manifest, ObserveOptions};
 use gocache_build::engine::pathmap::PathMap;
+use gocache_build::engine::stamp;
 use gocache_build::engine::stats::{self, Event, Outcome};
 use gocache_build::engine::store::write_file_atomic;
 use gocache_build::engine::{Entry, Store};
@@ -207,7 +210,8 @@ fn cached(
         // For tests of the fallback: a bug in the wrapper must not fail a build.
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
-    let cwd = std::env::current_dir().context("failed to read the working directory")?;
+    // As the compiler will record it: `$PWD` when it names this directory.
+    let cwd = compile::compiler_cwd().context("failed to read the working directory")?;
     let compile = match compile::parse(args, &cwd) {
         Ok(c) => c,
         Err(u) => {
@@ -284,29 +288,45 @@ fn cached(
         pre.line("time-macros pin");
     }
     let pre_id = pre.id();
+    let rejections = store.rejections();
     if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
         if let Some(entry) = store.get(&final_id) {
-            if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
+            if let Ok(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
                 return Ok(Step::Exit(code));
             }
         }
     }
     // Direct mode, with file hashes and probe answers remembered by stat.
     let mut memo = FileMemo::load(store, &memo_key);
-    let manifest = Manifest::load(store, &pre_id);
+    let manifest = Manifest::load_checked(store, &pre_id);
     memo.hash(&compile::absolute(&cwd, &compile.source));
-    let found = manifest.find_with(store, &pre_id, &map, &mut memo);
+    let found = match &manifest {
+        Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo),
+        Err(why) => Err(*why),
+    };
     // Best effort: without the memo the next hit rehashes.
     let _ = memo.save_if_changed(store, &memo_key);
-    if let Some((final_id, entry, _)) = found {
-        if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
-            if let Some(snap) = memo.snapshot(pre_id, final_id) {
-                let _ = snap.save(store, &snapshot_key);
+    let mut why = match found {
+        Ok((final_id, entry, _)) => {
+            match hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
+                Ok(code) => {
+                    if let Some(snap) = memo.snapshot(pre_id, final_id) {
+                        let _ = snap.save(store, &snapshot_key);
+                    }
+                    return Ok(Step::Exit(code));
+                }
+                Err(why) => why,
             }
-            return Ok(Step::Exit(code));
         }
+        Err(why) => why,
+    };
+    if store.rejections() > rejections {
+        why = MissReason::RemoteRejected;
     }
+    let known = manifest.map(|m| m.known_files(&map)).unwrap_or_default();
     let job = Miss {
+        why,
+        known,
         store,
         compiler,
         args,
@@ -435,7 +455,8 @@ fn entry_of(action: ActionId, (output, size): (OutputId, u64)) -> Entry {
     }
 }
 
-/// Serve a hit; `Ok(None)` if an output is missing or damaged (a miss).
+/// Serve a hit; `Ok(Err(why))` if the record is damaged or an output is
+/// missing or damaged (a miss).
 fn hit(
     store: &Store,
     compiler: &Path,
@@ -444,13 +465,15 @@ fn hit(
     map: &PathMap,
     final_id: ActionId,
     entry: &Entry,
-) -> Result<Option<i32>> {
-    let Some(record) = store
-        .read_output(entry)
-        .and_then(|b| String::from_utf8(b).ok())
+) -> Result<Result<i32, MissReason>> {
+    let Some(bytes) = store.read_output(entry) else {
+        return Ok(Err(MissReason::OutputMissing));
+    };
+    let Some(record) = String::from_utf8(bytes)
+        .ok()
         .and_then(|t| Record::parse(&t))
     else {
-        return Ok(None);
+        return Ok(Err(MissReason::EntryDamaged));
     };
     // Empty outputs (a silent compile's stdout and stderr) need no read.
     let read = |o: (OutputId, u64)| match o.1 {
@@ -460,12 +483,12 @@ fn hit(
     // Stored by stable names: shown with this build's directories.
     let shown = |o| read(o).and_then(|b| super::diagnostics::replay_form(&b, map));
     let (Some(stdout), Some(stderr)) = (shown(record.stdout), shown(record.stderr)) else {
-        return Ok(None);
+        return Ok(Err(MissReason::OutputMissing));
     };
     let depfile = match &compile.dep {
         Some(req) => {
             let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) else {
-                return Ok(None);
+                return Ok(Err(MissReason::OutputMissing));
             };
             let prerequisites = deps_for_caller(&deps, req.system_headers, map);
             Some((
@@ -477,7 +500,7 @@ fn hit(
     };
     let object = compile::absolute(cwd, &compile.object);
     if !store.place(&entry_of(final_id, record.object), &object)? {
-        return Ok(None);
+        return Ok(Err(MissReason::OutputMissing));
     }
     if let Some((path, text)) = depfile {
         write_file_atomic(&path, text.as_bytes())?;
@@ -503,7 +526,7 @@ fn hit(
     event.saved_secs = record.secs;
     event.action = Some(final_id);
     stats::record(store, &event);
-    Ok(Some(0))
+    Ok(Ok(0))
 }
 
 /// `CARGO_GOCACHE_VERIFY=1` (`cargo gocache --verify`): compile every hit
@@ -596,6 +619,10 @@ fn replay(stdout: &[u8], stderr: &[u8]) {
 }
 
 struct Miss<'a> {
+    /// Why the lookup missed, for the event.
+    why: MissReason,
+    /// The files the manifest's header sets list: stamped before the compile.
+    known: Vec<PathBuf>,
     store: &'a Store,
     compiler: &'a Path,
     args: &'a [OsString],
@@ -647,7 +674,23 @@ impl Miss<'_> {
             stats::record(self.store, &e);
             return Ok(Step::PassThrough);
         };
-        let started = SystemTime::now();
+        // Full stamps of every input known now (the source, the headers
+        // the manifest lists), compared after the compile (see
+        // gocache_build::engine::stamp); and the source must still be what the
+        // pre-key hashed, or the object would be stored under a stale hash.
+        let source_path = compile::absolute(self.cwd, &c.source);
+        let before = stamp::Before::take(
+            std::iter::once(source_path.clone()).chain(self.known.iter().cloned()),
+            temp.0.parent(),
+        );
+        let source_held = self.source_hash().is_some_and(|want| {
+            gocache_build::engine::manifest::Disk::hash(
+                &mut gocache_build::engine::manifest::RealDisk,
+                &source_path,
+            )
+            .is_some_and(|got| got == want)
+        });
+        let started = before.started();
         let clock = Instant::now();
         let mut cmd = Command::new(self.compiler);
         cmd.args(compile::prefix_map_args(self.map))
@@ -698,13 +741,7 @@ impl Miss<'_> {
         let sysdirs = match self.asm {
             // No preprocessor, no include search.
             Some(_) => Ok(Vec::new()),
-            None => compiler::system_include_dirs(
-                Some(self.store),
-                self.compiler,
-                self.identity,
-                c.lang.name(),
-                &c.sysdir_args,
-            ),
+            None => c.system_dirs(Some(self.store), self.compiler, self.identity),
         };
         let (sysdirs, search_known) = match sysdirs {
             Ok(dirs) => (dirs, true),
@@ -781,7 +818,13 @@ impl Miss<'_> {
             // Only to see that none changed while the compile ran.
             files.extend(asm.files.iter().cloned());
         }
-        let observed = match manifest::observe(&files, &search, self.map, opts) {
+        let observed = if source_held {
+            manifest::observe(&files, &search, self.map, opts)
+                .and_then(|o| before.check(&files).map(|()| o))
+        } else {
+            Err(manifest::NotCacheable::ModifiedDuringCompile(source_path))
+        };
+        let observed = match observed {
             Ok(o) => o,
             Err(nc) => {
                 // Name the file that holds the time macros when it is a
@@ -845,7 +888,7 @@ impl Miss<'_> {
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
         gocache_build::engine::explain::note_miss(self.store, &object_name, &final_id);
-        let mut e = Event::new(Outcome::Miss, source);
+        let mut e = Event::miss(self.why, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
         stats::record(self.store, &e);
@@ -854,6 +897,18 @@ impl Miss<'_> {
 }
 
 impl Miss<'_> {
+    /// The source's hash as the pre-key has it.
+    fn source_hash(&self) -> Option<String> {
+        self.pre
+            .lines()
+            .iter()
+            .rev()
+            .find_map(|l| match KeyLine::parse(l)? {
+                KeyLine::Source { hash, .. } => Some(hash),
+                _ => None,
+            })
+    }
+
     /// The files a `-MMD` depfile lists for this compile, as gcc decides
     /// (absolute): the compile's preprocessing run again with `-E -MMD`
     /// into `beside` + `.mmd`. Only for a miss whose caller asked for

@@ -12,6 +12,8 @@ mod corpus;
 mod cross;
 mod e2e;
 mod fuzz;
+mod helper_key;
+mod key;
 mod project;
 mod remote;
 mod remote_e2e;
