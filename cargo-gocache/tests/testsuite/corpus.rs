@@ -18,8 +18,9 @@
 //! and prints what it computed, the same on any machine, so "the binaries run the same" is a
 //! byte comparison of their output.
 //!
-//! These tests build hundreds of C files in release mode (about N minutes on two cores), so
-//! they are `#[ignore]`d: `cargo test` alone skips them, and `bash tests/run.sh` (which CI
+//! These tests build about a thousand C files in release mode, three times over for the
+//! corpus and once more for openssl-src (estimated, not measured: 25-35 minutes on two
+//! dedicated cores, inside CI's 90), so they are `#[ignore]`d: `cargo test` alone skips them, and `bash tests/run.sh` (which CI
 //! runs) runs them explicitly with `--ignored`. Each tool has one target directory for the
 //! whole corpus; cargo's registry downloads come from the user's `CARGO_HOME`.
 
@@ -129,6 +130,11 @@ const EXPECTED_UNCACHEABLE: &[(&str, &str)] = &[
          file to hash",
     ),
     (
+        "special-output",
+        "openssl's Configure checks the compiler with `-o /dev/null`: a device is not a file \
+         a hit can make (seen 14 times in a cold corpus build)",
+    ),
+    (
         "output-to-stdout",
         "probes that write their output to stdout (`-o -`, `-dM -E`)",
     ),
@@ -149,6 +155,37 @@ fn assert_uncacheable_reasons(stage: &str, stats: &Value) {
         unexpected.is_empty(),
         "{stage}: uncacheable for reasons nobody stated: {unexpected:?}\n{stats}"
     );
+}
+
+/// A source of each crate's native code, as the wrapper's events name it (the last field of
+/// a line of `<store>/stats/last-run.log`): each crate's compiles reached the cache.
+///
+/// Known gap, not asserted: tikv-jemalloc-sys runs `configure` with
+/// `CC=cc::Build::get_compiler().path()`, the compiler without cc's wrapper, so jemalloc's
+/// compiles never reach `cargo gocache` (they build, uncached and uncounted). Routing them
+/// needs the compiler itself to be the wrapper (a ccache-style masquerade directory first on
+/// `PATH`), which the runner does not do yet.
+const CRATE_SOURCES: &[(&str, &str)] = &[
+    ("openssl-src (C)", "crypto/sha/sha256.c"),
+    ("openssl-src (perlasm .s)", "sha256-x86_64.s"),
+    ("ring", "crypto/curve25519/curve25519.c"),
+    ("libz-ng-sys (cmake)", "deflate_medium.c"),
+    ("libgit2-sys", "libgit2/src/"),
+    ("libmimalloc-sys", "static.c"),
+    ("cxx (C++)", "cxx.cc"),
+];
+
+#[track_caller]
+fn assert_each_crate_went_through_the_wrapper(store: &Path) {
+    let log = store.join("stats").join("last-run.log");
+    let text = fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    for (krate, source) in CRATE_SOURCES {
+        assert!(
+            text.lines()
+                .any(|l| l.rsplit('\t').next().is_some_and(|s| s.contains(source))),
+            "no compile of {krate} ({source}) reached the wrapper; the run's events:\n{text}"
+        );
+    }
 }
 
 /// Every crate of the corpus builds under cargo and under `cargo gocache`, the binaries
@@ -182,6 +219,7 @@ fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
     let target = tmp.path().join("target-gocache");
     let cold_build = build(Some(&store), &ws, &target, &[]);
     let cold = take_stats(&store);
+    assert_each_crate_went_through_the_wrapper(&store);
     assert!(
         count(&cold, "misses") > 0,
         "the cold build cached nothing\n{cold}"
