@@ -33,6 +33,7 @@ pub mod filememo;
 pub mod hash;
 pub mod helper;
 pub mod manifest;
+mod options;
 pub mod pathmap;
 pub mod prog;
 pub mod stats;
