@@ -90,6 +90,13 @@ use crate::pathmap::PathMap;
 /// * `CCC_OVERRIDE_OPTIONS`: clang edits its own arguments with it.
 /// * `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET`:
 ///   Apple clang's sysroot and target version.
+/// * `GCC_EXTRA_DIAGNOSTIC_OUTPUT`: gcc adds machine-readable fix-it hints
+///   to its diagnostics.
+/// * `GCC_URLS`, `TERM_URLS`: how gcc writes the links in its diagnostics.
+///
+/// `TERM` and `COLORTERM` matter only when stderr is a terminal; then the
+/// wrapper decides colours and links as the compiler would, and passes its
+/// decision as an option, which is hashed ([`Compile::diagnostics_args`]).
 ///
 /// `DEPENDENCIES_OUTPUT` and `SUNPRO_DEPENDENCIES` make the compiler write a
 /// depfile beside the object that a hit would not restore: when set, the
@@ -114,6 +121,9 @@ pub const KEY_ENV: &[&str] = &[
     "SDKROOT",
     "MACOSX_DEPLOYMENT_TARGET",
     "IPHONEOS_DEPLOYMENT_TARGET",
+    "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
+    "GCC_URLS",
+    "TERM_URLS",
 ];
 
 /// Variables that make a compile uncacheable when set (see [`KEY_ENV`]).
@@ -211,6 +221,8 @@ pub struct DepRequest {
     pub phony: bool,
     /// `-MD` lists system headers; `-MMD` does not.
     pub system_headers: bool,
+    /// Write it as clang does (set by the caller, who knows the compiler).
+    pub clang_style: bool,
 }
 
 /// One argument as it goes into the key.
@@ -637,6 +649,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
             targets: dep_targets,
             phony: dep_phony,
             system_headers: dep_system,
+            clang_style: false,
         });
     }
     // -MF/-MT/-MP without -MD do nothing in gcc: no depfile is asked for.
@@ -645,19 +658,23 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
 
 /// Quote a target for make as `-MQ` does (`$` doubled, spaces and `#` escaped).
 fn quote_target(t: &str) -> String {
-    let mut out = String::with_capacity(t.len());
-    for ch in t.chars() {
-        match ch {
-            '$' => out.push_str("$$"),
-            ' ' | '\t' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '#' => out.push_str("\\#"),
-            _ => out.push(ch),
-        }
-    }
-    out
+    munge(t)
+}
+
+/// Every option that makes a command line uncacheable, spelled as it would
+/// be given (`-fplugin=value`, `-MJ value`), with why.
+#[doc(hidden)]
+pub fn unsupported_options() -> Vec<(String, &'static str)> {
+    options::refused_examples()
+}
+
+/// gcc's major version from its identity's version line.
+fn gcc_major(identity: &CompilerIdentity) -> Option<u32> {
+    identity
+        .version
+        .split_whitespace()
+        .filter_map(|w| w.split('.').next()?.parse::<u32>().ok())
+        .next_back()
 }
 
 /// Does this compiler (by its identity's version line) understand
@@ -852,31 +869,336 @@ impl Compile {
         SearchPath { dirs }
     }
 
+    /// Is the source a regular file? A FIFO, a device or `/dev/stdin`
+    /// cannot be hashed without taking the bytes the compiler should read
+    /// (or waiting forever for a writer): those compiles, and a missing
+    /// source (the compiler's own error is the one to show), run untouched.
+    pub fn check_source(&self, cwd: &Path) -> Result<(), Uncacheable> {
+        match fs::metadata(absolute(cwd, &self.source)) {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(Uncacheable::new("special-source")),
+            Err(_) => Err(Uncacheable::new("missing-source")),
+        }
+    }
+
+    /// Add `arg` to the compile's arguments and to its key.
+    pub fn add_arg(&mut self, arg: String) {
+        self.key_args.push(KeyArg::Plain(arg.clone()));
+        self.run_args.push(arg);
+    }
+
+    /// The options that make the compile's diagnostics what they would be
+    /// on the caller's stderr. The compiler decides colours (and gcc its
+    /// links) by whether stderr is a terminal, and a compile through the
+    /// cache writes to a pipe: as ccache does, when `stderr_is_terminal`
+    /// and the command line leaves it to the compiler (no option, or
+    /// `=auto`), the wrapper decides as the compiler would and says so.
+    /// `Err` when it cannot tell what the compiler would do (clang with a
+    /// `TERM` it may not know colours for).
+    pub fn diagnostics_args(
+        &self,
+        identity: &CompilerIdentity,
+        stderr_is_terminal: bool,
+    ) -> Result<Vec<String>, Uncacheable> {
+        if !stderr_is_terminal {
+            return Ok(Vec::new());
+        }
+        let last = |pred: &dyn Fn(&str) -> bool| {
+            self.run_args
+                .iter()
+                .rev()
+                .find(|a| pred(a))
+                .map(String::as_str)
+        };
+        let clang = identity.version.contains("clang");
+        let term = crate::env::var("TERM").unwrap_or_default();
+        let mut out = Vec::new();
+        let color = last(&|a| {
+            a.starts_with("-fdiagnostics-color")
+                || a == "-fno-diagnostics-color"
+                || a == "-fcolor-diagnostics"
+                || a == "-fno-color-diagnostics"
+        });
+        if color.is_none() || color == Some("-fdiagnostics-color=auto") {
+            // gcc's `should_colorize`: a terminal, and TERM set and not dumb.
+            let gcc_colors = !term.is_empty() && term != "dumb";
+            if clang {
+                // LLVM asks terminfo; these names have colours in it.
+                let known = term.starts_with("xterm")
+                    || term.starts_with("screen")
+                    || term.starts_with("tmux")
+                    || term.starts_with("rxvt")
+                    || term.starts_with("linux")
+                    || term.contains("color")
+                    || term == "ansi";
+                if known {
+                    out.push("-fcolor-diagnostics".to_string());
+                } else if term.is_empty() || term == "dumb" {
+                    out.push("-fno-color-diagnostics".to_string());
+                } else {
+                    return Err(Uncacheable::new("terminal-colours-unknown"));
+                }
+            } else {
+                out.push(
+                    if gcc_colors {
+                        "-fdiagnostics-color=always"
+                    } else {
+                        "-fdiagnostics-color=never"
+                    }
+                    .to_string(),
+                );
+            }
+            // gcc 10 and later also write links (`auto_enable_urls`).
+            if !clang && gcc_major(identity).is_some_and(|m| m >= 10) {
+                let urls = last(&|a| a.starts_with("-fdiagnostics-urls"));
+                if urls.is_none() || urls == Some("-fdiagnostics-urls=auto") {
+                    let colorterm = crate::env::var("COLORTERM").unwrap_or_default();
+                    let on = gcc_colors
+                        && colorterm != "xfce4-terminal"
+                        && colorterm != "gnome-terminal"
+                        && term != "linux";
+                    out.push(format!(
+                        "-fdiagnostics-urls={}",
+                        if on { "always" } else { "never" }
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// With `-Wmissing-include-dirs` (or `-Werror=` of it) the compiler's
+    /// diagnostics, and with `-Werror` its success, depend on whether each
+    /// `-I`, `-iquote`, `-isystem` and `-idirafter` directory exists, which
+    /// no header read shows: then that is hashed too (one `stat` each).
+    pub fn note_search_dirs(&mut self, cwd: &Path) {
+        if !self.key_args.iter().any(|a| match a {
+            KeyArg::Plain(s) => s.contains("missing-include-dirs"),
+            _ => false,
+        }) {
+            return;
+        }
+        let dirs: Vec<PathBuf> = self
+            .quote_dirs
+            .iter()
+            .chain(&self.include_dirs)
+            .chain(&self.isystem_dirs)
+            .chain(&self.after_dirs)
+            .cloned()
+            .collect();
+        for d in dirs {
+            let exists = fs::metadata(absolute(cwd, &d)).is_ok_and(|m| m.is_dir());
+            self.key_args.push(KeyArg::Plain(format!(
+                "search-dir {} {}",
+                if exists { "present" } else { "absent" },
+                d.display()
+            )));
+        }
+    }
+
+    /// Which of `files` (a compile's depfile, the source first) gcc counts
+    /// as system headers, left out of an `-MMD` depfile: those found
+    /// through a system directory (`-isystem`, the compiler's own,
+    /// `-idirafter`), by the first search directory holding them. The
+    /// source never is. `CPATH` directories are user directories, and an
+    /// `-I` of a system directory is that system directory (gcc drops the
+    /// `-I`).
+    pub fn system_headers(&self, cwd: &Path, sysdirs: &[PathBuf], files: &[PathBuf]) -> Vec<bool> {
+        let canon = |d: &Path| fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf());
+        let cpath: Vec<PathBuf> = crate::env::var_os("CPATH")
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .map(|d| {
+                        if d.as_os_str().is_empty() {
+                            cwd.to_path_buf()
+                        } else {
+                            canon(&absolute(cwd, &d))
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let system: Vec<PathBuf> = self
+            .isystem_dirs
+            .iter()
+            .map(|d| absolute(cwd, d))
+            .chain(
+                sysdirs
+                    .iter()
+                    .map(|d| absolute(cwd, d))
+                    .filter(|d| !cpath.contains(&canon(d))),
+            )
+            .chain(self.after_dirs.iter().map(|d| absolute(cwd, d)))
+            .collect();
+        let system_canon: Vec<PathBuf> = system.iter().map(|d| canon(d)).collect();
+        // In search order, each with whether it is a system directory.
+        let mut order: Vec<(PathBuf, bool)> = Vec::new();
+        for d in self.quote_dirs.iter().chain(&self.include_dirs) {
+            let d = absolute(cwd, d);
+            let sys = system_canon.contains(&canon(&d));
+            order.push((d, sys));
+        }
+        for d in self.isystem_dirs.iter() {
+            order.push((absolute(cwd, d), true));
+        }
+        for d in sysdirs {
+            let d = absolute(cwd, d);
+            let user = cpath.contains(&canon(&d));
+            order.push((d, !user));
+        }
+        for d in &self.after_dirs {
+            order.push((absolute(cwd, d), true));
+        }
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                i > 0 && {
+                    let f = absolute(cwd, f);
+                    order
+                        .iter()
+                        .find(|(d, _)| f.starts_with(d))
+                        .is_some_and(|(_, sys)| *sys)
+                }
+            })
+            .collect()
+    }
+
     /// Does `SOURCE_DATE_EPOCH` fix `__DATE__` and `__TIME__` for this compile?
     pub fn source_date_epoch() -> bool {
         crate::env::var_os("SOURCE_DATE_EPOCH").is_some_and(|v| !v.is_empty())
     }
 }
 
+/// A name as gcc writes it in a depfile (`mkdeps.cc`'s `munge`): `$`
+/// doubled, `#` escaped, a blank escaped with the backslashes before it
+/// doubled (make's rule), other backslashes as they are.
+fn munge(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut slashes = 0;
+    for c in name.chars() {
+        match c {
+            '\\' => slashes += 1,
+            '$' => {
+                out.push('$');
+                slashes = 0;
+            }
+            ' ' | '\t' => {
+                out.extend(std::iter::repeat_n('\\', slashes));
+                out.push('\\');
+                slashes = 0;
+            }
+            '#' => {
+                out.push('\\');
+                slashes = 0;
+            }
+            _ => slashes = 0,
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A name as clang writes it (`PrintFilename`): as gcc, but a tab as is.
+fn clang_quote(name: &str) -> String {
+    let b: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            '#' => out.push('\\'),
+            ' ' => {
+                out.push('\\');
+                let mut j = i;
+                while j > 0 && b[j - 1] == '\\' {
+                    out.push('\\');
+                    j -= 1;
+                }
+            }
+            '$' => out.push('$'),
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Render the caller's depfile: `targets` (already in make syntax; the
-/// object's name when empty) depending on `prerequisites`, as gcc writes it.
+/// object's name when empty) depending on `prerequisites`, byte for byte
+/// as the compiler writes it: gcc's `make_write` (lines wrapped at 72
+/// columns, `-MP` rules one a line) or clang's `DependencyFileGenerator`
+/// (75 columns, a blank line before each `-MP` rule), by
+/// [`DepRequest::clang_style`].
 pub fn render_depfile(req: &DepRequest, object: &Path, prerequisites: &[String]) -> String {
-    let esc = |s: &str| s.replace('$', "$$").replace('#', "\\#").replace(' ', "\\ ");
-    let mut out = if req.targets.is_empty() {
-        esc(&object.to_string_lossy())
+    let targets: Vec<String> = if req.targets.is_empty() {
+        vec![munge(&object.to_string_lossy())]
     } else {
-        req.targets.join(" ")
+        req.targets.clone()
     };
+    let mut out = String::new();
+    if req.clang_style {
+        const MAX: usize = 75;
+        let mut col = 0;
+        for t in &targets {
+            let n = t.len();
+            if col == 0 {
+                col += n;
+            } else if col + n + 2 > MAX {
+                col = n + 2;
+                out.push_str(" \\\n  ");
+            } else {
+                col += n + 1;
+                out.push(' ');
+            }
+            out.push_str(t);
+        }
+        out.push(':');
+        col += 1;
+        for p in prerequisites {
+            let n = p.len();
+            if col + (n + 1) + 2 > MAX {
+                out.push_str(" \\\n ");
+                col = 2;
+            }
+            out.push(' ');
+            out.push_str(&clang_quote(p));
+            col += n + 1;
+        }
+        out.push('\n');
+        if req.phony {
+            for p in prerequisites.iter().skip(1) {
+                out.push('\n');
+                out.push_str(&clang_quote(p));
+                out.push_str(":\n");
+            }
+        }
+        return out;
+    }
+    const COLMAX: usize = 72;
+    let mut col = 0;
+    let write = |out: &mut String, col: &mut usize, name: &str| {
+        if *col > 0 {
+            if *col + name.len() > COLMAX {
+                out.push_str(" \\\n");
+                *col = 0;
+            }
+            *col += 1;
+            out.push(' ');
+        }
+        *col += name.len();
+        out.push_str(name);
+    };
+    for t in &targets {
+        write(&mut out, &mut col, t);
+    }
     out.push(':');
+    col += 1;
     for p in prerequisites {
-        out.push_str(" \\\n ");
-        out.push_str(&esc(p));
+        write(&mut out, &mut col, &munge(p));
     }
     out.push('\n');
     if req.phony {
         for p in prerequisites.iter().skip(1) {
-            out.push('\n');
-            out.push_str(&esc(p));
+            out.push_str(&munge(p));
             out.push_str(":\n");
         }
     }
@@ -1184,6 +1506,7 @@ mod tests {
                 targets: vec!["t1".into(), "t$$2".into()],
                 phony: true,
                 system_headers: true,
+                clang_style: false,
             })
         );
         assert_eq!(c.run_args, ["-c", "a.c", "-o", "out/a.o", "-O2"]);
@@ -1324,9 +1647,30 @@ mod tests {
             targets: vec![],
             phony: true,
             system_headers: true,
+            clang_style: true,
         };
         let text = render_depfile(&req, Path::new("out/a.o"), &["a.c".into(), "x y.h".into()]);
-        assert_eq!(text, "out/a.o: \\\n a.c \\\n x\\ y.h\n\nx\\ y.h:\n");
+        assert_eq!(text, "out/a.o: a.c x\\ y.h\n\nx\\ y.h:\n");
+        let gcc = DepRequest {
+            clang_style: false,
+            ..req.clone()
+        };
+        let text = render_depfile(&gcc, Path::new("out/a.o"), &["a.c".into(), "x y.h".into()]);
+        assert_eq!(text, "out/a.o: a.c x\\ y.h\nx\\ y.h:\n");
+        let long: Vec<String> = (0..4)
+            .map(|i| format!("/usr/include/some/long/dir/h{i}.h"))
+            .collect();
+        let text = render_depfile(&gcc, Path::new("a.o"), &long);
+        assert_eq!(
+            text,
+            "a.o: /usr/include/some/long/dir/h0.h /usr/include/some/long/dir/h1.h \\\n \
+             /usr/include/some/long/dir/h2.h /usr/include/some/long/dir/h3.h\n\
+             /usr/include/some/long/dir/h1.h:\n/usr/include/some/long/dir/h2.h:\n\
+             /usr/include/some/long/dir/h3.h:\n"
+        );
+        assert_eq!(munge("a\\b c#$"), "a\\b\\ c\\#$$");
+        assert_eq!(munge("a\\ b"), "a\\\\\\ b");
+        let text = render_depfile(&gcc, Path::new("out/a.o"), &["a.c".into(), "x y.h".into()]);
         let d = crate::depfile::parse(&text).unwrap();
         assert_eq!(
             d.prerequisites,

@@ -248,7 +248,7 @@ impl FileMemo {
                 return Some(hash);
             }
         }
-        let Some(bytes) = fs::read(path).ok() else {
+        let Some(bytes) = crate::manifest::read_regular(path) else {
             self.unsettled = true;
             return None;
         };
@@ -293,6 +293,13 @@ impl FileMemo {
                 self.unsettled = true;
                 return real();
             };
+            // A missing directory that is a (dangling) symlink can come
+            // to exist without its parent changing: nothing below it can be
+            // remembered.
+            if dir != path && fs::symlink_metadata(dir).is_ok() {
+                self.unsettled = true;
+                return real();
+            }
             dir = parent;
             if let Some(stamp) = self.dir_stamp(dir) {
                 break stamp;
@@ -314,11 +321,9 @@ impl FileMemo {
             self.changed = true;
         }
         let answer = real();
-        // Only a name directly in the directory can be a symlink whose
-        // target changes behind the directory's back; deeper names are
-        // missing directories (answer `false`).
-        let is_link =
-            answer && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        // A name that is a symlink can change (its target appear, go or be
+        // replaced) behind the directory's back, dangling or not.
+        let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
         if memo.stamp.is_some() && !is_link {
             memo.names.insert(name.to_string(), answer);
             self.changed = true;
@@ -457,7 +462,7 @@ impl Disk for Snapshot {
             return Some(hash.clone());
         }
         self.stale = true;
-        fs::read(path).ok().map(|b| hex(&hash_bytes(&b)))
+        crate::manifest::read_regular(path).map(|b| hex(&hash_bytes(&b)))
     }
 
     fn is_file(&mut self, path: &Path) -> bool {

@@ -208,16 +208,17 @@ fn cached(
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
     let cwd = std::env::current_dir().context("failed to read the working directory")?;
-    let compile = match compile::parse(args, &cwd) {
-        Ok(c) => c,
-        Err(u) => {
-            stats::record(
-                store,
-                &Event::new(Outcome::Uncacheable(u.reason), source_hint(args)),
-            );
-            return Ok(Step::PassThrough);
-        }
-    };
+    let mut compile =
+        match compile::parse(args, &cwd).and_then(|c| c.check_source(&cwd).map(|()| c)) {
+            Ok(c) => c,
+            Err(u) => {
+                stats::record(
+                    store,
+                    &Event::new(Outcome::Uncacheable(u.reason), source_hint(args)),
+                );
+                return Ok(Step::PassThrough);
+            }
+        };
     // A hit replaces its outputs by rename. Right for regular files (and
     // for a symlinked object, which the assembler replaces too), wrong for
     // `-o /dev/null` or `-MF /dev/null` (it would replace the device node)
@@ -237,6 +238,21 @@ fn cached(
         return Ok(Step::PassThrough);
     }
     let identity = compiler::identify(Some(store), compiler)?;
+    // Colours and links as they would be on the caller's stderr; the
+    // existence of include directories when the compiler warns about it.
+    use std::io::IsTerminal;
+    match compile.diagnostics_args(&identity, std::io::stderr().is_terminal()) {
+        Ok(extra) => extra.into_iter().for_each(|a| compile.add_arg(a)),
+        Err(u) => {
+            let event = Event::new(Outcome::Uncacheable(u.reason), source_hint(args));
+            stats::record(store, &event);
+            return Ok(Step::PassThrough);
+        }
+    }
+    compile.note_search_dirs(&cwd);
+    if let Some(d) = compile.dep.as_mut() {
+        d.clang_style = identity.version.contains("clang");
+    }
     let map = if compile::supports_prefix_map(&identity) {
         compile::relocation_map(&cwd)
     } else {
@@ -537,9 +553,22 @@ impl Miss<'_> {
         };
         let started = SystemTime::now();
         let clock = Instant::now();
+        // `-Wdate-time` makes the compiler say when it expands `__DATE__`,
+        // `__TIME__` or `__TIMESTAMP__`, however spelled (pasted, spliced);
+        // if it does, the compile is run again untouched, so the caller
+        // sees its own diagnostics. (`-w` silences it: the text scan stays.)
+        // With `SOURCE_DATE_EPOCH` the macros are fixed (and allowed).
+        let date_time_check =
+            !Compile::source_date_epoch() && !c.run_args.iter().any(|a| a == "-w");
+        let date_time: &[&str] = if date_time_check {
+            &["-Wdate-time", "-Wno-error=date-time"]
+        } else {
+            &[]
+        };
         let out = Command::new(self.compiler)
             .args(compile::prefix_map_args(self.map))
             .args(&c.run_args)
+            .args(date_time)
             .arg("-MD")
             .arg("-MF")
             .arg(&temp.0)
@@ -549,6 +578,11 @@ impl Miss<'_> {
         let secs = clock.elapsed().as_secs_f64();
         let code = exit_code(&out.status);
         let source = c.source.display().to_string();
+        if date_time_check && String::from_utf8_lossy(&out.stderr).contains("-Wdate-time") {
+            let e = Event::new(Outcome::Uncacheable("time-macros".into()), source);
+            stats::record(self.store, &e);
+            return Ok(Step::PassThrough);
+        }
         if code != 0 {
             compiled.set(Some(code));
             replay(&out.stdout, &out.stderr);
@@ -583,18 +617,11 @@ impl Miss<'_> {
             Err(_) => (Vec::new(), false),
         };
         let search = c.search_path(self.cwd, &sysdirs);
-        let system_dirs: Vec<PathBuf> = c
-            .isystem_dirs
-            .iter()
-            .chain(&sysdirs)
-            .chain(&c.after_dirs)
-            .map(|d| compile::absolute(self.cwd, d))
-            .collect();
+        let system_headers = c.system_headers(self.cwd, &sysdirs, &dep.prerequisites);
         let mut deps = String::new();
         let mut files = Vec::with_capacity(dep.prerequisites.len());
-        for p in &dep.prerequisites {
+        for (p, &system) in dep.prerequisites.iter().zip(&system_headers) {
             let abs = compile::absolute(self.cwd, p);
-            let system = system_dirs.iter().any(|d| abs.starts_with(d));
             let shown = if p.is_absolute() {
                 self.map.map(p)
             } else {
@@ -626,6 +653,15 @@ impl Miss<'_> {
 
         if !search_known {
             let mut e = Event::new(Outcome::Uncacheable("unknown-search-path".into()), source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(0));
+        }
+        // The compiler's prefix map compares strings: a working directory
+        // beside a mapped one (`/w/ch2` and `/w/ch`) would be rewritten as
+        // if inside it, in the debug info, and the key could not say so.
+        if self.map.string_clash(self.cwd) {
+            let mut e = Event::new(Outcome::Uncacheable("relocation-clash".into()), source);
             e.spent_secs = secs;
             stats::record(self.store, &e);
             return Ok(Step::Exit(0));

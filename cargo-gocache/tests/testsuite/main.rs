@@ -6,6 +6,7 @@
 mod buildid;
 mod ci_explain;
 mod e2e;
+mod inputs;
 mod project;
 mod remote;
 mod remote_e2e;
