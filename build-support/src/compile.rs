@@ -7,6 +7,11 @@
 //! [`Compile::pre_key`] then hashes everything known before compiling; the
 //! headers are added afterwards by [`crate::manifest`] (direct mode).
 //!
+//! What each option means is in one table, `options.rs`: every option
+//! that reads or writes a file or changes the header search is parsed,
+//! hashed, probed or refused there, under its short name whatever its
+//! spelling (`--include-directory=x` is `-Ix`).
+//!
 //! # What goes into the pre-key
 //!
 //! | line | why |

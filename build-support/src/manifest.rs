@@ -170,7 +170,10 @@ pub fn observe(
         if !meta.is_file() {
             return Err(NotCacheable::SpecialFile(f.clone()));
         }
-        if f.extension().is_some_and(|e| e == "gch" || e == "pch") {
+        if f.extension().is_some_and(|e| e == "gch" || e == "pch")
+            || f.components()
+                .any(|c| c.as_os_str().to_string_lossy().ends_with(".gch"))
+        {
             return Err(NotCacheable::PrecompiledHeader(f.clone()));
         }
         if map.string_clash(f) {
@@ -206,7 +209,7 @@ pub fn observe(
     let mut probed: std::collections::HashSet<PathBuf> = files.iter().cloned().collect();
     let mut probe = |p: PathBuf, obs: &mut Observed| {
         if probed.insert(p.clone()) {
-            let exists = fs::metadata(&p).is_ok_and(|m| !m.is_dir());
+            let exists = probe_answer(&p);
             obs.probes.push((map.map(&p), exists));
         }
     };
@@ -293,6 +296,7 @@ pub trait Disk {
     /// The hex SHA-256 of the file's content; `None` if it cannot be read.
     fn hash(&mut self, path: &Path) -> Option<String>;
     /// Is there a file (not a directory) at `path`, following symlinks?
+    /// (As [`probe_answer`] says: a `.gch` directory counts.)
     fn is_file(&mut self, path: &Path) -> bool;
 }
 
@@ -305,8 +309,15 @@ impl Disk for RealDisk {
     }
 
     fn is_file(&mut self, path: &Path) -> bool {
-        fs::metadata(path).is_ok_and(|m| !m.is_dir())
+        probe_answer(path)
     }
+}
+
+/// A probe's answer: is there something at `path` the compiler would
+/// take? A file (not a directory), following symlinks; for a precompiled
+/// header name (`x.h.gch`) a directory too, which gcc searches for one.
+pub fn probe_answer(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| !m.is_dir() || path.extension().is_some_and(|e| e == "gch"))
 }
 
 /// The bytes of `path` if it is a regular file (after symlinks): reading

@@ -286,7 +286,7 @@ impl FileMemo {
     /// nearest directory that does exist, whose stamp changes when the
     /// missing one is created.
     pub fn is_file(&mut self, path: &Path) -> bool {
-        let real = || fs::metadata(path).is_ok_and(|m| !m.is_dir());
+        let real = || gocache_build::engine::manifest::probe_answer(path);
         let mut dir = path;
         let stamp = loop {
             let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
@@ -467,7 +467,7 @@ impl Disk for Snapshot {
 
     fn is_file(&mut self, path: &Path) -> bool {
         self.stale = true;
-        fs::metadata(path).is_ok_and(|m| !m.is_dir())
+        gocache_build::engine::manifest::probe_answer(path)
     }
 }
 

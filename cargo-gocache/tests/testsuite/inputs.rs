@@ -576,22 +576,29 @@ fn pragma_gcc_dependency_is_not_cached() {
 #[test]
 fn precompiled_header_appearing_beside_the_header() {
     need("gcc");
-    let lab = Lab::new();
-    lab.write("a.c", USES_X);
-    lab.write("inc/x.h", "#define X 2\n");
-    let args = ["-Iinc", "-c", "a.c", "-MD"];
-    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
-    let out = lab
-        .command(
-            "off",
-            "gcc",
-            &["-x", "c-header", "inc/x.h", "-o", "inc/x.h.gch", "-DX=7"],
-        )
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let e = lab.check("gcc", &args);
-    assert_ne!(e[0], "hit", "{e:?}");
+    // A valid precompiled header (same options) appearing as a file, or in
+    // a directory of them, beside the header: gcc uses it.
+    for pch in ["inc/x.h.gch", "inc/x.h.gch/one"] {
+        let lab = Lab::new();
+        lab.write("a.c", USES_X);
+        lab.write("inc/x.h", "#define X 2\nint from_header;\n");
+        let args = ["-Iinc", "-c", "a.c", "-MD"];
+        assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+        fs::create_dir_all(lab.p(pch).parent().unwrap()).unwrap();
+        let out = lab
+            .command(
+                "off",
+                "gcc",
+                &["-Iinc", "-x", "c-header", "inc/x.h", "-o", pch],
+            )
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        // Not served from before (a miss, or not cached if gcc used it),
+        // and what the compiler makes now.
+        let e = lab.check("gcc", &args);
+        assert_ne!(e[0], "hit", "{pch}");
+    }
 }
 
 #[test]
