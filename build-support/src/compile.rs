@@ -1004,7 +1004,7 @@ impl Compile {
     /// Which of `files` (a compile's depfile, the source first) gcc counts
     /// as system headers, left out of an `-MMD` depfile: those found
     /// through a system directory (`-isystem`, the compiler's own,
-    /// `-idirafter`), by the first search directory holding them. The
+    /// `-idirafter`), by the deepest search directory holding them. The
     /// source never is. `CPATH` directories are user directories, and an
     /// `-I` of a system directory is that system directory (gcc drops the
     /// `-I`).
@@ -1060,9 +1060,13 @@ impl Compile {
             .map(|(i, f)| {
                 i > 0 && {
                     let f = absolute(cwd, f);
+                    // The deepest directory holding it found it (a `CPATH`
+                    // of `.` holds everything below the working directory);
+                    // of equals, a system one (gcc drops the other).
                     order
                         .iter()
-                        .find(|(d, _)| f.starts_with(d))
+                        .filter(|(d, _)| f.starts_with(d))
+                        .max_by_key(|(d, sys)| (d.components().count(), *sys))
                         .is_some_and(|(_, sys)| *sys)
                 }
             })

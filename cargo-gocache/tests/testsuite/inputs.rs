@@ -1124,3 +1124,117 @@ fn each_unsupported_option_is_refused_by_the_wrapper() {
         );
     }
 }
+
+// ---- more cases of each class --------------------------------------------
+
+#[test]
+fn more_long_spellings_follow_the_search() {
+    need("gcc");
+    let lab = Lab::new();
+    lab.write("a.c", USES_SYS_X);
+    lab.write("after/x.h", "#define X 3\n");
+    lab.write("m.h", "#define M 1\n");
+    fs::create_dir_all(lab.p("q")).unwrap();
+    let args = [
+        "--include-directory-after=after",
+        "--imacros=m.h",
+        "-iquote",
+        "q",
+        "--language=c",
+        "-c",
+        "a.c",
+    ];
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+    // A header appearing in an -iquote directory shadows the -idirafter one
+    // for a quoted include.
+    lab.write("a.c", USES_X);
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+    lab.write("q/x.h", "#define X 4\n");
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+    lab.write("m.h", "#define M 2\n");
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+}
+
+#[test]
+fn clang_sysroot_relative_include_and_cc1_options() {
+    need("clang");
+    let lab = Lab::new();
+    lab.write("a.c", USES_SYS_X);
+    lab.write("sr/inc2/x.h", "#define X 2\n");
+    fs::create_dir_all(lab.p("sr/inc1")).unwrap();
+    let sr = format!("--sysroot={}", lab.p("sr").display());
+    let args = [sr.as_str(), "-I=/inc1", "-I=/inc2", "-c", "a.c"];
+    assert_eq!(events(&lab.check("clang", &args)), ["miss", "hit"]);
+    lab.write("sr/inc1/x.h", "#define X 1\n");
+    assert_eq!(events(&lab.check("clang", &args)), ["miss", "hit"]);
+    // A harmless cc1 option is cached; one that loads a file is not.
+    let args = [
+        "-Xclang",
+        "-fno-pch-timestamp",
+        "-I",
+        "sr/inc1",
+        "-c",
+        "a.c",
+    ];
+    assert_eq!(events(&lab.check("clang", &args)), ["miss", "hit"]);
+    let e = lab.check_shape(
+        "clang",
+        &["-Xclang", "-load", "-Xclang", "none.so", "-c", "a.c"],
+    );
+    assert_eq!(e, "uncacheable:unsupported-option:-Xclang -load");
+}
+
+#[test]
+fn hidden_inputs_in_a_header_and_pasted_timestamp() {
+    need("gcc");
+    let lab = Lab::new();
+    lab.write("blob.bin", "x");
+    lab.write(
+        "inc/embed.h",
+        "__asm__(\".pushsection .rodata\\n.incbin \\\"blob.bin\\\"\\n.popsection\");\n",
+    );
+    lab.write("a.c", "#include \"embed.h\"\nint x;\n");
+    let e = lab.check("gcc", &["-Iinc", "-c", "a.c"]);
+    assert_eq!(e, ["uncacheable:hidden-input", "uncacheable:hidden-input"]);
+    lab.write(
+        "t.c",
+        "#define C(a, b) a##b\n#define E(a, b) C(a, b)\nconst char *s = E(__TIME, STAMP__);\n",
+    );
+    let want = lab.run(lab.command("off", "gcc", &["-c", "t.c"]));
+    let got = lab.run(lab.command(lab.store().to_str().unwrap(), "gcc", &["-c", "t.c"]));
+    assert_eq!((got.code, &got.stderr), (want.code, &want.stderr));
+    assert_eq!(lab.last_event(), "uncacheable:time-macros");
+}
+
+#[test]
+fn devices_as_sources() {
+    need("gcc");
+    let lab = Lab::new();
+    for args in [
+        &["-x", "c", "-c", "/dev/null", "-o", "n.o"][..],
+        &["-x", "c", "-c", "/dev/stdin", "-o", "s.o"],
+        &["-c", "missing.c"],
+    ] {
+        let e = lab.check_shape("gcc", args);
+        assert!(e.starts_with("uncacheable:"), "{args:?}: {e}");
+    }
+}
+
+#[test]
+fn cpath_empty_element_is_the_working_directory_and_c_include_path_appears() {
+    need("gcc");
+    let mut lab = Lab::new();
+    lab.write("src/a.c", USES_SYS_X);
+    lab.write("after/x.h", "#define X 2\n");
+    lab.set("CPATH", ":");
+    let args = ["-idirafter", "after", "-c", "src/a.c", "-MMD"];
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+    lab.write("x.h", "#define X 1\n");
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+    fs::remove_file(lab.p("x.h")).unwrap();
+    lab.unset("CPATH");
+    lab.set("C_INCLUDE_PATH", lab.p("cip").to_str().unwrap());
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+    lab.write("cip/x.h", "#define X 5\n");
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+}
