@@ -1377,6 +1377,18 @@ mod tests {
                 "sysroot-relative-include",
             ),
             ("-c a.c -- b.c", "unsupported-option:--"),
+            (
+                "-c a.c -iwithsysroot /x",
+                "unsupported-option:-iwithsysroot",
+            ),
+            (
+                "-c a.c -index-store-path ix",
+                "unsupported-option:-index-store-path",
+            ),
+            (
+                "-c a.c -save-stats=obj",
+                "unsupported-option:-save-stats=obj",
+            ),
         ];
         for (args, want) in table {
             assert_eq!(reason(args), want, "{args}");
