@@ -717,10 +717,12 @@ pub(crate) fn assembler_option_ok(p: &str) -> bool {
     if p.starts_with("-a") && p.contains('=') {
         return false;
     }
+    // (`-I` is for plain assembly, whose `.include`s the wrapper follows
+    // through it; in a C compile any `.include` is refused as a hidden
+    // input whatever the directories.)
     !(p.starts_with("--MD")
         || p.starts_with("-MD")
         || p == "-o"
-        || p.starts_with("-I")
         || p.starts_with("--defsym-file")
         || p.starts_with('@'))
 }
