@@ -455,6 +455,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
     // The dependency options as given: plain assembly keeps them (below).
     let mut dep_args: Vec<String> = Vec::new();
 
+    let mut asm_refusal: Option<String> = None;
     // Search directories, resolved once the sysroot is known (`-I=dir`).
     let mut search: Vec<(Dir, String)> = Vec::new();
     let mut sysroot: Option<String> = None;
@@ -466,6 +467,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         let arg = args[i].as_str();
         i += 1;
         let mut keep_in_run = true;
+        let mut is_dep = false;
         if arg == "-" {
             sources.push(("-".into(), Err(Uncacheable::new("stdin"))));
         } else if !arg.starts_with('-') || arg.len() == 1 {
@@ -510,13 +512,20 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
                 Means::Plain | Means::Alias(_) => c.key_args.push(KeyArg::Plain(spelled)),
                 Means::Compile => compile_only = true,
                 Means::Stop(reason) => stop = stop.or(Some(reason)),
-                Means::Output => output = Some(v),
+                Means::Output => {
+                    // Run as `-o FILE` whatever the spelling, so the
+                    // wrapper can find (and replace) it.
+                    keep_in_run = false;
+                    c.run_args.extend(["-o".to_string(), v.clone()]);
+                    output = Some(v);
+                }
                 Means::Lang => {
                     x_lang = Some(Lang::from_x(&v));
                     c.key_args.push(KeyArg::Plain(format!("-x {v}")));
                 }
                 Means::Dep(d) => {
                     keep_in_run = false;
+                    is_dep = true;
                     match d {
                         options::Dep::Md | options::Dep::Mmd => {
                             dep_on = true;
@@ -592,7 +601,9 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
                         vec![v.as_str()]
                     };
                     if let Some(bad) = parts.iter().find(|p| !options::assembler_option_ok(p)) {
-                        return refuse(format!("-Wa,{bad}"));
+                        // Plain assembly's own module judges these (with its
+                        // own reasons); everything else is refused here.
+                        asm_refusal.get_or_insert(format!("-Wa,{bad}"));
                     }
                     c.key_args.push(KeyArg::Plain(spelled));
                 }
@@ -615,8 +626,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         }
         if keep_in_run {
             c.run_args.extend_from_slice(&args[start..i]);
-        } else {
-            // Only the depfile options leave the run.
+        } else if is_dep {
             dep_args.extend_from_slice(&args[start..i]);
         }
     }
@@ -687,6 +697,9 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         });
     }
     // -MF/-MT/-MP without -MD do nothing in gcc: no depfile is asked for.
+    if let Some(bad) = asm_refusal.filter(|_| c.lang != Lang::Asm) {
+        return Err(Uncacheable::option(&bad));
+    }
     if c.lang == Lang::Asm {
         // Plain assembly is not preprocessed: gcc writes no depfile for it
         // and clang warns that `-MD` is unused. So the options run as
@@ -1601,6 +1614,7 @@ mod tests {
             ),
             ("-c a.c -Xlinker a.o -o b.o", "a.c", "b.o", Lang::C),
             ("--compile a.c --output=x.o", "a.c", "x.o", Lang::C),
+            ("-c a.s -Wa,-adhln=l.lst", "a.s", "a.o", Lang::Asm),
             ("-c a.c --output x.o", "a.c", "x.o", Lang::C),
             ("--language=c++ -c a.c", "a.c", "a.o", Lang::Cxx),
             ("--language c++ -c a.c", "a.c", "a.o", Lang::Cxx),
