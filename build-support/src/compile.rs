@@ -1701,6 +1701,9 @@ mod tests {
         assert!(!c
             .run_args
             .contains(&"--write-user-dependencies".to_string()));
+        // The object's option runs as `-o`, where the wrapper looks for it.
+        assert!(c.run_args.windows(2).any(|w| w == ["-o", "o/a.o"]));
+        assert!(!c.run_args.iter().any(|a| a.starts_with("--output")));
         // The key spells them as the short options: the same compile either way.
         let short =
             p("-c a.c -Ia -Ib -idirafterz -includecfg.h -imacros m.h -MMD -o o/a.o").unwrap();
