@@ -1594,6 +1594,25 @@ mod tests {
         assert!(!c.run_args.iter().any(|a| a == "-MD"));
     }
 
+    /// The build.rs helper runs every source through [`parse`] as cc's
+    /// arguments then `-c SRC -o gocache-helper.o` (`helper.rs`): each
+    /// refused option, given by `.flag()`, is refused there too.
+    #[test]
+    fn every_unsupported_option_is_refused_as_the_helper_parses() {
+        let options = unsupported_options();
+        assert!(options.len() > 80);
+        for (spelled, _) in options {
+            let mut args: Vec<OsString> = spelled.split(' ').map(OsString::from).collect();
+            args.extend(["-c", "src/a.c", "-o", "gocache-helper.o"].map(OsString::from));
+            let e = parse(&args, Path::new("/nonexistent"));
+            let reason = e.map(|_| String::new()).unwrap_or_else(|u| u.reason);
+            assert!(
+                reason.starts_with("unsupported-option:") || reason == "-E" || reason == "-M",
+                "{spelled}: {reason:?}"
+            );
+        }
+    }
+
     #[test]
     fn cacheable_command_lines() {
         // (args, source, object, lang)
