@@ -7,6 +7,11 @@
 //! [`Compile::pre_key`] then hashes everything known before compiling; the
 //! headers are added afterwards by [`crate::manifest`] (direct mode).
 //!
+//! What each option means is in one table, `options.rs`: every option
+//! that reads or writes a file or changes the header search is parsed,
+//! hashed, probed or refused there, under its short name whatever its
+//! spelling (`--include-directory=x` is `-Ix`).
+//!
 //! # What goes into the pre-key
 //!
 //! | line | why |
@@ -85,6 +90,7 @@ use crate::compiler::CompilerIdentity;
 use crate::hash::KeyHasher;
 use crate::keyline::KeyLine;
 use crate::manifest::SearchPath;
+use crate::options::{self, Dir, Means};
 use crate::pathmap::PathMap;
 
 /// Environment variables hashed into the pre-key: each changes what the
@@ -102,6 +108,13 @@ use crate::pathmap::PathMap;
 /// * `CCC_OVERRIDE_OPTIONS`: clang edits its own arguments with it.
 /// * `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET`:
 ///   Apple clang's sysroot and target version.
+/// * `GCC_EXTRA_DIAGNOSTIC_OUTPUT`: gcc adds machine-readable fix-it hints
+///   to its diagnostics.
+/// * `GCC_URLS`, `TERM_URLS`: how gcc writes the links in its diagnostics.
+///
+/// `TERM` and `COLORTERM` matter only when stderr is a terminal; then the
+/// wrapper decides colours and links as the compiler would, and passes its
+/// decision as an option, which is hashed ([`Compile::diagnostics_args`]).
 ///
 /// Left out: `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG` (the compiler
 /// never reads them; cc turns them into the compiler it picks and the
@@ -133,6 +146,9 @@ pub const KEY_ENV: &[&str] = &[
     "SDKROOT",
     "MACOSX_DEPLOYMENT_TARGET",
     "IPHONEOS_DEPLOYMENT_TARGET",
+    "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
+    "GCC_URLS",
+    "TERM_URLS",
 ];
 
 /// Variables that make a compile uncacheable when set (see [`KEY_ENV`]).
@@ -234,6 +250,8 @@ pub struct DepRequest {
     pub phony: bool,
     /// `-MD` lists system headers; `-MMD` does not.
     pub system_headers: bool,
+    /// Write it as clang does (set by the caller, who knows the compiler).
+    pub clang_style: bool,
 }
 
 /// One argument as it goes into the key.
@@ -316,195 +334,6 @@ pub struct Compile {
     key_args: Vec<KeyArg>,
 }
 
-/// Options that take a value, as the next argument or (unless listed in
-/// [`SEPARATE_ONLY`]) joined (`-Ifoo`). For a joined form every entry is
-/// tried and the longest matching one wins (`-iquotefoo` is `-iquote`,
-/// not `-i...`), so the order here does not matter. From gcc's and
-/// clang's option tables and ccache's `compopt.cpp`.
-const TAKES_ARG: &[&str] = &[
-    "-A",
-    "-B",
-    "-D",
-    "-F",
-    "-G",
-    "-I",
-    "-L",
-    "-MF",
-    "-MJ",
-    "-MQ",
-    "-MT",
-    "-T",
-    "-U",
-    "-V",
-    "-Xassembler",
-    "-Xclang",
-    "-Xlinker",
-    "-Xpreprocessor",
-    "-arch",
-    "-aux-info",
-    "-b",
-    "-dumpbase",
-    "-dumpbase-ext",
-    "-dumpdir",
-    "-e",
-    "-gcc-toolchain",
-    "-idirafter",
-    "-iframework",
-    "-imacros",
-    "-imultiarch",
-    "-imultilib",
-    "-include",
-    "-include-pch",
-    "-iprefix",
-    "-iquote",
-    "-isysroot",
-    "-isystem",
-    "-ivfsoverlay",
-    "-iwithprefix",
-    "-iwithprefixbefore",
-    "-l",
-    "-mllvm",
-    "-o",
-    "-specs",
-    "-target",
-    "-u",
-    "-wrapper",
-    "-x",
-    "-z",
-    "--param",
-    "--serialize-diagnostics",
-    "--specs",
-    "--sysroot",
-    "--target",
-];
-
-/// Options that only take their value as the next argument (never joined:
-/// `-bfoo` or `-efoo` mean something else, or nothing).
-const SEPARATE_ONLY: &[&str] = &[
-    "-Xassembler",
-    "-Xclang",
-    "-Xlinker",
-    "-Xpreprocessor",
-    "-arch",
-    "-aux-info",
-    "-gcc-toolchain",
-    "-mllvm",
-    "-target",
-    "-wrapper",
-    "--param",
-    "--serialize-diagnostics",
-    "--specs",
-    "--sysroot",
-    "--target",
-    "-dumpbase",
-    "-dumpbase-ext",
-    "-dumpdir",
-];
-
-/// Options with which caching is unsafe or pointless, with why. Matched
-/// exactly or, for those ending in `*`, as a prefix. Taken from ccache's
-/// `compopt.cpp` and `argprocessing.cpp`, plus what relocation needs.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    // Extra outputs beside the object that a hit would not restore.
-    ("-save-temps*", "writes .i/.s files beside the object"),
-    ("--save-temps*", "writes .i/.s files beside the object"),
-    ("-fdump-*", "writes dump files"),
-    ("-fcallgraph-info*", "writes a .ci file"),
-    ("-fstack-usage", "writes a .su file"),
-    ("-gsplit-dwarf", "writes a .dwo file"),
-    ("-ftime-trace*", "writes a trace file"),
-    ("-MJ", "writes a compilation database fragment"),
-    (
-        "-gen-cdb-fragment-path",
-        "writes a compilation database fragment",
-    ),
-    ("--serialize-diagnostics", "writes a .dia file"),
-    ("-aux-info", "writes prototypes to a file"),
-    ("-fdiagnostics-add-output*", "writes diagnostics to a file"),
-    ("-fdiagnostics-set-output*", "writes diagnostics to a file"),
-    ("--coverage", "writes a .gcno file and names the .gcda path"),
-    ("-fprofile-arcs", "names the .gcda path in the object"),
-    ("-ftest-coverage", "writes a .gcno file"),
-    (
-        "-fprofile-generate*",
-        "names the profile path in the object",
-    ),
-    (
-        "-fprofile-instr-generate*",
-        "names the profile path in the object",
-    ),
-    // Inputs the key cannot see.
-    ("-fprofile-use*", "reads profile data not in the key"),
-    ("-fprofile-instr-use*", "reads profile data not in the key"),
-    ("-fprofile-sample-use*", "reads profile data not in the key"),
-    ("-fauto-profile*", "reads profile data not in the key"),
-    ("-fplugin=*", "loads a plugin not in the key"),
-    ("-fplugin-arg-*", "configures a plugin not in the key"),
-    ("-specs", "reads a specs file not in the key"),
-    ("-specs=*", "reads a specs file not in the key"),
-    ("--specs", "reads a specs file not in the key"),
-    ("-B", "takes compiler parts from a directory not in the key"),
-    (
-        "-wrapper",
-        "runs the compiler's parts under another program",
-    ),
-    (
-        "-ivfsoverlay",
-        "remaps the file system the headers are read from",
-    ),
-    ("-fsanitize-ignorelist=*", "reads a file not in the key"),
-    ("-fsanitize-blacklist=*", "reads a file not in the key"),
-    ("-fprofile-list=*", "reads a file not in the key"),
-    ("-include-pch", "reads a precompiled header"),
-    ("-fpch-preprocess", "precompiled headers"),
-    ("-emit-pch", "precompiled headers"),
-    (
-        "-fmodules*",
-        "clang modules read a module cache not in the key",
-    ),
-    ("-fmodule-header*", "C++ header units"),
-    ("-fcxx-modules", "clang modules"),
-    ("-frepo", "writes .rpo files"),
-    // Search-path changes that direct mode's probes do not model (a wrong
-    // guess at the search order could serve a stale object).
-    ("-I-", "changes how quoted includes are searched"),
-    ("-iprefix", "search directories relative to a prefix"),
-    ("-iwithprefix", "search directories relative to a prefix"),
-    (
-        "-iwithprefixbefore",
-        "search directories relative to a prefix",
-    ),
-    ("-iframework", "framework search directories"),
-    ("-F", "framework search directories"),
-    ("-MG", "treats missing headers as generated files"),
-    // Would put this build's real paths in the object, defeating relocation.
-    (
-        "-frecord-gcc-switches",
-        "records the full command line in the object",
-    ),
-    (
-        "-grecord-command-line",
-        "records the full command line in the object",
-    ),
-    (
-        "-grecord-gcc-switches",
-        "records the full command line in the object",
-    ),
-    // Not a compile to an object at all.
-    ("-analyze", "static analysis"),
-    ("--analyze", "static analysis"),
-    ("-fmodules-ts", "C++ modules"),
-];
-
-fn unsupported(opt: &str) -> bool {
-    UNSUPPORTED
-        .iter()
-        .any(|(pat, _)| match pat.strip_suffix('*') {
-            Some(prefix) => opt.starts_with(prefix),
-            None => opt == *pat,
-        })
-}
-
 /// Expand `@file` response files (recursively, as gcc does), reading them
 /// relative to `cwd`.
 fn expand_response_files(
@@ -524,6 +353,11 @@ fn expand_response_files(
         // gcc passes an unreadable `@file` on as a file name; leave that to it.
         let text = fs::read_to_string(cwd.join(name))
             .map_err(|_| Uncacheable::new("response-file-unreadable"))?;
+        // libiberty's `buildargv` also splits at \v and \f, LLVM's does not:
+        // which the compiler is, is not known here.
+        if text.contains(['\x0b', '\x0c']) {
+            return Err(Uncacheable::new("response-file-syntax"));
+        }
         out.extend(expand_response_files(
             &split_response_file(&text),
             cwd,
@@ -533,8 +367,9 @@ fn expand_response_files(
     Ok(out)
 }
 
-/// Split a response file as libiberty's `buildargv` does: whitespace
-/// separates arguments; single or double quotes group; a backslash takes
+/// Split a response file as libiberty's `buildargv` (and LLVM's GNU
+/// tokenizer) do: ASCII blanks separate arguments (not Unicode spaces:
+/// both compilers split at bytes); single or double quotes group; a backslash takes
 /// the next character literally.
 fn split_response_file(text: &str) -> Vec<String> {
     let mut args = Vec::new();
@@ -556,7 +391,7 @@ fn split_response_file(text: &str) -> Vec<String> {
                 quote = Some(c);
                 in_arg = true;
             }
-            (c, None) if c.is_whitespace() => {
+            (' ' | '\t' | '\n' | '\r', None) => {
                 if in_arg {
                     args.push(std::mem::take(&mut cur));
                     in_arg = false;
@@ -572,25 +407,6 @@ fn split_response_file(text: &str) -> Vec<String> {
         args.push(cur);
     }
     args
-}
-
-/// Split `arg` into (option, joined value) if it is one of [`TAKES_ARG`]
-/// with its value joined (`-Ifoo`, `--sysroot=foo`, `-MFfoo`).
-fn joined(arg: &str) -> Option<(&'static str, &str)> {
-    if let Some((opt, value)) = arg.split_once('=') {
-        if let Some(o) = ["--sysroot", "--target", "--param", "--specs"]
-            .iter()
-            .find(|o| **o == opt)
-        {
-            return Some((o, value));
-        }
-    }
-    TAKES_ARG
-        .iter()
-        .filter(|o| !SEPARATE_ONLY.contains(o))
-        .filter(|o| arg.len() > o.len() && arg.starts_with(**o))
-        .max_by_key(|o| o.len())
-        .map(|o| (*o, &arg[o.len()..]))
 }
 
 /// Parse a compiler's arguments (without the compiler itself), with `cwd`
@@ -639,146 +455,201 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
     // The dependency options as given: plain assembly keeps them (below).
     let mut dep_args: Vec<String> = Vec::new();
 
+    let mut asm_refusal: Option<String> = None;
+    // Search directories, resolved once the sysroot is known (`-I=dir`).
+    let mut search: Vec<(Dir, String)> = Vec::new();
+    let mut sysroot: Option<String> = None;
+    let mut isysroot: Option<String> = None;
+
     let mut i = 0;
     while i < args.len() {
         let start = i;
         let arg = args[i].as_str();
         i += 1;
-        // An option and its value, whether separate or joined.
-        let (opt, value): (&str, Option<String>) = if TAKES_ARG.contains(&arg) {
-            let Some(v) = args.get(i) else {
-                return Err(Uncacheable::new(format!("missing-argument:{arg}")));
-            };
-            i += 1;
-            (arg, Some(v.clone()))
-        } else if let Some((o, v)) = joined(arg) {
-            (o, Some(v.to_string()))
-        } else {
-            (arg, None)
-        };
-        if unsupported(opt) {
-            return Err(Uncacheable::option(opt));
-        }
-        if unsupported(arg) {
-            return Err(Uncacheable::option(arg));
-        }
-        let v = value.clone().unwrap_or_default();
         let mut keep_in_run = true;
-        match opt {
-            "-c" => compile_only = true,
-            "-E" => stop = stop.or(Some("-E")),
-            "-M" | "-MM" => stop = stop.or(Some("-M")),
-            "-S" => stop = stop.or(Some("-S")),
-            "-fsyntax-only" => stop = stop.or(Some("no-output")),
-            "-o" => output = Some(v),
-            "-x" => {
-                x_lang = Some(Lang::from_x(&v));
-                c.key_args.push(KeyArg::Plain(format!("-x {v}")));
-            }
-            "-MD" | "-MMD" => {
-                dep_on = true;
-                dep_system = opt == "-MD";
-                keep_in_run = false;
-            }
-            "-MF" => {
-                dep_file = Some(v);
-                keep_in_run = false;
-            }
-            "-MT" => {
-                dep_targets.push(v);
-                keep_in_run = false;
-            }
-            "-MQ" => {
-                dep_targets.push(quote_target(&v));
-                keep_in_run = false;
-            }
-            "-MP" => {
-                dep_phony = true;
-                keep_in_run = false;
-            }
-            "-I" | "-iquote" | "-isystem" | "-idirafter" => {
-                let list = match opt {
-                    "-I" => &mut c.include_dirs,
-                    "-iquote" => &mut c.quote_dirs,
-                    "-isystem" => &mut c.isystem_dirs,
-                    _ => &mut c.after_dirs,
-                };
-                list.push(PathBuf::from(&v));
-                c.key_args.push(KeyArg::Path(opt.to_string(), v));
-            }
-            "-include" | "-imacros" => {
-                c.forced_includes.push(PathBuf::from(&v));
-                c.key_args.push(KeyArg::Path(opt.to_string(), v));
-            }
-            "--sysroot" | "-isysroot" => {
-                c.sysdir_args
-                    .push(format!("{opt}={v}").replace("-isysroot=", "-isysroot"));
-                c.key_args.push(KeyArg::Path(opt.to_string(), v));
-            }
-            "--target" | "-target" | "-arch" => {
-                let a = if opt == "--target" {
-                    format!("--target={v}")
-                } else {
-                    format!("{opt} {v}")
-                };
-                c.target_args.push(a.clone());
-                if opt == "-arch" {
-                    c.sysdir_args.extend([opt.to_string(), v.clone()]);
-                } else {
-                    c.sysdir_args.push(format!("--target={v}"));
+        let mut is_dep = false;
+        if arg == "-" {
+            sources.push(("-".into(), Err(Uncacheable::new("stdin"))));
+        } else if !arg.starts_with('-') || arg.len() == 1 {
+            // An input file.
+            let lang = match &x_lang {
+                Some(Ok(Some(l))) => Ok(*l),
+                Some(Err(e)) => Err(e.clone()),
+                _ => Lang::from_path(arg)
+                    .map_err(|l| Uncacheable::new(format!("unsupported-language:{l}"))),
+            };
+            sources.push((arg.to_string(), lang));
+        } else if let Some(m) = options::lookup(arg) {
+            let (v, joined) = match &m.value {
+                options::Value::None => (String::new(), false),
+                options::Value::Joined(v) => (v.clone(), true),
+                options::Value::Next => {
+                    let Some(v) = args.get(i) else {
+                        return Err(Uncacheable::new(format!("missing-argument:{arg}")));
+                    };
+                    i += 1;
+                    (v.clone(), false)
                 }
-                c.key_args.push(KeyArg::Plain(a));
-            }
-            "-imultilib" | "-imultiarch" | "-gcc-toolchain" => {
-                c.sysdir_args.extend([opt.to_string(), v.clone()]);
-                c.key_args.push(KeyArg::Plain(format!("{opt} {v}")));
-            }
-            // clang's -Xclang passes cc1 options, which include -I and
-            // dependency options too.
-            "-Xpreprocessor" | "-Xclang" => {
-                check_preprocessor_args(std::slice::from_ref(&v))?;
-                c.key_args.push(KeyArg::Plain(format!("{opt} {v}")));
-            }
-            "-" => sources.push(("-".into(), Err(Uncacheable::new("stdin")))),
-            _ if value.is_some() => {
-                let sep = if joined(arg).is_some() { "" } else { " " };
-                c.key_args.push(KeyArg::Plain(format!("{opt}{sep}{v}")));
-            }
-            _ if arg.starts_with("-Wp,") => {
-                let parts: Vec<String> = arg[4..].split(',').map(str::to_string).collect();
-                check_preprocessor_args(&parts)?;
-                c.key_args.push(KeyArg::Plain(arg.to_string()));
-            }
-            _ if arg.starts_with('-') => {
-                if arg.starts_with("-m")
-                    || arg == "-nostdinc"
-                    || arg == "-nostdinc++"
-                    || arg.starts_with("-stdlib=")
-                    || arg.starts_with("--gcc-toolchain=")
-                {
-                    c.sysdir_args.push(arg.to_string());
+            };
+            let name = m.name;
+            // The key spells an option as its canonical form.
+            let spelled = if joined {
+                format!("{name}{v}")
+            } else if m.value == options::Value::None {
+                name.to_string()
+            } else {
+                format!("{name} {v}")
+            };
+            let refuse = |what: String| Err(Uncacheable::option(&what));
+            match m.means {
+                Means::Refuse(_) => {
+                    return refuse(if m.pattern {
+                        options::canonical(arg)
+                    } else {
+                        name.to_string()
+                    })
                 }
-                if arg.starts_with("-m") {
-                    c.target_args.push(arg.to_string());
+                Means::Plain | Means::Alias(_) => c.key_args.push(KeyArg::Plain(spelled)),
+                Means::Compile => compile_only = true,
+                Means::Stop(reason) => stop = stop.or(Some(reason)),
+                Means::Output => {
+                    // Run as `-o FILE` whatever the spelling, so the
+                    // wrapper can find (and replace) it.
+                    keep_in_run = false;
+                    c.run_args.extend(["-o".to_string(), v.clone()]);
+                    output = Some(v);
                 }
-                c.key_args
-                    .push(prefix_map_arg(arg).unwrap_or_else(|| KeyArg::Plain(arg.to_string())));
+                Means::Lang => {
+                    x_lang = Some(Lang::from_x(&v));
+                    c.key_args.push(KeyArg::Plain(format!("-x {v}")));
+                }
+                Means::Dep(d) => {
+                    keep_in_run = false;
+                    is_dep = true;
+                    match d {
+                        options::Dep::Md | options::Dep::Mmd => {
+                            dep_on = true;
+                            dep_system = d == options::Dep::Md;
+                        }
+                        options::Dep::Mf => dep_file = Some(v),
+                        options::Dep::Mt => dep_targets.push(v),
+                        options::Dep::Mq => dep_targets.push(quote_target(&v)),
+                        options::Dep::Mp => dep_phony = true,
+                    }
+                }
+                Means::Search(dir) => {
+                    search.push((dir, v.clone()));
+                    c.key_args.push(KeyArg::Path(name.to_string(), v));
+                }
+                Means::ForcedInclude => {
+                    c.forced_includes.push(PathBuf::from(&v));
+                    c.key_args.push(KeyArg::Path(name.to_string(), v));
+                }
+                Means::Sysroot => {
+                    if name == "-isysroot" {
+                        c.sysdir_args.push(format!("-isysroot{v}"));
+                        isysroot = Some(v.clone());
+                    } else {
+                        c.sysdir_args.push(format!("--sysroot={v}"));
+                        sysroot = Some(v.clone());
+                    }
+                    c.key_args
+                        .push(KeyArg::Path(name.trim_end_matches('=').to_string(), v));
+                }
+                Means::Target => {
+                    let a = if name.starts_with("--target") {
+                        format!("--target={v}")
+                    } else {
+                        format!("{name} {v}")
+                    };
+                    c.target_args.push(a.clone());
+                    if name == "-arch" {
+                        c.sysdir_args.extend([name.to_string(), v.clone()]);
+                    } else {
+                        c.sysdir_args.push(format!("--target={v}"));
+                    }
+                    c.key_args.push(KeyArg::Plain(a));
+                }
+                Means::Sysdir => {
+                    if joined || m.value == options::Value::None {
+                        c.sysdir_args.push(spelled.clone());
+                    } else {
+                        c.sysdir_args.extend([name.to_string(), v.clone()]);
+                    }
+                    c.key_args.push(KeyArg::Plain(spelled));
+                }
+                Means::Machine => {
+                    c.sysdir_args.push(spelled.clone());
+                    c.target_args.push(spelled.clone());
+                    c.key_args.push(KeyArg::Plain(spelled));
+                }
+                Means::Preprocessor => {
+                    let parts: Vec<&str> = if joined {
+                        v.split(',').collect()
+                    } else {
+                        vec![v.as_str()]
+                    };
+                    if let Some(bad) = parts.iter().find(|p| !options::preprocessor_option_ok(p)) {
+                        return refuse(format!("-Wp,{bad}"));
+                    }
+                    c.key_args.push(KeyArg::Plain(spelled));
+                }
+                Means::Assembler => {
+                    let parts: Vec<&str> = if joined {
+                        v.split(',').collect()
+                    } else {
+                        vec![v.as_str()]
+                    };
+                    if let Some(bad) = parts.iter().find(|p| !options::assembler_option_ok(p)) {
+                        // Plain assembly's own module judges these (with its
+                        // own reasons); everything else is refused here.
+                        asm_refusal.get_or_insert(format!("-Wa,{bad}"));
+                    }
+                    c.key_args.push(KeyArg::Plain(spelled));
+                }
+                Means::Xclang => {
+                    if !options::cc1_option_ok(&v) {
+                        return refuse(format!("-Xclang {v}"));
+                    }
+                    c.key_args.push(KeyArg::Plain(spelled));
+                }
+                Means::Dump => {
+                    if !options::dump_ok(name, &v) {
+                        return refuse(format!("{name}{v}"));
+                    }
+                    c.key_args.push(KeyArg::Plain(spelled));
+                }
             }
-            _ => {
-                // An input file.
-                let lang = match &x_lang {
-                    Some(Ok(Some(l))) => Ok(*l),
-                    Some(Err(e)) => Err(e.clone()),
-                    _ => Lang::from_path(arg)
-                        .map_err(|l| Uncacheable::new(format!("unsupported-language:{l}"))),
-                };
-                sources.push((arg.to_string(), lang));
-            }
+        } else {
+            c.key_args
+                .push(prefix_map_arg(arg).unwrap_or_else(|| KeyArg::Plain(arg.to_string())));
         }
         if keep_in_run {
             c.run_args.extend_from_slice(&args[start..i]);
-        } else if matches!(opt, "-MD" | "-MMD" | "-MF" | "-MT" | "-MQ" | "-MP") {
+        } else if is_dep {
             dep_args.extend_from_slice(&args[start..i]);
+        }
+    }
+
+    // `-I=dir` and `-I$SYSROOT/dir` are relative to the sysroot (gcc and
+    // clang agree for `-I` with a sysroot given; gcc also reads the other
+    // lists so, clang does not, and without `--sysroot` the default is the
+    // compiler's own): resolved here, refused where compilers differ.
+    let header_sysroot = isysroot.or(sysroot);
+    for (dir, v) in search {
+        let rest = v.strip_prefix('=').or_else(|| v.strip_prefix("$SYSROOT"));
+        let path = match (rest, &header_sysroot) {
+            (None, _) => PathBuf::from(&v),
+            (Some(rest), Some(root)) if dir == Dir::Include => {
+                PathBuf::from(format!("{root}{rest}"))
+            }
+            (Some(_), _) => return Err(Uncacheable::new("sysroot-relative-include")),
+        };
+        match dir {
+            Dir::Include => c.include_dirs.push(path),
+            Dir::Quote => c.quote_dirs.push(path),
+            Dir::System => c.isystem_dirs.push(path),
+            Dir::After => c.after_dirs.push(path),
         }
     }
 
@@ -813,15 +684,22 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
             PathBuf::from(stem).with_extension("o")
         }
     };
+    if dep_on && dep_file.as_deref() == Some("-") {
+        return Err(Uncacheable::new("depfile-to-stdout"));
+    }
     if dep_on {
         c.dep = Some(DepRequest {
             path: dep_file.map_or_else(|| c.object.with_extension("d"), PathBuf::from),
             targets: dep_targets,
             phony: dep_phony,
             system_headers: dep_system,
+            clang_style: false,
         });
     }
     // -MF/-MT/-MP without -MD do nothing in gcc: no depfile is asked for.
+    if let Some(bad) = asm_refusal.filter(|_| c.lang != Lang::Asm) {
+        return Err(Uncacheable::option(&bad));
+    }
     if c.lang == Lang::Asm {
         // Plain assembly is not preprocessed: gcc writes no depfile for it
         // and clang warns that `-MD` is unused. So the options run as
@@ -836,38 +714,25 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
     Ok(c)
 }
 
-/// Preprocessor options passed through `-Wp,` or `-Xpreprocessor`: ones
-/// that write a depfile or change the search path would escape both the
-/// depfile gocache asks for and the probes; refuse them.
-fn check_preprocessor_args(parts: &[String]) -> Result<(), Uncacheable> {
-    for p in parts {
-        if p.starts_with("-M")
-            || p.starts_with("-I")
-            || p.starts_with("-i")
-            || p.starts_with("--sysroot")
-            || p.starts_with("-nostdinc")
-        {
-            return Err(Uncacheable::new(format!("unsupported-option:-Wp,{p}")));
-        }
-    }
-    Ok(())
-}
-
 /// Quote a target for make as `-MQ` does (`$` doubled, spaces and `#` escaped).
 fn quote_target(t: &str) -> String {
-    let mut out = String::with_capacity(t.len());
-    for ch in t.chars() {
-        match ch {
-            '$' => out.push_str("$$"),
-            ' ' | '\t' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '#' => out.push_str("\\#"),
-            _ => out.push(ch),
-        }
-    }
-    out
+    munge(t)
+}
+
+/// Every option that makes a command line uncacheable, spelled as it would
+/// be given (`-fplugin=value`, `-MJ value`), with why.
+#[doc(hidden)]
+pub fn unsupported_options() -> Vec<(String, &'static str)> {
+    options::refused_examples()
+}
+
+/// gcc's major version from its identity's version line.
+fn gcc_major(identity: &CompilerIdentity) -> Option<u32> {
+    identity
+        .version
+        .split_whitespace()
+        .filter_map(|w| w.split('.').next()?.parse::<u32>().ok())
+        .next_back()
 }
 
 /// Does this compiler (by its identity's version line) understand
@@ -1198,31 +1063,268 @@ impl Compile {
         SearchPath { dirs }
     }
 
+    /// Is the source a regular file? A FIFO, a device or `/dev/stdin`
+    /// cannot be hashed without taking the bytes the compiler should read
+    /// (or waiting forever for a writer): those compiles, and a missing
+    /// source (the compiler's own error is the one to show), run untouched.
+    pub fn check_source(&self, cwd: &Path) -> Result<(), Uncacheable> {
+        match fs::metadata(absolute(cwd, &self.source)) {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(Uncacheable::new("special-source")),
+            Err(_) => Err(Uncacheable::new("missing-source")),
+        }
+    }
+
+    /// Add `arg` to the compile's arguments and to its key.
+    pub fn add_arg(&mut self, arg: String) {
+        self.key_args.push(KeyArg::Plain(arg.clone()));
+        self.run_args.push(arg);
+    }
+
+    /// The options that make the compile's diagnostics what they would be
+    /// on the caller's stderr. The compiler decides colours (and gcc its
+    /// links) by whether stderr is a terminal, and a compile through the
+    /// cache writes to a pipe: as ccache does, when `stderr_is_terminal`
+    /// and the command line leaves it to the compiler (no option, or
+    /// `=auto`), the wrapper decides as the compiler would and says so.
+    /// `Err` when it cannot tell what the compiler would do (clang with a
+    /// `TERM` it may not know colours for).
+    pub fn diagnostics_args(
+        &self,
+        identity: &CompilerIdentity,
+        stderr_is_terminal: bool,
+    ) -> Result<Vec<String>, Uncacheable> {
+        if !stderr_is_terminal {
+            return Ok(Vec::new());
+        }
+        let last = |pred: &dyn Fn(&str) -> bool| {
+            self.run_args
+                .iter()
+                .rev()
+                .find(|a| pred(a))
+                .map(String::as_str)
+        };
+        let clang = identity.version.contains("clang");
+        let term = crate::env::var("TERM").unwrap_or_default();
+        let mut out = Vec::new();
+        let color = last(&|a| {
+            a.starts_with("-fdiagnostics-color")
+                || a == "-fno-diagnostics-color"
+                || a == "-fcolor-diagnostics"
+                || a == "-fno-color-diagnostics"
+        });
+        if color.is_none() || color == Some("-fdiagnostics-color=auto") {
+            // gcc's `should_colorize`: a terminal, and TERM set and not dumb.
+            let gcc_colors = !term.is_empty() && term != "dumb";
+            if clang {
+                // LLVM asks terminfo; these names have colours in it.
+                let known = term.starts_with("xterm")
+                    || term.starts_with("screen")
+                    || term.starts_with("tmux")
+                    || term.starts_with("rxvt")
+                    || term.starts_with("linux")
+                    || term.contains("color")
+                    || term == "ansi";
+                if known {
+                    out.push("-fcolor-diagnostics".to_string());
+                } else if term.is_empty() || term == "dumb" {
+                    out.push("-fno-color-diagnostics".to_string());
+                } else {
+                    return Err(Uncacheable::new("terminal-colours-unknown"));
+                }
+            } else {
+                out.push(
+                    if gcc_colors {
+                        "-fdiagnostics-color=always"
+                    } else {
+                        "-fdiagnostics-color=never"
+                    }
+                    .to_string(),
+                );
+            }
+            // gcc 10 and later also write links (`auto_enable_urls`).
+            if !clang && gcc_major(identity).is_some_and(|m| m >= 10) {
+                let urls = last(&|a| a.starts_with("-fdiagnostics-urls"));
+                if urls.is_none() || urls == Some("-fdiagnostics-urls=auto") {
+                    let colorterm = crate::env::var("COLORTERM").unwrap_or_default();
+                    let on = gcc_colors
+                        && colorterm != "xfce4-terminal"
+                        && colorterm != "gnome-terminal"
+                        && term != "linux";
+                    out.push(format!(
+                        "-fdiagnostics-urls={}",
+                        if on { "always" } else { "never" }
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// With `-Wmissing-include-dirs` (or `-Werror=` of it) the compiler's
+    /// diagnostics, and with `-Werror` its success, depend on whether each
+    /// `-I`, `-iquote`, `-isystem` and `-idirafter` directory exists, which
+    /// no header read shows: then that is hashed too (one `stat` each).
+    pub fn note_search_dirs(&mut self, cwd: &Path) {
+        if !self.key_args.iter().any(|a| match a {
+            KeyArg::Plain(s) => s.contains("missing-include-dirs"),
+            _ => false,
+        }) {
+            return;
+        }
+        let dirs: Vec<PathBuf> = self
+            .quote_dirs
+            .iter()
+            .chain(&self.include_dirs)
+            .chain(&self.isystem_dirs)
+            .chain(&self.after_dirs)
+            .cloned()
+            .collect();
+        for d in dirs {
+            let exists = fs::metadata(absolute(cwd, &d)).is_ok_and(|m| m.is_dir());
+            self.key_args.push(KeyArg::Plain(format!(
+                "search-dir {} {}",
+                if exists { "present" } else { "absent" },
+                d.display()
+            )));
+        }
+    }
+
     /// Does `SOURCE_DATE_EPOCH` fix `__DATE__` and `__TIME__` for this compile?
     pub fn source_date_epoch() -> bool {
         crate::env::var_os("SOURCE_DATE_EPOCH").is_some_and(|v| !v.is_empty())
     }
 }
 
+/// A name as gcc writes it in a depfile (`mkdeps.cc`'s `munge`): `$`
+/// doubled, `#` escaped, a blank escaped with the backslashes before it
+/// doubled (make's rule), other backslashes as they are.
+fn munge(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut slashes = 0;
+    for c in name.chars() {
+        match c {
+            '\\' => slashes += 1,
+            '$' => {
+                out.push('$');
+                slashes = 0;
+            }
+            ' ' | '\t' => {
+                out.extend(std::iter::repeat_n('\\', slashes));
+                out.push('\\');
+                slashes = 0;
+            }
+            '#' => {
+                out.push('\\');
+                slashes = 0;
+            }
+            _ => slashes = 0,
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A name as clang writes it (`PrintFilename`): as gcc, but a tab as is.
+fn clang_quote(name: &str) -> String {
+    let b: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            '#' => out.push('\\'),
+            ' ' => {
+                out.push('\\');
+                let mut j = i;
+                while j > 0 && b[j - 1] == '\\' {
+                    out.push('\\');
+                    j -= 1;
+                }
+            }
+            '$' => out.push('$'),
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Render the caller's depfile: `targets` (already in make syntax; the
-/// object's name when empty) depending on `prerequisites`, as gcc writes it.
+/// object's name when empty) depending on `prerequisites`, byte for byte
+/// as the compiler writes it: gcc's `make_write` (lines wrapped at 72
+/// columns, `-MP` rules one a line) or clang's `DependencyFileGenerator`
+/// (75 columns, a blank line before each `-MP` rule), by
+/// [`DepRequest::clang_style`].
 pub fn render_depfile(req: &DepRequest, object: &Path, prerequisites: &[String]) -> String {
-    let esc = |s: &str| s.replace('$', "$$").replace('#', "\\#").replace(' ', "\\ ");
-    let mut out = if req.targets.is_empty() {
-        esc(&object.to_string_lossy())
+    let targets: Vec<String> = if req.targets.is_empty() {
+        vec![munge(&object.to_string_lossy())]
     } else {
-        req.targets.join(" ")
+        req.targets.clone()
     };
+    let mut out = String::new();
+    if req.clang_style {
+        const MAX: usize = 75;
+        let mut col = 0;
+        for t in &targets {
+            let n = t.len();
+            if col == 0 {
+                col += n;
+            } else if col + n + 2 > MAX {
+                col = n + 2;
+                out.push_str(" \\\n  ");
+            } else {
+                col += n + 1;
+                out.push(' ');
+            }
+            out.push_str(t);
+        }
+        out.push(':');
+        col += 1;
+        for p in prerequisites {
+            let n = p.len();
+            if col + (n + 1) + 2 > MAX {
+                out.push_str(" \\\n ");
+                col = 2;
+            }
+            out.push(' ');
+            out.push_str(&clang_quote(p));
+            col += n + 1;
+        }
+        out.push('\n');
+        if req.phony {
+            for p in prerequisites.iter().skip(1) {
+                out.push('\n');
+                out.push_str(&clang_quote(p));
+                out.push_str(":\n");
+            }
+        }
+        return out;
+    }
+    const COLMAX: usize = 72;
+    let mut col = 0;
+    let write = |out: &mut String, col: &mut usize, name: &str| {
+        if *col > 0 {
+            if *col + name.len() > COLMAX {
+                out.push_str(" \\\n");
+                *col = 0;
+            }
+            *col += 1;
+            out.push(' ');
+        }
+        *col += name.len();
+        out.push_str(name);
+    };
+    for t in &targets {
+        write(&mut out, &mut col, t);
+    }
     out.push(':');
+    col += 1;
     for p in prerequisites {
-        out.push_str(" \\\n ");
-        out.push_str(&esc(p));
+        write(&mut out, &mut col, &munge(p));
     }
     out.push('\n');
     if req.phony {
         for p in prerequisites.iter().skip(1) {
-            out.push('\n');
-            out.push_str(&esc(p));
+            out.push_str(&munge(p));
             out.push_str(":\n");
         }
     }
@@ -1291,8 +1393,117 @@ mod tests {
                 "-c a.c -Xpreprocessor -Ifoo",
                 "unsupported-option:-Wp,-Ifoo",
             ),
-            ("-c a.c -Xclang -Ifoo", "unsupported-option:-Wp,-Ifoo"),
+            ("-c a.c -Xclang -Ifoo", "unsupported-option:-Xclang -Ifoo"),
             ("-c a.c -I", "missing-argument:-I"),
+            // Long spellings are the short options they stand for.
+            ("-c a.c --prefix=/x", "unsupported-option:-B"),
+            ("-c a.c --prefix /x", "unsupported-option:-B"),
+            ("-c a.c --include-barrier", "unsupported-option:-I-"),
+            ("-c a.c --save-temps", "unsupported-option:-save-temps"),
+            (
+                "-c a.c --dump-tree-all",
+                "unsupported-option:-fdump-tree-all",
+            ),
+            (
+                "-c a.c --profile-use=p",
+                "unsupported-option:-fprofile-use=p",
+            ),
+            ("-c a.c --plugin=x.so", "unsupported-option:-fplugin=x.so"),
+            ("-c a.c --specs=x", "unsupported-option:--specs=x"),
+            ("--preprocess a.c", "-E"),
+            ("--compile --preprocess a.c", "-E"),
+            ("-c a.c --include-prefix=p", "unsupported-option:-iprefix"),
+            (
+                "-c a.c --print-missing-file-dependencies",
+                "unsupported-option:-MG",
+            ),
+            // Outputs a hit would not make.
+            ("-c a.c -coverage", "unsupported-option:-coverage"),
+            (
+                "-c a.c -gsplit-dwarf=split",
+                "unsupported-option:-gsplit-dwarf=split",
+            ),
+            ("-c a.c -aux-info p.h", "unsupported-option:-aux-info"),
+            ("-c a.c -aux-infop.h", "unsupported-option:-aux-info"),
+            ("-c a.c -da", "unsupported-option:-da"),
+            ("-c a.c -dAa", "unsupported-option:-dAa"),
+            (
+                "-c a.c -fopt-info-vec=v.txt",
+                "unsupported-option:-fopt-info-vec=v.txt",
+            ),
+            (
+                "-c a.c -Wa,-adhln=a.lst",
+                "unsupported-option:-Wa,-adhln=a.lst",
+            ),
+            (
+                "-c a.c -Wa,-g,-ahl=a.lst",
+                "unsupported-option:-Wa,-ahl=a.lst",
+            ),
+            ("-c a.c -Xassembler -al=x", "unsupported-option:-Wa,-al=x"),
+            (
+                "-c a.c --for-assembler=--MD=x",
+                "unsupported-option:-Wa,--MD=x",
+            ),
+            ("-c a.c -MD -MF -", "depfile-to-stdout"),
+            (
+                "-c a.c -fsave-optimization-record",
+                "unsupported-option:-fsave-optimization-record",
+            ),
+            (
+                "-c a.c -fdiagnostics-format=sarif-file",
+                "unsupported-option:-fdiagnostics-format=sarif-file",
+            ),
+            // Inputs that are not headers.
+            (
+                "-c a.c -fbranch-probabilities",
+                "unsupported-option:-fbranch-probabilities",
+            ),
+            ("-c a.c -fprofile-use", "unsupported-option:-fprofile-use"),
+            (
+                "-c a.c -fsanitize-coverage-allowlist=a.txt",
+                "unsupported-option:-fsanitize-coverage-allowlist=a.txt",
+            ),
+            (
+                "-c a.c -fsanitize-ignorelist=a.txt",
+                "unsupported-option:-fsanitize-ignorelist=a.txt",
+            ),
+            (
+                "-c a.c -fxray-attr-list=a.txt",
+                "unsupported-option:-fxray-attr-list=a.txt",
+            ),
+            (
+                "-c a.c -fno-integrated-as",
+                "unsupported-option:-fno-integrated-as",
+            ),
+            ("-c a.c --config=x.cfg", "unsupported-option:--config=x.cfg"),
+            (
+                "-c a.c -Xclang -load -Xclang p.so",
+                "unsupported-option:-Xclang -load",
+            ),
+            ("-c a.c -Wp,-include,x.h", "unsupported-option:-Wp,-include"),
+            (
+                "-c a.c -Xarch_x86_64 -O2",
+                "unsupported-option:-Xarch_x86_64",
+            ),
+            // `-I=` without a sysroot, or on a list clang reads literally.
+            ("-c a.c -I=inc", "sysroot-relative-include"),
+            (
+                "-c a.c --sysroot=/sr -isystem=/inc",
+                "sysroot-relative-include",
+            ),
+            ("-c a.c -- b.c", "unsupported-option:--"),
+            (
+                "-c a.c -iwithsysroot /x",
+                "unsupported-option:-iwithsysroot",
+            ),
+            (
+                "-c a.c -index-store-path ix",
+                "unsupported-option:-index-store-path",
+            ),
+            (
+                "-c a.c -save-stats=obj",
+                "unsupported-option:-save-stats=obj",
+            ),
         ];
         for (args, want) in table {
             assert_eq!(reason(args), want, "{args}");
@@ -1310,6 +1521,25 @@ mod tests {
         let c = p("-MD -MF x.d -c x.S -o x.o").unwrap();
         assert!(c.dep.is_some());
         assert!(!c.run_args.iter().any(|a| a == "-MD"));
+    }
+
+    /// The build.rs helper runs every source through [`parse`] as cc's
+    /// arguments then `-c SRC -o gocache-helper.o` (`helper.rs`): each
+    /// refused option, given by `.flag()`, is refused there too.
+    #[test]
+    fn every_unsupported_option_is_refused_as_the_helper_parses() {
+        let options = unsupported_options();
+        assert!(options.len() > 80);
+        for (spelled, _) in options {
+            let mut args: Vec<OsString> = spelled.split(' ').map(OsString::from).collect();
+            args.extend(["-c", "src/a.c", "-o", "gocache-helper.o"].map(OsString::from));
+            let e = parse(&args, Path::new("/nonexistent"));
+            let reason = e.map(|_| String::new()).unwrap_or_else(|u| u.reason);
+            assert!(
+                reason.starts_with("unsupported-option:") || reason == "-E" || reason == "-M",
+                "{spelled}: {reason:?}"
+            );
+        }
     }
 
     #[test]
@@ -1331,6 +1561,29 @@ mod tests {
                 Lang::Cxx,
             ),
             ("-c a.c -Xlinker a.o -o b.o", "a.c", "b.o", Lang::C),
+            ("--compile a.c --output=x.o", "a.c", "x.o", Lang::C),
+            ("-c a.s -Wa,-adhln=l.lst", "a.s", "a.o", Lang::Asm),
+            ("-c a.c --output x.o", "a.c", "x.o", Lang::C),
+            ("--language=c++ -c a.c", "a.c", "a.o", Lang::Cxx),
+            ("--language c++ -c a.c", "a.c", "a.o", Lang::Cxx),
+            (
+                "-c a.c -dA -dp -fopt-info-vec -Xclang -fno-pch-timestamp",
+                "a.c",
+                "a.o",
+                Lang::C,
+            ),
+            (
+                "-c a.c -Wa,--noexecstack -Xassembler -g",
+                "a.c",
+                "a.o",
+                Lang::C,
+            ),
+            (
+                "-c a.c -D X --define-macro=Y -Wp,-DZ",
+                "a.c",
+                "a.o",
+                Lang::C,
+            ),
         ];
         for (args, src, obj, lang) in table {
             let c = p(args).unwrap_or_else(|e| panic!("{args}: {e}"));
@@ -1377,6 +1630,47 @@ mod tests {
     }
 
     #[test]
+    fn long_spellings_of_search_and_dependency_options() {
+        let c = p(
+            "-c a.c --include-directory=a --include-directory b --include-directory-after=z \
+                   --include=cfg.h --imacros m.h --write-user-dependencies --output=o/a.o",
+        )
+        .unwrap();
+        let s = |v: &[PathBuf]| {
+            v.iter()
+                .map(|p| p.to_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(s(&c.include_dirs), ["a", "b"]);
+        assert_eq!(s(&c.after_dirs), ["z"]);
+        assert_eq!(s(&c.forced_includes), ["cfg.h", "m.h"]);
+        let d = c.dep.clone().unwrap();
+        assert_eq!((d.path, d.system_headers), ("o/a.d".into(), false));
+        assert!(!c
+            .run_args
+            .contains(&"--write-user-dependencies".to_string()));
+        // The object's option runs as `-o`, where the wrapper looks for it.
+        assert!(c.run_args.windows(2).any(|w| w == ["-o", "o/a.o"]));
+        assert!(!c.run_args.iter().any(|a| a.starts_with("--output")));
+        // The key spells them as the short options: the same compile either way.
+        let short =
+            p("-c a.c -Ia -Ib -idirafterz -includecfg.h -imacros m.h -MMD -o o/a.o").unwrap();
+        assert_eq!(c.key_args.len(), short.key_args.len());
+        let c = p("-c a.c --write-dependencies").unwrap();
+        assert!(c.dep.unwrap().system_headers);
+    }
+
+    #[test]
+    fn sysroot_relative_include_dirs() {
+        let c = p("-c a.c -I=/inc --sysroot=/sr -I$SYSROOT/inc2 -Iplain").unwrap();
+        let dirs: Vec<_> = c.include_dirs.iter().map(|d| d.to_str().unwrap()).collect();
+        assert_eq!(dirs, ["/sr/inc", "/sr/inc2", "plain"]);
+        // -isysroot wins over --sysroot for headers, as in gcc and clang.
+        let c = p("-c a.c -isysroot /hs --sysroot=/sr -I=/inc").unwrap();
+        assert_eq!(c.include_dirs, [PathBuf::from("/hs/inc")]);
+    }
+
+    #[test]
     fn dependency_options() {
         let c = p("-c a.c -o out/a.o -MD -MF out/a.d -MT t1 -MQ t$2 -MP -O2").unwrap();
         assert_eq!(
@@ -1386,6 +1680,7 @@ mod tests {
                 targets: vec!["t1".into(), "t$$2".into()],
                 phony: true,
                 system_headers: true,
+                clang_style: false,
             })
         );
         assert_eq!(c.run_args, ["-c", "a.c", "-o", "out/a.o", "-O2"]);
@@ -1429,6 +1724,23 @@ mod tests {
         assert_eq!(
             parse(&["@missing".into()], dir.path()).unwrap_err().reason,
             "response-file-unreadable"
+        );
+        // gcc's and clang's tokenisers split at ASCII blanks only: a
+        // no-break space or an em space is part of the argument.
+        fs::write(dir.path().join("r3"), "-c\u{a0}x.c -DA=1\u{2003}2 a.c").unwrap();
+        let c = parse(&["@r3".into()], dir.path()).unwrap_err();
+        assert_eq!(
+            c.reason, "link",
+            "-c\u{a0}x.c is one (unknown) option, not -c"
+        );
+        fs::write(dir.path().join("r4"), "-c -DA=1\u{2003}2\u{a0}a.c").unwrap();
+        let e = parse(&["@r4".into()], dir.path()).unwrap_err();
+        assert_eq!(e.reason, "no-input");
+        // \v and \f separate for gcc and not for clang: not cached.
+        fs::write(dir.path().join("r5"), "-c\x0ba.c").unwrap();
+        assert_eq!(
+            parse(&["@r5".into()], dir.path()).unwrap_err().reason,
+            "response-file-syntax"
         );
     }
 
@@ -1576,9 +1888,30 @@ mod tests {
             targets: vec![],
             phony: true,
             system_headers: true,
+            clang_style: true,
         };
         let text = render_depfile(&req, Path::new("out/a.o"), &["a.c".into(), "x y.h".into()]);
-        assert_eq!(text, "out/a.o: \\\n a.c \\\n x\\ y.h\n\nx\\ y.h:\n");
+        assert_eq!(text, "out/a.o: a.c x\\ y.h\n\nx\\ y.h:\n");
+        let gcc = DepRequest {
+            clang_style: false,
+            ..req.clone()
+        };
+        let text = render_depfile(&gcc, Path::new("out/a.o"), &["a.c".into(), "x y.h".into()]);
+        assert_eq!(text, "out/a.o: a.c x\\ y.h\nx\\ y.h:\n");
+        let long: Vec<String> = (0..4)
+            .map(|i| format!("/usr/include/some/long/dir/h{i}.h"))
+            .collect();
+        let text = render_depfile(&gcc, Path::new("a.o"), &long);
+        assert_eq!(
+            text,
+            "a.o: /usr/include/some/long/dir/h0.h /usr/include/some/long/dir/h1.h \\\n \
+             /usr/include/some/long/dir/h2.h /usr/include/some/long/dir/h3.h\n\
+             /usr/include/some/long/dir/h1.h:\n/usr/include/some/long/dir/h2.h:\n\
+             /usr/include/some/long/dir/h3.h:\n"
+        );
+        assert_eq!(munge("a\\b c#$"), "a\\b\\ c\\#$$");
+        assert_eq!(munge("a\\ b"), "a\\\\\\ b");
+        let text = render_depfile(&gcc, Path::new("out/a.o"), &["a.c".into(), "x y.h".into()]);
         let d = crate::depfile::parse(&text).unwrap();
         assert_eq!(
             d.prerequisites,

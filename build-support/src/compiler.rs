@@ -1,11 +1,19 @@
 //! The compiler's identity: what in a key stands for "this compiler".
 //!
-//! The identity is the SHA-256 of the compiler's `--version` output and of
-//! the driver binary's bytes. Running the compiler and hashing a binary of
-//! a few MiB on every cache hit would cost more than the rest of the hit, so
-//! the result is memoised on disk, keyed by the binary's canonical path, size
-//! and mtime (ccache's `compiler_check=mtime` plus the version text): a
-//! reinstalled or upgraded compiler changes at least one of those.
+//! The identity is the SHA-256 of the compiler's `--version` output, of
+//! the driver binary's bytes and of the name it was invoked by. Running the
+//! compiler and hashing a binary of a few MiB on every cache hit would cost
+//! more than the rest of the hit, so the result is memoised on disk, keyed
+//! by the invoked name and the binary's canonical path, and checked
+//! against the binary's full stamp: size, mtime, ctime, inode and device.
+//! Size and mtime alone are not enough: a compiler script rewritten in
+//! place with both kept (`touch -r`) would keep its old identity; its
+//! ctime cannot be set back.
+//!
+//! The name invoked is part of the identity because one binary can be
+//! several compilers: clang and clang++ (and `aarch64-linux-gnu-clang`)
+//! are one file, and clang reads its mode and default target from the
+//! name it was run by, while `--version` prints the same text.
 //!
 //! Left out, and why: the hash of GCC's `cc1`/`cc1plus` behind the driver.
 //! They come in the same package as the driver, so an upgrade changes the
@@ -57,8 +65,141 @@ fn is_executable(p: &Path) -> bool {
     }
 }
 
-/// Identify `compiler`, from the memo in `store` when it is still valid.
+/// Size, mtime, ctime (nanoseconds), inode and device: what changes when
+/// a file's bytes do, even if its size and mtime are put back.
+pub(crate) fn full_stamp(meta: &fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        format!(
+            "{} {mtime} {}.{:09} {} {}",
+            meta.len(),
+            meta.ctime(),
+            meta.ctime_nsec(),
+            meta.ino(),
+            meta.dev()
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        format!("{} {mtime}", meta.len())
+    }
+}
+
+/// Identify `compiler`, from the memo in `store` when it is still valid:
+/// the driver (see the module docs) and, for gcc, the assembler it runs.
 pub fn identify(store: Option<&Store>, compiler: &Path) -> Result<CompilerIdentity> {
+    let mut identity = identify_driver(store, compiler)?;
+    if let Some(assembler) = assembler_hash(store, compiler, &identity) {
+        let mut h = crate::hash::KeyHasher::new("compiler-with-tools");
+        h.line(format!("driver {}", identity.id));
+        h.line(format!("as {assembler}"));
+        identity.id = h.id().to_string();
+    }
+    Ok(identity)
+}
+
+/// The content hash of the assembler gcc runs for `-c`, found as gcc
+/// finds it: its own program directories (`-print-search-dirs`, which
+/// include `GCC_EXEC_PREFIX` and `COMPILER_PATH`), then `PATH`. An `as`
+/// put earlier in `PATH` changes the object, so it changes the key.
+/// `None` for clang (its integrated assembler is the driver; clang's
+/// options for an external one are refused) or when it cannot be found
+/// (then the compile finds none either, and fails).
+///
+/// The program directories are memoised per compiler and environment,
+/// the hash per assembler file and full stamp; the lookup itself (a
+/// `stat` per directory until `as` is found) runs on every call, as the
+/// answer depends on `PATH` and on files appearing.
+fn assembler_hash(store: Option<&Store>, compiler: &Path, id: &CompilerIdentity) -> Option<String> {
+    if id.version.contains("clang") {
+        return None;
+    }
+    let env: String = ["GCC_EXEC_PREFIX", "COMPILER_PATH"]
+        .iter()
+        .map(|n| {
+            format!(
+                "{n}={}\n",
+                crate::env::var_os(n).unwrap_or_default().to_string_lossy()
+            )
+        })
+        .collect();
+    let tools = store.map(|s| s.root().join("compilers").join("tools"));
+    let dirs_name = hex(&hash_bytes(format!("{}\n{env}", id.id).as_bytes())[..16]);
+    let memo = tools
+        .as_ref()
+        .and_then(|t| fs::read_to_string(t.join(format!("dirs-{dirs_name}"))).ok());
+    let dirs: Vec<PathBuf> = match memo {
+        Some(text) => text.lines().map(PathBuf::from).collect(),
+        None => {
+            let out = Command::new(compiler)
+                .arg("-print-search-dirs")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            // A compiler without the query (remembered too): `PATH` only.
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix("programs: ="))
+                .unwrap_or("");
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            for d in std::env::split_paths(line) {
+                if !d.as_os_str().is_empty() && !dirs.contains(&d) {
+                    dirs.push(d);
+                }
+            }
+            if let Some(t) = &tools {
+                let text: String = dirs.iter().map(|d| format!("{}\n", d.display())).collect();
+                let _ = fs::create_dir_all(t)
+                    .map_err(|e| Error::io("create", t, e))
+                    .and_then(|()| write_atomic(t, &format!("dirs-{dirs_name}"), text.as_bytes()));
+            }
+            dirs
+        }
+    };
+    let found = dirs
+        .iter()
+        .map(|d| d.join("as"))
+        .find(|p| is_executable(p))
+        .or_else(|| find_program(Path::new("as")))?;
+    let path = fs::canonicalize(&found).ok()?;
+    let stamp = format!(
+        "{}\n{}",
+        path.display(),
+        full_stamp(&fs::metadata(&path).ok()?)
+    );
+    let name = format!(
+        "as-{}",
+        hex(&hash_bytes(path.as_os_str().as_encoded_bytes())[..16])
+    );
+    if let Some(t) = &tools {
+        if let Ok(text) = fs::read_to_string(t.join(&name)) {
+            if let Some(hash) = text
+                .strip_prefix(stamp.as_str())
+                .and_then(|r| r.strip_prefix('\n'))
+            {
+                if hash.trim().len() == 64 {
+                    return Some(hash.trim().to_string());
+                }
+            }
+        }
+    }
+    let hash = hex(&hash_bytes(&fs::read(&path).ok()?));
+    if let Some(t) = &tools {
+        let _ = fs::create_dir_all(t)
+            .map_err(|e| Error::io("create", t, e))
+            .and_then(|()| write_atomic(t, &name, format!("{stamp}\n{hash}\n").as_bytes()));
+    }
+    Some(hash)
+}
+
+fn identify_driver(store: Option<&Store>, compiler: &Path) -> Result<CompilerIdentity> {
     let found = find_program(compiler).ok_or_else(|| {
         Error::new(
             ErrorKind::Tool,
@@ -70,18 +211,18 @@ pub fn identify(store: Option<&Store>, compiler: &Path) -> Result<CompilerIdenti
     })?;
     let path = fs::canonicalize(&found).with_path("resolve", &found)?;
     let meta = fs::metadata(&path).with_path("stat", &path)?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let stamp = format!("{}\n{}\n{}", path.display(), meta.len(), mtime);
+    // The file name as invoked, before symlinks: `clang++`, not `clang-14`.
+    let invoked = found
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stamp = format!("{}\n{invoked}\n{}", path.display(), full_stamp(&meta));
     let memo_dir = store.map(|s| s.root().join("compilers"));
-    let memo_name = hex(&hash_bytes(path.as_os_str().as_encoded_bytes())[..16]);
+    let memo_name = hex(&hash_bytes(format!("{}\n{invoked}", path.display()).as_bytes())[..16]);
     if let Some(dir) = &memo_dir {
         if let Ok(text) = fs::read_to_string(dir.join(&memo_name)) {
             if let Some(rest) = text
-                .strip_prefix("v1\n")
+                .strip_prefix("v2\n")
                 .and_then(|r| r.strip_prefix(stamp.as_str()))
             {
                 let mut lines = rest.strip_prefix('\n').unwrap_or("").lines();
@@ -110,6 +251,8 @@ pub fn identify(store: Option<&Store>, compiler: &Path) -> Result<CompilerIdenti
     let mut material = out.stdout.clone();
     material.extend_from_slice(b"\n--binary--\n");
     material.extend_from_slice(&hash_bytes(&binary));
+    material.extend_from_slice(b"\n--invoked-as--\n");
+    material.extend_from_slice(invoked.as_bytes());
     let id = hex(&hash_bytes(&material));
     let version = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -125,7 +268,7 @@ pub fn identify(store: Option<&Store>, compiler: &Path) -> Result<CompilerIdenti
                 write_atomic(
                     dir,
                     &memo_name,
-                    format!("v1\n{stamp}\n{id}\n{version}\n").as_bytes(),
+                    format!("v2\n{stamp}\n{id}\n{version}\n").as_bytes(),
                 )
             });
     }
@@ -151,6 +294,7 @@ mod tests {
         );
         let memo = fs::read_dir(store.root().join("compilers"))
             .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().is_file())
             .count();
         assert_eq!(memo, 1);
         let b = identify(Some(&store), Path::new("gcc")).unwrap();
@@ -179,7 +323,7 @@ pub fn system_include_dirs(
     args: &[String],
 ) -> Result<Vec<PathBuf>> {
     let mut key = crate::hash::KeyHasher::new("sysdirs");
-    key.line("sysdirs v1");
+    key.line("sysdirs v2");
     key.line(format!("compiler {}", identity.id));
     key.line(format!("lang {lang}"));
     for a in args {
@@ -219,9 +363,20 @@ pub fn system_include_dirs(
         })?;
     let text = String::from_utf8_lossy(&out.stderr);
     let mut dirs = Vec::new();
+    // Directories the compiler would search but that do not exist yet
+    // (a `CPATH` entry, a sysroot's `usr/local/include`): a header appearing
+    // in one would be found, so the probes must look there too. Where it
+    // would sit in the order is not printed; first is the safe guess (a
+    // probe too many costs a miss, one too few a wrong hit).
+    let mut missing = Vec::new();
     let mut inside = false;
     for line in text.lines() {
-        if line.starts_with("#include ") && line.ends_with("search starts here:") {
+        if let Some(d) = line
+            .strip_prefix("ignoring nonexistent directory \"")
+            .and_then(|r| r.strip_suffix('"'))
+        {
+            missing.push(PathBuf::from(d));
+        } else if line.starts_with("#include ") && line.ends_with("search starts here:") {
             inside = true;
         } else if line.starts_with("End of search list.") {
             inside = false;
@@ -241,6 +396,9 @@ pub fn system_include_dirs(
             ),
         ));
     }
+    missing.retain(|d| !dirs.contains(d));
+    missing.dedup();
+    let dirs: Vec<PathBuf> = missing.into_iter().chain(dirs).collect();
     if let Some(s) = store {
         let text: String = dirs.iter().map(|d| format!("{}\n", d.display())).collect();
         let _ = s.put(&key, text.as_bytes());

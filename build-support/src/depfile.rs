@@ -35,23 +35,43 @@ pub fn parse(text: &str) -> Option<Depfile> {
     };
     while let Some(c) = chars.next() {
         match c {
-            '\\' => match chars.peek() {
-                Some(' ') | Some('#') | Some('\\') => {
-                    word.push(chars.next().unwrap());
-                }
-                Some('\n') => {
+            '\\' => {
+                // Make's rule, as gcc's `munge` writes it: a blank after
+                // 2N+1 backslashes is N backslashes and a blank in the
+                // name; after 2N, N backslashes ending the name. `\#` is
+                // `#`. Backslashes anywhere else are part of the name.
+                let mut k = 1;
+                while chars.peek() == Some(&'\\') {
                     chars.next();
-                    flush_word(&mut word, &mut words);
+                    k += 1;
                 }
-                Some('\r') => {
-                    chars.next();
-                    if chars.peek() == Some(&'\n') {
-                        chars.next();
+                match chars.peek() {
+                    Some(' ') | Some('\t') => {
+                        word.extend(std::iter::repeat_n('\\', k / 2));
+                        if k % 2 == 1 {
+                            word.push(chars.next().unwrap());
+                        }
                     }
-                    flush_word(&mut word, &mut words);
+                    Some('#') => {
+                        word.extend(std::iter::repeat_n('\\', k - 1));
+                        word.push(chars.next().unwrap());
+                    }
+                    Some('\n') => {
+                        word.extend(std::iter::repeat_n('\\', k - 1));
+                        chars.next();
+                        flush_word(&mut word, &mut words);
+                    }
+                    Some('\r') => {
+                        word.extend(std::iter::repeat_n('\\', k - 1));
+                        chars.next();
+                        if chars.peek() == Some(&'\n') {
+                            chars.next();
+                        }
+                        flush_word(&mut word, &mut words);
+                    }
+                    _ => word.extend(std::iter::repeat_n('\\', k)),
                 }
-                _ => word.push('\\'),
-            },
+            }
             '$' if chars.peek() == Some(&'$') => {
                 chars.next();
                 word.push('$');
@@ -159,6 +179,17 @@ mod tests {
         let d = parse(&render("o.o", &pre, true)).unwrap();
         assert_eq!(d.prerequisites, pre);
         assert_eq!(d.targets, vec![PathBuf::from("o.o")]);
+    }
+
+    #[test]
+    fn backslashes_as_gcc_writes_them() {
+        let d = parse("a.o: a.c x\\y.h s\\\\\\ p.h d\\\\e.h\n").unwrap();
+        let p: Vec<_> = d
+            .prerequisites
+            .iter()
+            .map(|p| p.to_str().unwrap())
+            .collect();
+        assert_eq!(p, ["a.c", "x\\y.h", "s\\ p.h", "d\\\\e.h"]);
     }
 
     #[test]

@@ -432,6 +432,7 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
     let opts = ObserveOptions {
         started: before.started(),
         source_date_epoch: Compile::source_date_epoch(),
+        assembler_inputs_known: false,
     };
     let observed = if sources_held {
         observe_all(store, &tool, &identity, &units, &cwd, &files, &map, opts).and_then(|o| {

@@ -58,6 +58,7 @@ pub mod keyline;
 pub mod lookup;
 #[doc(hidden)]
 pub mod manifest;
+mod options;
 #[doc(hidden)]
 pub mod pathmap;
 #[doc(hidden)]

@@ -99,6 +99,20 @@ pub enum NotCacheable {
     Unreadable(PathBuf),
     /// A path cannot be written in a manifest (it holds a newline).
     BadPath(PathBuf),
+    /// A file read is not a regular file (a FIFO, a device): its content
+    /// cannot be hashed without consuming it, or hanging.
+    SpecialFile(PathBuf),
+    /// A precompiled header (`.gch`, `.pch`) was used: its validity
+    /// depends on more than its bytes.
+    PrecompiledHeader(PathBuf),
+    /// A file holds an input the depfile does not list: the assembler's
+    /// `.incbin` or `.include`, or `#pragma GCC dependency` (which compares
+    /// mtimes).
+    HiddenInput(PathBuf),
+    /// A path is under a relocated directory by string but not by path
+    /// component (`/w/ch2` beside `/w/ch`): the compiler's prefix map,
+    /// which compares strings, would rewrite it as if it were inside.
+    RelocationClash(PathBuf),
 }
 
 impl NotCacheable {
@@ -110,6 +124,10 @@ impl NotCacheable {
             NotCacheable::HasIncludeMacro(_) => "has-include-macro",
             NotCacheable::Unreadable(_) => "unreadable-input",
             NotCacheable::BadPath(_) => "bad-path",
+            NotCacheable::SpecialFile(_) => "special-input",
+            NotCacheable::PrecompiledHeader(_) => "precompiled-header",
+            NotCacheable::HiddenInput(_) => "hidden-input",
+            NotCacheable::RelocationClash(_) => "relocation-clash",
         }
     }
 
@@ -120,7 +138,11 @@ impl NotCacheable {
             | NotCacheable::TimeMacros(p)
             | NotCacheable::HasIncludeMacro(p)
             | NotCacheable::Unreadable(p)
-            | NotCacheable::BadPath(p) => p,
+            | NotCacheable::BadPath(p)
+            | NotCacheable::SpecialFile(p)
+            | NotCacheable::PrecompiledHeader(p)
+            | NotCacheable::HiddenInput(p)
+            | NotCacheable::RelocationClash(p) => p,
         }
     }
 }
@@ -151,6 +173,10 @@ pub struct ObserveOptions {
     pub started: SystemTime,
     /// `SOURCE_DATE_EPOCH` is set, so `__DATE__` and `__TIME__` are fixed.
     pub source_date_epoch: bool,
+    /// The assembler's `.include`/`.incbin` files are already in the key
+    /// (plain assembly, see the wrapper's `asm` module): they are not a
+    /// hidden input.
+    pub assembler_inputs_known: bool,
 }
 
 /// Record the files a compile read (`files`: absolute paths, the source
@@ -168,6 +194,18 @@ pub fn observe(
             return Err(NotCacheable::BadPath(f.clone()));
         }
         let meta = fs::metadata(f).map_err(|_| NotCacheable::Unreadable(f.clone()))?;
+        if !meta.is_file() {
+            return Err(NotCacheable::SpecialFile(f.clone()));
+        }
+        if f.extension().is_some_and(|e| e == "gch" || e == "pch")
+            || f.components()
+                .any(|c| c.as_os_str().to_string_lossy().ends_with(".gch"))
+        {
+            return Err(NotCacheable::PrecompiledHeader(f.clone()));
+        }
+        if map.string_clash(f) {
+            return Err(NotCacheable::RelocationClash(f.clone()));
+        }
         if meta.modified().is_ok_and(|m| m >= opts.started) {
             return Err(NotCacheable::ModifiedDuringCompile(f.clone()));
         }
@@ -178,6 +216,9 @@ pub fn observe(
         }
         if scan.has_include_macro {
             return Err(NotCacheable::HasIncludeMacro(f.clone()));
+        }
+        if scan.hidden_input && !opts.assembler_inputs_known {
+            return Err(NotCacheable::HiddenInput(f.clone()));
         }
         has_include_names.extend(scan.has_include_names);
         obs.files.push((map.map(f), hex(&hash_bytes(&bytes))));
@@ -214,6 +255,13 @@ pub fn observe(
                 }
             }
         }
+    }
+    // gcc tries `x.h.gch` before every header `x.h` it opens (clang for
+    // `-include` files): a precompiled header appearing there would be used.
+    for f in files.iter().skip(1) {
+        let mut gch = f.clone().into_os_string();
+        gch.push(".gch");
+        probe(PathBuf::from(gch), &mut obs);
     }
     has_include_names.sort();
     has_include_names.dedup();
@@ -284,6 +332,7 @@ pub trait Disk {
     /// The hex SHA-256 of the file's content; `None` if it cannot be read.
     fn hash(&mut self, path: &Path) -> Option<String>;
     /// Is there a file (not a directory) at `path`, following symlinks?
+    /// (As [`probe_present`] says: a `.gch` directory counts.)
     fn is_file(&mut self, path: &Path) -> bool;
 }
 
@@ -291,10 +340,11 @@ pub trait Disk {
 /// for a file, and also when opening the name fails other than by its
 /// absence (a symlink loop, no permission): gcc then reports the error
 /// instead of searching on. A directory or a missing name (a dangling
-/// symlink too) lets it search on.
+/// symlink too) lets it search on. A precompiled header name (`x.h.gch`)
+/// counts as a directory too: gcc searches that directory for one.
 pub fn probe_present(path: &Path) -> bool {
     match fs::metadata(path) {
-        Ok(m) => !m.is_dir(),
+        Ok(m) => !m.is_dir() || path.extension().is_some_and(|e| e == "gch"),
         Err(e) => !matches!(
             e.kind(),
             std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
@@ -307,12 +357,21 @@ pub struct RealDisk;
 
 impl Disk for RealDisk {
     fn hash(&mut self, path: &Path) -> Option<String> {
-        fs::read(path).ok().map(|b| hex(&hash_bytes(&b)))
+        read_regular(path).map(|b| hex(&hash_bytes(&b)))
     }
 
     fn is_file(&mut self, path: &Path) -> bool {
         probe_present(path)
     }
+}
+
+/// The bytes of `path` if it is a regular file (after symlinks): reading
+/// a FIFO would block, or take bytes meant for the compiler.
+pub fn read_regular(path: &Path) -> Option<Vec<u8>> {
+    if !fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    fs::read(path).ok()
 }
 
 /// The observed header sets of one pre-key.
@@ -464,11 +523,80 @@ struct Scan {
     timestamp: bool,
     has_include_names: Vec<String>,
     has_include_macro: bool,
+    hidden_input: bool,
+}
+
+/// `bytes` with every line splice removed, as translation phase 2 does
+/// (`\` + newline, with the blanks gcc allows between them, and the
+/// trigraph `??/` for the backslash): `__TI\` + newline + `ME__` is
+/// `__TIME__`. Borrowed when there is nothing to splice.
+fn splice(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let splice_at = |i: usize| -> Option<usize> {
+        let mut j = if bytes[i] == b'\\' {
+            i + 1
+        } else if bytes[i..].starts_with(b"??/") {
+            i + 3
+        } else {
+            return None;
+        };
+        while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+            j += 1;
+        }
+        if bytes.get(j) == Some(&b'\r') {
+            j += 1;
+        }
+        (bytes.get(j) == Some(&b'\n')).then_some(j + 1)
+    };
+    let first = (0..bytes.len()).find(|&i| splice_at(i).is_some());
+    let Some(first) = first else {
+        return std::borrow::Cow::Borrowed(bytes);
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    while i < bytes.len() {
+        match splice_at(i) {
+            Some(next) => i = next,
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Look through a file's bytes for the identifiers that matter to caching.
-fn scan(bytes: &[u8]) -> Scan {
+///
+/// A text scan, after line splicing: a time macro made by token pasting
+/// (`CAT(__TI, ME__)`) is caught by the compile itself instead (the
+/// wrapper compiles a miss with `-Wdate-time`).
+fn scan(raw: &[u8]) -> Scan {
+    let spliced = splice(raw);
+    let bytes: &[u8] = &spliced;
     let mut s = Scan::default();
+    let lower_has = |needle: &[u8]| {
+        bytes
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    // The assembler reads `.incbin` and `.include` files (in `.S` files and
+    // inline asm; directives are case-insensitive), which no depfile of the
+    // compiler lists. String literals may split the name: `".inc" "bin"`.
+    if lower_has(b"incbin") || lower_has(b".include") || {
+        let joined = join_string_literals(bytes);
+        joined.windows(6).any(|w| w.eq_ignore_ascii_case(b"incbin"))
+            || joined
+                .windows(8)
+                .any(|w| w.eq_ignore_ascii_case(b".include"))
+    } {
+        s.hidden_input = true;
+    }
+    // `#pragma GCC dependency "file"` (or through `_Pragma`): compares the
+    // file's mtime with the current file's and warns.
+    if pragma_dependency(bytes) {
+        s.hidden_input = true;
+    }
     let mut i = 0;
     while let Some(off) = find(&bytes[i..], b"__") {
         let at = i + off;
@@ -515,6 +643,46 @@ fn scan(bytes: &[u8]) -> Scan {
     s
 }
 
+/// `bytes` with adjacent string literals joined (`"a" "b"` is `"ab"`):
+/// every `"`, blanks, `"` run removed.
+fn join_string_literals(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'"' {
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if j < bytes.len() && bytes[j] == b'"' && j > i + 1 {
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Is there a `GCC`, blanks, then `dependency` (the directive, or the
+/// string of a `_Pragma`)?
+fn pragma_dependency(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(off) = find(&bytes[i..], b"GCC") {
+        let mut j = i + off + 3;
+        let ws_start = j;
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if j > ws_start && bytes[j..].starts_with(b"dependency") {
+            return true;
+        }
+        i = i + off + 3;
+    }
+    false
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -528,6 +696,7 @@ mod tests {
         ObserveOptions {
             started: SystemTime::now() + Duration::from_secs(60),
             source_date_epoch: false,
+            assembler_inputs_known: false,
         }
     }
 
@@ -538,6 +707,32 @@ mod tests {
         assert_eq!(s.has_include_names, ["a/b.h", "c.h"]);
         assert!(scan(b"#if __has_include(FOO_H)").has_include_macro);
         assert!(scan(b"__TIMESTAMP__").timestamp);
+    }
+
+    #[test]
+    fn scan_sees_through_line_splices() {
+        assert!(scan(b"const char *t = __TI\\\nME__;").date_time);
+        assert!(scan(b"const char *t = __TI\\  \r\nME__;").date_time);
+        assert!(scan(b"const char *t = __TI??/\nME__;").date_time);
+        assert!(scan(b"__DA\\\nT\\\nE__").date_time);
+        assert!(scan(b"#if __has_incl\\\nude(FOO)").has_include_macro);
+        assert!(!scan(b"a \\ b __TI ME__").date_time);
+    }
+
+    #[test]
+    fn scan_finds_inputs_the_depfile_does_not_list() {
+        for text in [
+            &b"asm(\".incbin \\\"blob.bin\\\"\");"[..],
+            b"asm(\".INCBIN \\\"b\\\"\");",
+            b"asm(\".inc\" \"bin \\\"b\\\"\");",
+            b"  .include \"macros.s\"\n",
+            b"#pragma GCC dependency \"parse.y\"\n",
+            b"_Pragma(\"GCC  dependency \\\"parse.y\\\"\")",
+            b"#pragma GCC depen\\\ndency \"parse.y\"\n",
+        ] {
+            assert!(scan(text).hidden_input, "{}", String::from_utf8_lossy(text));
+        }
+        assert!(!scan(b"#include \"a.h\"\n// dependency on GCC's extensions\n").hidden_input);
     }
 
     #[test]

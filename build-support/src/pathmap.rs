@@ -53,6 +53,25 @@ impl PathMap {
         path.display().to_string()
     }
 
+    /// Would the compiler's `-ffile-prefix-map`, which compares strings
+    /// (gcc's `remap_filename`, LLVM's `replace_path_prefix`), rewrite
+    /// `path` other than [`PathMap::map`] does, which compares path
+    /// components? `/w/ch2/a.c` beside a mapped `/w/ch` would become
+    /// `<name>2/a.c` in the object. The compiler tries the longest prefix
+    /// first (see `prefix_map_args`), as the entries are ordered.
+    pub fn string_clash(&self, path: &Path) -> bool {
+        let s = path.as_os_str().as_encoded_bytes();
+        let by_string = self
+            .entries
+            .iter()
+            .position(|(real, _)| s.starts_with(real.as_os_str().as_encoded_bytes()));
+        let by_component = self
+            .entries
+            .iter()
+            .position(|(real, _)| path.starts_with(real));
+        by_string != by_component
+    }
+
     /// The inverse of [`PathMap::map`] for this machine's prefixes.
     pub fn unmap(&self, mapped: &str) -> PathBuf {
         for (real, name) in &self.entries {
@@ -87,5 +106,20 @@ mod tests {
             m.unmap("/usr/include/stdio.h"),
             Path::new("/usr/include/stdio.h")
         );
+    }
+
+    #[test]
+    fn string_prefix_siblings_clash() {
+        let mut m = PathMap::new();
+        m.add("/w/ch", "/gocache/cargo-home");
+        m.add("/w/ws", "/gocache/workspace");
+        m.add("/w/ws/target/out", "/gocache/out");
+        assert!(m.string_clash(Path::new("/w/ch2/a.c")));
+        assert!(m.string_clash(Path::new("/w/ws/target/outx/a.c")));
+        assert!(!m.string_clash(Path::new("/w/ch/a.c")));
+        assert!(!m.string_clash(Path::new("/w/ch")));
+        assert!(!m.string_clash(Path::new("/w/ws/target/out/a.c")));
+        assert!(!m.string_clash(Path::new("/w/other/a.c")));
+        assert!(!m.string_clash(Path::new("/w/c")));
     }
 }

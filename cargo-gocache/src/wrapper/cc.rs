@@ -212,16 +212,17 @@ fn cached(
     }
     // As the compiler will record it: `$PWD` when it names this directory.
     let cwd = compile::compiler_cwd().context("failed to read the working directory")?;
-    let compile = match compile::parse(args, &cwd) {
-        Ok(c) => c,
-        Err(u) => {
-            stats::record(
-                store,
-                &Event::new(Outcome::Uncacheable(u.reason), source_hint(args)),
-            );
-            return Ok(Step::PassThrough);
-        }
-    };
+    let mut compile =
+        match compile::parse(args, &cwd).and_then(|c| c.check_source(&cwd).map(|()| c)) {
+            Ok(c) => c,
+            Err(u) => {
+                stats::record(
+                    store,
+                    &Event::new(Outcome::Uncacheable(u.reason), source_hint(args)),
+                );
+                return Ok(Step::PassThrough);
+            }
+        };
     if let Some(reason) = super::probe::uncached_probe(&cwd, &compile) {
         let event = Event::new(
             Outcome::Uncacheable(reason.into()),
@@ -249,6 +250,21 @@ fn cached(
         return Ok(Step::PassThrough);
     }
     let identity = compiler::identify(Some(store), compiler)?;
+    // Colours and links as they would be on the caller's stderr; the
+    // existence of include directories when the compiler warns about it.
+    use std::io::IsTerminal;
+    match compile.diagnostics_args(&identity, std::io::stderr().is_terminal()) {
+        Ok(extra) => extra.into_iter().for_each(|a| compile.add_arg(a)),
+        Err(u) => {
+            let event = Event::new(Outcome::Uncacheable(u.reason), source_hint(args));
+            stats::record(store, &event);
+            return Ok(Step::PassThrough);
+        }
+    }
+    compile.note_search_dirs(&cwd);
+    if let Some(d) = compile.dep.as_mut() {
+        d.clang_style = identity.version.contains("clang");
+    }
     let map = if compile::supports_prefix_map(&identity) {
         compile::relocation_map(&cwd)
     } else {
@@ -694,9 +710,21 @@ impl Miss<'_> {
         });
         let started = before.started();
         let clock = Instant::now();
+        // `-Wdate-time` makes the compiler say when it expands `__DATE__`,
+        // `__TIME__` or `__TIMESTAMP__`, however spelled (pasted, spliced);
+        // if it does, the compile is run again untouched, so the caller
+        // sees its own diagnostics. (`-w` silences it: the text scan stays.)
+        // With `SOURCE_DATE_EPOCH` (or the pin) the macros are fixed.
+        let date_time_check = self.asm.is_none()
+            && self.pin.is_none()
+            && !Compile::source_date_epoch()
+            && !c.run_args.iter().any(|a| a == "-w");
         let mut cmd = Command::new(self.compiler);
         cmd.args(compile::prefix_map_args(self.map))
             .args(&c.run_args);
+        if date_time_check {
+            cmd.args(["-Wdate-time", "-Wno-error=date-time"]);
+        }
         if self.asm.is_none() {
             cmd.arg("-MD").arg("-MF").arg(&temp.0);
         }
@@ -710,6 +738,11 @@ impl Miss<'_> {
         let secs = clock.elapsed().as_secs_f64();
         let code = exit_code(&out.status);
         let source = c.source.display().to_string();
+        if date_time_check && String::from_utf8_lossy(&out.stderr).contains("-Wdate-time") {
+            let e = Event::new(Outcome::Uncacheable("time-macros".into()), source);
+            stats::record(self.store, &e);
+            return Ok(Step::PassThrough);
+        }
         if code != 0 {
             compiled.set(Some(code));
             replay(&out.stdout, &out.stderr);
@@ -807,6 +840,15 @@ impl Miss<'_> {
             stats::record(self.store, &e);
             return Ok(Step::Exit(0));
         }
+        // The compiler's prefix map compares strings: a working directory
+        // beside a mapped one (`/w/ch2` and `/w/ch`) would be rewritten as
+        // if inside it, in the debug info, and the key could not say so.
+        if self.map.string_clash(self.cwd) {
+            let mut e = Event::new(Outcome::Uncacheable("relocation-clash".into()), source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(0));
+        }
         let opts = ObserveOptions {
             started,
             // A user's SOURCE_DATE_EPOCH fixes the time macros only for a
@@ -815,6 +857,7 @@ impl Miss<'_> {
             source_date_epoch: (Compile::source_date_epoch()
                 && honours_source_date_epoch(&self.identity.version))
                 || self.pin.is_some(),
+            assembler_inputs_known: self.asm.is_some(),
         };
         if let Some(asm) = self.asm {
             // Only to see that none changed while the compile ran.

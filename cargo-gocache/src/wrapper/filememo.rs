@@ -248,7 +248,7 @@ impl FileMemo {
                 return Some(hash);
             }
         }
-        let Some(bytes) = fs::read(path).ok() else {
+        let Some(bytes) = gocache_build::engine::manifest::read_regular(path) else {
             self.unsettled = true;
             return None;
         };
@@ -293,6 +293,13 @@ impl FileMemo {
                 self.unsettled = true;
                 return real();
             };
+            // A missing directory that is a (dangling) symlink can come
+            // to exist without its parent changing: nothing below it can be
+            // remembered.
+            if dir != path && fs::symlink_metadata(dir).is_ok() {
+                self.unsettled = true;
+                return real();
+            }
             dir = parent;
             if let Some(stamp) = self.dir_stamp(dir) {
                 break stamp;
@@ -461,7 +468,7 @@ impl Disk for Snapshot {
             return Some(hash.clone());
         }
         self.stale = true;
-        fs::read(path).ok().map(|b| hex(&hash_bytes(&b)))
+        gocache_build::engine::manifest::read_regular(path).map(|b| hex(&hash_bytes(&b)))
     }
 
     fn is_file(&mut self, path: &Path) -> bool {

@@ -15,6 +15,7 @@ mod cross;
 mod e2e;
 mod fuzz;
 mod helper_key;
+mod inputs;
 mod key;
 mod remote;
 mod remote_e2e;
