@@ -12,44 +12,11 @@ use std::process::{Command, Output, Stdio};
 
 use gocache_build::engine::stats::{read_events, Outcome};
 
-use crate::project::bin;
-
-/// Variables of the test's own environment that must not reach the compiles.
-const CLEAR_ENV: &[&str] = &[
-    "CARGO_MANIFEST_DIR",
-    "CARGO_PKG_NAME",
-    "CARGO_PKG_VERSION",
-    "OUT_DIR",
-    "CARGO_GOCACHE_WORKSPACE",
-    "CARGO_GOCACHE_CARGO_HOME",
-    "CARGO_HOME",
-    "CARGO_GOCACHE_MAP_CWD",
-    "CARGO_GOCACHE_RUN_LOG",
-    "CARGO_GOCACHE_DEBUG",
-    "CARGO_GOCACHE_REMOTE",
-    "SOURCE_DATE_EPOCH",
-    "CPATH",
-    "C_INCLUDE_PATH",
-    "CPLUS_INCLUDE_PATH",
-    "DEPENDENCIES_OUTPUT",
-    "SUNPRO_DEPENDENCIES",
-    "GCC_EXEC_PREFIX",
-    "COMPILER_PATH",
-    "GCC_COLORS",
-    "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
-    "GCC_URLS",
-    "TERM_URLS",
-];
+use crate::support::bin;
 
 #[track_caller]
 fn need(tool: &str) {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "{tool} not found: run bash tests/run.sh to install");
+    crate::support::require_tool(tool);
 }
 
 /// One run's results: every file it made (path relative to `work/`, bytes),
@@ -117,9 +84,10 @@ impl Lab {
             .args(args)
             .current_dir(self.p(""))
             .stdin(Stdio::null());
-        for k in CLEAR_ENV {
-            cmd.env_remove(k);
-        }
+        crate::support::scrub(&mut cmd);
+        // Not in the shared list (cargo commands need the runner's cargo
+        // home): the wrapper relocates CARGO_HOME, so it must not leak here.
+        cmd.env_remove("CARGO_HOME");
         cmd.env("HOME", self.root().join("home"))
             .env("CARGO_GOCACHE_DIR", store);
         for (k, v) in &self.env {

@@ -62,6 +62,11 @@ pub const SCRUB_ENV: &[&str] = &[
     "DEPENDENCIES_OUTPUT",
     "SUNPRO_DEPENDENCIES",
     "GCC_COLORS",
+    "GCC_EXEC_PREFIX",
+    "COMPILER_PATH",
+    "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
+    "GCC_URLS",
+    "TERM_URLS",
     "XDG_CACHE_HOME",
 ];
 
