@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 
 use gocache_build::engine::stats::{read_events, Outcome};
 
-use crate::project::bin;
+use crate::support::bin;
 
 /// Variables of the test's own environment that must not reach the compiles.
 const CLEAR_ENV: &[&str] = &[
