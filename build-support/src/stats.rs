@@ -14,6 +14,9 @@
 //! ```text
 //! v1 <kind> <reason|-> <spent secs> <saved secs> <action hex|-> <unix secs> <source>
 //! ```
+//!
+//! A Rust compile (the rustc wrapper) writes the same fields headed `r1`
+//! instead of `v1`; readers older than that skip those lines.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -131,6 +134,9 @@ pub struct Event {
     pub time: u64,
     /// The source file or library name it concerns, for people.
     pub source: String,
+    /// A Rust compile (the rustc wrapper), not a C/C++ one: written as an
+    /// `r1` line instead of `v1`, so the summary counts the two apart.
+    pub rust: bool,
 }
 
 impl Event {
@@ -147,6 +153,15 @@ impl Event {
             action: None,
             time,
             source: source.into(),
+            rust: false,
+        }
+    }
+
+    /// A new event of a Rust compile, stamped now.
+    pub fn rust(outcome: Outcome, source: impl Into<String>) -> Event {
+        Event {
+            rust: true,
+            ..Event::new(outcome, source)
         }
     }
 
@@ -168,7 +183,8 @@ impl Event {
         };
         let clean = |s: &str| s.replace(['\t', '\n'], " ");
         format!(
-            "v1\t{kind}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\n",
+            "{}\t{kind}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\n",
+            if self.rust { "r1" } else { "v1" },
             clean(reason),
             self.spent_secs,
             self.saved_secs,
@@ -180,9 +196,11 @@ impl Event {
 
     fn parse(line: &str) -> Option<Event> {
         let mut f = line.splitn(8, '\t');
-        if f.next()? != "v1" {
-            return None;
-        }
+        let rust = match f.next()? {
+            "v1" => false,
+            "r1" => true,
+            _ => return None,
+        };
         let kind = f.next()?;
         let reason = f.next()?.to_string();
         let outcome = match kind {
@@ -209,6 +227,7 @@ impl Event {
             action,
             time,
             source,
+            rust,
         })
     }
 }
@@ -272,6 +291,9 @@ mod tests {
         e.outcome = Outcome::Hit;
         e.action = Some(ActionId([7; 32]));
         assert_eq!(Event::parse(e.to_line().trim_end()), Some(e));
+        let r = Event::rust(Outcome::Uncacheable("incremental".into()), "foo");
+        assert!(r.to_line().starts_with("r1\t"));
+        assert_eq!(Event::parse(r.to_line().trim_end()), Some(r));
         assert_eq!(Event::parse("v1\tbogus"), None);
         let r = RemoteCounts {
             hits: 3,

@@ -175,6 +175,10 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Mode::Commands => {}
         // The archive wrapper, which stamps build IDs.
         Mode::Archiver => return Ok(crate::ar::run(&args[1..])),
+        // `RUSTC_WRAPPER`: cargo runs `cargo-gocache <rustc> ARGS`.
+        Mode::Compiler if crate::wrapper::rust::is_rustc(&args) => {
+            return Ok(crate::wrapper::rust::run(args))
+        }
         Mode::Compiler => return Ok(crate::wrapper::run(args)),
     }
     // `cargo-gocache clean` (no `gocache`) is accepted too.

@@ -261,6 +261,21 @@ pub struct Counters {
     pub spent_secs: f64,
     #[serde(serialize_with = "serialize_remote")]
     pub remote: stats::RemoteCounts,
+    /// Rust compiles (the rustc wrapper), counted apart: the fields above
+    /// are C/C++ only, except `nondeterministic` and `remote`, which count
+    /// both.
+    pub rust: RustCounters,
+}
+
+/// The Rust side of [`Counters`].
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RustCounters {
+    pub hits: u64,
+    pub misses: u64,
+    pub uncacheable: BTreeMap<String, u64>,
+    pub errors: u64,
+    pub saved_secs: f64,
+    pub spent_secs: f64,
 }
 
 /// `stats --json`'s `remote` object (the library has no serde).
@@ -291,6 +306,22 @@ impl Counters {
     pub fn from_events(events: &[stats::Event]) -> Counters {
         let mut c = Counters::default();
         for e in events {
+            if e.rust {
+                let r = &mut c.rust;
+                match &e.outcome {
+                    Outcome::Hit => r.hits += 1,
+                    Outcome::Miss => r.misses += 1,
+                    Outcome::Uncacheable(why) => {
+                        *r.uncacheable.entry(why.clone()).or_default() += 1
+                    }
+                    Outcome::Error(_) => r.errors += 1,
+                    Outcome::Remote(x) => c.remote.add(x),
+                    Outcome::Nondeterministic(_) => c.nondeterministic += 1,
+                }
+                r.saved_secs += e.saved_secs;
+                r.spent_secs += e.spent_secs;
+                continue;
+            }
             match &e.outcome {
                 Outcome::Hit => c.hits += 1,
                 Outcome::Miss => c.misses += 1,
@@ -308,6 +339,37 @@ impl Counters {
     /// The line `cargo gocache <cmd>` ends with, e.g.
     /// `gocache: 412 hits, 3 misses, 9 uncacheable (link 6, -E 3); 2m31s of compiling saved`.
     pub fn summary_line(&self) -> String {
+        let mut line = self.c_summary();
+        let r = &self.rust;
+        let uncacheable: u64 = r.uncacheable.values().sum();
+        if r.hits + r.misses + uncacheable + r.errors > 0 {
+            let plural =
+                |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+            line.push_str(&format!(
+                "; Rust: {}, {}, {uncacheable} uncacheable",
+                plural(r.hits, "hit", "hits"),
+                plural(r.misses, "miss", "misses"),
+            ));
+            if uncacheable > 0 {
+                let mut reasons: Vec<(&String, &u64)> = r.uncacheable.iter().collect();
+                reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                let reasons: Vec<String> =
+                    reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                line.push_str(&format!(" ({})", reasons.join(", ")));
+            }
+            if r.errors > 0 {
+                line.push_str(&format!(
+                    ", {} (cache faults; rustc ran)",
+                    plural(r.errors, "error", "errors")
+                ));
+            }
+            line.push_str(&format!(", {} saved", format_secs(r.saved_secs)));
+        }
+        line
+    }
+
+    /// The C/C++ part of the summary line.
+    fn c_summary(&self) -> String {
         let uncacheable: u64 = self.uncacheable.values().sum();
         if self.hits + self.misses + uncacheable + self.errors == 0 {
             return "gocache: no C/C++ compiles ran".to_string();
@@ -467,6 +529,15 @@ mod tests {
         assert_eq!(
             Counters::default().summary_line(),
             "gocache: no C/C++ compiles ran"
+        );
+        let mut c = Counters::default();
+        c.rust.hits = 40;
+        c.rust.misses = 1;
+        c.rust.saved_secs = 12.0;
+        c.rust.uncacheable.insert("incremental".into(), 2);
+        assert_eq!(
+            c.summary_line(),
+            "gocache: no C/C++ compiles ran; Rust: 40 hits, 1 miss, 2 uncacheable (incremental 2), 12.0s saved"
         );
     }
 }

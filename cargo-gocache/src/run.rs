@@ -287,6 +287,7 @@ impl Setup {
         // ---- The environment given to cargo: assembled here, in one place.
         let getenv = |name: &str| gocache_build::env::var(name);
         let mut env = compiler_env(&exe, &host, &targets, &getenv)?;
+        env.extend(rustc_wrapper_env(&exe));
         // The archiver runs as `gocache-ar`, a link to this binary: see
         // `archiver_env` for why not `cargo-gocache` itself.
         match ar_link(store, &exe) {
@@ -330,6 +331,18 @@ impl Setup {
             used_log,
         })
     }
+}
+
+/// `RUSTC_WRAPPER` (and cargo's config spelling of it) set to this binary,
+/// so every rustc invocation goes through the Rust wrapper
+/// (`wrapper::rust`). A user's own `RUSTC_WRAPPER` (sccache) is replaced,
+/// as a caching `CC` wrapper is; `RUSTC_WORKSPACE_WRAPPER` (clippy) is
+/// left alone: cargo runs it inside ours, and the wrapper runs it untouched.
+fn rustc_wrapper_env(exe: &Path) -> Vec<(OsString, OsString)> {
+    vec![
+        ("RUSTC_WRAPPER".into(), exe.into()),
+        ("CARGO_BUILD_RUSTC_WRAPPER".into(), exe.into()),
+    ]
 }
 
 /// The `CC_<target>`, `CXX_<target>` and `CC_KNOWN_WRAPPER_CUSTOM`

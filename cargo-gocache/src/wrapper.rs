@@ -73,6 +73,8 @@ use gocache_build::stats::{self, Event, Outcome};
 use gocache_build::store::write_file_atomic;
 use gocache_build::{Entry, Store};
 
+pub mod rust;
+
 const RECORD_HEADER: &str = "gocache-result v1";
 
 /// Run `argv` (`cargo-gocache <compiler> [args...]`); returns the exit code.
