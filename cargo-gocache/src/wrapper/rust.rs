@@ -47,7 +47,7 @@
 //! | `relocation` | the `--remap-path-prefix` names added (below) |
 //! | (final) `file HASH PATH` | every file rustc's dep-info lists (sources, modules, `include_str!`/`include_bytes!`, `#[path]` files), mapped |
 //! | (final) `probe present/absent PATH` | for each module file read, the other place rustc looks for it (`foo.rs` vs `foo/mod.rs`): a file appearing there is an ambiguity error, not the old result |
-//! | (final) `env NAME=VALUE` | every `# env-dep:` rustc reported (`env!`, `option_env!`, also in macro output), with the value it saw, unmapped: the value is in the output |
+//! | (final) `env NAME=VALUE` | every `# env-dep:` rustc reported (`env!`, `option_env!`, also in macro output), with the value it saw, unmapped: the value may be in the output. Except (`env-mapped`) a value naming a machine directory (`OUT_DIR` in `include!(concat!(env!("OUT_DIR"), "/x.rs"))`) that the miss found in none of its outputs: it only located files, which are keyed on their own; so a second target directory still hits. (A program could still depend on such a path without spelling it, `env!("OUT_DIR").len()`: not handled) |
 //!
 //! Left out, and why:
 //! * The rest of the environment: rustc reads no other variable, and code
@@ -65,16 +65,21 @@
 //!
 //! Unless the arguments already remap paths (a user's
 //! `--remap-path-prefix`, or cargo's `trim-paths`), every cached compile
-//! gets `--remap-path-scope=object` and, following cargo's `trim-paths`
-//! names, `--remap-path-prefix` for: the workspace root to `.` (members
-//! are compiled from it with relative paths already), a package outside
-//! it (registry, git, path) to `<name>-<version>`, and its `OUT_DIR` to
-//! `<name>-<version>/out`. The scope `object` leaves diagnostics alone (so
-//! they read as without gocache) and maps the paths in the outputs: panic
-//! messages, `file!()`, debug info. So the outputs are the same bytes in
-//! any checkout, target directory or `CARGO_HOME`, and the key (mapped
-//! names) is the same too. Cargo never sees the flags (they are not in
-//! its fingerprint, and dep-info is not remapped by rustc).
+//! gets, following cargo's `trim-paths` names, `--remap-path-prefix` for:
+//! the workspace root to `.` (members are compiled from it with relative
+//! paths already, so their names do not change), a package outside it
+//! (registry, git, path) to `<name>-<version>`, and its `OUT_DIR` to
+//! `<name>-<version>/out`. That maps the paths in panic messages,
+//! `file!()`, debug info and the crate metadata, so the outputs are the
+//! same bytes in any checkout, target directory or `CARGO_HOME`, and the
+//! key (mapped names) is the same too. Diagnostics name a dependency's
+//! files by those names too (cargo caps lints of registry crates, so
+//! that is mostly a path dependency's warnings). Every scope, not
+//! `--remap-path-scope=object`: with diagnostics left out rustc keeps the
+//! local path in the metadata (for its dependents' diagnostics), and the
+//! rmeta is then different in every target directory. Cargo never sees
+//! the flags (they are not in its fingerprint, and rustc does not remap
+//! dep-info).
 //!
 //! # The result record (layout)
 //!
@@ -732,7 +737,6 @@ fn relocation(c: &RustCompile) -> Relocation {
             remaps.push((out.clone(), format!("{pkg}/out")));
         }
         if !remaps.is_empty() {
-            remap_args.push("--remap-path-scope=object".to_string());
             for (from, to) in remaps {
                 remap_args.push(format!("--remap-path-prefix={}={to}", from.display()));
             }
@@ -952,6 +956,22 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
 }
 
+/// Does `hay` hold `needle`?
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut i = 0;
+    while let Some(off) = memchr(first, &hay[i..]) {
+        let at = i + off;
+        if hay[at + 1..].starts_with(rest) {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
+}
+
 /// The pre-key of a compile.
 fn pre_key(
     store: &Store,
@@ -1117,8 +1137,21 @@ struct Observed {
     files: Vec<(String, String)>,
     /// (mapped path, present)
     probes: Vec<(String, bool)>,
-    /// (name, value as rustc reported it; None = unset)
-    env: Vec<(String, Option<String>)>,
+    /// `# env-dep:` variables, with the value rustc saw.
+    env: Vec<(String, EnvValue)>,
+}
+
+/// The value of an environment variable the crate read (`env!`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum EnvValue {
+    Unset,
+    /// Compared as is: the value may be in the output.
+    Raw(String),
+    /// A value naming a machine directory (`OUT_DIR`, `CARGO_MANIFEST_DIR`
+    /// in `include!(concat!(env!("OUT_DIR"), ...))`), compared mapped: the
+    /// miss found the value in none of the outputs, so it only located
+    /// files, which are keyed on their own (and remapped in the outputs).
+    Mapped(String),
 }
 
 impl Observed {
@@ -1136,8 +1169,9 @@ impl Observed {
         }
         for (k, v) in &self.env {
             match v {
-                Some(v) => h.line(format!("env {k}={v}")),
-                None => h.line(format!("env-unset {k}")),
+                EnvValue::Raw(v) => h.line(format!("env {k}={v}")),
+                EnvValue::Mapped(v) => h.line(format!("env-mapped {k}={v}")),
+                EnvValue::Unset => h.line(format!("env-unset {k}")),
             }
         }
         h
@@ -1153,11 +1187,18 @@ impl Observed {
                 .all(|(p, x)| memo.is_file(&map.unmap_path(p)) == *x)
             && self.env.iter().all(|(k, want)| {
                 let now = gocache_build::env::var_os(k);
-                match (want, now) {
-                    (None, None) => true,
-                    (Some(w), Some(n)) => n
-                        .to_str()
-                        .is_some_and(|n| !n.contains(['\\', '\n', '\r']) && n == w),
+                // rustc escapes `\`, newlines and returns in the values it
+                // reports; none were recorded (see the miss), so a value
+                // holding one is another value.
+                let plain = |n: &OsString| {
+                    n.to_str()
+                        .filter(|n| !n.contains(['\\', '\n', '\r']))
+                        .map(str::to_string)
+                };
+                match (want, now.as_ref().and_then(plain)) {
+                    (EnvValue::Unset, None) => now.is_none(),
+                    (EnvValue::Raw(w), Some(n)) => n == *w,
+                    (EnvValue::Mapped(w), Some(n)) => map.map(&n) == *w,
                     _ => false,
                 }
             })
@@ -1204,11 +1245,15 @@ fn load_manifest(store: &Store, pre: &ActionId) -> Vec<Observed> {
                 };
                 cur.probes.push((p.into(), x == "1"));
             }
-            "env" => {
+            "env" | "env-mapped" => {
                 let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
-                cur.env.push((k.into(), Some(v.into())));
+                let v = match kind {
+                    "env" => EnvValue::Raw(v.into()),
+                    _ => EnvValue::Mapped(v.into()),
+                };
+                cur.env.push((k.into(), v));
             }
-            "env-unset" => cur.env.push((rest.into(), None)),
+            "env-unset" => cur.env.push((rest.into(), EnvValue::Unset)),
             _ => return Vec::new(),
         }
     }
@@ -1231,8 +1276,9 @@ fn save_manifest(store: &Store, pre: &ActionId, obs: Observed) -> Result<()> {
         }
         for (k, v) in &e.env {
             match v {
-                Some(v) => s.push_str(&format!("env {k}={v}\n")),
-                None => s.push_str(&format!("env-unset {k}\n")),
+                EnvValue::Raw(v) => s.push_str(&format!("env {k}={v}\n")),
+                EnvValue::Mapped(v) => s.push_str(&format!("env-mapped {k}={v}\n")),
+                EnvValue::Unset => s.push_str(&format!("env-unset {k}\n")),
             }
         }
     }
@@ -1740,12 +1786,34 @@ fn miss(
             }
         }
     }
-    for (k, v) in &dep.env {
-        if v.as_ref().is_some_and(|v| v.contains('\\')) {
-            // An escaped value: compared as text it could match another.
-            return uncacheable("env-dep-escape");
+    let mut outputs_read: Vec<(String, Vec<u8>)> = Vec::new();
+    for (name, path) in &written {
+        if *name != dep_name {
+            let bytes =
+                fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+            outputs_read.push((name.clone(), bytes));
         }
-        obs.env.push((k.clone(), v.clone()));
+    }
+    for (k, v) in &dep.env {
+        let value = match v {
+            None => EnvValue::Unset,
+            // An escaped value: compared as text it could match another.
+            Some(v) if v.contains('\\') => return uncacheable("env-dep-escape"),
+            Some(v) => {
+                let mapped = map.map(v);
+                let in_outputs = || {
+                    outputs_read.iter().any(|(_, b)| contains(b, v.as_bytes()))
+                        || contains(stdout.as_slice(), v.as_bytes())
+                        || stderr_text.contains(v.as_str())
+                };
+                if mapped != *v && !in_outputs() {
+                    EnvValue::Mapped(mapped)
+                } else {
+                    EnvValue::Raw(v.clone())
+                }
+            }
+        };
+        obs.env.push((k.clone(), value));
     }
     let final_key = obs.key(&pre_id);
     let final_id = final_key.id();
@@ -1754,12 +1822,8 @@ fn miss(
         Ok((store.put_output(bytes)?, bytes.len() as u64))
     };
     let mut outs = Vec::new();
-    for (name, path) in &written {
-        if *name == dep_name {
-            continue;
-        }
-        let meta = fs::metadata(path)?;
-        let bytes = fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+    for (name, bytes) in &outputs_read {
+        let meta = fs::metadata(c.out_dir.join(name))?;
         #[cfg(unix)]
         let mode = {
             use std::os::unix::fs::PermissionsExt;
@@ -1770,7 +1834,7 @@ fn miss(
             let _ = &meta;
             0o644
         };
-        let (id, size) = put(&bytes)?;
+        let (id, size) = put(bytes)?;
         outs.push(OutFile {
             id,
             size,
