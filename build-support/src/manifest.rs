@@ -246,7 +246,7 @@ impl Observed {
 }
 
 /// How a lookup looks at the disk. [`RealDisk`] reads and hashes every
-/// file; a memo ([`crate::filememo::FileMemo`]) answers from file stamps
+/// file; a memo (the wrapper's `FileMemo`, in the binary) answers from file stamps
 /// for files that have not changed, and must give the same answers.
 pub trait Disk {
     /// The hex SHA-256 of the file's content; `None` if it cannot be read.

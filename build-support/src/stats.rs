@@ -279,6 +279,84 @@ pub fn read_events(path: &Path) -> Vec<Event> {
         .unwrap_or_default()
 }
 
+/// A log's events added up: what `stats` and the end-of-run summary print.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Counters {
+    /// Steps served from the cache.
+    pub hits: u64,
+    /// Steps compiled, then stored.
+    pub misses: u64,
+    /// Steps run without the cache, by reason.
+    pub uncacheable: std::collections::BTreeMap<String, u64>,
+    /// Cache faults (the compiler ran).
+    pub errors: u64,
+    /// Hits whose fresh compile differed (`--verify`).
+    pub nondeterministic: u64,
+    /// Compile time the hits saved.
+    pub saved_secs: f64,
+    /// Time the steps took.
+    pub spent_secs: f64,
+    /// The remote tier's traffic, all processes together.
+    pub remote: RemoteCounts,
+    /// Rust compiles (the rustc wrapper), counted apart: the fields above
+    /// are C/C++ only, except `nondeterministic` and `remote`, which count
+    /// both.
+    pub rust: RustCounters,
+}
+
+/// The Rust side of [`Counters`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RustCounters {
+    /// Compiles served from the cache.
+    pub hits: u64,
+    /// Compiles run, then stored.
+    pub misses: u64,
+    /// Compiles run without the cache, by reason.
+    pub uncacheable: std::collections::BTreeMap<String, u64>,
+    /// Cache faults (rustc ran).
+    pub errors: u64,
+    /// Compile time the hits saved.
+    pub saved_secs: f64,
+    /// Time the compiles took.
+    pub spent_secs: f64,
+}
+
+impl Counters {
+    /// Add up `events`.
+    pub fn from_events(events: &[Event]) -> Counters {
+        let mut c = Counters::default();
+        for e in events {
+            if e.rust {
+                let r = &mut c.rust;
+                match &e.outcome {
+                    Outcome::Hit => r.hits += 1,
+                    Outcome::Miss => r.misses += 1,
+                    Outcome::Uncacheable(why) => {
+                        *r.uncacheable.entry(why.clone()).or_default() += 1
+                    }
+                    Outcome::Error(_) => r.errors += 1,
+                    Outcome::Remote(x) => c.remote.add(x),
+                    Outcome::Nondeterministic(_) => c.nondeterministic += 1,
+                }
+                r.saved_secs += e.saved_secs;
+                r.spent_secs += e.spent_secs;
+                continue;
+            }
+            match &e.outcome {
+                Outcome::Hit => c.hits += 1,
+                Outcome::Miss => c.misses += 1,
+                Outcome::Uncacheable(r) => *c.uncacheable.entry(r.clone()).or_default() += 1,
+                Outcome::Error(_) => c.errors += 1,
+                Outcome::Remote(r) => c.remote.add(r),
+                Outcome::Nondeterministic(_) => c.nondeterministic += 1,
+            }
+            c.saved_secs += e.saved_secs;
+            c.spent_secs += e.spent_secs;
+        }
+        c
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,7 @@
-//! Argument parsing (clap derive) and dispatch.
+//! Argument parsing (clap derive) and mode selection: which of the binary's
+//! three jobs an argv asks for ([`parse`]). Nothing runs here; `main` hands
+//! the [`Job`] to `commands` or `wrapper`, so this file depends on no other
+//! room of the binary.
 //!
 //! cargo runs a subcommand `cargo gocache ARGS` as `cargo-gocache gocache ARGS`,
 //! so the parser has `bin_name = "cargo"` and one `gocache` subcommand, as
@@ -6,10 +9,7 @@
 
 use std::ffi::OsString;
 
-use anyhow::Result;
 use clap::{Parser, Subcommand};
-
-use crate::commands;
 
 #[derive(Parser, Debug)]
 #[command(bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
@@ -105,7 +105,7 @@ pub enum Command {
         used_since_build: bool,
     },
     /// Serve the remote tier to a build script over stdin/stdout (internal;
-    /// see `gocache_build::prog`).
+    /// see `gocache_build::engine::prog`).
     #[command(hide = true)]
     ServeTier,
     /// Add the entries of a bundle written by `export` to the cache.
@@ -168,32 +168,40 @@ fn is_command_name(name: &str) -> bool {
     COMMAND_NAMES.contains(&name)
 }
 
-/// Parse `args` (argv, program name first) and run; returns the exit code.
-pub fn run(args: Vec<OsString>) -> Result<i32> {
+/// What `main` is to do with an argv.
+pub enum Job {
+    /// gocache's own command (or cargo under the cache), parsed.
+    Command(GocacheArgs),
+    /// The archiver wrapper, with its arguments (the real archiver first).
+    Archiver(Vec<OsString>),
+    /// The compiler wrapper, with the whole argv.
+    Compiler(Vec<OsString>),
+    /// Usage printed (help, version, or a clap error): exit with this code.
+    Exit(i32),
+}
+
+/// Select the mode of `args` (argv, program name first) and parse a
+/// command line; nothing runs here, so `cli` depends on no other room.
+pub fn parse(args: Vec<OsString>) -> Job {
     let mut args = args;
     match mode(&args) {
         Mode::Commands => {}
         // The archive wrapper, which stamps build IDs.
-        Mode::Archiver => return Ok(crate::ar::run(&args[1..])),
-        // `RUSTC_WRAPPER`: cargo runs `cargo-gocache <rustc> ARGS`.
-        Mode::Compiler if crate::wrapper::rust::is_rustc(&args) => {
-            return Ok(crate::wrapper::rust::run(args))
-        }
-        Mode::Compiler => return Ok(crate::wrapper::run(args)),
+        Mode::Archiver => return Job::Archiver(args.split_off(1)),
+        Mode::Compiler => return Job::Compiler(args),
     }
     // `cargo-gocache clean` (no `gocache`) is accepted too.
     if args.get(1).is_none_or(|a| a != "gocache") {
         args.insert(1, "gocache".into());
     }
-    let Cargo::Gocache(parsed) = match Cargo::try_parse_from(args) {
-        Ok(c) => c,
+    match Cargo::try_parse_from(args) {
+        Ok(Cargo::Gocache(parsed)) => Job::Command(parsed),
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return Ok(code);
+            Job::Exit(code)
         }
-    };
-    commands::run(parsed.command, parsed.verify)
+    }
 }
 
 #[cfg(test)]

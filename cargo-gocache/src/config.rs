@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use gocache_build::env;
+use gocache_build::engine::env;
 
 use crate::human::{format_duration, format_size_short, parse_duration, parse_size};
 
@@ -297,20 +297,20 @@ impl Config {
     }
 
     /// The trim policy these settings give.
-    pub fn trim_policy(&self) -> gocache_build::TrimPolicy {
-        gocache_build::TrimPolicy {
+    pub fn trim_policy(&self) -> gocache_build::engine::TrimPolicy {
+        gocache_build::engine::TrimPolicy {
             max_age: self.max_age.value,
             max_size: self.max_size.value,
         }
     }
 
     /// Open the store, or `None` when caching is off.
-    pub fn store(&self) -> Result<Option<gocache_build::Store>> {
+    pub fn store(&self) -> Result<Option<gocache_build::engine::Store>> {
         match &self.dir.value {
             None => Ok(None),
-            Some(d) => Ok(Some(gocache_build::Store::open(d).with_context(|| {
-                format!("failed to open the cache at {}", d.display())
-            })?)),
+            Some(d) => Ok(Some(gocache_build::engine::Store::open(d).with_context(
+                || format!("failed to open the cache at {}", d.display()),
+            )?)),
         }
     }
 
@@ -357,7 +357,7 @@ impl Config {
 
 fn gocache_default_dir() -> Result<PathBuf> {
     // The library's default, computed without CARGO_GOCACHE_DIR (applied as a layer).
-    gocache_build::env::default_cache_dir().map_err(|e| anyhow!("{e}"))
+    gocache_build::engine::env::default_cache_dir().map_err(|e| anyhow!("{e}"))
 }
 
 /// The user configuration file's path (it may not exist).

@@ -6,22 +6,23 @@
 //! (`gocache`, or a subcommand name such as `stats`); the compiler wrapper
 //! (`cargo-gocache gcc -c a.c`, as `ccache gcc ...`); and the archiver
 //! wrapper (`cargo-gocache ar cq libfoo.a ...`, for any `ar` or `*-ar`),
-//! which stamps build IDs (see [`ar`]).
+//! which stamps build IDs (see [`wrapper::ar`]).
 //!
 //! Exit codes: 0 success; 1 an error (printed once as `error: ...`);
 //! 2 bad usage (from clap). In wrapper mode, the compiler's own exit code.
 
 use std::ffi::OsString;
 
-pub mod ar;
-mod ci;
 mod cli;
 mod commands;
 pub mod config;
 pub mod human;
 pub mod remote;
-mod run;
+mod runner;
 mod wrapper;
+
+// The archiver wrapper's entry points, used by the testsuite.
+pub use wrapper::ar;
 
 /// Run with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
@@ -34,7 +35,15 @@ pub fn main() -> i32 {
     {
         return ar::run(&args[1..]);
     }
-    match cli::run(args) {
+    let result = match cli::parse(args) {
+        cli::Job::Command(parsed) => commands::run(parsed.command, parsed.verify),
+        cli::Job::Archiver(args) => Ok(ar::run(&args)),
+        // `RUSTC_WRAPPER`: cargo runs `cargo-gocache <rustc> ARGS`.
+        cli::Job::Compiler(args) if wrapper::rust::is_rustc(&args) => Ok(wrapper::rust::run(args)),
+        cli::Job::Compiler(args) => Ok(wrapper::cc::run(args)),
+        cli::Job::Exit(code) => Ok(code),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -102,12 +102,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use super::filememo::{self, FileMemo};
 use anyhow::{bail, Context, Result};
-use gocache_build::filememo::{self, FileMemo};
-use gocache_build::hash::{hash_bytes, hex, ActionId, KeyHasher, OutputId};
-use gocache_build::stats::{self, Event, Outcome};
-use gocache_build::store::write_atomic;
-use gocache_build::{Entry, Store};
+use gocache_build::engine::hash::{hash_bytes, hex, ActionId, KeyHasher, OutputId};
+use gocache_build::engine::stats::{self, Event, Outcome};
+use gocache_build::engine::store::write_atomic;
+use gocache_build::engine::{Entry, Store};
 
 const RECORD_HEADER: &str = "gocache-rust-result v1";
 const MANIFEST_HEADER: &str = "gocache-rust-manifest v1";
@@ -241,7 +241,7 @@ fn crate_hint(args: &[OsString]) -> String {
 /// Run rustc as if gocache were not there (`exec`: stdio and the exit
 /// status are its own).
 fn pass_through(rustc: &Path, args: &[OsString]) -> i32 {
-    crate::wrapper::pass_through(rustc, args)
+    crate::wrapper::cc::pass_through(rustc, args)
 }
 
 // ---------------------------------------------------------------------
@@ -678,7 +678,7 @@ struct Relocation {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    gocache_build::env::var_os(name)
+    gocache_build::engine::env::var_os(name)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -719,8 +719,9 @@ fn relocation(c: &RustCompile) -> Relocation {
     if !c.user_remaps {
         let pkg = format!(
             "{}-{}",
-            gocache_build::env::var("CARGO_PKG_NAME").unwrap_or_else(|| c.crate_name.clone()),
-            gocache_build::env::var("CARGO_PKG_VERSION").unwrap_or_else(|| "0.0.0".into())
+            gocache_build::engine::env::var("CARGO_PKG_NAME")
+                .unwrap_or_else(|| c.crate_name.clone()),
+            gocache_build::engine::env::var("CARGO_PKG_VERSION").unwrap_or_else(|| "0.0.0".into())
         );
         let ok = |p: &Path| p.to_str().is_some_and(|s| !s.contains('=') && s != "/");
         let mut remaps: Vec<(PathBuf, String)> = Vec::new();
@@ -813,7 +814,7 @@ fn list_dir_files(dir: &Path, material: &mut Vec<u8>) -> Result<()> {
 /// by the stat of the binary and of the sysroot's two library directories
 /// (a toolchain update replaces the files, which changes them).
 fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcIdentity> {
-    let found = gocache_build::compiler::find_program(rustc)
+    let found = gocache_build::engine::compiler::find_program(rustc)
         .with_context(|| format!("failed to find {}", rustc.display()))?;
     let binary = fs::canonicalize(&found).unwrap_or(found.clone());
     let memo_dir = store.root().join("compilers");
@@ -873,7 +874,7 @@ fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcId
     let target_lib = lib.join("rustlib").join(target_name).join("lib");
     let mut material = vv.stdout.clone();
     material.extend_from_slice(b"\n--binary--\n");
-    material.extend_from_slice(&gocache_build::hash::hash_file(&binary)?);
+    material.extend_from_slice(&gocache_build::engine::hash::hash_file(&binary)?);
     material.extend_from_slice(b"\n--lib--\n");
     list_dir_files(&lib, &mut material)?;
     material.extend_from_slice(b"\n--target-lib--\n");
@@ -1059,7 +1060,7 @@ fn pre_key(
             h.line(format!("rlib:{file} {hash}"));
         }
         let linker = c.linker.clone().unwrap_or_else(|| PathBuf::from("cc"));
-        let lid = gocache_build::compiler::identify(Some(store), &linker)?;
+        let lid = gocache_build::engine::compiler::identify(Some(store), &linker)?;
         h.line(format!("linker {} {}", lid.id, lid.version));
     }
     let mut env: BTreeMap<String, String> = BTreeMap::new();
@@ -1186,7 +1187,7 @@ impl Observed {
                 .iter()
                 .all(|(p, x)| memo.is_file(&map.unmap_path(p)) == *x)
             && self.env.iter().all(|(k, want)| {
-                let now = gocache_build::env::var_os(k);
+                let now = gocache_build::engine::env::var_os(k);
                 // rustc escapes `\`, newlines and returns in the values it
                 // reports; none were recorded (see the miss), so a value
                 // holding one is another value.
@@ -1499,7 +1500,7 @@ fn cached(
     c: &RustCompile,
     ran: &std::cell::Cell<Option<i32>>,
 ) -> Result<Option<i32>> {
-    if gocache_build::env::debug("panic") {
+    if gocache_build::engine::env::debug("panic") {
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
     // A hit replaces outputs by rename: right for regular files only.
@@ -1616,7 +1617,7 @@ fn hit(
 }
 
 fn verify_enabled() -> bool {
-    gocache_build::env::var("CARGO_GOCACHE_VERIFY").is_some_and(|v| v == "1" || v == "true")
+    gocache_build::engine::env::var("CARGO_GOCACHE_VERIFY").is_some_and(|v| v == "1" || v == "true")
 }
 
 /// `--verify`: compile the hit for real and compare every output with the
@@ -1858,15 +1859,18 @@ fn miss(
         .find(|n| !n.ends_with(".d"))
         .cloned()
         .unwrap_or_default();
-    let object = gocache_build::explain::compile_object(
+    let object = gocache_build::engine::explain::compile_object(
         &map.map(&c.input.display().to_string()),
         &map.map_path(&c.out_dir.join(primary)),
     );
-    let mut inputs = format!("{}{object}\n", gocache_build::explain::OBJECT_PREFIX);
+    let mut inputs = format!(
+        "{}{object}\n",
+        gocache_build::engine::explain::OBJECT_PREFIX
+    );
     inputs.push_str(&pre.record());
     inputs.push_str(&final_key.record());
     store.put_key_inputs(&final_id, &inputs)?;
-    gocache_build::explain::note_miss(store, &object, &final_id);
+    gocache_build::engine::explain::note_miss(store, &object, &final_id);
     let mut e = Event::rust(Outcome::Miss, c.describe());
     e.spent_secs = secs;
     e.action = Some(final_id);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cargo_gocache::remote::{RemoteSettings, RemoteTier};
-use gocache_build::{ActionId, Store, Tier, TierKey};
+use gocache_build::engine::{ActionId, Store, Tier, TierKey};
 
 use crate::servers::{Nginx, Redis};
 
@@ -231,7 +231,7 @@ fn build_script_store_reaches_the_remote_through_serve_tier() {
     let b_root = d.path().join("b");
     // The server reads the remote and the store from its environment, as
     // under `cargo gocache`.
-    let prog = gocache_build::prog::ProgTier::new(env!("CARGO_BIN_EXE_cargo-gocache"))
+    let prog = gocache_build::engine::prog::ProgTier::new(env!("CARGO_BIN_EXE_cargo-gocache"))
         .env("CARGO_GOCACHE_REMOTE", r.url())
         .env("CARGO_GOCACHE_DIR", &b_root);
     let b = Store::open(&b_root).unwrap().with_tier(Arc::new(prog));

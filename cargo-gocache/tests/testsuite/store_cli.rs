@@ -3,9 +3,9 @@
 
 use std::fs;
 
-use gocache_build::stats::{self, Event, Outcome};
-use gocache_build::store::ENTRY_SIZE;
-use gocache_build::{ActionId, KeyHasher, Store};
+use gocache_build::engine::stats::{self, Event, Outcome};
+use gocache_build::engine::store::ENTRY_SIZE;
+use gocache_build::engine::{ActionId, KeyHasher, Store};
 
 use crate::support::Sandbox;
 

@@ -22,7 +22,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
-use gocache_build::Store;
+use gocache_build::engine::Store;
 
 /// The binary under test, built by cargo for this test run.
 pub const GOCACHE_BIN: &str = env!("CARGO_BIN_EXE_cargo-gocache");

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gocache_build::stats::{read_events, Outcome};
+use gocache_build::engine::stats::{read_events, Outcome};
 
 use crate::project::bin;
 
@@ -330,7 +330,7 @@ fn depfile_restored_on_hit_names_this_builds_paths() {
         let text = fs::read_to_string(root.join("out/a.d")).unwrap();
         (
             s.last_event(),
-            gocache_build::depfile::parse(&text).unwrap(),
+            gocache_build::engine::depfile::parse(&text).unwrap(),
         )
     };
     let (event, a) = compile("A", &["-MD", "-MF", "out/a.d", "-MT", "obj/a.o"]);

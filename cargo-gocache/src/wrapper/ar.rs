@@ -24,7 +24,7 @@
 //! archive with `cq` in batches, then builds the symbol index with `s`
 //! (`cqD`/`sD` where `D` works); so whenever an invocation asks for an index
 //! (`s` as the operation, or as a modifier of `q`/`r` as in `crs`), the
-//! wrapper then stamps a build ID member ([`gocache_build::archive`]) and
+//! wrapper then stamps a build ID member ([`gocache_build::engine::archive`]) and
 //! rebuilds the index with the real archiver's `s`.
 //!
 //! The wrapper never sees the sources, so the action part of the ID covers
@@ -44,7 +44,7 @@ pub const AR_NAME: &str = "gocache-ar";
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gocache_build::archive::{self, Archive};
+use gocache_build::engine::archive::{self, Archive};
 
 /// The environment that makes cc's archiver this wrapper, for the runner to
 /// set on `cargo build`: `AR="<exe> ar <real ar>"`, where the real archiver
@@ -56,7 +56,7 @@ use gocache_build::archive::{self, Archive};
 /// runner should then pass that archiver's name in `AR` before calling this.
 /// Variables cc prefers to `AR` (`AR_<target>`, `TARGET_AR`) still win.
 pub fn ar_env(exe: &Path) -> Vec<(OsString, OsString)> {
-    let real = gocache_build::env::var_os("AR")
+    let real = gocache_build::engine::env::var_os("AR")
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "ar".into());
     let has_space = |s: &OsStr| s.to_string_lossy().contains(char::is_whitespace);
@@ -150,7 +150,7 @@ fn stamp_if_needed(path: &Path, real: &OsStr) -> gocache_build::Result<()> {
         .inspect_err(|_| {
             // Put the real archiver's archive back: an archive without its
             // index would fail the link.
-            let _ = gocache_build::store::write_file_atomic(path, &original);
+            let _ = gocache_build::engine::store::write_file_atomic(path, &original);
         })
 }
 

@@ -37,9 +37,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::hash::{hash_bytes, hex, ActionId, KeyHasher};
-use crate::manifest::Disk;
-use crate::store::Store;
+use gocache_build::engine::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use gocache_build::engine::manifest::Disk;
+use gocache_build::engine::store::Store;
 
 /// Stamps younger than this are not remembered (see the module docs).
 pub const RACY: Duration = Duration::from_secs(2);
@@ -175,7 +175,7 @@ impl FileMemo {
 
     /// Save if this run learned something. Best effort by design: callers
     /// may ignore the error (the cost is rehashing next time).
-    pub fn save_if_changed(&self, store: &Store, key: &ActionId) -> crate::Result<()> {
+    pub fn save_if_changed(&self, store: &Store, key: &ActionId) -> gocache_build::Result<()> {
         if !self.changed {
             return Ok(());
         }
@@ -413,7 +413,7 @@ impl Snapshot {
     }
 
     /// Save under `key`.
-    pub fn save(&self, store: &Store, key: &ActionId) -> crate::Result<()> {
+    pub fn save(&self, store: &Store, key: &ActionId) -> gocache_build::Result<()> {
         let mut s = format!(
             "{SNAPSHOT_HEADER}\npre {}\nfound {}\n",
             self.pre, self.found
@@ -583,7 +583,7 @@ mod tests {
         assert!(m.is_file(&deep));
     }
 
-    use crate::store::{Tier, TierKey};
+    use gocache_build::engine::store::{Tier, TierKey};
     use std::sync::{Arc, Mutex};
 
     /// A tier that records every request and has nothing.

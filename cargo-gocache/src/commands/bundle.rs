@@ -1,7 +1,7 @@
-//! The CI caching step: `cargo gocache env` names the store and a cache key;
-//! `export`/`import` move the store as one compressed bundle, so a CI cache
-//! is one upload and one download rather than one request per object
-//! (GitHub's cache service rate-limits per request).
+//! CI bundles: `export`/`import` move the store as one compressed bundle, so
+//! a CI cache is one upload and one download rather than one request per
+//! object (GitHub's cache service rate-limits per request). `cargo gocache
+//! env` (see `env.rs`) names the store and the CI cache key.
 //!
 //! # Bundle format
 //!
@@ -16,91 +16,10 @@
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use gocache_build::hash::{hash_bytes, hex};
-use gocache_build::{OutputId, Store};
-
-/// What `cargo gocache env` reports.
-#[derive(Debug, serde::Serialize)]
-pub struct CiEnv {
-    pub dir: String,
-    pub key: String,
-    pub restore_key: String,
-    pub inputs: CiInputs,
-}
-
-/// The inputs hashed into the CI key.
-#[derive(Debug, serde::Serialize)]
-pub struct CiInputs {
-    /// SHA-256 of the workspace's Cargo.lock (or `none`).
-    pub cargo_lock: String,
-    /// `rustc -vV`'s `release:` line.
-    pub rustc: String,
-    /// The C compiler's first `--version` line.
-    pub cc: String,
-    pub target: String,
-}
-
-/// Compute the CI key for the workspace whose root is `workspace_root`.
-pub fn ci_env(
-    dir: Option<&Path>,
-    workspace_root: Option<&Path>,
-    target: Option<&str>,
-) -> Result<CiEnv> {
-    let lock = workspace_root.map(|r| r.join("Cargo.lock"));
-    let cargo_lock = match lock.as_deref().map(fs::read) {
-        Some(Ok(bytes)) => hex(&hash_bytes(&bytes)),
-        _ => "none".into(),
-    };
-    let rustc_prog = gocache_build::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let vv = Command::new(&rustc_prog)
-        .arg("-vV")
-        .output()
-        .context("failed to run `rustc -vV`")?;
-    let vv = String::from_utf8_lossy(&vv.stdout).into_owned();
-    let field = |name: &str| {
-        vv.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let rustc = field("release:");
-    let target = target.map(str::to_string).unwrap_or_else(|| field("host:"));
-    let cc_prog = gocache_build::env::var("CC")
-        .and_then(|c| c.split_whitespace().last().map(str::to_string))
-        .unwrap_or_else(|| "cc".into());
-    let cc = Command::new(&cc_prog)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .map(|l| l.trim().to_string())
-        })
-        .unwrap_or_else(|| "none".into());
-    let material =
-        format!("gocache-ci v1\nlock {cargo_lock}\nrustc {rustc}\ncc {cc}\ntarget {target}\n");
-    let restore_key = format!("gocache-{target}-");
-    Ok(CiEnv {
-        dir: dir.map_or("off".into(), |d| d.display().to_string()),
-        key: format!(
-            "{restore_key}{}",
-            &hex(&hash_bytes(material.as_bytes()))[..20]
-        ),
-        restore_key,
-        inputs: CiInputs {
-            cargo_lock,
-            rustc,
-            cc,
-            target,
-        },
-    })
-}
+use gocache_build::engine::{OutputId, Store};
 
 /// Is `name` (relative, `/`-separated) a file of the store's layout? Returns
 /// its kind letter.
@@ -219,7 +138,7 @@ pub fn import(store: &Store, input: &Path) -> Result<BundleReport> {
         let ok = match kind {
             'd' => OutputId::of(&bytes).to_hex() == hexname,
             'a' => {
-                bytes.len() == gocache_build::store::ENTRY_SIZE
+                bytes.len() == gocache_build::engine::store::ENTRY_SIZE
                     && bytes.starts_with(b"v1 ")
                     && bytes[3..67] == *hexname.as_bytes()
             }
@@ -232,7 +151,11 @@ pub fn import(store: &Store, input: &Path) -> Result<BundleReport> {
         let dest: PathBuf = store.root().join(&name);
         fs::create_dir_all(dest.parent().unwrap())?;
         // Replaced the way the store replaces its files: readers never see none.
-        gocache_build::store::write_atomic(dest.parent().expect("in a shard"), &name[3..], &bytes)?;
+        gocache_build::engine::store::write_atomic(
+            dest.parent().expect("in a shard"),
+            &name[3..],
+            &bytes,
+        )?;
         if let Ok(f) = File::open(&dest) {
             let _ = f.set_modified(
                 UNIX_EPOCH
@@ -266,7 +189,7 @@ mod tests {
     fn round_trip_and_tamper() {
         let d = tempfile::tempdir().unwrap();
         let a = Store::open(d.path().join("a")).unwrap();
-        let action = gocache_build::ActionId([9; 32]);
+        let action = gocache_build::engine::ActionId([9; 32]);
         a.put(&action, b"object bytes").unwrap();
         a.put_key_inputs(&action, "line\n").unwrap();
         let bundle = d.path().join("b.tar.zst");

@@ -1,16 +1,16 @@
 //! Wrapper mode: `cargo-gocache <compiler> [args...]`, as `ccache gcc ...`.
 //!
-//! For one cacheable compile ([`gocache_build::compile`]):
+//! For one cacheable compile ([`gocache_build::engine::compile`]):
 //!
 //! 1. the pre-key (compiler identity, arguments, environment, source);
-//! 2. its manifest ([`gocache_build::manifest`]): the first header set that
+//! 2. its manifest ([`gocache_build::engine::manifest`]): the first header set that
 //!    still holds on disk names the final key;
 //! 3. **hit**: the final key's *result record* names the object, the
 //!    compiler's stdout and stderr and the header list; the object is
 //!    placed atomically, the caller's depfile written, the output replayed,
 //!    exit 0. No compiler or preprocessor runs. A steady hit skips step 2:
 //!    a snapshot of the last lookup's file and directory stamps
-//!    ([`gocache_build::filememo`]) still holding gives the final key;
+//!    ([`super::filememo`]) still holding gives the final key;
 //! 4. **miss**: the compiler runs with `-MD -MF <temp>` added (the caller's
 //!    own dependency options removed; gocache writes that depfile itself),
 //!    its output captured and passed on; on success the headers it read are
@@ -47,7 +47,7 @@
 //! line, the compiler is `exec`ed untouched (stdin, stdout, stderr and the
 //! exit status are its own).
 //!
-//! Relocation flags (`-ffile-prefix-map`, see [`gocache_build::compile`])
+//! Relocation flags (`-ffile-prefix-map`, see [`gocache_build::engine::compile`])
 //! are added to every compile that goes through the cache, hit or miss or
 //! uncacheable because of its headers, so all of them produce the same
 //! bytes wherever the tree is; command lines that are not cacheable compiles
@@ -62,18 +62,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
 
+use super::filememo::{self, FileMemo, Snapshot};
 use anyhow::{anyhow, bail, Context, Result};
-use gocache_build::compile::{self, Compile};
-use gocache_build::compiler::{self, CompilerIdentity};
-use gocache_build::filememo::{self, FileMemo, Snapshot};
-use gocache_build::hash::{ActionId, OutputId};
-use gocache_build::manifest::{self, Manifest, ObserveOptions};
-use gocache_build::pathmap::PathMap;
-use gocache_build::stats::{self, Event, Outcome};
-use gocache_build::store::write_file_atomic;
-use gocache_build::{Entry, Store};
-
-pub mod rust;
+use gocache_build::engine::compile::{self, Compile};
+use gocache_build::engine::compiler::{self, CompilerIdentity};
+use gocache_build::engine::hash::{ActionId, OutputId};
+use gocache_build::engine::manifest::{self, Manifest, ObserveOptions};
+use gocache_build::engine::pathmap::PathMap;
+use gocache_build::engine::stats::{self, Event, Outcome};
+use gocache_build::engine::store::write_file_atomic;
+use gocache_build::engine::{Entry, Store};
 
 const RECORD_HEADER: &str = "gocache-result v1";
 
@@ -205,7 +203,7 @@ fn cached(
     args: &[OsString],
     compiled: &Cell<Option<i32>>,
 ) -> Result<Step> {
-    if gocache_build::env::debug("panic") {
+    if gocache_build::engine::env::debug("panic") {
         // For tests of the fallback: a bug in the wrapper must not fail a build.
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
@@ -409,7 +407,7 @@ fn hit(
 /// `CARGO_GOCACHE_VERIFY=1` (`cargo gocache --verify`): compile every hit
 /// too, as Go's `GODEBUG=gocacheverify=1` does.
 fn verify_enabled() -> bool {
-    gocache_build::env::var("CARGO_GOCACHE_VERIFY").is_some_and(|v| v == "1" || v == "true")
+    gocache_build::engine::env::var("CARGO_GOCACHE_VERIFY").is_some_and(|v| v == "1" || v == "true")
 }
 
 /// Compile a hit for real over the placed object and compare with the
@@ -497,7 +495,7 @@ struct Miss<'a> {
     compile: &'a Compile,
     cwd: &'a Path,
     map: &'a PathMap,
-    pre: &'a gocache_build::KeyHasher,
+    pre: &'a gocache_build::engine::KeyHasher,
     pre_id: ActionId,
 }
 
@@ -564,7 +562,7 @@ impl Miss<'_> {
         // cannot be cached.
         let text = fs::read_to_string(&temp.0)
             .with_context(|| format!("failed to read {}", temp.0.display()))?;
-        let dep = gocache_build::depfile::parse(&text)
+        let dep = gocache_build::engine::depfile::parse(&text)
             .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
         if dep.prerequisites.is_empty() {
             bail!("the depfile {} lists no source", temp.0.display());
@@ -670,15 +668,18 @@ impl Miss<'_> {
         Manifest::add_and_save(self.store, &self.pre_id, observed)?;
         self.learn_stamps(&just_this, final_id);
         // The key's lines, headed by the object they make, for `explain`.
-        let object_name = gocache_build::explain::compile_object(
+        let object_name = gocache_build::engine::explain::compile_object(
             &self.map.map(&compile::absolute(self.cwd, &c.source)),
             &self.map.map(&object_path),
         );
-        let mut inputs = format!("{}{object_name}\n", gocache_build::explain::OBJECT_PREFIX);
+        let mut inputs = format!(
+            "{}{object_name}\n",
+            gocache_build::engine::explain::OBJECT_PREFIX
+        );
         inputs.push_str(&self.pre.record());
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
-        gocache_build::explain::note_miss(self.store, &object_name, &final_id);
+        gocache_build::engine::explain::note_miss(self.store, &object_name, &final_id);
         let mut e = Event::new(Outcome::Miss, source);
         e.spent_secs = secs;
         e.action = Some(final_id);

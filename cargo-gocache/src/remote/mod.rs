@@ -1,5 +1,11 @@
 //! The remote tier: a [`Tier`] on Redis or an HTTP cache, behind the local store.
 //!
+//! This folder owns the tier ([`RemoteTier`]: settings, counting, the
+//! warning), one file per backend behind the small `Backend` trait
+//! (`redis.rs`, `http.rs`), and the cross-process breaker (`breaker.rs`).
+//! It may not depend on `commands`, `runner` or `cli`: the compiler wrapper
+//! and `serve-tier` use it.
+//!
 //! # Layout on the remote
 //!
 //! The store's two kinds of values, under the names bazel-remote and
@@ -11,7 +17,7 @@
 //! | output (its bytes) | `PUT/GET <prefix>/cas/<64 hex>` | key `gocache/cas/<64 hex>` |
 //!
 //! Nothing fetched is trusted: the store checks every entry and every
-//! output's size and SHA-256 before use (see `gocache_build::store`).
+//! output's size and SHA-256 before use (see `gocache_build::engine::store`).
 //!
 //! # Never slow a build for long
 //!
@@ -38,26 +44,28 @@
 //! without default features is the plain RESP client; `ureq` is a small
 //! HTTP/1.1 client with rustls for https.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
-use gocache_build::stats::{self, Event, Outcome, RemoteCounts};
-use gocache_build::{Store, Tier, TierKey};
+use anyhow::{anyhow, bail, Result};
+use gocache_build::engine::stats::{self, Event, Outcome, RemoteCounts};
+use gocache_build::engine::{Store, Tier, TierKey};
+
+mod breaker;
+mod http;
+mod redis;
+
+use breaker::{run_failures_file, Breaker};
 
 /// Failures in a row after which the remote is skipped.
 pub const FAILURE_LIMIT: u64 = 3;
 
 /// Outside a `cargo gocache` run, a skipped remote is tried again after this.
 pub const SKIP_EXPIRY: Duration = Duration::from_secs(600);
-
-/// Outputs larger than this are not fetched (a bad server cannot make us
-/// allocate without bound).
-const MAX_VALUE: u64 = 1 << 30;
 
 /// Remote settings, as `cargo gocache` hands them down in the environment.
 #[derive(Debug, Clone)]
@@ -71,12 +79,12 @@ impl RemoteSettings {
     /// Read `CARGO_GOCACHE_REMOTE`, `_REMOTE_TIMEOUT`, `_REMOTE_READ_ONLY`;
     /// `Ok(None)` when no remote is set.
     pub fn from_env() -> Result<Option<RemoteSettings>> {
-        let Some(url) =
-            gocache_build::env::var("CARGO_GOCACHE_REMOTE").filter(|u| !u.is_empty() && u != "off")
+        let Some(url) = gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE")
+            .filter(|u| !u.is_empty() && u != "off")
         else {
             return Ok(None);
         };
-        let timeout = match gocache_build::env::var("CARGO_GOCACHE_REMOTE_TIMEOUT")
+        let timeout = match gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE_TIMEOUT")
             .filter(|v| !v.is_empty())
         {
             Some(v) => crate::human::parse_duration(&v)
@@ -84,7 +92,7 @@ impl RemoteSettings {
             None => Duration::from_secs(2),
         };
         let read_only = matches!(
-            gocache_build::env::var("CARGO_GOCACHE_REMOTE_READ_ONLY")
+            gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE_READ_ONLY")
                 .as_deref()
                 .map(str::to_ascii_lowercase)
                 .as_deref(),
@@ -98,200 +106,24 @@ impl RemoteSettings {
     }
 }
 
-enum Backend {
-    Redis {
-        client: redis::Client,
-        conn: Option<Box<redis::Connection>>,
-        timeout: Duration,
-    },
-    Http {
-        agent: ureq::Agent,
-        base: String,
-    },
+/// One remote protocol: a get and a put of one value by its path on the
+/// remote (`ac/<hex>` or `cas/<hex>`). Errors are the request's failures
+/// (refused, timed out, a server error), which the breaker counts; a value
+/// the remote does not have is `Ok(None)`.
+trait Backend: Send {
+    fn get(&mut self, path: &str) -> Result<Option<Vec<u8>>>;
+    fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()>;
 }
 
-impl Backend {
-    fn open(s: &RemoteSettings) -> Result<Backend> {
-        if s.url.starts_with("redis://") || s.url.starts_with("rediss://") {
-            let client = redis::Client::open(s.url.as_str())
-                .with_context(|| format!("invalid Redis URL {}", redact(&s.url)))?;
-            Ok(Backend::Redis {
-                client,
-                conn: None,
-                timeout: s.timeout,
-            })
-        } else if s.url.starts_with("http://") || s.url.starts_with("https://") {
-            let agent = ureq::Agent::config_builder()
-                .timeout_global(Some(s.timeout))
-                .http_status_as_error(false)
-                .build()
-                .new_agent();
-            Ok(Backend::Http {
-                agent,
-                base: s.url.trim_end_matches('/').to_string(),
-            })
-        } else {
-            bail!("unsupported remote {}: expected redis://host[:port][/db] or http[s]://host[:port]/prefix", redact(&s.url))
-        }
+/// The backend for `s.url`'s scheme.
+fn open_backend(s: &RemoteSettings) -> Result<Box<dyn Backend>> {
+    if s.url.starts_with("redis://") || s.url.starts_with("rediss://") {
+        Ok(Box::new(redis::Redis::open(s)?))
+    } else if s.url.starts_with("http://") || s.url.starts_with("https://") {
+        Ok(Box::new(http::Http::open(s)))
+    } else {
+        bail!("unsupported remote {}: expected redis://host[:port][/db] or http[s]://host[:port]/prefix", redact(&s.url))
     }
-
-    fn redis_conn<'a>(
-        client: &redis::Client,
-        conn: &'a mut Option<Box<redis::Connection>>,
-        timeout: Duration,
-    ) -> Result<&'a mut redis::Connection> {
-        if conn.is_none() {
-            let c = client.get_connection_with_timeout(timeout)?;
-            c.set_read_timeout(Some(timeout))?;
-            c.set_write_timeout(Some(timeout))?;
-            *conn = Some(Box::new(c));
-        }
-        Ok(conn.as_mut().expect("just set"))
-    }
-
-    /// Run one Redis command on the process's connection (made on first
-    /// use); a failed command drops the connection so the next one reconnects.
-    fn redis_query<T: redis::FromRedisValue>(&mut self, cmd: &redis::Cmd) -> Result<T> {
-        let Backend::Redis {
-            client,
-            conn,
-            timeout,
-        } = self
-        else {
-            unreachable!("called for Redis only")
-        };
-        let c = Self::redis_conn(client, conn, *timeout)?;
-        cmd.query(c).map_err(|e| {
-            *conn = None;
-            e.into()
-        })
-    }
-
-    fn get(&mut self, path: &str) -> Result<Option<Vec<u8>>> {
-        match self {
-            Backend::Redis { .. } => {
-                let mut cmd = redis::cmd("GET");
-                cmd.arg(format!("gocache/{path}"));
-                self.redis_query(&cmd)
-            }
-            Backend::Http { agent, base } => {
-                let mut resp = agent.get(format!("{base}/{path}")).call()?;
-                match resp.status().as_u16() {
-                    200 => Ok(Some(
-                        resp.body_mut()
-                            .with_config()
-                            .limit(MAX_VALUE)
-                            .read_to_vec()?,
-                    )),
-                    404 => Ok(None),
-                    s => bail!("GET {base}/{path}: HTTP {s}"),
-                }
-            }
-        }
-    }
-
-    fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
-        match self {
-            Backend::Redis { .. } => {
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(format!("gocache/{path}")).arg(bytes);
-                self.redis_query(&cmd)
-            }
-            Backend::Http { agent, base } => {
-                let resp = agent.put(format!("{base}/{path}")).send(bytes)?;
-                match resp.status().as_u16() {
-                    200..=299 => Ok(()),
-                    s => bail!("PUT {base}/{path}: HTTP {s}"),
-                }
-            }
-        }
-    }
-}
-
-/// The failure count shared by the processes of one build.
-struct Breaker {
-    file: PathBuf,
-    /// Expire a skip after [`SKIP_EXPIRY`] (standalone use).
-    expires: bool,
-}
-
-impl Breaker {
-    fn failures(&self) -> u64 {
-        match fs::metadata(&self.file) {
-            Ok(m) => {
-                let stale = self.expires
-                    && m.modified()
-                        .ok()
-                        .and_then(|t| SystemTime::now().duration_since(t).ok())
-                        .is_some_and(|d| d > SKIP_EXPIRY);
-                if stale {
-                    0
-                } else {
-                    m.len()
-                }
-            }
-            Err(_) => 0,
-        }
-    }
-
-    fn open(&self) -> bool {
-        self.failures() >= FAILURE_LIMIT
-    }
-
-    /// Count a failure; if this one opened the breaker, the marker file this
-    /// process won: it prints the warning and writes it there too.
-    fn failure(&self) -> Option<fs::File> {
-        if let Some(d) = self.file.parent() {
-            let _ = fs::create_dir_all(d);
-        }
-        if self.expires && self.failures() == 0 {
-            let _ = fs::remove_file(&self.file);
-        }
-        // One byte per failure: O_APPEND keeps concurrent counts exact.
-        let _ = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.file)
-            .and_then(|mut f| f.write_all(b"x"));
-        if self.failures() < FAILURE_LIMIT {
-            return None;
-        }
-        // Exactly one process of the build wins the marker and warns.
-        let marker = self.file.with_extension("warned");
-        if self.expires {
-            if let Ok(m) = fs::metadata(&marker) {
-                if m.modified()
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok())
-                    .is_some_and(|d| d > SKIP_EXPIRY)
-                {
-                    let _ = fs::remove_file(&marker);
-                }
-            }
-        }
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&marker)
-            .ok()
-    }
-
-    fn success(&self) {
-        if fs::metadata(&self.file).is_ok_and(|m| m.len() > 0) {
-            let _ = OpenOptions::new()
-                .write(true)
-                .open(&self.file)
-                .and_then(|f| f.set_len(0));
-        }
-    }
-}
-
-/// The failure count shared by the processes of the `cargo gocache` run
-/// whose log is `run_log`.
-fn run_failures_file(run_log: &Path) -> PathBuf {
-    let mut name = run_log.as_os_str().to_owned();
-    name.push(".remote-failures");
-    PathBuf::from(name)
 }
 
 /// The warning a process of the run printed when it gave up on the remote,
@@ -313,7 +145,7 @@ pub fn take_run_warning(run_log: &Path) -> Option<String> {
 pub struct RemoteTier {
     url: String,
     read_only: bool,
-    backend: Mutex<Backend>,
+    backend: Mutex<Box<dyn Backend>>,
     breaker: Breaker,
     counts: Mutex<RemoteCounts>,
     /// Requests actually sent (not skipped by the breaker).
@@ -329,7 +161,7 @@ impl RemoteTier {
         store_root: &Path,
         run_log: Option<&Path>,
     ) -> Result<RemoteTier> {
-        let backend = Backend::open(settings)?;
+        let backend = open_backend(settings)?;
         let breaker = match run_log {
             Some(log) => Breaker {
                 file: run_failures_file(log),
@@ -363,7 +195,8 @@ impl RemoteTier {
                 return (store, None);
             }
         };
-        let run_log = gocache_build::env::var_os("CARGO_GOCACHE_RUN_LOG").map(PathBuf::from);
+        let run_log =
+            gocache_build::engine::env::var_os("CARGO_GOCACHE_RUN_LOG").map(PathBuf::from);
         match RemoteTier::new(&settings, store.root(), run_log.as_deref()) {
             Ok(t) => {
                 let t = Arc::new(t);
@@ -397,7 +230,7 @@ impl RemoteTier {
         }
     }
 
-    fn request<T>(&self, f: impl FnOnce(&mut Backend) -> Result<T>) -> Option<T> {
+    fn request<T>(&self, f: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Option<T> {
         if self.breaker.open() {
             let mut c = self.counts.lock().unwrap();
             c.errors += 1;
@@ -405,7 +238,7 @@ impl RemoteTier {
             return None;
         }
         self.attempts.fetch_add(1, Ordering::Relaxed);
-        let result = f(&mut self.backend.lock().unwrap());
+        let result = f(&mut **self.backend.lock().unwrap());
         match result {
             Ok(v) => {
                 self.breaker.success();
@@ -501,7 +334,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             read_only: false,
         };
-        assert!(Backend::open(&s).is_err());
+        assert!(open_backend(&s).is_err());
     }
 
     #[test]
@@ -518,7 +351,7 @@ mod tests {
         };
         let run_log = dir.path().join("run.log");
         let t = RemoteTier::new(&s, dir.path(), Some(&run_log)).unwrap();
-        let id = gocache_build::ActionId([1; 32]);
+        let id = gocache_build::engine::ActionId([1; 32]);
         for _ in 0..10 {
             assert!(t.get(TierKey::Action(&id)).is_none());
         }

@@ -1,0 +1,434 @@
+//! `cargo gocache explain`: why each miss of the last run missed.
+//!
+//! Each miss's key record is compared with the nearest earlier record of the
+//! same object (the fewest differing inputs), from the history the wrapper
+//! and the helper keep at every miss (`gocache_build::engine::explain`).
+//! The difference is a list of [`KeyChange`]s, each with the old and the new
+//! value, in the spirit of cargo's `DirtyReason`: `mem.h: content changed`,
+//! `flag -DNDEBUG added`, `compiler gcc 12.2.0 -> 13.1.0`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use anyhow::Result;
+use gocache_build::engine::explain::{history, record_object};
+use gocache_build::engine::stats::{self, Outcome};
+use gocache_build::engine::{ActionId, Store};
+
+/// `explain`: every miss of the last run, against the nearest earlier
+/// build of the same object.
+pub fn run(store: &Store, pattern: Option<&str>) -> Result<()> {
+    let log = stats::last_run_log(store);
+    if !log.exists() {
+        anyhow::bail!(
+            "no record of a last run ({}): explain reads the misses of the last `cargo gocache` command",
+            log.display()
+        );
+    }
+    let mut shown = 0;
+    for e in stats::read_events(&log) {
+        let (Outcome::Miss, Some(action)) = (&e.outcome, e.action) else {
+            continue;
+        };
+        let x = explain(store, &action);
+        let object = x.object.clone().unwrap_or_else(|| e.source.clone());
+        if let Some(p) = pattern {
+            if !e.source.contains(p) && !object.contains(p) {
+                continue;
+            }
+        }
+        shown += 1;
+        println!("miss: {object}");
+        match (x.against, x.changes.is_empty()) {
+            (None, _) => println!("    first build of this object (nothing earlier in the cache)"),
+            (Some(_), true) => {
+                println!("    same inputs as an earlier build whose result was trimmed or lost")
+            }
+            (Some(_), false) => {
+                for c in &x.changes {
+                    println!("    {c}");
+                }
+            }
+        }
+    }
+    if shown == 0 {
+        match pattern {
+            Some(p) => println!("no misses matching {p:?} in the last run"),
+            None => println!("no misses in the last run"),
+        }
+    }
+    Ok(())
+}
+
+/// One input that differs between an earlier key and the miss's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    /// The compiler's version line changed.
+    CompilerVersion {
+        /// The earlier version line.
+        old: String,
+        /// The version line now.
+        new: String,
+    },
+    /// Same version line, different binary (a rebuilt or patched compiler).
+    CompilerBinary,
+    /// A command-line argument appeared.
+    FlagAdded(String),
+    /// A command-line argument went away.
+    FlagRemoved(String),
+    /// The same arguments, in another order (include order matters).
+    FlagOrder,
+    /// An environment variable that changes the output changed.
+    Env {
+        /// The variable.
+        name: String,
+        /// Its earlier value (`None`: unset).
+        old: Option<String>,
+        /// Its value now.
+        new: Option<String>,
+    },
+    /// The source file's content changed.
+    SourceChanged(String),
+    /// A file read by the compile (a header) changed.
+    FileChanged(String),
+    /// A file is read now that was not before.
+    FileAdded(String),
+    /// A file read before is read no more.
+    FileRemoved(String),
+    /// A file appeared (or went away) where the compiler searches, which
+    /// may shadow a header.
+    Probe {
+        /// Where.
+        path: String,
+        /// A file is there now (else: it was, and is gone).
+        now_present: bool,
+    },
+    /// Any other input line (`target`, `lang`, `cwd`...).
+    Other {
+        /// The kind of line (`target`, `lang`, `cwd`...).
+        what: String,
+        /// The earlier value.
+        old: Option<String>,
+        /// The value now.
+        new: Option<String>,
+    },
+}
+
+impl fmt::Display for KeyChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+        match self {
+            KeyChange::CompilerVersion { old, new } => write!(f, "compiler {old} -> {new}"),
+            KeyChange::CompilerBinary => f.write_str("compiler binary changed (same version)"),
+            KeyChange::FlagAdded(a) => write!(f, "flag {a} added"),
+            KeyChange::FlagRemoved(a) => write!(f, "flag {a} removed"),
+            KeyChange::FlagOrder => f.write_str("flags reordered"),
+            KeyChange::Env { name, old, new } => {
+                write!(f, "env {name} changed: {} -> {}", opt(old), opt(new))
+            }
+            KeyChange::SourceChanged(p) => write!(f, "{p}: content changed"),
+            KeyChange::FileChanged(p) => write!(f, "{p}: content changed"),
+            KeyChange::FileAdded(p) => write!(f, "{p}: now included"),
+            KeyChange::FileRemoved(p) => write!(f, "{p}: no longer included"),
+            KeyChange::Probe {
+                path,
+                now_present: true,
+            } => write!(f, "{path}: appeared in the include search path"),
+            KeyChange::Probe {
+                path,
+                now_present: false,
+            } => write!(f, "{path}: removed from the include search path"),
+            KeyChange::Other { what, old, new } => write!(f, "{what} {} -> {}", opt(old), opt(new)),
+        }
+    }
+}
+
+/// The explanation of one miss.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The object, if the record names one.
+    pub object: Option<String>,
+    /// What it was compared with: `None` when nothing earlier is known
+    /// (the first build of this object, or its history was trimmed).
+    pub against: Option<ActionId>,
+    /// The differences; empty with `against` set means the same inputs
+    /// (the entry was trimmed or lost).
+    pub changes: Vec<KeyChange>,
+}
+
+/// Explain the miss that produced `action`.
+pub fn explain(store: &Store, action: &ActionId) -> Explanation {
+    let Some(record) = store.key_inputs(action) else {
+        return Explanation {
+            object: None,
+            against: None,
+            changes: Vec::new(),
+        };
+    };
+    let object = record_object(&record).map(str::to_string);
+    let mut best: Option<(ActionId, Vec<KeyChange>)> = None;
+    if let Some(obj) = &object {
+        let hist = history(store, obj);
+        // Only actions recorded before this one: explain against the past.
+        let earlier = match hist.iter().position(|a| a == action) {
+            Some(i) => &hist[..i],
+            None => &hist[..],
+        };
+        for a in earlier.iter().rev() {
+            let Some(old) = store.key_inputs(a) else {
+                continue;
+            };
+            let changes = diff(&old, &record);
+            if best.as_ref().is_none_or(|(_, b)| changes.len() < b.len()) {
+                best = Some((*a, changes));
+            }
+        }
+    }
+    match best {
+        Some((a, changes)) => Explanation {
+            object,
+            against: Some(a),
+            changes,
+        },
+        None => Explanation {
+            object,
+            against: None,
+            changes: Vec::new(),
+        },
+    }
+}
+
+/// The inputs that differ between two key records, old against new.
+pub fn diff(old: &str, new: &str) -> Vec<KeyChange> {
+    let (o, n) = (Parsed::of(old), Parsed::of(new));
+    let mut out = Vec::new();
+    if o.version != n.version {
+        out.push(KeyChange::CompilerVersion {
+            old: o.version.clone().unwrap_or_default(),
+            new: n.version.clone().unwrap_or_default(),
+        });
+    } else if o.compiler != n.compiler {
+        out.push(KeyChange::CompilerBinary);
+    }
+    let (oa, na): (BTreeSet<&String>, BTreeSet<&String>) =
+        (o.args.iter().collect(), n.args.iter().collect());
+    for a in na.difference(&oa) {
+        out.push(KeyChange::FlagAdded((*a).clone()));
+    }
+    for a in oa.difference(&na) {
+        out.push(KeyChange::FlagRemoved((*a).clone()));
+    }
+    if oa == na && o.args != n.args {
+        out.push(KeyChange::FlagOrder);
+    }
+    for name in o.env.keys().chain(n.env.keys()).collect::<BTreeSet<_>>() {
+        let (ov, nv) = (o.env.get(name), n.env.get(name));
+        if ov != nv {
+            out.push(KeyChange::Env {
+                name: name.clone(),
+                old: ov.cloned(),
+                new: nv.cloned(),
+            });
+        }
+    }
+    for (name, h) in &n.sources {
+        match o.sources.get(name) {
+            Some(oh) if oh != h => out.push(KeyChange::SourceChanged(name.clone())),
+            _ => {}
+        }
+    }
+    for (what, nv) in &n.other {
+        if o.other.get(what) != Some(nv) {
+            out.push(KeyChange::Other {
+                what: what.clone(),
+                old: o.other.get(what).cloned(),
+                new: Some(nv.clone()),
+            });
+        }
+    }
+    for (what, ov) in &o.other {
+        if !n.other.contains_key(what) {
+            out.push(KeyChange::Other {
+                what: what.clone(),
+                old: Some(ov.clone()),
+                new: None,
+            });
+        }
+    }
+    // Headers: only when the compile itself is otherwise comparable do
+    // they say much, but they are listed either way. The source appears
+    // among the files too; it was reported above.
+    for (path, h) in &n.files {
+        if n.sources.contains_key(path) {
+            continue;
+        }
+        match o.files.get(path) {
+            Some(oh) if oh != h => out.push(KeyChange::FileChanged(path.clone())),
+            None => out.push(KeyChange::FileAdded(path.clone())),
+            _ => {}
+        }
+    }
+    for path in o.files.keys() {
+        if !n.files.contains_key(path) && !o.sources.contains_key(path) {
+            out.push(KeyChange::FileRemoved(path.clone()));
+        }
+    }
+    for (path, present) in &n.probes {
+        if o.probes.get(path).is_some_and(|was| was != present) {
+            out.push(KeyChange::Probe {
+                path: path.clone(),
+                now_present: *present,
+            });
+        }
+    }
+    out
+}
+
+#[derive(Default)]
+struct Parsed {
+    version: Option<String>,
+    compiler: Option<String>,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    sources: BTreeMap<String, String>,
+    files: BTreeMap<String, String>,
+    probes: BTreeMap<String, bool>,
+    other: BTreeMap<String, String>,
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Parsed {
+    fn of(record: &str) -> Parsed {
+        let mut p = Parsed::default();
+        for line in record.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match kind {
+                "compiler-version" => p.version = Some(rest.to_string()),
+                "compiler" => p.compiler = Some(rest.to_string()),
+                "arg" => p.args.push(rest.to_string()),
+                "env" | "toolenv" => {
+                    let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
+                    p.env.insert(k.to_string(), v.to_string());
+                }
+                // `source NAME HASH` (wrapper) or `source HASH NAME` (helper).
+                "source" => {
+                    if let Some((a, b)) = rest.split_once(' ') {
+                        if is_hash(a) {
+                            p.sources.insert(b.to_string(), a.to_string());
+                        } else if let Some((name, h)) = rest.rsplit_once(' ') {
+                            p.sources.insert(name.to_string(), h.to_string());
+                        }
+                    }
+                }
+                "file" => {
+                    if let Some((h, path)) = rest.split_once(' ') {
+                        p.files.insert(path.to_string(), h.to_string());
+                    }
+                }
+                "probe" => {
+                    if let Some((state, path)) = rest.split_once(' ') {
+                        p.probes.insert(path.to_string(), state == "present");
+                    }
+                }
+                // Derived from the lines above, or version salts.
+                "pre" => {}
+                _ if rest.is_empty() => {
+                    p.other.insert(kind.to_string(), String::new());
+                }
+                // `relocation NAME` lines repeat: keep them as one set.
+                "relocation" | "relocate" => {
+                    let e = p.other.entry(kind.to_string()).or_default();
+                    if !e.is_empty() {
+                        e.push(' ');
+                    }
+                    e.push_str(rest);
+                }
+                _ => {
+                    p.other.insert(kind.to_string(), rest.to_string());
+                }
+            }
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gocache_build::engine::explain::{compile_object, note_miss};
+
+    const OLD: &str = "# object compile a.c -> a.o\ngocache-compile v1\ncompiler aaa\ncompiler-version gcc 12.2.0\nlang c\narg -O2\narg -Iinc\nenv CPATH=/x\nsource /w/a.c 1111111111111111111111111111111111111111111111111111111111111111\npre 00\nfile 1111111111111111111111111111111111111111111111111111111111111111 /w/a.c\nfile 22 /w/inc/mem.h\nprobe absent /w/src/mem.h\n";
+
+    #[test]
+    fn names_exactly_what_changed() {
+        assert_eq!(diff(OLD, OLD), vec![]);
+        let new = OLD.replace("file 22 /w/inc/mem.h", "file 33 /w/inc/mem.h");
+        assert_eq!(
+            diff(OLD, &new),
+            vec![KeyChange::FileChanged("/w/inc/mem.h".into())]
+        );
+        assert_eq!(
+            diff(OLD, &new)[0].to_string(),
+            "/w/inc/mem.h: content changed"
+        );
+        let new = OLD.replace("arg -O2\n", "arg -O2\narg -DNDEBUG\n");
+        assert_eq!(
+            diff(OLD, &new),
+            vec![KeyChange::FlagAdded("-DNDEBUG".into())]
+        );
+        let new = OLD.replace(
+            "compiler aaa\ncompiler-version gcc 12.2.0",
+            "compiler bbb\ncompiler-version gcc 13.1.0",
+        );
+        assert_eq!(
+            diff(OLD, &new)[0].to_string(),
+            "compiler gcc 12.2.0 -> gcc 13.1.0"
+        );
+        assert_eq!(diff(OLD, &new).len(), 1);
+        let new = OLD.replace("env CPATH=/x", "env CPATH=/y");
+        assert_eq!(
+            diff(OLD, &new)[0].to_string(),
+            "env CPATH changed: /x -> /y"
+        );
+        let new = OLD.replace("probe absent /w/src/mem.h", "probe present /w/src/mem.h");
+        assert_eq!(
+            diff(OLD, &new),
+            vec![KeyChange::Probe {
+                path: "/w/src/mem.h".into(),
+                now_present: true
+            }]
+        );
+        let new = OLD.replace("arg -O2\narg -Iinc", "arg -Iinc\narg -O2");
+        assert_eq!(diff(OLD, &new), vec![KeyChange::FlagOrder]);
+    }
+
+    #[test]
+    fn explains_against_the_nearest_earlier_action() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let obj = compile_object("a.c", "a.o");
+        let far = OLD
+            .replace("arg -O2\n", "arg -O0\n")
+            .replace("env CPATH=/x", "env CPATH=/z");
+        let near = OLD.to_string();
+        let new = OLD.replace("arg -O2\n", "arg -O2\narg -DNDEBUG\n");
+        for (i, rec) in [far, near, new].iter().enumerate() {
+            let a = ActionId([i as u8 + 1; 32]);
+            store.put_key_inputs(&a, rec).unwrap();
+            note_miss(&store, &obj, &a);
+        }
+        let e = explain(&store, &ActionId([3; 32]));
+        assert_eq!(e.against, Some(ActionId([2; 32])));
+        assert_eq!(e.changes, vec![KeyChange::FlagAdded("-DNDEBUG".into())]);
+        // The first of its object: nothing to compare with.
+        let first = explain(&store, &ActionId([1; 32]));
+        assert_eq!((first.against, first.changes.len()), (None, 0));
+        assert_eq!(first.object.as_deref(), Some("compile a.c -> a.o"));
+    }
+}

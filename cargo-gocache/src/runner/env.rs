@@ -1,0 +1,415 @@
+//! The environment that routes a build's tools through gocache: `CC_<target>`,
+//! `CXX_<target>`, `CC_KNOWN_WRAPPER_CUSTOM` and `AR_<target>`, resolved
+//! for each target the way cc resolves them (see the module docs of
+//! [`super`] for the order).
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use gocache_build::engine::Store;
+
+/// Wrappers that cc recognises by name; a user's `CC` starting with one of
+/// them is unwrapped so gocache replaces it.
+const CC_KNOWN_WRAPPERS: &[&str] = &[
+    "ccache",
+    "distcc",
+    "sccache",
+    "icecc",
+    "cachepot",
+    "buildcache",
+    "kache",
+];
+
+/// `RUSTC_WRAPPER` (and cargo's config spelling of it) set to this binary,
+/// so every rustc invocation goes through the Rust wrapper
+/// (`wrapper::rust`). A user's own `RUSTC_WRAPPER` (sccache) is replaced,
+/// as a caching `CC` wrapper is; `RUSTC_WORKSPACE_WRAPPER` (clippy) is
+/// left alone: cargo runs it inside ours, and the wrapper runs it untouched.
+pub(super) fn rustc_wrapper_env(exe: &Path) -> Vec<(OsString, OsString)> {
+    vec![
+        ("RUSTC_WRAPPER".into(), exe.into()),
+        ("CARGO_BUILD_RUSTC_WRAPPER".into(), exe.into()),
+    ]
+}
+
+/// The `CC_<target>`, `CXX_<target>` and `CC_KNOWN_WRAPPER_CUSTOM`
+/// variables that route every compile for `targets` through `exe`.
+///
+/// `getenv` reads the user's environment (a parameter so tests can fake it).
+pub(super) fn compiler_env(
+    exe: &Path,
+    host: &str,
+    targets: &[String],
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(OsString, OsString)>> {
+    let exe_str = exe
+        .to_str()
+        .filter(|s| !s.contains(char::is_whitespace))
+        .with_context(|| {
+            format!(
+                "the path of cargo-gocache, {:?}, has whitespace or is not UTF-8, \
+                 and cc splits CC on whitespace; install it elsewhere",
+                exe.display()
+            )
+        })?;
+    let exe_name = exe
+        .file_stem()
+        .and_then(OsStr::to_str)
+        .context("cargo-gocache's path has no file name")?
+        .to_string();
+
+    let mut known: Vec<String> = CC_KNOWN_WRAPPERS.iter().map(|s| s.to_string()).collect();
+    known.push(exe_name.clone());
+    if let Some(custom) = getenv("CC_KNOWN_WRAPPER_CUSTOM").filter(|s| !s.is_empty()) {
+        known.push(custom);
+    }
+
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
+    for target in targets {
+        if target.contains("-msvc") {
+            continue; // cl.exe command lines are not the wrapper's business.
+        }
+        let kind = if target == host { "HOST" } else { "TARGET" };
+        for tool in ["CC", "CXX"] {
+            let compiler = match user_tool(getenv, tool, target, kind) {
+                Some(value) => match unwrap_user_tool(&value, &known) {
+                    Some(c) => c,
+                    None => {
+                        eprintln!(
+                            "gocache: warning: {tool} for {target} ({value:?}) has a path with \
+                             whitespace; its compiles run uncached"
+                        );
+                        continue;
+                    }
+                },
+                None => match default_compiler(target, host, tool == "CXX") {
+                    Some(c) => c,
+                    None => continue,
+                },
+            };
+            env.push((
+                format!("{tool}_{target}").into(),
+                format!("{exe_str} {compiler}").into(),
+            ));
+        }
+    }
+    env.push(("CC_KNOWN_WRAPPER_CUSTOM".into(), exe_name.into()));
+    Ok(env)
+}
+
+/// `<store>/bin/gocache-ar`, a symbolic link to this binary, (re)made if it
+/// does not point at `exe`.
+pub(super) fn ar_link(store: &Store, exe: &Path) -> Result<PathBuf> {
+    let dir = store.root().join("bin");
+    let link = dir.join(crate::wrapper::ar::AR_NAME);
+    if fs::read_link(&link).is_ok_and(|t| t == exe) {
+        return Ok(link);
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // A new link beside it, renamed over: concurrent runs never see none.
+    let tmp = dir.join(format!(
+        ".{}-{}",
+        crate::wrapper::ar::AR_NAME,
+        std::process::id()
+    ));
+    let _ = fs::remove_file(&tmp);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(exe, &tmp)
+        .with_context(|| format!("cannot create the link {}", tmp.display()))?;
+    #[cfg(not(unix))]
+    fs::copy(exe, &tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    fs::rename(&tmp, &link).with_context(|| format!("cannot create {}", link.display()))?;
+    Ok(link)
+}
+
+/// `AR_<target>` = `<link> <the archiver cc would use>` for every target.
+///
+/// Why a link named `gocache-ar` rather than `cargo-gocache ar`: cc reads
+/// `AR` through the same `env_tool` as `CC`, which treats a first word named
+/// like a known wrapper (and `CC_KNOWN_WRAPPER_CUSTOM=cargo-gocache` makes
+/// ours one) as a wrapper to drop for the archiver: `cargo-gocache ar`
+/// would silently run plain `ar`. A first word cc does not know is run as
+/// the program, with the rest as its first arguments.
+pub(super) fn archiver_env(
+    link: &Path,
+    host: &str,
+    targets: &[String],
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(OsString, OsString)> {
+    let Some(link) = link.to_str().filter(|s| !s.contains(char::is_whitespace)) else {
+        return Vec::new();
+    };
+    let mut env = Vec::new();
+    for target in targets {
+        if target.contains("-msvc") {
+            continue;
+        }
+        let kind = if target == host { "HOST" } else { "TARGET" };
+        let real = match user_tool(getenv, "AR", target, kind) {
+            Some(v) if !v.contains(char::is_whitespace) => v,
+            Some(_) => continue, // arguments or spaces: leave it as the user set it
+            None => match default_archiver(target, host) {
+                Some(a) => a,
+                None => continue,
+            },
+        };
+        env.push((
+            format!("AR_{target}").into(),
+            format!("{link} {real}").into(),
+        ));
+    }
+    env
+}
+
+/// A `cc::Build` for asking cc which tools it would pick for `target`
+/// (quietly: no cargo directives printed).
+fn cc_for(target: &str, host: &str) -> cc::Build {
+    let mut b = cc::Build::new();
+    b.target(target)
+        .host(host)
+        .opt_level(0)
+        .debug(false)
+        .cargo_metadata(false)
+        .cargo_warnings(false);
+    b
+}
+
+/// The archiver cc picks for `target` when no variable names one.
+fn default_archiver(target: &str, host: &str) -> Option<String> {
+    if target == host {
+        return Some("ar".to_string());
+    }
+    let cmd = cc_for(target, host).try_get_archiver().ok()?;
+    let prog = cmd.get_program().to_str()?;
+    (!prog.contains(char::is_whitespace)).then(|| prog.to_string())
+}
+
+/// The user's value for `tool` on `target`, looked up as cc does: the first
+/// variable that is set wins, even if empty (cc then uses its default).
+fn user_tool(
+    getenv: &dyn Fn(&str) -> Option<String>,
+    tool: &str,
+    target: &str,
+    kind: &str,
+) -> Option<String> {
+    let target_u = target.replace(['-', '.'], "_");
+    [
+        format!("{tool}_{target}"),
+        format!("{tool}_{target_u}"),
+        format!("{kind}_{tool}"),
+        tool.to_string(),
+    ]
+    .iter()
+    .find_map(|name| getenv(name))
+    .map(|v| v.trim().to_string())
+    .filter(|v| !v.is_empty())
+}
+
+/// The compiler and its arguments from a user's `CC` value, with a leading
+/// known wrapper dropped. `None` when the value can't be passed through cc's
+/// whitespace split (an existing path with spaces in it).
+fn unwrap_user_tool(value: &str, known_wrappers: &[String]) -> Option<String> {
+    if value.contains(char::is_whitespace) && Path::new(value).is_file() {
+        return None;
+    }
+    let mut words: Vec<&str> = value.split_whitespace().collect();
+    let is_wrapper = |w: &str| {
+        let stem = Path::new(w)
+            .file_stem()
+            .and_then(OsStr::to_str)
+            .unwrap_or("");
+        known_wrappers.iter().any(|k| k.eq_ignore_ascii_case(stem))
+    };
+    while words.len() > 1 && is_wrapper(words[0]) {
+        words.remove(0);
+    }
+    Some(words.join(" "))
+}
+
+/// The compiler cc picks for `target` when no variable names one.
+fn default_compiler(target: &str, host: &str, cxx: bool) -> Option<String> {
+    if target == host {
+        // cc's native default (`traditional` in `get_base_compiler`).
+        let c = match (cfg!(any(target_os = "solaris", target_os = "illumos")), cxx) {
+            (false, false) => "cc",
+            (false, true) => "c++",
+            (true, false) => "gcc",
+            (true, true) => "g++",
+        };
+        return Some(c.to_string());
+    }
+    // Cross: cc's own table of prefixes (`aarch64-linux-gnu-gcc`...),
+    // `CROSS_COMPILE` and the rest; asking cc keeps us in step with it.
+    let tool = cc_for(target, host).cpp(cxx).try_get_compiler().ok()?;
+    let path = tool.path().to_str()?;
+    (!path.contains(char::is_whitespace)).then(|| path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const HOST: &str = "x86_64-unknown-linux-gnu";
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    fn assembled(vars: &[(&str, &str)], targets: &[&str]) -> HashMap<String, String> {
+        let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
+        compiler_env(
+            Path::new("/opt/bin/cargo-gocache"),
+            HOST,
+            &targets,
+            &env_of(vars),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+        .collect()
+    }
+
+    #[test]
+    fn native_build_wraps_cc_defaults() {
+        let env = assembled(&[], &[HOST]);
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache cc"
+        );
+        assert_eq!(
+            env["CXX_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache c++"
+        );
+        assert_eq!(env["CC_KNOWN_WRAPPER_CUSTOM"], "cargo-gocache");
+    }
+
+    #[test]
+    fn user_compiler_stays_the_compiler_with_its_args() {
+        let env = assembled(&[("CC", "/usr/bin/clang -m64"), ("CXX", "g++-12")], &[HOST]);
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache /usr/bin/clang -m64"
+        );
+        assert_eq!(
+            env["CXX_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache g++-12"
+        );
+    }
+
+    #[test]
+    fn target_specific_variables_win_in_cc_order() {
+        let env = assembled(
+            &[
+                ("CC", "plain-cc"),
+                ("HOST_CC", "host-cc"),
+                ("CC_x86_64_unknown_linux_gnu", "underscored-cc"),
+            ],
+            &[HOST],
+        );
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache underscored-cc"
+        );
+        let env = assembled(&[("CC", "plain-cc"), ("HOST_CC", "host-cc")], &[HOST]);
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache host-cc"
+        );
+    }
+
+    #[test]
+    fn host_and_target_compilers_stay_distinct_when_cross_compiling() {
+        let env = assembled(
+            &[
+                ("HOST_CC", "gcc"),
+                ("TARGET_CC", "aarch64-linux-gnu-gcc"),
+                ("CXX_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-g++"),
+            ],
+            &[HOST, "aarch64-unknown-linux-gnu"],
+        );
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache gcc"
+        );
+        assert_eq!(
+            env["CC_aarch64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache aarch64-linux-gnu-gcc"
+        );
+        assert_eq!(
+            env["CXX_aarch64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache aarch64-linux-gnu-g++"
+        );
+        // The host's C++ compiler is cc's default, not the target's.
+        assert_eq!(
+            env["CXX_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache c++"
+        );
+    }
+
+    #[test]
+    fn cross_default_comes_from_cc() {
+        let env = assembled(&[], &[HOST, "aarch64-unknown-linux-gnu"]);
+        assert_eq!(
+            env["CC_aarch64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache aarch64-linux-gnu-gcc"
+        );
+    }
+
+    #[test]
+    fn a_users_caching_wrapper_is_replaced_not_chained() {
+        let env = assembled(
+            &[
+                ("CC", "ccache gcc -O1"),
+                ("CXX", "/usr/local/bin/cargo-gocache g++"),
+            ],
+            &[HOST],
+        );
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache gcc -O1"
+        );
+        assert_eq!(
+            env["CXX_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache g++"
+        );
+        let env = assembled(
+            &[
+                ("CC", "mywrap clang"),
+                ("CC_KNOWN_WRAPPER_CUSTOM", "mywrap"),
+            ],
+            &[HOST],
+        );
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache clang"
+        );
+        assert_eq!(env["CC_KNOWN_WRAPPER_CUSTOM"], "cargo-gocache");
+    }
+
+    #[test]
+    fn empty_user_variable_means_cc_default() {
+        let env = assembled(&[("CC", "  ")], &[HOST]);
+        assert_eq!(
+            env["CC_x86_64-unknown-linux-gnu"],
+            "/opt/bin/cargo-gocache cc"
+        );
+    }
+
+    #[test]
+    fn binary_path_with_spaces_is_refused() {
+        let r = compiler_env(
+            Path::new("/opt/my bin/cargo-gocache"),
+            HOST,
+            &[HOST.to_string()],
+            &env_of(&[]),
+        );
+        assert!(r.is_err());
+    }
+}

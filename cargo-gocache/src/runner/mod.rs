@@ -1,0 +1,406 @@
+//! `cargo gocache <cargo subcommand> [args]`: run cargo so that every C and
+//! C++ compile of every build script goes through the compiler wrapper.
+//!
+//! This folder is the cargo runner: this file runs cargo and prints the
+//! summary ([`summary`]), `env.rs` assembles the tool variables (`CC_*`,
+//! `CXX_*`, `AR_*`, known wrappers), `targets.rs` finds the targets. It may
+//! not depend on `commands` or `cli`; it uses `config`, `remote` (the run's
+//! warning) and `wrapper::ar` (the archiver link's name).
+//!
+//! # How the compiles reach the wrapper
+//!
+//! Build scripts compile C through the `cc` crate, which picks its compiler
+//! from environment variables (`env_tool` and `getenv_with_target_prefixes`
+//! in cc's `lib.rs`), first set wins:
+//!
+//! | order | variable | example |
+//! | --- | --- | --- |
+//! | 1 | `CC_<target>` | `CC_x86_64-unknown-linux-gnu` |
+//! | 2 | `CC_<target with _>` | `CC_x86_64_unknown_linux_gnu` |
+//! | 3 | `HOST_CC` when target = host, else `TARGET_CC` | |
+//! | 4 | `CC` | |
+//!
+//! (and the same with `CXX`). A value whose first word is a *known wrapper*
+//! (ccache, sccache, ..., or the name in `CC_KNOWN_WRAPPER_CUSTOM`) is split
+//! into wrapper and compiler, and cc runs `wrapper compiler args...` while
+//! still introspecting the real compiler: family detection (`-E` on a
+//! probe file) and flag probes (`is_flag_supported`, `flag_check.c`) run
+//! the compiler itself, never the wrapper, so a gcc or clang behind the
+//! wrapper is detected as it would be without it, and those probes are
+//! neither cached nor counted.
+//!
+//! So for the host triple and for every `--target`, this module resolves
+//! the compiler cc would have used (the user's variable if one is set, else
+//! cc's default), and sets the highest-priority variable, `CC_<target>`, to
+//! `<this binary> <that compiler> [its args]`, with
+//! `CC_KNOWN_WRAPPER_CUSTOM=<this binary's name>`. The user's choice stays
+//! the compiler, wrapped, and host and target compilers stay distinct when
+//! cross-compiling. A user's own caching wrapper (`CC="ccache gcc"`) is
+//! replaced, not chained: gocache does its job.
+//!
+//! The targets are the host, each `--target`, `CARGO_BUILD_TARGET`, and
+//! `build.target` from `--config` and from the config files cargo reads
+//! (a line scan of `.cargo/config.toml` from the working directory up, and
+//! `$CARGO_HOME/config.toml`).
+//!
+//! Not covered (those compiles run uncached, unchanged): a target spelled
+//! in a config in a way the line scan misses (a multi-line array), MSVC
+//! targets, and a compiler or binary path that contains whitespace (cc
+//! splits `CC` on whitespace).
+//!
+//! # What the wrapper is told
+//!
+//! | variable | value |
+//! | --- | --- |
+//! | `CARGO_GOCACHE_DIR` | the store, absolute, so every wrapper uses the same one |
+//! | `CARGO_GOCACHE_WORKSPACE` | the workspace root (`cargo locate-project --workspace`) |
+//! | `CARGO_GOCACHE_CARGO_HOME` | `$CARGO_HOME`, else `~/.cargo` |
+//! | `CARGO_GOCACHE_RUN_LOG` | a fresh file under `<store>/stats/runs/` the wrapper appends its events to |
+//!
+//! At the end the run's events are added up into one summary line on
+//! stderr, the log is kept as `<store>/stats/last-run.log`, and the store is
+//! trimmed if the last trim was a day ago (as `go build` does). Cargo's exit
+//! code is passed through.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use gocache_build::engine::stats;
+use gocache_build::engine::Store;
+
+use crate::config::Config;
+use gocache_build::engine::stats::Counters;
+
+mod env;
+mod summary;
+mod targets;
+
+use env::{ar_link, archiver_env, compiler_env, rustc_wrapper_env};
+use targets::{config_texts, option_values, targets};
+
+/// Run log files older than this were left by a run that was killed.
+const STALE_RUN_LOG: Duration = Duration::from_secs(24 * 3600);
+
+/// Run `cargo <args>` (args[0] is the cargo subcommand) with the wrapper
+/// set up; returns cargo's exit code.
+pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
+    // `cargo gocache cargo clean` reaches cargo's own `clean`, which
+    // `cargo gocache clean` (the cache's) shadows.
+    if args.first().is_some_and(|a| a == "cargo") {
+        args.remove(0);
+    }
+    let cargo = gocache_build::engine::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+
+    // Bad configuration is an error before anything runs: a build that
+    // silently ignores a typo in the settings is worse than one that stops.
+    let ws = workspace_root(&cargo, &args);
+    let config = Config::load(ws.as_ref().map(|w| w.join("Cargo.toml")).as_deref())?;
+    let verify = verify || config.verify.value;
+    // Without a store, build scripts using the helper must not open one of
+    // their own either: caching is off for the whole build.
+    let without_cache = |why: Option<String>| {
+        if let Some(why) = why {
+            eprintln!("gocache: warning: building without the cache: {why}");
+        }
+        run_cargo(
+            Command::new(&cargo)
+                .args(&args)
+                .env("CARGO_GOCACHE_DIR", "off"),
+        )
+    };
+    let store = match config.store() {
+        Ok(Some(store)) => store,
+        Ok(None) => return without_cache(None),
+        Err(e) => return without_cache(Some(format!("{e:#}"))),
+    };
+    let setup = match Setup::new(&store, &cargo, &args, ws.as_deref(), &config, verify) {
+        Ok(setup) => setup,
+        Err(e) => return without_cache(Some(format!("{e:#}"))),
+    };
+
+    let mut cmd = Command::new(&cargo);
+    cmd.args(&args);
+    for (k, v) in &setup.env {
+        cmd.env(k, v);
+    }
+    let code = match run_cargo(&mut cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = fs::remove_file(&setup.run_log);
+            let _ = fs::remove_file(&setup.used_log);
+            return Err(e);
+        }
+    };
+
+    let events = stats::read_events(&setup.run_log);
+    let counters = Counters::from_events(&events);
+    // Remote faults, repeated here: cargo shows a build script's stderr
+    // (and so a wrapped compile's warnings) only when the script fails.
+    if let Some(w) = crate::remote::take_run_warning(&setup.run_log) {
+        eprintln!("gocache: warning: {w}");
+    }
+    if counters.remote.rejected > 0 {
+        eprintln!(
+            "gocache: warning: the remote cache returned {} damaged or tampered value{}; \
+             not used (compiled here instead)",
+            counters.remote.rejected,
+            if counters.remote.rejected == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+    }
+    eprintln!("{}", summary::summary_line(&counters));
+    for line in slowest_misses(&events, 5) {
+        eprintln!("{line}");
+    }
+    let last = stats::last_run_log(&store);
+    if let Err(e) = fs::rename(&setup.run_log, &last) {
+        eprintln!(
+            "gocache: warning: cannot keep the run log as {}: {e}",
+            last.display()
+        );
+    }
+    let _ = fs::rename(
+        &setup.used_log,
+        gocache_build::engine::store::last_used_log(&store),
+    );
+    if let Err(e) = store.maybe_trim(&config.trim_policy()) {
+        eprintln!("gocache: warning: trimming the cache failed: {e}");
+    }
+    if counters.nondeterministic > 0 {
+        for line in nondeterministic(&store, &events) {
+            eprintln!("{line}");
+        }
+        eprintln!(
+            "gocache: error: --verify found {} nondeterministic result{} (listed above)",
+            counters.nondeterministic,
+            if counters.nondeterministic == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        return Ok(if code == 0 { 1 } else { code });
+    }
+    Ok(code)
+}
+
+/// `gocache: slowest misses:` and up to `n` lines, slowest first, when
+/// there were misses.
+fn slowest_misses(events: &[stats::Event], n: usize) -> Vec<String> {
+    let mut misses: Vec<&stats::Event> = events
+        .iter()
+        .filter(|e| e.outcome == stats::Outcome::Miss)
+        .collect();
+    if misses.is_empty() {
+        return Vec::new();
+    }
+    misses.sort_by(|a, b| b.spent_secs.total_cmp(&a.spent_secs));
+    let mut lines = vec!["gocache: slowest misses:".to_string()];
+    for e in misses.iter().take(n) {
+        lines.push(format!(
+            "    {:>7} {}",
+            crate::human::format_secs(e.spent_secs),
+            e.source
+        ));
+    }
+    lines
+}
+
+/// A `gocache: nondeterministic:` line per result `--verify` found
+/// differing, naming the object (from its key record) and the first
+/// differing byte. The wrapper reports each one too, but on the build
+/// script's stderr, which cargo shows only as a warning of a local crate:
+/// for a crates.io dependency the run would fail naming nothing.
+fn nondeterministic(store: &Store, events: &[stats::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| {
+            let stats::Outcome::Nondeterministic(offset) = e.outcome else {
+                return None;
+            };
+            let record = e.action.and_then(|a| store.key_inputs(&a));
+            let object = record
+                .as_deref()
+                .and_then(gocache_build::engine::explain::record_object)
+                .unwrap_or(&e.source);
+            Some(format!(
+                "gocache: nondeterministic: {object}: the fresh compile differs from the cached result at byte {offset}"
+            ))
+        })
+        .collect()
+}
+
+fn run_cargo(cmd: &mut Command) -> Result<i32> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to run {:?}", cmd.get_program()))?;
+    Ok(exit_code(status))
+}
+
+/// The exit code to pass on: cargo's, or 128 + the signal that killed it
+/// (as a shell reports it).
+fn exit_code(status: ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    1
+}
+
+/// Everything decided before cargo starts.
+struct Setup {
+    env: Vec<(OsString, OsString)>,
+    run_log: PathBuf,
+    /// The store files this run used (`export --used-since-build`).
+    used_log: PathBuf,
+}
+
+impl Setup {
+    fn new(
+        store: &Store,
+        cargo: &OsStr,
+        args: &[OsString],
+        workspace: Option<&Path>,
+        config: &Config,
+        verify: bool,
+    ) -> Result<Setup> {
+        let _ = cargo;
+        let exe = std::env::current_exe().context("cannot find the running cargo-gocache")?;
+        let host = host_triple()?;
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        let targets = targets(
+            args,
+            gocache_build::engine::env::var("CARGO_BUILD_TARGET"),
+            &config_texts(&cwd, cargo_home().as_deref()),
+            &host,
+        );
+
+        // ---- The environment given to cargo: assembled here, in one place.
+        let getenv = |name: &str| gocache_build::engine::env::var(name);
+        let mut env = compiler_env(&exe, &host, &targets, &getenv)?;
+        env.extend(rustc_wrapper_env(&exe));
+        // The archiver runs as `gocache-ar`, a link to this binary: see
+        // `archiver_env` for why not `cargo-gocache` itself.
+        match ar_link(store, &exe) {
+            Ok(link) => env.extend(archiver_env(&link, &host, &targets, &getenv)),
+            Err(e) => eprintln!("gocache: warning: archives get no build IDs this run: {e:#}"),
+        }
+        // The settings, resolved once here; wrapped compiles and build
+        // scripts read only these variables.
+        for (k, v) in config.to_env() {
+            env.push((k.into(), v.into()));
+        }
+        env.push(("CARGO_GOCACHE_DIR".into(), store.root().into()));
+        if verify {
+            env.push(("CARGO_GOCACHE_VERIFY".into(), "1".into()));
+        }
+        if config.remote.value.is_some() {
+            // Build scripts reach the remote through this binary (see
+            // `gocache_build::engine::prog`).
+            env.push(("CARGO_GOCACHE_PROG".into(), exe.clone().into()));
+        }
+        if let Some(ws) = workspace {
+            env.push(("CARGO_GOCACHE_WORKSPACE".into(), ws.into()));
+        }
+        if let Some(home) = cargo_home() {
+            env.push(("CARGO_GOCACHE_CARGO_HOME".into(), home.into()));
+        }
+        let run_log = new_run_log(store)?;
+        env.push(("CARGO_GOCACHE_RUN_LOG".into(), run_log.clone().into()));
+        let used_log = run_log.with_extension("used");
+        env.push(("CARGO_GOCACHE_USED_LOG".into(), used_log.clone().into()));
+        // ----
+
+        if gocache_build::engine::env::debug("run") {
+            for (k, v) in &env {
+                eprintln!("gocache: {}={}", k.to_string_lossy(), v.to_string_lossy());
+            }
+        }
+        Ok(Setup {
+            env,
+            run_log,
+            used_log,
+        })
+    }
+}
+
+/// The host triple, from `rustc -vV` (what cargo passes build scripts as `HOST`).
+fn host_triple() -> Result<String> {
+    let rustc = gocache_build::engine::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .with_context(|| format!("failed to run {rustc:?} -vV"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|s| s.trim().to_string())
+        .with_context(|| format!("{rustc:?} -vV printed no host line"))
+}
+
+/// The workspace root, or `None` outside a workspace (`cargo new`, `cargo install`).
+fn workspace_root(cargo: &OsStr, args: &[OsString]) -> Option<PathBuf> {
+    let mut cmd = Command::new(cargo);
+    cmd.args(["locate-project", "--workspace", "--message-format", "plain"]);
+    if let Some(m) = option_values(args, "--manifest-path").pop() {
+        cmd.args(["--manifest-path", &m]);
+    }
+    let out = cmd.stderr(std::process::Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    manifest.parent().map(Path::to_path_buf)
+}
+
+/// `$CARGO_HOME`, else `~/.cargo` (cargo's own rule), made absolute.
+fn cargo_home() -> Option<PathBuf> {
+    let home = gocache_build::engine::env::var_os("CARGO_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            gocache_build::engine::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))
+        })?;
+    std::path::absolute(home).ok()
+}
+
+/// Create a fresh, empty log for this run under `<store>/stats/runs/`, and
+/// remove logs that killed runs left behind.
+fn new_run_log(store: &Store) -> Result<PathBuf> {
+    let dir = store.root().join("stats").join("runs");
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let now = SystemTime::now();
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_RUN_LOG);
+            if stale {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    let stamp = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let path = dir.join(format!(
+        "{}.{:09}-{}.log",
+        stamp.as_secs(),
+        stamp.subsec_nanos(),
+        std::process::id()
+    ));
+    fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(path)
+}

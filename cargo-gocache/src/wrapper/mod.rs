@@ -1,0 +1,13 @@
+//! The binary's two wrapper modes, run once per tool invocation of a build
+//! script: [`cc`], the C/C++ compiler wrapper (`cargo-gocache gcc -c a.c`,
+//! as `ccache gcc ...`), and [`ar`], the archiver wrapper that stamps build
+//! IDs (`cargo-gocache ar cq libfoo.a ...`, or the `gocache-ar` link).
+//!
+//! A wrapper runs on every compile, so this folder may not depend on
+//! `commands`, `runner` or `cli` (clap's parser is never built here), and
+//! every fault in it ends in running the real tool, never a failed build.
+
+pub mod ar;
+pub mod cc;
+pub mod filememo;
+pub mod rust;
