@@ -10,6 +10,7 @@ mod project;
 mod remote;
 mod remote_e2e;
 mod runner;
+mod rust;
 mod servers;
 mod store_cli;
 mod support;
