@@ -114,9 +114,19 @@ impl Env<'_> {
     /// `cargo gocache build` then the program's output.
     #[track_caller]
     fn build_and_run(&self, extra_args: &[&str], extra: &[(&str, &str)]) -> (Value, String) {
+        self.build_and_run_checked(extra_args, extra, |_| {})
+    }
+
+    #[track_caller]
+    fn build_and_run_checked(
+        &self,
+        extra_args: &[&str],
+        extra: &[(&str, &str)],
+        check: impl Fn(&Run),
+    ) -> (Value, String) {
         let mut args = vec!["build"];
         args.extend(extra_args);
-        self.gocache(&args, extra);
+        check(&self.gocache(&args, extra));
         let out = run(&mut std::process::Command::new(
             self.target.join("debug/app"),
         ))
@@ -185,17 +195,29 @@ fn rust_graph_hits_everywhere_and_rebuilds_what_changed() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(uncacheable, probes, "only feature probes fail: {cold}");
-    e.gocache(&["test"], &[])
-        .stderr_contains("answer_is_positive");
+    let t = e.gocache(&["test"], &[]);
+    assert!(
+        t.stdout().contains("test answer_is_positive ... ok"),
+        "{}",
+        t.stdout()
+    );
     let cold_tests = take_stats(&store)["rust"].clone();
 
     // Warm after `cargo clean`: every compile hits, the program runs.
     e.cargo_clean();
-    let (warm, out) = e.build_and_run(&[], &[]);
+    let (warm, out) = e.build_and_run_checked(&[], &[], |b| {
+        // rustc's warning, replayed from the cache (cargo renders it from
+        // the JSON diagnostics).
+        b.stderr_contains("unexpected `cfg` condition name: `gocache_flag`");
+    });
     assert_eq!(out, PLAIN);
     assert_all_hit("cargo clean", &cold, &warm);
-    e.gocache(&["test"], &[])
-        .stderr_contains("answer_is_positive");
+    let t = e.gocache(&["test"], &[]);
+    assert!(
+        t.stdout().contains("test answer_is_positive ... ok"),
+        "{}",
+        t.stdout()
+    );
     assert_all_hit(
         "cargo clean, tests",
         &cold_tests,
