@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 #   gcc, g++, make, binutils (ar, objdump): the C/C++ the cache compiles and
 #     the archives whose build IDs the tests read;
 #   ccache: the baseline the benchmarks compare against;
+#   cmake: CMake-built crates through the compiler launchers; perl:
+#     openssl-src's Configure and perlasm (both also for the corpus of
+#     real -sys crates); clang: the end-to-end tests run with clang
+#     too; gcc-aarch64-linux-gnu: cross-compiler resolution and keys;
 #   redis-server, nginx: engines for the remote tiers. Debian's `nginx`
 #     package has WebDAV (PUT/DELETE) built in (`--with-http_dav_module`, see
 #     `nginx -V`); nginx-light only adds modules on top of it.
@@ -21,6 +25,10 @@ needs=(
 	"ar binutils"
 	"objdump binutils"
 	"ccache ccache"
+	"cmake cmake"
+	"perl perl"
+	"clang clang"
+	"aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu"
 	"redis-server redis-server"
 	"nginx nginx"
 )
@@ -62,4 +70,29 @@ if ! "$nginx" -V 2>&1 | grep -- --with-http_dav_module >/dev/null; then
 	echo "tests/run.sh: warning: $nginx has no WebDAV module; the WebDAV tier tests will fail" >&2
 fi
 
-exec cargo test --workspace --locked "$@"
+cargo test --workspace --locked "$@"
+
+# The end-to-end tests that use gcc, again with clang as the compiler (and
+# CC/CXX for the cargo builds): clang is in `needs`, so it is required.
+GOCACHE_TEST_CC=clang GOCACHE_TEST_NEED_CLANG=1 \
+	cargo test -p cargo-gocache --test testsuite --locked -- \
+	wrapper:: e2e:: archiver:: cmake::
+
+# The corpus of real -sys crates (cargo-gocache/tests/testsuite/corpus.rs) is
+# `#[ignore]`d, so a plain `cargo test` stays minutes long; here it runs on its
+# own, after the rest. Arguments before a `--` go to cargo, the rest to the
+# test binary, as above.
+cargo_args=()
+test_args=()
+seen_dashes=0
+for arg in "$@"; do
+	if [ "$seen_dashes" = 0 ] && [ "$arg" = "--" ]; then
+		seen_dashes=1
+	elif [ "$seen_dashes" = 0 ]; then
+		cargo_args+=("$arg")
+	else
+		test_args+=("$arg")
+	fi
+done
+exec cargo test -p cargo-gocache --test testsuite --locked "${cargo_args[@]}" \
+	-- --ignored corpus:: "${test_args[@]}"

@@ -11,16 +11,21 @@
 //!
 //! | line | why |
 //! | --- | --- |
-//! | `gocache-compile v1` | version salt: bumped when the key or result format changes |
+//! | `gocache-compile v2` | version salt: bumped when the key or result format changes |
 //! | `compiler <id>` | [`crate::compiler::identify`]: `--version` output and a hash of the driver binary (memoised, so a hit runs no compiler) |
 //! | `compiler-version ...` | the first version line, for people reading `explain` output (already covered by the id) |
 //! | `target ...` | `--target`/`-target`/`-arch`/`-m*` as given, or `default`; they are also `arg` lines, this line is for people |
 //! | `lang c` | the language (`-x` or the extension) |
+//! | `depfile user-headers` | `-MMD`: its depfile leaves out the headers gcc deems system ones, which only a preprocessing run tells (see the wrapper) |
 //! | `relocate on/off` and `relocation <stable name>` | whether `-ffile-prefix-map` is added and which stable names the object may contain |
-//! | `cwd <dir>` | the working directory, mapped: debug info records it (`DW_AT_comp_dir`) and relative paths resolve against it |
+//! | `cwd <dir>` | the working directory as the compiler records it ([`compiler_cwd`]: `$PWD` when it names the working directory, else `getcwd()`), mapped: debug info records it (`DW_AT_comp_dir`) and relative paths resolve against it |
 //! | `arg ...` | every argument except those listed below, in order; paths of search-path and `-include` options mapped through the [`PathMap`] |
 //! | `env NAME=value` | the variables in [`KEY_ENV`] that are set |
-//! | `source <name> <sha256>` | the source file's mapped name and content |
+//! | `source <sha256> <name>` | the source file's content and mapped name (as given when relative: the `cwd` line resolves it) |
+//!
+//! The lines are [`KeyLine`]s (rendered and parsed in [`crate::keyline`]);
+//! the build.rs helper hashes these very lines for each of its sources
+//! ([`Compile::key_lines`]), so both apply the same rules.
 //!
 //! # What is left out, and why
 //!
@@ -28,7 +33,8 @@
 //!   that would write auxiliary files named after it is cacheable).
 //! * `-MD`, `-MMD`, `-MF`, `-MT`, `-MQ`, `-MP`: they only shape the depfile,
 //!   which gocache writes itself, from the stored header list, in the form
-//!   the caller asked for (on a miss as on a hit).
+//!   the caller asked for (on a miss as on a hit). Only whether system
+//!   headers are left out (`-MMD`) is a key line.
 //! * The source's position among the arguments: only `-x` before it matters,
 //!   and that is the `lang` line.
 //! * Absolute paths under the mapped directories (the package, `OUT_DIR`,
@@ -38,7 +44,10 @@
 //!   another target directory or another user's `$CARGO_HOME` then hits.
 //!   Paths elsewhere (and every path inside a `-D` value, which the compiler
 //!   copies into the object as is) are hashed as they are.
-//! * mtimes, never: contents are hashed.
+//! * mtimes, never: contents are hashed. (Stamps only decide whether a
+//!   compile's inputs held still while it ran, see [`crate::stamp`].)
+//! * Environment variables other than [`KEY_ENV`] (why each is left out is
+//!   there).
 //!
 //! # Relocation: the stable names
 //!
@@ -53,8 +62,11 @@
 //! | the working directory, only outside a build script and only with `CARGO_GOCACHE_MAP_CWD=1` | `/gocache/cwd` |
 //!
 //! Each directory is mapped under the spelling given and, when different,
-//! its canonical spelling (the compiler records `getcwd()`, which resolves
-//! symlinks). A directory whose name holds `=` cannot be said in
+//! its canonical spelling; and when the working directory is spelled
+//! through a symlink (`$PWD`, which the compiler records, see
+//! [`compiler_cwd`]), every mapped directory inside it is mapped under that
+//! spelling too, so an object built through either spelling holds only the
+//! stable name. A directory whose name holds `=` cannot be said in
 //! `-ffile-prefix-map` and is left unmapped. Relocation needs gcc 8 or
 //! clang 10 (see [`supports_prefix_map`]); with an older compiler the map is
 //! empty and keys hash real paths, which is correct, only less shared.
@@ -71,6 +83,7 @@ use std::path::{Path, PathBuf};
 
 use crate::compiler::CompilerIdentity;
 use crate::hash::KeyHasher;
+use crate::keyline::KeyLine;
 use crate::manifest::SearchPath;
 use crate::pathmap::PathMap;
 
@@ -89,6 +102,13 @@ use crate::pathmap::PathMap;
 /// * `CCC_OVERRIDE_OPTIONS`: clang edits its own arguments with it.
 /// * `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET`:
 ///   Apple clang's sysroot and target version.
+///
+/// Left out: `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG` (the compiler
+/// never reads them; cc turns them into the compiler it picks and the
+/// arguments it passes, both hashed, so the build.rs helper, which hashes
+/// this same list, needs them no more than the wrapper); `PWD` (the `cwd`
+/// line says what the compiler makes of it); `PATH` (the compiler's
+/// identity is of the binary found).
 ///
 /// `DEPENDENCIES_OUTPUT` and `SUNPRO_DEPENDENCIES` make the compiler write a
 /// depfile beside the object that a hit would not restore: when set, the
@@ -118,7 +138,7 @@ pub const KEY_ENV: &[&str] = &[
 /// Variables that make a compile uncacheable when set (see [`KEY_ENV`]).
 const UNCACHEABLE_ENV: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
 
-const SALT: &str = "gocache-compile v1";
+const SALT: &str = "gocache-compile v2";
 
 /// The languages gocache caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +149,10 @@ pub enum Lang {
     Cxx,
     /// Assembly that goes through the preprocessor (`.S`, `.sx`, `-x assembler-with-cpp`).
     AsmCpp,
+    /// Plain assembly (`.s`, `-x assembler`): no preprocessor, so no
+    /// depfile; the assembler's own inputs (`.include`, `.incbin`) and its
+    /// identity are added to the key by the wrapper (its `asm` module).
+    Asm,
 }
 
 impl Lang {
@@ -138,6 +162,7 @@ impl Lang {
             Lang::C => "c",
             Lang::Cxx => "c++",
             Lang::AsmCpp => "assembler-with-cpp",
+            Lang::Asm => "assembler",
         }
     }
 
@@ -146,6 +171,7 @@ impl Lang {
             "c" => Lang::C,
             "c++" => Lang::Cxx,
             "assembler-with-cpp" => Lang::AsmCpp,
+            "assembler" => Lang::Asm,
             "none" => return Ok(None),
             other => return Err(Uncacheable::new(format!("unsupported-language:{other}"))),
         }))
@@ -159,9 +185,7 @@ impl Lang {
             "c" => Lang::C,
             "cc" | "cp" | "cxx" | "cpp" | "CPP" | "c++" | "C" => Lang::Cxx,
             "S" | "sx" => Lang::AsmCpp,
-            // Plain assembly does not go through the preprocessor, so there
-            // is no depfile to learn its inputs (`.include`) from.
-            "s" => return Err("assembler"),
+            "s" => Lang::Asm,
             // Already preprocessed: worth little to cache, not worth the code.
             "i" | "ii" => return Err("cpp-output"),
             "m" | "mm" | "M" | "mi" | "mii" => return Err("objective-c"),
@@ -612,6 +636,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
     let mut dep_file: Option<String> = None;
     let mut dep_targets: Vec<String> = Vec::new();
     let mut dep_phony = false;
+    // The dependency options as given: plain assembly keeps them (below).
+    let mut dep_args: Vec<String> = Vec::new();
 
     let mut i = 0;
     while i < args.len() {
@@ -751,6 +777,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         }
         if keep_in_run {
             c.run_args.extend_from_slice(&args[start..i]);
+        } else if matches!(opt, "-MD" | "-MMD" | "-MF" | "-MT" | "-MQ" | "-MP") {
+            dep_args.extend_from_slice(&args[start..i]);
         }
     }
 
@@ -794,6 +822,17 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         });
     }
     // -MF/-MT/-MP without -MD do nothing in gcc: no depfile is asked for.
+    if c.lang == Lang::Asm {
+        // Plain assembly is not preprocessed: gcc writes no depfile for it
+        // and clang warns that `-MD` is unused. So the options run as
+        // given (the warning is the compiler's own output), are part of
+        // the key, and no depfile is owed.
+        for a in &dep_args {
+            c.key_args.push(KeyArg::Plain(a.clone()));
+        }
+        c.run_args.extend(dep_args);
+        c.dep = None;
+    }
     Ok(c)
 }
 
@@ -894,7 +933,69 @@ pub fn relocation_map(cwd: &Path) -> PathMap {
     } else if var("CARGO_GOCACHE_MAP_CWD").is_some_and(|v| v == "1") {
         add(Some(cwd.to_path_buf()), "/gocache/cwd".into());
     }
+    add_cwd_spelling(&mut map, cwd);
     map
+}
+
+/// When the compiler's working directory is spelled through a symlink
+/// (`$PWD`, see [`compiler_cwd`]), the compiler records paths under it in
+/// that spelling (`DW_AT_comp_dir`, relative sources): map every directory
+/// of `map` inside the resolved working directory under that spelling too.
+fn add_cwd_spelling(map: &mut PathMap, cwd: &Path) {
+    // The common case, `cwd` is `getcwd()` (already resolved): one syscall,
+    // not a `canonicalize` per compile.
+    if std::env::current_dir().is_ok_and(|d| d == cwd) {
+        return;
+    }
+    let Ok(real) = fs::canonicalize(cwd) else {
+        return;
+    };
+    if real == cwd {
+        return;
+    }
+    for (dir, name) in map.entries().to_vec() {
+        let Ok(rest) = dir.strip_prefix(&real) else {
+            continue;
+        };
+        let spelled = if rest.as_os_str().is_empty() {
+            cwd.to_path_buf()
+        } else {
+            cwd.join(rest)
+        };
+        if spelled.to_str().is_some_and(|s| !s.contains('=')) {
+            map.add(spelled, name);
+        }
+    }
+}
+
+/// The working directory as gcc and clang record it (libiberty's
+/// `getpwd`, LLVM's `current_path`): `$PWD` when it is absolute and names
+/// the working directory (the same device and inode as `.`), else
+/// `getcwd()`, which resolves symlinks. Debug info records it
+/// (`DW_AT_comp_dir`), so the key's `cwd` line and the relocation map must
+/// use the same spelling.
+pub fn compiler_cwd() -> std::io::Result<PathBuf> {
+    let real = std::env::current_dir()?;
+    if let Some(pwd) = crate::env::var_os("PWD").map(PathBuf::from) {
+        if pwd.is_absolute() && pwd != real && same_dir(&pwd, Path::new(".")) {
+            return Ok(pwd);
+        }
+    }
+    Ok(real)
+}
+
+#[cfg(unix)]
+fn same_dir(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_dir(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// The `-ffile-prefix-map` arguments that make the compiler write `map`'s
@@ -939,42 +1040,57 @@ impl Compile {
         disk: &mut dyn crate::manifest::Disk,
     ) -> std::io::Result<KeyHasher> {
         let mut h = KeyHasher::new("compile");
-        h.line(SALT);
-        h.line(format!("compiler {}", identity.id));
-        h.line(format!("compiler-version {}", identity.version));
-        if self.target_args.is_empty() {
-            h.line("target default");
-        } else {
-            h.line(format!("target {}", self.target_args.join(" ")));
+        for line in self.key_lines(identity, map, cwd, disk)? {
+            h.push(&line);
         }
-        h.line(format!("lang {}", self.lang.name()));
-        h.line(format!(
-            "relocate {}",
-            if map.entries().is_empty() {
-                "off"
-            } else {
-                "on"
-            }
-        ));
+        Ok(h)
+    }
+
+    /// The pre-key's lines, in order (the table in the module docs): the
+    /// wrapper hashes them alone, the build.rs helper hashes those of each
+    /// of its sources into its archive's key. `cwd` is the working
+    /// directory as the compiler records it ([`compiler_cwd`]).
+    pub fn key_lines(
+        &self,
+        identity: &CompilerIdentity,
+        map: &PathMap,
+        cwd: &Path,
+        disk: &mut dyn crate::manifest::Disk,
+    ) -> std::io::Result<Vec<KeyLine>> {
+        let mut lines = Vec::with_capacity(self.key_args.len() + 16);
+        lines.push(KeyLine::Salt(SALT.into()));
+        lines.push(KeyLine::Compiler(identity.id.clone()));
+        lines.push(KeyLine::CompilerVersion(identity.version.clone()));
+        lines.push(KeyLine::Target(if self.target_args.is_empty() {
+            "default".into()
+        } else {
+            self.target_args.join(" ")
+        }));
+        lines.push(KeyLine::Lang(self.lang.name().into()));
+        // `-MMD` leaves out what gcc calls system headers, which only gcc
+        // can tell (the wrapper asks it on a miss): its list is kept apart.
+        if self.dep.as_ref().is_some_and(|d| !d.system_headers) {
+            lines.push(KeyLine::Depfile("user-headers".into()));
+        }
+        lines.push(KeyLine::Relocate(!map.entries().is_empty()));
         let mut names: Vec<&str> = map.entries().iter().map(|(_, n)| n.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        for n in names {
-            h.line(format!("relocation {n}"));
-        }
-        h.line(format!("cwd {}", map.map(cwd)));
+        lines.extend(names.into_iter().map(|n| KeyLine::Relocation(n.into())));
+        lines.push(KeyLine::Cwd(map.map(cwd)));
         for a in &self.key_args {
-            match a {
-                KeyArg::Plain(s) => h.line(format!("arg {s}")),
-                KeyArg::PrefixMap(opt, old, new) => {
-                    h.line(format!("arg {opt}{}={new}", mapped(map, old)))
-                }
-                KeyArg::Path(opt, p) => h.line(format!("arg {opt} {}", mapped(map, p))),
-            }
+            lines.push(KeyLine::Arg(match a {
+                KeyArg::Plain(s) => s.clone(),
+                KeyArg::PrefixMap(opt, old, new) => format!("{opt}{}={new}", mapped(map, old)),
+                KeyArg::Path(opt, p) => format!("{opt} {}", mapped(map, p)),
+            }));
         }
         for name in KEY_ENV {
             if let Some(v) = crate::env::var_os(name) {
-                h.line(format!("env {name}={}", v.to_string_lossy()));
+                lines.push(KeyLine::Env(
+                    name.to_string(),
+                    v.to_string_lossy().into_owned(),
+                ));
             }
         }
         let src = absolute(cwd, &self.source);
@@ -986,14 +1102,47 @@ impl Compile {
         let hash = disk.hash(&src).ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotFound, "cannot read the source")
         })?;
-        h.line(format!("source {name} {hash}"));
-        Ok(h)
+        lines.push(KeyLine::Source { hash, name });
+        Ok(lines)
+    }
+
+    /// The language the compiler's own include directories are asked for:
+    /// the source's, except that a C++ driver (`g++`, `clang++`, `c++`)
+    /// compiles a `.c` file as C++. (Also for `g++ -x c`: the C++ list is
+    /// the C list with more directories in front, so the probes are a
+    /// superset, which costs at most a miss.)
+    pub fn sysdirs_lang(&self, compiler: &Path) -> &'static str {
+        let cxx_driver = compiler
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("++"));
+        match self.lang {
+            Lang::C if cxx_driver => Lang::Cxx.name(),
+            l => l.name(),
+        }
+    }
+
+    /// The compiler's own include directories for this compile
+    /// ([`crate::compiler::system_include_dirs`], memoised in `store`).
+    pub fn system_dirs(
+        &self,
+        store: Option<&crate::store::Store>,
+        compiler: &Path,
+        identity: &CompilerIdentity,
+    ) -> crate::Result<Vec<PathBuf>> {
+        crate::compiler::system_include_dirs(
+            store,
+            compiler,
+            identity,
+            self.sysdirs_lang(compiler),
+            &self.sysdir_args,
+        )
     }
 
     /// The include search path for direct mode's probes: the working
     /// directory if there are `-include` files, then `-iquote`, `-I`,
-    /// `-isystem`, then `system` (the compiler's own, which include the
-    /// directories of `CPATH` and friends), then `-idirafter`. Absolute.
+    /// `CPATH`, `-isystem`, `C_INCLUDE_PATH` (or `CPLUS_INCLUDE_PATH`),
+    /// then `system` (the compiler's own, which include the directories
+    /// of `CPATH` and friends that exist), then `-idirafter`. Absolute.
     pub fn search_path(&self, cwd: &Path, system: &[PathBuf]) -> SearchPath {
         let mut dirs = Vec::new();
         let mut push = |d: PathBuf| {
@@ -1006,11 +1155,36 @@ impl Compile {
         if !self.forced_includes.is_empty() {
             push(cwd.to_path_buf());
         }
+        // The directories of CPATH (after -I) and C_INCLUDE_PATH or
+        // CPLUS_INCLUDE_PATH (after -isystem) go in where gcc puts them
+        // even when they do not exist: gcc leaves a missing one out of its
+        // list, and a header made there later must still be probed.
+        let lang_var = match self.lang {
+            Lang::Cxx => "CPLUS_INCLUDE_PATH",
+            _ => "C_INCLUDE_PATH",
+        };
+        let env_dirs = |name: &str| -> Vec<PathBuf> {
+            crate::env::var_os(name)
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .map(|d| {
+                            if d.as_os_str().is_empty() {
+                                ".".into()
+                            } else {
+                                d
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         for d in self
             .quote_dirs
             .iter()
             .chain(&self.include_dirs)
+            .chain(&env_dirs("CPATH"))
             .chain(&self.isystem_dirs)
+            .chain(&env_dirs(lang_var))
         {
             push(absolute(cwd, d));
         }
@@ -1086,7 +1260,6 @@ mod tests {
             ("-c a.c b.c", "multiple-sources"),
             ("-c -x c -", "stdin"),
             ("-c a.c -o -", "output-to-stdout"),
-            ("-c a.s", "unsupported-language:assembler"),
             ("-c a.m", "unsupported-language:objective-c"),
             ("-c -x objective-c a.c", "unsupported-language:objective-c"),
             ("-c a.c -save-temps", "unsupported-option:-save-temps"),
@@ -1125,6 +1298,19 @@ mod tests {
         }
     }
 
+    /// gcc writes no depfile for plain assembly: none is owed, and the
+    /// options reach the compiler as given (clang warns about them).
+    #[test]
+    fn plain_assembly_owes_no_depfile_and_keeps_its_dependency_options() {
+        let c = p("-MD -MT x.o -MF x.d -c x.s -o x.o").unwrap();
+        assert!(c.dep.is_none());
+        assert!(c.run_args.windows(2).any(|w| w == ["-MF", "x.d"]));
+        assert!(c.run_args.iter().any(|a| a == "-MD"));
+        let c = p("-MD -MF x.d -c x.S -o x.o").unwrap();
+        assert!(c.dep.is_some());
+        assert!(!c.run_args.iter().any(|a| a == "-MD"));
+    }
+
     #[test]
     fn cacheable_command_lines() {
         // (args, source, object, lang)
@@ -1133,6 +1319,8 @@ mod tests {
             ("-c src/a.c -o out/a.o", "src/a.c", "out/a.o", Lang::C),
             ("-c -oout/a.o src/a.cpp", "src/a.cpp", "out/a.o", Lang::Cxx),
             ("-c x.S -o x.o", "x.S", "x.o", Lang::AsmCpp),
+            ("-c x.s -o x.o", "x.s", "x.o", Lang::Asm),
+            ("-x assembler -c x.asm -o x.o", "x.asm", "x.o", Lang::Asm),
             ("-c -x c++ a.c -o a.o", "a.c", "a.o", Lang::Cxx),
             ("-x c -c w.inc -o w.o", "w.inc", "w.o", Lang::C),
             (
@@ -1302,7 +1490,12 @@ mod tests {
         assert_ne!(key("A", "1").id(), key("A", "2").id());
         let lines = key("A", "1").lines().join("\n");
         assert!(lines.contains("arg -I /gocache/workspace/inc"), "{lines}");
-        assert!(lines.contains("source /gocache/workspace/a.c "), "{lines}");
+        assert!(
+            lines
+                .lines()
+                .any(|l| l.starts_with("source ") && l.ends_with(" /gocache/workspace/a.c")),
+            "{lines}"
+        );
         assert!(
             lines.contains("arg -ffile-prefix-map=/gocache/workspace=/gocache/workspace"),
             "{lines}"
@@ -1311,6 +1504,68 @@ mod tests {
             !lines.contains(&dir.path().display().to_string()),
             "{lines}"
         );
+    }
+
+    /// Issue 14: with the working directory spelled through a symlink,
+    /// every mapped directory inside it is mapped under that spelling too.
+    #[cfg(unix)]
+    #[test]
+    fn relocation_maps_the_symlinked_spelling_of_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap().join("real");
+        fs::create_dir_all(real.join("pkg/out")).unwrap();
+        let link = real.parent().unwrap().join("L");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut map = PathMap::new();
+        map.add(real.join("pkg"), "/gocache/pkg/x-1");
+        map.add(real.join("pkg/out"), "/gocache/out/x-1");
+        map.add("/elsewhere", "/gocache/cargo-home");
+        add_cwd_spelling(&mut map, &link.join("pkg"));
+        assert_eq!(
+            map.map(&link.join("pkg/src/a.c")),
+            "/gocache/pkg/x-1/src/a.c"
+        );
+        assert_eq!(map.map(&link.join("pkg/out/g.h")), "/gocache/out/x-1/g.h");
+        assert_eq!(map.map(&link.join("pkg")), "/gocache/pkg/x-1");
+        assert_eq!(
+            map.map(&real.join("pkg/src/a.c")),
+            "/gocache/pkg/x-1/src/a.c"
+        );
+        // Nothing is added for a working directory that is not a symlink.
+        let before = map.clone();
+        add_cwd_spelling(&mut map, &real.join("pkg"));
+        assert_eq!(map, before);
+    }
+
+    #[test]
+    fn pre_key_lines_are_typed_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.c"), "int x;").unwrap();
+        let id = CompilerIdentity {
+            path: "/x".into(),
+            version: "gcc 12".into(),
+            id: "i".into(),
+        };
+        let args: Vec<OsString> = ["-c", "a.c", "-DX=\"a\\nb\"", "-I", "inc", "-O2"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let c = parse(&args, dir.path()).unwrap();
+        let lines = c
+            .key_lines(
+                &id,
+                &PathMap::new(),
+                dir.path(),
+                &mut crate::manifest::RealDisk,
+            )
+            .unwrap();
+        let h = c.pre_key(&id, &PathMap::new(), dir.path()).unwrap();
+        let parsed: Vec<KeyLine> = h.lines().iter().filter_map(|l| KeyLine::parse(l)).collect();
+        assert_eq!(parsed, lines);
+        assert_eq!(lines[0], KeyLine::Salt(SALT.into()));
+        assert!(lines.contains(&KeyLine::Arg("-DX=\"a\\nb\"".into())));
+        assert!(lines.contains(&KeyLine::Arg("-I inc".into())));
+        assert!(matches!(lines.last(), Some(KeyLine::Source { name, .. }) if name == "a.c"));
     }
 
     #[test]

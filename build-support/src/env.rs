@@ -11,19 +11,20 @@
 //! | `XDG_CACHE_HOME`, `HOME` | the default store location on Linux and macOS |
 //! | `LOCALAPPDATA` | the default store location on Windows |
 //! | `PATH` | finding the compiler named on a command line |
-//! | `CARGO_GOCACHE_RUN_LOG` | set by `cargo gocache`: the current run's event log (see [`crate::stats`]) |
 //! | `CARGO`, `RUSTC`, `CARGO_BUILD_TARGET`, `CARGO_HOME`, `CC`, `CXX` (and `CC_<target>`, `HOST_CC`, `TARGET_CC`... as `cc` reads them), `CC_KNOWN_WRAPPER_CUSTOM` | read by `cargo gocache <cargo subcommand>` to run cargo and wrap the compilers `cc` would use |
 //! | `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR` | set by cargo for build scripts: directories relocated to stable names (see [`crate::compile`]); the helper's archive goes in `OUT_DIR` |
 //! | `CARGO_GOCACHE_WORKSPACE` | set by `cargo gocache`: the workspace root, relocated to `/gocache/workspace` |
 //! | `CARGO_GOCACHE_CARGO_HOME`, `CARGO_HOME` | the cargo home relocated to `/gocache/cargo-home` (else `$HOME/.cargo`) |
 //! | `CARGO_GOCACHE_VERIFY` | `1`: compile every hit too and report a result that differs (set by `cargo gocache --verify`) |
 //! | `CARGO_GOCACHE_REMOTE`, `CARGO_GOCACHE_PROG` | set by `cargo gocache`: the remote tier, and the binary that serves it to build scripts ([`crate::prog`]) |
-//! | `CARGO_GOCACHE_USED_LOG` | set by `cargo gocache`: where the store notes each file a run used (`export --used-since-build`) |
+//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper checks its own against ([`crate::version`]) |
 //! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
+//! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
 //! | `CARGO_GOCACHE_MAP_CWD` | `1`: outside a build script, relocate the working directory to `/gocache/cwd` |
 //! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::compile::KEY_ENV`]) |
 //! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
-//! | `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG` | helper: part of the archive's key |
+//! | `PWD` | the working directory as the compiler records it, when it names the working directory ([`crate::compile::compiler_cwd`]) |
+//! | `CARGO_GOCACHE_AR_<target>` (with `_` for `-`), `TARGET` | set by `cargo gocache` / cargo: the real archiver the archiver wrapper runs for the build script's target |
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -42,9 +43,14 @@ pub fn set_build_script_mode(on: bool) {
 }
 
 /// Variables that never change what is built, so a change must not rerun a
-/// build script: `cargo gocache` gives every run its own log path, which
-/// would otherwise rerun every helper's build script on every run.
-const UNTRACKED: &[&str] = &["CARGO_GOCACHE_RUN_LOG", "CARGO_GOCACHE_DEBUG"];
+/// build script. (`cargo gocache` sets nothing that changes from run to
+/// run: per-run state is found by [`crate::run`].)
+///
+/// `PWD` too: cargo passes its own on to build scripts, so it changes with
+/// the directory cargo is run from; it only counts when it names the build
+/// script's working directory (see [`crate::compile::compiler_cwd`]), and
+/// cargo would not rerun a build script for it either.
+const UNTRACKED: &[&str] = &["CARGO_GOCACHE_DEBUG", "PWD"];
 
 /// Every `CARGO_GOCACHE_*` variable gocache reads (the table above). Any
 /// other is taken for a typo, which `cargo gocache` reports rather than
@@ -57,14 +63,19 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_REMOTE_READ_ONLY",
     "CARGO_GOCACHE_REMOTE_TIMEOUT",
     "CARGO_GOCACHE_VERIFY",
+    "CARGO_GOCACHE_TIME_MACROS",
     "CARGO_GOCACHE_DEBUG",
+    "CARGO_GOCACHE_FORMATS",
     "CARGO_GOCACHE_MAP_CWD",
-    "CARGO_GOCACHE_RUN_LOG",
-    "CARGO_GOCACHE_USED_LOG",
     "CARGO_GOCACHE_WORKSPACE",
     "CARGO_GOCACHE_CARGO_HOME",
     "CARGO_GOCACHE_PROG",
 ];
+
+/// Families of `CARGO_GOCACHE_*` variables with a name per target:
+/// `CARGO_GOCACHE_AR_<target>` is the real archiver `cargo gocache` set for
+/// the archiver wrapper.
+pub const GOCACHE_VARIABLE_PREFIXES: &[&str] = &["CARGO_GOCACHE_AR_"];
 
 /// The set `CARGO_GOCACHE_*` variables not in [`GOCACHE_VARIABLES`], sorted.
 pub fn unknown_gocache_variables() -> Vec<String> {
@@ -72,6 +83,7 @@ pub fn unknown_gocache_variables() -> Vec<String> {
     let mut unknown: Vec<String> = std::env::vars_os()
         .filter_map(|(name, _)| name.into_string().ok())
         .filter(|n| n.starts_with("CARGO_GOCACHE_") && !GOCACHE_VARIABLES.contains(&n.as_str()))
+        .filter(|n| !GOCACHE_VARIABLE_PREFIXES.iter().any(|p| n.starts_with(p)))
         .collect();
     unknown.sort();
     unknown

@@ -151,6 +151,19 @@ impl KeyHasher {
         self.lines.push(line);
     }
 
+    /// Add one typed key line (already escaped by [`KeyLine::render`]).
+    ///
+    /// [`KeyLine::render`]: crate::keyline::KeyLine::render
+    pub fn push(&mut self, line: &crate::keyline::KeyLine) {
+        let line = line.render();
+        if self.debug {
+            eprintln!("HASH[{}]: {}", self.name, line);
+        }
+        self.sha.update(line.as_bytes());
+        self.sha.update(b"\n");
+        self.lines.push(line);
+    }
+
     /// The lines added so far.
     pub fn lines(&self) -> &[String] {
         &self.lines

@@ -8,29 +8,38 @@
 //!
 //! # The key (what the archive's action ID covers)
 //!
+//! Each source goes through the compiler wrapper's own parser
+//! ([`crate::compile::parse`]) as cc will compile it: cc's tool arguments,
+//! then `-c SRC -o OBJ`. So the helper refuses what the wrapper refuses
+//! (`-fprofile-use=`, `-B`, `-fplugin=` and the rest of the unsupported
+//! options, given through `.flag()` or `CFLAGS`: the library is then
+//! compiled by cc without the cache, counted with the reason), and hashes
+//! what the wrapper hashes, by the same rules.
+//!
 //! | line | from |
 //! | --- | --- |
-//! | `gocache-archive v1` | a version salt |
+//! | `gocache-archive v2` | a version salt |
 //! | `lib NAME` | the library name |
-//! | `compiler ID` | [`crate::compiler::identify`]: `--version` output and binary hash |
-//! | `relocate NAME` | each stable name the compile is given through `-ffile-prefix-map` (gcc 8+, clang 10+) |
-//! | `arg A` | every argument of `try_get_compiler()` (flags, `-I`, `-D`, `CFLAGS`), machine directories mapped |
 //! | `toolenv K=V` | environment cc sets for the compiler (MSVC) |
-//! | `env K=V` | `TARGET`, `HOST`, `PROFILE`, `OPT_LEVEL`, `DEBUG`, `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH` |
-//! | `source HASH NAME` | every source, sorted by mapped name, with its SHA-256 |
+//! | then, for every source sorted by mapped path, its compile's pre-key lines | [`crate::compile::Compile::key_lines`]: salt, `compiler`, `compiler-version`, `target`, `lang`, `relocate`, `relocation`, `cwd`, `arg` (paths of search-path options mapped, `-D` values hashed raw: the compiler copies them into the object as they are), `env` ([`crate::compile::KEY_ENV`]), `source HASH NAME` |
 //!
 //! That is the *pre-key*. It names a [`Manifest`] of the header sets seen
-//! for it (all the sources' depfiles together, with shadow probes, see
-//! [`crate::manifest`]); the matching set's lines complete the *final key*,
-//! whose short form is the action part of the archive's build ID.
+//! for it (all the sources' depfiles together, with the shadow probes of
+//! each source's search path, the wrapper's, see [`crate::manifest`]); the
+//! matching set's lines complete the *final key*, whose short form is the
+//! action part of the archive's build ID.
 //!
-//! Left out: mtimes (never), absolute paths of the package, `OUT_DIR`, the
-//! workspace and the cargo home: the compile is given `-ffile-prefix-map`
-//! to the same stable names as wrapped compiles
-//! ([`crate::compile::relocation_map`]), so the archive names none of this
-//! machine's directories and a second checkout hits with the very bytes it
-//! would have compiled. (Without that option, real paths stay in keys.)
-//! The archiver is left out too: it only packs the objects.
+//! Left out: the objects' names (not written into them); mtimes (never:
+//! full stamps only decide whether the inputs held still during the
+//! compile, see [`crate::stamp`]); absolute paths of the package, `OUT_DIR`,
+//! the workspace and the cargo home, where the wrapper's rule maps them:
+//! the compile is given `-ffile-prefix-map` to the same stable names as
+//! wrapped compiles ([`crate::compile::relocation_map`]), so the archive
+//! names none of this machine's directories and a second checkout hits
+//! with the very bytes it would have compiled. (Without that option, real
+//! paths stay in keys.) `TARGET`, `PROFILE`, `OPT_LEVEL` and the like: cc
+//! turns them into the compiler and arguments, which are hashed. The
+//! archiver is left out too: it only packs the objects.
 //!
 //! # On each call
 //!
@@ -52,31 +61,27 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use crate::archive::{self, short_action};
+use crate::compile::{self, Compile};
 use crate::compiler;
 use crate::depfile;
 use crate::env;
 use crate::error::{Error, ErrorKind, Result};
-use crate::hash::{hash_file, hex, ActionId, KeyHasher};
-use crate::manifest::{self, Manifest, ObserveOptions, Observed, SearchPath};
+use crate::hash::{ActionId, KeyHasher};
+use crate::keyline::KeyLine;
+use crate::lookup::MissReason;
+use crate::manifest::{
+    self, Disk, Manifest, NotCacheable, ObserveOptions, Observed, RealDisk, SearchPath,
+};
 use crate::pathmap::PathMap;
+use crate::stamp::Before;
 use crate::stats::{self, Event, Outcome};
 use crate::store::Store;
 
-/// Variables besides cc's own flags that change what the compiler produces.
-const KEY_ENV: &[&str] = &[
-    "TARGET",
-    "HOST",
-    "PROFILE",
-    "OPT_LEVEL",
-    "DEBUG",
-    "CPATH",
-    "C_INCLUDE_PATH",
-    "CPLUS_INCLUDE_PATH",
-    "SOURCE_DATE_EPOCH",
-];
+/// The archive key's salt: bumped when what the key covers changes.
+const SALT: &str = "gocache-archive v2";
 
 /// Archive-level caching for a `cc::Build`.
 pub trait CachedBuild {
@@ -99,6 +104,11 @@ impl CachedBuild for cc::Build {
 
     fn try_cached_compile(&self, name: &str) -> Result<()> {
         env::set_build_script_mode(true);
+        // A cargo-gocache of another cache format: plain cc (crate::version).
+        if let Err(msg) = crate::version::check_env() {
+            warn(&msg);
+            return plain(self, name);
+        }
         let store = match Store::from_env() {
             // Under `cargo gocache` with a remote, reach it through the binary.
             Ok(Some(store)) => match crate::prog::ProgTier::from_env() {
@@ -131,7 +141,7 @@ impl CachedBuild for cc::Build {
             Err(Fault::Uncacheable(reason)) => {
                 stats::record(
                     &store,
-                    &Event::new(Outcome::Uncacheable(reason.into()), name.to_string()),
+                    &Event::new(Outcome::Uncacheable(reason), name.to_string()),
                 );
                 plain(self, name)
             }
@@ -146,7 +156,7 @@ enum Fault {
     /// The cache failed: warn and compile without it.
     Cache(Error),
     /// This build cannot be cached here (reason for stats): compile without it.
-    Uncacheable(&'static str),
+    Uncacheable(String),
 }
 
 impl From<Error> for Fault {
@@ -176,17 +186,30 @@ fn archive_name(name: &str) -> String {
     }
 }
 
-/// Sources and headers, for `cargo:rerun-if-changed`.
+/// Sources and headers, for `cargo:rerun-if-changed`: not those this run
+/// generated (under `OUT_DIR`, or newer than the run's start), which would
+/// rerun the build script on every build, nor paths cargo cannot read back
+/// (see [`crate::rerun`]).
 fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
     let cwd = std::env::current_dir().unwrap_or_default();
+    let out_dir = env::var_os("OUT_DIR").map(PathBuf::from);
+    let started = out_dir.as_deref().and_then(crate::rerun::run_started);
     let mut seen = std::collections::HashSet::new();
     for f in sources
         .iter()
         .map(|s| cwd.join(s))
         .chain(files.iter().cloned())
     {
-        if seen.insert(f.clone()) {
-            println!("cargo:rerun-if-changed={}", f.display());
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        if let (Some(out), Some(t)) = (&out_dir, started) {
+            if crate::rerun::generated(&f, out, t) {
+                continue;
+            }
+        }
+        if let Some(line) = crate::rerun::directive(&f) {
+            print!("{line}");
         }
     }
 }
@@ -199,10 +222,10 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
     // `object()`s and CUDA device links go into the archive unseen by the key.
     let debug = format!("{build:?}");
     if !debug.contains("out_dir: None") {
-        return Err(Fault::Uncacheable("custom-out-dir"));
+        return Err(Fault::Uncacheable("custom-out-dir".into()));
     }
     if !debug.contains("objects: []") || !debug.contains("cuda: false") {
-        return Err(Fault::Uncacheable("extra-archive-members"));
+        return Err(Fault::Uncacheable("extra-archive-members".into()));
     }
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or_else(|| {
         Fault::Build(Error::new(
@@ -216,12 +239,23 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
         .map_err(|e| Fault::Build(cc_err(e)))?;
     if !(tool.is_like_gnu() || tool.is_like_clang()) || tool.is_like_clang_cl() {
         // No `-MD` depfiles to learn headers from.
-        return Err(Fault::Uncacheable("not-gcc-or-clang"));
+        return Err(Fault::Uncacheable("not-gcc-or-clang".into()));
     }
-    let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
+    // cc leaves out of its command arguments it was told to remove: then
+    // `args()` is not the command line the key would describe.
+    if !format!("{tool:?}").contains("removed_args: []") {
+        return Err(Fault::Uncacheable("cc-removed-args".into()));
+    }
+    let cwd = compile::compiler_cwd().map_err(|e| Error::io("read", Path::new("."), e))?;
     let sources: Vec<PathBuf> = build.get_files().map(Path::to_path_buf).collect();
     if sources.is_empty() {
-        return Err(Fault::Uncacheable("no-sources"));
+        return Err(Fault::Uncacheable("no-sources".into()));
+    }
+    // cc adds its `asm_flag()`s to assembly sources only, after `-c`: not
+    // in `args()`, so not in a key made from them.
+    let asm = |s: &PathBuf| s.extension().is_some_and(|e| e == "S" || e == "sx");
+    if sources.iter().any(asm) && !debug.contains("asm_flags: []") {
+        return Err(Fault::Uncacheable("asm-flags".into()));
     }
 
     // Relocation, as for wrapped compiles: the compile is given
@@ -231,60 +265,84 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
     // paths in its objects, so then the key keeps them too: an archive
     // from another checkout must never name that checkout.
     let identity = compiler::identify(Some(store), tool.path())?;
-    let relocate = crate::compile::supports_prefix_map(&identity);
-    let map = if relocate {
-        crate::compile::relocation_map(&cwd)
+    let map = if compile::supports_prefix_map(&identity) {
+        compile::relocation_map(&cwd)
     } else {
         PathMap::new()
     };
-    let prefix_args = crate::compile::prefix_map_args(&map);
+    let prefix_args = compile::prefix_map_args(&map);
+
+    // Each source through the wrapper's parser, as cc will compile it
+    // (its arguments, then `-c SRC -o OBJ`; the object's name is not in
+    // the key): the same refusals, relocation rule, environment and
+    // search path as a wrapped compile.
+    let mut units = Vec::with_capacity(sources.len());
+    for src in &sources {
+        let mut args: Vec<std::ffi::OsString> = tool.args().to_vec();
+        args.extend(["-c".into(), src.clone().into_os_string()]);
+        args.extend(["-o".into(), "gocache-helper.o".into()]);
+        let unit = compile::parse(&args, &cwd).map_err(|u| Fault::Uncacheable(u.reason))?;
+        // Plain assembly reads `.include` and `.incbin` files no depfile
+        // lists; the wrapper finds them (its `asm` module), the helper
+        // does not: compile it without the cache.
+        if unit.lang == compile::Lang::Asm {
+            return Err(Fault::Uncacheable("unsupported-language:assembler".into()));
+        }
+        units.push(unit);
+    }
     let mut pre = KeyHasher::new("archive");
-    pre.line("gocache-archive v1");
-    pre.line(format!("lib {name}"));
-    pre.line(format!("compiler {}", identity.id));
-    for a in &prefix_args {
-        // The real side is this machine's; the stable side is what matters.
-        pre.line(format!("relocate {}", a.rsplit('=').next().unwrap_or("")));
-    }
-    for arg in tool.args() {
-        pre.line(format!("arg {}", map_arg(&map, &arg.to_string_lossy())));
-    }
+    pre.push(&KeyLine::Salt(SALT.into()));
+    pre.push(&KeyLine::Lib(name.into()));
     for (k, v) in tool.get_envs() {
-        pre.line(format!(
-            "toolenv {}={}",
-            k.to_string_lossy(),
-            v.to_string_lossy()
+        pre.push(&KeyLine::ToolEnv(
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
         ));
     }
-    for var in KEY_ENV {
-        if let Some(v) = env::var_os(var) {
-            pre.line(format!("env {var}={}", v.to_string_lossy()));
+    // Sorted by the source's mapped path, so the order of `file()` calls
+    // does not change the key (the build ID lists them in that order).
+    let mut keyed = Vec::with_capacity(units.len());
+    for unit in &units {
+        let lines = unit
+            .key_lines(&identity, &map, &cwd, &mut RealDisk)
+            .map_err(|e| Error::io("read", &unit.source, e))?;
+        let (hash, shown) = lines
+            .iter()
+            .find_map(|l| match l {
+                KeyLine::Source { hash, name } => Some((hash.clone(), name.clone())),
+                _ => None,
+            })
+            .expect("a compile's key names its source");
+        let mapped = map.map(&compile::absolute(&cwd, &unit.source));
+        keyed.push((shown, hash, mapped, lines));
+    }
+    keyed.sort_by(|a, b| a.2.cmp(&b.2));
+    for (_, _, _, lines) in &keyed {
+        for line in lines {
+            pre.push(line);
         }
     }
-    let mut source_names = Vec::new();
-    for src in &sources {
-        let abs = cwd.join(src);
-        let hash = hash_file(&abs).map_err(|e| Error::io("read", &abs, e))?;
-        source_names.push((map.map(&abs), hex(&hash)));
-    }
-    source_names.sort();
-    for (mapped, hash) in &source_names {
-        pre.line(format!("source {hash} {mapped}"));
-    }
     let pre_id = pre.id();
-    let sources_in_id: Vec<String> = source_names.iter().map(|(n, _)| n.clone()).collect();
+    let sources_in_id: Vec<String> = keyed.iter().map(|k| k.2.clone()).collect();
 
     // Steps 1-3: the header sets that still hold, and their final keys.
-    let manifest = Manifest::load(store, &pre_id);
+    let rejections = store.rejections();
+    let manifest = Manifest::load_checked(store, &pre_id);
+    let mut why = match &manifest {
+        Ok(m) if m.entries.is_empty() => MissReason::NoEntry,
+        Ok(_) => MissReason::NoHeaderSetMatched,
+        Err(why) => *why,
+    };
+    let manifest = manifest.unwrap_or_default();
     // The sources were just hashed for the pre-key: do not hash them again.
-    let mut hashes: HashMap<String, Option<String>> = source_names
+    let mut hashes: HashMap<String, Option<String>> = keyed
         .iter()
-        .map(|(name, hash)| (name.clone(), Some(hash.clone())))
+        .map(|(_, hash, mapped, _)| (mapped.clone(), Some(hash.clone())))
         .collect();
     let candidates: Vec<(&Observed, ActionId)> = manifest
         .entries
         .iter()
-        .filter(|obs| obs.matches(&map, &mut crate::manifest::RealDisk, &mut hashes))
+        .filter(|obs| obs.matches(&map, &mut RealDisk, &mut hashes))
         .map(|obs| (obs, obs.key(&pre_id).id()))
         .collect();
     let unmapped =
@@ -302,6 +360,7 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
         }
     }
     for (obs, key) in &candidates {
+        why = MissReason::OutputMissing;
         if let Some(entry) = store.get(key) {
             if store.place(&entry, &lib)? {
                 return Ok(Done {
@@ -312,6 +371,9 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
             }
         }
     }
+    if store.rejections() > rejections {
+        why = MissReason::RemoteRejected;
+    }
 
     // Step 4: compile, learning the headers from depfiles.
     // `stamp` below runs the archiver through cc's panicking getter: make
@@ -319,7 +381,22 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
     build
         .try_get_archiver()
         .map_err(|e| Fault::Build(cc_err(e)))?;
-    let started = SystemTime::now();
+    // Full stamps of what is known before the compile (see crate::stamp),
+    // and the sources still as the key hashed them.
+    let source_paths: Vec<PathBuf> = units
+        .iter()
+        .map(|u| compile::absolute(&cwd, &u.source))
+        .collect();
+    let before = Before::take(
+        source_paths
+            .iter()
+            .cloned()
+            .chain(manifest.known_files(&map)),
+        Some(&out_dir),
+    );
+    let sources_held = keyed
+        .iter()
+        .all(|(_, hash, mapped, _)| RealDisk.hash(&map.unmap(mapped)).as_ref() == Some(hash));
     let timer = Instant::now();
     let mut compiling = build.clone();
     compiling.flag("-MD");
@@ -342,7 +419,7 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
             )
         })?;
         for p in dep.prerequisites {
-            let p = cwd.join(p);
+            let p = compile::absolute(&cwd, &p);
             if !files.contains(&p) {
                 files.push(p);
             }
@@ -352,13 +429,24 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
         .try_create_archive(name, &objects)
         .map_err(|e| Fault::Build(cc_err(e)))?;
     debug_assert_eq!(created, lib);
-    let search = search_path(store, &tool, &identity, &sources, &cwd)?;
     let opts = ObserveOptions {
-        started,
-        source_date_epoch: env::var_os("SOURCE_DATE_EPOCH").is_some(),
+        started: before.started(),
+        source_date_epoch: Compile::source_date_epoch(),
+    };
+    let observed = if sources_held {
+        observe_all(store, &tool, &identity, &units, &cwd, &files, &map, opts).and_then(|o| {
+            before
+                .check(&files)
+                .map(|()| o)
+                .map_err(|nc| nc.reason().to_string())
+        })
+    } else {
+        Err(NotCacheable::ModifiedDuringCompile(source_paths[0].clone())
+            .reason()
+            .to_string())
     };
     let ar = || build.get_archiver();
-    match manifest::observe(&files, &search, &map, opts) {
+    match observed {
         Ok(obs) => {
             let final_key = obs.key(&pre_id);
             let key = final_key.id();
@@ -371,17 +459,15 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
             store.put_key_inputs(&key, &record)?;
             crate::explain::note_miss(store, &object, &key);
             Manifest::add_and_save(store, &pre_id, obs)?;
-            Ok(Done {
-                event: event(name, Outcome::Miss, Some(key), spent),
-                lib,
-                files,
-            })
+            let mut event = event(name, Outcome::Miss, Some(key), spent);
+            event.miss = Some(why);
+            Ok(Done { event, lib, files })
         }
         Err(why) => {
             // Still stamp it (from the pre-key), so `buildid` can read it,
             // but store nothing: a later build cannot trust what it read.
             archive::stamp(&lib, &pre_id, &sources_in_id, &ar)?;
-            let outcome = Outcome::Uncacheable(why.reason().into());
+            let outcome = Outcome::Uncacheable(why);
             Ok(Done {
                 event: event(name, outcome, None, spent),
                 lib,
@@ -389,6 +475,50 @@ fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
             })
         }
     }
+}
+
+/// The header sets of every source's compile in one: the files read, and
+/// the probes of each distinct search path (the sources of one library
+/// differ at most in language, so in the compiler's own directories).
+/// Without a compiler's search list the probes would be incomplete: the
+/// archive is not cached then.
+#[allow(clippy::too_many_arguments)]
+fn observe_all(
+    store: &Store,
+    tool: &cc::Tool,
+    identity: &compiler::CompilerIdentity,
+    units: &[Compile],
+    cwd: &Path,
+    files: &[PathBuf],
+    map: &PathMap,
+    opts: ObserveOptions,
+) -> std::result::Result<Observed, String> {
+    let mut searches: Vec<SearchPath> = Vec::new();
+    for unit in units {
+        let Ok(sysdirs) = unit.system_dirs(Some(store), tool.path(), identity) else {
+            return Err("unknown-search-path".into());
+        };
+        let search = unit.search_path(cwd, &sysdirs);
+        if !searches.contains(&search) {
+            searches.push(search);
+        }
+    }
+    let mut all: Option<Observed> = None;
+    for search in &searches {
+        let obs =
+            manifest::observe(files, search, map, opts).map_err(|nc| nc.reason().to_string())?;
+        match &mut all {
+            None => all = Some(obs),
+            Some(all) => {
+                for p in obs.probes {
+                    if !all.probes.contains(&p) {
+                        all.probes.push(p);
+                    }
+                }
+            }
+        }
+    }
+    Ok(all.unwrap_or_default())
 }
 
 /// What a cached build did: its stats event, the archive, and the files
@@ -414,106 +544,6 @@ fn emit(build: &cc::Build, lib: &Path, sources: &[PathBuf], files: &[PathBuf]) -
     Ok(())
 }
 
-/// `arg` with every mapped directory replaced by its name (`-I/home/u/x/include`
-/// becomes `-I$CARGO_MANIFEST_DIR/include`).
-fn map_arg(map: &PathMap, arg: &str) -> String {
-    let mut s = arg.to_string();
-    for (real, name) in map.entries() {
-        if let Some(real) = real.to_str().filter(|r| !r.is_empty()) {
-            s = s.replace(real, name);
-        }
-    }
-    s
-}
-
-/// The include search path of cc's compiler command, in search order.
-///
-/// TODO(merge): use compile.rs. This reads only the forms cc itself emits
-/// (`-I DIR` / `-IDIR`, `-isystem DIR`) and the ones users add by `flag()`
-/// most often (`-iquote`, `-idirafter`).
-fn search_path(
-    store: &Store,
-    tool: &cc::Tool,
-    identity: &compiler::CompilerIdentity,
-    sources: &[PathBuf],
-    cwd: &Path,
-) -> Result<SearchPath> {
-    let args: Vec<String> = tool
-        .args()
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let (mut quote, mut user, mut system, mut after) = (vec![], vec![], vec![], vec![]);
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        for (flag, list) in [
-            ("-iquote", &mut quote),
-            ("-isystem", &mut system),
-            ("-idirafter", &mut after),
-            ("-I", &mut user),
-        ] {
-            if let Some(rest) = a.strip_prefix(flag) {
-                let dir = if rest.is_empty() {
-                    it.next().cloned()
-                } else {
-                    Some(rest.to_string())
-                };
-                if let Some(dir) = dir {
-                    list.push(cwd.join(dir));
-                }
-                break;
-            }
-        }
-    }
-    // Arguments that change the compiler's own directories.
-    let sys_args: Vec<String> = args
-        .iter()
-        .filter(|a| {
-            [
-                "--sysroot",
-                "-isysroot",
-                "-nostdinc",
-                "--target",
-                "-target",
-                "-stdlib",
-                "-m",
-            ]
-            .iter()
-            .any(|p| a.starts_with(p))
-        })
-        .cloned()
-        .collect();
-    let cxx_driver = tool.path().to_string_lossy().contains("++");
-    let mut langs: Vec<&str> = Vec::new();
-    for src in sources {
-        let lang = match src.extension().and_then(|e| e.to_str()) {
-            _ if cxx_driver => "c++",
-            Some("c") => "c",
-            Some("S" | "s" | "sx") => "assembler-with-cpp",
-            _ => "c++",
-        };
-        if !langs.contains(&lang) {
-            langs.push(lang);
-        }
-    }
-    let mut dirs = quote;
-    dirs.extend(user);
-    dirs.extend(system);
-    for lang in langs {
-        dirs.extend(compiler::system_include_dirs(
-            Some(store),
-            tool.path(),
-            identity,
-            lang,
-            &sys_args,
-        )?);
-    }
-    dirs.extend(after);
-    let mut seen = std::collections::HashSet::new();
-    dirs.retain(|d| seen.insert(d.clone()));
-    Ok(SearchPath { dirs })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,20 +564,5 @@ mod tests {
         }
         let custom = format!("{:?}", cc::Build::new().out_dir("x").object("y.o"));
         assert!(!custom.contains("out_dir: None") && !custom.contains("objects: []"));
-    }
-
-    #[test]
-    fn args_are_mapped() {
-        let mut map = PathMap::new();
-        map.add("/home/u/crate", "$CARGO_MANIFEST_DIR");
-        map.add("/home/u/crate/target/out", "$OUT_DIR");
-        assert_eq!(
-            map_arg(&map, "-I/home/u/crate/target/out/gen"),
-            "-I$OUT_DIR/gen"
-        );
-        assert_eq!(
-            map_arg(&map, "-I/home/u/crate/include"),
-            "-I$CARGO_MANIFEST_DIR/include"
-        );
     }
 }

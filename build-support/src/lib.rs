@@ -51,15 +51,27 @@ pub mod explain;
 pub mod hash;
 mod helper;
 #[doc(hidden)]
+pub mod keyline;
+#[doc(hidden)]
+pub mod lookup;
+#[doc(hidden)]
 pub mod manifest;
 #[doc(hidden)]
 pub mod pathmap;
 #[doc(hidden)]
 pub mod prog;
 #[doc(hidden)]
+pub mod rerun;
+#[doc(hidden)]
+pub mod run;
+#[doc(hidden)]
+pub mod stamp;
+#[doc(hidden)]
 pub mod stats;
 #[doc(hidden)]
 pub mod store;
+#[doc(hidden)]
+pub mod version;
 
 pub use error::{Error, ErrorKind, Result};
 pub use helper::CachedBuild;
@@ -84,7 +96,7 @@ pub mod engine {
     pub use crate::hash::{ActionId, KeyHasher, OutputId};
     pub use crate::store::{Entry, Store, Tier, TierKey, TrimPolicy};
     pub use crate::{
-        archive, compile, compiler, depfile, env, explain, hash, manifest, pathmap, prog, stats,
-        store,
+        archive, compile, compiler, depfile, env, explain, hash, keyline, lookup, manifest,
+        pathmap, prog, rerun, run, stamp, stats, store, version,
     };
 }

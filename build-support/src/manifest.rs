@@ -15,6 +15,22 @@
 //!
 //! A lookup hashes the listed files and checks the probes; the first entry
 //! that still matches gives the final key. Nothing is preprocessed on a hit.
+//! A lookup that finds nothing says why ([`Manifest::lookup_with`],
+//! [`crate::lookup::MissReason`]).
+//!
+//! # The final key's lines
+//!
+//! | line | why |
+//! | --- | --- |
+//! | `gocache-final v2` | version salt |
+//! | `pre <id>` | the pre-key: everything known before the compile |
+//! | `header <sha256> <path>` | each file the depfile lists (the source first), mapped, with its content |
+//! | `probe present\|absent <path>` | each place searched before a file read (below), and what was there |
+//!
+//! The manifest keeps the same `header` and `probe` lines under `entry`
+//! lines ([`KeyLine`] renders and parses both). Left out: the depfile's
+//! order beyond the listing itself, stamps (see [`crate::stamp`]) and the
+//! object's name.
 //!
 //! # Probes: why a new header cannot hide
 //!
@@ -46,6 +62,8 @@
 //!
 //! * A file read by the compile was modified at or after the compile's start
 //!   (ccache's rule): the hash taken afterwards may not be what was compiled.
+//!   The callers also compare full stamps taken before and after the
+//!   compile ([`crate::stamp`]), which see a replacement that kept its mtime.
 //! * `__DATE__` or `__TIME__` in a file read, unless `SOURCE_DATE_EPOCH`
 //!   fixes them; `__TIMESTAMP__` always (it is the source's mtime).
 
@@ -55,13 +73,18 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use crate::keyline::KeyLine;
+use crate::lookup::MissReason;
 use crate::pathmap::PathMap;
 use crate::store::{Entry, Store};
 
 /// Manifests keep at most this many observed header sets (newest first).
 const MAX_ENTRIES: usize = 32;
 
-const HEADER: &str = "gocache-manifest v1";
+const HEADER: &str = "gocache-manifest v2";
+
+/// The final key's salt (see [`Observed::key`]).
+const FINAL_SALT: &str = "gocache-final v2";
 
 /// Why the compile's headers make it uncacheable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +195,7 @@ pub fn observe(
     let mut probed: std::collections::HashSet<PathBuf> = files.iter().cloned().collect();
     let mut probe = |p: PathBuf, obs: &mut Observed| {
         if probed.insert(p.clone()) {
-            let exists = fs::metadata(&p).is_ok_and(|m| !m.is_dir());
+            let exists = probe_present(&p);
             obs.probes.push((map.map(&p), exists));
         }
     };
@@ -207,20 +230,29 @@ pub fn observe(
 }
 
 impl Observed {
-    /// The final key: the pre-key plus every file and probe line.
+    /// The final key: a salt, the pre-key, then every header and probe
+    /// line (the same [`KeyLine`]s the manifest keeps).
     pub fn key(&self, pre: &ActionId) -> KeyHasher {
         let mut h = KeyHasher::new("final");
-        h.line(format!("pre {pre}"));
-        for (path, hash) in &self.files {
-            h.line(format!("file {hash} {path}"));
-        }
-        for (path, exists) in &self.probes {
-            h.line(format!(
-                "probe {} {path}",
-                if *exists { "present" } else { "absent" }
-            ));
+        h.push(&KeyLine::Salt(FINAL_SALT.into()));
+        h.push(&KeyLine::Pre(pre.to_hex()));
+        for line in self.lines() {
+            h.push(&line);
         }
         h
+    }
+
+    /// The header and probe lines of this set, in order.
+    pub fn lines(&self) -> impl Iterator<Item = KeyLine> + '_ {
+        let headers = self.files.iter().map(|(path, hash)| KeyLine::Header {
+            hash: hash.clone(),
+            path: path.clone(),
+        });
+        let probes = self.probes.iter().map(|(path, present)| KeyLine::Probe {
+            path: path.clone(),
+            present: *present,
+        });
+        headers.chain(probes)
     }
 
     /// Does this observation still hold on disk? `hashes` memoises file
@@ -255,6 +287,21 @@ pub trait Disk {
     fn is_file(&mut self, path: &Path) -> bool;
 }
 
+/// What a probe records: does the preprocessor stop at `path`? It does
+/// for a file, and also when opening the name fails other than by its
+/// absence (a symlink loop, no permission): gcc then reports the error
+/// instead of searching on. A directory or a missing name (a dangling
+/// symlink too) lets it search on.
+pub fn probe_present(path: &Path) -> bool {
+    match fs::metadata(path) {
+        Ok(m) => !m.is_dir(),
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ),
+    }
+}
+
 /// The disk as it is: every file read and hashed, every probe a `stat`.
 pub struct RealDisk;
 
@@ -264,7 +311,7 @@ impl Disk for RealDisk {
     }
 
     fn is_file(&mut self, path: &Path) -> bool {
-        fs::metadata(path).is_ok_and(|m| !m.is_dir())
+        probe_present(path)
     }
 }
 
@@ -285,11 +332,18 @@ pub fn manifest_key(pre: &ActionId) -> ActionId {
 impl Manifest {
     /// Load the manifest of `pre`; empty if missing or damaged.
     pub fn load(store: &Store, pre: &ActionId) -> Manifest {
+        Manifest::load_checked(store, pre).unwrap_or_default()
+    }
+
+    /// Load the manifest of `pre`, or say why there is none to use:
+    /// [`MissReason::NoEntry`] (none stored) or [`MissReason::EntryDamaged`].
+    pub fn load_checked(store: &Store, pre: &ActionId) -> Result<Manifest, MissReason> {
+        let entry = store.get(&manifest_key(pre)).ok_or(MissReason::NoEntry)?;
         store
-            .get_bytes(&manifest_key(pre))
-            .and_then(|(_, b)| String::from_utf8(b).ok())
+            .read_output(&entry)
+            .and_then(|b| String::from_utf8(b).ok())
             .and_then(|t| Manifest::parse(&t))
-            .unwrap_or_default()
+            .ok_or(MissReason::EntryDamaged)
     }
 
     /// The first entry that still matches the files on disk, with its final
@@ -311,16 +365,51 @@ impl Manifest {
         map: &PathMap,
         disk: &mut dyn Disk,
     ) -> Option<(ActionId, Entry, &Observed)> {
+        self.lookup_with(store, pre, map, disk).ok()
+    }
+
+    /// [`Manifest::find_with`], saying why nothing was found: no entries
+    /// ([`MissReason::NoEntry`]), entries of which none holds on disk
+    /// ([`MissReason::NoHeaderSetMatched`]), or one that holds without its
+    /// result in the store ([`MissReason::OutputMissing`]).
+    pub fn lookup_with(
+        &self,
+        store: &Store,
+        pre: &ActionId,
+        map: &PathMap,
+        disk: &mut dyn Disk,
+    ) -> Result<(ActionId, Entry, &Observed), MissReason> {
         let mut hashes = HashMap::new();
+        let mut why = if self.entries.is_empty() {
+            MissReason::NoEntry
+        } else {
+            MissReason::NoHeaderSetMatched
+        };
         for obs in &self.entries {
             if obs.matches(map, disk, &mut hashes) {
                 let key = obs.key(pre).id();
                 if let Some(e) = store.get(&key) {
-                    return Some((key, e, obs));
+                    return Ok((key, e, obs));
+                }
+                why = MissReason::OutputMissing;
+            }
+        }
+        Err(why)
+    }
+
+    /// Every file the header sets list, on this machine: the inputs known
+    /// before a compile, for [`crate::stamp::Before`].
+    pub fn known_files(&self, map: &PathMap) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for obs in &self.entries {
+            for (path, _) in &obs.files {
+                if seen.insert(path.as_str()) {
+                    out.push(map.unmap(path));
                 }
             }
         }
-        None
+        out
     }
 
     /// Add `obs` (newest first), and save. Concurrent saves may lose an
@@ -339,11 +428,9 @@ impl Manifest {
         let mut s = format!("{HEADER}\n");
         for e in &self.entries {
             s.push_str("entry\n");
-            for (p, h) in &e.files {
-                s.push_str(&format!("file {h} {p}\n"));
-            }
-            for (p, x) in &e.probes {
-                s.push_str(&format!("probe {} {p}\n", *x as u8));
+            for line in e.lines() {
+                s.push_str(&line.render());
+                s.push('\n');
             }
         }
         s
@@ -361,14 +448,10 @@ impl Manifest {
                 continue;
             }
             let cur = m.entries.last_mut()?;
-            if let Some(rest) = line.strip_prefix("file ") {
-                let (h, p) = rest.split_once(' ')?;
-                cur.files.push((p.to_string(), h.to_string()));
-            } else if let Some(rest) = line.strip_prefix("probe ") {
-                let (x, p) = rest.split_once(' ')?;
-                cur.probes.push((p.to_string(), x == "1"));
-            } else {
-                return None;
+            match KeyLine::parse(line)? {
+                KeyLine::Header { hash, path } => cur.files.push((path, hash)),
+                KeyLine::Probe { path, present } => cur.probes.push((path, present)),
+                _ => return None,
             }
         }
         Some(m)
@@ -491,6 +574,94 @@ mod tests {
         // Edited:
         fs::write(d.join("inc2/u.h"), "int x2;\n").unwrap();
         assert!(m.find(&store, &pre, &map).is_none());
+    }
+
+    /// The manifest's header and probe lines are the final key's own
+    /// [`KeyLine`]s, and read back to the same header sets.
+    #[test]
+    fn manifest_lines_round_trip_as_key_lines() {
+        let m = Manifest {
+            entries: vec![
+                Observed {
+                    files: vec![
+                        ("/w/a b.c".into(), "11".repeat(32)),
+                        ("/w/u.h".into(), "22".repeat(32)),
+                    ],
+                    probes: vec![("/w/inc/u.h".into(), false), ("/w/x\\y.h".into(), true)],
+                },
+                Observed::default(),
+            ],
+        };
+        let text = m.render();
+        assert_eq!(Manifest::parse(&text), Some(m.clone()));
+        let obs = &m.entries[0];
+        let key = obs.key(&ActionId([3; 32]));
+        let lines: Vec<KeyLine> = key
+            .lines()
+            .iter()
+            .filter_map(|l| KeyLine::parse(l))
+            .collect();
+        assert_eq!(lines.len(), key.lines().len());
+        assert_eq!(lines[2..].to_vec(), obs.lines().collect::<Vec<_>>());
+        for line in obs.lines() {
+            assert!(text.contains(&line.render()), "{line:?} not in\n{text}");
+        }
+        // A v1 manifest (other line forms) is not read as this one.
+        assert_eq!(
+            Manifest::parse("gocache-manifest v1\nentry\nfile 00 /a.h\n"),
+            None
+        );
+        assert_eq!(
+            Manifest::parse("gocache-manifest v2\nentry\narg -O2\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn lookup_says_why_it_missed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(d.join("a.c"), "int x;\n").unwrap();
+        let store = Store::open(d.join("store")).unwrap();
+        let map = PathMap::new();
+        let pre = ActionId([4; 32]);
+        assert_eq!(
+            Manifest::load_checked(&store, &pre),
+            Err(MissReason::NoEntry)
+        );
+        let obs = observe(&[d.join("a.c")], &SearchPath::default(), &map, opts()).unwrap();
+        Manifest::add_and_save(&store, &pre, obs.clone()).unwrap();
+        let m = Manifest::load_checked(&store, &pre).unwrap();
+        // The header set holds, its result is not in the store.
+        let got = m
+            .lookup_with(&store, &pre, &map, &mut RealDisk)
+            .map(|r| r.0);
+        assert_eq!(got, Err(MissReason::OutputMissing));
+        let key = obs.key(&pre).id();
+        store.put(&key, b"result").unwrap();
+        assert_eq!(
+            m.lookup_with(&store, &pre, &map, &mut RealDisk)
+                .map(|r| r.0),
+            Ok(key)
+        );
+        fs::write(d.join("a.c"), "int y;\n").unwrap();
+        let got = m
+            .lookup_with(&store, &pre, &map, &mut RealDisk)
+            .map(|r| r.0);
+        assert_eq!(got, Err(MissReason::NoHeaderSetMatched));
+        assert_eq!(
+            Manifest::default()
+                .lookup_with(&store, &pre, &map, &mut RealDisk)
+                .map(|r| r.0),
+            Err(MissReason::NoEntry)
+        );
+        store
+            .put(&manifest_key(&pre), b"gocache-manifest v0\n")
+            .unwrap();
+        assert_eq!(
+            Manifest::load_checked(&store, &pre),
+            Err(MissReason::EntryDamaged)
+        );
     }
 
     #[test]

@@ -22,6 +22,12 @@
 //! -> close\n                       (the server records its statistics and exits)
 //! ```
 //!
+//! The client opens with `-> hello <protocol>\n`, answered `<- ok\n` by a
+//! server of the same protocol ([`crate::version::PROTOCOL`]); any other
+//! answer (an older server's `err unknown request`) turns the tier off with
+//! one warning. The server (`cargo-gocache`'s `serve-tier` command) lives in
+//! the binary.
+//!
 //! Any failure of the helper process (it cannot start, it dies, it answers
 //! nonsense) turns this tier off for the rest of the build script: the
 //! local store goes on alone.
@@ -93,12 +99,28 @@ impl ProgTier {
                 .spawn()
             {
                 Ok(mut child) => {
-                    let stdin = child.stdin.take().expect("piped");
-                    let stdout = BufReader::new(child.stdout.take().expect("piped"));
-                    State::Running {
-                        child,
-                        stdin,
-                        stdout,
+                    let mut stdin = child.stdin.take().expect("piped");
+                    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+                    match hello(&mut stdin, &mut stdout) {
+                        Ok(()) => State::Running {
+                            child,
+                            stdin,
+                            stdout,
+                        },
+                        Err(answer) => {
+                            if let Some(answer) = answer {
+                                println!(
+                                    "cargo:warning=gocache: {} speaks another serve-tier protocol \
+                                     than this build script's gocache-build (protocol {}; it \
+                                     answered {answer:?}); not using the remote cache",
+                                    self.program.display(),
+                                    crate::version::PROTOCOL
+                                );
+                            }
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            State::Broken
+                        }
                     }
                 }
                 Err(_) => State::Broken,
@@ -114,6 +136,20 @@ impl ProgTier {
                 None
             }
         }
+    }
+}
+
+/// Open the conversation: `Err(Some(answer))` when the server answered
+/// something other than `ok` (another protocol), `Err(None)` when it
+/// answered nothing (it exited: no remote for it to serve).
+fn hello(w: &mut ChildStdin, r: &mut BufReader<ChildStdout>) -> Result<(), Option<String>> {
+    writeln!(w, "hello {}", crate::version::PROTOCOL)
+        .and_then(|()| w.flush())
+        .map_err(|_| None)?;
+    match read_line(r) {
+        Ok(line) if line == "ok" => Ok(()),
+        Ok(line) => Err(Some(line)),
+        Err(_) => Err(None),
     }
 }
 
@@ -177,110 +213,38 @@ impl Drop for ProgTier {
     }
 }
 
-/// Serve the protocol on `input`/`output` with `tier` behind it (used by
-/// `cargo-gocache gocache serve-tier`). Returns at `close` or end of input.
-pub fn serve(tier: &dyn Tier, input: impl Read, mut output: impl Write) -> std::io::Result<()> {
-    let mut input = BufReader::new(input);
-    loop {
-        let mut line = String::new();
-        if input.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let line = line.trim_end_matches('\n');
-        let mut parts = line.split(' ');
-        let op = parts.next().unwrap_or("");
-        let key_of = |p: Option<&str>| -> Option<(bool, [u8; 32])> {
-            let p = p?;
-            let (kind, hex) = p.split_once('/')?;
-            let id = crate::hash::ActionId::from_hex(hex)?.0;
-            match kind {
-                "ac" => Some((true, id)),
-                "cas" => Some((false, id)),
-                _ => None,
-            }
-        };
-        match op {
-            "close" => return Ok(()),
-            "get" | "rejected" | "put" => {
-                let Some((is_action, id)) = key_of(parts.next()) else {
-                    writeln!(output, "err bad request: {line}")?;
-                    output.flush()?;
-                    if op == "put" {
-                        return Err(bad("bad put request; stream is out of sync"));
-                    }
-                    continue;
-                };
-                let (a, o) = (crate::hash::ActionId(id), crate::hash::OutputId(id));
-                let key = if is_action {
-                    TierKey::Action(&a)
-                } else {
-                    TierKey::Output(&o)
-                };
-                match op {
-                    "get" => match tier.get(key) {
-                        Some(bytes) => {
-                            writeln!(output, "hit {}", bytes.len())?;
-                            output.write_all(&bytes)?;
-                        }
-                        None => writeln!(output, "miss")?,
-                    },
-                    "rejected" => {
-                        tier.rejected(key);
-                        writeln!(output, "ok")?;
-                    }
-                    _ => {
-                        let len: usize = parts
-                            .next()
-                            .and_then(|n| n.parse().ok())
-                            .ok_or_else(|| bad("put without length"))?;
-                        let mut buf = vec![0; len];
-                        input.read_exact(&mut buf)?;
-                        tier.put(key, &buf);
-                        writeln!(output, "ok")?;
-                    }
-                }
-                output.flush()?;
-            }
-            _ => {
-                writeln!(output, "err unknown request: {line}")?;
-                output.flush()?;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use crate::hash::ActionId;
+    use std::os::unix::fs::PermissionsExt;
 
-    #[derive(Default)]
-    struct Mem(Mutex<HashMap<String, Vec<u8>>>);
-    impl Tier for Mem {
-        fn get(&self, key: TierKey<'_>) -> Option<Vec<u8>> {
-            self.0.lock().unwrap().get(&key.path()).cloned()
-        }
-        fn put(&self, key: TierKey<'_>, bytes: &[u8]) {
-            self.0.lock().unwrap().insert(key.path(), bytes.to_vec());
-        }
-        fn rejected(&self, _: TierKey<'_>) {}
+    /// A stand-in for `cargo-gocache` that answers `hello` with `answer`
+    /// and every request after it with `miss`.
+    fn fake_server(dir: &std::path::Path, answer: &str) -> PathBuf {
+        let path = dir.join("fake-gocache");
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\nread l\necho '{answer}'\nwhile read l; do [ \"$l\" = close ] && exit 0; echo miss; done\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
     }
 
     #[test]
-    fn protocol_round_trip() {
-        let tier = Mem::default();
-        let a = crate::hash::ActionId([3; 32]);
-        let o = crate::hash::OutputId([4; 32]);
-        let mut req = Vec::new();
-        req.extend_from_slice(format!("put {} 5\nhello", TierKey::Output(&o).path()).as_bytes());
-        req.extend_from_slice(format!("get {}\n", TierKey::Output(&o).path()).as_bytes());
-        req.extend_from_slice(format!("get {}\n", TierKey::Action(&a).path()).as_bytes());
-        req.extend_from_slice(b"get ../etc/passwd\nclose\n");
-        let mut out = Vec::new();
-        serve(&tier, req.as_slice(), &mut out).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "ok\nhit 5\nhellomiss\nerr bad request: get ../etc/passwd\n"
-        );
+    fn a_server_of_another_protocol_turns_the_tier_off() {
+        let d = tempfile::tempdir().unwrap();
+        let t = ProgTier::new(fake_server(d.path(), "err unknown request: hello 1"));
+        assert_eq!(t.get(TierKey::Action(&ActionId([1; 32]))), None);
+        assert!(matches!(*t.state.lock().unwrap(), State::Broken));
+    }
+
+    #[test]
+    fn a_server_of_this_protocol_is_used() {
+        let d = tempfile::tempdir().unwrap();
+        let t = ProgTier::new(fake_server(d.path(), "ok"));
+        assert_eq!(t.get(TierKey::Action(&ActionId([1; 32]))), None);
+        assert!(matches!(*t.state.lock().unwrap(), State::Running { .. }));
     }
 }

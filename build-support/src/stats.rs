@@ -2,8 +2,8 @@
 //! end-of-run summary add up.
 //!
 //! Each cached step (a wrapped compile, a helper's archive) appends one line
-//! to `<root>/stats/events.log`, and also to the file named by
-//! `CARGO_GOCACHE_RUN_LOG` when `cargo gocache` set one for the current run.
+//! to `<root>/stats/events.log`, and also to the current `cargo gocache`
+//! run's log when there is one (found by [`crate::run::current`]).
 //! A line is written with a single `write(2)` on a file opened with
 //! `O_APPEND`, which on local filesystems does not interleave with other
 //! appenders' lines of this size, so no lock is needed. A line that does
@@ -17,6 +17,9 @@
 //!
 //! A Rust compile (the rustc wrapper) writes the same fields headed `r1`
 //! instead of `v1`; readers older than that skip those lines.
+//!
+//! A miss's reason is its [`MissReason::name`] (`-` in lines written before
+//! reasons were kept).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -24,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::hash::ActionId;
+use crate::lookup::MissReason;
 use crate::store::Store;
 
 /// What happened to one cacheable step.
@@ -137,6 +141,8 @@ pub struct Event {
     /// A Rust compile (the rustc wrapper), not a C/C++ one: written as an
     /// `r1` line instead of `v1`, so the summary counts the two apart.
     pub rust: bool,
+    /// For a miss, why the lookup missed (written in the reason column).
+    pub miss: Option<MissReason>,
 }
 
 impl Event {
@@ -154,6 +160,7 @@ impl Event {
             time,
             source: source.into(),
             rust: false,
+            miss: None,
         }
     }
 
@@ -165,11 +172,18 @@ impl Event {
         }
     }
 
+    /// A miss event, with why the lookup missed.
+    pub fn miss(why: MissReason, source: impl Into<String>) -> Event {
+        let mut e = Event::new(Outcome::Miss, source);
+        e.miss = Some(why);
+        e
+    }
+
     fn to_line(&self) -> String {
         let remote;
         let (kind, reason) = match &self.outcome {
             Outcome::Hit => ("hit", "-"),
-            Outcome::Miss => ("miss", "-"),
+            Outcome::Miss => ("miss", self.miss.map_or("-", MissReason::name)),
             Outcome::Uncacheable(r) => ("uncacheable", r.as_str()),
             Outcome::Error(r) => ("error", r.as_str()),
             Outcome::Remote(c) => {
@@ -203,6 +217,10 @@ impl Event {
         };
         let kind = f.next()?;
         let reason = f.next()?.to_string();
+        let miss = match kind {
+            "miss" => MissReason::from_name(&reason),
+            _ => None,
+        };
         let outcome = match kind {
             "hit" => Outcome::Hit,
             "miss" => Outcome::Miss,
@@ -221,6 +239,7 @@ impl Event {
         let time = f.next()?.parse().ok()?;
         let source = f.next()?.to_string();
         Some(Event {
+            miss,
             outcome,
             spent_secs,
             saved_secs,
@@ -251,16 +270,19 @@ pub fn record(store: &Store, event: &Event) {
         let _ = fs::create_dir_all(log.parent().unwrap());
         let _ = append(&log, &line);
     }
-    if let Some(run_log) = crate::env::var_os("CARGO_GOCACHE_RUN_LOG") {
-        let _ = append(Path::new(&run_log), &line);
+    if let Some(run) = crate::run::current(store.root()) {
+        let _ = append(&run.log, &line);
     }
 }
 
 /// Append `event` to the current run's log only: for faults where the
 /// store itself cannot be opened. Best effort.
 pub fn record_run_only(event: &Event) {
-    if let Some(run_log) = crate::env::var_os("CARGO_GOCACHE_RUN_LOG") {
-        let _ = append(Path::new(&run_log), &event.to_line());
+    let Ok(Some(root)) = crate::env::cache_dir() else {
+        return;
+    };
+    if let Some(run) = crate::run::current(&root) {
+        let _ = append(&run.log, &event.to_line());
     }
 }
 
@@ -368,11 +390,19 @@ mod tests {
         assert_eq!(Event::parse(e.to_line().trim_end()), Some(e.clone()));
         e.outcome = Outcome::Hit;
         e.action = Some(ActionId([7; 32]));
-        assert_eq!(Event::parse(e.to_line().trim_end()), Some(e));
+        assert_eq!(Event::parse(e.to_line().trim_end()), Some(e.clone()));
         let r = Event::rust(Outcome::Uncacheable("incremental".into()), "foo");
         assert!(r.to_line().starts_with("r1\t"));
         assert_eq!(Event::parse(r.to_line().trim_end()), Some(r));
         assert_eq!(Event::parse("v1\tbogus"), None);
+        for why in MissReason::ALL {
+            let mut m = Event::miss(why, "a.c");
+            m.action = Some(ActionId([9; 32]));
+            assert_eq!(Event::parse(m.to_line().trim_end()), Some(m));
+        }
+        // A miss written before reasons were kept reads as one without.
+        e.outcome = Outcome::Miss;
+        assert_eq!(Event::parse(e.to_line().trim_end()), Some(e));
         let r = RemoteCounts {
             hits: 3,
             errors: 5,

@@ -106,10 +106,13 @@ Signature: 8a477f597d28d172789f06886806bc55
 #[derive(Clone)]
 pub struct Store {
     root: PathBuf,
-    /// `CARGO_GOCACHE_USED_LOG`: where to note each file used, for
-    /// `cargo gocache export --used-since-build`.
+    /// The current run's used log ([`crate::run`]): where to note each
+    /// file used, for `cargo gocache export --used-since-build`.
     used_log: Option<PathBuf>,
     tier: Option<Arc<dyn Tier>>,
+    /// How many of the tier's answers this store (and its clones) rejected,
+    /// so a lookup can tell a rejected answer from a plain miss.
+    rejections: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -230,13 +233,12 @@ impl Store {
     /// Open (creating if needed) the store at `root`, which must be absolute.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
-        let used_log = crate::env::var_os("CARGO_GOCACHE_USED_LOG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
+        let used_log = crate::run::current(&root).map(|r| r.used.clone());
         let store = Store {
             root,
             used_log,
             tier: None,
+            rejections: Arc::default(),
         };
         // One stat on the common path; the marker files are written once.
         if !store.root.join("CACHEDIR.TAG").is_file() {
@@ -269,6 +271,19 @@ impl Store {
             tier: None,
             ..self.clone()
         }
+    }
+
+    fn reject(&self, tier: &Arc<dyn Tier>, key: TierKey<'_>) {
+        tier.rejected(key);
+        self.rejections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many answers of the tier were rejected so far (by this store and
+    /// its clones): compared before and after a lookup, it says whether the
+    /// lookup missed because the remote's answer was rejected.
+    pub fn rejections(&self) -> u64 {
+        self.rejections.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The store's root directory.
@@ -315,7 +330,7 @@ impl Store {
                 Some(e)
             }
             _ => {
-                tier.rejected(key);
+                self.reject(tier, key);
                 None
             }
         }
@@ -354,7 +369,7 @@ impl Store {
         let key = TierKey::Output(&entry.output);
         let bytes = tier.get(key)?;
         if bytes.len() as u64 != entry.size || OutputId::of(&bytes) != entry.output {
-            tier.rejected(key);
+            self.reject(tier, key);
             return None;
         }
         let _ = self.write_in_store(&self.output_path(&entry.output), &bytes);

@@ -12,6 +12,7 @@
 //! | `remote-read-only` | `CARGO_GOCACHE_REMOTE_READ_ONLY` | `false` | never write to the remote |
 //! | `remote-timeout` | `CARGO_GOCACHE_REMOTE_TIMEOUT` | `2s` | per-request timeout |
 //! | `verify` | `CARGO_GOCACHE_VERIFY` | `false` | compile every hit too and compare |
+//! | `time-macros` | `CARGO_GOCACHE_TIME_MACROS` | `off` | `pin`: cache compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed at the first compile |
 //!
 //! Files: `$XDG_CONFIG_HOME/cargo-gocache/config.toml` (else
 //! `~/.config/cargo-gocache/config.toml`; on macOS also
@@ -82,6 +83,9 @@ pub struct Config {
     pub remote_read_only: Setting<bool>,
     pub remote_timeout: Setting<Duration>,
     pub verify: Setting<bool>,
+    /// `time-macros = "pin"`: compiles using `__DATE__`/`__TIME__` are
+    /// cached, run with `SOURCE_DATE_EPOCH` fixed (see `wrapper::cc`).
+    pub time_macros_pin: Setting<bool>,
 }
 
 /// One layer as written in a file (TOML table or `Cargo.toml` metadata).
@@ -95,12 +99,14 @@ struct Layer {
     remote_read_only: Option<bool>,
     remote_timeout: Option<String>,
     verify: Option<bool>,
+    time_macros: Option<String>,
 }
 
-const KEYS: &str = "dir, max-size, max-age, remote, remote-read-only, remote-timeout, verify";
+const KEYS: &str =
+    "dir, max-size, max-age, remote, remote-read-only, remote-timeout, verify, time-macros";
 const ENV_KEYS: &str = "CARGO_GOCACHE_DIR, CARGO_GOCACHE_MAX_SIZE, CARGO_GOCACHE_MAX_AGE, \
     CARGO_GOCACHE_REMOTE, CARGO_GOCACHE_REMOTE_READ_ONLY, CARGO_GOCACHE_REMOTE_TIMEOUT, \
-    CARGO_GOCACHE_VERIFY";
+    CARGO_GOCACHE_VERIFY, CARGO_GOCACHE_TIME_MACROS";
 
 impl Config {
     /// Defaults only.
@@ -114,6 +120,7 @@ impl Config {
             remote_read_only: Setting::default(false),
             remote_timeout: Setting::default(Duration::from_secs(2)),
             verify: Setting::default(false),
+            time_macros_pin: Setting::default(false),
         })
     }
 
@@ -199,6 +206,12 @@ impl Config {
                 source: src(),
             };
         }
+        if let Some(v) = l.time_macros {
+            self.time_macros_pin = Setting {
+                value: parse_time_macros(&v).map_err(|e| bad("time-macros", e))?,
+                source: src(),
+            };
+        }
         Ok(())
     }
 
@@ -259,6 +272,12 @@ impl Config {
                 source: s,
             };
         }
+        if let Some((v, s)) = get("CARGO_GOCACHE_TIME_MACROS") {
+            self.time_macros_pin = Setting {
+                value: parse_time_macros(&v).map_err(|e| bad("CARGO_GOCACHE_TIME_MACROS", e))?,
+                source: s,
+            };
+        }
         Ok(())
     }
 
@@ -288,6 +307,15 @@ impl Config {
             (
                 "CARGO_GOCACHE_VERIFY",
                 (self.verify.value as u8).to_string(),
+            ),
+            (
+                "CARGO_GOCACHE_TIME_MACROS",
+                if self.time_macros_pin.value {
+                    "pin"
+                } else {
+                    "off"
+                }
+                .to_string(),
             ),
         ];
         if let Some(r) = &self.remote.value {
@@ -351,6 +379,16 @@ impl Config {
                 &self.remote_timeout.source,
             ),
             ("verify", self.verify.value.to_string(), &self.verify.source),
+            (
+                "time-macros",
+                if self.time_macros_pin.value {
+                    "pin"
+                } else {
+                    "off"
+                }
+                .to_string(),
+                &self.time_macros_pin.source,
+            ),
         ]
     }
 }
@@ -441,6 +479,15 @@ fn parse_remote(s: &str) -> Result<Option<String>, String> {
         Ok(Some(s.to_string()))
     } else {
         Err(format!("unsupported remote {s:?}: expected redis://host[:port][/db] or http[s]://host[:port]/prefix"))
+    }
+}
+
+/// `off` (the default: uncacheable) or `pin`.
+fn parse_time_macros(s: &str) -> Result<bool, String> {
+    match s {
+        "off" => Ok(false),
+        "pin" => Ok(true),
+        _ => Err(format!("invalid value {s:?}: expected \"off\" or \"pin\"")),
     }
 }
 

@@ -1,17 +1,21 @@
-//! `cargo gocache explain`: why each miss of the last run missed.
+//! `cargo gocache explain`: why each miss of the last run missed: the
+//! lookup's own reason (kept in the event, `MissReason`), then the key
+//! lines that differ.
 //!
 //! Each miss's key record is compared with the nearest earlier record of the
 //! same object (the fewest differing inputs), from the history the wrapper
 //! and the helper keep at every miss (`gocache_build::engine::explain`).
 //! The difference is a list of [`KeyChange`]s, each with the old and the new
 //! value, in the spirit of cargo's `DirtyReason`: `mem.h: content changed`,
-//! `flag -DNDEBUG added`, `compiler gcc 12.2.0 -> 13.1.0`.
+//! `flag -DNDEBUG added`, `compiler gcc 12.2.0 -> 13.1.0`. Records are read
+//! back into typed lines ([`KeyLine::parse`]), never compared as text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use anyhow::Result;
 use gocache_build::engine::explain::{history, record_object};
+use gocache_build::engine::keyline::KeyLine;
 use gocache_build::engine::stats::{self, Outcome};
 use gocache_build::engine::{ActionId, Store};
 
@@ -39,11 +43,16 @@ pub fn run(store: &Store, pattern: Option<&str>) -> Result<()> {
         }
         shown += 1;
         println!("miss: {object}");
+        // Why the lookup missed, as it decided (older logs have no reason).
+        if let Some(why) = e.miss {
+            println!("    lookup: {why}");
+        }
         match (x.against, x.changes.is_empty()) {
             (None, _) => println!("    first build of this object (nothing earlier in the cache)"),
-            (Some(_), true) => {
-                println!("    same inputs as an earlier build whose result was trimmed or lost")
-            }
+            (Some(_), true) => match e.miss {
+                Some(why) => println!("    same inputs as an earlier build ({why})"),
+                None => println!("    same inputs as an earlier build"),
+            },
             (Some(_), false) => {
                 for c in &x.changes {
                     println!("    {c}");
@@ -56,6 +65,10 @@ pub fn run(store: &Store, pattern: Option<&str>) -> Result<()> {
             Some(p) => println!("no misses matching {p:?} in the last run"),
             None => println!("no misses in the last run"),
         }
+    }
+    // Compiles that could not be cached at all, by the user's choice.
+    if let Some(hint) = crate::runner::time_macro_hint(&stats::read_events(&log)) {
+        println!("{}", hint.trim_start_matches("gocache: "));
     }
     Ok(())
 }
@@ -284,6 +297,7 @@ pub fn diff(old: &str, new: &str) -> Vec<KeyChange> {
     out
 }
 
+/// A key record read back into typed lines, grouped for comparison.
 #[derive(Default)]
 struct Parsed {
     version: Option<String>,
@@ -296,63 +310,62 @@ struct Parsed {
     other: BTreeMap<String, String>,
 }
 
-fn is_hash(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 impl Parsed {
+    /// Every line through [`KeyLine::parse`]; a line that is not one (the
+    /// object comment, a line of an older format) is skipped. An archive's
+    /// key repeats its sources' common lines once per source: grouped
+    /// here, they count once.
     fn of(record: &str) -> Parsed {
         let mut p = Parsed::default();
-        for line in record.lines() {
-            if line.starts_with('#') {
-                continue;
-            }
-            let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
-            match kind {
-                "compiler-version" => p.version = Some(rest.to_string()),
-                "compiler" => p.compiler = Some(rest.to_string()),
-                "arg" => p.args.push(rest.to_string()),
-                "env" | "toolenv" => {
-                    let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
-                    p.env.insert(k.to_string(), v.to_string());
-                }
-                // `source NAME HASH` (wrapper) or `source HASH NAME` (helper).
-                "source" => {
-                    if let Some((a, b)) = rest.split_once(' ') {
-                        if is_hash(a) {
-                            p.sources.insert(b.to_string(), a.to_string());
-                        } else if let Some((name, h)) = rest.rsplit_once(' ') {
-                            p.sources.insert(name.to_string(), h.to_string());
-                        }
+        let mut relocations: BTreeSet<String> = BTreeSet::new();
+        let mut seen_args: BTreeSet<String> = BTreeSet::new();
+        for line in record.lines().filter_map(KeyLine::parse) {
+            let kind = line.kind();
+            match line {
+                KeyLine::CompilerVersion(v) => p.version = Some(v),
+                KeyLine::Compiler(id) => p.compiler = Some(id),
+                KeyLine::Arg(a) => {
+                    // Once per distinct argument for an archive's repeated
+                    // compiles; a wrapped compile's order is kept.
+                    if p.sources.is_empty() || seen_args.insert(a.clone()) {
+                        seen_args.insert(a.clone());
+                        p.args.push(a);
                     }
                 }
-                "file" => {
-                    if let Some((h, path)) = rest.split_once(' ') {
-                        p.files.insert(path.to_string(), h.to_string());
-                    }
+                KeyLine::Env(k, v) | KeyLine::ToolEnv(k, v) => {
+                    p.env.insert(k, v);
                 }
-                "probe" => {
-                    if let Some((state, path)) = rest.split_once(' ') {
-                        p.probes.insert(path.to_string(), state == "present");
-                    }
+                KeyLine::Source { hash, name } => {
+                    p.sources.insert(name, hash);
                 }
-                // Derived from the lines above, or version salts.
-                "pre" => {}
-                _ if rest.is_empty() => {
-                    p.other.insert(kind.to_string(), String::new());
+                KeyLine::Header { hash, path } => {
+                    p.files.insert(path, hash);
                 }
-                // `relocation NAME` lines repeat: keep them as one set.
-                "relocation" | "relocate" => {
-                    let e = p.other.entry(kind.to_string()).or_default();
-                    if !e.is_empty() {
-                        e.push(' ');
-                    }
-                    e.push_str(rest);
+                KeyLine::Probe { path, present } => {
+                    p.probes.insert(path, present);
                 }
-                _ => {
-                    p.other.insert(kind.to_string(), rest.to_string());
+                KeyLine::Relocation(n) => {
+                    relocations.insert(n);
+                }
+                // Salts say which key; the pre line is derived from the
+                // lines above.
+                KeyLine::Salt(_) | KeyLine::Pre(_) => {}
+                KeyLine::Lib(v)
+                | KeyLine::Target(v)
+                | KeyLine::Lang(v)
+                | KeyLine::Depfile(v)
+                | KeyLine::Cwd(v) => {
+                    p.other.insert(kind.to_string(), v);
+                }
+                KeyLine::Relocate(on) => {
+                    p.other
+                        .insert(kind.into(), if on { "on" } else { "off" }.into());
                 }
             }
+        }
+        if !relocations.is_empty() {
+            let names: Vec<String> = relocations.into_iter().collect();
+            p.other.insert("relocation".into(), names.join(" "));
         }
         p
     }
@@ -363,12 +376,12 @@ mod tests {
     use super::*;
     use gocache_build::engine::explain::{compile_object, note_miss};
 
-    const OLD: &str = "# object compile a.c -> a.o\ngocache-compile v1\ncompiler aaa\ncompiler-version gcc 12.2.0\nlang c\narg -O2\narg -Iinc\nenv CPATH=/x\nsource /w/a.c 1111111111111111111111111111111111111111111111111111111111111111\npre 00\nfile 1111111111111111111111111111111111111111111111111111111111111111 /w/a.c\nfile 22 /w/inc/mem.h\nprobe absent /w/src/mem.h\n";
+    const OLD: &str = "# object compile a.c -> a.o\ngocache-compile v2\ncompiler aaa\ncompiler-version gcc 12.2.0\nlang c\narg -O2\narg -Iinc\nenv CPATH=/x\nsource 1111111111111111111111111111111111111111111111111111111111111111 /w/a.c\ngocache-final v2\npre 00\nheader 1111111111111111111111111111111111111111111111111111111111111111 /w/a.c\nheader 22 /w/inc/mem.h\nprobe absent /w/src/mem.h\n";
 
     #[test]
     fn names_exactly_what_changed() {
         assert_eq!(diff(OLD, OLD), vec![]);
-        let new = OLD.replace("file 22 /w/inc/mem.h", "file 33 /w/inc/mem.h");
+        let new = OLD.replace("header 22 /w/inc/mem.h", "header 33 /w/inc/mem.h");
         assert_eq!(
             diff(OLD, &new),
             vec![KeyChange::FileChanged("/w/inc/mem.h".into())]
@@ -406,6 +419,62 @@ mod tests {
         );
         let new = OLD.replace("arg -O2\narg -Iinc", "arg -Iinc\narg -O2");
         assert_eq!(diff(OLD, &new), vec![KeyChange::FlagOrder]);
+    }
+
+    /// Lines are compared as typed lines, not as text prefixes: a value
+    /// that merely starts like another kind of line is still its own kind.
+    #[test]
+    fn compares_typed_lines() {
+        let new = OLD.replace("arg -O2\n", "arg -O2\narg env X=1\n");
+        assert_eq!(
+            diff(OLD, &new),
+            vec![KeyChange::FlagAdded("env X=1".into())]
+        );
+        let new = OLD.replace("lang c\n", "lang c++\n");
+        assert_eq!(
+            diff(OLD, &new),
+            vec![KeyChange::Other {
+                what: "lang".into(),
+                old: Some("c".into()),
+                new: Some("c++".into())
+            }]
+        );
+        // An escaped newline in a value stays one argument.
+        let new = OLD.replace("arg -O2\n", "arg -DX=a\\nb\narg -O2\n");
+        assert_eq!(
+            diff(OLD, &new),
+            vec![KeyChange::FlagAdded("-DX=a\nb".into())]
+        );
+    }
+
+    /// An archive's key holds each source's compile lines: the shared ones
+    /// count once, and a change to one source names that source.
+    #[test]
+    fn archive_records_group_their_sources() {
+        let unit = |src: &str, h: &str| {
+            format!("gocache-compile v2\ncompiler aaa\ncompiler-version gcc 12\narg -O2\narg -DX=1\nsource {} {src}\n", h.repeat(64))
+        };
+        let rec = |hb: &str, extra: &str| {
+            format!(
+                "# object archive /gocache/out/x/libx.a\ngocache-archive v2\nlib x\n{}{}{extra}",
+                unit("src/a.c", "1"),
+                unit("src/b.c", hb)
+            )
+        };
+        let old = rec("2", "");
+        assert_eq!(diff(&old, &old), vec![]);
+        assert_eq!(
+            diff(&old, &rec("3", "")),
+            vec![KeyChange::SourceChanged("src/b.c".into())]
+        );
+        let new = old.replace("arg -DX=1", "arg -DX=2");
+        assert_eq!(
+            diff(&old, &new),
+            vec![
+                KeyChange::FlagAdded("-DX=2".into()),
+                KeyChange::FlagRemoved("-DX=1".into())
+            ]
+        );
     }
 
     #[test]

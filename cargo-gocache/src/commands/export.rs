@@ -34,7 +34,7 @@ pub fn run(store: &Store, file: &Path, used_since_build: bool) -> Result<()> {
 }
 
 /// The store files the last `cargo gocache` build looked up or wrote, from
-/// the log the store keeps when `CARGO_GOCACHE_USED_LOG` is set; the log of
+/// the used log the store keeps during a run (`gocache_build::run`); the log of
 /// the last build that used the store at all (a run that compiles nothing
 /// keeps the previous one).
 ///

@@ -46,7 +46,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -195,9 +195,8 @@ impl RemoteTier {
                 return (store, None);
             }
         };
-        let run_log =
-            gocache_build::engine::env::var_os("CARGO_GOCACHE_RUN_LOG").map(PathBuf::from);
-        match RemoteTier::new(&settings, store.root(), run_log.as_deref()) {
+        let run_log = gocache_build::engine::run::current(store.root()).map(|r| r.log.as_path());
+        match RemoteTier::new(&settings, store.root(), run_log) {
             Ok(t) => {
                 let t = Arc::new(t);
                 (store.with_tier(t.clone()), Some(t))

@@ -124,7 +124,8 @@ pub(super) fn ar_link(store: &Store, exe: &Path) -> Result<PathBuf> {
     Ok(link)
 }
 
-/// `AR_<target>` = `<link> <the archiver cc would use>` for every target.
+/// `AR_<target>` = `<link>` and `CARGO_GOCACHE_AR_<target>` = the archiver
+/// cc would use, for every target ([`archiver_vars`]).
 ///
 /// Why a link named `gocache-ar` rather than `cargo-gocache ar`: cc reads
 /// `AR` through the same `env_tool` as `CC`, which treats a first word named
@@ -155,12 +156,50 @@ pub(super) fn archiver_env(
                 None => continue,
             },
         };
-        env.push((
-            format!("AR_{target}").into(),
-            format!("{link} {real}").into(),
-        ));
+        env.extend(archiver_vars(link, target, &real));
     }
     env
+}
+
+/// The two variables that route `target`'s archiver through the wrapper:
+/// `AR_<target>` is the wrapper alone, so a build script that passes on
+/// only cc's archiver program (openssl-src's `AR`, CMake's `CMAKE_AR`,
+/// make's `$(AR)`) still reaches it, and the real archiver goes in
+/// `CARGO_GOCACHE_AR_<target>`, where the wrapper looks through cargo's
+/// `TARGET` (see `wrapper::ar`'s module docs).
+fn archiver_vars(link: &str, target: &str, real: &str) -> [(OsString, OsString); 2] {
+    [
+        (format!("AR_{target}").into(), link.into()),
+        (crate::wrapper::ar::real_ar_var(target).into(), real.into()),
+    ]
+}
+
+/// `CMAKE_C_COMPILER_LAUNCHER` and `CMAKE_CXX_COMPILER_LAUNCHER` = this
+/// binary, for those the user has not set.
+///
+/// The `cmake` crate passes `-DCMAKE_<LANG>_COMPILER=<cc's compiler.path()>`,
+/// the real compiler without the `CC_<target>` wrapper (it drops wrapper
+/// and arguments alike), so CMake-built crates would compile uncached.
+/// CMake (3.17 and later) reads the launchers from the environment when a
+/// project enables a language, including every `try_compile` project, and
+/// runs `<launcher> <compiler> <args>` for each compile, which is the
+/// wrapper's own `cargo-gocache <compiler> ...` form; the crate passes
+/// nothing that overrides them. Links and CMake's compiler identification
+/// run the compiler directly. `ASM` has no launcher in CMake. A user's own
+/// launcher (even `ccache`) is kept: it is a choice, not cc's default.
+/// A path with `;` would be split as a CMake list, so then none is set.
+pub(super) fn cmake_launcher_env(
+    exe: &Path,
+    getenv: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(OsString, OsString)> {
+    if exe.to_string_lossy().contains(';') {
+        return Vec::new();
+    }
+    ["CMAKE_C_COMPILER_LAUNCHER", "CMAKE_CXX_COMPILER_LAUNCHER"]
+        .into_iter()
+        .filter(|name| getenv(name).is_none())
+        .map(|name| (name.into(), exe.into()))
+        .collect()
 }
 
 /// A `cc::Build` for asking cc which tools it would pick for `target`
@@ -274,6 +313,57 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
         .collect()
+    }
+
+    fn archivers(vars: &[(&str, &str)], targets: &[&str]) -> HashMap<String, String> {
+        let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
+        archiver_env(
+            Path::new("/store/bin/gocache-ar"),
+            HOST,
+            &targets,
+            &env_of(vars),
+        )
+        .into_iter()
+        .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+        .collect()
+    }
+
+    /// openssl-src passes on only `cc.get_archiver().get_program()`, which
+    /// lost the real archiver when it was `AR_<target>`'s second word.
+    #[test]
+    fn archiver_program_alone_is_the_wrapper_and_the_real_one_is_in_the_environment() {
+        let env = archivers(&[], &[HOST]);
+        assert_eq!(env["AR_x86_64-unknown-linux-gnu"], "/store/bin/gocache-ar");
+        assert_eq!(env["CARGO_GOCACHE_AR_x86_64_unknown_linux_gnu"], "ar");
+        let env = archivers(&[("AR", "llvm-ar-14")], &[HOST]);
+        assert_eq!(
+            env["CARGO_GOCACHE_AR_x86_64_unknown_linux_gnu"],
+            "llvm-ar-14"
+        );
+        let env = archivers(
+            &[("AR_aarch64_unknown_linux_gnu", "/opt/x/bin/aarch64-ar")],
+            &[HOST, "aarch64-unknown-linux-gnu"],
+        );
+        assert_eq!(
+            env["CARGO_GOCACHE_AR_aarch64_unknown_linux_gnu"],
+            "/opt/x/bin/aarch64-ar"
+        );
+        assert_eq!(env["CARGO_GOCACHE_AR_x86_64_unknown_linux_gnu"], "ar");
+        // An archiver with arguments is left as the user set it.
+        assert!(archivers(&[("AR", "emar --x")], &[HOST]).is_empty());
+    }
+
+    #[test]
+    fn cmake_launchers_are_the_wrapper_unless_the_user_set_them() {
+        let exe = Path::new("/opt/bin/cargo-gocache");
+        let env: HashMap<OsString, OsString> =
+            cmake_launcher_env(exe, &env_of(&[])).into_iter().collect();
+        assert_eq!(env[OsStr::new("CMAKE_C_COMPILER_LAUNCHER")], exe);
+        assert_eq!(env[OsStr::new("CMAKE_CXX_COMPILER_LAUNCHER")], exe);
+        let env = cmake_launcher_env(exe, &env_of(&[("CMAKE_C_COMPILER_LAUNCHER", "ccache")]));
+        assert_eq!(env.len(), 1);
+        assert_eq!(env[0].0, "CMAKE_CXX_COMPILER_LAUNCHER");
+        assert!(cmake_launcher_env(Path::new("/a;b/cargo-gocache"), &env_of(&[])).is_empty());
     }
 
     #[test]

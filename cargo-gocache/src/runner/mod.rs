@@ -55,7 +55,13 @@
 //! | `CARGO_GOCACHE_DIR` | the store, absolute, so every wrapper uses the same one |
 //! | `CARGO_GOCACHE_WORKSPACE` | the workspace root (`cargo locate-project --workspace`) |
 //! | `CARGO_GOCACHE_CARGO_HOME` | `$CARGO_HOME`, else `~/.cargo` |
-//! | `CARGO_GOCACHE_RUN_LOG` | a fresh file under `<store>/stats/runs/` the wrapper appends its events to |
+//!
+//! Every variable set here is the same from one run to the next for the
+//! same project, store and settings: sccache hashes the `CARGO_*` variables
+//! rustc sees, and build scripts and cargo key on what they read. The run's
+//! own files (its event log, the store files it used) are found by the
+//! wrappers from the process tree instead ([`gocache_build::engine::run`]); the
+//! test `runner::rustc_sees_the_same_environment_every_run` holds it.
 //!
 //! At the end the run's events are added up into one summary line on
 //! stderr, the log is kept as `<store>/stats/last-run.log`, and the store is
@@ -66,7 +72,6 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use gocache_build::engine::stats;
@@ -74,16 +79,15 @@ use gocache_build::engine::Store;
 
 use crate::config::Config;
 use gocache_build::engine::stats::Counters;
+use gocache_build::engine::version::FORMATS_VAR;
 
 mod env;
 mod summary;
+pub use summary::time_macro_hint;
 mod targets;
 
-use env::{ar_link, archiver_env, compiler_env, rustc_wrapper_env};
+use env::{ar_link, archiver_env, cmake_launcher_env, compiler_env, rustc_wrapper_env};
 use targets::{config_texts, option_values, targets};
-
-/// Run log files older than this were left by a run that was killed.
-const STALE_RUN_LOG: Duration = Duration::from_secs(24 * 3600);
 
 /// Run `cargo <args>` (args[0] is the cargo subcommand) with the wrapper
 /// set up; returns cargo's exit code.
@@ -156,6 +160,9 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
         );
     }
     eprintln!("{}", summary::summary_line(&counters));
+    if let Some(hint) = summary::time_macro_hint(&events) {
+        eprintln!("{hint}");
+    }
     for line in slowest_misses(&events, 5) {
         eprintln!("{line}");
     }
@@ -298,12 +305,15 @@ impl Setup {
             Ok(link) => env.extend(archiver_env(&link, &host, &targets, &getenv)),
             Err(e) => eprintln!("gocache: warning: archives get no build IDs this run: {e:#}"),
         }
+        env.extend(cmake_launcher_env(&exe, &getenv));
         // The settings, resolved once here; wrapped compiles and build
         // scripts read only these variables.
         for (k, v) in config.to_env() {
             env.push((k.into(), v.into()));
         }
         env.push(("CARGO_GOCACHE_DIR".into(), store.root().into()));
+        // What build scripts' gocache-build checks its own formats against.
+        env.push((FORMATS_VAR.into(), binary_formats().into()));
         if verify {
             env.push(("CARGO_GOCACHE_VERIFY".into(), "1".into()));
         }
@@ -318,11 +328,13 @@ impl Setup {
         if let Some(home) = cargo_home() {
             env.push(("CARGO_GOCACHE_CARGO_HOME".into(), home.into()));
         }
-        let run_log = new_run_log(store)?;
-        env.push(("CARGO_GOCACHE_RUN_LOG".into(), run_log.clone().into()));
-        let used_log = run_log.with_extension("used");
-        env.push(("CARGO_GOCACHE_USED_LOG".into(), used_log.clone().into()));
-        // ----
+        // ---- (Nothing per run: see the module docs.)
+        let run = gocache_build::engine::run::start(store.root()).with_context(|| {
+            format!(
+                "cannot create the run log under {}",
+                gocache_build::engine::run::runs_dir(store.root()).display()
+            )
+        })?;
 
         if gocache_build::engine::env::debug("run") {
             for (k, v) in &env {
@@ -331,8 +343,8 @@ impl Setup {
         }
         Ok(Setup {
             env,
-            run_log,
-            used_log,
+            run_log: run.log,
+            used_log: run.used,
         })
     }
 }
@@ -377,30 +389,25 @@ fn cargo_home() -> Option<PathBuf> {
     std::path::absolute(home).ok()
 }
 
-/// Create a fresh, empty log for this run under `<store>/stats/runs/`, and
-/// remove logs that killed runs left behind.
-fn new_run_log(store: &Store) -> Result<PathBuf> {
-    let dir = store.root().join("stats").join("runs");
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let now = SystemTime::now();
-    if let Ok(entries) = fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let stale = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() > STALE_RUN_LOG);
-            if stale {
-                let _ = fs::remove_file(e.path());
-            }
-        }
+/// This binary's formats and version, as build scripts are told them
+/// (see `gocache_build::engine::version`).
+fn binary_formats() -> String {
+    format!(
+        "{} cargo-gocache {}",
+        gocache_build::engine::version::formats(),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_scripts_are_told_formats_this_library_agrees_with() {
+        assert_eq!(
+            gocache_build::engine::version::check(&binary_formats()),
+            Ok(())
+        );
     }
-    let stamp = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let path = dir.join(format!(
-        "{}.{:09}-{}.log",
-        stamp.as_secs(),
-        stamp.subsec_nanos(),
-        std::process::id()
-    ));
-    fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    Ok(path)
 }

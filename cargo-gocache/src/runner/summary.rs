@@ -1,6 +1,6 @@
 //! The line `cargo gocache <cmd>` ends with.
 
-use gocache_build::engine::stats::Counters;
+use gocache_build::engine::stats::{Counters, Outcome};
 
 use crate::human::{format_secs, format_size};
 
@@ -85,6 +85,31 @@ fn c_summary(c: &Counters) -> String {
         line.push_str(&format!("; {} nondeterministic", c.nondeterministic));
     }
     line
+}
+
+/// The compiles left uncached because they use `__DATE__`/`__TIME__`,
+/// named, with how to opt in (`time-macros = "pin"`); `None` when none.
+pub fn time_macro_hint(events: &[gocache_build::engine::stats::Event]) -> Option<String> {
+    let mut sources: Vec<&str> = events
+        .iter()
+        .filter(|e| matches!(&e.outcome, Outcome::Uncacheable(r) if r == "time-macros"))
+        .map(|e| e.source.as_str())
+        .collect();
+    sources.sort();
+    sources.dedup();
+    if sources.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 5;
+    let mut list = sources[..sources.len().min(SHOWN)].join(", ");
+    if sources.len() > SHOWN {
+        list.push_str(&format!(" and {} more", sources.len() - SHOWN));
+    }
+    Some(format!(
+        "gocache: not cached, they use __DATE__/__TIME__: {list}; to cache them with \
+         SOURCE_DATE_EPOCH fixed at their first compile, set time-macros = \"pin\" \
+         ([workspace.metadata.gocache]) or CARGO_GOCACHE_TIME_MACROS=pin"
+    ))
 }
 
 #[cfg(test)]

@@ -67,8 +67,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use gocache_build::engine::compile::{self, Compile};
 use gocache_build::engine::compiler::{self, CompilerIdentity};
 use gocache_build::engine::hash::{ActionId, OutputId};
+use gocache_build::engine::keyline::KeyLine;
+use gocache_build::engine::lookup::MissReason;
 use gocache_build::engine::manifest::{self, Manifest, ObserveOptions};
 use gocache_build::engine::pathmap::PathMap;
+use gocache_build::engine::stamp;
 use gocache_build::engine::stats::{self, Event, Outcome};
 use gocache_build::engine::store::write_file_atomic;
 use gocache_build::engine::{Entry, Store};
@@ -207,7 +210,8 @@ fn cached(
         // For tests of the fallback: a bug in the wrapper must not fail a build.
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
-    let cwd = std::env::current_dir().context("failed to read the working directory")?;
+    // As the compiler will record it: `$PWD` when it names this directory.
+    let cwd = compile::compiler_cwd().context("failed to read the working directory")?;
     let compile = match compile::parse(args, &cwd) {
         Ok(c) => c,
         Err(u) => {
@@ -218,6 +222,14 @@ fn cached(
             return Ok(Step::PassThrough);
         }
     };
+    if let Some(reason) = super::probe::uncached_probe(&cwd, &compile) {
+        let event = Event::new(
+            Outcome::Uncacheable(reason.into()),
+            compile.source.display().to_string(),
+        );
+        stats::record(store, &event);
+        return Ok(Step::PassThrough);
+    }
     // A hit replaces its outputs by rename. Right for regular files (and
     // for a symlinked object, which the assembler replaces too), wrong for
     // `-o /dev/null` or `-MF /dev/null` (it would replace the device node)
@@ -252,30 +264,69 @@ fn cached(
         None => compile.pre_key(&identity, &map, &cwd),
     }
     .with_context(|| format!("failed to read {}", compile.source.display()))?;
+    let mut pre = pre;
+    let asm_inputs = match asm_inputs(store, compiler, &identity, &compile, &cwd, &map) {
+        Ok(files) => {
+            if let Some(a) = &files {
+                a.add_to(&mut pre);
+            }
+            files
+        }
+        Err(reason) => {
+            let event = Event::new(
+                Outcome::Uncacheable(reason),
+                compile.source.display().to_string(),
+            );
+            stats::record(store, &event);
+            return Ok(Step::PassThrough);
+        }
+    };
+    let pin = time_macro_pin(&identity);
+    if pin.is_some() {
+        // A pinned result must never serve a build that did not opt in,
+        // nor a default-mode result (none exists: uncacheable) this one.
+        pre.line("time-macros pin");
+    }
     let pre_id = pre.id();
+    let rejections = store.rejections();
     if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
         if let Some(entry) = store.get(&final_id) {
-            if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
+            if let Ok(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
                 return Ok(Step::Exit(code));
             }
         }
     }
     // Direct mode, with file hashes and probe answers remembered by stat.
     let mut memo = FileMemo::load(store, &memo_key);
-    let manifest = Manifest::load(store, &pre_id);
+    let manifest = Manifest::load_checked(store, &pre_id);
     memo.hash(&compile::absolute(&cwd, &compile.source));
-    let found = manifest.find_with(store, &pre_id, &map, &mut memo);
+    let found = match &manifest {
+        Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo),
+        Err(why) => Err(*why),
+    };
     // Best effort: without the memo the next hit rehashes.
     let _ = memo.save_if_changed(store, &memo_key);
-    if let Some((final_id, entry, _)) = found {
-        if let Some(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
-            if let Some(snap) = memo.snapshot(pre_id, final_id) {
-                let _ = snap.save(store, &snapshot_key);
+    let mut why = match found {
+        Ok((final_id, entry, _)) => {
+            match hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
+                Ok(code) => {
+                    if let Some(snap) = memo.snapshot(pre_id, final_id) {
+                        let _ = snap.save(store, &snapshot_key);
+                    }
+                    return Ok(Step::Exit(code));
+                }
+                Err(why) => why,
             }
-            return Ok(Step::Exit(code));
         }
+        Err(why) => why,
+    };
+    if store.rejections() > rejections {
+        why = MissReason::RemoteRejected;
     }
+    let known = manifest.map(|m| m.known_files(&map)).unwrap_or_default();
     let job = Miss {
+        why,
+        known,
         store,
         compiler,
         args,
@@ -285,8 +336,65 @@ fn cached(
         map: &map,
         pre: &pre,
         pre_id,
+        asm: asm_inputs.as_ref(),
+        pin,
     };
     job.run(compiled)
+}
+
+/// `time-macros = "pin"` (`CARGO_GOCACHE_TIME_MACROS=pin`): the epoch a
+/// miss compiles with, now, so that its `__DATE__` and `__TIME__` are
+/// fixed and kept with the result, and a hit returns exactly the bytes
+/// the compiler made with that epoch. `None` by default (such compiles
+/// stay uncacheable: their output depends on the clock), when the user
+/// set `SOURCE_DATE_EPOCH` (then it is a key variable like any other), and
+/// for compilers that ignore the variable (clang before 16), whose objects
+/// would still hold the real time.
+fn time_macro_pin(identity: &CompilerIdentity) -> Option<u64> {
+    if gocache_build::engine::env::var("CARGO_GOCACHE_TIME_MACROS").as_deref() != Some("pin")
+        || Compile::source_date_epoch()
+        || !honours_source_date_epoch(&identity.version)
+    {
+        return None;
+    }
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// GCC reads `SOURCE_DATE_EPOCH` since 7, clang since 16.
+fn honours_source_date_epoch(version: &str) -> bool {
+    let major_after = |word: &str| {
+        version
+            .split_once(word)
+            .and_then(|(_, rest)| rest.trim_start().split('.').next()?.parse::<u32>().ok())
+    };
+    if version.contains("clang") {
+        return major_after("version").is_some_and(|m| m >= 16);
+    }
+    // `gcc (Debian 12.2.0-14) 12.2.0`: the last word is the version.
+    version
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.split('.').next()?.parse::<u32>().ok())
+        .is_some_and(|m| m >= 7)
+}
+
+/// For plain assembly, the assembler's inputs (see `asm`); `None` for the
+/// preprocessed languages, whose inputs the depfile lists.
+fn asm_inputs(
+    store: &Store,
+    compiler: &Path,
+    identity: &CompilerIdentity,
+    compile: &Compile,
+    cwd: &Path,
+    map: &PathMap,
+) -> Result<Option<super::asm::AsmInputs>, String> {
+    if compile.lang != compile::Lang::Asm {
+        return Ok(None);
+    }
+    super::asm::inputs(store, compiler, identity, compile, cwd, map).map(Some)
 }
 
 /// A parsed result record.
@@ -296,6 +404,8 @@ struct Record {
     stdout: (OutputId, u64),
     stderr: (OutputId, u64),
     deps: (OutputId, u64),
+    /// The `SOURCE_DATE_EPOCH` a pinned compile ran with (`time-macros = "pin"`).
+    epoch: Option<u64>,
 }
 
 impl Record {
@@ -308,7 +418,7 @@ impl Record {
             line("stdout", self.stdout),
             line("stderr", self.stderr),
             line("deps", self.deps)
-        )
+        ) + &self.epoch.map_or(String::new(), |e| format!("epoch {e}\n"))
     }
 
     fn parse(text: &str) -> Option<Record> {
@@ -328,6 +438,10 @@ impl Record {
             stdout: output("stdout")?,
             stderr: output("stderr")?,
             deps: output("deps")?,
+            epoch: match lines.next() {
+                None => None,
+                Some(l) => Some(l.strip_prefix("epoch ")?.parse().ok()?),
+            },
         })
     }
 }
@@ -341,7 +455,8 @@ fn entry_of(action: ActionId, (output, size): (OutputId, u64)) -> Entry {
     }
 }
 
-/// Serve a hit; `Ok(None)` if an output is missing or damaged (a miss).
+/// Serve a hit; `Ok(Err(why))` if the record is damaged or an output is
+/// missing or damaged (a miss).
 fn hit(
     store: &Store,
     compiler: &Path,
@@ -350,26 +465,30 @@ fn hit(
     map: &PathMap,
     final_id: ActionId,
     entry: &Entry,
-) -> Result<Option<i32>> {
-    let Some(record) = store
-        .read_output(entry)
-        .and_then(|b| String::from_utf8(b).ok())
+) -> Result<Result<i32, MissReason>> {
+    let Some(bytes) = store.read_output(entry) else {
+        return Ok(Err(MissReason::OutputMissing));
+    };
+    let Some(record) = String::from_utf8(bytes)
+        .ok()
         .and_then(|t| Record::parse(&t))
     else {
-        return Ok(None);
+        return Ok(Err(MissReason::EntryDamaged));
     };
     // Empty outputs (a silent compile's stdout and stderr) need no read.
     let read = |o: (OutputId, u64)| match o.1 {
         0 => Some(Vec::new()),
         _ => store.read_output(&entry_of(final_id, o)),
     };
-    let (Some(stdout), Some(stderr)) = (read(record.stdout), read(record.stderr)) else {
-        return Ok(None);
+    // Stored by stable names: shown with this build's directories.
+    let shown = |o| read(o).and_then(|b| super::diagnostics::replay_form(&b, map));
+    let (Some(stdout), Some(stderr)) = (shown(record.stdout), shown(record.stderr)) else {
+        return Ok(Err(MissReason::OutputMissing));
     };
     let depfile = match &compile.dep {
         Some(req) => {
             let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) else {
-                return Ok(None);
+                return Ok(Err(MissReason::OutputMissing));
             };
             let prerequisites = deps_for_caller(&deps, req.system_headers, map);
             Some((
@@ -381,7 +500,7 @@ fn hit(
     };
     let object = compile::absolute(cwd, &compile.object);
     if !store.place(&entry_of(final_id, record.object), &object)? {
-        return Ok(None);
+        return Ok(Err(MissReason::OutputMissing));
     }
     if let Some((path, text)) = depfile {
         write_file_atomic(&path, text.as_bytes())?;
@@ -394,14 +513,20 @@ fn hit(
             cwd,
             map,
             &entry_of(final_id, record.object),
+            record.epoch,
         );
+    }
+    if let Some(r) = super::rerun::reporter(store) {
+        if let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) {
+            r.report(cwd, deps_for_caller(&deps, false, map));
+        }
     }
     replay(&stdout, &stderr);
     let mut event = Event::new(Outcome::Hit, compile.source.display().to_string());
     event.saved_secs = record.secs;
     event.action = Some(final_id);
     stats::record(store, &event);
-    Ok(Some(0))
+    Ok(Ok(0))
 }
 
 /// `CARGO_GOCACHE_VERIFY=1` (`cargo gocache --verify`): compile every hit
@@ -423,13 +548,19 @@ fn verify(
     cwd: &Path,
     map: &PathMap,
     object: &Entry,
+    epoch: Option<u64>,
 ) {
     let source = compile.source.display().to_string();
     let path = compile::absolute(cwd, &compile.object);
     let Some(cached) = store.read_output(object) else {
         return;
     };
-    let out = Command::new(compiler)
+    let mut cmd = Command::new(compiler);
+    if let Some(e) = epoch {
+        // The pinned epoch the result was made with.
+        cmd.env("SOURCE_DATE_EPOCH", e.to_string());
+    }
+    let out = cmd
         .args(compile::prefix_map_args(map))
         .args(&compile.run_args)
         .stdin(Stdio::null())
@@ -488,6 +619,10 @@ fn replay(stdout: &[u8], stderr: &[u8]) {
 }
 
 struct Miss<'a> {
+    /// Why the lookup missed, for the event.
+    why: MissReason,
+    /// The files the manifest's header sets list: stamped before the compile.
+    known: Vec<PathBuf>,
     store: &'a Store,
     compiler: &'a Path,
     args: &'a [OsString],
@@ -497,6 +632,10 @@ struct Miss<'a> {
     map: &'a PathMap,
     pre: &'a gocache_build::engine::KeyHasher,
     pre_id: ActionId,
+    /// Plain assembly: no depfile, these inputs instead.
+    asm: Option<&'a super::asm::AsmInputs>,
+    /// `time-macros = "pin"`: the `SOURCE_DATE_EPOCH` to compile with.
+    pin: Option<u64>,
 }
 
 /// Removes the temporary depfile however the miss ends.
@@ -535,14 +674,34 @@ impl Miss<'_> {
             stats::record(self.store, &e);
             return Ok(Step::PassThrough);
         };
-        let started = SystemTime::now();
+        // Full stamps of every input known now (the source, the headers
+        // the manifest lists), compared after the compile (see
+        // gocache_build::engine::stamp); and the source must still be what the
+        // pre-key hashed, or the object would be stored under a stale hash.
+        let source_path = compile::absolute(self.cwd, &c.source);
+        let before = stamp::Before::take(
+            std::iter::once(source_path.clone()).chain(self.known.iter().cloned()),
+            temp.0.parent(),
+        );
+        let source_held = self.source_hash().is_some_and(|want| {
+            gocache_build::engine::manifest::Disk::hash(
+                &mut gocache_build::engine::manifest::RealDisk,
+                &source_path,
+            )
+            .is_some_and(|got| got == want)
+        });
+        let started = before.started();
         let clock = Instant::now();
-        let out = Command::new(self.compiler)
-            .args(compile::prefix_map_args(self.map))
-            .args(&c.run_args)
-            .arg("-MD")
-            .arg("-MF")
-            .arg(&temp.0)
+        let mut cmd = Command::new(self.compiler);
+        cmd.args(compile::prefix_map_args(self.map))
+            .args(&c.run_args);
+        if self.asm.is_none() {
+            cmd.arg("-MD").arg("-MF").arg(&temp.0);
+        }
+        if let Some(epoch) = self.pin {
+            cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());
+        }
+        let out = cmd
             .stdin(Stdio::inherit())
             .output()
             .with_context(|| format!("failed to run {}", self.compiler.display()))?;
@@ -560,41 +719,54 @@ impl Miss<'_> {
 
         // The caller's depfile comes first: it is owed even if the result
         // cannot be cached.
-        let text = fs::read_to_string(&temp.0)
-            .with_context(|| format!("failed to read {}", temp.0.display()))?;
-        let dep = gocache_build::engine::depfile::parse(&text)
-            .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
-        if dep.prerequisites.is_empty() {
-            bail!("the depfile {} lists no source", temp.0.display());
-        }
+        let prerequisites = match self.asm {
+            // The assembler's inputs are in the pre-key, and observed below
+            // for changes during the compile; the record lists the source.
+            Some(_) => vec![c.source.clone()],
+            None => {
+                let text = fs::read_to_string(&temp.0)
+                    .with_context(|| format!("failed to read {}", temp.0.display()))?;
+                let dep = gocache_build::engine::depfile::parse(&text)
+                    .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
+                if dep.prerequisites.is_empty() {
+                    bail!("the depfile {} lists no source", temp.0.display());
+                }
+                dep.prerequisites
+            }
+        };
         // Without the compiler's own search list the probes would be
         // incomplete: then the result is not cached (below), and every
         // header counts as a user header in the caller's depfile (a longer
         // -MMD list is harmless; a shorter one would not be).
-        let sysdirs = compiler::system_include_dirs(
-            Some(self.store),
-            self.compiler,
-            self.identity,
-            c.lang.name(),
-            &c.sysdir_args,
-        );
+        let sysdirs = match self.asm {
+            // No preprocessor, no include search.
+            Some(_) => Ok(Vec::new()),
+            None => c.system_dirs(Some(self.store), self.compiler, self.identity),
+        };
         let (sysdirs, search_known) = match sysdirs {
             Ok(dirs) => (dirs, true),
             Err(_) => (Vec::new(), false),
         };
         let search = c.search_path(self.cwd, &sysdirs);
-        let system_dirs: Vec<PathBuf> = c
-            .isystem_dirs
-            .iter()
-            .chain(&sysdirs)
-            .chain(&c.after_dirs)
-            .map(|d| compile::absolute(self.cwd, d))
-            .collect();
+        let system_headers = SystemHeaders::new(c, self.cwd, &sysdirs);
+        // `-MMD`'s list is gcc's to decide (a header included by a system
+        // header is a system one too, which no depfile shows): ask it.
+        let user_only = c.dep.as_ref().filter(|d| !d.system_headers);
+        let user_headers = user_only
+            .filter(|_| search_known)
+            .and_then(|_| self.user_headers(&temp.0));
+        let (search_known, user_headers) = match (user_only, user_headers) {
+            (Some(_), None) => (false, None),
+            (_, u) => (search_known, u),
+        };
         let mut deps = String::new();
-        let mut files = Vec::with_capacity(dep.prerequisites.len());
-        for p in &dep.prerequisites {
+        let mut files = Vec::with_capacity(prerequisites.len());
+        for p in &prerequisites {
             let abs = compile::absolute(self.cwd, p);
-            let system = system_dirs.iter().any(|d| abs.starts_with(d));
+            let system = match &user_headers {
+                Some(user) => !user.contains(&abs),
+                None => system_headers.contains(&abs),
+            };
             let shown = if p.is_absolute() {
                 self.map.map(p)
             } else {
@@ -622,6 +794,9 @@ impl Miss<'_> {
         // costs only the caching, and the output is shown once. (A fault
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
+        if let Some(r) = super::rerun::reporter(self.store) {
+            r.report(self.cwd, &prerequisites);
+        }
         replay(&out.stdout, &out.stderr);
 
         if !search_known {
@@ -632,16 +807,48 @@ impl Miss<'_> {
         }
         let opts = ObserveOptions {
             started,
-            source_date_epoch: Compile::source_date_epoch(),
+            // A user's SOURCE_DATE_EPOCH fixes the time macros only for a
+            // compiler that reads it: clang 14 ignores it, and caching its
+            // `__TIME__` would serve a stale one.
+            source_date_epoch: (Compile::source_date_epoch()
+                && honours_source_date_epoch(&self.identity.version))
+                || self.pin.is_some(),
         };
-        let observed = match manifest::observe(&files, &search, self.map, opts) {
+        if let Some(asm) = self.asm {
+            // Only to see that none changed while the compile ran.
+            files.extend(asm.files.iter().cloned());
+        }
+        let observed = if source_held {
+            manifest::observe(&files, &search, self.map, opts)
+                .and_then(|o| before.check(&files).map(|()| o))
+        } else {
+            Err(manifest::NotCacheable::ModifiedDuringCompile(source_path))
+        };
+        let observed = match observed {
             Ok(o) => o,
             Err(nc) => {
+                // Name the file that holds the time macros when it is a
+                // header: `cargo gocache` lists them with the way to opt in.
+                let source = match &nc {
+                    manifest::NotCacheable::TimeMacros(f) if files.first() != Some(f) => {
+                        format!("{source} (via {})", f.display())
+                    }
+                    _ => source,
+                };
                 let mut e = Event::new(Outcome::Uncacheable(nc.reason().into()), source);
                 e.spent_secs = secs;
                 stats::record(self.store, &e);
                 return Ok(Step::Exit(0));
             }
+        };
+        let outputs = super::diagnostics::store_form(&out.stdout, self.map)
+            .zip(super::diagnostics::store_form(&out.stderr, self.map));
+        let Some((stdout, stderr)) = outputs else {
+            let why = Outcome::Uncacheable("output-not-relocatable".into());
+            let mut e = Event::new(why, source);
+            e.spent_secs = secs;
+            stats::record(self.store, &e);
+            return Ok(Step::Exit(0));
         };
         let final_key = observed.key(&self.pre_id);
         let final_id = final_key.id();
@@ -654,9 +861,10 @@ impl Miss<'_> {
         let record = Record {
             secs,
             object: put(&object)?,
-            stdout: put(&out.stdout)?,
-            stderr: put(&out.stderr)?,
+            stdout: put(&stdout)?,
+            stderr: put(&stderr)?,
             deps: put(deps.as_bytes())?,
+            epoch: self.pin,
         };
         // The record before the manifest entry that leads to it.
         self.store.put(&final_id, record.render().as_bytes())?;
@@ -680,7 +888,7 @@ impl Miss<'_> {
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
         gocache_build::engine::explain::note_miss(self.store, &object_name, &final_id);
-        let mut e = Event::new(Outcome::Miss, source);
+        let mut e = Event::miss(self.why, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
         stats::record(self.store, &e);
@@ -689,6 +897,59 @@ impl Miss<'_> {
 }
 
 impl Miss<'_> {
+    /// The source's hash as the pre-key has it.
+    fn source_hash(&self) -> Option<String> {
+        self.pre
+            .lines()
+            .iter()
+            .rev()
+            .find_map(|l| match KeyLine::parse(l)? {
+                KeyLine::Source { hash, .. } => Some(hash),
+                _ => None,
+            })
+    }
+
+    /// The files a `-MMD` depfile lists for this compile, as gcc decides
+    /// (absolute): the compile's preprocessing run again with `-E -MMD`
+    /// into `beside` + `.mmd`. Only for a miss whose caller asked for
+    /// `-MMD` (the pre-key tells those apart, so a hit replays the list
+    /// such a miss made). `None` if that fails.
+    fn user_headers(&self, beside: &Path) -> Option<Vec<PathBuf>> {
+        let c = self.compile;
+        let temp = TempFile(beside.with_extension("mmd"));
+        // The object's `-o`, dropped: `-E` writes to /dev/null instead.
+        let object = c.object.to_str()?;
+        let joined = format!("-o{object}");
+        let mut args = Vec::with_capacity(c.run_args.len());
+        let mut it = c.run_args.iter();
+        while let Some(a) = it.next() {
+            if a == "-o" {
+                it.next();
+            } else if *a != joined {
+                args.push(a.as_str());
+            }
+        }
+        let out = Command::new(self.compiler)
+            .args(compile::prefix_map_args(self.map))
+            .args(args)
+            .args(["-E", "-o", "/dev/null", "-MMD", "-MF"])
+            .arg(&temp.0)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = fs::read_to_string(&temp.0).ok()?;
+        let dep = gocache_build::depfile::parse(&text)?;
+        Some(
+            dep.prerequisites
+                .iter()
+                .map(|p| compile::absolute(self.cwd, p))
+                .collect(),
+        )
+    }
+
     /// Best effort: look the new result up through the memo, which records
     /// the stamps, and keep the snapshot. Costs one more read of the
     /// headers, nothing next to the compile just run.
@@ -703,6 +964,70 @@ impl Miss<'_> {
                 let _ = snap.save(self.store, &filememo::snapshot_key(&memo_key));
             }
         }
+    }
+}
+
+/// The headers `-MMD` leaves out of the depfile: those gcc found in a
+/// system directory (`-isystem`, the compiler's own, `-idirafter`).
+///
+/// `CPATH` directories show in the compiler's own list but are searched as
+/// `-I` ones are, so their headers are user headers. A header under a user
+/// directory (`-iquote`, `-I`, `CPATH`) counts as a user one even when a
+/// system directory holds it too (`-I s/sub` below `-isystem s`): listing
+/// a header gcc would leave out is harmless to make, leaving out one it
+/// lists is not. gcc ignores `-I` of a system directory itself, and so do
+/// we. The source is always listed.
+struct SystemHeaders {
+    system: Vec<PathBuf>,
+    user: Vec<PathBuf>,
+    source: PathBuf,
+}
+
+impl SystemHeaders {
+    fn new(c: &Compile, cwd: &Path, sysdirs: &[PathBuf]) -> SystemHeaders {
+        let abs = |d: &PathBuf| compile::absolute(cwd, d);
+        // An empty element of CPATH is the working directory.
+        let cpath: Vec<PathBuf> = gocache_build::env::var_os("CPATH")
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .map(|d| {
+                        if d.as_os_str().is_empty() {
+                            ".".into()
+                        } else {
+                            d
+                        }
+                    })
+                    .map(|d| abs(&d))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let system: Vec<PathBuf> = c
+            .isystem_dirs
+            .iter()
+            .chain(sysdirs)
+            .chain(&c.after_dirs)
+            .map(abs)
+            .filter(|d| !cpath.contains(d))
+            .collect();
+        let user = c
+            .quote_dirs
+            .iter()
+            .chain(&c.include_dirs)
+            .map(abs)
+            .chain(cpath)
+            .filter(|d| !system.contains(d))
+            .collect();
+        SystemHeaders {
+            system,
+            user,
+            source: abs(&c.source),
+        }
+    }
+
+    fn contains(&self, file: &Path) -> bool {
+        file != self.source
+            && self.system.iter().any(|d| file.starts_with(d))
+            && !self.user.iter().any(|d| file.starts_with(d))
     }
 }
 
@@ -732,13 +1057,34 @@ mod tests {
             stdout: (OutputId::of(b""), 0),
             stderr: (OutputId::of(b"warning"), 7),
             deps: (OutputId::of(b"u a.c\n"), 6),
+            epoch: None,
         };
         let p = Record::parse(&r.render()).unwrap();
         assert_eq!(
-            (p.secs, p.object, p.stderr, p.deps),
-            (1.25, r.object, r.stderr, r.deps)
+            (p.secs, p.object, p.stderr, p.deps, p.epoch),
+            (1.25, r.object, r.stderr, r.deps, None)
         );
         assert!(Record::parse("gocache-result v1\nsecs x\n").is_none());
+        let pinned = Record {
+            epoch: Some(1_700_000_000),
+            ..r
+        };
+        let p = Record::parse(&pinned.render()).unwrap();
+        assert_eq!(p.epoch, Some(1_700_000_000));
+    }
+
+    #[test]
+    fn which_compilers_honour_source_date_epoch() {
+        assert!(honours_source_date_epoch("gcc (Debian 12.2.0-14) 12.2.0"));
+        assert!(honours_source_date_epoch(
+            "aarch64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0"
+        ));
+        assert!(!honours_source_date_epoch("gcc (GCC) 6.3.0"));
+        assert!(!honours_source_date_epoch("Debian clang version 14.0.6"));
+        assert!(honours_source_date_epoch(
+            "Ubuntu clang version 16.0.6 (15)"
+        ));
+        assert!(honours_source_date_epoch("clang version 18.1.8"));
     }
 
     #[test]

@@ -286,7 +286,7 @@ impl FileMemo {
     /// nearest directory that does exist, whose stamp changes when the
     /// missing one is created.
     pub fn is_file(&mut self, path: &Path) -> bool {
-        let real = || fs::metadata(path).is_ok_and(|m| !m.is_dir());
+        let real = || gocache_build::manifest::probe_present(path);
         let mut dir = path;
         let stamp = loop {
             let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
@@ -314,11 +314,15 @@ impl FileMemo {
             self.changed = true;
         }
         let answer = real();
-        // Only a name directly in the directory can be a symlink whose
-        // target changes behind the directory's back; deeper names are
-        // missing directories (answer `false`).
-        let is_link =
-            answer && fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        // A symlink's target can change behind the directory's back: the
+        // name itself (dangling or not) or, for a deeper name, its first
+        // component, a dangling symlink to a directory (`ln/x.h` with
+        // `ln -> gone`): `dir` is the nearest directory that resolves, so
+        // nothing between it and `path` resolves but such a link.
+        let first = Path::new(name).components().next();
+        let is_link = first.is_some_and(|c| {
+            fs::symlink_metadata(dir.join(c)).is_ok_and(|m| m.file_type().is_symlink())
+        });
         if memo.stamp.is_some() && !is_link {
             memo.names.insert(name.to_string(), answer);
             self.changed = true;
@@ -462,7 +466,7 @@ impl Disk for Snapshot {
 
     fn is_file(&mut self, path: &Path) -> bool {
         self.stale = true;
-        fs::metadata(path).is_ok_and(|m| !m.is_dir())
+        gocache_build::manifest::probe_present(path)
     }
 }
 

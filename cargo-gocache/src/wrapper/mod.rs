@@ -8,6 +8,10 @@
 //! every fault in it ends in running the real tool, never a failed build.
 
 pub mod ar;
+mod asm;
 pub mod cc;
+pub mod diagnostics;
 pub mod filememo;
+mod probe;
+pub mod rerun;
 pub mod rust;

@@ -188,6 +188,52 @@ fn members(lib: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Version handshake: a `cargo-gocache` whose cache format differs from the
+/// build script's `gocache-build` (its value of `CARGO_GOCACHE_FORMATS`)
+/// gets one warning line and a plain cc compile, uncached; the same build
+/// without the mismatch uses the cache.
+#[test]
+fn helper_under_a_binary_of_another_cache_format_compiles_uncached_with_one_warning() {
+    let c = Crate::new(
+        "skew",
+        "use gocache_build::CachedBuild;\nfn main() { cc::Build::new().file(\"src/a.c\").cached_compile(\"skew\"); }\n",
+        "extern \"C\" { fn f_a() -> i32; }\nfn main() { println!(\"{}\", unsafe { f_a() }); }\n",
+        &[("src/a.c", "int f_a(void) { return 42; }\n")],
+    );
+    let r = run(c.cargo(&["build"]).env(
+        "CARGO_GOCACHE_FORMATS",
+        "store 999 protocol 1 cargo-gocache 9.9.9",
+    ))
+    .success();
+    let stderr = r.stderr();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("do not share a cache format"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one line:\n{stderr}");
+    assert!(
+        warnings[0].contains("store 999 protocol 1 cargo-gocache 9.9.9"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("compiling without the cache"));
+    assert_eq!(c.stats(), (0, 0), "nothing looked up or stored");
+    // Without the variable (a build without `cargo gocache`): the cache is
+    // used, and the program is right.
+    assert_eq!(c.run().trim(), "42");
+    assert_eq!(c.stats(), (0, 1));
+    // This binary's own formats agree: the script reruns (the variable
+    // changed) and hits.
+    let mut cmd = c.cargo(&["build"]);
+    cmd.env(
+        "CARGO_GOCACHE_FORMATS",
+        gocache_build::engine::version::formats(),
+    );
+    let r = run(&mut cmd).success();
+    assert!(!r.stderr().contains("cache format"), "{}", r.stderr());
+    assert_eq!(c.stats(), (1, 1));
+}
+
 /// Go's reason for build IDs: deleting a source leaves every remaining file
 /// older than the archive, yet the archive is stale.
 #[test]
@@ -411,4 +457,40 @@ fn example_helper_lib_tests_pass_and_a_second_checkout_hits() {
         let want = if i == 0 { (0, 2) } else { (2, 2) };
         assert_eq!(stats(), want, "after checkout {checkout}");
     }
+}
+
+/// The helper printed `rerun-if-changed` for every header, a header it
+/// generates into `OUT_DIR` on every run too, so cargo reran the build
+/// script on every build: a build with nothing changed must run none.
+#[test]
+fn helper_header_generated_into_out_dir_causes_no_rerun() {
+    let c = Crate::new(
+        "genhdr",
+        r##"
+use gocache_build::CachedBuild;
+
+fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    std::fs::write(format!("{out}/gen.h"), "#define GEN 7\n").unwrap();
+    cc::Build::new().file("src/a.c").include(&out).cached_compile("genhdr");
+}
+"##,
+        "extern \"C\" { fn f_a() -> i32; }\nfn main() { println!(\"{}\", unsafe { f_a() }); }\n",
+        &[(
+            "src/a.c",
+            "#include \"gen.h\"\nint f_a(void) { return GEN; }\n",
+        )],
+    );
+    let ran = |r: &Run| {
+        r.stderr().lines().any(|l| {
+            l.contains("Running `")
+                && l.contains("/build/genhdr-")
+                && l.contains("/build-script-build`")
+        })
+    };
+    let first = run(&mut c.cargo(&["build", "-v"])).success();
+    assert!(ran(&first), "{}", first.stderr());
+    let second = run(&mut c.cargo(&["build", "-v"])).success();
+    assert!(!ran(&second), "nothing changed, yet: {}", second.stderr());
+    assert_eq!(c.run().trim(), "7");
 }

@@ -186,6 +186,8 @@ impl Drop for Demo {
 #[derive(Debug)]
 struct Explained {
     object: String,
+    /// Why the lookup missed (`lookup: ...`), as the wrapper recorded it.
+    lookup: Option<String>,
     changes: Vec<String>,
 }
 
@@ -195,8 +197,13 @@ fn explained(stdout: &str) -> Vec<Explained> {
         if let Some(object) = line.strip_prefix("miss: ") {
             out.push(Explained {
                 object: object.to_string(),
+                lookup: None,
                 changes: Vec::new(),
             });
+        } else if let Some(why) = line.strip_prefix("    lookup: ") {
+            out.last_mut()
+                .unwrap_or_else(|| panic!("a lookup line before any miss:\n{stdout}"))
+                .lookup = Some(why.to_string());
         } else if let Some(change) = line.strip_prefix("    ") {
             out.last_mut()
                 .unwrap_or_else(|| panic!("a change line before any miss:\n{stdout}"))
@@ -257,6 +264,7 @@ fn explain_names_exactly_the_input_that_changed() {
             "{}",
             r.stdout()
         );
+        assert_eq!(m.lookup.as_deref(), Some("no entry for these inputs"));
     }
 
     // A header edit: only a.c misses, for that header.
@@ -266,6 +274,13 @@ fn explain_names_exactly_the_input_that_changed() {
     let (r, misses) = d.explain(None);
     let m = only_miss(&r, &misses, "a.c");
     assert_eq!(m.changes.len(), 1, "{}", r.stdout());
+    // The lookup says why itself: the manifest was there, no header set held.
+    assert_eq!(
+        m.lookup.as_deref(),
+        Some("no header set of these inputs matched"),
+        "{}",
+        r.stdout()
+    );
     assert!(
         m.changes[0].ends_with("include/x.h: content changed"),
         "{}",
@@ -278,6 +293,7 @@ fn explain_names_exactly_the_input_that_changed() {
     assert_eq!(misses.len(), 2, "{}", r.stdout());
     for m in &misses {
         assert_eq!(m.changes, ["flag -DFOO added"], "{}", r.stdout());
+        assert_eq!(m.lookup.as_deref(), Some("no entry for these inputs"));
     }
     // PATTERN filters by source.
     let (r, misses) = d.explain(Some("b.c"));

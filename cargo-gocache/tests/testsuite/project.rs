@@ -22,6 +22,25 @@ pub fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The C compiler the end-to-end tests run: gcc, or the one named by
+/// `GOCACHE_TEST_CC` (`tests/run.sh` runs the gcc tests again with
+/// `GOCACHE_TEST_CC=clang` when clang is installed).
+pub fn test_cc() -> &'static str {
+    match std::env::var("GOCACHE_TEST_CC").as_deref() {
+        Ok("clang") => "clang",
+        Ok("gcc") | Err(_) => "gcc",
+        Ok(other) => panic!("GOCACHE_TEST_CC={other}: expected gcc or clang"),
+    }
+}
+
+/// The C++ compiler that goes with [`test_cc`].
+pub fn test_cxx() -> &'static str {
+    match test_cc() {
+        "clang" => "clang++",
+        _ => "g++",
+    }
+}
+
 /// A command with the variables that would leak the test runner's own
 /// setup (a target dir, a compiler, a gocache run) removed.
 pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
@@ -50,6 +69,10 @@ pub fn clean_command(program: impl AsRef<OsStr>) -> Command {
         if k.starts_with("CC_") || k.starts_with("CXX_") {
             cmd.env_remove(&*k);
         }
+    }
+    // Under `GOCACHE_TEST_CC=clang`, builds use clang as a user's CC would.
+    if test_cc() != "gcc" {
+        cmd.env("CC", test_cc()).env("CXX", test_cxx());
     }
     cmd
 }
@@ -187,4 +210,15 @@ pub fn archives(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             (key.join("/"), fs::read(&p).unwrap())
         })
         .collect()
+}
+
+/// Fail (not skip) when a tool the test needs is missing: a test that
+/// passes without its tool proves nothing.
+#[track_caller]
+pub fn require_tool(name: &str) {
+    let ok = Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "{name} not found: run bash tests/run.sh to install");
 }

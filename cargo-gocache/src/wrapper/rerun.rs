@@ -1,0 +1,237 @@
+//! `cargo:rerun-if-changed` for the sources and headers of a build
+//! script's compiles, so an edit to your own C rebuilds it (issue 12).
+//!
+//! # Why
+//!
+//! A build script that prints any `rerun-if-*` line turns off cargo's
+//! default (rerun when any file of the package changes). `cc` prints
+//! `rerun-if-env-changed` for `CC`, `CFLAGS` and the like, but never
+//! `rerun-if-changed` for what it compiles: with plain cargo, an edit to a
+//! header or a C source of a crate's own C is not rebuilt. The wrapper sees
+//! every file of every compile (the depfile of a miss, the stored header
+//! list of a hit), so under `cargo gocache` it prints them.
+//!
+//! # How the lines reach cargo
+//!
+//! `cc` runs the compiler with its stdout inherited from the build script
+//! (`OutputKind::Forward`, the default, in cc's `command_helpers.rs`), and
+//! cargo reads the build script's stdout for directives. The wrapper
+//! writes one `cargo:rerun-if-changed=PATH` line per `write(2)` on fd 1:
+//! a pipe write of at most `PIPE_BUF` bytes is atomic, so the lines of
+//! parallel compiles never interleave. The lines go before the compiler's
+//! own stdout is replayed, so a compiler output without a final newline
+//! cannot run into them. (`cargo_output(false)` sends the compiler's stdout
+//! to `/dev/null`: nothing reaches cargo, as without gocache.)
+//!
+//! # When (every condition must hold; otherwise nothing is printed)
+//!
+//! - **Under `cargo gocache`**: the process belongs to a run
+//!   ([`gocache_build::engine::run::current`]); a wrapper used on its own prints
+//!   nothing.
+//! - **In a build script, run by cc**: `CARGO_MANIFEST_DIR` and `OUT_DIR`
+//!   are set and the wrapper's parent process is the build script itself
+//!   (its executable is `build-script-*`, read from `/proc`). cc, unless
+//!   told `cargo_metadata(false)`, has by then printed its
+//!   `rerun-if-env-changed` lines, so cargo's default is already off and
+//!   these lines only add to what it watches. Compiles run by make or
+//!   CMake are not reported: their build scripts (the `cmake` crate prints
+//!   no `rerun-if` line) usually keep cargo's default, which already reruns
+//!   them on any edit of the package, and a line from us would narrow it to
+//!   the C files, so an edit of `CMakeLists.txt` would be missed. Off Linux
+//!   (no `/proc`) nothing is reported. The one case this rule gets wrong: a
+//!   build script that turns cc's metadata off and prints no `rerun-if`
+//!   line of its own is narrowed to its C files.
+//! - **A path package**: the build script's package is not under the
+//!   cargo home (registry and git sources) and has no `.cargo-ok` or
+//!   `.cargo-checksum.json` (registry and vendored sources). Its files do
+//!   not change, so watching them costs cargo stats for nothing.
+//! - **The run's start is known**: cargo writes `invoked.timestamp` beside
+//!   `OUT_DIR` as the build script starts and compares every
+//!   `rerun-if-changed` path's mtime with it on the next build.
+//!
+//! # Which files
+//!
+//! Only files that can be edited and matter: under the build script's
+//! package or the workspace root, not under the target directory (the
+//! nearest ancestor of `OUT_DIR` holding cargo's `CACHEDIR.TAG`, so every
+//! `OUT_DIR` of the build is out), not under the cargo home, and **older
+//! than the run's start**: a file the build script generated (or touched)
+//! during this run would be newer than `invoked.timestamp` on every next
+//! build, and cargo would rerun the script forever. System headers are
+//! outside those trees. Paths cargo cannot take are skipped: not UTF-8
+//! (cargo reads directives as UTF-8), holding a line break (the line would
+//! split), or ending in whitespace (cargo trims the line); spaces inside a
+//! path are fine, as cargo takes the rest of the line after `=`.
+//!
+//! A hit reports from its stored header list, a miss (cached or found
+//! uncacheable after compiling) from the depfile it made; a compile that
+//! fails, or that is not a cacheable compile (link, `-E`...), reports
+//! nothing: a wrong list is worse than none, and a failed build script
+//! reruns anyway.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use gocache_build::engine::rerun::{directive, normalize, run_started};
+use gocache_build::engine::Store;
+
+/// What decides whether and which files are reported; found once per
+/// process.
+#[derive(Debug)]
+pub struct Reporter {
+    /// Files under these are reported...
+    roots: Vec<PathBuf>,
+    /// ...unless under these.
+    excluded: Vec<PathBuf>,
+    /// The build script's start (`invoked.timestamp`).
+    started: SystemTime,
+}
+
+/// The reporter for this process, or `None` when nothing is to be reported
+/// (see the module docs).
+pub fn reporter(store: &Store) -> Option<&'static Reporter> {
+    static R: OnceLock<Option<Reporter>> = OnceLock::new();
+    R.get_or_init(|| Reporter::new(store)).as_ref()
+}
+
+impl Reporter {
+    fn new(store: &Store) -> Option<Reporter> {
+        gocache_build::engine::run::current(store.root())?;
+        let var = |n: &str| gocache_build::engine::env::var_os(n).filter(|v| !v.is_empty());
+        let manifest_dir = normalize(Path::new(&var("CARGO_MANIFEST_DIR")?));
+        let out_dir = normalize(Path::new(&var("OUT_DIR")?));
+        if !parent_is_build_script() {
+            return None;
+        }
+        let cargo_home = var("CARGO_GOCACHE_CARGO_HOME").map(|h| normalize(Path::new(&h)));
+        let foreign = cargo_home
+            .as_ref()
+            .is_some_and(|h| manifest_dir.starts_with(h))
+            || manifest_dir.join(".cargo-ok").exists()
+            || manifest_dir.join(".cargo-checksum.json").exists();
+        if foreign {
+            return None;
+        }
+        let started = run_started(&out_dir)?;
+        let target_dir = out_dir
+            .ancestors()
+            .find(|d| d.join("CACHEDIR.TAG").is_file())?
+            .to_path_buf();
+        let mut roots = vec![manifest_dir];
+        roots.extend(var("CARGO_GOCACHE_WORKSPACE").map(|w| normalize(Path::new(&w))));
+        let mut excluded = vec![target_dir, out_dir];
+        excluded.extend(cargo_home);
+        Some(Reporter {
+            roots,
+            excluded,
+            started,
+        })
+    }
+
+    /// Print the lines for `files` (relative ones are relative to `cwd`).
+    pub fn report<P: AsRef<Path>>(&self, cwd: &Path, files: impl IntoIterator<Item = P>) {
+        let mut seen = HashSet::new();
+        for f in files {
+            let path = normalize(&gocache_build::engine::compile::absolute(cwd, f.as_ref()));
+            if !seen.insert(path.clone()) || !self.wanted(&path) {
+                continue;
+            }
+            if let Some(line) = directive(&path) {
+                write_line(line.as_bytes());
+            }
+        }
+    }
+
+    fn wanted(&self, path: &Path) -> bool {
+        if !self.roots.iter().any(|r| path.starts_with(r))
+            || self.excluded.iter().any(|e| path.starts_with(e))
+        {
+            return false;
+        }
+        // Strictly older than the run: a file generated or rewritten during
+        // it (even in the same clock tick) is not reported.
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < self.started)
+    }
+}
+
+/// One `write(2)` of the whole line on fd 1 (`Stdout` may split a line
+/// into several writes around its buffer). Best effort: a closed stdout
+/// must not fail the compile.
+#[cfg(unix)]
+fn write_line(line: &[u8]) {
+    use std::io::Write;
+    use std::mem::ManuallyDrop;
+    use std::os::fd::FromRawFd;
+    // Anything buffered in Rust's stdout goes first, in order.
+    let _ = std::io::stdout().flush();
+    // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop
+    // keeps this handle from closing it.
+    let mut out = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+    let _ = out.write_all(line);
+}
+
+#[cfg(not(unix))]
+fn write_line(line: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(line);
+    let _ = out.flush();
+}
+
+/// Is the parent process a cargo build script (cc's compile, not one run
+/// by make or CMake)? Cargo names it `build-script-<name>` (its hard link)
+/// or `build_script_<name>-<hash>`.
+#[cfg(target_os = "linux")]
+fn parent_is_build_script() -> bool {
+    let ppid = std::os::unix::process::parent_id();
+    std::fs::read_link(format!("/proc/{ppid}/exe"))
+        .ok()
+        .as_deref()
+        .and_then(Path::file_name)
+        .and_then(std::ffi::OsStr::to_str)
+        .is_some_and(|n| n.starts_with("build-script-") || n.starts_with("build_script_"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn parent_is_build_script() -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_files_under_the_roots_and_outside_the_exclusions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("pkg");
+        let target = root.join("target");
+        std::fs::create_dir_all(&target).unwrap();
+        let old = root.join("old.h");
+        let in_target = target.join("gen.h");
+        let outside = tmp.path().join("outside.h");
+        for f in [&old, &in_target, &outside] {
+            std::fs::write(f, "").unwrap();
+        }
+        let started = SystemTime::now() + std::time::Duration::from_secs(5);
+        let r = Reporter {
+            roots: vec![root.clone()],
+            excluded: vec![target],
+            started,
+        };
+        assert!(r.wanted(&old));
+        assert!(!r.wanted(&in_target));
+        assert!(!r.wanted(&outside));
+        assert!(!r.wanted(&root.join("missing.h")));
+        // A file newer than the run's start: generated by this run.
+        let r = Reporter {
+            started: SystemTime::UNIX_EPOCH,
+            ..r
+        };
+        assert!(!r.wanted(&old));
+    }
+}

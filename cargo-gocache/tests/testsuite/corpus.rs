@@ -1,0 +1,319 @@
+//! The corpus (issue 11): real `-sys` crates from crates.io, built every way build scripts
+//! build native code in the wild, under plain cargo and under `cargo gocache`.
+//!
+//! `tests/corpus` is one workspace (one binary crate, its own `Cargo.lock`) depending on:
+//!
+//! | crate | how its native code is built |
+//! | --- | --- |
+//! | openssl-sys `vendored` (openssl-src) | perl `Configure` + make, perlasm `.s`, `$(AR)` = the archiver program only |
+//! | tikv-jemalloc-sys | autotools: `configure` (probe compiles) + make |
+//! | libz-ng-sys | the `cmake` crate (CMake's Makefile generator) |
+//! | ring | cc, with pregenerated assembly |
+//! | libgit2-sys `vendored` (and libz-sys) | cc, a long source list |
+//! | libmimalloc-sys | cc, one `static.c` at `-O3` using `__DATE__`/`__TIME__` |
+//! | cxx | cc in C++ (`cpp(true)`) |
+//!
+//! (cxx is the C++ crate: the lightest widely used one that compiles C++ through cc, one
+//! `cxx.cc`, with no system library to find.) The binary calls a function of each library
+//! and prints what it computed, the same on any machine, so "the binaries run the same" is a
+//! byte comparison of their output.
+//!
+//! These tests build hundreds of C files in release mode (about N minutes on two cores), so
+//! they are `#[ignore]`d: `cargo test` alone skips them, and `bash tests/run.sh` (which CI
+//! runs) runs them explicitly with `--ignored`. Each tool has one target directory for the
+//! whole corpus; cargo's registry downloads come from the user's `CARGO_HOME`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::e2e::{count, take_stats};
+use crate::project::{cargo, copy_tree, gocache, run, Run};
+
+/// The corpus workspace in the repository.
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("tests")
+        .join("corpus")
+}
+
+/// The tools the corpus needs besides gcc: a missing one fails the test with the hint,
+/// never skips it.
+#[track_caller]
+fn require_tools() {
+    for tool in ["cmake", "perl", "make", "g++"] {
+        let found = std::process::Command::new(tool)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            found,
+            "{tool} is not installed: run bash tests/run.sh to install"
+        );
+    }
+}
+
+/// A copy of the corpus workspace under `tmp` (the repository's stays untouched).
+fn corpus_copy(tmp: &Path) -> PathBuf {
+    let ws = tmp.join("corpus");
+    copy_tree(&corpus_dir(), &ws);
+    ws
+}
+
+/// `cargo build --release --locked` of `ws` into `target`, under cargo or `cargo gocache`.
+#[track_caller]
+fn build(store: Option<&Path>, ws: &Path, target: &Path, extra: &[&str]) -> Run {
+    let mut cmd = match store {
+        Some(store) => {
+            let mut cmd = gocache(store);
+            cmd.args(["gocache", "build"]);
+            cmd
+        }
+        None => {
+            let mut cmd = cargo();
+            cmd.arg("build");
+            cmd
+        }
+    };
+    cmd.args(["--release", "--locked"])
+        .args(extra)
+        .current_dir(ws)
+        .env("CARGO_TARGET_DIR", target);
+    run(&mut cmd).success()
+}
+
+/// What the corpus binary in `target` prints.
+#[track_caller]
+fn corpus_output(target: &Path) -> String {
+    let exe = target.join("release").join("gocache-corpus");
+    let r = run(&mut std::process::Command::new(&exe)).success();
+    r.stdout()
+}
+
+/// The uncacheable compiles of a corpus build and why each reason is expected. A reason not
+/// listed here fails the test: every compile that is not cached has a stated reason.
+///
+/// Not here on purpose: `time-macros` (the corpus opts in to `time-macros = "pin"`, so
+/// mimalloc's `static.c` must be cached), `assembler` and `assembler-with-cpp` (openssl's
+/// perlasm `.s` and ring's `.S` are cached), and every fault (`unknown-search-path`,
+/// `modified-during-compile`, `unreadable-input`, ...).
+const EXPECTED_UNCACHEABLE: &[(&str, &str)] = &[
+    (
+        "link",
+        "configure's and cc's link checks (and link-cplusplus's probe) link through the \
+         wrapper; a link is not a compile, and its output is not cached",
+    ),
+    (
+        "-E",
+        "configure's preprocessor checks (`$CPP`, `cc -E`): preprocessed text to stdout, as \
+         cheap to redo as to look up",
+    ),
+    (
+        "compile-error",
+        "configure's probes that fail on purpose (a missing header or function); a failure \
+         is never cached",
+    ),
+    (
+        "probe:cmake-try-compile",
+        "CMake's try_compile scratch projects run uncached, so they do not fill the store \
+         (breadth's choice, wrapper/probe.rs)",
+    ),
+    (
+        "no-input",
+        "compiler queries with no source (`-v`, `-dumpversion`, `-print-*`) from configure \
+         and Configure",
+    ),
+    (
+        "--version",
+        "compiler identification by configure and CMake",
+    ),
+    (
+        "stdin",
+        "probes that compile from standard input (`echo ... | cc -x c -`), which has no \
+         file to hash",
+    ),
+    (
+        "output-to-stdout",
+        "probes that write their output to stdout (`-o -`, `-dM -E`)",
+    ),
+];
+
+#[track_caller]
+fn assert_uncacheable_reasons(stage: &str, stats: &Value) {
+    let allowed: BTreeSet<&str> = EXPECTED_UNCACHEABLE.iter().map(|(r, _)| *r).collect();
+    let reasons: BTreeSet<String> = stats["uncacheable"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let unexpected: Vec<&String> = reasons
+        .iter()
+        .filter(|r| !allowed.contains(r.as_str()))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{stage}: uncacheable for reasons nobody stated: {unexpected:?}\n{stats}"
+    );
+}
+
+/// Every crate of the corpus builds under cargo and under `cargo gocache`, the binaries
+/// print the same, and after `cargo clean` every cacheable compile hits.
+#[test]
+#[ignore = "builds the corpus of real -sys crates (minutes); bash tests/run.sh runs it"]
+fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
+    require_tools();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let ws = corpus_copy(tmp.path());
+    let store = tmp.path().join("store");
+
+    let plain = tmp.path().join("target-cargo");
+    build(None, &ws, &plain, &[]);
+    let expected = corpus_output(&plain);
+    for line in [
+        "openssl ",
+        "ring sha256 ",
+        "zlib-ng ",
+        "libgit2 ",
+        "jemalloc ",
+        "mimalloc ",
+        "cxx len ",
+    ] {
+        assert!(
+            expected.lines().any(|l| l.starts_with(line)),
+            "the corpus binary printed no {line:?} line:\n{expected}"
+        );
+    }
+
+    let target = tmp.path().join("target-gocache");
+    let cold_build = build(Some(&store), &ws, &target, &[]);
+    let cold = take_stats(&store);
+    assert!(
+        count(&cold, "misses") > 0,
+        "the cold build cached nothing\n{cold}"
+    );
+    assert_eq!(count(&cold, "errors"), 0, "cold: cache faults\n{cold}");
+    assert_uncacheable_reasons("cold", &cold);
+    cold_build.stderr_contains("gocache: ");
+    assert_eq!(
+        corpus_output(&target),
+        expected,
+        "the binary built by cargo gocache prints something else than cargo's"
+    );
+
+    run(cargo()
+        .arg("clean")
+        .current_dir(&ws)
+        .env("CARGO_TARGET_DIR", &target))
+    .success();
+    let warm_build = build(Some(&store), &ws, &target, &[]);
+    let warm = take_stats(&store);
+    let cacheable = count(&cold, "hits") + count(&cold, "misses");
+    assert_eq!(
+        count(&warm, "misses"),
+        0,
+        "after cargo clean: misses\n{warm}"
+    );
+    assert_eq!(
+        count(&warm, "errors"),
+        0,
+        "after cargo clean: errors\n{warm}"
+    );
+    assert_eq!(
+        count(&warm, "hits"),
+        cacheable,
+        "after cargo clean: hits\n{warm}"
+    );
+    assert_uncacheable_reasons("after cargo clean", &warm);
+    warm_build.stderr_contains(&format!("gocache: {cacheable} hits, 0 misses"));
+    assert_eq!(
+        corpus_output(&target),
+        expected,
+        "after cargo clean, the binary built by cargo gocache prints something else"
+    );
+}
+
+/// A fault anywhere in the archiver or compiler path runs the real tool (issue 11): openssl-src
+/// (perl Configure, make, perlasm, `$(AR)` = cc's archiver program alone) still builds under
+/// `cargo gocache` with both faults at once:
+///
+/// - a broken store: it opens (its root and `bin/` are fine, so the runner sets every wrapper
+///   up), but each of its 256 shard directories is a regular file, so every lookup and every
+///   store of a compile fails and must fall back to the real compiler;
+/// - a garbage-looking `AR`: the archiver is a program named `qc` on `PATH`, the very `ar` key
+///   openssl's make passes first, which the wrapper must not take for an operation or the
+///   other way round.
+#[test]
+#[ignore = "builds openssl-src (minutes); bash tests/run.sh runs it"]
+fn openssl_src_builds_with_a_broken_store_and_an_archiver_named_like_an_ar_key() {
+    require_tools();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let ws = corpus_copy(tmp.path());
+
+    let store = tmp.path().join("store");
+    fs::create_dir_all(&store).unwrap();
+    fs::write(
+        store.join("CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    )
+    .unwrap();
+    for shard in 0..=255u8 {
+        fs::write(store.join(format!("{shard:02x}")), "not a directory\n").unwrap();
+    }
+
+    let bin = tmp.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let ar = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v ar"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(ar.trim(), bin.join("qc")).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+
+    let target = tmp.path().join("target");
+    let mut cmd = gocache(&store);
+    cmd.args([
+        "gocache",
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "openssl-sys",
+    ])
+    .current_dir(&ws)
+    .env("CARGO_TARGET_DIR", &target)
+    .env("PATH", &path)
+    .env("AR", "qc");
+    let r = run(&mut cmd).success();
+    let stats = take_stats(&store);
+    assert!(
+        count(&stats, "errors") > 0,
+        "no cache faults counted: the compiles did not go through the broken store\n{stats}\n{}",
+        r.stderr()
+    );
+    assert_eq!(
+        count(&stats, "hits"),
+        0,
+        "a hit from a broken store\n{stats}"
+    );
+    let libs = crate::project::archives(&target);
+    for lib in ["libcrypto.a", "libssl.a"] {
+        assert!(
+            libs.keys().any(|k| k.ends_with(lib)),
+            "openssl-src made no {lib}: {:?}",
+            libs.keys()
+        );
+    }
+}
