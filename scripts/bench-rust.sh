@@ -8,7 +8,9 @@
 #      sccache, gocache, sccache, gocache...; medians and their ratio
 #      (target: gocache <= 0.8x sccache);
 #   2. cold: plain `cargo build` against `cargo gocache build` with an
-#      empty store, alternating; medians and the overhead (target <= 3%).
+#      empty store, alternating; medians and the overhead (target <= 3%);
+#   3. one hit: the same rustc invocation (itoa's lib, as cargo runs it)
+#      under sccache and under the wrapper, with hyperfine.
 #
 # Workloads: examples/mixed-sys (a -sys workload: C through cc) and a
 # generated Rust-heavy workspace with proc-macros (serde_derive, clap's
@@ -137,6 +139,24 @@ bench() {
     fi
 }
 
+one_hit() {
+    local itoa
+    itoa=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/itoa-1.* 2>/dev/null | tail -1)
+    [ -n "$itoa" ] && command -v hyperfine >/dev/null || { echo "one hit: needs hyperfine and itoa in CARGO_HOME"; return; }
+    local rustc out
+    rustc="$(rustc --print sysroot)/bin/rustc"
+    out=$work/one-hit
+    mkdir -p "$out/gc" "$out/sc"
+    local args="--crate-name itoa --edition=2021 $itoa/src/lib.rs --error-format=json --json=diagnostic-rendered-ansi,artifacts,future-incompat --crate-type lib --emit=dep-info,metadata,link -C embed-bitcode=no -C debuginfo=2 -C metadata=0123456789abcdef -C extra-filename=-0123456789abcdef --cap-lints allow"
+    echo
+    echo "== one hit: itoa's lib ($itoa)"
+    local cmds=("env CARGO_GOCACHE_DIR=$work/store-one $gocache $rustc $args --out-dir $out/gc -L dependency=$out/gc")
+    [ -n "$sccache_bin" ] && cmds+=("env SCCACHE_DIR=$work/sccache-one $sccache_bin $rustc $args --out-dir $out/sc -L dependency=$out/sc")
+    (cd "$itoa" && hyperfine -N --warmup 3 --runs 30 "${cmds[@]}" 2>&1 | grep -v "^ *$")
+    "$sccache_bin" --stop-server >/dev/null 2>&1 || true
+}
+
+one_hit
 if [ "$only" != heavy ]; then
     bench sys "$repo/examples/mixed-sys"
 fi
