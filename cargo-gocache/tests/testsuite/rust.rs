@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::e2e::take_stats;
-use crate::project::{cargo, copy_tree, gocache, run, Run};
+use crate::support::{cargo, copy_tree, gocache, run, Run};
 
 fn write(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
