@@ -15,6 +15,9 @@
 //! v1 <kind> <reason|-> <spent secs> <saved secs> <action hex|-> <unix secs> <source>
 //! ```
 //!
+//! A Rust compile (the rustc wrapper) writes the same fields headed `r1`
+//! instead of `v1`; readers older than that skip those lines.
+//!
 //! A miss's reason is its [`MissReason::name`] (`-` in lines written before
 //! reasons were kept).
 
@@ -135,6 +138,9 @@ pub struct Event {
     pub time: u64,
     /// The source file or library name it concerns, for people.
     pub source: String,
+    /// A Rust compile (the rustc wrapper), not a C/C++ one: written as an
+    /// `r1` line instead of `v1`, so the summary counts the two apart.
+    pub rust: bool,
     /// For a miss, why the lookup missed (written in the reason column).
     pub miss: Option<MissReason>,
 }
@@ -153,7 +159,16 @@ impl Event {
             action: None,
             time,
             source: source.into(),
+            rust: false,
             miss: None,
+        }
+    }
+
+    /// A new event of a Rust compile, stamped now.
+    pub fn rust(outcome: Outcome, source: impl Into<String>) -> Event {
+        Event {
+            rust: true,
+            ..Event::new(outcome, source)
         }
     }
 
@@ -182,7 +197,8 @@ impl Event {
         };
         let clean = |s: &str| s.replace(['\t', '\n'], " ");
         format!(
-            "v1\t{kind}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\n",
+            "{}\t{kind}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\n",
+            if self.rust { "r1" } else { "v1" },
             clean(reason),
             self.spent_secs,
             self.saved_secs,
@@ -194,9 +210,11 @@ impl Event {
 
     fn parse(line: &str) -> Option<Event> {
         let mut f = line.splitn(8, '\t');
-        if f.next()? != "v1" {
-            return None;
-        }
+        let rust = match f.next()? {
+            "v1" => false,
+            "r1" => true,
+            _ => return None,
+        };
         let kind = f.next()?;
         let reason = f.next()?.to_string();
         let miss = match kind {
@@ -228,6 +246,7 @@ impl Event {
             action,
             time,
             source,
+            rust,
         })
     }
 }
@@ -301,6 +320,27 @@ pub struct Counters {
     pub spent_secs: f64,
     /// The remote tier's traffic, all processes together.
     pub remote: RemoteCounts,
+    /// Rust compiles (the rustc wrapper), counted apart: the fields above
+    /// are C/C++ only, except `nondeterministic` and `remote`, which count
+    /// both.
+    pub rust: RustCounters,
+}
+
+/// The Rust side of [`Counters`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RustCounters {
+    /// Compiles served from the cache.
+    pub hits: u64,
+    /// Compiles run, then stored.
+    pub misses: u64,
+    /// Compiles run without the cache, by reason.
+    pub uncacheable: std::collections::BTreeMap<String, u64>,
+    /// Cache faults (rustc ran).
+    pub errors: u64,
+    /// Compile time the hits saved.
+    pub saved_secs: f64,
+    /// Time the compiles took.
+    pub spent_secs: f64,
 }
 
 impl Counters {
@@ -308,6 +348,22 @@ impl Counters {
     pub fn from_events(events: &[Event]) -> Counters {
         let mut c = Counters::default();
         for e in events {
+            if e.rust {
+                let r = &mut c.rust;
+                match &e.outcome {
+                    Outcome::Hit => r.hits += 1,
+                    Outcome::Miss => r.misses += 1,
+                    Outcome::Uncacheable(why) => {
+                        *r.uncacheable.entry(why.clone()).or_default() += 1
+                    }
+                    Outcome::Error(_) => r.errors += 1,
+                    Outcome::Remote(x) => c.remote.add(x),
+                    Outcome::Nondeterministic(_) => c.nondeterministic += 1,
+                }
+                r.saved_secs += e.saved_secs;
+                r.spent_secs += e.spent_secs;
+                continue;
+            }
             match &e.outcome {
                 Outcome::Hit => c.hits += 1,
                 Outcome::Miss => c.misses += 1,
@@ -335,6 +391,9 @@ mod tests {
         e.outcome = Outcome::Hit;
         e.action = Some(ActionId([7; 32]));
         assert_eq!(Event::parse(e.to_line().trim_end()), Some(e.clone()));
+        let r = Event::rust(Outcome::Uncacheable("incremental".into()), "foo");
+        assert!(r.to_line().starts_with("r1\t"));
+        assert_eq!(Event::parse(r.to_line().trim_end()), Some(r));
         assert_eq!(Event::parse("v1\tbogus"), None);
         for why in MissReason::ALL {
             let mut m = Event::miss(why, "a.c");

@@ -38,6 +38,8 @@ pub fn main() -> i32 {
     let result = match cli::parse(args) {
         cli::Job::Command(parsed) => commands::run(parsed.command, parsed.verify),
         cli::Job::Archiver(args) => Ok(ar::run(&args)),
+        // `RUSTC_WRAPPER`: cargo runs `cargo-gocache <rustc> ARGS`.
+        cli::Job::Compiler(args) if wrapper::rust::is_rustc(&args) => Ok(wrapper::rust::run(args)),
         cli::Job::Compiler(args) => Ok(wrapper::cc::run(args)),
         cli::Job::Exit(code) => Ok(code),
     };

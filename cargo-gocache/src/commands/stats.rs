@@ -37,6 +37,18 @@ struct CountersJson<'a> {
     spent_secs: f64,
     #[serde(serialize_with = "serialize_remote")]
     remote: &'a RemoteCounts,
+    /// Rust compiles, counted apart from the C/C++ ones above.
+    rust: RustJson<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct RustJson<'a> {
+    hits: u64,
+    misses: u64,
+    uncacheable: &'a std::collections::BTreeMap<String, u64>,
+    errors: u64,
+    saved_secs: f64,
+    spent_secs: f64,
 }
 
 impl<'a> CountersJson<'a> {
@@ -50,6 +62,14 @@ impl<'a> CountersJson<'a> {
             saved_secs: c.saved_secs,
             spent_secs: c.spent_secs,
             remote: &c.remote,
+            rust: RustJson {
+                hits: c.rust.hits,
+                misses: c.rust.misses,
+                uncacheable: &c.rust.uncacheable,
+                errors: c.rust.errors,
+                saved_secs: c.rust.saved_secs,
+                spent_secs: c.rust.spent_secs,
+            },
         }
     }
 }
@@ -122,7 +142,21 @@ fn print_stats(store: &Store, json: bool) -> Result<()> {
                 format_size(r.bytes_up)
             );
         }
-        println!("compile time saved {}", format_secs(counters.saved_secs));
+        let rs = &counters.rust;
+        let rust_uncacheable: u64 = rs.uncacheable.values().sum();
+        if rs.hits + rs.misses + rust_uncacheable + rs.errors > 0 {
+            println!("rust hits         {}", rs.hits);
+            println!("rust misses       {}", rs.misses);
+            println!("rust uncacheable  {rust_uncacheable}");
+            for (reason, n) in &rs.uncacheable {
+                println!("  {reason:<15} {n}");
+            }
+            println!("rust errors       {}", rs.errors);
+        }
+        println!(
+            "compile time saved {}",
+            format_secs(counters.saved_secs + rs.saved_secs)
+        );
     }
     Ok(())
 }

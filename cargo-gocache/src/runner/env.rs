@@ -22,6 +22,18 @@ const CC_KNOWN_WRAPPERS: &[&str] = &[
     "kache",
 ];
 
+/// `RUSTC_WRAPPER` (and cargo's config spelling of it) set to this binary,
+/// so every rustc invocation goes through the Rust wrapper
+/// (`wrapper::rust`). A user's own `RUSTC_WRAPPER` (sccache) is replaced,
+/// as a caching `CC` wrapper is; `RUSTC_WORKSPACE_WRAPPER` (clippy) is
+/// left alone: cargo runs it inside ours, and the wrapper runs it untouched.
+pub(super) fn rustc_wrapper_env(exe: &Path) -> Vec<(OsString, OsString)> {
+    vec![
+        ("RUSTC_WRAPPER".into(), exe.into()),
+        ("CARGO_BUILD_RUSTC_WRAPPER".into(), exe.into()),
+    ]
+}
+
 /// The `CC_<target>`, `CXX_<target>` and `CC_KNOWN_WRAPPER_CUSTOM`
 /// variables that route every compile for `targets` through `exe`.
 ///

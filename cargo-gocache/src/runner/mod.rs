@@ -84,7 +84,7 @@ mod summary;
 pub use summary::time_macro_hint;
 mod targets;
 
-use env::{ar_link, archiver_env, cmake_launcher_env, compiler_env};
+use env::{ar_link, archiver_env, cmake_launcher_env, compiler_env, rustc_wrapper_env};
 use targets::{config_texts, option_values, targets};
 
 /// Run `cargo <args>` (args[0] is the cargo subcommand) with the wrapper
@@ -296,6 +296,7 @@ impl Setup {
         // ---- The environment given to cargo: assembled here, in one place.
         let getenv = |name: &str| gocache_build::engine::env::var(name);
         let mut env = compiler_env(&exe, &host, &targets, &getenv)?;
+        env.extend(rustc_wrapper_env(&exe));
         // The archiver runs as `gocache-ar`, a link to this binary: see
         // `archiver_env` for why not `cargo-gocache` itself.
         match ar_link(store, &exe) {

@@ -7,6 +7,37 @@ use crate::human::{format_secs, format_size};
 /// The run's counters as one line, e.g.
 /// `gocache: 412 hits, 3 misses, 9 uncacheable (link 6, -E 3); 2m31s of compiling saved`.
 pub fn summary_line(c: &Counters) -> String {
+    let mut line = c_summary(c);
+    let r = &c.rust;
+    let uncacheable: u64 = r.uncacheable.values().sum();
+    if r.hits + r.misses + uncacheable + r.errors > 0 {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        line.push_str(&format!(
+            "; Rust: {}, {}, {uncacheable} uncacheable",
+            plural(r.hits, "hit", "hits"),
+            plural(r.misses, "miss", "misses"),
+        ));
+        if uncacheable > 0 {
+            let mut reasons: Vec<(&String, &u64)> = r.uncacheable.iter().collect();
+            reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let reasons: Vec<String> = reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            line.push_str(&format!(" ({})", reasons.join(", ")));
+        }
+        if r.errors > 0 {
+            line.push_str(&format!(
+                ", {} (cache faults; rustc ran)",
+                plural(r.errors, "error", "errors")
+            ));
+        }
+        line.push_str(&format!(", {} saved", format_secs(r.saved_secs)));
+    }
+    line
+}
+
+/// The C/C++ part of the summary line (all of it when no rustc ran
+/// through the cache).
+fn c_summary(c: &Counters) -> String {
     let uncacheable: u64 = c.uncacheable.values().sum();
     if c.hits + c.misses + uncacheable + c.errors == 0 {
         return "gocache: no C/C++ compiles ran".to_string();
@@ -111,6 +142,15 @@ mod tests {
         assert_eq!(
             summary_line(&Counters::default()),
             "gocache: no C/C++ compiles ran"
+        );
+        let mut c = Counters::default();
+        c.rust.hits = 40;
+        c.rust.misses = 1;
+        c.rust.saved_secs = 12.0;
+        c.rust.uncacheable.insert("incremental".into(), 2);
+        assert_eq!(
+            summary_line(&c),
+            "gocache: no C/C++ compiles ran; Rust: 40 hits, 1 miss, 2 uncacheable (incremental 2), 12.0s saved"
         );
     }
 }

@@ -14,3 +14,4 @@ pub mod diagnostics;
 pub mod filememo;
 mod probe;
 pub mod rerun;
+pub mod rust;

@@ -21,6 +21,7 @@ mod remote;
 mod remote_e2e;
 mod rerun;
 mod runner;
+mod rust;
 mod servers;
 mod store_cli;
 mod support;

@@ -1,0 +1,334 @@
+//! The Rust wrapper end to end: real cargo, real rustc, real crates from
+//! crates.io (serde with `serde_derive`, a proc-macro built on syn; build
+//! scripts; a `bin`; tests), each stage checking both sides of the
+//! promise: what is unchanged hits, and what changed is rebuilt (the
+//! program's output is what the change makes it, never the old one).
+//!
+//! `CARGO_INCREMENTAL=0` throughout: the dev profile compiles workspace
+//! members incrementally, which the wrapper does not cache (counted
+//! `incremental`); without it every rustc invocation of the graph is
+//! cacheable.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::e2e::take_stats;
+use crate::support::{cargo, copy_tree, gocache, run, Run};
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+/// A workspace: `app` (bin with a build script and a test, serde derive)
+/// and `lib1` (a path dependency with a module, an `include_str!` file,
+/// an `env!`, a feature).
+fn workspace(ws: &Path) {
+    write(
+        &ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"app\", \"lib1\"]\nresolver = \"2\"\n",
+    );
+    write(
+        &ws.join("app/Cargo.toml"),
+        r#"[package]
+name = "app"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+lib1 = { path = "../lib1" }
+serde = { version = "1", features = ["derive"] }
+"#,
+    );
+    write(
+        &ws.join("app/build.rs"),
+        "fn main() { println!(\"cargo:rustc-env=FROM_BUILD=built\"); }\n",
+    );
+    write(
+        &ws.join("app/src/main.rs"),
+        r#"#[derive(serde::Serialize, Debug)]
+struct P { x: i32 }
+
+fn main() {
+    let p = P { x: lib1::answer() };
+    println!(
+        "{:?} {} {} {} {} {}",
+        p,
+        lib1::text().trim(),
+        option_env!("APP_FLAVOR").unwrap_or("plain"),
+        env!("FROM_BUILD"),
+        cfg!(gocache_flag),
+        lib1::version(),
+    );
+}
+
+#[test]
+fn answer_is_positive() {
+    assert!(lib1::answer() > 0);
+}
+"#,
+    );
+    write(
+        &ws.join("lib1/Cargo.toml"),
+        "[package]\nname = \"lib1\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[features]\nbig = []\n",
+    );
+    write(
+        &ws.join("lib1/src/lib.rs"),
+        r#"mod inner;
+pub fn answer() -> i32 { if cfg!(feature = "big") { 1000 } else { inner::value() } }
+pub fn text() -> &'static str { include_str!("data.txt") }
+pub fn version() -> &'static str { env!("CARGO_PKG_VERSION") }
+"#,
+    );
+    write(
+        &ws.join("lib1/src/inner.rs"),
+        "pub fn value() -> i32 { 42 }\n",
+    );
+    write(&ws.join("lib1/src/data.txt"), "some text\n");
+}
+
+struct Env<'a> {
+    store: &'a Path,
+    ws: PathBuf,
+    target: PathBuf,
+}
+
+impl Env<'_> {
+    #[track_caller]
+    fn gocache(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = gocache(self.store);
+        cmd.arg("gocache")
+            .args(args)
+            .arg("--offline")
+            .current_dir(&self.ws)
+            .env("CARGO_TARGET_DIR", &self.target)
+            .env("CARGO_INCREMENTAL", "0");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        run(&mut cmd).success()
+    }
+
+    /// `cargo gocache build` then the program's output.
+    #[track_caller]
+    fn build_and_run(&self, extra_args: &[&str], extra: &[(&str, &str)]) -> (Value, String) {
+        self.build_and_run_checked(extra_args, extra, |_| {})
+    }
+
+    #[track_caller]
+    fn build_and_run_checked(
+        &self,
+        extra_args: &[&str],
+        extra: &[(&str, &str)],
+        check: impl Fn(&Run),
+    ) -> (Value, String) {
+        let mut args = vec!["build"];
+        args.extend(extra_args);
+        check(&self.gocache(&args, extra));
+        let out = run(&mut std::process::Command::new(
+            self.target.join("debug/app"),
+        ))
+        .success();
+        (take_stats(self.store)["rust"].clone(), out.stdout())
+    }
+
+    #[track_caller]
+    fn cargo_clean(&self) {
+        run(cargo()
+            .args(["clean", "--offline"])
+            .current_dir(&self.ws)
+            .env("CARGO_TARGET_DIR", &self.target))
+        .success();
+    }
+}
+
+fn n(v: &Value, f: &str) -> u64 {
+    v[f].as_u64().unwrap_or_else(|| panic!("no {f} in {v}"))
+}
+
+#[track_caller]
+fn assert_all_hit(stage: &str, cold: &Value, now: &Value) {
+    assert_eq!(n(now, "misses"), 0, "{stage}: misses\n{now}");
+    assert_eq!(n(now, "errors"), 0, "{stage}: errors\n{now}");
+    assert_eq!(
+        n(now, "hits"),
+        n(cold, "hits") + n(cold, "misses"),
+        "{stage}: hits\n{now}"
+    );
+}
+
+/// Only what the change touches is compiled again, and at least once.
+#[track_caller]
+fn assert_rebuilt(stage: &str, now: &Value, at_most: u64) {
+    assert_eq!(n(now, "errors"), 0, "{stage}: errors\n{now}");
+    let m = n(now, "misses");
+    assert!(m >= 1 && m <= at_most, "{stage}: {m} misses\n{now}");
+}
+
+const PLAIN: &str = "P { x: 42 } some text plain built false 0.1.0\n";
+
+#[test]
+fn rust_graph_hits_everywhere_and_rebuilds_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let e = Env {
+        store: &store,
+        ws: dir.path().join("ws"),
+        target: dir.path().join("target"),
+    };
+    workspace(&e.ws);
+
+    // Cold: everything compiled once, every compile cacheable (the
+    // compile-error ones are build scripts' feature probes).
+    let (cold, out) = e.build_and_run(&[], &[]);
+    assert_eq!(out, PLAIN);
+    assert_eq!(n(&cold, "hits"), 0, "{cold}");
+    assert!(n(&cold, "misses") >= 8, "{cold}");
+    assert_eq!(n(&cold, "errors"), 0, "{cold}");
+    let probes = cold["uncacheable"]["compile-error"].as_u64().unwrap_or(0);
+    let uncacheable: u64 = cold["uncacheable"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(uncacheable, probes, "only feature probes fail: {cold}");
+    let t = e.gocache(&["test"], &[]);
+    assert!(
+        t.stdout().contains("test answer_is_positive ... ok"),
+        "{}",
+        t.stdout()
+    );
+    let cold_tests = take_stats(&store)["rust"].clone();
+
+    // Warm after `cargo clean`: every compile hits, the program runs.
+    e.cargo_clean();
+    let (warm, out) = e.build_and_run_checked(&[], &[], |b| {
+        // rustc's warning, replayed from the cache (cargo renders it from
+        // the JSON diagnostics).
+        b.stderr_contains("unexpected `cfg` condition name: `gocache_flag`");
+    });
+    assert_eq!(out, PLAIN);
+    assert_all_hit("cargo clean", &cold, &warm);
+    let t = e.gocache(&["test"], &[]);
+    assert!(
+        t.stdout().contains("test answer_is_positive ... ok"),
+        "{}",
+        t.stdout()
+    );
+    assert_all_hit(
+        "cargo clean, tests",
+        &cold_tests,
+        &take_stats(&store)["rust"],
+    );
+
+    // A second checkout with a second target directory hits as well.
+    let other = Env {
+        store: &store,
+        ws: dir.path().join("elsewhere/checkout2"),
+        target: dir.path().join("elsewhere/target2"),
+    };
+    copy_tree(&e.ws, &other.ws);
+    let (now, out) = other.build_and_run(&[], &[]);
+    assert_eq!(out, PLAIN);
+    assert_all_hit("second checkout and target dir", &cold, &now);
+    assert_eq!(
+        fs::read(other.target.join("debug/app")).unwrap(),
+        fs::read(e.target.join("debug/app")).unwrap(),
+        "the same program bytes in both checkouts"
+    );
+
+    // A source edit in a path dependency: lib1 and app again, nothing stale.
+    write(
+        &e.ws.join("lib1/src/inner.rs"),
+        "pub fn value() -> i32 { 43 }\n",
+    );
+    let (now, out) = e.build_and_run(&[], &[]);
+    assert_eq!(out, PLAIN.replace("42", "43"));
+    assert_rebuilt("source edit", &now, 2);
+    // Back as it was: served from the cache again.
+    write(
+        &e.ws.join("lib1/src/inner.rs"),
+        "pub fn value() -> i32 { 42 }\n",
+    );
+    let (now, out) = e.build_and_run(&[], &[]);
+    assert_eq!(out, PLAIN);
+    assert_eq!(n(&now, "misses"), 0, "source reverted: {now}");
+
+    // An include_str! file.
+    write(&e.ws.join("lib1/src/data.txt"), "other text\n");
+    let (now, out) = e.build_and_run(&[], &[]);
+    assert_eq!(out, PLAIN.replace("some text", "other text"));
+    assert_rebuilt("include_str file", &now, 2);
+
+    // An env! / option_env! variable.
+    let (now, out) = e.build_and_run(&[], &[("APP_FLAVOR", "spicy")]);
+    assert_eq!(
+        out,
+        PLAIN
+            .replace("some text", "other text")
+            .replace("plain", "spicy")
+    );
+    assert_rebuilt("option_env variable", &now, 1);
+
+    // A feature.
+    let (now, out) = e.build_and_run(&["--features", "lib1/big"], &[]);
+    assert!(out.starts_with("P { x: 1000 }"), "{out}");
+    assert_rebuilt("feature", &now, 2);
+
+    // RUSTFLAGS: everything is compiled with them, the program sees it.
+    let (now, out) = e.build_and_run(&[], &[("RUSTFLAGS", "--cfg gocache_flag")]);
+    assert!(out.contains(" true "), "{out}");
+    assert!(n(&now, "misses") >= 3, "RUSTFLAGS: {now}");
+
+    // A changed dependency (lib1's version, which app prints).
+    let manifest = e.ws.join("lib1/Cargo.toml");
+    let text = fs::read_to_string(&manifest).unwrap();
+    write(&manifest, &text.replace("0.1.0", "0.2.0"));
+    let (now, out) = e.build_and_run(&[], &[]);
+    assert!(out.trim_end().ends_with("0.2.0"), "{out}");
+    assert_rebuilt("changed dependency", &now, 3);
+
+    // A rustc that reports another version is another compiler: nothing
+    // compiled by the real one is served for it.
+    let real = String::from_utf8(
+        std::process::Command::new("rustc")
+            .args(["--print", "sysroot"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let real = PathBuf::from(real.trim()).join("bin/rustc");
+    let fake = dir.path().join("fake/rustc");
+    write(
+        &fake,
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = -vV ]; then \"{0}\" -vV | sed 's/^release: .*/release: 1.95.99-gocache/'; exit 0; fi\nexec \"{0}\" \"$@\"\n",
+            real.display()
+        ),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let fake_str = fake.display().to_string();
+    let (now, out) = e.build_and_run(&[], &[("RUSTC", &fake_str)]);
+    assert!(out.trim_end().ends_with("0.2.0"), "{out}");
+    assert_eq!(n(&now, "hits"), 0, "another rustc: {now}");
+    assert!(
+        n(&now, "misses") >= n(&cold, "misses"),
+        "another rustc: {now}"
+    );
+
+    // --verify on a warm build: every hit compiled again, no difference.
+    e.cargo_clean();
+    let r = e.gocache(&["--verify", "build"], &[]);
+    assert!(!r.stderr().contains("nondeterministic"), "{}", r.stderr());
+    let now = take_stats(&store)["rust"].clone();
+    assert_eq!(n(&now, "misses"), 0, "--verify: {now}");
+    assert!(n(&now, "hits") >= n(&cold, "misses"), "--verify: {now}");
+}

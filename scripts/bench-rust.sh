@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The Rust wrapper's benchmark (issue 13; not a timed test). Prints, in one
+# interleaved run per workload:
+#
+#   1. warm: the release build after `cargo clean`, with a primed cache,
+#      under sccache (`RUSTC_WRAPPER=sccache`, which also caches the C
+#      through cc) and under `cargo gocache build`, alternating
+#      sccache, gocache, sccache, gocache...; medians and their ratio
+#      (target: gocache <= 0.8x sccache);
+#   2. cold: plain `cargo build` against `cargo gocache build` with an
+#      empty store, alternating; medians and the overhead (target <= 3%);
+#   3. one hit: the same rustc invocation (itoa's lib, as cargo runs it)
+#      under sccache and under the wrapper, with hyperfine.
+#
+# Workloads: examples/mixed-sys (a -sys workload: C through cc) and a
+# generated Rust-heavy workspace with proc-macros (serde_derive, clap's
+# derive, serde_json), built offline from the crates already in
+# $CARGO_HOME.
+#
+# sccache: the one on PATH, else Debian's package (apt-get, when root).
+# Debian's is old (0.4); `cargo install sccache --locked` builds a current
+# one but costs many CPU minutes, so it is left to the user: put it on PATH
+# first to measure against it.
+#
+# Usage: scripts/bench-rust.sh [--rounds N] [--only sys|heavy] [--no-cold]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+rounds=3
+only=
+cold=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) rounds=$2; shift ;;
+        --only) only=$2; shift ;;
+        --no-cold) cold=0 ;;
+        *) echo "usage: $0 [--rounds N] [--only sys|heavy] [--no-cold]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+cargo=${CARGO:-cargo}
+work=$(mktemp -d "${TMPDIR:-/tmp}/gocache-bench-rust.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+"$cargo" build --release --locked -p cargo-gocache >&2
+gocache="$("$cargo" metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/cargo-gocache"
+[ -x "$gocache" ] || { echo "no binary at $gocache" >&2; exit 1; }
+
+if ! command -v sccache >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing sccache (Debian's package)" >&2
+        apt-get install -y -qq sccache >&2 || true
+    fi
+fi
+sccache_bin=$(command -v sccache || true)
+
+echo "== gocache Rust benchmark"
+echo "commit    $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "machine   $(nproc) cores, $(uname -sm)"
+echo "rustc     $(rustc -V)"
+echo "sccache   ${sccache_bin:+$($sccache_bin --version)}${sccache_bin:-not found: warm comparison skipped}"
+echo "rounds    $rounds"
+
+now() { date +%s.%N; }
+# Wall seconds of "$@" (output to the log).
+timed() {
+    local t0 t1
+    t0=$(now)
+    "$@" >>"$work/log" 2>&1 || { echo "failed: $*" >&2; tail -30 "$work/log" >&2; exit 1; }
+    t1=$(now)
+    echo "$t1 - $t0" | bc
+}
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { echo "scale=3; $1 / $2" | bc; }
+
+heavy_workspace() {
+    local ws=$1
+    mkdir -p "$ws/src"
+    cat >"$ws/Cargo.toml" <<'EOF'
+[package]
+name = "heavy"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+clap = { version = "4", features = ["derive"] }
+EOF
+    cat >"$ws/src/main.rs" <<'EOF'
+use clap::Parser;
+#[derive(Parser, Debug, serde::Serialize, serde::Deserialize)]
+struct Args { #[arg(long, default_value_t = 1)] n: u32, #[arg(long, default_value = "x")] name: String }
+fn main() { let a = Args::parse(); println!("{}", serde_json::to_string(&a).unwrap()); }
+EOF
+}
+
+bench() {
+    local name=$1 ws=$2
+    local target=$work/target-$name
+    export CARGO_TARGET_DIR=$target
+    echo
+    echo "== $name ($ws)"
+    [ -e "$ws/Cargo.lock" ] || (cd "$ws" && "$cargo" generate-lockfile --offline >>"$work/log" 2>&1)
+    local sc=() gc=()
+    if [ -n "$sccache_bin" ]; then
+        export SCCACHE_DIR=$work/sccache-$name
+        # Prime both caches.
+        (cd "$ws" && "$cargo" clean -q && timed env RUSTC_WRAPPER="$sccache_bin" "$cargo" build --release --offline >/dev/null)
+        (cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/store-$name timed "$gocache" gocache build --release --offline >/dev/null)
+        for _ in $(seq "$rounds"); do
+            sc+=("$(cd "$ws" && "$cargo" clean -q && timed env RUSTC_WRAPPER="$sccache_bin" "$cargo" build --release --offline)")
+            gc+=("$(cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/store-$name timed "$gocache" gocache build --release --offline)")
+        done
+        "$sccache_bin" --stop-server >/dev/null 2>&1 || true
+        local ms mg
+        ms=$(printf '%s\n' "${sc[@]}" | median)
+        mg=$(printf '%s\n' "${gc[@]}" | median)
+        echo "warm after cargo clean: sccache ${sc[*]} s (median $ms)"
+        echo "                        gocache ${gc[*]} s (median $mg)"
+        echo "                        gocache/sccache $(ratio "$mg" "$ms") (target <= 0.8)"
+        grep "gocache: " "$work/log" | tail -1
+    fi
+    if [ "$cold" = 1 ]; then
+        local pc=() cg=()
+        for i in $(seq "$rounds"); do
+            pc+=("$(cd "$ws" && "$cargo" clean -q && timed "$cargo" build --release --offline)")
+            rm -rf "$work/cold-store"
+            cg+=("$(cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/cold-store timed "$gocache" gocache build --release --offline)")
+        done
+        local mp mc
+        mp=$(printf '%s\n' "${pc[@]}" | median)
+        mc=$(printf '%s\n' "${cg[@]}" | median)
+        echo "cold: cargo   ${pc[*]} s (median $mp)"
+        echo "      gocache ${cg[*]} s (median $mc)"
+        echo "      gocache/cargo $(ratio "$mc" "$mp") (target <= 1.03)"
+    fi
+}
+
+one_hit() {
+    local itoa
+    itoa=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/itoa-1.* 2>/dev/null | tail -1)
+    [ -n "$itoa" ] && command -v hyperfine >/dev/null || { echo "one hit: needs hyperfine and itoa in CARGO_HOME"; return; }
+    local rustc out
+    rustc="$(rustc --print sysroot)/bin/rustc"
+    out=$work/one-hit
+    mkdir -p "$out/gc" "$out/sc"
+    local args="--crate-name itoa --edition=2021 $itoa/src/lib.rs --error-format=json --json=diagnostic-rendered-ansi,artifacts,future-incompat --crate-type lib --emit=dep-info,metadata,link -C embed-bitcode=no -C debuginfo=2 -C metadata=0123456789abcdef -C extra-filename=-0123456789abcdef --cap-lints allow"
+    echo
+    echo "== one hit: itoa's lib ($itoa)"
+    local cmds=("env CARGO_GOCACHE_DIR=$work/store-one $gocache $rustc $args --out-dir $out/gc -L dependency=$out/gc")
+    [ -n "$sccache_bin" ] && cmds+=("env SCCACHE_DIR=$work/sccache-one $sccache_bin $rustc $args --out-dir $out/sc -L dependency=$out/sc")
+    (cd "$itoa" && hyperfine -N --warmup 3 --runs 30 "${cmds[@]}" 2>&1 | grep -v "^ *$")
+    "$sccache_bin" --stop-server >/dev/null 2>&1 || true
+}
+
+one_hit
+if [ "$only" != heavy ]; then
+    bench sys "$repo/examples/mixed-sys"
+fi
+if [ "$only" != sys ]; then
+    heavy_workspace "$work/heavy"
+    bench heavy "$work/heavy"
+fi
