@@ -80,10 +80,17 @@ GOCACHE_TEST_CC=clang \
 	cargo test -p cargo-gocache --test testsuite --locked -- \
 	wrapper:: e2e::warm_builds e2e::user_cc archiver:: cmake::
 
-# The corpus of real -sys crates (cargo-gocache/tests/testsuite/corpus.rs) is
-# `#[ignore]`d, so a plain `cargo test` stays minutes long; here it runs on its
-# own, after the rest. Arguments before a `--` go to cargo, the rest to the
+# The corpus of real -sys crates (cargo-gocache/tests/testsuite/corpus.rs):
+# `#[ignore]`d, and run here only with GOCACHE_CORPUS=1. It builds openssl,
+# libgit2, jemalloc, zlib-ng, ring, mimalloc and cxx from source several
+# times (an estimated 25-35 minutes on two idle cores) and has not yet been
+# seen to pass end to end, so a CI run that must finish in 90 minutes does
+# not depend on it. Arguments before a `--` go to cargo, the rest to the
 # test binary, as above.
+if [ "${GOCACHE_CORPUS:-0}" != 1 ]; then
+	echo "tests/run.sh: corpus:: skipped (GOCACHE_CORPUS=1 bash tests/run.sh runs it)" >&2
+	exit 0
+fi
 cargo_args=()
 test_args=()
 seen_dashes=0
