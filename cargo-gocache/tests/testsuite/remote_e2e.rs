@@ -318,8 +318,19 @@ fn sys_crate_through(mut server: Server) {
     let build = c.build(&ws, &url, &[]);
     let after = take_stats(&c.store);
     assert_eq!(remote_count(&after, "rejected"), 1, "{tampered}\n{after}");
-    assert_eq!(count(&after, "misses"), 1, "recompiled\n{after}");
-    assert_eq!(count(&after, "hits"), cacheable - 1, "{after}");
+    // The largest output may be a C object or a Rust rlib (`cargo gocache`
+    // caches rustc too): exactly one compile, of either kind, is redone.
+    let rust_misses = after["rust"]["misses"].as_u64().unwrap_or(0);
+    assert_eq!(
+        count(&after, "misses") + rust_misses,
+        1,
+        "recompiled\n{after}"
+    );
+    assert_eq!(
+        count(&after, "hits") + count(&after, "misses"),
+        cacheable,
+        "{after}"
+    );
     assert_eq!(count(&after, "errors"), 0, "{after}");
     // Said once by `cargo gocache` itself: cargo hides the stderr of a build
     // script that succeeded, and so the wrapper's own warning.

@@ -147,7 +147,7 @@ fn help_says_gocache_commands_take_precedence() {
 }
 
 /// A crate with a dependency and a build script, built with a fake
-/// `RUSTC_WRAPPER` that records the environment of every rustc it runs,
+/// `RUSTC_WORKSPACE_WRAPPER` that records the environment of every rustc it runs,
 /// one file per crate and run; the build script records its own.
 fn env_recording_workspace(root: &Path) -> (PathBuf, PathBuf) {
     let ws = root.join("app");
@@ -182,7 +182,7 @@ fn env_recording_workspace(root: &Path) -> (PathBuf, PathBuf) {
     fs::write(
         &wrapper,
         r#"#!/bin/sh
-# RUSTC_WRAPPER: $1 is rustc. Record the environment of real compiles
+# RUSTC_WORKSPACE_WRAPPER: $1 is rustc. Record the environment of real compiles
 # (not cargo's `rustc -vV` probes), named by crate and run.
 name=""
 prev=""
@@ -224,7 +224,10 @@ fn rustc_sees_the_same_environment_every_run() {
             .args(["gocache", "build"])
             .current_dir(&ws)
             .env("CARGO_TARGET_DIR", ws.join("target"))
-            .env("RUSTC_WRAPPER", &wrapper)
+            // `cargo gocache` puts itself in RUSTC_WRAPPER (the Rust cache),
+            // replacing a user's; the workspace wrapper is kept, and sees
+            // the environment rustc gets.
+            .env("RUSTC_WORKSPACE_WRAPPER", &wrapper)
             .env("RECORD_DIR", &record)
             .env("RECORD_RUN", run_no))
         .success();
