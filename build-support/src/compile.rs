@@ -505,6 +505,18 @@ fn unsupported(opt: &str) -> bool {
         })
 }
 
+/// `-Wa,--help` (and `--version`, `--target-help`): the assembler prints
+/// and exits 0 without writing the object (openssl's Configure probes
+/// `-Wa,--help -c -o null.$$.o -x assembler /dev/null` for
+/// `--noexecstack`). Nothing to cache, and a stale file at `-o` must not be
+/// taken for its result. (`-Wa,-v` prints its version and still assembles.)
+fn assembler_info(arg: &str) -> bool {
+    arg.strip_prefix("-Wa,").is_some_and(|list| {
+        list.split(',')
+            .any(|a| matches!(a, "--help" | "-h" | "--version" | "--target-help"))
+    })
+}
+
 /// Expand `@file` response files (recursively, as gcc does), reading them
 /// relative to `cwd`.
 fn expand_response_files(
@@ -661,6 +673,9 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         }
         if unsupported(arg) {
             return Err(Uncacheable::option(arg));
+        }
+        if assembler_info(arg) {
+            return Err(Uncacheable::new("assembler-info"));
         }
         let v = value.clone().unwrap_or_default();
         let mut keep_in_run = true;
