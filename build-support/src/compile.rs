@@ -334,6 +334,18 @@ pub struct Compile {
     key_args: Vec<KeyArg>,
 }
 
+/// `-Wa,--help` (and `--version`, `--target-help`): the assembler prints
+/// and exits 0 without writing the object (openssl's Configure probes
+/// `-Wa,--help -c -o null.$$.o -x assembler /dev/null` for
+/// `--noexecstack`). Nothing to cache, and a stale file at `-o` must not be
+/// taken for its result. (`-Wa,-v` prints its version and still assembles.)
+fn assembler_info(arg: &str) -> bool {
+    arg.strip_prefix("-Wa,").is_some_and(|list| {
+        list.split(',')
+            .any(|a| matches!(a, "--help" | "-h" | "--version" | "--target-help"))
+    })
+}
+
 /// Expand `@file` response files (recursively, as gcc does), reading them
 /// relative to `cwd`.
 fn expand_response_files(
@@ -466,6 +478,9 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         let start = i;
         let arg = args[i].as_str();
         i += 1;
+        if assembler_info(arg) {
+            return Err(Uncacheable::new("assembler-info"));
+        }
         let mut keep_in_run = true;
         let mut is_dep = false;
         if arg == "-" {

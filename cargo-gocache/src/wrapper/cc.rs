@@ -56,7 +56,7 @@
 use std::cell::Cell;
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -898,8 +898,21 @@ impl Miss<'_> {
         let final_key = observed.key(&self.pre_id);
         let final_id = final_key.id();
         let object_path = compile::absolute(self.cwd, &c.object);
-        let object = fs::read(&object_path)
-            .with_context(|| format!("failed to read {}", object_path.display()))?;
+        // A compiler that exits 0 without writing its object (an option that
+        // makes it print and stop, like `-Wa,--help`) did what its caller
+        // asked: nothing to cache, and not a fault of the cache.
+        let object = match fs::read(&object_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut e = Event::new(Outcome::Uncacheable("no-object".into()), source);
+                e.spent_secs = secs;
+                stats::record(self.store, &e);
+                return Ok(Step::Exit(0));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("failed to read {}", object_path.display()));
+            }
+        };
         let put = |bytes: &[u8]| -> Result<(OutputId, u64)> {
             Ok((self.store.put_output(bytes)?, bytes.len() as u64))
         };

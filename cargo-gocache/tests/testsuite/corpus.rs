@@ -132,8 +132,20 @@ const EXPECTED_UNCACHEABLE: &[(&str, &str)] = &[
     ),
     (
         "special-output",
-        "openssl's Configure checks the compiler with `-o /dev/null`: a device is not a file \
-         a hit can make (seen 14 times in a cold corpus build)",
+        "openssl's perlasm scripts (crypto/*/asm/*-x86_64.pl, one run per generated .s) ask \
+         `$CC -Wa,-v -c -o /dev/null -x assembler /dev/null` for the assembler's version: \
+         a device is not a file a hit can make, and the answer is on stderr (41 in a cold \
+         build of openssl-sys vendored)",
+    ),
+    (
+        "assembler-info",
+        "openssl's Configure asks `$CC -Wa,--help -c -o null.$$.o -x assembler /dev/null` \
+         whether `--noexecstack` exists: `as` prints and writes no object",
+    ),
+    (
+        "no-object",
+        "a compile that exits 0 without writing its object (another spelling of the \
+         assembler help probe)",
     ),
     (
         "output-to-stdout",

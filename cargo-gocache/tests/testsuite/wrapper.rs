@@ -743,3 +743,55 @@ fn unusable_temp_dir_does_not_fail_the_compile() {
     left.sort();
     assert_eq!(left, [".keep", "a.o"]);
 }
+
+/// openssl's Configure probes the assembler for `--noexecstack` with
+/// `cc -Wa,--help -c -o null.$$.o -x assembler /dev/null`: `as` prints its
+/// help and exits 0 without writing the object. The wrapper read the missing
+/// object and recorded a cache fault; it is an uncacheable compile.
+#[test]
+fn assembler_help_probe_writes_no_object() {
+    if !have_gcc() {
+        return;
+    }
+    let sb = Sandbox::new();
+    sb.write("w/.keep", "");
+    for (args, reason) in [
+        // Refused up front: a stale file at `-o` is never its result.
+        (
+            &[
+                "-Wa,--help",
+                "-c",
+                "-o",
+                "null.1.o",
+                "-x",
+                "assembler",
+                "/dev/null",
+            ][..],
+            "uncacheable:assembler-info",
+        ),
+        // Any other way to exit 0 without an object: seen after the compile.
+        (
+            &[
+                "-Xassembler",
+                "--help",
+                "-c",
+                "-o",
+                "null.2.o",
+                "-x",
+                "assembler",
+                "/dev/null",
+            ][..],
+            "uncacheable:no-object",
+        ),
+    ] {
+        let out = run_ok(&mut sb.gocache("w", args));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stdout.contains("--noexecstack") || stderr.contains("--noexecstack"),
+            "{args:?}: the assembler's help must reach the caller\n{stdout}\n{stderr}"
+        );
+        assert!(!stderr.contains("gocache:"), "{args:?}: {stderr}");
+        assert_eq!(sb.last_event(), reason, "{args:?}");
+    }
+}
