@@ -736,7 +736,7 @@ impl Miss<'_> {
             .output()
             .with_context(|| format!("failed to run {}", self.compiler.display()))?;
         let secs = clock.elapsed().as_secs_f64();
-        let code = exit_code(&out.status);
+        let code = super::exit_code(&out.status);
         let source = c.source.display().to_string();
         if date_time_check && String::from_utf8_lossy(&out.stderr).contains("-Wdate-time") {
             let e = Event::new(Outcome::Uncacheable("time-macros".into()), source);
@@ -1087,20 +1087,6 @@ impl SystemHeaders {
             && self.system.iter().any(|d| file.starts_with(d))
             && !self.user.iter().any(|d| file.starts_with(d))
     }
-}
-
-fn exit_code(status: &std::process::ExitStatus) -> i32 {
-    if let Some(code) = status.code() {
-        return code;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = status.signal() {
-            return 128 + sig;
-        }
-    }
-    1
 }
 
 #[cfg(test)]

@@ -15,3 +15,19 @@ pub mod filememo;
 mod probe;
 pub mod rerun;
 pub mod rust;
+
+/// The exit code a wrapped tool's status stands for: its own code, or
+/// `128 + signal` as a shell reports a killed process.
+pub(crate) fn exit_code(status: &std::process::ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    1
+}

@@ -94,7 +94,7 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -1722,7 +1722,7 @@ fn miss(
     let status = child.wait().context("failed to wait for rustc")?;
     let stdout = out_thread.join().unwrap_or_default();
     let secs = clock.elapsed().as_secs_f64();
-    let code = exit_code(&status);
+    let code = super::exit_code(&status);
     ran.set(Some(code));
     let _ = std::io::stdout().write_all(&stdout);
     let _ = std::io::stdout().flush();
@@ -1893,25 +1893,6 @@ fn list_outputs(c: &RustCompile) -> Vec<(String, PathBuf)> {
         .collect();
     v.sort();
     v
-}
-
-fn exit_code(status: &std::process::ExitStatus) -> i32 {
-    if let Some(code) = status.code() {
-        return code;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = status.signal() {
-            return 128 + sig;
-        }
-    }
-    1
-}
-
-#[allow(dead_code)]
-fn os(s: &str) -> &OsStr {
-    OsStr::new(s)
 }
 
 #[cfg(test)]
