@@ -34,6 +34,15 @@ pub fn compile_object(mapped_source: &str, mapped_output: &str) -> String {
     format!("compile {mapped_source} -> {mapped_output}")
 }
 
+/// The name of a rustc compile's object for the history: the package, the
+/// crate and its kind, and the mapped root source. The output's file name
+/// is left out: it carries cargo's `-C metadata` hash, which changes with
+/// the very inputs `explain` is asked to tell apart (a feature, a
+/// dependency), and would make every such change a "first build".
+pub fn rust_object(package: &str, crate_desc: &str, mapped_source: &str) -> String {
+    format!("rustc {package} {crate_desc} {mapped_source}")
+}
+
 /// The name of a helper's archive for the history.
 pub fn archive_object(mapped_out_dir: &str, lib: &str) -> String {
     format!("archive {mapped_out_dir}/{lib}")

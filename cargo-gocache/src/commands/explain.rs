@@ -319,7 +319,11 @@ impl Parsed {
         let mut p = Parsed::default();
         let mut relocations: BTreeSet<String> = BTreeSet::new();
         let mut seen_args: BTreeSet<String> = BTreeSet::new();
-        for line in record.lines().filter_map(KeyLine::parse) {
+        for text in record.lines() {
+            let Some(line) = KeyLine::parse(text) else {
+                p.other_line(text);
+                continue;
+            };
             let kind = line.kind();
             match line {
                 KeyLine::CompilerVersion(v) => p.version = Some(v),
@@ -368,6 +372,29 @@ impl Parsed {
             p.other.insert("relocation".into(), names.join(" "));
         }
         p
+    }
+
+    /// A line of the Rust wrapper's own (`input`, `extern:NAME HASH FILE`,
+    /// `native:PATH HASH`, `env-mapped K=V`, `env-unset K`...): its first
+    /// word names it, the rest is its value. Comments (`# object`) are not
+    /// inputs.
+    fn other_line(&mut self, text: &str) {
+        if text.starts_with('#') {
+            return;
+        }
+        let (what, value) = text.split_once(' ').unwrap_or((text, ""));
+        match what {
+            "env-mapped" => {
+                if let Some((k, v)) = value.split_once('=') {
+                    self.env.insert(k.to_string(), v.to_string());
+                }
+            }
+            // Unset is how `diff` shows an absent variable.
+            "env-unset" => {}
+            _ => {
+                self.other.insert(what.to_string(), value.to_string());
+            }
+        }
     }
 }
 

@@ -105,6 +105,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use super::filememo::{self, FileMemo};
 use anyhow::{bail, Context, Result};
 use gocache_build::engine::hash::{hash_bytes, hex, ActionId, KeyHasher, OutputId};
+use gocache_build::engine::keyline::KeyLine;
 use gocache_build::engine::stats::{self, Event, Outcome};
 use gocache_build::engine::store::write_atomic;
 use gocache_build::engine::{Entry, Store};
@@ -287,12 +288,17 @@ pub struct RustCompile {
 
 impl RustCompile {
     fn describe(&self) -> String {
+        format!("{} {}", self.crate_and_kind(), self.input.display())
+    }
+
+    /// `name (lib)`, `name (test)`, `name (bin)`...
+    fn crate_and_kind(&self) -> String {
         let kind = if self.test {
             "test".to_string()
         } else {
             self.crate_types.join(",")
         };
-        format!("{} ({kind}) {}", self.crate_name, self.input.display())
+        format!("{} ({kind})", self.crate_name)
     }
 
     /// Does this compile link (an executable or a dynamic/static library)?
@@ -1159,14 +1165,19 @@ impl Observed {
     fn key(&self, pre: &ActionId) -> KeyHasher {
         let mut h = KeyHasher::new("rust-final");
         h.line(format!("pre {pre}"));
+        // The files and probes are C's key lines, so `explain` reads them
+        // as it reads a compile's headers.
         for (p, hash) in &self.files {
-            h.line(format!("file {hash} {p}"));
+            h.push(&KeyLine::Header {
+                hash: hash.clone(),
+                path: p.clone(),
+            });
         }
         for (p, x) in &self.probes {
-            h.line(format!(
-                "probe {} {p}",
-                if *x { "present" } else { "absent" }
-            ));
+            h.push(&KeyLine::Probe {
+                path: p.clone(),
+                present: *x,
+            });
         }
         for (k, v) in &self.env {
             match v {
@@ -1854,14 +1865,15 @@ fn miss(
     store.put(&final_id, record.render().as_bytes())?;
     save_manifest(store, &pre_id, obs)?;
     // The key's lines, headed by what they make, for `explain`.
-    let primary = expected
-        .iter()
-        .find(|n| !n.ends_with(".d"))
-        .cloned()
-        .unwrap_or_default();
-    let object = gocache_build::engine::explain::compile_object(
+    let package = format!(
+        "{}@{}",
+        gocache_build::engine::env::var("CARGO_PKG_NAME").unwrap_or_else(|| c.crate_name.clone()),
+        gocache_build::engine::env::var("CARGO_PKG_VERSION").unwrap_or_else(|| "0.0.0".into())
+    );
+    let object = gocache_build::engine::explain::rust_object(
+        &package,
+        &c.crate_and_kind(),
         &map.map(&c.input.display().to_string()),
-        &map.map_path(&c.out_dir.join(primary)),
     );
     let mut inputs = format!(
         "{}{object}\n",

@@ -248,6 +248,28 @@ fn rust_graph_hits_everywhere_and_rebuilds_what_changed() {
     let (now, out) = e.build_and_run(&[], &[]);
     assert_eq!(out, PLAIN.replace("42", "43"));
     assert_rebuilt("source edit", &now, 2);
+    // `explain` names the crate and the edited file: the nearest earlier
+    // compile of `lib1` differs in that source alone.
+    let explain = run(gocache(e.store)
+        .args(["gocache", "explain", "lib1"])
+        .current_dir(&e.ws))
+    .success()
+    .stdout();
+    let lib1 = explain
+        .split("miss: ")
+        .find(|m| m.starts_with("rustc lib1@0.1.0 lib1 (lib) "))
+        .unwrap_or_else(|| panic!("no miss of lib1 in:\n{explain}"));
+    let changes: Vec<&str> = lib1.lines().skip(1).map(str::trim).collect();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.ends_with("inner.rs: content changed")),
+        "{explain}"
+    );
+    assert!(
+        !changes.iter().any(|c| c.starts_with("first build")),
+        "{explain}"
+    );
     // Back as it was: served from the cache again.
     write(
         &e.ws.join("lib1/src/inner.rs"),
