@@ -108,6 +108,10 @@ pub enum Command {
     /// see `gocache_build::engine::prog`).
     #[command(hide = true)]
     ServeTier,
+    /// Do the caching for a build script's `gocache_build::CachedBuild`
+    /// over stdin/stdout (internal; see `commands/serve_helper.rs`).
+    #[command(hide = true)]
+    ServeHelper,
     /// Add the entries of a bundle written by `export` to the cache.
     Import {
         /// The bundle to read.
@@ -159,6 +163,7 @@ const COMMAND_NAMES: &[&str] = &[
     "export",
     "help",
     "import",
+    "serve-helper",
     "serve-tier",
     "stats",
     "trim",

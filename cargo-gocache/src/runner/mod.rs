@@ -315,11 +315,11 @@ impl Setup {
         if verify {
             env.push(("CARGO_GOCACHE_VERIFY".into(), "1".into()));
         }
-        if config.remote.value.is_some() {
-            // Build scripts reach the remote through this binary (see
-            // `gocache_build::engine::prog`).
-            env.push(("CARGO_GOCACHE_PROG".into(), exe.clone().into()));
-        }
+        // Every build script's helper does its caching through this binary
+        // (`gocache-build`'s helper runs `$CARGO_GOCACHE_PROG gocache
+        // serve-helper`; older helpers reach the remote through
+        // `serve-tier`), so it is set for every build, remote or not.
+        env.push(("CARGO_GOCACHE_PROG".into(), exe.clone().into()));
         if let Some(ws) = workspace {
             env.push(("CARGO_GOCACHE_WORKSPACE".into(), ws.into()));
         }
