@@ -176,4 +176,59 @@ mod tests {
             .collect();
         assert_eq!(names, [("cc", false), ("sha2", true)], "{deps}");
     }
+
+    /// What a user's build script compiles (the default features): the
+    /// client modules, which use no engine module, in well under 1,000
+    /// lines of code (tests, comments and blank lines aside).
+    #[test]
+    fn the_engine_is_behind_its_feature() {
+        let client = [
+            ("lib.rs", include_str!("lib.rs")),
+            ("helper.rs", include_str!("helper.rs")),
+            ("protocol.rs", include_str!("protocol.rs")),
+            ("rerun.rs", include_str!("rerun.rs")),
+            ("error.rs", include_str!("error.rs")),
+        ];
+        let engine = [
+            "archive", "compile", "compiler", "depfile", "env", "explain", "fsutil", "hash",
+            "keyline", "lookup", "manifest", "options", "pathmap", "prog", "run", "settings",
+            "sha256", "stamp", "stats", "store", "version",
+        ];
+        let mut lines = 0;
+        for (file, text) in client {
+            let code = text.split("\n#[cfg(test)]\nmod tests").next().unwrap();
+            let code: Vec<&str> = code
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("//"))
+                .collect();
+            lines += code.len();
+            if file == "lib.rs" {
+                // Every engine module is declared behind the feature.
+                for m in engine {
+                    let at = code
+                        .iter()
+                        .position(|l| l.ends_with(&format!("mod {m};")))
+                        .unwrap_or_else(|| panic!("no `mod {m};` in lib.rs"));
+                    assert!(
+                        code[..at]
+                            .iter()
+                            .rev()
+                            .take(2)
+                            .any(|l| *l == "#[cfg(feature = \"engine\")]"),
+                        "mod {m} is not behind the engine feature"
+                    );
+                }
+                continue;
+            }
+            for m in engine {
+                let used = format!("crate::{m}::");
+                assert!(
+                    !code.iter().any(|l| l.contains(&used)),
+                    "{file} uses the engine module {m}"
+                );
+            }
+        }
+        assert!(lines < 1000, "the client is {lines} lines of code");
+    }
 }

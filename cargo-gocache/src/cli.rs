@@ -104,8 +104,8 @@ pub enum Command {
         #[arg(long)]
         used_since_build: bool,
     },
-    /// Serve the remote tier to a build script over stdin/stdout (internal;
-    /// see `gocache_build::engine::prog`).
+    /// Serve the remote tier to an older build script helper over
+    /// stdin/stdout (internal; see `gocache_build::engine::prog`).
     #[command(hide = true)]
     ServeTier,
     /// Do the caching for a build script's `gocache_build::CachedBuild`
