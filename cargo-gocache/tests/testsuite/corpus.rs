@@ -172,14 +172,12 @@ fn assert_uncacheable_reasons(stage: &str, stats: &Value) {
 
 /// A source of each crate's native code, as the wrapper's events name it (the last field of
 /// a line of `<store>/stats/last-run.log`): each crate's compiles reached the cache.
-///
-/// Known gap, not asserted: tikv-jemalloc-sys runs `configure` with
-/// `CC=cc::Build::get_compiler().path()`, the compiler without cc's wrapper, so jemalloc's
-/// compiles never reach `cargo gocache` (they build, uncached and uncounted). Routing them
-/// needs the compiler itself to be the wrapper (a ccache-style masquerade directory first on
-/// `PATH`), which the runner does not do yet.
+/// tikv-jemalloc-sys runs `configure` with `CC=cc::Build::get_compiler().path()`, the
+/// compiler without cc's wrapper: its compiles come through the masquerade links
+/// (`wrapper::masquerade`).
 const CRATE_SOURCES: &[(&str, &str)] = &[
     ("openssl-src (C)", "crypto/sha/sha256.c"),
+    ("tikv-jemalloc-sys (configure + make)", "src/jemalloc.c"),
     ("openssl-src (perlasm .s)", "sha256-x86_64.s"),
     ("ring", "crypto/curve25519/curve25519.c"),
     ("libz-ng-sys (cmake)", "deflate_medium.c"),
