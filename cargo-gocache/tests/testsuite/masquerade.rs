@@ -7,24 +7,13 @@ use std::fs;
 use std::path::Path;
 
 use crate::e2e::{count, take_stats};
-use crate::support::{cargo, example, gocache, require_tool, run, test_cc};
+use crate::support::{cargo, gocache, require_tool, run, test_cc};
 
 /// A crate whose build.rs does what tikv-jemalloc-sys does: takes cc's
 /// compiler *path* (the wrapper dropped) and hands it to make.
 fn make_crate(ws: &Path) {
-    fs::create_dir_all(ws.join("src")).unwrap();
+    crate::support::build_dep_crate(&ws, "masq", "cc");
     fs::create_dir_all(ws.join("csrc")).unwrap();
-    fs::write(
-        ws.join("Cargo.toml"),
-        "[package]\nname = \"masq\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [workspace]\n\n[build-dependencies]\ncc = \"1.2\"\n",
-    )
-    .unwrap();
-    fs::copy(
-        example("mixed-sys").join("Cargo.lock"),
-        ws.join("Cargo.lock"),
-    )
-    .unwrap();
     fs::write(
         ws.join("csrc/Makefile"),
         "libm.a: m.o\n\tar crs $@ $^\n\nm.o: m.c\n\t$(CC) -O2 -c m.c -o m.o\n",
