@@ -10,6 +10,10 @@
 #
 # sccache hashes every `CARGO_*` variable in rustc's environment, so a
 # variable `cargo gocache` changed from run to run made every Rust key new.
+# Since issue 13, `cargo gocache` replaces a user's RUSTC_WRAPPER (it caches
+# rustc itself): on the gocache side sccache then sees no compile, and the
+# environment check lives in runner::rustc_sees_the_same_environment_every_run
+# (through RUSTC_WORKSPACE_WRAPPER). Kept for the plain-cargo baseline.
 # Needs sccache (Debian: `apt-get install sccache`) and crates.io (or itoa in
 # the local registry cache).
 set -euo pipefail

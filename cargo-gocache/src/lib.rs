@@ -11,8 +11,6 @@
 //! Exit codes: 0 success; 1 an error (printed once as `error: ...`);
 //! 2 bad usage (from clap). In wrapper mode, the compiler's own exit code.
 
-use std::ffi::OsString;
-
 mod cli;
 mod commands;
 pub mod config;
@@ -26,7 +24,12 @@ pub use wrapper::ar;
 
 /// Run with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    let args: Vec<OsString> = std::env::args_os().collect();
+    // Under `cargo gocache`, before anything runs: PATH without the
+    // masquerade links, and a start through one of them as the wrapper.
+    let args = match wrapper::masquerade::enter(std::env::args_os().collect()) {
+        wrapper::masquerade::Start::Args(args) => args,
+        wrapper::masquerade::Start::Exit(code) => return code,
+    };
     // Run as `gocache-ar REAL_AR ARGS...` (the archiver under `cargo gocache`).
     if args
         .first()

@@ -102,18 +102,18 @@ pub(super) fn compiler_env(
 /// `<store>/bin/gocache-ar`, a symbolic link to this binary, (re)made if it
 /// does not point at `exe`.
 pub(super) fn ar_link(store: &Store, exe: &Path) -> Result<PathBuf> {
-    let dir = store.root().join("bin");
-    let link = dir.join(crate::wrapper::ar::AR_NAME);
+    link_to(&store.root().join("bin"), crate::wrapper::ar::AR_NAME, exe)
+}
+
+/// `dir/name`, a symbolic link to `exe`, (re)made if it does not point at it.
+fn link_to(dir: &Path, name: &str, exe: &Path) -> Result<PathBuf> {
+    let link = dir.join(name);
     if fs::read_link(&link).is_ok_and(|t| t == exe) {
         return Ok(link);
     }
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // A new link beside it, renamed over: concurrent runs never see none.
-    let tmp = dir.join(format!(
-        ".{}-{}",
-        crate::wrapper::ar::AR_NAME,
-        std::process::id()
-    ));
+    let tmp = dir.join(format!(".{name}-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     #[cfg(unix)]
     std::os::unix::fs::symlink(exe, &tmp)
@@ -122,6 +122,50 @@ pub(super) fn ar_link(store: &Store, exe: &Path) -> Result<PathBuf> {
     fs::copy(exe, &tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     fs::rename(&tmp, &link).with_context(|| format!("cannot create {}", link.display()))?;
     Ok(link)
+}
+
+/// `PATH` with `<store>/bin/masq` first, and [`masquerade::DIR_VAR`]
+/// naming it, the directory holding a link to `exe` for each bare compiler
+/// name in `compilers` (the `CC_<target>`/`CXX_<target>` values set by
+/// [`compiler_env`], `exe compiler [args]`). See `wrapper::masquerade` for
+/// why and for what keeps it safe. No bare name: nothing to set.
+///
+/// [`masquerade::DIR_VAR`]: crate::wrapper::masquerade::DIR_VAR
+pub(super) fn masquerade_env(
+    store: &Store,
+    exe: &Path,
+    compilers: &[(OsString, OsString)],
+    path: Option<OsString>,
+) -> Result<Vec<(OsString, OsString)>> {
+    let mut names: Vec<String> = compilers
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            (k.starts_with("CC_") || k.starts_with("CXX_")) && k != "CC_KNOWN_WRAPPER_CUSTOM"
+        })
+        .filter_map(|(_, v)| v.to_str()?.split_whitespace().nth(1).map(str::to_string))
+        .filter(|c| !c.contains('/'))
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = store.root().join("bin").join("masq");
+    for name in &names {
+        link_to(&dir, name, exe)?;
+    }
+    let dirs = std::iter::once(dir.clone()).chain(
+        path.iter()
+            .flat_map(std::env::split_paths)
+            .filter(|d| *d != dir),
+    );
+    let path = std::env::join_paths(dirs)
+        .with_context(|| format!("cannot put {} on PATH", dir.display()))?;
+    Ok(vec![
+        ("PATH".into(), path),
+        (crate::wrapper::masquerade::DIR_VAR.into(), dir.into()),
+    ])
 }
 
 /// `AR_<target>` = `<link>` and `CARGO_GOCACHE_AR_<target>` = the archiver

@@ -43,8 +43,18 @@
 //! (parsed as TOML: `.cargo/config.toml` and `.cargo/config` from the
 //! working directory up, and `$CARGO_HOME`'s).
 //!
-//! Not covered (those compiles run uncached, unchanged): MSVC targets, and a compiler or binary path that contains whitespace (cc
-//! splits `CC` on whitespace).
+//! A build script that hands its own build system cc's `Tool::path()` (the
+//! compiler without the wrapper: tikv-jemalloc-sys's `configure`) is
+//! reached another way: the bare compiler names set above get links to
+//! this binary in `<store>/bin/masq`, first on `PATH`, as ccache's
+//! masquerade directory (`wrapper::masquerade` says which starts through
+//! them are cached, and why nothing else is wrapped twice or loops).
+//! CMake gets its compiler launchers (`env::cmake_launcher_env`).
+//!
+//! Not covered (those compiles run uncached, unchanged): MSVC targets, a
+//! compiler or binary path that contains whitespace (cc splits `CC` on
+//! whitespace), and a compiler given by absolute path to a build system
+//! that does not go through cc.
 //!
 //! # What the wrapper is told
 //!
@@ -53,6 +63,7 @@
 //! | `CARGO_GOCACHE_DIR` | the store, absolute, so every wrapper uses the same one |
 //! | `CARGO_GOCACHE_WORKSPACE` | the workspace root (`cargo locate-project --workspace`) |
 //! | `CARGO_GOCACHE_CARGO_HOME` | `$CARGO_HOME`, else `~/.cargo` |
+//! | `CARGO_GOCACHE_MASQUERADE`, `PATH` | the masquerade directory, and `PATH` with it first |
 //!
 //! Every variable set here is the same from one run to the next for the
 //! same project, store and settings: sccache hashes the `CARGO_*` variables
@@ -84,7 +95,9 @@ mod summary;
 pub use summary::time_macro_hint;
 mod targets;
 
-use env::{ar_link, archiver_env, cmake_launcher_env, compiler_env, rustc_wrapper_env};
+use env::{
+    ar_link, archiver_env, cmake_launcher_env, compiler_env, masquerade_env, rustc_wrapper_env,
+};
 use targets::{config_texts, option_values, targets};
 
 /// Run `cargo <args>` (args[0] is the cargo subcommand) with the wrapper
@@ -304,6 +317,14 @@ impl Setup {
             Err(e) => eprintln!("gocache: warning: archives get no build IDs this run: {e:#}"),
         }
         env.extend(cmake_launcher_env(&exe, &getenv));
+        // Build systems handed the bare compiler (jemalloc's configure,
+        // CMake) find the wrapper first on PATH: `wrapper::masquerade`.
+        match masquerade_env(store, &exe, &env, std::env::var_os("PATH")) {
+            Ok(vars) => env.extend(vars),
+            Err(e) => eprintln!(
+                "gocache: warning: compilers that build systems find on PATH run uncached: {e:#}"
+            ),
+        }
         // The settings, resolved once here; wrapped compiles and build
         // scripts read only these variables.
         for (k, v) in config.to_env() {

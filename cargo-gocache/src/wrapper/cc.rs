@@ -80,7 +80,15 @@ const RECORD_HEADER: &str = "gocache-result v1";
 
 /// Run `argv` (`cargo-gocache <compiler> [args...]`); returns the exit code.
 pub fn run(argv: Vec<OsString>) -> i32 {
-    let compiler = PathBuf::from(&argv[1]);
+    // A masquerade link (CMake runs it by its absolute path) is never run
+    // as the compiler: it is this binary.
+    let compiler = match super::masquerade::real_compiler(Path::new(&argv[1])) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("gocache: error: {msg}");
+            return 127;
+        }
+    };
     let args = &argv[2..];
     let store = match Store::from_env() {
         Ok(Some(store)) => store,

@@ -12,6 +12,7 @@ mod asm;
 pub mod cc;
 pub mod diagnostics;
 pub mod filememo;
+pub mod masquerade;
 mod probe;
 pub mod rerun;
 pub mod rust;

@@ -186,7 +186,7 @@ fn write_line(line: &[u8]) {
 /// by make or CMake)? Cargo names it `build-script-<name>` (its hard link)
 /// or `build_script_<name>-<hash>`.
 #[cfg(target_os = "linux")]
-fn parent_is_build_script() -> bool {
+pub(crate) fn parent_is_build_script() -> bool {
     let ppid = std::os::unix::process::parent_id();
     std::fs::read_link(format!("/proc/{ppid}/exe"))
         .ok()
@@ -197,7 +197,7 @@ fn parent_is_build_script() -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn parent_is_build_script() -> bool {
+pub(crate) fn parent_is_build_script() -> bool {
     false
 }
 

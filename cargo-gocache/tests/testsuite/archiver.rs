@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::e2e::{count, take_stats};
-use crate::support::{bin, cargo, clean_command, example, gocache, run};
+use crate::support::{bin, cargo, clean_command, gocache, run};
 
 const HOST: &str = "x86_64-unknown-linux-gnu";
 
@@ -171,19 +171,8 @@ fn cc_style_program_first_and_ranlib_style_index() {
 fn openssl_src_style_build_script_builds_under_cargo_gocache() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("arstyle");
-    fs::create_dir_all(ws.join("src")).unwrap();
+    crate::support::build_dep_crate(&ws, "arstyle", "cc");
     fs::create_dir_all(ws.join("csrc")).unwrap();
-    fs::write(
-        ws.join("Cargo.toml"),
-        "[package]\nname = \"arstyle\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [workspace]\n\n[build-dependencies]\ncc = \"1.2\"\n",
-    )
-    .unwrap();
-    fs::copy(
-        example("mixed-sys").join("Cargo.lock"),
-        ws.join("Cargo.lock"),
-    )
-    .unwrap();
     fs::write(
         ws.join("csrc/Makefile"),
         "OBJS = one.o two.o\n\

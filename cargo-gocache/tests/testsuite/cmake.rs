@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::e2e::{count, take_stats};
-use crate::support::{cargo, example, gocache, run};
+use crate::support::{cargo, gocache, run};
 
 /// Every object CMake wrote under `dir`, keyed by its path below the
 /// `CMakeFiles` directory, and the archive (built and installed), by name.
@@ -44,19 +44,8 @@ fn cmake_objects(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// A crate built by the `cmake` crate, in `ws`.
 pub(crate) fn cmake_crate(ws: &Path) {
-    fs::create_dir_all(ws.join("src")).unwrap();
+    crate::support::build_dep_crate(&ws, "cmk", "cmake");
     fs::create_dir_all(ws.join("csrc/inc")).unwrap();
-    fs::write(
-        ws.join("Cargo.toml"),
-        "[package]\nname = \"cmk\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [workspace]\n\n[build-dependencies]\ncmake = \"0.1\"\n",
-    )
-    .unwrap();
-    fs::copy(
-        example("mixed-sys").join("Cargo.lock"),
-        ws.join("Cargo.lock"),
-    )
-    .unwrap();
     fs::write(
         ws.join("csrc/CMakeLists.txt"),
         "cmake_minimum_required(VERSION 3.13)\n\

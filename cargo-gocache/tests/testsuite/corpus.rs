@@ -153,6 +153,26 @@ const EXPECTED_UNCACHEABLE: &[(&str, &str)] = &[
     ),
 ];
 
+/// The compiles that miss after `cargo clean`, each because its inputs really changed: a
+/// build script generated a header with the time in it. A hit would be a wrong object.
+const EXPECTED_WARM_MISSES: &[(&str, &str)] = &[(
+    "crypto/info.c",
+    "openssl's make generates `crypto/buildinf.h` with `util/mkbuildinf.pl`, whose `DATE` \
+     is `built on: <now>` (unless SOURCE_DATE_EPOCH is set): after `cargo clean` the header \
+     is new, so the object is (`cargo gocache explain info.c` says `buildinf.h: content \
+     changed`); ccache misses it the same way",
+)];
+
+/// The C misses of the last run, by source, from `<store>/stats/last-run.log`.
+fn misses_of_last_run(store: &Path) -> Vec<String> {
+    let log = store.join("stats").join("last-run.log");
+    let text = fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    text.lines()
+        .filter(|l| l.starts_with("v1\tmiss\t"))
+        .filter_map(|l| l.rsplit('\t').next().map(str::to_string))
+        .collect()
+}
+
 #[track_caller]
 fn assert_uncacheable_reasons(stage: &str, stats: &Value) {
     let allowed: BTreeSet<&str> = EXPECTED_UNCACHEABLE.iter().map(|(r, _)| *r).collect();
@@ -172,14 +192,12 @@ fn assert_uncacheable_reasons(stage: &str, stats: &Value) {
 
 /// A source of each crate's native code, as the wrapper's events name it (the last field of
 /// a line of `<store>/stats/last-run.log`): each crate's compiles reached the cache.
-///
-/// Known gap, not asserted: tikv-jemalloc-sys runs `configure` with
-/// `CC=cc::Build::get_compiler().path()`, the compiler without cc's wrapper, so jemalloc's
-/// compiles never reach `cargo gocache` (they build, uncached and uncounted). Routing them
-/// needs the compiler itself to be the wrapper (a ccache-style masquerade directory first on
-/// `PATH`), which the runner does not do yet.
+/// tikv-jemalloc-sys runs `configure` with `CC=cc::Build::get_compiler().path()`, the
+/// compiler without cc's wrapper: its compiles come through the masquerade links
+/// (`wrapper::masquerade`).
 const CRATE_SOURCES: &[(&str, &str)] = &[
     ("openssl-src (C)", "crypto/sha/sha256.c"),
+    ("tikv-jemalloc-sys (configure + make)", "src/jemalloc.c"),
     ("openssl-src (perlasm .s)", "sha256-x86_64.s"),
     ("ring", "crypto/curve25519/curve25519.c"),
     ("libz-ng-sys (cmake)", "deflate_medium.c"),
@@ -254,23 +272,32 @@ fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
     let warm_build = build(Some(&store), &ws, &target, &[]);
     let warm = take_stats(&store);
     let cacheable = count(&cold, "hits") + count(&cold, "misses");
-    assert_eq!(
-        count(&warm, "misses"),
-        0,
-        "after cargo clean: misses\n{warm}"
+    let misses = misses_of_last_run(&store);
+    let unexpected: Vec<&String> = misses
+        .iter()
+        .filter(|m| !EXPECTED_WARM_MISSES.iter().any(|(src, _)| m.ends_with(src)))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "after cargo clean: misses nobody explained: {unexpected:?}\n{warm}"
     );
+    assert!(misses.len() <= EXPECTED_WARM_MISSES.len(), "{misses:?}");
     assert_eq!(
         count(&warm, "errors"),
         0,
         "after cargo clean: errors\n{warm}"
     );
     assert_eq!(
-        count(&warm, "hits"),
+        count(&warm, "hits") + count(&warm, "misses"),
         cacheable,
         "after cargo clean: hits\n{warm}"
     );
     assert_uncacheable_reasons("after cargo clean", &warm);
-    warm_build.stderr_contains(&format!("gocache: {cacheable} hits, 0 misses"));
+    warm_build.stderr_contains(&format!(
+        "gocache: {} hits, {} misses",
+        count(&warm, "hits"),
+        misses.len()
+    ));
     assert_eq!(
         corpus_output(&target),
         expected,

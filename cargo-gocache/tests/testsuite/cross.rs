@@ -14,7 +14,7 @@ use std::process::Command;
 use gocache_build::engine::stats::{read_events, Outcome};
 
 use crate::e2e::{count, take_stats};
-use crate::support::{bin, clean_command, example, gocache};
+use crate::support::{bin, clean_command, gocache};
 
 const CROSS_CC: &str = "aarch64-linux-gnu-gcc";
 
@@ -86,18 +86,7 @@ fn cross_target_build_script_compiles_through_the_cross_compiler() {
     need_cross();
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("crossy");
-    fs::create_dir_all(ws.join("src")).unwrap();
-    fs::write(
-        ws.join("Cargo.toml"),
-        "[package]\nname = \"crossy\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [workspace]\n\n[build-dependencies]\ncc = \"1.2\"\n",
-    )
-    .unwrap();
-    fs::copy(
-        example("mixed-sys").join("Cargo.lock"),
-        ws.join("Cargo.lock"),
-    )
-    .unwrap();
+    crate::support::build_dep_crate(&ws, "crossy", "cc");
     fs::write(ws.join("src/x.c"), "int x(void) { return 7; }\n").unwrap();
     fs::write(
         ws.join("build.rs"),

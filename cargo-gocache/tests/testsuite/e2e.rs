@@ -242,20 +242,7 @@ fn user_cc_stays_the_compiler_wrapped() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     let ws = tmp.path().join("usercc");
-    fs::create_dir_all(ws.join("src")).unwrap();
-    fs::write(
-        ws.join("Cargo.toml"),
-        "[package]\nname = \"usercc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [workspace]\n\n[build-dependencies]\ncc = \"1.2\"\n",
-    )
-    .unwrap();
-    // The example's lock pins cc and its dependencies, which the user's
-    // CARGO_HOME already has; cargo drops the entries this crate lacks.
-    fs::copy(
-        example("mixed-sys").join("Cargo.lock"),
-        ws.join("Cargo.lock"),
-    )
-    .unwrap();
+    crate::support::build_dep_crate(&ws, "usercc", "cc");
     fs::write(
         ws.join("build.rs"),
         "fn main() { cc::Build::new().file(\"src/hello.c\").compile(\"hello\"); }\n",

@@ -17,6 +17,7 @@ mod fuzz;
 mod helper_key;
 mod inputs;
 mod key;
+mod masquerade;
 mod remote;
 mod remote_e2e;
 mod rerun;

@@ -603,3 +603,29 @@ pub fn require_tool(name: &str) {
         .is_ok_and(|o| o.status.success());
     assert!(ok, "{name} not found: run bash tests/run.sh to install");
 }
+
+/// A one-package workspace `name` at `ws` (`src/` made) whose build script
+/// depends on `build_dep` (`cc` or `cmake`), locked with the example's
+/// `Cargo.lock`: it pins cc, cmake and their dependencies, which the user's
+/// `CARGO_HOME` already has, and cargo drops the entries this crate lacks.
+/// The caller writes `build.rs` and the sources.
+pub fn build_dep_crate(ws: &Path, name: &str, build_dep: &str) {
+    fs::create_dir_all(ws.join("src")).unwrap();
+    let version = match build_dep {
+        "cmake" => "0.1",
+        _ => "1.2",
+    };
+    fs::write(
+        ws.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [workspace]\n\n[build-dependencies]\n{build_dep} = \"{version}\"\n"
+        ),
+    )
+    .unwrap();
+    fs::copy(
+        example("mixed-sys").join("Cargo.lock"),
+        ws.join("Cargo.lock"),
+    )
+    .unwrap();
+}

@@ -13,7 +13,7 @@ use std::process::Command;
 use gocache_build::engine::stats::{read_events, Outcome};
 
 use crate::e2e::{count, take_stats};
-use crate::support::{bin, cargo, clean_command, example, gocache, run};
+use crate::support::{bin, cargo, clean_command, gocache, run};
 
 const STAMP_C: &str = "const char *stamp(void) { return \"built \" __DATE__ \" \" __TIME__; }\n";
 
@@ -173,18 +173,7 @@ fn pinning_is_refused_for_a_compiler_that_ignores_source_date_epoch() {
 fn cargo_gocache_names_time_macro_sources_and_pins_on_request() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("stamp");
-    fs::create_dir_all(ws.join("src")).unwrap();
-    fs::write(
-        ws.join("Cargo.toml"),
-        "[package]\nname = \"stamp\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [workspace]\n\n[build-dependencies]\ncc = \"1.2\"\n",
-    )
-    .unwrap();
-    fs::copy(
-        example("mixed-sys").join("Cargo.lock"),
-        ws.join("Cargo.lock"),
-    )
-    .unwrap();
+    crate::support::build_dep_crate(&ws, "stamp", "cc");
     fs::write(ws.join("src/stamp.c"), STAMP_C).unwrap();
     fs::write(
         ws.join("build.rs"),

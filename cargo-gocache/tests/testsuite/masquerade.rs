@@ -1,0 +1,168 @@
+//! Build systems handed the bare compiler (issue 11: tikv-jemalloc-sys runs
+//! `configure` with `CC=<cc's Tool::path()>`) reach the cache through the
+//! masquerade links `cargo gocache` puts first on `PATH`
+//! (`wrapper::masquerade`), and nothing else is wrapped by them.
+
+use std::fs;
+use std::path::Path;
+
+use crate::e2e::{count, take_stats};
+use crate::support::{cargo, gocache, require_tool, run, test_cc};
+
+/// A crate whose build.rs does what tikv-jemalloc-sys does: takes cc's
+/// compiler *path* (the wrapper dropped) and hands it to make.
+fn make_crate(ws: &Path) {
+    crate::support::build_dep_crate(&ws, "masq", "cc");
+    fs::create_dir_all(ws.join("csrc")).unwrap();
+    fs::write(
+        ws.join("csrc/Makefile"),
+        "libm.a: m.o\n\tar crs $@ $^\n\nm.o: m.c\n\t$(CC) -O2 -c m.c -o m.o\n",
+    )
+    .unwrap();
+    fs::write(
+        ws.join("csrc/m.c"),
+        "int masq_answer(void) { return 42; }\n",
+    )
+    .unwrap();
+    fs::write(
+        ws.join("build.rs"),
+        r#"use std::process::Command;
+fn main() {
+    let tool = cc::Build::new().get_compiler();
+    // The compiler alone, as jemalloc's build.rs passes it to configure.
+    assert!(tool.path().components().count() == 1, "{:?}", tool.path());
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("csrc");
+    for f in ["Makefile", "m.c"] {
+        std::fs::copy(src.join(f), out.join(f)).unwrap();
+    }
+    let status = Command::new("make")
+        .arg("-C")
+        .arg(&out)
+        .arg(format!("CC={}", tool.path().display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    println!("cargo:rustc-link-search=native={}", out.display());
+    println!("cargo:rustc-link-lib=static=m");
+}
+"#,
+    )
+    .unwrap();
+    fs::write(
+        ws.join("src/main.rs"),
+        "extern \"C\" { fn masq_answer() -> i32; }\n\
+         fn main() { println!(\"{}\", unsafe { masq_answer() }); }\n",
+    )
+    .unwrap();
+}
+
+/// Cold: make's compile is a miss; after `cargo clean`: a hit, and the
+/// program still runs. rustc's links (its linker is `cc`, on the same
+/// `PATH`) never go through the links: nothing is counted for them.
+#[test]
+fn a_compiler_handed_to_make_by_name_is_cached_and_links_are_not_wrapped() {
+    require_tool("make");
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("masq");
+    make_crate(&ws);
+    let store = tmp.path().join("store");
+    let target = ws.join("target");
+    let build = || {
+        run(gocache(&store)
+            .args(["gocache", "build", "--offline"])
+            .current_dir(&ws)
+            .env("CC", test_cc())
+            .env("CARGO_TARGET_DIR", &target))
+        .success()
+    };
+    let program = || run(&mut std::process::Command::new(target.join("debug/masq"))).success();
+
+    build();
+    let cold = take_stats(&store);
+    assert_eq!(count(&cold, "misses"), 1, "make's m.c\n{cold}");
+    assert_eq!(count(&cold, "errors"), 0, "{cold}");
+    assert_eq!(
+        cold["uncacheable"].as_object().map_or(0, |o| o.len()),
+        0,
+        "rustc's links (or anything else) went through a masquerade link\n{cold}"
+    );
+    let log = fs::read_to_string(store.join("stats/last-run.log")).unwrap();
+    assert!(log.contains("m.c"), "{log}");
+    assert_eq!(program().stdout(), "42\n");
+
+    run(cargo()
+        .args(["clean", "--offline"])
+        .current_dir(&ws)
+        .env("CARGO_TARGET_DIR", &target))
+    .success();
+    build();
+    let warm = take_stats(&store);
+    assert_eq!(
+        (count(&warm, "hits"), count(&warm, "misses")),
+        (1, 0),
+        "{warm}"
+    );
+    assert_eq!(program().stdout(), "42\n");
+    // The links are there for the build only: the binary's own PATH lookup
+    // of the compiler, outside cargo gocache, is the real compiler.
+    let masq = store.join("bin/masq").join(test_cc());
+    assert!(fs::symlink_metadata(&masq).is_ok(), "{}", masq.display());
+}
+
+/// A masquerade link run by its absolute path behind the wrapper (CMake
+/// resolves `gcc` on `PATH` to it and runs it behind its launcher) runs the
+/// real compiler once, cached; run by name from make, cached; run by path
+/// alone, the real compiler uncounted. The objects are the real compiler's,
+/// and nothing loops.
+#[test]
+fn the_link_run_by_path_behind_the_wrapper_runs_the_real_compiler() {
+    require_tool(test_cc());
+    let tmp = tempfile::tempdir().unwrap();
+    let masq = tmp.path().join("masq");
+    fs::create_dir_all(&masq).unwrap();
+    std::os::unix::fs::symlink(crate::support::bin(), masq.join(test_cc())).unwrap();
+    fs::write(tmp.path().join("a.c"), "int a(void) { return 1; }\n").unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(masq.clone())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let store = tmp.path().join("store");
+    // As CMake runs it: `<launcher> <absolute compiler> args`.
+    run(gocache(&store)
+        .arg(masq.join(test_cc()))
+        .args(["-c", "a.c", "-o", "a.o"])
+        .current_dir(tmp.path())
+        .env("PATH", &path)
+        .env("CARGO_GOCACHE_MASQUERADE", &masq))
+    .success();
+    // And as make runs it: found on PATH by name, argv[0] = the name.
+    let r = run(crate::support::clean_command(test_cc())
+        .args(["-c", "a.c", "-o", "b.o"])
+        .current_dir(tmp.path())
+        .env("CARGO_GOCACHE_DIR", &store)
+        .env("PATH", &path)
+        .env("CARGO_GOCACHE_MASQUERADE", &masq))
+    .success();
+    assert_eq!(r.stderr(), "");
+    // Run by its absolute path without the wrapper in front (CMake's
+    // compiler identification, or a user's own launcher): the real
+    // compiler, uncounted.
+    run(crate::support::clean_command(masq.join(test_cc()))
+        .args(["-c", "a.c", "-o", "c.o"])
+        .current_dir(tmp.path())
+        .env("CARGO_GOCACHE_DIR", &store)
+        .env("PATH", &path)
+        .env("CARGO_GOCACHE_MASQUERADE", &masq))
+    .success();
+    let stats = take_stats(&store);
+    assert_eq!(
+        (count(&stats, "misses"), count(&stats, "hits")),
+        (1, 1),
+        "{stats}"
+    );
+    let a = fs::read(tmp.path().join("a.o")).unwrap();
+    assert_eq!(a, fs::read(tmp.path().join("b.o")).unwrap());
+    assert_eq!(a, fs::read(tmp.path().join("c.o")).unwrap());
+}
