@@ -54,7 +54,9 @@ for i in $(seq "$pairs"); do
   t_gb+=("$(clean_build "$work/gocache-build")")
   printf 'pair %d: cc alone %.2f s, gocache-build %.2f s\n' "$i" "${t_cc[-1]}" "${t_gb[-1]}"
 done
-misses=$(CARGO_GOCACHE_DIR="$work/store" "$CARGO_GOCACHE_PROG" gocache stats --json | sed -n 's/.*"misses": *\([0-9]*\).*/\1/p')
+# The first "misses" of `stats --json` is the C compiles' (remote and rust follow).
+misses=$(CARGO_GOCACHE_DIR="$work/store" "$CARGO_GOCACHE_PROG" gocache stats --json >"$work/stats.json" &&
+  sed -n 's/.*"misses": *\([0-9]*\).*/\1/p' "$work/stats.json" | head -1)
 echo "the last gocache-build build stored its archive: ${misses:-?} miss(es) in its store (expect 1)"
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 m_cc=$(median "${t_cc[@]}")

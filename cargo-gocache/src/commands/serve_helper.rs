@@ -643,3 +643,37 @@ fn event(name: &str, outcome: Outcome, key: Option<ActionId>, spent: f64) -> Eve
     event.spent_secs = spent;
     event
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        serve(&mut &input[..], &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_client_of_another_protocol_is_answered_with_one_line() {
+        assert_eq!(served(b"hello 999\n"), b"err helper protocol 1\n");
+        assert_eq!(served(b"get ac/00\n"), b"err helper protocol 1\n");
+        assert_eq!(served(b""), b"");
+    }
+
+    #[test]
+    fn an_unknown_request_is_a_warning_and_a_client_that_stops_gets_nothing() {
+        let mut input = format!("hello {PROTOCOL}\n").into_bytes();
+        Message::new("frobnicate").write_to(&mut input).unwrap();
+        let out = served(&input);
+        let mut r = &out[..];
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "ok\n");
+        let m = Message::read_from(&mut r).unwrap().unwrap();
+        assert_eq!(m.kind, "warn");
+        assert!(m.text("message").unwrap().contains("frobnicate"));
+        // `hello` alone, then the end of input: `ok`, and nothing more.
+        assert_eq!(served(format!("hello {PROTOCOL}\n").as_bytes()), b"ok\n");
+    }
+}
