@@ -20,7 +20,7 @@
 //! | `CARGO_GOCACHE_VERIFY` | `1`: compile every hit too and report a result that differs (set by `cargo gocache --verify`) |
 //! | `CARGO_GOCACHE_REMOTE` | set by `cargo gocache`: the remote tier |
 //! | `CARGO_GOCACHE_PROG` | set by `cargo gocache` to itself: the binary a build script's helper runs (`serve-helper`; older helpers: `serve-tier`, [`crate::prog`]) |
-//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper checks its own against ([`crate::version`]) |
+//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper's server (and older helpers) check their own against ([`crate::version`]) |
 //! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
 //! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
 //! | `CARGO_GOCACHE_MAP_CWD` | true (`1`, `true`, `yes`, `on`): outside a build script, relocate the working directory to `/gocache/cwd` |
