@@ -12,7 +12,8 @@
 //! * read-only mode never writes;
 //! * eight builds at once against one remote all succeed, identically;
 //! * a build script using the build.rs helper reaches the remote too
-//!   (through `cargo-gocache gocache serve-tier`).
+//!   (its server, `cargo-gocache gocache serve-helper`, reaches it as
+//!   wrapped compiles do).
 //!
 //! Counts are asserted, never wall times. The `-sys` crate is zstd-sys at the
 //! version `examples/mixed-sys` locks, built `--offline` from the user's
