@@ -64,6 +64,7 @@
 //! | `CARGO_GOCACHE_WORKSPACE` | the workspace root (`cargo locate-project --workspace`) |
 //! | `CARGO_GOCACHE_CARGO_HOME` | `$CARGO_HOME`, else `~/.cargo` |
 //! | `CARGO_GOCACHE_MASQUERADE`, `PATH` | the masquerade directory, and `PATH` with it first |
+//! | `CARGO_GOCACHE_PROG` | this binary: build scripts' `gocache-build` helpers do their caching through it (`gocache serve-helper`), with or without a remote |
 //!
 //! Every variable set here is the same from one run to the next for the
 //! same project, store and settings: sccache hashes the `CARGO_*` variables
