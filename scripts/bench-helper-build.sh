@@ -5,7 +5,9 @@
 # removed), alternated cc / gocache-build, PAIRS pairs (default 3); prints
 # each time, the medians, their ratio (target: at most 1.5x), and the crate
 # count of each build-dependency tree. Uses the workspace's Cargo.lock, so
-# both resolve to the same versions; CARGO_GOCACHE_DIR is a fresh store.
+# both resolve to the same versions; CARGO_GOCACHE_DIR is a fresh store, and
+# CARGO_GOCACHE_PROG this checkout's cargo-gocache (built first), so the
+# gocache-build crate really caches: its build script misses and stores.
 # Usage: bash scripts/bench-helper-build.sh [PAIRS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,8 @@ pairs=${1:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 unset CARGO_TARGET_DIR CARGO_BUILD_TARGET RUSTC_WRAPPER CC CXX
+cargo build -q -p cargo-gocache
+export CARGO_GOCACHE_PROG="$repo/target/debug/cargo-gocache"
 
 for dep in cc gocache-build; do
   d="$work/$dep"
@@ -50,6 +54,10 @@ for i in $(seq "$pairs"); do
   t_gb+=("$(clean_build "$work/gocache-build")")
   printf 'pair %d: cc alone %.2f s, gocache-build %.2f s\n' "$i" "${t_cc[-1]}" "${t_gb[-1]}"
 done
+# The first "misses" of `stats --json` is the C compiles' (remote and rust follow).
+misses=$(CARGO_GOCACHE_DIR="$work/store" "$CARGO_GOCACHE_PROG" gocache stats --json >"$work/stats.json" &&
+  sed -n 's/.*"misses": *\([0-9]*\).*/\1/p' "$work/stats.json" | head -1)
+echo "the last gocache-build build stored its archive: ${misses:-?} miss(es) in its store (expect 1)"
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 m_cc=$(median "${t_cc[@]}")
 m_gb=$(median "${t_gb[@]}")

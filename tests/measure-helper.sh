@@ -45,6 +45,9 @@ done
 echo "  dependencies (cargo tree -e normal -p gocache-build | wc -l): $(cargo tree -e normal -p gocache-build | wc -l) lines"
 
 echo "== build script run of examples/helper-lib (seconds)"
+# The helper caches through the binary (CARGO_GOCACHE_PROG): this checkout's.
+cargo build -q -p cargo-gocache
+export CARGO_GOCACHE_PROG="$repo/target/debug/cargo-gocache"
 export CARGO_TARGET_DIR="$work/ex-target" CARGO_GOCACHE_DIR="$work/store"
 ex=examples/helper-lib
 build() { cargo build -q --timings --manifest-path "$ex/Cargo.toml" 2>/dev/null; unit_time "$CARGO_TARGET_DIR" helper-lib 'run'; }

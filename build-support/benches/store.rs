@@ -3,8 +3,8 @@
 //! large object.
 //!
 //! ```text
-//! cargo bench -p gocache-build --bench store
-//! GOCACHE_BENCH_DIR=/mnt/disk cargo bench -p gocache-build --bench store
+//! cargo bench -p gocache-build --features engine --bench store
+//! GOCACHE_BENCH_DIR=/mnt/disk cargo bench -p gocache-build --features engine --bench store
 //! ```
 //!
 //! `GOCACHE_BENCH_DIR` picks the filesystem (default: the system temp

@@ -1539,7 +1539,8 @@ mod tests {
     }
 
     /// The build.rs helper runs every source through [`parse`] as cc's
-    /// arguments then `-c SRC -o gocache-helper.o` (`helper.rs`): each
+    /// arguments then `-c SRC -o gocache-helper.o` (its server,
+    /// `cargo-gocache/src/commands/serve_helper.rs`): each
     /// refused option, given by `.flag()`, is refused there too.
     #[test]
     fn every_unsupported_option_is_refused_as_the_helper_parses() {

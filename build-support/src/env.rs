@@ -2,7 +2,9 @@
 //!
 //! Every variable gocache reads goes through [`var`], so the full list is
 //! below and a build script using the helper can tell cargo to rerun when one
-//! changes (see [`set_build_script_mode`]).
+//! changes (see [`record_reads`]). The helper's client, in a user's build
+//! script, reads only `CARGO_GOCACHE_DIR` (for `off`), `CARGO_GOCACHE_PROG`,
+//! `PATH` (to find the binary) and `OUT_DIR`, and prints its own rerun lines.
 //!
 //! | variable | meaning |
 //! | --- | --- |
@@ -16,8 +18,9 @@
 //! | `CARGO_GOCACHE_WORKSPACE` | set by `cargo gocache`: the workspace root, relocated to `/gocache/workspace` |
 //! | `CARGO_GOCACHE_CARGO_HOME`, `CARGO_HOME` | the cargo home relocated to `/gocache/cargo-home` (else `$HOME/.cargo`) |
 //! | `CARGO_GOCACHE_VERIFY` | `1`: compile every hit too and report a result that differs (set by `cargo gocache --verify`) |
-//! | `CARGO_GOCACHE_REMOTE`, `CARGO_GOCACHE_PROG` | set by `cargo gocache`: the remote tier, and the binary that serves it to build scripts ([`crate::prog`]) |
-//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper checks its own against ([`crate::version`]) |
+//! | `CARGO_GOCACHE_REMOTE` | set by `cargo gocache`: the remote tier |
+//! | `CARGO_GOCACHE_PROG` | set by `cargo gocache` to itself: the binary a build script's helper runs (`serve-helper`; older helpers: `serve-tier`, [`crate::prog`]) |
+//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper's server (and older helpers) check their own against ([`crate::version`]) |
 //! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
 //! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
 //! | `CARGO_GOCACHE_MAP_CWD` | true (`1`, `true`, `yes`, `on`): outside a build script, relocate the working directory to `/gocache/cwd` |
@@ -29,17 +32,30 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
 
-static BUILD_SCRIPT_MODE: AtomicBool = AtomicBool::new(false);
+static RECORDING: AtomicBool = AtomicBool::new(false);
+static READ: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Print `cargo:rerun-if-env-changed=NAME` for every variable read from now on.
+/// Remember every variable read from now on (see [`take_reads`]).
 ///
-/// The build.rs helper turns this on, so a change to any variable that
-/// affects caching reruns the build script.
-pub fn set_build_script_mode(on: bool) {
-    BUILD_SCRIPT_MODE.store(on, Ordering::Relaxed);
+/// The helper's server (`cargo-gocache gocache serve-helper`) turns this
+/// on and hands the names to the build script, which prints
+/// `cargo:rerun-if-env-changed` for each: a change to any variable that
+/// affects caching reruns the build script. (It cannot print them itself:
+/// its stdout is the protocol.)
+pub fn record_reads(on: bool) {
+    RECORDING.store(on, Ordering::Relaxed);
+}
+
+/// The variables read since [`record_reads`] (or the last call), in order,
+/// each once.
+pub fn take_reads() -> Vec<String> {
+    READ.lock()
+        .map(|mut r| std::mem::take(&mut *r))
+        .unwrap_or_default()
 }
 
 /// Variables that never change what is built, so a change must not rerun a
@@ -73,8 +89,12 @@ pub const GOCACHE_VARIABLE_PREFIXES: &[&str] = &["CARGO_GOCACHE_AR_"];
 
 /// Read an environment variable; `None` if unset.
 pub fn var_os(name: &str) -> Option<OsString> {
-    if BUILD_SCRIPT_MODE.load(Ordering::Relaxed) && !UNTRACKED.contains(&name) {
-        println!("cargo:rerun-if-env-changed={name}");
+    if RECORDING.load(Ordering::Relaxed) && !UNTRACKED.contains(&name) {
+        if let Ok(mut read) = READ.lock() {
+            if !read.iter().any(|n| n == name) {
+                read.push(name.to_string());
+            }
+        }
     }
     #[allow(clippy::disallowed_methods)]
     std::env::var_os(name)

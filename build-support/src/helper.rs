@@ -6,82 +6,82 @@
 //! cc::Build::new().file("src/a.c").include("include").cached_compile("foo");
 //! ```
 //!
-//! # The key (what the archive's action ID covers)
+//! This side is a thin client. It makes the checks that need the
+//! `cc::Build` itself, runs cc, and prints the `cargo:` lines; the cache
+//! work (the compiler's identity, the key, the manifests, the store, build
+//! IDs, statistics) is done by the `cargo-gocache` binary, in one process
+//! per [`cached_compile`](CachedBuild::cached_compile) that lives across
+//! the compile: `cargo-gocache gocache serve-helper`
+//! (`cargo-gocache/src/commands/serve_helper.rs` documents the key). So
+//! the build-dependency every user compiles stays small, and the engine
+//! evolves with the binary, not with a user's `Cargo.lock`.
 //!
-//! Each source goes through the compiler wrapper's own parser
-//! ([`crate::compile::parse`]) as cc will compile it: cc's tool arguments,
-//! then `-c SRC -o OBJ`. So the helper refuses what the wrapper refuses
-//! (`-fprofile-use=`, `-B`, `-fplugin=` and the rest of the unsupported
-//! options, given through `.flag()` or `CFLAGS`: the library is then
-//! compiled by cc without the cache, counted with the reason), and hashes
-//! what the wrapper hashes, by the same rules.
+//! # Finding the binary
 //!
-//! | line | from |
-//! | --- | --- |
-//! | `gocache-archive v2` | a version salt |
-//! | `lib NAME` | the library name |
-//! | `toolenv K=V` | environment cc sets for the compiler (MSVC) |
-//! | then, for every source sorted by mapped path, its compile's pre-key lines | [`crate::compile::Compile::key_lines`]: salt, `compiler`, `compiler-version`, `target`, `lang`, `relocate`, `relocation`, `cwd`, `arg` (paths of search-path options mapped, `-D` values hashed raw: the compiler copies them into the object as they are), `env` ([`crate::compile::KEY_ENV`]), `source HASH NAME` |
+//! `CARGO_GOCACHE_PROG` (which `cargo gocache` sets to itself for every
+//! build), else `cargo-gocache` on `PATH`. With neither, the library is
+//! compiled by plain cc, silently: a user of a crate that uses the helper
+//! needs no gocache. `CARGO_GOCACHE_DIR=off` is plain cc too.
 //!
-//! That is the *pre-key*. It names a [`Manifest`] of the header sets seen
-//! for it (all the sources' depfiles together, with the shadow probes of
-//! each source's search path, the wrapper's, see [`crate::manifest`]); the
-//! matching set's lines complete the *final key*, whose short form is the
-//! action part of the archive's build ID.
+//! # Protocol
 //!
-//! Left out: the objects' names (not written into them); mtimes (never:
-//! full stamps only decide whether the inputs held still during the
-//! compile, see [`crate::stamp`]); absolute paths of the package, `OUT_DIR`,
-//! the workspace and the cargo home, where the wrapper's rule maps them:
-//! the compile is given `-ffile-prefix-map` to the same stable names as
-//! wrapped compiles ([`crate::compile::relocation_map`]), so the archive
-//! names none of this machine's directories and a second checkout hits
-//! with the very bytes it would have compiled. (Without that option, real
-//! paths stay in keys.) `TARGET`, `PROFILE`, `OPT_LEVEL` and the like: cc
-//! turns them into the compiler and arguments, which are hashed. The
-//! archiver is left out too: it only packs the objects.
+//! Over the server's stdin and stdout; messages as in [`crate::protocol`]
+//! (`kind count`, then `tag len` + bytes per field). The helper opens with
+//! a line, `-> hello <protocol>\n`, answered `<- ok\n` by a server of the
+//! same helper protocol ([`crate::protocol::PROTOCOL`]); any other answer,
+//! or none, is one `cargo:warning` and a plain cc compile.
 //!
-//! # On each call
+//! ```text
+//! -> lookup   name, out-dir, cwd, tool, arg*, tool-env* (K=V), source*,
+//!             ar, ar-arg*, ar-env* (K=V), ar-env-remove* (K)
+//! <- hit          lib, file*, env*      the archive is in place: print, done
+//! <- miss         flag*, env*           compile with cc plus these flags, then:
+//!    -> compiled  object*, spent (seconds)
+//!    <- done      file*, env*           stamped and stored: print, done
+//!    <- warn      message, env*         the archive cc made stands, uncached
+//! <- uncacheable  reason, env*          plain cc (the server counted why)
+//! <- warn         message, env*         plain cc, after the warning
+//!
+//! -> uncacheable  name, reason          (a check here refused: the server
+//!                                        counts it and answers nothing)
+//! ```
+//!
+//! `file` is a source or header for `cargo:rerun-if-changed`; `env` a
+//! variable the server read, for `cargo:rerun-if-env-changed`. The server
+//! keeps what it needs across the compile in memory (the pre-key, the
+//! manifest, stamps of the inputs taken before the compile). A compile
+//! that fails closes the conversation (end of input): the build fails as
+//! with cc, and nothing is stored.
+//!
+//! Any fault of the server before the compile (it cannot start, dies,
+//! answers nonsense) is one warning and a plain cc compile; after the
+//! compile, one warning and the archive cc made stands, uncached. A cache
+//! fault never fails the build.
+//!
+//! # On each call (in the server)
 //!
 //! 1. compute the pre-key, load its manifest, and find the header sets that
 //!    still hold on disk (hashing the headers they list);
 //! 2. if `OUT_DIR/libNAME.a` carries one of their build IDs: nothing to do;
 //! 3. else if the store has the archive: place it;
-//! 4. else compile with cc (plus `-MD` for the depfiles), archive with cc's
-//!    archiver, stamp the build ID, and store the archive and the manifest.
+//! 4. else the helper compiles with cc (plus `-MD` for the depfiles and the
+//!    relocation flags) and archives with cc's archiver; the server stamps
+//!    the build ID and stores the archive and the manifest.
 //!
-//! Then print what cc's `compile` prints (through cc's own
+//! Then the helper prints what cc's `compile` prints (through cc's own
 //! `try_emit_link_directives`), and `cargo:rerun-if-changed` for every
 //! source and header. A build script that globs its sources should also
 //! print `cargo:rerun-if-changed` for the directory it globs, or cargo will
 //! not rerun it when a file is added there.
-//!
-//! With `CARGO_GOCACHE_DIR=off` it is `cc::Build::try_compile`. Any cache
-//! fault is a `cargo:warning` and a plain cc compile.
 
-use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
-use crate::archive::{self, short_action};
-use crate::compile::{self, Compile};
-use crate::compiler;
-use crate::depfile;
-use crate::env;
 use crate::error::{Error, ErrorKind, Result};
-use crate::hash::{ActionId, KeyHasher};
-use crate::keyline::KeyLine;
-use crate::lookup::MissReason;
-use crate::manifest::{
-    self, Disk, Manifest, NotCacheable, ObserveOptions, Observed, RealDisk, SearchPath,
-};
-use crate::pathmap::PathMap;
-use crate::stamp::Before;
-use crate::stats::{self, Event, Outcome};
-use crate::store::Store;
-
-/// The archive key's salt: bumped when what the key covers changes.
-const SALT: &str = "gocache-archive v2";
+use crate::protocol::{self, Message, PROTOCOL};
 
 /// Archive-level caching for a `cc::Build`.
 pub trait CachedBuild {
@@ -103,65 +103,288 @@ impl CachedBuild for cc::Build {
     }
 
     fn try_cached_compile(&self, name: &str) -> Result<()> {
-        env::set_build_script_mode(true);
-        // A cargo-gocache of another cache format: plain cc (crate::version).
-        if let Err(msg) = crate::version::check_env() {
-            warn(&msg);
+        if var_os("CARGO_GOCACHE_DIR").is_some_and(|v| v == "off") {
             return plain(self, name);
         }
-        let store = match Store::from_env() {
-            // Under `cargo gocache` with a remote, reach it through the binary.
-            Ok(Some(store)) => match crate::prog::ProgTier::from_env() {
-                Some(tier) => store.with_tier(std::sync::Arc::new(tier)),
-                None => store,
-            },
-            Ok(None) => return plain(self, name),
-            Err(e) => {
-                warn(&format!("cache unavailable, compiling without it: {e}"));
+        let Some(prog) = find_binary() else {
+            return plain(self, name);
+        };
+        let request = match request(self, name) {
+            Ok(r) => r,
+            Err(None) => return plain(self, name),
+            Err(Some(reason)) => {
+                // Counted by the server; a fault there changes nothing here.
+                if let Ok(mut server) = Server::start(&prog) {
+                    let mut m = Message::new("uncacheable");
+                    m.push("name", name).push("reason", &reason);
+                    let _ = server.send(&m);
+                }
                 return plain(self, name);
             }
         };
-        match cached(self, name, &store) {
-            Ok(done) => {
-                stats::record(&store, &done.event);
-                let sources: Vec<PathBuf> = self.get_files().map(Path::to_path_buf).collect();
-                emit(self, &done.lib, &sources, &done.files)
+        let mut server = match Server::start(&prog) {
+            Ok(s) => s,
+            Err(msg) => {
+                warn(&msg);
+                return plain(self, name);
             }
-            Err(Fault::Build(e)) => Err(e),
-            Err(Fault::Cache(e)) => {
+        };
+        let answer = match server.call(&request) {
+            Ok(a) => a,
+            Err(e) => {
                 warn(&format!(
-                    "cache fault for {name}, compiling without it: {e}"
+                    "{} failed ({e}); compiling {name} without the cache",
+                    prog.display()
                 ));
-                stats::record(
-                    &store,
-                    &Event::new(Outcome::Error(e.to_string()), name.to_string()),
-                );
+                return plain(self, name);
+            }
+        };
+        print_env(&answer);
+        let sources: Vec<PathBuf> = self.get_files().map(Path::to_path_buf).collect();
+        match answer.kind.as_str() {
+            "hit" => {
+                let lib = answer
+                    .get("lib")
+                    .map(protocol::os_string)
+                    .map(PathBuf::from);
+                let lib = lib.unwrap_or_else(|| out_dir().join(archive_name(name)));
+                emit(self, &lib, &sources, &files(&answer))
+            }
+            "miss" => {
+                let mut compiling = self.clone();
+                compiling.flag("-MD");
+                for f in answer.all_os("flag") {
+                    compiling.flag(f);
+                }
+                let timer = Instant::now();
+                let objects = compiling.try_compile_intermediates().map_err(cc_err)?;
+                let spent = timer.elapsed().as_secs_f64();
+                let lib = self.try_create_archive(name, &objects).map_err(cc_err)?;
+                let mut done = Message::new("compiled");
+                for o in &objects {
+                    if done.push_os("object", o.as_os_str()).is_none() {
+                        return emit(self, &lib, &sources, &[]);
+                    }
+                }
+                done.push("spent", spent.to_string());
+                let files = match server.call(&done) {
+                    Ok(a) if a.kind == "done" => {
+                        print_env(&a);
+                        files(&a)
+                    }
+                    Ok(a) => {
+                        print_env(&a);
+                        warn(&a.text("message").unwrap_or_else(|| {
+                            format!("unexpected answer {:?}; {name} is not cached", a.kind)
+                        }));
+                        Vec::new()
+                    }
+                    Err(e) => {
+                        warn(&format!(
+                            "{} failed after the compile ({e}); {name} is not cached",
+                            prog.display()
+                        ));
+                        Vec::new()
+                    }
+                };
+                emit(self, &lib, &sources, &files)
+            }
+            "uncacheable" => plain(self, name),
+            "warn" => {
+                warn(&answer.text("message").unwrap_or_default());
                 plain(self, name)
             }
-            Err(Fault::Uncacheable(reason)) => {
-                stats::record(
-                    &store,
-                    &Event::new(Outcome::Uncacheable(reason), name.to_string()),
-                );
+            other => {
+                warn(&format!(
+                    "{} answered {other:?}; compiling {name} without the cache",
+                    prog.display()
+                ));
                 plain(self, name)
             }
         }
     }
 }
 
-/// Why the cached path did not finish.
-enum Fault {
-    /// The compile itself failed: the build fails, as with cc.
-    Build(Error),
-    /// The cache failed: warn and compile without it.
-    Cache(Error),
-    /// This build cannot be cached here (reason for stats): compile without it.
-    Uncacheable(String),
+/// Read an environment variable, and tell cargo to rerun the build script
+/// when it changes (it decides whether and how the cache is used).
+fn var_os(name: &str) -> Option<OsString> {
+    println!("cargo:rerun-if-env-changed={name}");
+    #[allow(clippy::disallowed_methods)]
+    std::env::var_os(name)
 }
 
-impl From<Error> for Fault {
-    fn from(e: Error) -> Fault {
-        Fault::Cache(e)
+/// `CARGO_GOCACHE_PROG`, else `cargo-gocache` on `PATH`.
+fn find_binary() -> Option<PathBuf> {
+    if let Some(prog) = var_os("CARGO_GOCACHE_PROG").filter(|v| !v.is_empty()) {
+        return Some(prog.into());
+    }
+    let name = format!("cargo-gocache{}", std::env::consts::EXE_SUFFIX);
+    std::env::split_paths(&var_os("PATH")?)
+        .map(|dir| dir.join(&name))
+        .find(|p| p.is_file())
+}
+
+fn out_dir() -> PathBuf {
+    #[allow(clippy::disallowed_methods)]
+    std::env::var_os("OUT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// The `lookup` request for `build`: `Err(Some(reason))` when it cannot be
+/// cached (a check here refused it), `Err(None)` when cc should run plain
+/// (and report its own error, for an OUT_DIR or a compiler it cannot find).
+fn request(build: &cc::Build, name: &str) -> std::result::Result<Message, Option<String>> {
+    let refuse = |r: &str| Err(Some(r.to_string()));
+    // cc has no getters for these settings; its Debug output shows them.
+    // A custom `out_dir` moves the archive out of OUT_DIR; prebuilt
+    // `object()`s and CUDA device links go into the archive unseen by the key.
+    let debug = format!("{build:?}");
+    if !debug.contains("out_dir: None") {
+        return refuse("custom-out-dir");
+    }
+    if !debug.contains("objects: []") || !debug.contains("cuda: false") {
+        return refuse("extra-archive-members");
+    }
+    #[allow(clippy::disallowed_methods)]
+    let out_dir = std::env::var_os("OUT_DIR").ok_or(None)?;
+    let tool = build.try_get_compiler().map_err(|_| None)?;
+    if !(tool.is_like_gnu() || tool.is_like_clang()) || tool.is_like_clang_cl() {
+        // No `-MD` depfiles to learn headers from.
+        return refuse("not-gcc-or-clang");
+    }
+    // cc leaves out of its command arguments it was told to remove: then
+    // `args()` is not the command line the key would describe.
+    if !format!("{tool:?}").contains("removed_args: []") {
+        return refuse("cc-removed-args");
+    }
+    let sources: Vec<PathBuf> = build.get_files().map(Path::to_path_buf).collect();
+    if sources.is_empty() {
+        return refuse("no-sources");
+    }
+    // cc adds its `asm_flag()`s to assembly sources only, after `-c`: not
+    // in `args()`, so not in a key made from them.
+    let asm = |s: &PathBuf| s.extension().is_some_and(|e| e == "S" || e == "sx");
+    if sources.iter().any(asm) && !debug.contains("asm_flags: []") {
+        return refuse("asm-flags");
+    }
+    // The server stamps the build ID with cc's archiver (its `s` step).
+    let ar = build.try_get_archiver().map_err(|_| None)?;
+    let cwd = std::env::current_dir().map_err(|_| None)?;
+
+    let mut m = Message::new("lookup");
+    let fields = (|| {
+        m.push("name", name);
+        m.push_os("out-dir", &out_dir)?;
+        m.push_os("cwd", cwd.as_os_str())?;
+        m.push_os("tool", tool.path().as_os_str())?;
+        for a in tool.args() {
+            m.push_os("arg", a)?;
+        }
+        for (k, v) in tool.get_envs() {
+            m.push_os("tool-env", &pair(k, v))?;
+        }
+        for s in &sources {
+            m.push_os("source", s.as_os_str())?;
+        }
+        m.push_os("ar", ar.get_program())?;
+        for a in ar.get_args() {
+            m.push_os("ar-arg", a)?;
+        }
+        for (k, v) in ar.get_envs() {
+            match v {
+                Some(v) => m.push_os("ar-env", &pair(k, v))?,
+                None => m.push_os("ar-env-remove", k)?,
+            };
+        }
+        Some(())
+    })();
+    match fields {
+        Some(()) => Ok(m),
+        None => refuse("non-utf8-argument"),
+    }
+}
+
+fn pair(k: &std::ffi::OsStr, v: &std::ffi::OsStr) -> OsString {
+    let mut s = k.to_os_string();
+    s.push("=");
+    s.push(v);
+    s
+}
+
+/// `cargo-gocache gocache serve-helper`, past the `hello`.
+struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    /// Start the server and agree on the protocol; `Err` is the warning.
+    fn start(prog: &Path) -> std::result::Result<Server, String> {
+        let mut child = Command::new(prog)
+            .args(["gocache", "serve-helper"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot run {} ({e}); compiling without the cache",
+                    prog.display()
+                )
+            })?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut line = String::new();
+        let answered = writeln!(stdin, "hello {PROTOCOL}")
+            .and_then(|()| stdin.flush())
+            .and_then(|()| stdout.read_line(&mut line));
+        if matches!(answered, Ok(n) if n > 0) && line.trim_end() == "ok" {
+            return Ok(Server {
+                child,
+                stdin: Some(stdin),
+                stdout,
+            });
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let answer = if line.is_empty() {
+            "nothing".to_string()
+        } else {
+            format!("{:?}", line.trim_end())
+        };
+        Err(format!(
+            "{} speaks another helper protocol than this build script's gocache-build \
+             {} (protocol {PROTOCOL}; it answered {answer}); compiling without the cache \
+             (update one of them so their versions match)",
+            prog.display(),
+            env!("CARGO_PKG_VERSION"),
+        ))
+    }
+
+    fn send(&mut self, m: &Message) -> std::io::Result<()> {
+        let stdin = self.stdin.as_mut().ok_or(std::io::ErrorKind::BrokenPipe)?;
+        m.write_to(stdin)
+    }
+
+    fn call(&mut self, m: &Message) -> std::io::Result<Message> {
+        self.send(m)?;
+        Message::read_from(&mut self.stdout)?.ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "it exited without answering",
+            )
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // End of input: the server finishes (or, after a failed compile,
+        // stores nothing) and exits.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
     }
 }
 
@@ -186,14 +409,28 @@ fn archive_name(name: &str) -> String {
     }
 }
 
+fn files(answer: &Message) -> Vec<PathBuf> {
+    answer.all_os("file").map(PathBuf::from).collect()
+}
+
+/// `cargo:rerun-if-env-changed` for the variables the server read.
+fn print_env(answer: &Message) {
+    for name in answer.all("env") {
+        println!(
+            "cargo:rerun-if-env-changed={}",
+            String::from_utf8_lossy(name)
+        );
+    }
+}
+
 /// Sources and headers, for `cargo:rerun-if-changed`: not those this run
 /// generated (under `OUT_DIR`, or newer than the run's start), which would
 /// rerun the build script on every build, nor paths cargo cannot read back
 /// (see [`crate::rerun`]).
 fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
     let cwd = std::env::current_dir().unwrap_or_default();
-    let out_dir = env::var_os("OUT_DIR").map(PathBuf::from);
-    let started = out_dir.as_deref().and_then(crate::rerun::run_started);
+    let out_dir = out_dir();
+    let started = crate::rerun::run_started(&out_dir);
     let mut seen = std::collections::HashSet::new();
     for f in sources
         .iter()
@@ -203,8 +440,8 @@ fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
         if !seen.insert(f.clone()) {
             continue;
         }
-        if let (Some(out), Some(t)) = (&out_dir, started) {
-            if crate::rerun::generated(&f, out, t) {
+        if let Some(t) = started {
+            if crate::rerun::generated(&f, &out_dir, t) {
                 continue;
             }
         }
@@ -212,329 +449,6 @@ fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
             print!("{line}");
         }
     }
-}
-
-/// The cached build of `OUT_DIR/lib<name>.a`; the caller records the
-/// event and prints the directives.
-fn cached(build: &cc::Build, name: &str, store: &Store) -> Result<Done, Fault> {
-    // cc has no getters for these settings; its Debug output shows them.
-    // A custom `out_dir` moves the archive out of OUT_DIR; prebuilt
-    // `object()`s and CUDA device links go into the archive unseen by the key.
-    let debug = format!("{build:?}");
-    if !debug.contains("out_dir: None") {
-        return Err(Fault::Uncacheable("custom-out-dir".into()));
-    }
-    if !debug.contains("objects: []") || !debug.contains("cuda: false") {
-        return Err(Fault::Uncacheable("extra-archive-members".into()));
-    }
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or_else(|| {
-        Fault::Build(Error::new(
-            ErrorKind::Config,
-            "Environment variable OUT_DIR not defined.",
-        ))
-    })?);
-    let lib = out_dir.join(archive_name(name));
-    let tool = build
-        .try_get_compiler()
-        .map_err(|e| Fault::Build(cc_err(e)))?;
-    if !(tool.is_like_gnu() || tool.is_like_clang()) || tool.is_like_clang_cl() {
-        // No `-MD` depfiles to learn headers from.
-        return Err(Fault::Uncacheable("not-gcc-or-clang".into()));
-    }
-    // cc leaves out of its command arguments it was told to remove: then
-    // `args()` is not the command line the key would describe.
-    if !format!("{tool:?}").contains("removed_args: []") {
-        return Err(Fault::Uncacheable("cc-removed-args".into()));
-    }
-    let cwd = compile::compiler_cwd().map_err(|e| Error::io("read", Path::new("."), e))?;
-    let sources: Vec<PathBuf> = build.get_files().map(Path::to_path_buf).collect();
-    if sources.is_empty() {
-        return Err(Fault::Uncacheable("no-sources".into()));
-    }
-    // cc adds its `asm_flag()`s to assembly sources only, after `-c`: not
-    // in `args()`, so not in a key made from them.
-    let asm = |s: &PathBuf| s.extension().is_some_and(|e| e == "S" || e == "sx");
-    if sources.iter().any(asm) && !debug.contains("asm_flags: []") {
-        return Err(Fault::Uncacheable("asm-flags".into()));
-    }
-
-    // Relocation, as for wrapped compiles: the compile is given
-    // `-ffile-prefix-map` for the package, OUT_DIR, the workspace and the
-    // cargo home, so the archive names only stable directories and the key
-    // may hash the stable names. A compiler without the option keeps real
-    // paths in its objects, so then the key keeps them too: an archive
-    // from another checkout must never name that checkout.
-    let identity = compiler::identify(Some(store), tool.path())?;
-    let map = if compile::supports_prefix_map(&identity) {
-        compile::relocation_map(&cwd)
-    } else {
-        PathMap::new()
-    };
-    let prefix_args = compile::prefix_map_args(&map);
-
-    // Each source through the wrapper's parser, as cc will compile it
-    // (its arguments, then `-c SRC -o OBJ`; the object's name is not in
-    // the key): the same refusals, relocation rule, environment and
-    // search path as a wrapped compile.
-    let mut units = Vec::with_capacity(sources.len());
-    for src in &sources {
-        let mut args: Vec<std::ffi::OsString> = tool.args().to_vec();
-        args.extend(["-c".into(), src.clone().into_os_string()]);
-        args.extend(["-o".into(), "gocache-helper.o".into()]);
-        let unit = compile::parse(&args, &cwd).map_err(|u| Fault::Uncacheable(u.reason))?;
-        // Plain assembly reads `.include` and `.incbin` files no depfile
-        // lists; the wrapper finds them (its `asm` module), the helper
-        // does not: compile it without the cache.
-        if unit.lang == compile::Lang::Asm {
-            return Err(Fault::Uncacheable("unsupported-language:assembler".into()));
-        }
-        units.push(unit);
-    }
-    let mut pre = KeyHasher::new("archive");
-    pre.push(&KeyLine::Salt(SALT.into()));
-    pre.push(&KeyLine::Lib(name.into()));
-    for (k, v) in tool.get_envs() {
-        pre.push(&KeyLine::ToolEnv(
-            k.to_string_lossy().into_owned(),
-            v.to_string_lossy().into_owned(),
-        ));
-    }
-    // Sorted by the source's mapped path, so the order of `file()` calls
-    // does not change the key (the build ID lists them in that order).
-    let mut keyed = Vec::with_capacity(units.len());
-    for unit in &units {
-        let lines = unit
-            .key_lines(&identity, &map, &cwd, &mut RealDisk)
-            .map_err(|e| Error::io("read", &unit.source, e))?;
-        let (hash, shown) = lines
-            .iter()
-            .find_map(|l| match l {
-                KeyLine::Source { hash, name } => Some((hash.clone(), name.clone())),
-                _ => None,
-            })
-            .expect("a compile's key names its source");
-        let mapped = map.map(&compile::absolute(&cwd, &unit.source));
-        keyed.push((shown, hash, mapped, lines));
-    }
-    keyed.sort_by(|a, b| a.2.cmp(&b.2));
-    for (_, _, _, lines) in &keyed {
-        for line in lines {
-            pre.push(line);
-        }
-    }
-    let pre_id = pre.id();
-    let sources_in_id: Vec<String> = keyed.iter().map(|k| k.2.clone()).collect();
-
-    // Steps 1-3: the header sets that still hold, and their final keys.
-    let rejections = store.rejections();
-    let manifest = Manifest::load_checked(store, &pre_id);
-    let mut why = match &manifest {
-        Ok(m) if m.entries.is_empty() => MissReason::NoEntry,
-        Ok(_) => MissReason::NoHeaderSetMatched,
-        Err(why) => *why,
-    };
-    let manifest = manifest.unwrap_or_default();
-    // The sources were just hashed for the pre-key: do not hash them again.
-    let mut hashes: HashMap<String, Option<String>> = keyed
-        .iter()
-        .map(|(_, hash, mapped, _)| (mapped.clone(), Some(hash.clone())))
-        .collect();
-    let candidates: Vec<(&Observed, ActionId)> = manifest
-        .entries
-        .iter()
-        .filter(|obs| obs.matches(&map, &mut RealDisk, &mut hashes))
-        .map(|obs| (obs, obs.key(&pre_id).id()))
-        .collect();
-    let unmapped =
-        |obs: &Observed| -> Vec<PathBuf> { obs.files.iter().map(|(p, _)| map.unmap(p)).collect() };
-    if let Ok(info) = archive::read_build_info(&lib) {
-        if let Some((obs, key)) = candidates
-            .iter()
-            .find(|(_, key)| short_action(key) == info.id.action)
-        {
-            return Ok(Done {
-                event: event(name, Outcome::Hit, Some(*key), 0.0),
-                lib,
-                files: unmapped(obs),
-            });
-        }
-    }
-    for (obs, key) in &candidates {
-        why = MissReason::OutputMissing;
-        if let Some(entry) = store.get(key) {
-            if store.place(&entry, &lib)? {
-                return Ok(Done {
-                    event: event(name, Outcome::Hit, Some(*key), 0.0),
-                    lib,
-                    files: unmapped(obs),
-                });
-            }
-        }
-    }
-    if store.rejections() > rejections {
-        why = MissReason::RemoteRejected;
-    }
-
-    // Step 4: compile, learning the headers from depfiles.
-    // `stamp` below runs the archiver through cc's panicking getter: make
-    // sure it cannot fail there.
-    build
-        .try_get_archiver()
-        .map_err(|e| Fault::Build(cc_err(e)))?;
-    // Full stamps of what is known before the compile (see crate::stamp),
-    // and the sources still as the key hashed them.
-    let source_paths: Vec<PathBuf> = units
-        .iter()
-        .map(|u| compile::absolute(&cwd, &u.source))
-        .collect();
-    let before = Before::take(
-        source_paths
-            .iter()
-            .cloned()
-            .chain(manifest.known_files(&map)),
-        Some(&out_dir),
-    );
-    let sources_held = keyed
-        .iter()
-        .all(|(_, hash, mapped, _)| RealDisk.hash(&map.unmap(mapped)).as_ref() == Some(hash));
-    let timer = Instant::now();
-    let mut compiling = build.clone();
-    compiling.flag("-MD");
-    for a in &prefix_args {
-        compiling.flag(a);
-    }
-    let objects = compiling
-        .try_compile_intermediates()
-        .map_err(|e| Fault::Build(cc_err(e)))?;
-    let spent = timer.elapsed().as_secs_f64();
-    let mut files: Vec<PathBuf> = Vec::new();
-    for obj in &objects {
-        let dep_path = obj.with_extension("d");
-        let text = std::fs::read_to_string(&dep_path)
-            .map_err(|e| Error::io("read depfile", &dep_path, e))?;
-        let dep = depfile::parse(&text).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Format,
-                format!("cannot parse depfile {}", dep_path.display()),
-            )
-        })?;
-        for p in dep.prerequisites {
-            let p = compile::absolute(&cwd, &p);
-            if !files.contains(&p) {
-                files.push(p);
-            }
-        }
-    }
-    let created = build
-        .try_create_archive(name, &objects)
-        .map_err(|e| Fault::Build(cc_err(e)))?;
-    debug_assert_eq!(created, lib);
-    let opts = ObserveOptions {
-        started: before.started(),
-        source_date_epoch: Compile::source_date_epoch(),
-        assembler_inputs_known: false,
-    };
-    let observed = if sources_held {
-        observe_all(store, &tool, &identity, &units, &cwd, &files, &map, opts).and_then(|o| {
-            before
-                .check(&files)
-                .map(|()| o)
-                .map_err(|nc| nc.reason().to_string())
-        })
-    } else {
-        Err(NotCacheable::ModifiedDuringCompile(source_paths[0].clone())
-            .reason()
-            .to_string())
-    };
-    let ar = || build.get_archiver();
-    match observed {
-        Ok(obs) => {
-            let final_key = obs.key(&pre_id);
-            let key = final_key.id();
-            archive::stamp(&lib, &key, &sources_in_id, &ar)?;
-            store.put_file(&key, &lib)?;
-            let object = crate::explain::archive_object(&map.map(&out_dir), &archive_name(name));
-            let mut record = format!("{}{object}\n", crate::explain::OBJECT_PREFIX);
-            record.push_str(&pre.record());
-            record.push_str(&final_key.record());
-            store.put_key_inputs(&key, &record)?;
-            crate::explain::note_miss(store, &object, &key);
-            Manifest::add_and_save(store, &pre_id, obs)?;
-            let mut event = event(name, Outcome::Miss, Some(key), spent);
-            event.miss = Some(why);
-            Ok(Done { event, lib, files })
-        }
-        Err(why) => {
-            // Still stamp it (from the pre-key), so `buildid` can read it,
-            // but store nothing: a later build cannot trust what it read.
-            archive::stamp(&lib, &pre_id, &sources_in_id, &ar)?;
-            let outcome = Outcome::Uncacheable(why);
-            Ok(Done {
-                event: event(name, outcome, None, spent),
-                lib,
-                files,
-            })
-        }
-    }
-}
-
-/// The header sets of every source's compile in one: the files read, and
-/// the probes of each distinct search path (the sources of one library
-/// differ at most in language, so in the compiler's own directories).
-/// Without a compiler's search list the probes would be incomplete: the
-/// archive is not cached then.
-#[allow(clippy::too_many_arguments)]
-fn observe_all(
-    store: &Store,
-    tool: &cc::Tool,
-    identity: &compiler::CompilerIdentity,
-    units: &[Compile],
-    cwd: &Path,
-    files: &[PathBuf],
-    map: &PathMap,
-    opts: ObserveOptions,
-) -> std::result::Result<Observed, String> {
-    let mut searches: Vec<SearchPath> = Vec::new();
-    for unit in units {
-        let Ok(sysdirs) = unit.system_dirs(Some(store), tool.path(), identity) else {
-            return Err("unknown-search-path".into());
-        };
-        let search = unit.search_path(cwd, &sysdirs);
-        if !searches.contains(&search) {
-            searches.push(search);
-        }
-    }
-    let mut all: Option<Observed> = None;
-    for search in &searches {
-        let obs =
-            manifest::observe(files, search, map, opts).map_err(|nc| nc.reason().to_string())?;
-        match &mut all {
-            None => all = Some(obs),
-            Some(all) => {
-                for p in obs.probes {
-                    if !all.probes.contains(&p) {
-                        all.probes.push(p);
-                    }
-                }
-            }
-        }
-    }
-    Ok(all.unwrap_or_default())
-}
-
-/// What a cached build did: its stats event, the archive, and the files
-/// (sources and headers) it was built from.
-struct Done {
-    event: Event,
-    lib: PathBuf,
-    files: Vec<PathBuf>,
-}
-
-fn event(name: &str, outcome: Outcome, key: Option<ActionId>, spent: f64) -> Event {
-    let mut event = Event::new(outcome, name);
-    event.action = key;
-    event.spent_secs = spent;
-    event
 }
 
 /// Print what cc's `compile` prints after archiving, then the files to

@@ -1,13 +1,18 @@
 //! The remote tier for build scripts, through a helper process (Go's
-//! `GOCACHEPROG` idea).
+//! `GOCACHEPROG` idea): the client older `gocache-build` helpers use.
 //!
 //! The build.rs helper is a build-dependency of its users and must not pull
-//! in network clients. Under `cargo gocache`, which sets
-//! `CARGO_GOCACHE_PROG` to its own binary, a build script's store gets a
-//! [`ProgTier`]: on the first request it starts `$CARGO_GOCACHE_PROG gocache
-//! serve-tier` and speaks a small line protocol over its stdin and stdout.
-//! The server owns the real remote (Redis, HTTP), its timeouts and its
-//! failure count, exactly as for wrapped compiles.
+//! in network clients. Before the helper handed all its caching to the
+//! binary (`serve-helper`, see `helper.rs`), it opened the store itself and,
+//! under `cargo gocache`, which sets `CARGO_GOCACHE_PROG` to its own binary,
+//! its store got a [`ProgTier`]: on the first request it starts
+//! `$CARGO_GOCACHE_PROG gocache serve-tier` and speaks a small line protocol
+//! over its stdin and stdout. Today's helper does not use it (its server
+//! reaches the remote directly); the binary still serves `serve-tier` for
+//! the helpers in users' lock files, and this client stays as the
+//! reference its tests speak. The server owns the real remote (Redis,
+//! HTTP), its timeouts and its failure count, exactly as for wrapped
+//! compiles.
 //!
 //! # Protocol
 //!

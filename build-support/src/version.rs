@@ -1,17 +1,26 @@
-//! The formats `cargo-gocache` and `gocache-build` share, and the check
+//! The formats `cargo-gocache` and `gocache-build` share, and the checks
 //! where they meet.
 //!
 //! The binary links its own copy of this crate, but a build script links
 //! the `gocache-build` of its user's `Cargo.lock`, which may be older or
-//! newer. The two share the store (entries, outputs, key records, manifests,
-//! stats lines) and the serve-tier protocol ([`crate::prog`]), so each side
-//! states the versions it speaks and the build script's side checks:
+//! newer. Today's helper does not open the store: it asks the binary over
+//! the helper protocol, so the one format a build script's library and the
+//! binary share is that protocol, checked at its `hello`:
+//!
+//! * The helper opens with `hello <HELPER_PROTOCOL>` ([`HELPER_PROTOCOL`],
+//!   see `gocache_build`'s `helper` module); a server that does not answer
+//!   `ok` gets one `cargo:warning` and a plain cc compile, uncached.
+//!
+//! Older helpers opened the store themselves and reached the remote tier
+//! through `serve-tier`; for them the binary keeps what they check:
 //!
 //! * `cargo gocache` exports [`FORMATS_VAR`] = [`formats`] (with its own
-//!   version, for the message) to the build; the helper compares it with
-//!   its own before opening the store, and on a mismatch prints one
-//!   `cargo:warning` line and compiles with plain cc, uncached
-//!   ([`check_env`]). Unset (a build without `cargo gocache`): no check.
+//!   version, for the message) to the build; an older helper compares it
+//!   with its own before opening the store. The helper server checks it too
+//!   ([`check_env`]): the binary that runs the build and the one serving a
+//!   build script must share the store, so on a mismatch the server answers
+//!   with this one line and the build script compiles with plain cc.
+//!   Unset (a build without `cargo gocache`): no check.
 //! * The serve-tier client opens with `hello <PROTOCOL>`; a server that does
 //!   not answer `ok` turns the remote tier off for that build script, with
 //!   one warning (see [`crate::prog`]).
@@ -19,7 +28,11 @@
 //! Bump [`STORE_FORMAT`] with any change to what the store holds that an
 //! older or newer reader would misread (or salt the key instead, if old
 //! entries only need to stop matching); bump [`PROTOCOL`] with any change
-//! to the serve-tier requests or answers.
+//! to the serve-tier requests or answers, [`HELPER_PROTOCOL`] with any
+//! change to the helper's.
+
+/// The helper protocol (`serve-helper`), defined with its messages.
+pub use crate::protocol::PROTOCOL as HELPER_PROTOCOL;
 
 /// The store's layout and file formats.
 pub const STORE_FORMAT: u32 = 1;
@@ -52,12 +65,12 @@ pub fn check(value: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "this cargo-gocache ({}) and the gocache-build {} this build script uses ({}) \
-         do not share a cache format; compiling without the cache (update one of them \
-         so their versions match)",
+        "the cargo-gocache running this build ({}) and the one serving its build \
+         script ({} {}) do not share a cache format; compiling without the cache (update \
+         one of them so their versions match)",
         value.trim(),
+        formats(),
         env!("CARGO_PKG_VERSION"),
-        formats()
     ))
 }
 

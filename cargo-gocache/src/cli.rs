@@ -104,10 +104,14 @@ pub enum Command {
         #[arg(long)]
         used_since_build: bool,
     },
-    /// Serve the remote tier to a build script over stdin/stdout (internal;
-    /// see `gocache_build::engine::prog`).
+    /// Serve the remote tier to an older build script helper over
+    /// stdin/stdout (internal; see `gocache_build::engine::prog`).
     #[command(hide = true)]
     ServeTier,
+    /// Do the caching for a build script's `gocache_build::CachedBuild`
+    /// over stdin/stdout (internal; see `commands/serve_helper.rs`).
+    #[command(hide = true)]
+    ServeHelper,
     /// Add the entries of a bundle written by `export` to the cache.
     Import {
         /// The bundle to read.
@@ -159,6 +163,7 @@ const COMMAND_NAMES: &[&str] = &[
     "export",
     "help",
     "import",
+    "serve-helper",
     "serve-tier",
     "stats",
     "trim",

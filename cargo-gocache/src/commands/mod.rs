@@ -3,8 +3,8 @@
 //!
 //! A command that works on the store as configured gets it from
 //! [`open_store`] (which says so and exits 0 when caching is off); the
-//! others (`buildid` reads files, `serve-tier` the build's environment,
-//! `config` and `env` report settings) do not open it. `build.rs` hands
+//! others (`buildid` reads files, `serve-tier` and `serve-helper` the
+//! build's environment, `config` and `env` report settings) do not open it. `build.rs` hands
 //! any cargo subcommand to the cargo runner (`crate::runner`).
 //!
 //! This folder may depend on `runner`, `remote`, `config` and the library;
@@ -25,6 +25,7 @@ mod env;
 mod explain;
 mod export;
 mod import;
+mod serve_helper;
 mod serve_tier;
 mod stats;
 mod trim;
@@ -70,6 +71,7 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
         Command::Cargo(args) => build::run(args, verify),
         Command::Buildid { verbose, files } => Ok(buildid::run(verbose, &files)),
         Command::ServeTier => serve_tier::run(),
+        Command::ServeHelper => serve_helper::run(),
         Command::Config => {
             config::run(&load_config()?);
             Ok(0)

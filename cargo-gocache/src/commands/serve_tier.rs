@@ -1,5 +1,7 @@
 //! `cargo gocache serve-tier` (hidden): the remote tier served to a build
-//! script's helper over stdio.
+//! script's helper over stdio. Today's helper asks `serve-helper` instead
+//! (which reaches the remote itself); this stays for the older
+//! `gocache-build` versions users' lock files may pin.
 
 use std::io::{BufRead, BufReader, Read, Write};
 

@@ -64,6 +64,7 @@
 //! | `CARGO_GOCACHE_WORKSPACE` | the workspace root (`cargo locate-project --workspace`) |
 //! | `CARGO_GOCACHE_CARGO_HOME` | `$CARGO_HOME`, else `~/.cargo` |
 //! | `CARGO_GOCACHE_MASQUERADE`, `PATH` | the masquerade directory, and `PATH` with it first |
+//! | `CARGO_GOCACHE_PROG` | this binary: build scripts' `gocache-build` helpers do their caching through it (`gocache serve-helper`), with or without a remote |
 //!
 //! Every variable set here is the same from one run to the next for the
 //! same project, store and settings: sccache hashes the `CARGO_*` variables
@@ -336,11 +337,11 @@ impl Setup {
         if verify {
             env.push(("CARGO_GOCACHE_VERIFY".into(), "1".into()));
         }
-        if config.remote.value.is_some() {
-            // Build scripts reach the remote through this binary (see
-            // `gocache_build::engine::prog`).
-            env.push(("CARGO_GOCACHE_PROG".into(), exe.clone().into()));
-        }
+        // Every build script's helper does its caching through this binary
+        // (`gocache-build`'s helper runs `$CARGO_GOCACHE_PROG gocache
+        // serve-helper`; older helpers reach the remote through
+        // `serve-tier`), so it is set for every build, remote or not.
+        env.push(("CARGO_GOCACHE_PROG".into(), exe.clone().into()));
         if let Some(ws) = workspace {
             env.push(("CARGO_GOCACHE_WORKSPACE".into(), ws.into()));
         }

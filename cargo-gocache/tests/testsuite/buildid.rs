@@ -234,6 +234,110 @@ fn helper_under_a_binary_of_another_cache_format_compiles_uncached_with_one_warn
     assert_eq!(c.stats(), (1, 1));
 }
 
+/// A one-file crate for the tests of finding and talking to the binary.
+fn skew_crate(name: &'static str) -> Crate {
+    Crate::new(
+        name,
+        &format!(
+            "use gocache_build::CachedBuild;\nfn main() {{ cc::Build::new().file(\"src/a.c\").cached_compile(\"{name}\"); }}\n"
+        ),
+        "extern \"C\" { fn f_a() -> i32; }\nfn main() { println!(\"{}\", unsafe { f_a() }); }\n",
+        &[("src/a.c", "int f_a(void) { return 42; }\n")],
+    )
+}
+
+/// The build script's `cargo:warning` lines from gocache (as cargo shows
+/// them, on stderr; stdout too, for `--message-format=json`).
+fn gocache_warnings(r: &Run) -> Vec<String> {
+    r.stderr()
+        .lines()
+        .chain(r.stdout.lines())
+        .filter(|l| l.contains("warning") && l.contains("gocache:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `PATH` without any directory holding a `cargo-gocache`.
+fn path_without_gocache() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::env::split_paths(&path).filter(|d| !d.join("cargo-gocache").exists()))
+        .unwrap()
+}
+
+/// A user without gocache: neither `CARGO_GOCACHE_PROG` nor a
+/// `cargo-gocache` on `PATH`. The helper is plain cc, silently: no
+/// warning, nothing stored, the program right.
+#[test]
+fn helper_without_a_binary_is_plain_cc_without_a_warning() {
+    let c = skew_crate("nobin");
+    let mut cmd = c.cargo(&["build"]);
+    cmd.env_remove("CARGO_GOCACHE_PROG")
+        .env("PATH", path_without_gocache());
+    let r = run(&mut cmd).success();
+    assert_eq!(gocache_warnings(&r), Vec::<String>::new(), "{r}");
+    let mut cmd = c.cargo(&["run", "-q"]);
+    cmd.env_remove("CARGO_GOCACHE_PROG")
+        .env("PATH", path_without_gocache());
+    assert_eq!(run(&mut cmd).success().stdout().trim(), "42");
+    assert!(!c.store.exists(), "no store is created");
+}
+
+/// A stand-in `cargo-gocache` at `dir/name` running the shell `script`.
+fn fake_binary(dir: &Path, script: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("fake-cargo-gocache");
+    fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Version handshake: a binary that speaks another helper protocol
+/// (answers `hello` with an error) gets one warning line, and the library
+/// is compiled by plain cc: the build works.
+#[test]
+fn helper_under_a_binary_of_another_helper_protocol_warns_once_and_builds_plain() {
+    let c = skew_crate("otherproto");
+    let fake = fake_binary(
+        c.root.parent().unwrap(),
+        "read hello; echo 'err helper protocol 999'",
+    );
+    let r = run(c.cargo(&["build"]).env("CARGO_GOCACHE_PROG", &fake)).success();
+    let warnings = gocache_warnings(&r);
+    assert_eq!(warnings.len(), 1, "one line:\n{r}");
+    assert!(
+        warnings[0].contains("another helper protocol")
+            && warnings[0].contains("err helper protocol 999")
+            && warnings[0].contains("compiling without the cache"),
+        "{}",
+        warnings[0]
+    );
+    let out = run(c.cargo(&["run", "-q"]).env("CARGO_GOCACHE_PROG", &fake)).success();
+    assert_eq!(out.stdout().trim(), "42");
+}
+
+/// A server that dies after answering `miss` (before the helper reports
+/// the compile): one warning, and the archive cc made stands, uncached.
+#[test]
+fn helper_server_gone_after_the_compile_leaves_cc_archive_with_one_warning() {
+    let c = skew_crate("gone");
+    let fake = fake_binary(
+        c.root.parent().unwrap(),
+        // Alive a moment, so the request is written before it exits.
+        "read hello; echo ok; echo 'miss 0'; sleep 2",
+    );
+    let r = run(c
+        .cargo(&["build", "--message-format=json"])
+        .env("CARGO_GOCACHE_PROG", &fake))
+    .success();
+    let warnings = gocache_warnings(&r);
+    assert_eq!(warnings.len(), 1, "one line:\n{r}");
+    assert!(warnings[0].contains("not cached"), "{}", warnings[0]);
+    let lib = out_dir(&r, "gone").join("libgone.a");
+    assert!(!members(&lib).contains(&"__.GOCACHE_ID".to_string()));
+    let out = run(c.cargo(&["run", "-q"]).env("CARGO_GOCACHE_PROG", &fake)).success();
+    assert_eq!(out.stdout().trim(), "42");
+}
+
 /// Go's reason for build IDs: deleting a source leaves every remaining file
 /// older than the archive, yet the archive is stale.
 #[test]

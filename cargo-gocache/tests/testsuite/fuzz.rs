@@ -949,7 +949,9 @@ fn helper_build(
         .env("CARGO_PKG_NAME", "fz")
         .env("CARGO_PKG_VERSION", "0.1.0")
         .env("CC", "gcc")
-        .env("AR", "ar");
+        .env("AR", "ar")
+        // The helper caches through the wrapper under test.
+        .env("CARGO_GOCACHE_PROG", gocache_bin());
     let out = cmd.output().expect("run the helper child");
     let log = format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",

@@ -155,6 +155,15 @@ fn main() {
             .try_cached_compile(lib);
         println!("cargo:warning={lib}: {}", if r.is_ok() { "ok" } else { "failed" });
     }
+    // Refused by the helper's own check (cc's settings, before the server
+    // is asked to look anything up), counted by the server all the same.
+    let out = std::env::var("OUT_DIR").unwrap();
+    let r = cc::Build::new()
+        .file("src/p.c")
+        .out_dir(format!("{out}/custom"))
+        .cargo_warnings(false)
+        .try_cached_compile("p4");
+    println!("cargo:warning=p4: {}", if r.is_ok() { "ok" } else { "failed" });
 }
 "#;
     write_crate(
@@ -176,6 +185,7 @@ fn main() {
         "unsupported-option:-fprofile-use=prof.gcda",
         "unsupported-option:-B",
         "unsupported-option:-fplugin=./no-such-plugin.so",
+        "custom-out-dir",
     ] {
         assert_eq!(unc[reason].as_u64(), Some(1), "{reason} not counted: {v}");
     }

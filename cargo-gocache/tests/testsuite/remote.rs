@@ -218,8 +218,9 @@ fn hung_remote_costs_at_most_three_timeouts() {
     }
 }
 
-/// A build script's store reaches the remote through `cargo-gocache gocache
-/// serve-tier` (the library has no network client).
+/// An older helper's store (which opened it in the build script) reaches
+/// the remote through `cargo-gocache gocache serve-tier` (the library has
+/// no network client); the binary keeps serving it.
 #[test]
 fn build_script_store_reaches_the_remote_through_serve_tier() {
     let r = Redis::start();

@@ -12,7 +12,8 @@
 //! * read-only mode never writes;
 //! * eight builds at once against one remote all succeed, identically;
 //! * a build script using the build.rs helper reaches the remote too
-//!   (through `cargo-gocache gocache serve-tier`).
+//!   (its server, `cargo-gocache gocache serve-helper`, reaches it as
+//!   wrapped compiles do).
 //!
 //! Counts are asserted, never wall times. The `-sys` crate is zstd-sys at the
 //! version `examples/mixed-sys` locks, built `--offline` from the user's
@@ -551,7 +552,8 @@ fn eight_parallel_builds_share_one_remote() {
 /// through the wrapper, so machine A caches two archives and four objects.
 /// Machine B, with an empty store, hits both archives, so its build script
 /// compiles nothing and no wrapper runs: every remote hit it counts came
-/// through the helper's store and `cargo-gocache gocache serve-tier`.
+/// through the helper's server (`cargo-gocache gocache serve-helper`,
+/// which reaches the remote as wrapped compiles do).
 #[test]
 fn build_script_helper_reaches_the_remote_under_cargo_gocache() {
     let tmp = tempfile::tempdir().unwrap();

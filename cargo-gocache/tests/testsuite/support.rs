@@ -489,9 +489,14 @@ pub fn gocache(store: &Path) -> Command {
     cmd
 }
 
-/// `$CARGO` (the cargo running the tests), else `cargo`.
+/// `$CARGO` (the cargo running the tests), else `cargo`, with
+/// `CARGO_GOCACHE_PROG` naming the binary under test: a build script's
+/// `gocache-build` helper does its caching through it (as under `cargo
+/// gocache`, which sets the variable to itself).
 pub fn cargo() -> Command {
-    clean_command(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cmd = clean_command(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.env("CARGO_GOCACHE_PROG", bin());
+    cmd
 }
 
 /// Run a [`Command`] (one made by [`clean_command`], [`gocache`], [`cargo`],
