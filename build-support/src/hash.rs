@@ -61,7 +61,7 @@ id_type!(
 impl OutputId {
     /// The ID of `bytes`.
     pub fn of(bytes: &[u8]) -> OutputId {
-        OutputId(Sha256::digest(bytes).into())
+        OutputId(Sha256::digest(bytes))
     }
 }
 
@@ -77,12 +77,12 @@ pub fn hash_file(path: &Path) -> io::Result<[u8; ID_LEN]> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().into())
+    Ok(hasher.finalize())
 }
 
 /// SHA-256 of some bytes.
 pub fn hash_bytes(bytes: &[u8]) -> [u8; ID_LEN] {
-    Sha256::digest(bytes).into()
+    Sha256::digest(bytes)
 }
 
 /// Lowercase hex of `bytes`.
@@ -171,7 +171,7 @@ impl KeyHasher {
 
     /// The ID of the lines added so far (the hasher can go on being used).
     pub fn id(&self) -> ActionId {
-        let id = ActionId(self.sha.clone().finalize().into());
+        let id = ActionId(self.sha.clone().finalize());
         if self.debug {
             eprintln!("HASH[{}]: => {}", self.name, id);
         }

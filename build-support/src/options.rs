@@ -778,6 +778,32 @@ pub(crate) fn cc1_option_ok(v: &str) -> bool {
     !refused(v)
 }
 
+/// Every refused option (and every long spelling of one), spelled as it
+/// would be given, with why it is refused: for tests that each is.
+pub(crate) fn refused_examples() -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    for opt in OPTIONS {
+        let why = match opt.means {
+            Means::Refuse(why) => why,
+            Means::Alias(t) => match find(t).map(|t| t.means) {
+                Some(Means::Refuse(why)) => why,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let spelled = match opt.takes {
+            Takes::Flag => opt.name.to_string(),
+            Takes::Separate | Takes::JoinedOrSeparate => format!("{} value", opt.name),
+            Takes::Joined if opt.name.ends_with(['=', ',', '-', '_']) => {
+                format!("{}value", opt.name)
+            }
+            Takes::Joined => opt.name.to_string(),
+        };
+        out.push((spelled, why));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -841,30 +867,4 @@ mod tests {
             assert_eq!(canonical(arg), want, "{arg}");
         }
     }
-}
-
-/// Every refused option (and every long spelling of one), spelled as it
-/// would be given, with why it is refused: for tests that each is.
-pub(crate) fn refused_examples() -> Vec<(String, &'static str)> {
-    let mut out = Vec::new();
-    for opt in OPTIONS {
-        let why = match opt.means {
-            Means::Refuse(why) => why,
-            Means::Alias(t) => match find(t).map(|t| t.means) {
-                Some(Means::Refuse(why)) => why,
-                _ => continue,
-            },
-            _ => continue,
-        };
-        let spelled = match opt.takes {
-            Takes::Flag => opt.name.to_string(),
-            Takes::Separate | Takes::JoinedOrSeparate => format!("{} value", opt.name),
-            Takes::Joined if opt.name.ends_with(['=', ',', '-', '_']) => {
-                format!("{}value", opt.name)
-            }
-            Takes::Joined => opt.name.to_string(),
-        };
-        out.push((spelled, why));
-    }
-    out
 }

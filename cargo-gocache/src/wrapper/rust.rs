@@ -162,7 +162,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             }
             return pass_through(&rustc, args);
         }
-        Parse::Compile(c) => c,
+        Parse::Compile(c) => *c,
     };
     let store = match Store::from_env() {
         Ok(Some(store)) => store,
@@ -255,8 +255,8 @@ pub enum Parse {
     NotACompile,
     /// A compile the cache does not take, with the reason counted.
     Uncacheable(&'static str),
-    /// A cacheable compile.
-    Compile(RustCompile),
+    /// A cacheable compile (boxed: it is most of the enum's size).
+    Compile(Box<RustCompile>),
 }
 
 /// A parsed cacheable rustc compile.
@@ -583,7 +583,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
     }
     c.input = PathBuf::from(input);
     c.out_dir = out_dir;
-    Parse::Compile(c)
+    Parse::Compile(Box::new(c))
 }
 
 // ---------------------------------------------------------------------
@@ -612,7 +612,7 @@ impl TextMap {
             return;
         }
         self.pairs.push((s, token.to_string()));
-        self.pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     }
 
     fn map(&self, text: &str) -> String {
@@ -628,7 +628,7 @@ impl TextMap {
             .iter()
             .map(|(r, t)| (t.as_str(), r.as_str()))
             .collect();
-        by_token.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        by_token.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         replace_paths(text, by_token.into_iter())
     }
 
@@ -1917,7 +1917,7 @@ mod tests {
 
     fn compile(s: &[&str]) -> RustCompile {
         match parse(&args(s), Path::new("/ws")) {
-            Parse::Compile(c) => c,
+            Parse::Compile(c) => *c,
             other => panic!("not a compile: {other:?}"),
         }
     }

@@ -44,7 +44,7 @@ fn cmake_objects(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// A crate built by the `cmake` crate, in `ws`.
 pub(crate) fn cmake_crate(ws: &Path) {
-    crate::support::build_dep_crate(&ws, "cmk", "cmake");
+    crate::support::build_dep_crate(ws, "cmk", "cmake");
     fs::create_dir_all(ws.join("csrc/inc")).unwrap();
     fs::write(
         ws.join("csrc/CMakeLists.txt"),

@@ -12,7 +12,7 @@ use crate::support::{cargo, gocache, require_tool, run, test_cc};
 /// A crate whose build.rs does what tikv-jemalloc-sys does: takes cc's
 /// compiler *path* (the wrapper dropped) and hands it to make.
 fn make_crate(ws: &Path) {
-    crate::support::build_dep_crate(&ws, "masq", "cc");
+    crate::support::build_dep_crate(ws, "masq", "cc");
     fs::create_dir_all(ws.join("csrc")).unwrap();
     fs::write(
         ws.join("csrc/Makefile"),
