@@ -39,7 +39,17 @@ pub fn main() -> i32 {
         return ar::run(&args[1..]);
     }
     let result = match cli::parse(args) {
-        cli::Job::Command(parsed) => commands::run(parsed.command, parsed.verify),
+        cli::Job::Command(parsed) => {
+            // Only for gocache's own output: a wrapper's stdout is the
+            // compiler's, and it is passed through as it is.
+            #[cfg(unix)]
+            // SAFETY: setting a signal disposition to its default, before
+            // any thread is started.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            }
+            commands::run(parsed.command, parsed.verify)
+        }
         cli::Job::Archiver(args) => Ok(ar::run(&args)),
         // `RUSTC_WRAPPER`: cargo runs `cargo-gocache <rustc> ARGS`.
         cli::Job::Compiler(args) if wrapper::rust::is_rustc(&args) => Ok(wrapper::rust::run(args)),

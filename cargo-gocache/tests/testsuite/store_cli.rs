@@ -256,3 +256,22 @@ fn commands_parse_with_and_without_the_gocache_word() {
             .stdout_contains("entries");
     }
 }
+
+/// `cargo gocache stats | true`: the reader is gone before gocache writes.
+/// A Unix tool ends on SIGPIPE, quietly; Rust's default (SIGPIPE ignored,
+/// then println! panics on the broken pipe) printed a panic.
+#[test]
+fn a_closed_stdout_ends_quietly_without_a_panic() {
+    let sb = Sandbox::new();
+    let bin = crate::support::bin();
+    let script = format!(
+        "{{ sleep 0.3; '{}' gocache stats; echo \"status $?\" >&2; }} | true",
+        bin.display()
+    );
+    let r = sb.cmd("sh").args(["-c", &script]).run();
+    r.assert_success();
+    let stderr = r.stderr();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // 141 = 128 + SIGPIPE: killed by the signal, as `cat` would be.
+    assert!(stderr.contains("status 141"), "{stderr}");
+}
