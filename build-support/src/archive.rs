@@ -494,6 +494,11 @@ pub fn read_build_info(path: &Path) -> Result<BuildInfo> {
 /// then rebuild its symbol index with `ar`'s `s` operation, as cc does after
 /// creating an archive (`sD`, falling back to `s` with `ZERO_AR_DATE=1` for
 /// archivers without `D`). `ar` makes a fresh archiver command each call.
+///
+/// Both steps run on a copy beside `path`, renamed over it only when both
+/// succeeded: an archiver that fails (or is killed) leaves the archive as it
+/// was, with its index, never stamped but unindexed (the linker would
+/// refuse it: a cache fault would fail the build).
 pub fn stamp(
     path: &Path,
     action: &ActionId,
@@ -502,9 +507,21 @@ pub fn stamp(
 ) -> Result<BuildInfo> {
     let mut archive = Archive::read(path)?;
     let info = archive.set_build_id(action, sources);
-    crate::store::write_file_atomic(path, &archive.to_bytes())?;
-    rebuild_index(path, ar)?;
-    Ok(info)
+    let name = path
+        .file_name()
+        .ok_or_else(|| format_err(format!("not a file path: {}", path.display())))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.stamp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = crate::store::write_file_atomic(&tmp, &archive.to_bytes())
+        .and_then(|()| rebuild_index(&tmp, ar))
+        .and_then(|()| std::fs::rename(&tmp, path).with_path("rename into place", path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map(|()| info)
 }
 
 /// Run the archiver's `s` operation on `path` (deterministic where it can be).

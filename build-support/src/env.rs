@@ -20,6 +20,7 @@
 //! | `CARGO_GOCACHE_VERIFY` | `1`: compile every hit too and report a result that differs (set by `cargo gocache --verify`) |
 //! | `CARGO_GOCACHE_REMOTE` | set by `cargo gocache`: the remote tier |
 //! | `CARGO_GOCACHE_PROG` | set by `cargo gocache` to itself: the binary a build script's helper runs (`serve-helper`; older helpers: `serve-tier`, [`crate::prog`]) |
+//! | `CARGO_GOCACHE_MASQUERADE` | set by `cargo gocache`: the directory of compiler links first on `PATH`, which every process of the binary takes out of its own `PATH` (`wrapper::masquerade`) |
 //! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper's server (and older helpers) check their own against ([`crate::version`]) |
 //! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
 //! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
@@ -80,6 +81,7 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_WORKSPACE",
     "CARGO_GOCACHE_CARGO_HOME",
     "CARGO_GOCACHE_PROG",
+    "CARGO_GOCACHE_MASQUERADE",
 ];
 
 /// Families of `CARGO_GOCACHE_*` variables with a name per target:

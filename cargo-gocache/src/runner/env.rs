@@ -124,11 +124,25 @@ fn link_to(dir: &Path, name: &str, exe: &Path) -> Result<PathBuf> {
     Ok(link)
 }
 
-/// `PATH` with `<store>/bin/masq` first, and [`masquerade::DIR_VAR`]
-/// naming it, the directory holding a link to `exe` for each bare compiler
+/// `PATH` with `<store>/bin/masq/<names>` first, and [`masquerade::DIR_VAR`]
+/// naming it: the directory holding a link to `exe` for each bare compiler
 /// name in `compilers` (the `CC_<target>`/`CXX_<target>` values set by
 /// [`compiler_env`], `exe compiler [args]`). See `wrapper::masquerade` for
-/// why and for what keeps it safe. No bare name: nothing to set.
+/// why and for what keeps it safe.
+///
+/// - Only names that look like a C or C++ compiler (`cc`, `gcc-12`,
+///   `clang++`, `aarch64-linux-gnu-gcc`...) and are a program on `PATH`:
+///   `CC="zig cc"` must not put a `zig` (nor `CC="env X=1 gcc"` an `env`)
+///   in front of the real one, and a cross compiler cc merely guessed must
+///   not appear installed to `configure`'s `AC_CHECK_TOOL`.
+/// - One directory per set of names (`masq/<hash>`), so a run puts exactly
+///   its own names on `PATH`, and two projects on one store never see
+///   each other's.
+/// - None when the user set a CMake compiler launcher: CMake would resolve
+///   `gcc` to the link and run it behind *that* launcher, and ccache or
+///   sccache would then key this binary instead of the compiler.
+///
+/// No name left: nothing to set.
 ///
 /// [`masquerade::DIR_VAR`]: crate::wrapper::masquerade::DIR_VAR
 pub(super) fn masquerade_env(
@@ -136,7 +150,24 @@ pub(super) fn masquerade_env(
     exe: &Path,
     compilers: &[(OsString, OsString)],
     path: Option<OsString>,
+    getenv: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(OsString, OsString)>> {
+    if ["CMAKE_C_COMPILER_LAUNCHER", "CMAKE_CXX_COMPILER_LAUNCHER"]
+        .iter()
+        .any(|v| getenv(v).is_some_and(|l| !l.is_empty()))
+    {
+        return Ok(Vec::new());
+    }
+    let masq_root = store.root().join("bin").join("masq");
+    let on_path = |name: &str| {
+        path.iter()
+            .flat_map(std::env::split_paths)
+            .filter(|d| d.is_absolute() && !d.starts_with(&masq_root))
+            .any(|d| {
+                let p = d.join(name);
+                p.is_file() && fs::canonicalize(&p).ok() != fs::canonicalize(exe).ok()
+            })
+    };
     let mut names: Vec<String> = compilers
         .iter()
         .filter(|(k, _)| {
@@ -144,21 +175,24 @@ pub(super) fn masquerade_env(
             (k.starts_with("CC_") || k.starts_with("CXX_")) && k != "CC_KNOWN_WRAPPER_CUSTOM"
         })
         .filter_map(|(_, v)| v.to_str()?.split_whitespace().nth(1).map(str::to_string))
-        .filter(|c| !c.contains('/'))
+        .filter(|c| !c.contains('/') && looks_like_a_compiler(c) && on_path(c))
         .collect();
     names.sort();
     names.dedup();
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let dir = store.root().join("bin").join("masq");
+    let set = gocache_build::engine::hash::hex(&gocache_build::engine::hash::hash_bytes(
+        names.join("\n").as_bytes(),
+    ));
+    let dir = masq_root.join(&set[..12]);
     for name in &names {
         link_to(&dir, name, exe)?;
     }
     let dirs = std::iter::once(dir.clone()).chain(
         path.iter()
             .flat_map(std::env::split_paths)
-            .filter(|d| *d != dir),
+            .filter(|d| !d.starts_with(&masq_root)),
     );
     let path = std::env::join_paths(dirs)
         .with_context(|| format!("cannot put {} on PATH", dir.display()))?;
@@ -166,6 +200,16 @@ pub(super) fn masquerade_env(
         ("PATH".into(), path),
         (crate::wrapper::masquerade::DIR_VAR.into(), dir.into()),
     ])
+}
+
+/// `cc`, `c++`, `gcc`, `g++`, `clang`, `clang++`, with a target prefix
+/// (`aarch64-linux-gnu-gcc`) or a version suffix (`gcc-12`, `clang-14`).
+fn looks_like_a_compiler(name: &str) -> bool {
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let base = base.strip_suffix('-').unwrap_or(base);
+    ["cc", "c++", "gcc", "g++", "clang", "clang++"]
+        .iter()
+        .any(|c| base == *c || base.ends_with(&format!("-{c}")))
 }
 
 /// `AR_<target>` = `<link>` and `CARGO_GOCACHE_AR_<target>` = the archiver
@@ -545,5 +589,32 @@ mod tests {
             &env_of(&[]),
         );
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn only_compiler_names_are_masqueraded() {
+        for yes in [
+            "cc",
+            "c++",
+            "gcc",
+            "g++-12",
+            "clang",
+            "clang++-14",
+            "aarch64-linux-gnu-gcc",
+            "gcc-12.2",
+        ] {
+            assert!(looks_like_a_compiler(yes), "{yes}");
+        }
+        for no in [
+            "zig",
+            "env",
+            "ccache",
+            "sccache",
+            "distcc",
+            "cargo-gocache",
+            "make",
+        ] {
+            assert!(!looks_like_a_compiler(no), "{no}");
+        }
     }
 }

@@ -320,7 +320,7 @@ impl Setup {
         env.extend(cmake_launcher_env(&exe, &getenv));
         // Build systems handed the bare compiler (jemalloc's configure,
         // CMake) find the wrapper first on PATH: `wrapper::masquerade`.
-        match masquerade_env(store, &exe, &env, std::env::var_os("PATH")) {
+        match masquerade_env(store, &exe, &env, std::env::var_os("PATH"), &getenv) {
             Ok(vars) => env.extend(vars),
             Err(e) => eprintln!(
                 "gocache: warning: compilers that build systems find on PATH run uncached: {e:#}"

@@ -69,24 +69,23 @@ pub enum Start {
 }
 
 /// Take the masquerade directory out of this process's `PATH` (rule 1);
-/// then, if this process was started through one of its links (`argv[0]`
-/// is `gcc`, not `cargo-gocache`), either the argv the compiler wrapper
-/// takes or, for the starts that are not cached (see the module docs), the
-/// real compiler run in its place.
+/// then, if this process was started through a link to it (`argv[0]` is
+/// `gcc`, not `cargo-gocache`), either the argv the compiler wrapper takes
+/// or, for the starts that are not cached (see the module docs), the real
+/// compiler run in its place.
+///
+/// A start through a link is recognised by what `argv[0]` resolves to
+/// (this binary), not only by [`DIR_VAR`]: a process that dropped the
+/// `CARGO_GOCACHE_*` variables but kept `PATH` (a nested `cargo build`
+/// whose rustc links with `cc`), or a build directory that saved the
+/// link's path, must still get the real compiler, never gocache's command
+/// line parser.
 pub fn enter(args: Vec<OsString>) -> Start {
-    let Some(dir) = std::env::var_os(DIR_VAR).filter(|d| !d.is_empty()) else {
-        return Start::Args(args);
-    };
-    let dir = PathBuf::from(dir);
-    if let Some(path) = std::env::var_os("PATH") {
-        let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
-        let kept: Vec<&PathBuf> = dirs.iter().filter(|d| **d != dir).collect();
-        if kept.len() != dirs.len() {
-            if let Ok(joined) = std::env::join_paths(kept) {
-                // Single-threaded here: the first thing `main` does.
-                std::env::set_var("PATH", joined);
-            }
-        }
+    let dir = std::env::var_os(DIR_VAR)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    if let Some(dir) = &dir {
+        strip_from_path(dir);
     }
     let Some(argv0) = args.first().map(PathBuf::from) else {
         return Start::Args(args);
@@ -94,53 +93,88 @@ pub fn enter(args: Vec<OsString>) -> Start {
     let Some(name) = argv0.file_name().map(|n| n.to_os_string()) else {
         return Start::Args(args);
     };
-    let own = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.file_name().map(|n| n.to_os_string()));
-    if Some(&name) == own.as_ref()
-        || name == super::ar::AR_NAME
-        || fs::symlink_metadata(dir.join(&name)).is_err()
-    {
+    // This binary by its own name (`cargo-gocache`, as installed, or as
+    // cargo runs it) or the archiver link: not a compiler link. The cheap
+    // check first: it is every start but the links'.
+    if name.to_string_lossy().starts_with("cargo-gocache") || name == super::ar::AR_NAME {
         return Start::Args(args);
     }
     let by_name = argv0.components().count() == 1;
-    if !by_name || super::rerun::parent_is_build_script() {
-        return match real_compiler(&argv0) {
-            Ok(real) => Start::Exit(super::cc::pass_through(&real, &args[1..])),
-            Err(msg) => {
-                eprintln!("gocache: error: {msg}");
-                Start::Exit(127)
-            }
-        };
+    let in_dir = dir
+        .as_ref()
+        .is_some_and(|d| by_name && fs::symlink_metadata(d.join(&name)).is_ok());
+    if !in_dir && !resolves_to_this_binary(&argv0) {
+        return Start::Args(args);
     }
-    let mut argv = Vec::with_capacity(args.len() + 1);
-    argv.push(args[0].clone());
-    argv.push(name);
-    argv.extend(args.into_iter().skip(1));
-    Start::Args(argv)
+    if in_dir && !super::rerun::parent_is_build_script() {
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        argv.push(args[0].clone());
+        argv.push(name);
+        argv.extend(args.into_iter().skip(1));
+        return Start::Args(argv);
+    }
+    match real_compiler(&argv0) {
+        Ok(real) => Start::Exit(super::cc::pass_through(&real, &args[1..])),
+        Err(msg) => {
+            eprintln!("gocache: error: {msg}");
+            Start::Exit(127)
+        }
+    }
+}
+
+/// `PATH` without `dir`, however it is spelled there (a trailing `/`, a
+/// symbolic link to it).
+fn strip_from_path(dir: &Path) {
+    let Some(path) = std::env::var_os("PATH") else {
+        return;
+    };
+    let canonical = fs::canonicalize(dir).ok();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    let kept: Vec<&PathBuf> = dirs
+        .iter()
+        .filter(|d| **d != dir && (canonical.is_none() || fs::canonicalize(d).ok() != canonical))
+        .collect();
+    if kept.len() != dirs.len() {
+        if let Ok(joined) = std::env::join_paths(kept) {
+            // Single-threaded here: the first thing `main` does.
+            std::env::set_var("PATH", joined);
+        }
+    }
+}
+
+/// Is `program` (a path, or a name found on `PATH`) this binary?
+fn resolves_to_this_binary(program: &Path) -> bool {
+    let Ok(me) = std::env::current_exe().and_then(fs::canonicalize) else {
+        return false;
+    };
+    gocache_build::engine::compiler::find_program(program)
+        .and_then(|p| fs::canonicalize(p).ok())
+        .is_some_and(|p| p == me)
 }
 
 /// The compiler to run for `compiler` (rule 2): `compiler` itself, unless it
 /// is this binary (a masquerade link, by name or by path), then the first
-/// program of its name on `PATH` that is not. `Err` when there is none: the
-/// message for the one-line error (running "itself" would loop).
+/// program of its name in an absolute `PATH` directory that is not. `Err`
+/// when there is none: the message for the one-line error (running
+/// "itself" would loop).
 pub fn real_compiler(compiler: &Path) -> Result<PathBuf, String> {
-    let Ok(me) = std::env::current_exe().and_then(fs::canonicalize) else {
-        return Ok(compiler.to_path_buf());
-    };
-    let is_me = |p: &Path| fs::canonicalize(p).is_ok_and(|c| c == me);
-    match gocache_build::engine::compiler::find_program(compiler) {
-        Some(found) if is_me(&found) => {}
+    if !resolves_to_this_binary(compiler) {
         // Not found: running it gives the shell's own "not found" error.
-        _ => return Ok(compiler.to_path_buf()),
+        return Ok(compiler.to_path_buf());
     }
     let name = compiler
         .file_name()
         .ok_or_else(|| format!("{} has no file name", compiler.display()))?;
     let path = std::env::var_os("PATH").unwrap_or_default();
+    // Only absolute directories: an empty or relative entry would give a
+    // name that is looked up on PATH again, and could lead back here.
     std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
         .map(|d| d.join(name))
-        .find(|p| gocache_build::engine::compiler::find_program(p).is_some() && !is_me(p))
+        .find(|p| {
+            gocache_build::engine::compiler::find_program(p).is_some()
+                && !resolves_to_this_binary(p)
+        })
         .ok_or_else(|| {
             format!(
                 "cannot find the real {} on PATH: {} is cargo-gocache itself",
@@ -167,6 +201,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn a_link_to_this_binary_is_replaced_by_the_real_program_or_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let me = std::env::current_exe().unwrap();

@@ -4,7 +4,7 @@
 //! (`wrapper::masquerade`), and nothing else is wrapped by them.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::e2e::{count, take_stats};
 use crate::support::{cargo, gocache, require_tool, run, test_cc};
@@ -106,8 +106,15 @@ fn a_compiler_handed_to_make_by_name_is_cached_and_links_are_not_wrapped() {
     assert_eq!(program().stdout(), "42\n");
     // The links are there for the build only: the binary's own PATH lookup
     // of the compiler, outside cargo gocache, is the real compiler.
-    let masq = store.join("bin/masq").join(test_cc());
-    assert!(fs::symlink_metadata(&masq).is_ok(), "{}", masq.display());
+    let sets: Vec<_> = fs::read_dir(store.join("bin/masq"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(sets.len(), 1, "one set of names: {sets:?}");
+    assert!(
+        fs::symlink_metadata(sets[0].join(test_cc())).is_ok(),
+        "{sets:?}"
+    );
 }
 
 /// A masquerade link run by its absolute path behind the wrapper (CMake
@@ -156,6 +163,24 @@ fn the_link_run_by_path_behind_the_wrapper_runs_the_real_compiler() {
         .env("PATH", &path)
         .env("CARGO_GOCACHE_MASQUERADE", &masq))
     .success();
+    // Started through the link with gocache's variables gone but PATH
+    // kept (a nested cargo that scrubbed CARGO_*; a saved link path): the
+    // real compiler, never gocache's command line.
+    for program in [PathBuf::from(test_cc()), masq.join(test_cc())] {
+        let r = run(crate::support::clean_command(&program)
+            .args(["-c", "a.c", "-o", "d.o"])
+            .current_dir(tmp.path())
+            .env("CARGO_GOCACHE_DIR", &store)
+            .env("PATH", &path)
+            .env_remove("CARGO_GOCACHE_MASQUERADE"))
+        .success();
+        assert_eq!(r.stderr(), "", "{}", program.display());
+        assert_eq!(
+            fs::read(tmp.path().join("d.o")).unwrap(),
+            fs::read(tmp.path().join("a.o")).unwrap()
+        );
+        fs::remove_file(tmp.path().join("d.o")).unwrap();
+    }
     let stats = take_stats(&store);
     assert_eq!(
         (count(&stats, "misses"), count(&stats, "hits")),
