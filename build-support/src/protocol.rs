@@ -15,7 +15,7 @@
 //! the helper compiles without the cache).
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 
 /// The helper protocol's version: bump it with any change to the requests
 /// or answers ([`crate::helper`] lists them). A server of another version
@@ -107,8 +107,13 @@ impl Message {
             if len > MAX_FIELD {
                 return Err(bad("field too long"));
             }
-            let mut value = vec![0; len + 1];
-            r.read_exact(&mut value)?;
+            // Grown as the bytes arrive, not allocated up front from the
+            // length a peer claims (a corrupt one could claim MAX_FIELD).
+            let mut value = Vec::new();
+            r.by_ref().take(len as u64 + 1).read_to_end(&mut value)?;
+            if value.len() != len + 1 {
+                return Err(bad("message cut short"));
+            }
             if value.pop() != Some(b'\n') {
                 return Err(bad("field not followed by a newline"));
             }
