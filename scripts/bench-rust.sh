@@ -103,7 +103,10 @@ bench() {
     export CARGO_TARGET_DIR=$target
     echo
     echo "== $name ($ws)"
-    [ -e "$ws/Cargo.lock" ] || (cd "$ws" && "$cargo" generate-lockfile --offline >>"$work/log" 2>&1)
+    # Locked and fetched first (crates.io when the cache lacks a crate), so the
+    # timed builds run offline and download nothing.
+    [ -e "$ws/Cargo.lock" ] || (cd "$ws" && { "$cargo" generate-lockfile --offline || "$cargo" generate-lockfile; } >>"$work/log" 2>&1)
+    (cd "$ws" && "$cargo" fetch >>"$work/log" 2>&1)
     local sc=() gc=()
     if [ -n "$sccache_bin" ]; then
         export SCCACHE_DIR=$work/sccache-$name
