@@ -583,12 +583,12 @@ fn scan(raw: &[u8]) -> Scan {
     // The assembler reads `.incbin` and `.include` files (in `.S` files and
     // inline asm; directives are case-insensitive), which no depfile of the
     // compiler lists. String literals may split the name: `".inc" "bin"`.
-    if lower_has(b"incbin") || lower_has(b".include") || {
+    // `.include` only as a directive, its name ended (a blank, a quote):
+    // not C's `cfg->file.includes` (libgit2), which is no input at all.
+    if lower_has(b"incbin") || has_include_directive(bytes) || {
         let joined = join_string_literals(bytes);
         joined.windows(6).any(|w| w.eq_ignore_ascii_case(b"incbin"))
-            || joined
-                .windows(8)
-                .any(|w| w.eq_ignore_ascii_case(b".include"))
+            || has_include_directive(&joined)
     } {
         s.hidden_input = true;
     }
@@ -641,6 +641,18 @@ fn scan(raw: &[u8]) -> Scan {
         i = at + 2;
     }
     s
+}
+
+/// Does `bytes` hold the assembler's `.include` directive (any case), that is
+/// `.include` not followed by a character of a name?
+fn has_include_directive(bytes: &[u8]) -> bool {
+    const D: &[u8] = b".include";
+    bytes.windows(D.len()).enumerate().any(|(at, w)| {
+        w.eq_ignore_ascii_case(D)
+            && bytes
+                .get(at + D.len())
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+    })
 }
 
 /// `bytes` with adjacent string literals joined (`"a" "b"` is `"ab"`):
@@ -712,6 +724,23 @@ mod tests {
     #[test]
     fn scan_sees_through_line_splices() {
         assert!(scan(b"const char *t = __TI\\\nME__;").date_time);
+        // The assembler's `.include`, however written, is a hidden input;
+        // a C member named `includes` is not.
+        for hidden in [
+            &b"asm(\".include \\\"x.s\\\"\");"[..],
+            b"  .INCLUDE \"m.inc\"\n",
+            b".include\"m.inc\"",
+            b"asm(\".inc\" \"lude \\\"x.s\\\"\");",
+            b".incbin \"blob\"",
+        ] {
+            assert!(
+                scan(hidden).hidden_input,
+                "{}",
+                String::from_utf8_lossy(hidden)
+            );
+        }
+        assert!(!scan(b"git_array_foreach(cfg->file.includes, i, include)").hidden_input);
+        assert!(!scan(b"x.include_depth = 1;").hidden_input);
         assert!(scan(b"const char *t = __TI\\  \r\nME__;").date_time);
         assert!(scan(b"const char *t = __TI??/\nME__;").date_time);
         assert!(scan(b"__DA\\\nT\\\nE__").date_time);
