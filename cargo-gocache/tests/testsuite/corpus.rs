@@ -148,6 +148,20 @@ const EXPECTED_UNCACHEABLE: &[(&str, &str)] = &[
          assembler help probe)",
     ),
     (
+        "-M",
+        "jemalloc's make writes each source's dependencies with `$(CC) -MM` (preprocessor \
+         only, 186 in a cold build), beside the compile, which is cached",
+    ),
+    (
+        "special-source",
+        "openssl's perlasm assembler-version probes compile `/dev/null` \
+         (`-x assembler /dev/null`): a device is no source to hash",
+    ),
+    (
+        "missing-argument:-V",
+        "configure's compiler version probes (`$CC -V`, which gcc rejects)",
+    ),
+    (
         "output-to-stdout",
         "probes that write their output to stdout (`-o -`, `-dM -E`)",
     ),
