@@ -123,16 +123,27 @@ pub fn enter(args: Vec<OsString>) -> Start {
 }
 
 /// `PATH` without `dir`, however it is spelled there (a trailing `/`, a
-/// symbolic link to it).
+/// path through a symbolic link to the store). Runs on every wrapped
+/// compile, so only an entry with the directory's own last name (its
+/// hash, which any spelling of it keeps) costs a `realpath`.
 fn strip_from_path(dir: &Path) {
     let Some(path) = std::env::var_os("PATH") else {
         return;
     };
-    let canonical = fs::canonicalize(dir).ok();
+    let canonical = std::cell::OnceCell::new();
     let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
     let kept: Vec<&PathBuf> = dirs
         .iter()
-        .filter(|d| **d != dir && (canonical.is_none() || fs::canonicalize(d).ok() != canonical))
+        .filter(|d| {
+            if **d == dir {
+                return false;
+            }
+            if d.file_name() != dir.file_name() {
+                return true;
+            }
+            let c = canonical.get_or_init(|| fs::canonicalize(dir).ok());
+            c.is_none() || fs::canonicalize(d).ok() != *c
+        })
         .collect();
     if kept.len() != dirs.len() {
         if let Ok(joined) = std::env::join_paths(kept) {
