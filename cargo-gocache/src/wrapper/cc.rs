@@ -133,14 +133,7 @@ fn run_cached(store: &Store, compiler: &Path, args: &[OsString]) -> Result<i32, 
         Ok(Ok(Step::Exit(code))) => return Ok(code),
         Ok(Ok(Step::PassThrough)) => return Err(()),
         Ok(Err(e)) => format!("{e:#}"),
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            format!("internal error (panic: {msg})")
-        }
+        Err(payload) => super::panic_fault(payload.as_ref()),
     };
     let event = Event::new(Outcome::Error(error_reason(&fault)), source_hint(args));
     // The compiler already ran: its result stands, it is not run again.

@@ -32,3 +32,14 @@ pub(crate) fn exit_code(status: &std::process::ExitStatus) -> i32 {
     }
     1
 }
+
+/// A wrapper's panic as the fault it records and warns with:
+/// `internal error (panic: <message>)`.
+pub(crate) fn panic_fault(payload: &(dyn std::any::Any + Send)) -> String {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    format!("internal error (panic: {msg})")
+}

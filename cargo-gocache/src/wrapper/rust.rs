@@ -197,14 +197,7 @@ fn run_cached(store: &Store, rustc: &Path, args: &[OsString], c: &RustCompile) -
     let fault = match outcome {
         Ok(Ok(code)) => return code,
         Ok(Err(e)) => format!("{e:#}"),
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            format!("internal error (panic: {msg})")
-        }
+        Err(payload) => super::panic_fault(payload.as_ref()),
     };
     let reason = if fault.starts_with("internal error") {
         "panic"

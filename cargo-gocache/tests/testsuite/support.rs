@@ -503,6 +503,13 @@ pub fn cargo() -> Command {
 /// or scrubbed with [`scrub`]) and keep its output for [`Run`]'s asserts.
 #[track_caller]
 pub fn run(cmd: &mut Command) -> Run {
+    let (command, cwd, out) = spawn(cmd);
+    Run::from_output(command, cwd, out)
+}
+
+/// Run `cmd` to the end: its printed form, its working directory, its output.
+#[track_caller]
+fn spawn(cmd: &mut Command) -> (String, PathBuf, Output) {
     let command = format!("{cmd:?}");
     let cwd = cmd
         .get_current_dir()
@@ -510,7 +517,7 @@ pub fn run(cmd: &mut Command) -> Run {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
-    Run::from_output(command, cwd, out)
+    (command, cwd, out)
 }
 
 /// Run `cmd`, assert it exited with 0 (printing the whole run as [`Run`]
@@ -518,13 +525,7 @@ pub fn run(cmd: &mut Command) -> Run {
 /// bytes (diagnostics, objects written to stdout).
 #[track_caller]
 pub fn output_ok(cmd: &mut Command) -> Output {
-    let command = format!("{cmd:?}");
-    let cwd = cmd
-        .get_current_dir()
-        .map_or_else(|| std::env::current_dir().unwrap(), Path::to_path_buf);
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command}: {e}"));
+    let (command, cwd, out) = spawn(cmd);
     if !out.status.success() {
         Run::from_output(command, cwd, out.clone()).assert_success();
     }
