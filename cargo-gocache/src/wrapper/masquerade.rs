@@ -34,19 +34,26 @@
 //!
 //! Only the gap is filled: a link started **by its bare name** (make or
 //! a shell found it on `PATH`: `argv[0]` is `gcc`) **by a process that is
-//! not a build script** (configure, make, a script). Every other start
-//! runs the real compiler at once (`exec`), uncounted, as it would run
-//! without gocache:
+//! not a build script** (configure, make, a script), or **by its absolute
+//! path in the masquerade directory from make, ninja or a shell**: a build
+//! script that resolved the name on `PATH` itself before handing it over
+//! (luajit-src runs `which("cc")` and gives make
+//! `STATIC_CC=<store>/bin/masq/<set>/cc`, so every LuaJIT compile
+//! bypassed the cache). Every other start runs the real compiler at once
+//! (`exec`), uncounted, as it would run without gocache:
 //!
 //! - by a build script itself: cc's own probes (family detection with
 //!   `-E`, `is_flag_supported`) call `Tool::path()`; cc's compiles come
 //!   through `CC_<target>` already, and a build script's own
 //!   `Command::new("gcc")` was never cached;
-//! - by absolute path: CMake resolved `gcc` to the link, and runs it for
-//!   its compiler identification, or behind a launcher the user chose
-//!   (`CMAKE_C_COMPILER_LAUNCHER=ccache`, kept by `cargo gocache`): the
-//!   user's launcher does the caching. (Behind gocache's own launcher the
-//!   link is the launcher's compiler argument, which rule 2 replaces.)
+//! - by absolute path from anything but make, ninja or a shell: CMake
+//!   resolved `gcc` to the link, and runs it itself for its compiler
+//!   identification, or behind a launcher the user chose
+//!   (`CMAKE_C_COMPILER_LAUNCHER=ccache` in a build script's `define`):
+//!   the user's launcher does the caching. (Behind gocache's own launcher
+//!   the link is the launcher's compiler argument, which rule 2 replaces.)
+//!   CMake's link steps, which make runs by the compiler's absolute path
+//!   without the launcher, are counted as `link` like any other.
 //!
 //! A compiler given by absolute path (`CC=/usr/bin/clang`) cannot be
 //! masqueraded: such a build script's own build system still bypasses the
@@ -100,9 +107,13 @@ pub fn enter(args: Vec<OsString>) -> Start {
         return Start::Args(args);
     }
     let by_name = argv0.components().count() == 1;
-    let in_dir = dir
-        .as_ref()
-        .is_some_and(|d| by_name && fs::symlink_metadata(d.join(&name)).is_ok());
+    let in_dir = dir.as_ref().is_some_and(|d| {
+        if by_name {
+            fs::symlink_metadata(d.join(&name)).is_ok()
+        } else {
+            argv0.parent() == Some(d.as_path()) && parent_is_make_or_a_shell()
+        }
+    });
     if !in_dir && !resolves_to_this_binary(&argv0) {
         return Start::Args(args);
     }
@@ -120,6 +131,15 @@ pub fn enter(args: Vec<OsString>) -> Start {
             Start::Exit(127)
         }
     }
+}
+
+/// Is the parent process make, ninja or a shell (a recipe's command), the
+/// only parents whose start of a link by its absolute path is cached?
+/// Not CMake itself (its compiler identification), not a launcher
+/// (`ccache /abs/masq/gcc`: the launcher caches), not a build script.
+fn parent_is_make_or_a_shell() -> bool {
+    super::rerun::parent_program()
+        .is_some_and(|n| ["make", "gmake", "ninja", "sh", "bash", "dash"].contains(&n.as_str()))
 }
 
 /// `PATH` without `dir`, however it is spelled there (a trailing `/`, a

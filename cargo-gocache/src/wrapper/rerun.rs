@@ -185,20 +185,25 @@ fn write_line(line: &[u8]) {
 /// Is the parent process a cargo build script (cc's compile, not one run
 /// by make or CMake)? Cargo names it `build-script-<name>` (its hard link)
 /// or `build_script_<name>-<hash>`.
-#[cfg(target_os = "linux")]
 pub(crate) fn parent_is_build_script() -> bool {
-    let ppid = std::os::unix::process::parent_id();
-    std::fs::read_link(format!("/proc/{ppid}/exe"))
-        .ok()
-        .as_deref()
-        .and_then(Path::file_name)
-        .and_then(std::ffi::OsStr::to_str)
+    parent_program()
         .is_some_and(|n| n.starts_with("build-script-") || n.starts_with("build_script_"))
 }
 
+/// The file name of the parent process's program (`/proc/<ppid>/exe`).
+#[cfg(target_os = "linux")]
+pub(crate) fn parent_program() -> Option<String> {
+    let ppid = std::os::unix::process::parent_id();
+    std::fs::read_link(format!("/proc/{ppid}/exe"))
+        .ok()?
+        .file_name()?
+        .to_str()
+        .map(str::to_string)
+}
+
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn parent_is_build_script() -> bool {
-    false
+pub(crate) fn parent_program() -> Option<String> {
+    None
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@ use crate::e2e::{count, take_stats};
 use crate::support::{cargo, gocache, require_tool, run, test_cc};
 
 /// A crate whose build.rs does what tikv-jemalloc-sys does: takes cc's
-/// compiler *path* (the wrapper dropped) and hands it to make.
-fn make_crate(ws: &Path) {
+/// compiler *path* (the wrapper dropped) and hands it to make; with
+/// `resolve`, what luajit-src does: resolves that name on `PATH` first
+/// (its `which::which`) and hands make the absolute path.
+fn make_crate(ws: &Path, resolve: bool) {
     crate::support::build_dep_crate(ws, "masq", "cc");
     fs::create_dir_all(ws.join("csrc")).unwrap();
     fs::write(
@@ -26,7 +28,8 @@ fn make_crate(ws: &Path) {
     .unwrap();
     fs::write(
         ws.join("build.rs"),
-        r#"use std::process::Command;
+        format!("const RESOLVE: bool = {resolve};\n")
+            + r#"use std::process::Command;
 fn main() {
     let tool = cc::Build::new().get_compiler();
     // The compiler alone, as jemalloc's build.rs passes it to configure.
@@ -36,10 +39,18 @@ fn main() {
     for f in ["Makefile", "m.c"] {
         std::fs::copy(src.join(f), out.join(f)).unwrap();
     }
+    let mut cc = tool.path().to_path_buf();
+    if RESOLVE {
+        let path = std::env::var_os("PATH").unwrap();
+        cc = std::env::split_paths(&path)
+            .map(|d| d.join(tool.path()))
+            .find(|p| p.is_file())
+            .unwrap();
+    }
     let status = Command::new("make")
         .arg("-C")
         .arg(&out)
-        .arg(format!("CC={}", tool.path().display()))
+        .arg(format!("CC={}", cc.display()))
         .status()
         .unwrap();
     assert!(status.success());
@@ -62,10 +73,22 @@ fn main() {
 /// `PATH`) never go through the links: nothing is counted for them.
 #[test]
 fn a_compiler_handed_to_make_by_name_is_cached_and_links_are_not_wrapped() {
+    cached_through_make(false);
+}
+
+/// The same when the build script hands make the link's absolute path
+/// (luajit-src resolves cc's `cc` on `PATH` with `which`, so make ran
+/// `<store>/bin/masq/<set>/cc` and all of LuaJIT bypassed the cache).
+#[test]
+fn a_compiler_resolved_on_path_by_the_build_script_is_cached_from_make() {
+    cached_through_make(true);
+}
+
+fn cached_through_make(resolve: bool) {
     require_tool("make");
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("masq");
-    make_crate(&ws);
+    make_crate(&ws, resolve);
     let store = tmp.path().join("store");
     let target = ws.join("target");
     let build = || {
