@@ -168,17 +168,7 @@ pub(super) fn masquerade_env(
                 p.is_file() && fs::canonicalize(&p).ok() != fs::canonicalize(exe).ok()
             })
     };
-    let mut names: Vec<String> = compilers
-        .iter()
-        .filter(|(k, _)| {
-            let k = k.to_string_lossy();
-            (k.starts_with("CC_") || k.starts_with("CXX_")) && k != "CC_KNOWN_WRAPPER_CUSTOM"
-        })
-        .filter_map(|(_, v)| v.to_str()?.split_whitespace().nth(1).map(str::to_string))
-        .filter(|c| !c.contains('/') && looks_like_a_compiler(c) && on_path(c))
-        .collect();
-    names.sort();
-    names.dedup();
+    let names = masquerade_names(compilers, &on_path);
     if names.is_empty() {
         return Ok(Vec::new());
     }
@@ -200,6 +190,39 @@ pub(super) fn masquerade_env(
         ("PATH".into(), path),
         (crate::wrapper::masquerade::DIR_VAR.into(), dir.into()),
     ])
+}
+
+/// The names [`masquerade_env`] links, sorted: the bare compiler of each
+/// `CC_<target>`/`CXX_<target>` value that looks like a compiler and is a
+/// program on `PATH` (`on_path`), and with cc's platform defaults `cc`
+/// and `c++`, the GNU names `gcc` and `g++` when installed: make and
+/// autoconf default to those (LuaJIT's `DEFAULT_CC = gcc` builds its host
+/// tools with `HOST_CC=gcc`; autoconf tries `gcc` before `cc`), so a build
+/// system handed no compiler at all compiles with the same compiler cc
+/// would have used, under the other name. A `CC=clang` adds no `gcc`:
+/// what a build system runs instead of the user's compiler is not ours to
+/// cache.
+fn masquerade_names(
+    compilers: &[(OsString, OsString)],
+    on_path: &dyn Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut names: Vec<String> = compilers
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            (k.starts_with("CC_") || k.starts_with("CXX_")) && k != "CC_KNOWN_WRAPPER_CUSTOM"
+        })
+        .filter_map(|(_, v)| v.to_str()?.split_whitespace().nth(1).map(str::to_string))
+        .filter(|c| !c.contains('/') && looks_like_a_compiler(c) && on_path(c))
+        .collect();
+    for (default, gnu) in [("cc", "gcc"), ("c++", "g++")] {
+        if names.iter().any(|n| n == default) && on_path(gnu) {
+            names.push(gnu.to_string());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// `cc`, `c++`, `gcc`, `g++`, `clang`, `clang++`, with a target prefix
@@ -589,6 +612,34 @@ mod tests {
             &env_of(&[]),
         );
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn the_default_cc_brings_the_gnu_names_when_installed() {
+        let set = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+                .collect()
+        };
+        let everything = |_: &str| true;
+        let defaults = set(&[
+            ("CC_x86_64_unknown_linux_gnu", "/bin/cargo-gocache cc"),
+            ("CXX_x86_64_unknown_linux_gnu", "/bin/cargo-gocache c++"),
+            ("CC_KNOWN_WRAPPER_CUSTOM", "cargo-gocache"),
+        ]);
+        assert_eq!(
+            masquerade_names(&defaults, &everything),
+            ["c++", "cc", "g++", "gcc"]
+        );
+        // Not installed: not linked (configure must not find a gcc that is not there).
+        assert_eq!(
+            masquerade_names(&defaults, &|n: &str| n == "cc" || n == "c++"),
+            ["c++", "cc"]
+        );
+        // The user's clang: no gcc in front of it.
+        let clang = set(&[("CC_x86_64_unknown_linux_gnu", "/bin/cargo-gocache clang")]);
+        assert_eq!(masquerade_names(&clang, &everything), ["clang"]);
     }
 
     #[test]

@@ -12,8 +12,10 @@
 //! name, its build system finds it on `PATH`: so `cargo gocache` puts
 //! `<store>/bin/masq` first on `PATH`, holding a link to this binary for
 //! each bare compiler name it set in a `CC_<target>` or `CXX_<target>`
-//! (`gcc`, `cc`, `clang++`, `aarch64-linux-gnu-gcc`...), and names that
-//! directory in [`DIR_VAR`].
+//! (`gcc`, `cc`, `clang++`, `aarch64-linux-gnu-gcc`...), with `gcc` and
+//! `g++` beside cc's defaults `cc` and `c++` (make's and autoconf's
+//! defaults: `runner::env::masquerade_names`), and names that directory
+//! in [`DIR_VAR`].
 //!
 //! # The two rules that keep it safe
 //!

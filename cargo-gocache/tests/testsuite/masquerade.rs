@@ -9,11 +9,23 @@ use std::path::{Path, PathBuf};
 use crate::e2e::{count, take_stats};
 use crate::support::{cargo, gocache, require_tool, run, test_cc};
 
-/// A crate whose build.rs does what tikv-jemalloc-sys does: takes cc's
-/// compiler *path* (the wrapper dropped) and hands it to make; with
-/// `resolve`, what luajit-src does: resolves that name on `PATH` first
-/// (its `which::which`) and hands make the absolute path.
-fn make_crate(ws: &Path, resolve: bool) {
+/// How the build script hands make its compiler.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Handed {
+    /// As tikv-jemalloc-sys: cc's compiler *path* (the wrapper dropped),
+    /// a bare name.
+    Name,
+    /// As luajit-src: that name resolved on `PATH` first (its
+    /// `which::which`), so make gets the absolute path of the link.
+    Path,
+    /// As LuaJIT's Makefile for its host tools: `gcc` (its `DEFAULT_CC`),
+    /// whatever cc's compiler is.
+    Gnu,
+}
+
+/// A crate whose build.rs runs make on one C file, handing it a compiler
+/// as `handed` says.
+fn make_crate(ws: &Path, handed: Handed) {
     crate::support::build_dep_crate(ws, "masq", "cc");
     fs::create_dir_all(ws.join("csrc")).unwrap();
     fs::write(
@@ -28,7 +40,7 @@ fn make_crate(ws: &Path, resolve: bool) {
     .unwrap();
     fs::write(
         ws.join("build.rs"),
-        format!("const RESOLVE: bool = {resolve};\n")
+        format!("const HANDED: &str = \"{handed:?}\";\n")
             + r#"use std::process::Command;
 fn main() {
     let tool = cc::Build::new().get_compiler();
@@ -40,7 +52,10 @@ fn main() {
         std::fs::copy(src.join(f), out.join(f)).unwrap();
     }
     let mut cc = tool.path().to_path_buf();
-    if RESOLVE {
+    if HANDED == "Gnu" {
+        cc = "gcc".into();
+    }
+    if HANDED == "Path" {
         let path = std::env::var_os("PATH").unwrap();
         cc = std::env::split_paths(&path)
             .map(|d| d.join(tool.path()))
@@ -73,7 +88,7 @@ fn main() {
 /// `PATH`) never go through the links: nothing is counted for them.
 #[test]
 fn a_compiler_handed_to_make_by_name_is_cached_and_links_are_not_wrapped() {
-    cached_through_make(false);
+    cached_through_make(Handed::Name);
 }
 
 /// The same when the build script hands make the link's absolute path
@@ -81,23 +96,37 @@ fn a_compiler_handed_to_make_by_name_is_cached_and_links_are_not_wrapped() {
 /// `<store>/bin/masq/<set>/cc` and all of LuaJIT bypassed the cache).
 #[test]
 fn a_compiler_resolved_on_path_by_the_build_script_is_cached_from_make() {
-    cached_through_make(true);
+    cached_through_make(Handed::Path);
 }
 
-fn cached_through_make(resolve: bool) {
+/// With no `CC` set (cc's compiler is `cc`), make handed `gcc`, the
+/// name make and autoconf fall back to, is cached too: LuaJIT builds its
+/// host tools (minilua, buildvm) with `HOST_CC=gcc`.
+#[test]
+fn gcc_handed_to_make_beside_cc_default_is_cached() {
+    require_tool("gcc");
+    require_tool("cc");
+    cached_through_make(Handed::Gnu);
+}
+
+fn cached_through_make(handed: Handed) {
     require_tool("make");
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("masq");
-    make_crate(&ws, resolve);
+    make_crate(&ws, handed);
     let store = tmp.path().join("store");
     let target = ws.join("target");
     let build = || {
-        run(gocache(&store)
-            .args(["gocache", "build", "--offline"])
+        let mut cmd = gocache(&store);
+        cmd.args(["gocache", "build", "--offline"])
             .current_dir(&ws)
-            .env("CC", test_cc())
-            .env("CARGO_TARGET_DIR", &target))
-        .success()
+            .env("CARGO_TARGET_DIR", &target);
+        if handed == Handed::Gnu {
+            cmd.env_remove("CC");
+        } else {
+            cmd.env("CC", test_cc());
+        }
+        run(&mut cmd).success()
     };
     let program = || run(&mut std::process::Command::new(target.join("debug/masq"))).success();
 
@@ -134,8 +163,13 @@ fn cached_through_make(resolve: bool) {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(sets.len(), 1, "one set of names: {sets:?}");
+    let linked = if handed == Handed::Gnu {
+        "gcc"
+    } else {
+        test_cc()
+    };
     assert!(
-        fs::symlink_metadata(sets[0].join(test_cc())).is_ok(),
+        fs::symlink_metadata(sets[0].join(linked)).is_ok(),
         "{sets:?}"
     );
 }
