@@ -177,7 +177,9 @@ fn cached_through_make(handed: Handed) {
 /// A masquerade link run by its absolute path behind the wrapper (CMake
 /// resolves `gcc` on `PATH` to it and runs it behind its launcher) runs the
 /// real compiler once, cached; run by name from make, cached; run by path
-/// alone, the real compiler uncounted. The objects are the real compiler's,
+/// from a process that is not make, ninja or a shell (here the test
+/// itself, as CMake runs it for its compiler identification), the real
+/// compiler uncounted. The objects are the real compiler's,
 /// and nothing loops.
 #[test]
 fn the_link_run_by_path_behind_the_wrapper_runs_the_real_compiler() {
@@ -210,9 +212,9 @@ fn the_link_run_by_path_behind_the_wrapper_runs_the_real_compiler() {
         .env("CARGO_GOCACHE_MASQUERADE", &masq))
     .success();
     assert_eq!(r.stderr(), "");
-    // Run by its absolute path without the wrapper in front (CMake's
-    // compiler identification, or a user's own launcher): the real
-    // compiler, uncounted.
+    // Run by its absolute path without the wrapper in front, by neither
+    // make nor a shell (CMake's compiler identification, or a user's own
+    // launcher): the real compiler, uncounted.
     run(crate::support::clean_command(masq.join(test_cc()))
         .args(["-c", "a.c", "-o", "c.o"])
         .current_dir(tmp.path())
