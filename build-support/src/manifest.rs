@@ -645,13 +645,32 @@ fn scan(raw: &[u8]) -> Scan {
 
 /// Does `bytes` hold the assembler's `.include` directive (any case), that is
 /// `.include` not followed by a character of a name?
+///
+/// Not a C string literal that is `.include` and nothing else, ended by
+/// `)`, `,` or `;` (openssl's `conf_def.c` compares a config keyword with
+/// `".include"`): such a literal has no operand, and nothing can follow
+/// it in the same string, so the assembler would get no file from it. Any
+/// other follower (an adjacent literal, a macro that may expand to one) is
+/// taken as an operand. Adjacent literals are also joined before a second
+/// scan (see [`scan`]), so `"x" ".include"` is `"x.include"`, which does
+/// not start with the quote and stays a directive.
 fn has_include_directive(bytes: &[u8]) -> bool {
     const D: &[u8] = b".include";
+    let operandless_literal = |at: usize| {
+        let end = at + D.len();
+        if at == 0 || bytes[at - 1] != b'"' || bytes.get(end) != Some(&b'"') {
+            return false;
+        }
+        let rest = &bytes[end + 1..];
+        let next = rest.iter().find(|c| !c.is_ascii_whitespace());
+        matches!(next, Some(b')' | b',' | b';'))
+    };
     bytes.windows(D.len()).enumerate().any(|(at, w)| {
         w.eq_ignore_ascii_case(D)
             && bytes
                 .get(at + D.len())
                 .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+            && !operandless_literal(at)
     })
 }
 
@@ -741,6 +760,23 @@ mod tests {
         }
         assert!(!scan(b"git_array_foreach(cfg->file.includes, i, include)").hidden_input);
         assert!(!scan(b"x.include_depth = 1;").hidden_input);
+        // openssl's crypto/conf/conf_def.c: a keyword, no directive.
+        assert!(!scan(b"} else if (CHECK_AND_SKIP_PREFIX(pname, \".include\")) {").hidden_input);
+        assert!(!scan(b"static const char *k[] = { \".include\" , \".x\" };").hidden_input);
+        // Anything that could carry an operand is still an input.
+        for hidden in [
+            &b"asm(\".include\" FILE);"[..],
+            b"asm(\".include\" \" \\\"f.s\\\"\");",
+            b"asm(\"x\" \".include\");",
+            b".include\"f.s\"",
+            b"asm(\".include\"",
+        ] {
+            assert!(
+                scan(hidden).hidden_input,
+                "{}",
+                String::from_utf8_lossy(hidden)
+            );
+        }
         assert!(scan(b"const char *t = __TI\\  \r\nME__;").date_time);
         assert!(scan(b"const char *t = __TI??/\nME__;").date_time);
         assert!(scan(b"__DA\\\nT\\\nE__").date_time);
