@@ -72,6 +72,19 @@ timed() {
     t1=$(now)
     echo "$t1 - $t0" | bc
 }
+# Like timed, and adds the CPU seconds (user + system, the whole process
+# tree, from /usr/bin/time) to the file $1: on a shared machine CPU time
+# moves less than wall time, so the cold overhead is shown in both.
+timed_cpu() {
+    local cpu=$1 t0 t1
+    shift
+    [ -x /usr/bin/time ] || { echo 0 >>"$cpu"; timed "$@"; return; }
+    t0=$(now)
+    /usr/bin/time -f "%U %S" -o "$work/cpu1" "$@" >>"$work/log" 2>&1 || { echo "failed: $*" >&2; tail -30 "$work/log" >&2; exit 1; }
+    t1=$(now)
+    awk '{print $1 + $2}' "$work/cpu1" >>"$cpu"
+    echo "$t1 - $t0" | bc
+}
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { echo "scale=3; $1 / $2" | bc; }
 
@@ -129,9 +142,9 @@ bench() {
     if [ "$cold" = 1 ]; then
         local pc=() cg=()
         for i in $(seq "$rounds"); do
-            pc+=("$(cd "$ws" && "$cargo" clean -q && timed "$cargo" build --release --offline)")
+            pc+=("$(cd "$ws" && "$cargo" clean -q && timed_cpu "$work/cpu-cargo-$name" "$cargo" build --release --offline)")
             rm -rf "$work/cold-store"
-            cg+=("$(cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/cold-store timed "$gocache" gocache build --release --offline)")
+            cg+=("$(cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/cold-store timed_cpu "$work/cpu-gocache-$name" "$gocache" gocache build --release --offline)")
         done
         local mp mc
         mp=$(printf '%s\n' "${pc[@]}" | median)
@@ -139,6 +152,12 @@ bench() {
         echo "cold: cargo   ${pc[*]} s (median $mp)"
         echo "      gocache ${cg[*]} s (median $mc)"
         echo "      gocache/cargo $(ratio "$mc" "$mp") (target <= 1.03)"
+        local cp cc
+        cp=$(median <"$work/cpu-cargo-$name")
+        cc=$(median <"$work/cpu-gocache-$name")
+        echo "cold CPU (user+sys): cargo $(tr '\n' ' ' <"$work/cpu-cargo-$name")s (median $cp)"
+        echo "                     gocache $(tr '\n' ' ' <"$work/cpu-gocache-$name")s (median $cc)"
+        echo "                     gocache/cargo $(ratio "$cc" "$cp")"
     fi
 }
 

@@ -372,6 +372,13 @@ fn a_cmake_path_crate_keeps_cargos_default_and_rebuilds_on_edits() {
             "1127",
         ),
     ] {
+        // CMake's install step copies `libe.a` only when its mtime differs
+        // from the installed copy's by a second or more (`cmFileCopier`,
+        // `cmFileTime::DifferS`): a rebuild within a second of the last one
+        // installs the stale archive, under plain cargo as under gocache
+        // (seen with `cargo build`: edits 113..117 in a loop gave 113, 113,
+        // 115, 115, 117). A user edits more slowly than that; the test waits.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
         edit(&ws, rel, from, to);
         let (r, v) = build();
         assert_eq!(v, want, "after editing {rel}: {}", r.stderr());
