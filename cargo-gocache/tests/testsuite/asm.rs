@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use gocache_build::engine::stats::{read_events, Outcome};
 
-use crate::support::{bin, clean_command, require_tool};
+use crate::support::{bin, clean_command, require_tool, write_settled};
 
 /// The compilers to run the tests with: gcc and clang, both required
 /// (tests/run.sh installs them): a test that skips a compiler it is meant
@@ -41,9 +41,7 @@ impl Asm {
     }
 
     fn write(&self, rel: &str, text: &str) {
-        let p = self.p(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
+        write_settled(&self.p(rel), text);
     }
 
     fn cmd(&self, store: &Path, args: &[&str]) -> Command {

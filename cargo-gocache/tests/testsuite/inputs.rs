@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 
 use gocache_build::engine::stats::{read_events, Outcome};
 
-use crate::support::bin;
+use crate::support::{bin, write_settled};
 
 #[track_caller]
 fn need(tool: &str) {
@@ -60,8 +60,7 @@ impl Lab {
 
     fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.p(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, text).unwrap();
+        write_settled(&p, text);
         p
     }
 

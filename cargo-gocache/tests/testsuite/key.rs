@@ -12,7 +12,7 @@ use gocache_build::engine::lookup::MissReason;
 use gocache_build::engine::stats::{read_events, Event, Outcome};
 use gocache_build::engine::{ActionId, Store};
 
-use crate::support::{bin, output_ok as ok};
+use crate::support::{bin, output_ok as ok, write_settled};
 
 struct Tree {
     dir: tempfile::TempDir,
@@ -40,8 +40,7 @@ impl Tree {
 
     fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.path(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, text).unwrap();
+        write_settled(&p, text);
         p
     }
 

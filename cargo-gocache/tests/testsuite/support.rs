@@ -158,8 +158,7 @@ impl Sandbox {
     /// Write `contents` to `rel` in the sandbox, creating parent directories.
     pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> PathBuf {
         let path = self.path(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        write_settled(&path, contents);
         path
     }
 
@@ -439,6 +438,29 @@ impl Run {
 // ---- cargo projects built for real (was `project.rs`) ----
 
 /// The `cargo-gocache` binary built for these tests.
+/// Write `text` to `path` (parents created) as an edit before a build is:
+/// in an earlier tick of the file system's clock than the next compile's
+/// start. The wrapper takes a file stamped in its start's tick as modified
+/// during the compile (as ccache does), so without the wait a fast wrapper
+/// started right after the write sees `modified-during-compile`; on a fast
+/// machine that happened in `asm`, `key` and `wrapper` tests. Costs a tick
+/// (a few milliseconds) per write.
+pub fn write_settled(path: &Path, text: impl AsRef<[u8]>) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    let written = fs::metadata(path).unwrap().modified().unwrap();
+    let probe = path.with_extension("clock-probe");
+    loop {
+        fs::write(&probe, "").unwrap();
+        let now = fs::metadata(&probe).unwrap().modified().unwrap();
+        fs::remove_file(&probe).unwrap();
+        if now > written {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-gocache"))
 }

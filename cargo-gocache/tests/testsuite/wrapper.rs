@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use gocache_build::engine::stats::{read_events, Outcome};
 
-use crate::support::{bin, output_ok as run_ok, require_tool, test_cc};
+use crate::support::{bin, output_ok as run_ok, require_tool, test_cc, write_settled};
 
 /// A temporary tree with a store in it.
 struct Sandbox {
@@ -36,26 +36,9 @@ impl Sandbox {
         self.path("store")
     }
 
-    /// Write a file as an edit before a build is: in an earlier tick of the
-    /// file system's clock than the next compile's start. The wrapper takes
-    /// a file stamped in its start's tick as modified during the compile
-    /// (as ccache does), so without the wait a fast wrapper started right
-    /// after the write sees `modified-during-compile`.
+    /// Write a file as an edit before a build is ([`write_settled`]).
     fn write(&self, rel: &str, text: &str) {
-        let p = self.path(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, text).unwrap();
-        let written = fs::metadata(&p).unwrap().modified().unwrap();
-        let probe = p.with_extension("clock-probe");
-        loop {
-            fs::write(&probe, "").unwrap();
-            let now = fs::metadata(&probe).unwrap().modified().unwrap();
-            fs::remove_file(&probe).unwrap();
-            if now > written {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        write_settled(&self.path(rel), text);
     }
 
     fn env(mut self, k: &str, v: &str) -> Sandbox {
