@@ -20,8 +20,8 @@
 //!
 //! These tests build about two thousand C files in release mode, three times over for the
 //! corpus and once more for openssl-src, so they are `#[ignore]`d: `cargo test` alone skips
-//! them, and `GOCACHE_CORPUS=1 bash tests/run.sh` runs them explicitly with `--ignored` (CI
-//! leaves them out until a whole run has passed: see tests/run.sh). The test binary's `cargo-gocache` is a debug build;
+//! them, and `bash tests/run.sh` (CI's command) runs them explicitly with `--ignored`
+//! (`GOCACHE_CORPUS=0` leaves them out). The test binary's `cargo-gocache` is a debug build;
 //! the workspace optimizes its engine crates even in dev builds (the root `Cargo.toml`), or
 //! the wrapper alone would cost more than gcc per openssl compile. Each tool has one target
 //! directory for the
@@ -167,7 +167,20 @@ const EXPECTED_UNCACHEABLE: &[(&str, &str)] = &[
         "output-to-stdout",
         "probes that write their output to stdout (`-o -`, `-dM -E`)",
     ),
+    (
+        RACY,
+        "a build system that writes a file and compiles it at once (configure's `conftest.c`, \
+         a header make has just generated) can stamp it in the compile's own clock tick: the \
+         wrapper cannot tell that from an edit during the compile, so it does not cache it (as \
+         ccache leaves direct mode for a file that new). Seen on a fast machine: 13 and 6 in \
+         two cold builds of about \
+         1,700 compiles (the 6 all configure's `conftest.c`), 1 after `cargo clean`. Such a \
+         compile may miss after `cargo clean`",
+    ),
 ];
+
+/// The reason a compile whose input was stamped in its own start's clock tick is not cached.
+const RACY: &str = "modified-during-compile";
 
 /// The compiles that miss after `cargo clean`, each because its inputs really changed: a
 /// build script generated a header with the time in it. A hit would be a wrong object.
@@ -188,12 +201,22 @@ const EXPECTED_WARM_MISSES: &[(&str, &str)] = &[
 
 /// The C misses of the last run, by source, from `<store>/stats/last-run.log`.
 fn misses_of_last_run(store: &Path) -> Vec<String> {
+    sources_of_last_run(store, "v1\tmiss\t")
+}
+
+/// The sources of the last run's C events whose line starts with `prefix`.
+fn sources_of_last_run(store: &Path, prefix: &str) -> Vec<String> {
     let log = store.join("stats").join("last-run.log");
     let text = fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     text.lines()
-        .filter(|l| l.starts_with("v1\tmiss\t"))
+        .filter(|l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit('\t').next().map(str::to_string))
         .collect()
+}
+
+/// The sources the last run did not cache because an input was stamped in the compile's tick.
+fn racy_of_last_run(store: &Path) -> Vec<String> {
+    sources_of_last_run(store, &format!("v1\tuncacheable\t{RACY}\t"))
 }
 
 #[track_caller]
@@ -245,7 +268,7 @@ fn assert_each_crate_went_through_the_wrapper(store: &Path) {
 /// Every crate of the corpus builds under cargo and under `cargo gocache`, the binaries
 /// print the same, and after `cargo clean` every cacheable compile hits.
 #[test]
-#[ignore = "builds the corpus of real -sys crates (minutes); GOCACHE_CORPUS=1 bash tests/run.sh runs it"]
+#[ignore = "builds the corpus of real -sys crates (minutes); bash tests/run.sh runs it"]
 fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
     require_tools();
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
@@ -274,6 +297,8 @@ fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
     let cold_build = build(Some(&store), &ws, &target, &[]);
     let cold = take_stats(&store);
     assert_each_crate_went_through_the_wrapper(&store);
+    let cold_racy = racy_of_last_run(&store);
+    eprintln!("cold: {RACY}: {cold_racy:?}");
     assert!(
         count(&cold, "misses") > 0,
         "the cold build cached nothing\n{cold}"
@@ -294,24 +319,33 @@ fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
     .success();
     let warm_build = build(Some(&store), &ws, &target, &[]);
     let warm = take_stats(&store);
-    let cacheable = count(&cold, "hits") + count(&cold, "misses");
+    // Every compile that took the cache's path, cached or not for a racy stamp: the same
+    // compiles in both builds.
+    let racy = |stats: &Value| stats["uncacheable"][RACY].as_u64().unwrap_or(0);
+    let cacheable = count(&cold, "hits") + count(&cold, "misses") + racy(&cold);
     let misses = misses_of_last_run(&store);
+    eprintln!("after cargo clean: {RACY}: {:?}", racy_of_last_run(&store));
+    // Only the stated misses, and compiles the cold build could not cache (nothing stored).
     let unexpected: Vec<&String> = misses
         .iter()
         .filter(|m| !EXPECTED_WARM_MISSES.iter().any(|(src, _)| m.ends_with(src)))
+        .filter(|m| !cold_racy.contains(m))
         .collect();
     assert!(
         unexpected.is_empty(),
         "after cargo clean: misses nobody explained: {unexpected:?}\n{warm}"
     );
-    assert!(misses.len() <= EXPECTED_WARM_MISSES.len(), "{misses:?}");
+    assert!(
+        misses.len() <= EXPECTED_WARM_MISSES.len() + cold_racy.len(),
+        "{misses:?}"
+    );
     assert_eq!(
         count(&warm, "errors"),
         0,
         "after cargo clean: errors\n{warm}"
     );
     assert_eq!(
-        count(&warm, "hits") + count(&warm, "misses"),
+        count(&warm, "hits") + count(&warm, "misses") + racy(&warm),
         cacheable,
         "after cargo clean: hits\n{warm}"
     );
@@ -339,7 +373,7 @@ fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
 ///   openssl's make passes first, which the wrapper must not take for an operation or the
 ///   other way round.
 #[test]
-#[ignore = "builds openssl-src (minutes); GOCACHE_CORPUS=1 bash tests/run.sh runs it"]
+#[ignore = "builds openssl-src (minutes); bash tests/run.sh runs it"]
 fn openssl_src_builds_with_a_broken_store_and_an_archiver_named_like_an_ar_key() {
     require_tools();
     let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
