@@ -55,6 +55,10 @@ if ! command -v sccache >/dev/null; then
     fi
 fi
 sccache_bin=$(command -v sccache || true)
+if ! command -v hyperfine >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing hyperfine (Debian's package, for the one-hit figure)" >&2
+    apt-get install -y -qq hyperfine >&2 || true
+fi
 
 echo "== gocache Rust benchmark"
 echo "commit    $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
