@@ -173,9 +173,8 @@ const EXPECTED_UNCACHEABLE: &[(&str, &str)] = &[
          a header make has just generated) can stamp it in the compile's own clock tick: the \
          wrapper cannot tell that from an edit during the compile, so it does not cache it (as \
          ccache leaves direct mode for a file that new). Seen on a fast machine: 13 and 6 in \
-         two cold builds of about \
-         1,700 compiles (the 6 all configure's `conftest.c`), 1 after `cargo clean`. Such a \
-         compile may miss after `cargo clean`",
+         two cold builds of about 1,700 compiles (the 6 all configure's `conftest.c`), 1 after \
+         `cargo clean`. Such a compile may miss after `cargo clean`",
     ),
 ];
 

@@ -437,7 +437,6 @@ impl Run {
 
 // ---- cargo projects built for real (was `project.rs`) ----
 
-/// The `cargo-gocache` binary built for these tests.
 /// Write `text` to `path` (parents created) as an edit before a build is:
 /// in an earlier tick of the file system's clock than the next compile's
 /// start. The wrapper takes a file stamped in its start's tick as modified
@@ -461,6 +460,7 @@ pub fn write_settled(path: &Path, text: impl AsRef<[u8]>) {
     }
 }
 
+/// The `cargo-gocache` binary built for these tests.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-gocache"))
 }
