@@ -167,10 +167,21 @@ pub struct SearchPath {
 
 /// What a compile is allowed to contain; see [`observe`].
 #[derive(Debug, Clone, Copy)]
-pub struct ObserveOptions {
+pub struct ObserveOptions<'a> {
     /// When the compile started: files modified at or after it make the
-    /// compile uncacheable.
+    /// compile uncacheable, except the `held` ones.
     pub started: SystemTime,
+    /// Files whose content was hashed *before* the compile (after a full
+    /// [`crate::stamp::Before`] stamp of each, which the caller checks
+    /// after this), with that hash: the sources, as the pre-key has them.
+    /// Such a file may carry a time from the compile's own clock tick
+    /// (`configure` writes `conftest.c` and runs the compiler on it within
+    /// a millisecond): if the bytes read now are the bytes hashed before
+    /// the compiler ran, and its stamp did not change, the compiler read
+    /// those bytes. What this cannot see is a change and a change back, to
+    /// the same size, within one tick of the file system's clock while
+    /// the compiler ran; no build tool does that to its own sources.
+    pub held: &'a [(PathBuf, String)],
     /// `SOURCE_DATE_EPOCH` is set, so `__DATE__` and `__TIME__` are fixed.
     pub source_date_epoch: bool,
     /// The assembler's `.include`/`.incbin` files are already in the key
@@ -185,7 +196,7 @@ pub fn observe(
     files: &[PathBuf],
     search: &SearchPath,
     map: &PathMap,
-    opts: ObserveOptions,
+    opts: ObserveOptions<'_>,
 ) -> Result<Observed, NotCacheable> {
     let mut obs = Observed::default();
     let mut has_include_names: Vec<String> = Vec::new();
@@ -206,10 +217,13 @@ pub fn observe(
         if map.string_clash(f) {
             return Err(NotCacheable::RelocationClash(f.clone()));
         }
-        if meta.modified().is_ok_and(|m| m >= opts.started) {
+        let bytes = fs::read(f).map_err(|_| NotCacheable::Unreadable(f.clone()))?;
+        let hash = hex(&hash_bytes(&bytes));
+        if meta.modified().is_ok_and(|m| m >= opts.started)
+            && !opts.held.iter().any(|(p, h)| p == f && *h == hash)
+        {
             return Err(NotCacheable::ModifiedDuringCompile(f.clone()));
         }
-        let bytes = fs::read(f).map_err(|_| NotCacheable::Unreadable(f.clone()))?;
         let scan = scan(&bytes);
         if scan.timestamp || (scan.date_time && !opts.source_date_epoch) {
             return Err(NotCacheable::TimeMacros(f.clone()));
@@ -221,7 +235,7 @@ pub fn observe(
             return Err(NotCacheable::HiddenInput(f.clone()));
         }
         has_include_names.extend(scan.has_include_names);
-        obs.files.push((map.map(f), hex(&hash_bytes(&bytes))));
+        obs.files.push((map.map(f), hash));
     }
 
     // Directories a quoted include may be resolved against first.
@@ -723,9 +737,10 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn opts() -> ObserveOptions {
+    fn opts() -> ObserveOptions<'static> {
         ObserveOptions {
             started: SystemTime::now() + Duration::from_secs(60),
+            held: &[],
             source_date_epoch: false,
             assembler_inputs_known: false,
         }
@@ -935,8 +950,31 @@ mod tests {
             ..sde
         };
         assert_eq!(
-            observe(&[a], &search, &map, past).unwrap_err().reason(),
+            observe(std::slice::from_ref(&a), &search, &map, past)
+                .unwrap_err()
+                .reason(),
             "modified-during-compile"
         );
+        // Written in the compile's tick, but its bytes are the bytes the
+        // pre-key hashed before the compile ran: held, so it is cacheable.
+        let held = [(a.clone(), hex(&hash_bytes(&fs::read(&a).unwrap())))];
+        let fresh_held = ObserveOptions {
+            held: &held,
+            ..past
+        };
+        assert!(observe(std::slice::from_ref(&a), &search, &map, fresh_held).is_ok());
+        // Held with other bytes (it changed after the pre-key read it), or
+        // another file held: still modified during the compile.
+        let stale = [(a.clone(), hex(&hash_bytes(b"int old;")))];
+        let other = [(dir.path().join("b.c"), held[0].1.clone())];
+        for held in [&stale[..], &other[..]] {
+            let o = ObserveOptions { held, ..past };
+            assert_eq!(
+                observe(std::slice::from_ref(&a), &search, &map, o)
+                    .unwrap_err()
+                    .reason(),
+                "modified-during-compile"
+            );
+        }
     }
 }

@@ -16,6 +16,14 @@
 //! * a file not known before must have its mtime and ctime older than the
 //!   compile's start.
 //!
+//! A file known before may carry a time from the compile's own clock tick
+//! (`configure` writes `conftest.c` and compiles it at once): the stamp
+//! alone cannot tell a write in that tick before the stamp from one after
+//! it, so the source is also read again after its first stamp and before
+//! the compile, and must be what the pre-key hashed; `manifest::observe`
+//! then takes such a fresh file only if the bytes it hashes after the
+//! compile are those same bytes (`ObserveOptions::held`).
+//!
 //! Any difference makes the result uncacheable
 //! ([`NotCacheable::ModifiedDuringCompile`], counted as
 //! `modified-during-compile`). Stamping after the hashing closes the last

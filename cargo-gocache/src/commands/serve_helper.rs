@@ -271,6 +271,8 @@ struct Pending {
     before: Before,
     /// The sources still as the key hashed them, before the compile.
     sources_held: bool,
+    /// Those sources with those hashes (see `ObserveOptions::held`).
+    held: Vec<(PathBuf, String)>,
     why: MissReason,
     archiver: Archiver,
 }
@@ -482,9 +484,12 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
             .chain(manifest.known_files(&map)),
         Some(&out_dir),
     );
-    let sources_held = keyed
+    let held: Vec<(PathBuf, String)> = keyed
         .iter()
-        .all(|(hash, mapped, _)| RealDisk.hash(&map.unmap(mapped)).as_ref() == Some(hash));
+        .map(|(hash, mapped, _)| (map.unmap(mapped), hash.clone()))
+        .filter(|(path, hash)| RealDisk.hash(path).as_ref() == Some(hash))
+        .collect();
+    let sources_held = held.len() == keyed.len();
     Ok(Looked::Miss(Box::new(Pending {
         flags,
         lib,
@@ -500,6 +505,7 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
         source_paths,
         before,
         sources_held,
+        held,
         why,
         archiver,
     })))
@@ -537,6 +543,7 @@ fn finish(
     }
     let opts = ObserveOptions {
         started: p.before.started(),
+        held: &p.held,
         source_date_epoch: Compile::source_date_epoch(),
         assembler_inputs_known: false,
     };
@@ -598,7 +605,7 @@ fn observe_all(
     store: &Store,
     p: &Pending,
     files: &[PathBuf],
-    opts: ObserveOptions,
+    opts: ObserveOptions<'_>,
 ) -> std::result::Result<Observed, String> {
     let mut searches: Vec<SearchPath> = Vec::new();
     for unit in &p.units {

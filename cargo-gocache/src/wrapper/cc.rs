@@ -702,13 +702,19 @@ impl Miss<'_> {
             std::iter::once(source_path.clone()).chain(self.known.iter().cloned()),
             temp.0.parent(),
         );
-        let source_held = self.source_hash().is_some_and(|want| {
-            gocache_build::engine::manifest::Disk::hash(
-                &mut gocache_build::engine::manifest::RealDisk,
-                &source_path,
-            )
-            .is_some_and(|got| got == want)
-        });
+        let held: Vec<(PathBuf, String)> = self
+            .source_hash()
+            .filter(|want| {
+                gocache_build::engine::manifest::Disk::hash(
+                    &mut gocache_build::engine::manifest::RealDisk,
+                    &source_path,
+                )
+                .is_some_and(|got| got == *want)
+            })
+            .map(|want| (source_path.clone(), want))
+            .into_iter()
+            .collect();
+        let source_held = !held.is_empty();
         let started = before.started();
         let clock = Instant::now();
         // `-Wdate-time` makes the compiler say when it expands `__DATE__`,
@@ -852,6 +858,9 @@ impl Miss<'_> {
         }
         let opts = ObserveOptions {
             started,
+            // The source, stamped then read before the compile: written in
+            // this compile's tick (configure's conftest.c) is no change.
+            held: &held,
             // A user's SOURCE_DATE_EPOCH fixes the time macros only for a
             // compiler that reads it: clang 14 ignores it, and caching its
             // `__TIME__` would serve a stale one.

@@ -272,6 +272,75 @@ fn known_header_replaced_during_the_compile_is_not_stored() {
     );
 }
 
+/// Give `path` an mtime a minute ahead: whatever the clock's tick, the
+/// file reads as written during the compile that follows.
+fn set_future_mtime(path: &Path) {
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+}
+
+/// Issue 11: `configure` writes `conftest.c` and compiles it within the
+/// same tick of the file system's clock. The source's bytes were hashed
+/// before the compile and are the same after it, and its stamp did not
+/// move: that is no change during the compile, so the result is stored and
+/// the next run of the same probe hits (with gcc's own object).
+#[test]
+fn a_source_written_in_the_compiles_tick_is_cached() {
+    let t = Tree::new();
+    let w = t.path("w");
+    let src = t.write("w/conftest.c", "int main(void) { return 0; }\n");
+    set_future_mtime(&src);
+    let args = ["-c", "conftest.c", "-o", "conftest.o"];
+    ok(&mut t.gocache("gcc", &w, &args));
+    assert_miss(&t.last_event(), MissReason::NoEntry);
+    let cached = fs::read(w.join("conftest.o")).unwrap();
+    fs::remove_file(w.join("conftest.o")).unwrap();
+    ok(&mut t.gocache("gcc", &w, &args));
+    assert_hit(&t.last_event());
+    assert_eq!(cached, fs::read(w.join("conftest.o")).unwrap());
+    ok(&mut t.cmd("gcc", &w, &args));
+    assert_eq!(cached, fs::read(w.join("conftest.o")).unwrap());
+}
+
+/// The same fresh source, rewritten while the compiler runs (the old
+/// mtime kept): its bytes after the compile are not the ones hashed
+/// before, so nothing is stored, and the next compile builds the new text.
+#[test]
+fn a_fresh_source_rewritten_during_the_compile_is_not_stored() {
+    let t = Tree::new();
+    let w = t.path("w");
+    let src = t.write("w/a.c", "int f(void) { return 1; }\n");
+    t.write("w/new.c", "int f(void) { return 2; }\n");
+    set_future_mtime(&src);
+    set_future_mtime(&t.path("w/new.c"));
+    let cc = t.write(
+        "bin/cc-then-rewrite",
+        "#!/bin/sh\ngcc \"$@\"; st=$?\n\
+         case \" $* \" in *\" -c \"*) if [ -e trigger ]; then rm trigger; cp -p new.c a.c; fi;; esac\n\
+         exit $st\n",
+    );
+    ok(Command::new("chmod").arg("+x").arg(&cc));
+    let cc = cc.to_str().unwrap();
+    let args = ["-c", "a.c", "-o", "a.o"];
+    t.write("w/trigger", "");
+    ok(&mut t.gocache(cc, &w, &args));
+    assert_eq!(
+        t.last_event().outcome,
+        Outcome::Uncacheable("modified-during-compile".into())
+    );
+    assert!(!w.join("trigger").exists());
+    ok(&mut t.gocache(cc, &w, &args));
+    assert_miss(&t.last_event(), MissReason::NoEntry);
+    let cached = fs::read(w.join("a.o")).unwrap();
+    ok(&mut t.cmd("gcc", &w, &args));
+    assert_eq!(cached, fs::read(w.join("a.o")).unwrap());
+}
+
 /// The action of the last event.
 fn last_action(t: &Tree) -> ActionId {
     t.last_event().action.expect("an action")
