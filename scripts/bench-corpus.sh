@@ -16,9 +16,11 @@
 # so libmimalloc-sys's static.c (__DATE__ __TIME__) is cached by gocache; ccache
 # handles it in its own way (preprocessor mode, the date in the key).
 #
-# Last run (d543025, 2 idle cores, NICE=0): warm build scripts 100.6 s vs
-# ccache's 158.3 s (0.64x), wall 73.8 vs 99.1 s (0.74x); cold 1.15x / 1.18x
-# (gocache caches 258 more compiles: jemalloc through the masquerade links).
+# Last run (ccd1588, 2 idle cores, NICE=0): warm build scripts 121.2 s vs
+# ccache's 190.6 s (0.64x), wall 84.0 vs 114.2 s (0.74x); warm 1669 hits and
+# 2 misses (openssl's build-time buildinf.h pair, which ccache misses too);
+# cold 1.18x / 1.21x (gocache caches 284 more compiles: jemalloc through the
+# masquerade links, which ccache does not see).
 #
 # Usage: scripts/bench-corpus.sh [--off]
 #   --off   also a plain `cargo build --release` first (no cache), for
