@@ -35,7 +35,7 @@
 //! | line | why |
 //! | --- | --- |
 //! | `salt gocache-rust v1` | a format change here must not meet old entries |
-//! | `compiler-version`, `compiler` | rustc's `-vV`, a hash of its binary, and the file names and sizes of its `<sysroot>/lib` (the compiler itself, `librustc_driver-<hash>.so`) and `<sysroot>/lib/rustlib/<target>/lib` (std and friends, which the crate links and inlines; why not their content: [`list_dir_files`]); memoised by stat of the binary and of both directories ([`identify`]) |
+//! | `compiler-version`, `compiler` | rustc's `-vV`, a hash of its binary, and the name and size of every file in its `<sysroot>/lib` (the compiler itself, `librustc_driver-<hash>.so`, `libLLVM`) and `<sysroot>/lib/rustlib/<target>/lib` (std and friends, which the crate links and inlines), with either rustup's channel manifest (the SHA-256 of every tarball of the release) or, for a toolchain rustup did not install, the content of each of those files; memoised by the full stamp of each of those files and of both directories ([`identify`] says why; mtimes are not hashed, so installs of one toolchain share entries) |
 //! | `target` | `--target`, else rustc's host |
 //! | `cwd` (mapped) | relative paths in the arguments and in diagnostics are relative to it |
 //! | `arg ...` | every argument, machine directories mapped to stable names; left out: `--out-dir` (where, not what: outputs are named relative to it), `-L dependency=` (only searched for crates cargo already names by `--extern`, whose contents are hashed; and for the transitive crates a link takes in, see `rlib:`) |
@@ -784,34 +784,65 @@ fn stamp_of(p: &Path) -> String {
     }
 }
 
-/// The name and size of every regular file directly in `dir`, sorted.
-///
-/// Names and sizes, not contents: the two directories hold 300 MB
-/// (`librustc_driver` alone is 150 MB), which took 20 s to hash on a busy
-/// machine, paid by every rustc invocation that starts before the memo
-/// exists. Release toolchains name `librustc_driver-<hash>.so` and
-/// `libstd-<hash>.rlib` by a hash of their build, and `-vV` gives the
-/// commit; a toolchain rebuilt in place changes sizes. Mtimes are left
-/// out so that two installs of one toolchain share entries.
-fn list_dir_files(dir: &Path, material: &mut Vec<u8>) -> Result<()> {
-    let mut files: Vec<(String, u64)> = fs::read_dir(dir)
+/// Every regular file directly in `dir`, sorted by name.
+fn dir_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut files: Vec<(String, PathBuf)> = fs::read_dir(dir)
         .with_context(|| format!("failed to read {}", dir.display()))?
         .flatten()
-        .filter_map(|e| {
-            let m = e.metadata().ok().filter(|m| m.is_file())?;
-            Some((e.file_name().to_string_lossy().into_owned(), m.len()))
-        })
+        .filter(|e| fs::metadata(e.path()).is_ok_and(|m| m.is_file()))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
         .collect();
     files.sort();
-    for (name, size) in files {
-        material.extend_from_slice(format!("{name} {size}\n").as_bytes());
-    }
-    Ok(())
+    Ok(files)
 }
 
-/// Identify `rustc` for `target` (None: its host), memoised in the store
-/// by the stat of the binary and of the sysroot's two library directories
-/// (a toolchain update replaces the files, which changes them).
+/// Is the file or directory at `p` older than the racy-stamp window
+/// ([`filememo::RACY`]), so that its stamp can stand for its content?
+fn settled(p: &Path) -> bool {
+    let m = match fs::metadata(p) {
+        Ok(m) => m,
+        // Absent is a stamp too ("absent"), and stays so until created.
+        Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
+    };
+    let cutoff = SystemTime::now() - filememo::RACY;
+    #[cfg(unix)]
+    let ctime_old = {
+        use std::os::unix::fs::MetadataExt;
+        let c =
+            UNIX_EPOCH + std::time::Duration::new(m.ctime().max(0) as u64, m.ctime_nsec() as u32);
+        c < cutoff
+    };
+    #[cfg(not(unix))]
+    let ctime_old = true;
+    ctime_old && m.modified().is_ok_and(|t| t < cutoff)
+}
+
+const IDENTITY_MEMO: &str = "v2";
+
+/// Identify `rustc` for `target` (None: its host): a hash of `-vV`, of
+/// the binary, and of what is in `<sysroot>/lib` (the compiler itself:
+/// `librustc_driver-<hash>.so`, `libLLVM`) and
+/// `<sysroot>/lib/rustlib/<target>/lib` (std and friends, which the crate
+/// links and inlines): the name and size of every file there, and
+///
+/// * for a toolchain rustup installed (it has
+///   `lib/rustlib/multirust-channel-manifest.toml`), the hash of that
+///   manifest, which lists the SHA-256 of every component tarball of the
+///   release: rustup never changes a toolchain's files in place (an update
+///   installs them anew), so the files are the tarballs' and the manifest
+///   stands for their content at the cost of reading 1 MB;
+/// * for any other toolchain (`rustup toolchain link` to a local build, a
+///   distribution's package), the **content** of every one of those files
+///   (about 500 MB, once per toolchain and store): a toolchain rebuilt in
+///   place (`x.py` into a linked stage) keeps its file names, and a
+///   one-constant change keeps every size.
+///
+/// Mtimes stay out of the hash, so two installs of one toolchain (other
+/// machines, CI runners) share entries. The result is memoised by the full
+/// stamp of every file listed and of both directories (a file added or
+/// removed changes its directory's); a stamp younger than the racy window
+/// is not memoised. While one process hashes, the others wait on a lock for
+/// its memo instead of hashing the same files beside it.
 fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcIdentity> {
     let found = gocache_build::engine::compiler::find_program(rustc)
         .with_context(|| format!("failed to find {}", rustc.display()))?;
@@ -823,24 +854,39 @@ fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcId
             format!("{}\n{}", binary.display(), target.unwrap_or("-")).as_bytes()
         ))[..32]
     );
-    let bin_stamp = stamp_of(&binary);
-    if let Ok(text) = fs::read_to_string(memo_dir.join(&memo_name)) {
+    let read_memo = || -> Option<RustcIdentity> {
+        let text = fs::read_to_string(memo_dir.join(&memo_name)).ok()?;
         let mut l = text.lines();
-        if l.next() == Some("v1") && l.next() == Some(bin_stamp.as_str()) {
-            let dirs: Option<Vec<(String, String)>> = (0..2)
-                .map(|_| Some((l.next()?.to_string(), l.next()?.to_string())))
-                .collect();
-            if let (Some(dirs), Some(id), Some(version), Some(host)) =
-                (dirs, l.next(), l.next(), l.next())
-            {
-                if id.len() == 64 && dirs.iter().all(|(d, s)| stamp_of(Path::new(d)) == *s) {
-                    return Ok(RustcIdentity {
-                        id: id.into(),
-                        version: version.into(),
-                        host: host.into(),
-                    });
-                }
+        if l.next() != Some(IDENTITY_MEMO) {
+            return None;
+        }
+        let (id, version, host) = (l.next()?, l.next()?, l.next()?);
+        let mut stamps = 0;
+        for line in l {
+            let (stamp, path) = line.split_once('\t')?;
+            if stamp_of(Path::new(path)) != stamp {
+                return None;
             }
+            stamps += 1;
+        }
+        (id.len() == 64 && stamps > 0).then(|| RustcIdentity {
+            id: id.into(),
+            version: version.into(),
+            host: host.into(),
+        })
+    };
+    if let Some(id) = read_memo() {
+        return Ok(id);
+    }
+    // One hasher at a time; whoever waited reads the memo it wrote. The
+    // lock is only a saving: without it, each process hashes for itself.
+    let _ = fs::create_dir_all(&memo_dir);
+    let lock = fs::File::create(memo_dir.join(format!("{memo_name}.lock")))
+        .ok()
+        .filter(|f| f.lock().is_ok());
+    if lock.is_some() {
+        if let Some(id) = read_memo() {
+            return Ok(id);
         }
     }
     let vv = Command::new(&found)
@@ -871,26 +917,51 @@ fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcId
     let target_name = target.unwrap_or(&host);
     let lib = sysroot.join("lib");
     let target_lib = lib.join("rustlib").join(target_name).join("lib");
+    // Stamps first, then contents: a file changed while it is hashed has
+    // a newer stamp than the one memoised, so the memo is not trusted.
+    let mut stamped: Vec<(String, PathBuf)> = vec![(stamp_of(&binary), binary.clone())];
     let mut material = vv.stdout.clone();
     material.extend_from_slice(b"\n--binary--\n");
     material.extend_from_slice(&gocache_build::engine::hash::hash_file(&binary)?);
-    material.extend_from_slice(b"\n--lib--\n");
-    list_dir_files(&lib, &mut material)?;
-    material.extend_from_slice(b"\n--target-lib--\n");
-    if target_lib.is_dir() {
-        list_dir_files(&target_lib, &mut material)?;
+    let dist_manifest = lib.join("rustlib").join("multirust-channel-manifest.toml");
+    let dist = dist_manifest.is_file();
+    if dist {
+        stamped.push((stamp_of(&dist_manifest), dist_manifest.clone()));
+        material.extend_from_slice(b"\n--rustup-channel-manifest--\n");
+        material.extend_from_slice(&gocache_build::engine::hash::hash_file(&dist_manifest)?);
+    }
+    for (label, dir) in [("lib", &lib), ("target-lib", &target_lib)] {
+        material.extend_from_slice(format!("\n--{label}--\n").as_bytes());
+        stamped.push((stamp_of(dir), dir.clone()));
+        if label == "target-lib" && !dir.is_dir() {
+            continue;
+        }
+        for (name, path) in dir_files(dir)? {
+            let stamp = stamp_of(&path);
+            let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let content = if dist {
+                "-".to_string()
+            } else {
+                hex(&gocache_build::engine::hash::hash_file(&path)
+                    .with_context(|| format!("failed to read {}", path.display()))?)
+            };
+            material.extend_from_slice(format!("{name} {size} {content}\n").as_bytes());
+            stamped.push((stamp, path));
+        }
     }
     let id = hex(&hash_bytes(&material));
-    let memo = format!(
-        "v1\n{bin_stamp}\n{}\n{}\n{}\n{}\n{id}\n{version}\n{host}\n",
-        lib.display(),
-        stamp_of(&lib),
-        target_lib.display(),
-        stamp_of(&target_lib),
-    );
+    let mut memo = format!("{IDENTITY_MEMO}\n{id}\n{version}\n{host}\n");
+    let mut memoisable = true;
+    for (stamp, path) in &stamped {
+        let shown = path.to_string_lossy();
+        memoisable &= !shown.contains(['\n', '\t']) && settled(path);
+        memo.push_str(&format!("{stamp}\t{shown}\n"));
+    }
     // Best effort: without the memo the next compile identifies again.
-    let _ = fs::create_dir_all(&memo_dir);
-    let _ = write_atomic(&memo_dir, &memo_name, memo.as_bytes());
+    if memoisable {
+        let _ = write_atomic(&memo_dir, &memo_name, memo.as_bytes());
+    }
+    drop(lock);
     Ok(RustcIdentity { id, version, host })
 }
 

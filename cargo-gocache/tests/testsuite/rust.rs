@@ -354,3 +354,127 @@ fn rust_graph_hits_everywhere_and_rebuilds_what_changed() {
     assert_eq!(n(&now, "misses"), 0, "--verify: {now}");
     assert!(n(&now, "hits") >= n(&cold, "misses"), "--verify: {now}");
 }
+
+/// The real rustc's sysroot.
+fn real_sysroot() -> PathBuf {
+    let out = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// A toolchain of links to the real one, with `--sysroot` pointing at
+/// itself, and one file of its own in the target library directory.
+/// Returns its `rustc` and that file.
+fn linked_toolchain(root: &Path) -> (PathBuf, PathBuf) {
+    let real = real_sysroot();
+    let host = String::from_utf8(
+        std::process::Command::new("rustc")
+            .arg("-vV")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .lines()
+    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+    .unwrap();
+    let target_lib = Path::new("lib/rustlib").join(&host).join("lib");
+    for dir in [Path::new("lib"), target_lib.as_path()] {
+        fs::create_dir_all(root.join(dir)).unwrap();
+        for e in fs::read_dir(real.join(dir)).unwrap().flatten() {
+            if e.path().is_file() {
+                std::os::unix::fs::symlink(e.path(), root.join(dir).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let rustc = root.join("bin/rustc");
+    write(
+        &rustc,
+        &format!(
+            "#!/bin/sh\nexec \"{}\" --sysroot \"{}\" \"$@\"\n",
+            real.join("bin/rustc").display(),
+            root.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&rustc, fs::Permissions::from_mode(0o755)).unwrap();
+    let own = root.join(target_lib).join("gocache-test-part");
+    write(&own, "version one\n");
+    (rustc, own)
+}
+
+/// rustc's identity covers the *content* of its sysroot's libraries: a
+/// toolchain rebuilt in place keeps its file names, and a change to std
+/// can keep every size. A sysroot file rewritten with other bytes of the
+/// same size (its mtime set back) is another compiler: nothing compiled
+/// before is served. For a toolchain rustup installed, its channel
+/// manifest (the tarballs' hashes) stands for that content.
+#[test]
+#[cfg(unix)]
+fn a_sysroot_file_changed_in_place_with_its_size_kept_is_another_rustc() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rustc, own) = linked_toolchain(&dir.path().join("tc"));
+    let store = dir.path().join("store");
+    let src = dir.path().join("src/lib.rs");
+    write(&src, "pub fn answer() -> u32 { 42 }\n");
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let compile = || {
+        let mut cmd = gocache(&store);
+        cmd.arg(&rustc)
+            .args(["--crate-name", "answer", "--edition=2021"])
+            .arg(&src)
+            .args(["--crate-type", "lib", "--emit=dep-info,metadata,link"])
+            .args(["-C", "metadata=0123456789abcdef"])
+            .args(["-C", "extra-filename=-0123456789abcdef"])
+            .arg("--out-dir")
+            .arg(&out)
+            .current_dir(dir.path());
+        run(&mut cmd).success();
+        take_stats(&store)["rust"].clone()
+    };
+    let first = compile();
+    assert_eq!((n(&first, "hits"), n(&first, "misses")), (0, 1), "{first}");
+    let again = compile();
+    assert_eq!((n(&again, "hits"), n(&again, "misses")), (1, 0), "{again}");
+
+    // Same size, other bytes, the old mtime restored: only the content
+    // (and the ctime, which the identity memo sees) tells.
+    let mtime = fs::metadata(&own).unwrap().modified().unwrap();
+    write(&own, "version two\n");
+    fs::File::options()
+        .write(true)
+        .open(&own)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let changed = compile();
+    assert_eq!(
+        (n(&changed, "hits"), n(&changed, "misses")),
+        (0, 1),
+        "a changed sysroot file: {changed}"
+    );
+    // And back: the first compiler again, whose entry is still there.
+    write(&own, "version one\n");
+    let back = compile();
+    assert_eq!((n(&back, "hits"), n(&back, "misses")), (1, 0), "{back}");
+
+    // Installed by rustup: its channel manifest stands for the files'
+    // content, and another manifest is another toolchain.
+    let manifest = dir
+        .path()
+        .join("tc/lib/rustlib/multirust-channel-manifest.toml");
+    write(&manifest, "[pkg.rustc]\nhash = \"1111\"\n");
+    let rustup = compile();
+    assert_eq!(
+        (n(&rustup, "hits"), n(&rustup, "misses")),
+        (0, 1),
+        "{rustup}"
+    );
+    assert_eq!(n(&compile(), "hits"), 1);
+    write(&manifest, "[pkg.rustc]\nhash = \"2222\"\n");
+    let other = compile();
+    assert_eq!((n(&other, "hits"), n(&other, "misses")), (0, 1), "{other}");
+}
