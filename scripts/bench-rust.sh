@@ -10,7 +10,13 @@
 #   2. cold: plain `cargo build` against `cargo gocache build` with an
 #      empty store, alternating; medians and the overhead (target <= 3%);
 #   3. one hit: the same rustc invocation (itoa's lib, as cargo runs it)
-#      under sccache and under the wrapper, with hyperfine.
+#      under sccache and under the wrapper, with hyperfine;
+#   4. where perf works: one more cold gocache build under
+#      `perf record -e cpu-clock`, and the share of its CPU samples taken
+#      in the wrapper itself (processes still named cargo-gocache: the
+#      wrapper before it execs nothing, its hashing and storing). This
+#      share moves far less than the A/B figures on a shared machine,
+#      where two plain cold builds differ by 10%.
 #
 # Workloads: examples/mixed-sys (a -sys workload: C through cc) and a
 # generated Rust-heavy workspace with proc-macros (serde_derive, clap's
@@ -22,7 +28,7 @@
 # one but costs many CPU minutes, so it is left to the user: put it on PATH
 # first to measure against it.
 #
-# Usage: scripts/bench-rust.sh [--rounds N] [--only sys|heavy] [--no-cold]
+# Usage: scripts/bench-rust.sh [--rounds N] [--only sys|heavy] [--no-cold] [--no-warm]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -30,12 +36,14 @@ repo=$PWD
 rounds=3
 only=
 cold=1
+warm=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift ;;
         --only) only=$2; shift ;;
         --no-cold) cold=0 ;;
-        *) echo "usage: $0 [--rounds N] [--only sys|heavy] [--no-cold]" >&2; exit 2 ;;
+        --no-warm) warm=0 ;;
+        *) echo "usage: $0 [--rounds N] [--only sys|heavy] [--no-cold] [--no-warm]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -125,7 +133,7 @@ bench() {
     [ -e "$ws/Cargo.lock" ] || (cd "$ws" && { "$cargo" generate-lockfile --offline || "$cargo" generate-lockfile; } >>"$work/log" 2>&1)
     (cd "$ws" && "$cargo" fetch >>"$work/log" 2>&1)
     local sc=() gc=()
-    if [ -n "$sccache_bin" ]; then
+    if [ -n "$sccache_bin" ] && [ "$warm" = 1 ]; then
         export SCCACHE_DIR=$work/sccache-$name
         # Prime both caches.
         (cd "$ws" && "$cargo" clean -q && timed env RUSTC_WRAPPER="$sccache_bin" "$cargo" build --release --offline >/dev/null)
@@ -163,6 +171,13 @@ bench() {
         echo "cold CPU (user+sys): cargo $(tr '\n' ' ' <"$work/cpu-cargo-$name")s (median $cp)"
         echo "                     gocache $(tr '\n' ' ' <"$work/cpu-gocache-$name")s (median $cc)"
         echo "                     gocache/cargo $(ratio "$cc" "$cp")"
+        if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$work/perf-probe" -- true >/dev/null 2>&1; then
+            rm -rf "$work/cold-store"
+            (cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/cold-store perf record -q -e cpu-clock -F 500 -o "$work/perf-$name" -- "$gocache" gocache build --release --offline >>"$work/log" 2>&1)
+            perf report -i "$work/perf-$name" --sort comm --stdio -n 2>/dev/null |
+                awk '/^ +[0-9]/ {t += $2; if ($3 == "cargo-gocache") w += $2}
+                     END {if (t) printf "cold CPU in the wrapper itself (perf, one build): %d of %d samples, %.1f%%\n", w, t, 100 * w / t}'
+        fi
     fi
 }
 
