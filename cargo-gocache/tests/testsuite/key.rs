@@ -186,6 +186,23 @@ fn relocation_maps_the_symlinked_spelling_too() {
     }
 }
 
+/// A compiler (a script around gcc) that, after one compile, copies
+/// `from` over `to` in its working directory with `cp -p` (the old mtime
+/// kept), once: when `trigger` exists there. Arms it.
+fn compiler_that_then_copies(t: &Tree, w: &Path, from: &str, to: &str) -> String {
+    let cc = t.write(
+        &format!("bin/cc-then-copy-{to}"),
+        &format!(
+            "#!/bin/sh\ngcc \"$@\"; st=$?\n\
+             case \" $* \" in *\" -c \"*) if [ -e trigger ]; then rm trigger; cp -p {from} {to}; fi;; esac\n\
+             exit $st\n"
+        ),
+    );
+    ok(Command::new("chmod").arg("+x").arg(&cc));
+    write_settled(&w.join("trigger"), "");
+    cc.to_str().unwrap().to_string()
+}
+
 /// Issue 14: a header replaced while the compile runs, its old mtime kept
 /// (`cp -p`), must not get the object built from the old header stored
 /// under the new header's hash.
@@ -202,19 +219,11 @@ fn header_replaced_during_the_compile_is_not_stored() {
             .args(["-d", "2020-01-01 00:00:00"])
             .arg(t.path(h)));
     }
-    // A compiler that replaces the header after compiling, once (when
-    // `trigger` exists and the command compiles), as `cp -p` would.
-    let cc = t.write(
-        "bin/cc-then-replace",
-        "#!/bin/sh\ngcc \"$@\"; st=$?\n\
-         case \" $* \" in *\" -c \"*) if [ -e trigger ]; then rm trigger; cp -p new.h u.h; fi;; esac\n\
-         exit $st\n",
-    );
-    ok(Command::new("chmod").arg("+x").arg(&cc));
-    let cc = cc.to_str().unwrap();
+    // A compiler that replaces the header after compiling, once, as
+    // `cp -p` would.
+    let cc = compiler_that_then_copies(&t, &w, "new.h", "u.h");
+    let cc = cc.as_str();
     let args = ["-c", "a.c", "-o", "a.o"];
-
-    t.write("w/trigger", "");
     ok(&mut t.gocache(cc, &w, &args));
     let e = t.last_event();
     assert_eq!(
@@ -257,15 +266,8 @@ fn known_header_replaced_during_the_compile_is_not_stored() {
             .args(["-d", "2020-01-01 00:00:00"])
             .arg(t.path(h)));
     }
-    let cc = t.write(
-        "bin/cc-then-restore",
-        "#!/bin/sh\ngcc \"$@\"; st=$?\n\
-         case \" $* \" in *\" -c \"*) if [ -e trigger ]; then rm trigger; cp -p v1.h u.h; fi;; esac\n\
-         exit $st\n",
-    );
-    ok(Command::new("chmod").arg("+x").arg(&cc));
-    t.write("w/trigger", "");
-    ok(&mut t.gocache(cc.to_str().unwrap(), &w, &args));
+    let cc = compiler_that_then_copies(&t, &w, "v1.h", "u.h");
+    ok(&mut t.gocache(&cc, &w, &args));
     assert_eq!(
         t.last_event().outcome,
         Outcome::Uncacheable("modified-during-compile".into())
@@ -318,16 +320,9 @@ fn a_fresh_source_rewritten_during_the_compile_is_not_stored() {
     t.write("w/new.c", "int f(void) { return 2; }\n");
     set_future_mtime(&src);
     set_future_mtime(&t.path("w/new.c"));
-    let cc = t.write(
-        "bin/cc-then-rewrite",
-        "#!/bin/sh\ngcc \"$@\"; st=$?\n\
-         case \" $* \" in *\" -c \"*) if [ -e trigger ]; then rm trigger; cp -p new.c a.c; fi;; esac\n\
-         exit $st\n",
-    );
-    ok(Command::new("chmod").arg("+x").arg(&cc));
-    let cc = cc.to_str().unwrap();
+    let cc = compiler_that_then_copies(&t, &w, "new.c", "a.c");
+    let cc = cc.as_str();
     let args = ["-c", "a.c", "-o", "a.o"];
-    t.write("w/trigger", "");
     ok(&mut t.gocache(cc, &w, &args));
     assert_eq!(
         t.last_event().outcome,
