@@ -784,11 +784,29 @@ fn stamp_of(p: &Path) -> String {
     }
 }
 
-/// Every regular file directly in `dir`, sorted by name.
-fn dir_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+/// Is `binary` rustup's proxy (`~/.cargo/bin/rustc`: rustup itself,
+/// hard-linked or symlinked under the tool's name)?
+fn is_rustup_proxy(binary: &Path) -> bool {
+    if binary.file_stem().is_some_and(|n| n == "rustup") {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let rustup = binary.with_file_name("rustup");
+        if let (Ok(a), Ok(b)) = (fs::metadata(binary), fs::metadata(rustup)) {
+            return a.dev() == b.dev() && a.ino() == b.ino();
+        }
+    }
+    false
+}
+
+/// Every regular file directly in `dir` whose name `keep` takes, sorted.
+fn dir_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<(String, PathBuf)>> {
     let mut files: Vec<(String, PathBuf)> = fs::read_dir(dir)
         .with_context(|| format!("failed to read {}", dir.display()))?
         .flatten()
+        .filter(|e| keep(&e.file_name().to_string_lossy()))
         .filter(|e| fs::metadata(e.path()).is_ok_and(|m| m.is_file()))
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
         .collect();
@@ -837,6 +855,14 @@ const IDENTITY_MEMO: &str = "v2";
 ///   place (`x.py` into a linked stage) keeps its file names, and a
 ///   one-constant change keeps every size.
 ///
+/// In `<sysroot>/lib` only the compiler's libraries count (`librustc*`,
+/// `libLLVM*`, `libstd-*`, `libtest-*`): for a distribution's rustc it is
+/// `/usr/lib`. (Debian puts `librustc_driver` in a multiarch directory
+/// below it, which is not looked into: there the package's binary, its
+/// `-vV` and std's libraries stand for it.) rustup's proxy
+/// (`RUSTC=~/.cargo/bin/rustc`) is first resolved to the toolchain it
+/// picks for this call.
+///
 /// Mtimes stay out of the hash, so two installs of one toolchain (other
 /// machines, CI runners) share entries. The result is memoised by the full
 /// stamp of every file listed and of both directories (a file added or
@@ -844,9 +870,30 @@ const IDENTITY_MEMO: &str = "v2";
 /// is not memoised. While one process hashes, the others wait on a lock for
 /// its memo instead of hashing the same files beside it.
 fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcIdentity> {
-    let found = gocache_build::engine::compiler::find_program(rustc)
+    let mut found = gocache_build::engine::compiler::find_program(rustc)
         .with_context(|| format!("failed to find {}", rustc.display()))?;
-    let binary = fs::canonicalize(&found).unwrap_or(found.clone());
+    let mut binary = fs::canonicalize(&found).unwrap_or(found.clone());
+    if is_rustup_proxy(&binary) {
+        // The proxy picks a toolchain per call (`RUSTUP_TOOLCHAIN`,
+        // `rust-toolchain.toml`, overrides): its own stamp says nothing of
+        // which, so ask it, as the compile will, and identify that one's
+        // rustc. One proxy run per compile, only with `RUSTC` set to it
+        // (cargo started by rustup hands the toolchain's rustc itself).
+        let out = Command::new(&found)
+            .args(["--print", "sysroot"])
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("failed to run {} --print sysroot", found.display()))?;
+        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let real = sysroot
+            .join("bin")
+            .join(format!("rustc{}", std::env::consts::EXE_SUFFIX));
+        if !out.status.success() || !real.is_file() {
+            bail!("{} --print sysroot named no rustc", found.display());
+        }
+        binary = fs::canonicalize(&real).unwrap_or(real.clone());
+        found = real;
+    }
     let memo_dir = store.root().join("compilers");
     let memo_name = format!(
         "rustc-{}",
@@ -936,14 +983,25 @@ fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcId
         if label == "target-lib" && !dir.is_dir() {
             continue;
         }
-        for (name, path) in dir_files(dir)? {
+        // `<sysroot>/lib` is the system's `/usr/lib` for a distribution's
+        // rustc: only the compiler's own libraries there, not every
+        // library of the system (gigabytes, and any package update would
+        // empty the Rust cache). The target's directory is Rust's alone.
+        let keep = |name: &str| {
+            label == "target-lib"
+                || ["librustc", "libLLVM", "libstd-", "libtest-"]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+        };
+        for (name, path) in dir_files(dir, keep)? {
             let stamp = stamp_of(&path);
             let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            // A file rustc cannot read either changes nothing it makes.
             let content = if dist {
                 "-".to_string()
             } else {
-                hex(&gocache_build::engine::hash::hash_file(&path)
-                    .with_context(|| format!("failed to read {}", path.display()))?)
+                gocache_build::engine::hash::hash_file(&path)
+                    .map_or_else(|_| "unreadable".to_string(), |h| hex(&h))
             };
             material.extend_from_slice(format!("{name} {size} {content}\n").as_bytes());
             stamped.push((stamp, path));

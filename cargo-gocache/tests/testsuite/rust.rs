@@ -405,6 +405,71 @@ fn linked_toolchain(root: &Path) -> (PathBuf, PathBuf) {
     (rustc, own)
 }
 
+/// Compile a one-line lib in `dir` through the wrapper with `rustc` (its
+/// store is `dir/store`); the Rust stats of that compile.
+fn compile_lib(dir: &Path, rustc: &Path, env: &[(&str, &Path)]) -> Value {
+    let store = dir.join("store");
+    let src = dir.join("src/lib.rs");
+    if !src.exists() {
+        write(&src, "pub fn answer() -> u32 { 42 }\n");
+    }
+    let out = dir.join("out");
+    fs::create_dir_all(&out).unwrap();
+    let mut cmd = gocache(&store);
+    cmd.arg(rustc)
+        .args(["--crate-name", "answer", "--edition=2021"])
+        .arg(&src)
+        .args(["--crate-type", "lib", "--emit=dep-info,metadata,link"])
+        .args(["-C", "metadata=0123456789abcdef"])
+        .args(["-C", "extra-filename=-0123456789abcdef"])
+        .arg("--out-dir")
+        .arg(&out)
+        .current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd).success();
+    take_stats(&store)["rust"].clone()
+}
+
+/// `RUSTC=~/.cargo/bin/rustc`: rustup's proxy (rustup itself under
+/// another name) picks the toolchain per call, so one binary is many
+/// compilers. Here a proxy of the same shape (a script hard-linked as
+/// `rustup`) picks by `TEST_TOOLCHAIN`: a compile for the second toolchain
+/// must not be served the first one's object.
+#[test]
+#[cfg(unix)]
+fn rustups_proxy_is_resolved_to_the_toolchain_it_picks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (linked, _) = linked_toolchain(&dir.path().join("tc"));
+    let linked_root = dir.path().join("tc");
+    let real_root = real_sysroot();
+    let proxy = dir.path().join("cargo-bin/rustc");
+    write(
+        &proxy,
+        "#!/bin/sh\nexec \"$TEST_TOOLCHAIN/bin/rustc\" \"$@\"\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&proxy, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::hard_link(&proxy, dir.path().join("cargo-bin/rustup")).unwrap();
+    assert!(linked.is_file());
+    // Past the racy window, so that identities are memoised (a memo keyed
+    // by the proxy alone would then answer for the other toolchain).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let with = |root: &Path| compile_lib(dir.path(), &proxy, &[("TEST_TOOLCHAIN", root)]);
+    let first = with(&real_root);
+    assert_eq!((n(&first, "hits"), n(&first, "misses")), (0, 1), "{first}");
+    assert_eq!(n(&with(&real_root), "hits"), 1);
+    let other = with(&linked_root);
+    assert_eq!(
+        (n(&other, "hits"), n(&other, "misses")),
+        (0, 1),
+        "the proxy's other toolchain was served the first one's object: {other}"
+    );
+    assert_eq!(n(&with(&linked_root), "hits"), 1);
+    assert_eq!(n(&with(&real_root), "hits"), 1);
+}
+
 /// rustc's identity covers the *content* of its sysroot's libraries: a
 /// toolchain rebuilt in place keeps its file names, and a change to std
 /// can keep every size. A sysroot file rewritten with other bytes of the
@@ -416,25 +481,7 @@ fn linked_toolchain(root: &Path) -> (PathBuf, PathBuf) {
 fn a_sysroot_file_changed_in_place_with_its_size_kept_is_another_rustc() {
     let dir = tempfile::tempdir().unwrap();
     let (rustc, own) = linked_toolchain(&dir.path().join("tc"));
-    let store = dir.path().join("store");
-    let src = dir.path().join("src/lib.rs");
-    write(&src, "pub fn answer() -> u32 { 42 }\n");
-    let out = dir.path().join("out");
-    fs::create_dir_all(&out).unwrap();
-    let compile = || {
-        let mut cmd = gocache(&store);
-        cmd.arg(&rustc)
-            .args(["--crate-name", "answer", "--edition=2021"])
-            .arg(&src)
-            .args(["--crate-type", "lib", "--emit=dep-info,metadata,link"])
-            .args(["-C", "metadata=0123456789abcdef"])
-            .args(["-C", "extra-filename=-0123456789abcdef"])
-            .arg("--out-dir")
-            .arg(&out)
-            .current_dir(dir.path());
-        run(&mut cmd).success();
-        take_stats(&store)["rust"].clone()
-    };
+    let compile = || compile_lib(dir.path(), &rustc, &[]);
     let first = compile();
     assert_eq!((n(&first, "hits"), n(&first, "misses")), (0, 1), "{first}");
     let again = compile();
