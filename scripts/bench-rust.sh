@@ -8,7 +8,8 @@
 #      sccache, gocache, sccache, gocache...; medians and their ratio
 #      (target: gocache <= 0.8x sccache);
 #   2. cold: plain `cargo build` against `cargo gocache build` with an
-#      empty store, alternating; medians and the overhead (target <= 3%);
+#      empty store, alternating A B B A ...; medians and the overhead
+#      (target <= 3%);
 #   3. one hit: the same rustc invocation (itoa's lib, as cargo runs it)
 #      under sccache and under the wrapper, with hyperfine;
 #   4. where perf works: one more cold gocache build under
@@ -153,10 +154,16 @@ bench() {
     fi
     if [ "$cold" = 1 ]; then
         local pc=() cg=()
-        for i in $(seq "$rounds"); do
-            pc+=("$(cd "$ws" && "$cargo" clean -q && timed_cpu "$work/cpu-cargo-$name" "$cargo" build --release --offline)")
+        # A B B A A B ...: the second build of a pair can run on a hotter,
+        # slower machine, so neither side is always second.
+        local plain_cold gocache_cold
+        plain_cold() { pc+=("$(cd "$ws" && "$cargo" clean -q && timed_cpu "$work/cpu-cargo-$name" "$cargo" build --release --offline)"); }
+        gocache_cold() {
             rm -rf "$work/cold-store"
             cg+=("$(cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/cold-store timed_cpu "$work/cpu-gocache-$name" "$gocache" gocache build --release --offline)")
+        }
+        for i in $(seq "$rounds"); do
+            if [ $((i % 2)) = 1 ]; then plain_cold; gocache_cold; else gocache_cold; plain_cold; fi
         done
         local mp mc
         mp=$(printf '%s\n' "${pc[@]}" | median)
