@@ -180,7 +180,8 @@ pub struct ObserveOptions<'a> {
     /// the compiler ran, and its stamp did not change, the compiler read
     /// those bytes. What this cannot see is a change and a change back, to
     /// the same size, within one tick of the file system's clock while
-    /// the compiler ran; no build tool does that to its own sources.
+    /// the compiler ran (a whole second on file systems without
+    /// sub-second times); no build tool does that to its own sources.
     pub held: &'a [(PathBuf, String)],
     /// `SOURCE_DATE_EPOCH` is set, so `__DATE__` and `__TIME__` are fixed.
     pub source_date_epoch: bool,
