@@ -784,6 +784,20 @@ fn stamp_of(p: &Path) -> String {
     }
 }
 
+/// `rustc --print sysroot`: a directory, or an error.
+fn print_sysroot(rustc: &Path) -> Result<PathBuf> {
+    let out = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("failed to run {} --print sysroot", rustc.display()))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !sysroot.is_dir() {
+        bail!("{} --print sysroot gave no directory", rustc.display());
+    }
+    Ok(sysroot)
+}
+
 /// Is `binary` rustup's proxy (`~/.cargo/bin/rustc`: rustup itself,
 /// hard-linked or symlinked under the tool's name)?
 fn is_rustup_proxy(binary: &Path) -> bool {
@@ -879,16 +893,10 @@ fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcId
         // which, so ask it, as the compile will, and identify that one's
         // rustc. One proxy run per compile, only with `RUSTC` set to it
         // (cargo started by rustup hands the toolchain's rustc itself).
-        let out = Command::new(&found)
-            .args(["--print", "sysroot"])
-            .stdin(Stdio::null())
-            .output()
-            .with_context(|| format!("failed to run {} --print sysroot", found.display()))?;
-        let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        let real = sysroot
+        let real = print_sysroot(&found)?
             .join("bin")
             .join(format!("rustc{}", std::env::consts::EXE_SUFFIX));
-        if !out.status.success() || !real.is_file() {
+        if !real.is_file() {
             bail!("{} --print sysroot named no rustc", found.display());
         }
         binary = fs::canonicalize(&real).unwrap_or(real.clone());
@@ -952,15 +960,7 @@ fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Result<RustcId
         .trim()
         .to_string();
     let version = text.lines().next().unwrap_or("rustc").trim().to_string();
-    let sysroot_out = Command::new(&found)
-        .args(["--print", "sysroot"])
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("failed to run {} --print sysroot", found.display()))?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot_out.stdout).trim());
-    if !sysroot_out.status.success() || !sysroot.is_dir() {
-        bail!("{} --print sysroot gave no directory", found.display());
-    }
+    let sysroot = print_sysroot(&found)?;
     let target_name = target.unwrap_or(&host);
     let lib = sysroot.join("lib");
     let target_lib = lib.join("rustlib").join(target_name).join("lib");
