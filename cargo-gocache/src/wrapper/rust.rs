@@ -831,22 +831,15 @@ fn dir_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<(String, Pat
 /// Is the file or directory at `p` older than the racy-stamp window
 /// ([`filememo::RACY`]), so that its stamp can stand for its content?
 fn settled(p: &Path) -> bool {
-    let m = match fs::metadata(p) {
-        Ok(m) => m,
+    let Some(stamp) = gocache_build::engine::stamp::Stamp::of(p) else {
         // Absent is a stamp too ("absent"), and stays so until created.
-        Err(e) => return e.kind() == std::io::ErrorKind::NotFound,
+        return !p.exists();
     };
-    let cutoff = SystemTime::now() - filememo::RACY;
-    #[cfg(unix)]
-    let ctime_old = {
-        use std::os::unix::fs::MetadataExt;
-        let c =
-            UNIX_EPOCH + std::time::Duration::new(m.ctime().max(0) as u64, m.ctime_nsec() as u32);
-        c < cutoff
-    };
-    #[cfg(not(unix))]
-    let ctime_old = true;
-    ctime_old && m.modified().is_ok_and(|t| t < cutoff)
+    let cutoff = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+        - filememo::RACY.as_nanos() as i128;
+    stamp.mtime_ns < cutoff && stamp.ctime_ns < cutoff
 }
 
 const IDENTITY_MEMO: &str = "v2";
