@@ -3,8 +3,6 @@
 use std::fmt;
 use std::io;
 use std::path::Path;
-#[cfg(feature = "engine")]
-use std::path::PathBuf;
 
 /// An error from the cache library, carrying the path or setting it concerns.
 ///
@@ -76,16 +74,3 @@ impl std::error::Error for Error {
 
 /// Result with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Extension to attach a path to an `io::Result`.
-#[cfg(feature = "engine")]
-pub(crate) trait IoContext<T> {
-    fn with_path(self, what: &str, path: impl Into<PathBuf>) -> Result<T>;
-}
-
-#[cfg(feature = "engine")]
-impl<T> IoContext<T> for io::Result<T> {
-    fn with_path(self, what: &str, path: impl Into<PathBuf>) -> Result<T> {
-        self.map_err(|e| Error::io(what, &path.into(), e))
-    }
-}

@@ -426,11 +426,11 @@ fn print_env(answer: &Message) {
 /// Sources and headers, for `cargo:rerun-if-changed`: not those this run
 /// generated (under `OUT_DIR`, or newer than the run's start), which would
 /// rerun the build script on every build, nor paths cargo cannot read back
-/// (see [`crate::rerun`]).
+/// (see [`crate::protocol::rerun`]).
 fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
     let cwd = std::env::current_dir().unwrap_or_default();
     let out_dir = out_dir();
-    let started = crate::rerun::run_started(&out_dir);
+    let started = crate::protocol::rerun::run_started(&out_dir);
     let mut seen = std::collections::HashSet::new();
     for f in sources
         .iter()
@@ -441,11 +441,11 @@ fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
             continue;
         }
         if let Some(t) = started {
-            if crate::rerun::generated(&f, &out_dir, t) {
+            if crate::protocol::rerun::generated(&f, &out_dir, t) {
                 continue;
             }
         }
-        if let Some(line) = crate::rerun::directive(&f) {
+        if let Some(line) = crate::protocol::rerun::directive(&f) {
             print!("{line}");
         }
     }

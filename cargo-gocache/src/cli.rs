@@ -14,7 +14,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(bin_name = "cargo", version, styles = clap::builder::Styles::plain())]
 enum Cargo {
-    /// Go's build cache for the C and C++ that build scripts compile.
+    /// Go's build cache for cargo builds: every C/C++ compile of every build
+    /// script and every rustc run, cached.
     Gocache(GocacheArgs),
 }
 
@@ -23,7 +24,7 @@ enum Cargo {
     version,
     after_help = "Any other subcommand runs cargo: `cargo gocache build --release` is \
 `cargo build --release` with every C and C++ compile of every build script \
-cached. gocache's own commands above take precedence over cargo's of the same \
+(cc, CMake, configure + make) and every rustc invocation looked up in the cache first. gocache's own commands above take precedence over cargo's of the same \
 name: `cargo gocache clean` empties the cache; `cargo gocache cargo clean` runs \
 cargo's `clean`."
 )]
@@ -104,10 +105,6 @@ pub enum Command {
         #[arg(long)]
         used_since_build: bool,
     },
-    /// Serve the remote tier to an older build script helper over
-    /// stdin/stdout (internal; see `gocache_build::engine::prog`).
-    #[command(hide = true)]
-    ServeTier,
     /// Do the caching for a build script's `gocache_build::CachedBuild`
     /// over stdin/stdout (internal; see `commands/serve_helper.rs`).
     #[command(hide = true)]
@@ -164,7 +161,6 @@ const COMMAND_NAMES: &[&str] = &[
     "help",
     "import",
     "serve-helper",
-    "serve-tier",
     "stats",
     "trim",
 ];

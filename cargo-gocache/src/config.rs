@@ -30,9 +30,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::env;
+use crate::settings::{self, parse_bool};
 use anyhow::{anyhow, bail, Context, Result};
-use gocache_build::engine::env;
-use gocache_build::engine::settings::{self, parse_bool};
 
 use crate::human::{format_duration, format_size_short, parse_duration, parse_size};
 
@@ -323,20 +323,20 @@ impl Config {
     }
 
     /// The trim policy these settings give.
-    pub fn trim_policy(&self) -> gocache_build::engine::TrimPolicy {
-        gocache_build::engine::TrimPolicy {
+    pub fn trim_policy(&self) -> crate::TrimPolicy {
+        crate::TrimPolicy {
             max_age: self.max_age.value,
             max_size: self.max_size.value,
         }
     }
 
     /// Open the store, or `None` when caching is off.
-    pub fn store(&self) -> Result<Option<gocache_build::engine::Store>> {
+    pub fn store(&self) -> Result<Option<crate::Store>> {
         match &self.dir.value {
             None => Ok(None),
-            Some(d) => Ok(Some(gocache_build::engine::Store::open(d).with_context(
-                || format!("failed to open the cache at {}", d.display()),
-            )?)),
+            Some(d) => Ok(Some(crate::Store::open(d).with_context(|| {
+                format!("failed to open the cache at {}", d.display())
+            })?)),
         }
     }
 
@@ -393,7 +393,7 @@ impl Config {
 
 fn gocache_default_dir() -> Result<PathBuf> {
     // The library's default, computed without CARGO_GOCACHE_DIR (applied as a layer).
-    gocache_build::engine::env::default_cache_dir().map_err(|e| anyhow!("{e}"))
+    crate::env::default_cache_dir().map_err(|e| anyhow!("{e}"))
 }
 
 /// The user configuration file's path (it may not exist).

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 // The size and duration grammars are the library's, shared with the
-// wrappers and the helper (`gocache_build::engine::settings`).
-pub use gocache_build::engine::settings::{parse_duration, parse_size};
+// wrappers and the helper (`crate::settings`).
+pub use crate::settings::{parse_duration, parse_size};
 
 /// Format bytes as `1.2 GiB`.
 pub fn format_size(bytes: u64) -> String {

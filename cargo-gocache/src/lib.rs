@@ -1,23 +1,59 @@
-//! `cargo gocache`: the command line of gocache. The cache itself lives in
-//! the `gocache-build` library; this crate parses arguments, runs cargo and
-//! the maintenance commands, and holds the heavy dependencies.
+//! `cargo gocache`: Go's build cache for the whole cargo build. Every C and
+//! C++ compile a build script makes (cc, CMake, configure + make) and every
+//! rustc invocation is looked up first; after `cargo clean`, on a fresh CI
+//! runner or in a second checkout, that work is not done again.
+//!
+//! This crate is the tool: the command line, the wrappers, the engine and
+//! the remotes. It is a library only so that its tests and benchmarks can
+//! reach the engine; **it has no API stability**, and its one user is the
+//! `cargo-gocache` binary. What a user's build script compiles is the small
+//! `gocache-build` crate (`build-support/`), a client of this binary.
 //!
 //! Three modes, chosen by the first argument: gocache's own commands
 //! (`gocache`, or a subcommand name such as `stats`); the compiler wrapper
-//! (`cargo-gocache gcc -c a.c`, as `ccache gcc ...`); and the archiver
-//! wrapper (`cargo-gocache ar cq libfoo.a ...`, for any `ar` or `*-ar`),
-//! which stamps build IDs (see [`wrapper::ar`]).
+//! (`cargo-gocache gcc -c a.c`, as `ccache gcc ...`, and
+//! `cargo-gocache rustc ...` as `RUSTC_WRAPPER`); and the archiver wrapper
+//! (`cargo-gocache ar cq libfoo.a ...`, for any `ar` or `*-ar`), which
+//! stamps build IDs (see [`wrapper::ar`]).
+//!
+//! The rooms (`ARCHITECTURE.md` has the map and what each may not use):
+//! the front (`cli`, `commands`, `runner`), the wrappers
+//! (`wrapper`), and the engine they share: [`store`], [`key`],
+//! [`direct`] (manifests), [`cmdline`] (C command lines), [`archive`]
+//! (build IDs), [`stats`] (events and `explain` records), [`run`],
+//! [`env`], [`settings`], [`version`]; the [`remote`] tier sits beside the
+//! store.
 //!
 //! Exit codes: 0 success; 1 an error (printed once as `error: ...`);
 //! 2 bad usage (from clap). In wrapper mode, the compiler's own exit code.
 
+// The front: argument parsing, commands, the cargo runner.
 mod cli;
 mod commands;
-pub mod config;
-pub mod human;
-pub mod remote;
 mod runner;
+// One process per wrapped tool run.
 mod wrapper;
+
+// The engine, shared by the wrappers and the commands. `pub` for the
+// testsuite and the benchmarks, not an API.
+pub mod archive;
+pub mod cmdline;
+pub mod config;
+pub mod direct;
+pub mod env;
+pub mod error;
+pub mod fsutil;
+pub mod human;
+pub mod key;
+pub mod remote;
+pub mod run;
+pub mod settings;
+pub mod stats;
+pub mod store;
+pub mod version;
+
+pub use key::hash::{ActionId, KeyHasher, OutputId};
+pub use store::{Entry, Store, Tier, TierKey, TrimPolicy};
 
 // The archiver wrapper's entry points, used by the testsuite.
 pub use wrapper::ar;
@@ -61,6 +97,154 @@ pub fn main() -> i32 {
         Err(e) => {
             eprintln!("error: {e:#}");
             1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
+    /// Every module (a file; `wrapper::rust`'s files are one) and the
+    /// modules its non-test code names through `crate::`.
+    fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        let mut stack = vec![src.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    files.push(p);
+                }
+            }
+        }
+        let name = |p: &Path| {
+            let rel = p.strip_prefix(&src).unwrap().with_extension("");
+            let m = rel.to_string_lossy().replace('/', "::");
+            m.strip_suffix("::mod").map(str::to_string).unwrap_or(m)
+        };
+        let node = |m: &str| {
+            if m.starts_with("wrapper::rust") {
+                "wrapper::rust".to_string()
+            } else {
+                m.to_string()
+            }
+        };
+        let modules: BTreeSet<String> = files.iter().map(|p| name(p)).collect();
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for p in &files {
+            let m = name(p);
+            if m == "lib" || m == "main" {
+                continue;
+            }
+            let text = std::fs::read_to_string(p).unwrap();
+            let code = text.split("\n#[cfg(test)]\nmod tests").next().unwrap();
+            let mut deps = BTreeSet::new();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for (at, _) in line.match_indices("crate::") {
+                    let rest = &line[at + "crate::".len()..];
+                    // `crate::a::b::Item`, or `crate::a::{b, c::D}`.
+                    let (head, group) = match rest.find('{') {
+                        Some(b)
+                            if rest[..b]
+                                .chars()
+                                .all(|c| c.is_alphanumeric() || c == '_' || c == ':') =>
+                        {
+                            let end = rest[b..].find('}').map_or(rest.len(), |e| b + e);
+                            (&rest[..b], Some(&rest[b + 1..end]))
+                        }
+                        _ => (rest, None),
+                    };
+                    let paths: Vec<String> = match group {
+                        Some(g) => g
+                            .split(',')
+                            .map(|x| format!("{head}{}", x.trim()))
+                            .collect(),
+                        None => vec![head.to_string()],
+                    };
+                    for path in paths {
+                        let path: String = path
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                            .collect();
+                        let parts: Vec<&str> = path.split("::").collect();
+                        if let Some(found) = (1..=parts.len())
+                            .rev()
+                            .map(|k| parts[..k].join("::"))
+                            .find(|c| modules.contains(c))
+                        {
+                            deps.insert(node(&found));
+                        }
+                    }
+                }
+            }
+            let n = node(&m);
+            deps.remove(&n);
+            graph.entry(n).or_default().extend(deps);
+        }
+        graph
+    }
+
+    /// No module cycle: the engine's modules form layers (the store below
+    /// the keys, direct mode and stats; `run` below the store), and so do
+    /// the front's rooms.
+    #[test]
+    fn no_module_cycle() {
+        let graph = module_graph();
+        fn visit(
+            n: &str,
+            graph: &BTreeMap<String, BTreeSet<String>>,
+            path: &mut Vec<String>,
+            done: &mut BTreeSet<String>,
+        ) {
+            if let Some(i) = path.iter().position(|p| p == n) {
+                panic!("module cycle: {} -> {n}", path[i..].join(" -> "));
+            }
+            if !done.insert(n.to_string()) {
+                return;
+            }
+            path.push(n.to_string());
+            for d in graph.get(n).into_iter().flatten() {
+                visit(d, graph, path, done);
+            }
+            path.pop();
+        }
+        let mut done = BTreeSet::new();
+        for n in graph.keys() {
+            visit(n, &graph, &mut Vec::new(), &mut done);
+        }
+        assert!(
+            graph["wrapper::cc"].contains("store"),
+            "the check sees uses"
+        );
+    }
+
+    /// What each room may not use (ARCHITECTURE.md's code map).
+    #[test]
+    fn rooms_keep_their_boundaries() {
+        let front = ["cli", "commands", "runner", "wrapper", "remote"];
+        let rules: &[(&str, &[&str])] = &[
+            ("cli", &["commands", "runner", "wrapper", "remote"]),
+            ("commands", &["wrapper"]),
+            ("runner", &["commands", "cli"]),
+            ("wrapper", &["commands", "runner", "cli"]),
+            ("remote", &["commands", "runner", "cli", "wrapper"]),
+        ];
+        let room = |m: &str| m.split("::").next().unwrap().to_string();
+        for (m, deps) in module_graph() {
+            let r = room(&m);
+            let banned: Vec<&str> = match rules.iter().find(|(name, _)| *name == r) {
+                Some((_, banned)) => banned.to_vec(),
+                // The engine uses no room of the front.
+                None => front.to_vec(),
+            };
+            for d in deps {
+                assert!(!banned.contains(&room(&d).as_str()), "{m} uses {d}");
+            }
         }
     }
 }

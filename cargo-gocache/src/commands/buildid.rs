@@ -4,7 +4,7 @@
 pub fn run(verbose: bool, files: &[std::path::PathBuf]) -> i32 {
     let mut code = 0;
     for file in files {
-        match gocache_build::engine::archive::read_build_info(file) {
+        match crate::archive::read_build_info(file) {
             Ok(info) => {
                 if files.len() > 1 {
                     println!("{}: {}", file.display(), info.id);

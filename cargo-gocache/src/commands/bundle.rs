@@ -18,8 +18,8 @@ use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::{OutputId, Store};
 use anyhow::{Context, Result};
-use gocache_build::engine::{OutputId, Store};
 
 /// Is `name` (relative, `/`-separated) a file of the store's layout? Returns
 /// its kind letter.
@@ -138,7 +138,7 @@ pub fn import(store: &Store, input: &Path) -> Result<BundleReport> {
         let ok = match kind {
             'd' => OutputId::of(&bytes).to_hex() == hexname,
             'a' => {
-                bytes.len() == gocache_build::engine::store::ENTRY_SIZE
+                bytes.len() == crate::store::ENTRY_SIZE
                     && bytes.starts_with(b"v1 ")
                     && bytes[3..67] == *hexname.as_bytes()
             }
@@ -151,11 +151,7 @@ pub fn import(store: &Store, input: &Path) -> Result<BundleReport> {
         let dest: PathBuf = store.root().join(&name);
         fs::create_dir_all(dest.parent().unwrap())?;
         // Replaced the way the store replaces its files: readers never see none.
-        gocache_build::engine::store::write_atomic(
-            dest.parent().expect("in a shard"),
-            &name[3..],
-            &bytes,
-        )?;
+        crate::store::write_atomic(dest.parent().expect("in a shard"), &name[3..], &bytes)?;
         if let Ok(f) = File::open(&dest) {
             let _ = f.set_modified(
                 UNIX_EPOCH
@@ -189,7 +185,7 @@ mod tests {
     fn round_trip_and_tamper() {
         let d = tempfile::tempdir().unwrap();
         let a = Store::open(d.path().join("a")).unwrap();
-        let action = gocache_build::engine::ActionId([9; 32]);
+        let action = crate::ActionId([9; 32]);
         a.put(&action, b"object bytes").unwrap();
         a.put_key_inputs(&action, "line\n").unwrap();
         let bundle = d.path().join("b.tar.zst");

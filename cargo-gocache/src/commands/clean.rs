@@ -1,7 +1,7 @@
 //! `cargo gocache clean`: empty the cache.
 
+use crate::Store;
 use anyhow::{Context, Result};
-use gocache_build::engine::Store;
 
 use crate::human::format_size;
 

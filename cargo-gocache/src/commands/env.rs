@@ -4,8 +4,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use crate::key::hash::{hash_bytes, hex};
 use anyhow::{Context, Result};
-use gocache_build::engine::hash::{hash_bytes, hex};
 
 /// Print the CI key in the asked format.
 pub fn run(json: bool, github: bool, target: Option<&str>) -> Result<i32> {
@@ -61,7 +61,7 @@ pub fn ci_env(
         Some(Ok(bytes)) => hex(&hash_bytes(&bytes)),
         _ => "none".into(),
     };
-    let rustc_prog = gocache_build::engine::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let rustc_prog = crate::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let vv = Command::new(&rustc_prog)
         .arg("-vV")
         .output()
@@ -75,7 +75,7 @@ pub fn ci_env(
     };
     let rustc = field("release:");
     let target = target.map(str::to_string).unwrap_or_else(|| field("host:"));
-    let cc_prog = gocache_build::engine::env::var("CC")
+    let cc_prog = crate::env::var("CC")
         .and_then(|c| c.split_whitespace().last().map(str::to_string))
         .unwrap_or_else(|| "cc".into());
     let cc = Command::new(&cc_prog)

@@ -4,7 +4,7 @@
 //!
 //! Each miss's key record is compared with the nearest earlier record of the
 //! same object (the fewest differing inputs), from the history the wrapper
-//! and the helper keep at every miss (`gocache_build::engine::explain`).
+//! and the helper keep at every miss (`crate::stats::explain`).
 //! The difference is a list of [`KeyChange`]s, each with the old and the new
 //! value, in the spirit of cargo's `DirtyReason`: `mem.h: content changed`,
 //! `flag -DNDEBUG added`, `compiler gcc 12.2.0 -> 13.1.0`. Records are read
@@ -13,11 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::key::line::KeyLine;
+use crate::stats::explain::{history, record_object};
+use crate::stats::{self, Outcome};
+use crate::{ActionId, Store};
 use anyhow::Result;
-use gocache_build::engine::explain::{history, record_object};
-use gocache_build::engine::keyline::KeyLine;
-use gocache_build::engine::stats::{self, Outcome};
-use gocache_build::engine::{ActionId, Store};
 
 /// `explain`: every miss of the last run, against the nearest earlier
 /// build of the same object.
@@ -401,7 +401,7 @@ impl Parsed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gocache_build::engine::explain::{compile_object, note_miss};
+    use crate::stats::explain::{compile_object, note_miss};
 
     const OLD: &str = "# object compile a.c -> a.o\ngocache-compile v2\ncompiler aaa\ncompiler-version gcc 12.2.0\nlang c\narg -O2\narg -Iinc\nenv CPATH=/x\nsource 1111111111111111111111111111111111111111111111111111111111111111 /w/a.c\ngocache-final v2\npre 00\nheader 1111111111111111111111111111111111111111111111111111111111111111 /w/a.c\nheader 22 /w/inc/mem.h\nprobe absent /w/src/mem.h\n";
 

@@ -3,8 +3,8 @@
 use std::fs;
 use std::path::Path;
 
+use crate::Store;
 use anyhow::{Context, Result};
-use gocache_build::engine::Store;
 
 use crate::human::format_size;
 
@@ -34,7 +34,7 @@ pub fn run(store: &Store, file: &Path, used_since_build: bool) -> Result<()> {
 }
 
 /// The store files the last `cargo gocache` build looked up or wrote, from
-/// the used log the store keeps during a run (`gocache_build::run`); the log of
+/// the used log the store keeps during a run (`crate::run`); the log of
 /// the last build that used the store at all (a run that compiles nothing
 /// keeps the previous one).
 ///
@@ -43,7 +43,7 @@ pub fn run(store: &Store, file: &Path, used_since_build: bool) -> Result<()> {
 /// that no build script ran. All of it is then what the builds use, and
 /// exporting less (or failing) would lose the cache for the next job.
 fn used_by_last_build(store: &Store) -> Result<Option<std::collections::HashSet<String>>> {
-    let log = gocache_build::engine::store::last_used_log(store);
+    let log = crate::store::last_used_log(store);
     let text = match fs::read_to_string(&log) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use crate::Store;
 use anyhow::Result;
-use gocache_build::engine::Store;
 
 use crate::human::format_size;
 

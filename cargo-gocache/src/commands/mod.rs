@@ -3,15 +3,15 @@
 //!
 //! A command that works on the store as configured gets it from
 //! [`open_store`] (which says so and exits 0 when caching is off); the
-//! others (`buildid` reads files, `serve-tier` and `serve-helper` the
+//! others (`buildid` reads files, `serve-helper` the
 //! build's environment, `config` and `env` report settings) do not open it. `build.rs` hands
 //! any cargo subcommand to the cargo runner (`crate::runner`).
 //!
 //! This folder may depend on `runner`, `remote`, `config` and the library;
 //! nothing but `cli` depends on it.
 
+use crate::Store;
 use anyhow::Result;
-use gocache_build::engine::Store;
 
 use crate::cli::Command;
 use crate::config::Config;
@@ -26,13 +26,12 @@ mod explain;
 mod export;
 mod import;
 mod serve_helper;
-mod serve_tier;
 mod stats;
 mod trim;
 
 /// The workspace's root `Cargo.toml`, if the command runs inside one.
 pub fn workspace_manifest() -> Option<std::path::PathBuf> {
-    let cargo = gocache_build::engine::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = crate::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = std::process::Command::new(cargo)
         .args(["locate-project", "--workspace", "--message-format", "plain"])
         .stderr(std::process::Stdio::null())
@@ -70,7 +69,6 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
     match command {
         Command::Cargo(args) => build::run(args, verify),
         Command::Buildid { verbose, files } => Ok(buildid::run(verbose, &files)),
-        Command::ServeTier => serve_tier::run(),
         Command::ServeHelper => serve_helper::run(),
         Command::Config => {
             config::run(&load_config()?);

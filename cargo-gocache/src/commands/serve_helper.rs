@@ -3,7 +3,7 @@
 //! script is a thin client: it runs this command once per library, keeps
 //! it alive across the compile, and speaks the helper protocol with it over
 //! stdin and stdout (documented with the client, in gocache-build's
-//! `src/helper.rs`; messages in `gocache_build::engine::helper_protocol`).
+//! `src/helper.rs`; messages in `gocache_build::protocol`).
 //! Here is what the helper did in-process before: the key, the manifest
 //! lookup, placing a hit, and after cc's compile the headers from the
 //! depfiles, the build ID, the store, the explain record and the stats.
@@ -18,7 +18,7 @@
 //! # The key (what the archive's action ID covers)
 //!
 //! Each source goes through the compiler wrapper's own parser
-//! ([`gocache_build::engine::compile::parse`]) as cc will compile it: cc's tool arguments,
+//! ([`crate::cmdline::parse`]) as cc will compile it: cc's tool arguments,
 //! then `-c SRC -o OBJ`. So the helper refuses what the wrapper refuses
 //! (`-fprofile-use=`, `-B`, `-fplugin=` and the rest of the unsupported
 //! options, given through `.flag()` or `CFLAGS`: the library is then
@@ -30,20 +30,20 @@
 //! | `gocache-archive v2` | a version salt |
 //! | `lib NAME` | the library name |
 //! | `toolenv K=V` | environment cc sets for the compiler (MSVC) |
-//! | then, for every source sorted by mapped path, its compile's pre-key lines | [`gocache_build::engine::compile::Compile::key_lines`]: salt, `compiler`, `compiler-version`, `target`, `lang`, `relocate`, `relocation`, `cwd`, `arg` (paths of search-path options mapped, `-D` values hashed raw: the compiler copies them into the object as they are), `env` ([`gocache_build::engine::compile::KEY_ENV`]), `source HASH NAME` |
+//! | then, for every source sorted by mapped path, its compile's pre-key lines | [`crate::cmdline::Compile::key_lines`]: salt, `compiler`, `compiler-version`, `target`, `lang`, `relocate`, `relocation`, `cwd`, `arg` (paths of search-path options mapped, `-D` values hashed raw: the compiler copies them into the object as they are), `env` ([`crate::cmdline::KEY_ENV`]), `source HASH NAME` |
 //!
 //! That is the *pre-key*. It names a [`Manifest`] of the header sets seen
 //! for it (all the sources' depfiles together, with the shadow probes of
-//! each source's search path, the wrapper's, see [`gocache_build::engine::manifest`]); the
+//! each source's search path, the wrapper's, see [`crate::direct::manifest`]); the
 //! matching set's lines complete the *final key*, whose short form is the
 //! action part of the archive's build ID.
 //!
 //! Left out: the objects' names (not written into them); mtimes (never:
 //! full stamps only decide whether the inputs held still during the
-//! compile, see [`gocache_build::engine::stamp`]); absolute paths of the package, `OUT_DIR`,
+//! compile, see [`crate::direct::stamp`]); absolute paths of the package, `OUT_DIR`,
 //! the workspace and the cargo home, where the wrapper's rule maps them:
 //! the compile is given `-ffile-prefix-map` to the same stable names as
-//! wrapped compiles ([`gocache_build::engine::compile::relocation_map`]), so the archive
+//! wrapped compiles ([`crate::cmdline::relocation_map`]), so the archive
 //! names none of this machine's directories and a second checkout hits
 //! with the very bytes it would have compiled. (Without that option, real
 //! paths stay in keys.) `TARGET`, `PROFILE`, `OPT_LEVEL` and the like: cc
@@ -57,20 +57,22 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::Result;
-use gocache_build::engine::archive::{self, short_action};
-use gocache_build::engine::compile::{self, Compile};
-use gocache_build::engine::compiler::{self, CompilerIdentity};
-use gocache_build::engine::helper_protocol::{os_string, Message, PROTOCOL};
-use gocache_build::engine::keyline::KeyLine;
-use gocache_build::engine::lookup::MissReason;
-use gocache_build::engine::manifest::{
+use crate::archive::{self, short_action};
+use crate::cmdline::{self, Compile};
+use crate::direct::depfile;
+use crate::direct::lookup::MissReason;
+use crate::direct::manifest::{
     self, Disk, Manifest, NotCacheable, ObserveOptions, Observed, RealDisk, SearchPath,
 };
-use gocache_build::engine::pathmap::PathMap;
-use gocache_build::engine::stamp::Before;
-use gocache_build::engine::stats::{self, Event, Outcome};
-use gocache_build::engine::{depfile, env, explain, version, ActionId, KeyHasher, Store};
+use crate::direct::stamp::Before;
+use crate::key::compiler::{self, CompilerIdentity};
+use crate::key::line::KeyLine;
+use crate::key::pathmap::PathMap;
+use crate::stats::explain;
+use crate::stats::{self, Event, Outcome};
+use crate::{env, version, ActionId, KeyHasher, Store};
+use anyhow::Result;
+use gocache_build::protocol::{os_string, Message, PROTOCOL};
 use gocache_build::{Error, ErrorKind};
 
 /// The archive key's salt: bumped when what the key covers changes.
@@ -350,7 +352,7 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
     let lib = out_dir.join(archive_name(name));
     // Started in the build script's directory; said again, to be sure.
     std::env::set_current_dir(&helper_cwd).map_err(|e| Error::io("enter", &helper_cwd, e))?;
-    let cwd = compile::compiler_cwd().map_err(|e| Error::io("read", Path::new("."), e))?;
+    let cwd = cmdline::compiler_cwd().map_err(|e| Error::io("read", Path::new("."), e))?;
 
     // Relocation, as for wrapped compiles: the compile is given
     // `-ffile-prefix-map` for the package, OUT_DIR, the workspace and the
@@ -359,12 +361,12 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
     // paths in its objects, so then the key keeps them too: an archive
     // from another checkout must never name that checkout.
     let identity = compiler::identify(Some(store), &tool)?;
-    let map = if compile::supports_prefix_map(&identity) {
-        compile::relocation_map(&cwd)
+    let map = if cmdline::supports_prefix_map(&identity) {
+        cmdline::relocation_map(&cwd)
     } else {
         PathMap::new()
     };
-    let flags = compile::prefix_map_args(&map);
+    let flags = cmdline::prefix_map_args(&map);
 
     // Each source through the wrapper's parser, as cc will compile it
     // (its arguments, then `-c SRC -o OBJ`; the object's name is not in
@@ -375,11 +377,11 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
         let mut args = tool_args.clone();
         args.extend(["-c".into(), src.clone().into_os_string()]);
         args.extend(["-o".into(), "gocache-helper.o".into()]);
-        let unit = compile::parse(&args, &cwd).map_err(|u| Fault::Uncacheable(u.reason))?;
+        let unit = cmdline::parse(&args, &cwd).map_err(|u| Fault::Uncacheable(u.reason))?;
         // Plain assembly reads `.include` and `.incbin` files no depfile
         // lists; the wrapper finds them (its `asm` module), the helper
         // does not: compile it without the cache.
-        if unit.lang == compile::Lang::Asm {
+        if unit.lang == cmdline::Lang::Asm {
             return Err(Fault::Uncacheable("unsupported-language:assembler".into()));
         }
         units.push(unit);
@@ -408,7 +410,7 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
                 _ => None,
             })
             .expect("a compile's key names its source");
-        let mapped = map.map(&compile::absolute(&cwd, &unit.source));
+        let mapped = map.map(&cmdline::absolute(&cwd, &unit.source));
         keyed.push((hash, mapped, lines));
     }
     keyed.sort_by(|a, b| a.1.cmp(&b.1));
@@ -471,11 +473,11 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
     }
 
     // A miss: before the helper compiles, full stamps of what is known
-    // (see gocache_build::engine::stamp), and the sources still as the key
+    // (see crate::direct::stamp), and the sources still as the key
     // hashed them.
     let source_paths: Vec<PathBuf> = units
         .iter()
-        .map(|u| compile::absolute(&cwd, &u.source))
+        .map(|u| cmdline::absolute(&cwd, &u.source))
         .collect();
     let before = Before::take(
         source_paths
@@ -535,7 +537,7 @@ fn finish(
             )
         })?;
         for f in dep.prerequisites {
-            let f = compile::absolute(&p.cwd, &f);
+            let f = cmdline::absolute(&p.cwd, &f);
             if !files.contains(&f) {
                 files.push(f);
             }

@@ -2,9 +2,9 @@
 
 use std::fs;
 
+use crate::stats::{self, Counters, RemoteCounts};
+use crate::Store;
 use anyhow::{Context, Result};
-use gocache_build::engine::stats::{self, Counters, RemoteCounts};
-use gocache_build::engine::Store;
 
 use crate::human::{format_secs, format_size};
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use crate::{Store, TrimPolicy};
 use anyhow::Result;
-use gocache_build::engine::{Store, TrimPolicy};
 
 use crate::config::Config;
 use crate::human::format_size;

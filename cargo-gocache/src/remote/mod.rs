@@ -3,8 +3,8 @@
 //! This folder owns the tier ([`RemoteTier`]: settings, counting, the
 //! warning), one file per backend behind the small `Backend` trait
 //! (`redis.rs`, `http.rs`), and the cross-process breaker (`breaker.rs`).
-//! It may not depend on `commands`, `runner` or `cli`: the compiler wrapper
-//! and `serve-tier` use it.
+//! It may not depend on `commands`, `runner` or `cli`: the wrappers and
+//! `serve-helper` use it.
 //!
 //! # Layout on the remote
 //!
@@ -17,7 +17,7 @@
 //! | output (its bytes) | `PUT/GET <prefix>/cas/<64 hex>` | key `gocache/cas/<64 hex>` |
 //!
 //! Nothing fetched is trusted: the store checks every entry and every
-//! output's size and SHA-256 before use (see `gocache_build::engine::store`).
+//! output's size and SHA-256 before use (see `crate::store`).
 //!
 //! # Never slow a build for long
 //!
@@ -51,9 +51,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::stats::{self, Event, Outcome, RemoteCounts};
+use crate::{Store, Tier, TierKey};
 use anyhow::{anyhow, bail, Result};
-use gocache_build::engine::stats::{self, Event, Outcome, RemoteCounts};
-use gocache_build::engine::{Store, Tier, TierKey};
 
 mod breaker;
 mod http;
@@ -79,19 +79,18 @@ impl RemoteSettings {
     /// Read `CARGO_GOCACHE_REMOTE`, `_REMOTE_TIMEOUT`, `_REMOTE_READ_ONLY`;
     /// `Ok(None)` when no remote is set.
     pub fn from_env() -> Result<Option<RemoteSettings>> {
-        let Some(url) = gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE")
-            .filter(|u| !u.is_empty() && u != "off")
+        let Some(url) =
+            crate::env::var("CARGO_GOCACHE_REMOTE").filter(|u| !u.is_empty() && u != "off")
         else {
             return Ok(None);
         };
-        let timeout = match gocache_build::engine::env::var("CARGO_GOCACHE_REMOTE_TIMEOUT")
-            .filter(|v| !v.is_empty())
-        {
-            Some(v) => crate::human::parse_duration(&v)
-                .map_err(|e| anyhow!("CARGO_GOCACHE_REMOTE_TIMEOUT: {e}"))?,
-            None => Duration::from_secs(2),
-        };
-        let read_only = gocache_build::engine::settings::bool_var("CARGO_GOCACHE_REMOTE_READ_ONLY");
+        let timeout =
+            match crate::env::var("CARGO_GOCACHE_REMOTE_TIMEOUT").filter(|v| !v.is_empty()) {
+                Some(v) => crate::human::parse_duration(&v)
+                    .map_err(|e| anyhow!("CARGO_GOCACHE_REMOTE_TIMEOUT: {e}"))?,
+                None => Duration::from_secs(2),
+            };
+        let read_only = crate::settings::bool_var("CARGO_GOCACHE_REMOTE_READ_ONLY");
         Ok(Some(RemoteSettings {
             url,
             timeout,
@@ -189,7 +188,7 @@ impl RemoteTier {
                 return (store, None);
             }
         };
-        let run_log = gocache_build::engine::run::current(store.root()).map(|r| r.log.as_path());
+        let run_log = crate::run::current(store.root()).map(|r| r.log.as_path());
         match RemoteTier::new(&settings, store.root(), run_log) {
             Ok(t) => {
                 let t = Arc::new(t);
@@ -344,7 +343,7 @@ mod tests {
         };
         let run_log = dir.path().join("run.log");
         let t = RemoteTier::new(&s, dir.path(), Some(&run_log)).unwrap();
-        let id = gocache_build::engine::ActionId([1; 32]);
+        let id = crate::ActionId([1; 32]);
         for _ in 0..10 {
             assert!(t.get(TierKey::Action(&id)).is_none());
         }

@@ -7,8 +7,8 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::Store;
 use anyhow::{Context, Result};
-use gocache_build::engine::Store;
 
 /// Wrappers that cc recognises by name; a user's `CC` starting with one of
 /// them is unwrapped so gocache replaces it.
@@ -172,9 +172,7 @@ pub(super) fn masquerade_env(
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let set = gocache_build::engine::hash::hex(&gocache_build::engine::hash::hash_bytes(
-        names.join("\n").as_bytes(),
-    ));
+    let set = crate::key::hash::hex(&crate::key::hash::hash_bytes(names.join("\n").as_bytes()));
     let dir = masq_root.join(&set[..12]);
     for name in &names {
         link_to(&dir, name, exe)?;

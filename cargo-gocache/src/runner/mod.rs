@@ -70,7 +70,7 @@
 //! same project, store and settings: sccache hashes the `CARGO_*` variables
 //! rustc sees, and build scripts and cargo key on what they read. The run's
 //! own files (its event log, the store files it used) are found by the
-//! wrappers from the process tree instead ([`gocache_build::engine::run`]); the
+//! wrappers from the process tree instead ([`crate::run`]); the
 //! test `runner::rustc_sees_the_same_environment_every_run` holds it.
 //!
 //! At the end the run's events are added up into one summary line on
@@ -83,13 +83,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
+use crate::stats;
+use crate::Store;
 use anyhow::{Context, Result};
-use gocache_build::engine::stats;
-use gocache_build::engine::Store;
 
 use crate::config::Config;
-use gocache_build::engine::stats::Counters;
-use gocache_build::engine::version::FORMATS_VAR;
+use crate::stats::Counters;
+use crate::version::FORMATS_VAR;
 
 mod env;
 mod summary;
@@ -109,7 +109,7 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
     if args.first().is_some_and(|a| a == "cargo") {
         args.remove(0);
     }
-    let cargo = gocache_build::engine::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = crate::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
 
     // Bad configuration is an error before anything runs: a build that
     // silently ignores a typo in the settings is worse than one that stops.
@@ -185,10 +185,7 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
             last.display()
         );
     }
-    let _ = fs::rename(
-        &setup.used_log,
-        gocache_build::engine::store::last_used_log(&store),
-    );
+    let _ = fs::rename(&setup.used_log, crate::store::last_used_log(&store));
     if let Err(e) = store.maybe_trim(&config.trim_policy()) {
         eprintln!("gocache: warning: trimming the cache failed: {e}");
     }
@@ -247,7 +244,7 @@ fn nondeterministic(store: &Store, events: &[stats::Event]) -> Vec<String> {
             let record = e.action.and_then(|a| store.key_inputs(&a));
             let object = record
                 .as_deref()
-                .and_then(gocache_build::engine::explain::record_object)
+                .and_then(crate::stats::explain::record_object)
                 .unwrap_or(&e.source);
             Some(format!(
                 "gocache: nondeterministic: {object}: the fresh compile differs from the cached result at byte {offset}"
@@ -302,13 +299,13 @@ impl Setup {
         let cwd = std::env::current_dir().context("cannot read the working directory")?;
         let targets = targets(
             args,
-            gocache_build::engine::env::var("CARGO_BUILD_TARGET"),
+            crate::env::var("CARGO_BUILD_TARGET"),
             &config_texts(&cwd, cargo_home().as_deref()),
             &host,
         );
 
         // ---- The environment given to cargo: assembled here, in one place.
-        let getenv = |name: &str| gocache_build::engine::env::var(name);
+        let getenv = |name: &str| crate::env::var(name);
         let mut env = compiler_env(&exe, &host, &targets, &getenv)?;
         env.extend(rustc_wrapper_env(&exe));
         // The archiver runs as `gocache-ar`, a link to this binary: see
@@ -332,15 +329,14 @@ impl Setup {
             env.push((k.into(), v.into()));
         }
         env.push(("CARGO_GOCACHE_DIR".into(), store.root().into()));
-        // What build scripts' gocache-build checks its own formats against.
+        // What the helper's server checks its own store format against.
         env.push((FORMATS_VAR.into(), binary_formats().into()));
         if verify {
             env.push(("CARGO_GOCACHE_VERIFY".into(), "1".into()));
         }
         // Every build script's helper does its caching through this binary
         // (`gocache-build`'s helper runs `$CARGO_GOCACHE_PROG gocache
-        // serve-helper`; older helpers reach the remote through
-        // `serve-tier`), so it is set for every build, remote or not.
+        // serve-helper`), so it is set for every build, remote or not.
         env.push(("CARGO_GOCACHE_PROG".into(), exe.clone().into()));
         if let Some(ws) = workspace {
             env.push(("CARGO_GOCACHE_WORKSPACE".into(), ws.into()));
@@ -349,14 +345,14 @@ impl Setup {
             env.push(("CARGO_GOCACHE_CARGO_HOME".into(), home.into()));
         }
         // ---- (Nothing per run: see the module docs.)
-        let run = gocache_build::engine::run::start(store.root()).with_context(|| {
+        let run = crate::run::start(store.root()).with_context(|| {
             format!(
                 "cannot create the run log under {}",
-                gocache_build::engine::run::runs_dir(store.root()).display()
+                crate::run::runs_dir(store.root()).display()
             )
         })?;
 
-        if gocache_build::engine::env::debug("run") {
+        if crate::env::debug("run") {
             for (k, v) in &env {
                 eprintln!("gocache: {}={}", k.to_string_lossy(), v.to_string_lossy());
             }
@@ -371,7 +367,7 @@ impl Setup {
 
 /// The host triple, from `rustc -vV` (what cargo passes build scripts as `HOST`).
 fn host_triple() -> Result<String> {
-    let rustc = gocache_build::engine::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let rustc = crate::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let out = Command::new(&rustc)
         .arg("-vV")
         .output()
@@ -400,21 +396,19 @@ fn workspace_root(cargo: &OsStr, args: &[OsString]) -> Option<PathBuf> {
 
 /// `$CARGO_HOME`, else `~/.cargo` (cargo's own rule), made absolute.
 fn cargo_home() -> Option<PathBuf> {
-    let home = gocache_build::engine::env::var_os("CARGO_HOME")
+    let home = crate::env::var_os("CARGO_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| {
-            gocache_build::engine::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))
-        })?;
+        .or_else(|| crate::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
     std::path::absolute(home).ok()
 }
 
 /// This binary's formats and version, as build scripts are told them
-/// (see `gocache_build::engine::version`).
+/// (see `crate::version`).
 fn binary_formats() -> String {
     format!(
         "{} cargo-gocache {}",
-        gocache_build::engine::version::formats(),
+        crate::version::formats(),
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -425,9 +419,6 @@ mod tests {
 
     #[test]
     fn build_scripts_are_told_formats_this_library_agrees_with() {
-        assert_eq!(
-            gocache_build::engine::version::check(&binary_formats()),
-            Ok(())
-        );
+        assert_eq!(crate::version::check(&binary_formats()), Ok(()));
     }
 }

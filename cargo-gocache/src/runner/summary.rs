@@ -1,6 +1,6 @@
 //! The line `cargo gocache <cmd>` ends with.
 
-use gocache_build::engine::stats::{Counters, Outcome};
+use crate::stats::{Counters, Outcome};
 
 use crate::human::{format_secs, format_size};
 
@@ -89,7 +89,7 @@ fn c_summary(c: &Counters) -> String {
 
 /// The compiles left uncached because they use `__DATE__`/`__TIME__`,
 /// named, with how to opt in (`time-macros = "pin"`); `None` when none.
-pub fn time_macro_hint(events: &[gocache_build::engine::stats::Event]) -> Option<String> {
+pub fn time_macro_hint(events: &[crate::stats::Event]) -> Option<String> {
     let mut sources: Vec<&str> = events
         .iter()
         .filter(|e| matches!(&e.outcome, Outcome::Uncacheable(r) if r == "time-macros"))

@@ -29,7 +29,7 @@
 //! archive with `cq` in batches, then builds the symbol index with `s`
 //! (`cqD`/`sD` where `D` works); so whenever an invocation asks for an index
 //! (`s` as the operation, or as a modifier of `q`/`r` as in `crs`), the
-//! wrapper then stamps a build ID member ([`gocache_build::engine::archive`]) and
+//! wrapper then stamps a build ID member ([`crate::archive`]) and
 //! rebuilds the index with the real archiver's `s`.
 //!
 //! The wrapper never sees the sources, so the action part of the ID covers
@@ -56,7 +56,7 @@ pub const AR_NAME: &str = "gocache-ar";
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gocache_build::engine::archive::{self, Archive};
+use crate::archive::{self, Archive};
 
 /// The prefix of the variables naming the real archiver per target.
 pub const REAL_AR_PREFIX: &str = "CARGO_GOCACHE_AR_";
@@ -81,7 +81,7 @@ const DEFAULT_AR: &str = "ar";
 /// runner should then pass that archiver's name in `AR` before calling this.
 /// Variables cc prefers to `AR` (`AR_<target>`, `TARGET_AR`) still win.
 pub fn ar_env(exe: &Path) -> Vec<(OsString, OsString)> {
-    let real = gocache_build::engine::env::var_os("AR")
+    let real = crate::env::var_os("AR")
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "ar".into());
     let has_space = |s: &OsStr| s.to_string_lossy().contains(char::is_whitespace);
@@ -166,7 +166,7 @@ fn is_ar_key(s: &str) -> bool {
 
 /// Is a bare program name found on `PATH`?
 fn on_path(name: &OsStr) -> bool {
-    let Some(path) = gocache_build::engine::env::var_os("PATH") else {
+    let Some(path) = crate::env::var_os("PATH") else {
         return false;
     };
     std::env::split_paths(&path).any(|d| d.join(name).is_file())
@@ -175,7 +175,7 @@ fn on_path(name: &OsStr) -> bool {
 /// Run as the archiver: `args` are the archiver's arguments, with or
 /// without the real archiver in front. Returns the exit code.
 pub fn run(args: &[OsString]) -> i32 {
-    let getenv = |name: &str| gocache_build::engine::env::var_os(name);
+    let getenv = |name: &str| crate::env::var_os(name);
     let (real, rest) = split_invocation(args, &getenv, &on_path);
     let (real, from_env) = match real {
         Real::Argument(p) => (p, false),
@@ -330,7 +330,7 @@ fn stamp_if_needed(path: &Path, real: &OsStr) -> gocache_build::Result<()> {
         .inspect_err(|_| {
             // Put the real archiver's archive back: an archive without its
             // index would fail the link.
-            let _ = gocache_build::engine::store::write_file_atomic(path, &original);
+            let _ = crate::store::write_file_atomic(path, &original);
         })
 }
 

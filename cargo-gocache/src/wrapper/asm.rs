@@ -27,11 +27,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gocache_build::engine::compile::{self, Compile};
-use gocache_build::engine::compiler::{self, CompilerIdentity};
-use gocache_build::engine::hash::{hash_bytes, hex};
-use gocache_build::engine::pathmap::PathMap;
-use gocache_build::engine::{KeyHasher, Store};
+use crate::cmdline::{self, Compile};
+use crate::key::compiler::{self, CompilerIdentity};
+use crate::key::hash::{hash_bytes, hex};
+use crate::key::pathmap::PathMap;
+use crate::{KeyHasher, Store};
 
 /// How deep `.include`s nest before the compile is refused (as itself
 /// stops at a similar depth; a file including itself never ends).
@@ -80,11 +80,11 @@ pub fn inputs(
     let dirs: Vec<PathBuf> = as_args
         .include_dirs
         .iter()
-        .map(|d| compile::absolute(cwd, Path::new(d)))
+        .map(|d| cmdline::absolute(cwd, Path::new(d)))
         .collect();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut seen = BTreeSet::new();
-    let mut todo = vec![compile::absolute(cwd, &compile.source)];
+    let mut todo = vec![cmdline::absolute(cwd, &compile.source)];
     while let Some(file) = todo.pop() {
         if !seen.insert(file.clone()) {
             continue;

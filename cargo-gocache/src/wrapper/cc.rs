@@ -1,9 +1,9 @@
 //! Wrapper mode: `cargo-gocache <compiler> [args...]`, as `ccache gcc ...`.
 //!
-//! For one cacheable compile ([`gocache_build::engine::compile`]):
+//! For one cacheable compile ([`crate::cmdline`]):
 //!
 //! 1. the pre-key (compiler identity, arguments, environment, source);
-//! 2. its manifest ([`gocache_build::engine::manifest`]): the first header set that
+//! 2. its manifest ([`crate::direct::manifest`]): the first header set that
 //!    still holds on disk names the final key;
 //! 3. **hit**: the final key's *result record* names the object, the
 //!    compiler's stdout and stderr and the header list; the object is
@@ -47,7 +47,7 @@
 //! line, the compiler is `exec`ed untouched (stdin, stdout, stderr and the
 //! exit status are its own).
 //!
-//! Relocation flags (`-ffile-prefix-map`, see [`gocache_build::engine::compile`])
+//! Relocation flags (`-ffile-prefix-map`, see [`crate::cmdline`])
 //! are added to every compile that goes through the cache, hit or miss or
 //! uncacheable because of its headers, so all of them produce the same
 //! bytes wherever the tree is; command lines that are not cacheable compiles
@@ -63,18 +63,18 @@ use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
 
 use super::filememo::{self, FileMemo, Snapshot};
+use crate::cmdline::{self, Compile};
+use crate::direct::lookup::MissReason;
+use crate::direct::manifest::{self, Manifest, ObserveOptions};
+use crate::direct::stamp;
+use crate::key::compiler::{self, CompilerIdentity};
+use crate::key::hash::{ActionId, OutputId};
+use crate::key::line::KeyLine;
+use crate::key::pathmap::PathMap;
+use crate::stats::{self, Event, Outcome};
+use crate::store::write_file_atomic;
+use crate::{Entry, Store};
 use anyhow::{anyhow, bail, Context, Result};
-use gocache_build::engine::compile::{self, Compile};
-use gocache_build::engine::compiler::{self, CompilerIdentity};
-use gocache_build::engine::hash::{ActionId, OutputId};
-use gocache_build::engine::keyline::KeyLine;
-use gocache_build::engine::lookup::MissReason;
-use gocache_build::engine::manifest::{self, Manifest, ObserveOptions};
-use gocache_build::engine::pathmap::PathMap;
-use gocache_build::engine::stamp;
-use gocache_build::engine::stats::{self, Event, Outcome};
-use gocache_build::engine::store::write_file_atomic;
-use gocache_build::engine::{Entry, Store};
 
 const RECORD_HEADER: &str = "gocache-result v1";
 
@@ -207,14 +207,14 @@ fn cached(
     args: &[OsString],
     compiled: &Cell<Option<i32>>,
 ) -> Result<Step> {
-    if gocache_build::engine::env::debug("panic") {
+    if crate::env::debug("panic") {
         // For tests of the fallback: a bug in the wrapper must not fail a build.
         panic!("injected by CARGO_GOCACHE_DEBUG=panic");
     }
     // As the compiler will record it: `$PWD` when it names this directory.
-    let cwd = compile::compiler_cwd().context("failed to read the working directory")?;
+    let cwd = cmdline::compiler_cwd().context("failed to read the working directory")?;
     let mut compile =
-        match compile::parse(args, &cwd).and_then(|c| c.check_source(&cwd).map(|()| c)) {
+        match cmdline::parse(args, &cwd).and_then(|c| c.check_source(&cwd).map(|()| c)) {
             Ok(c) => c,
             Err(u) => {
                 stats::record(
@@ -236,10 +236,10 @@ fn cached(
     // for a symlinked object, which the assembler replaces too), wrong for
     // `-o /dev/null` or `-MF /dev/null` (it would replace the device node)
     // and for a symlinked depfile (gcc writes through it). Not cached.
-    let object_special = fs::metadata(compile::absolute(&cwd, &compile.object))
+    let object_special = fs::metadata(cmdline::absolute(&cwd, &compile.object))
         .is_ok_and(|m| !m.file_type().is_file());
     let dep_special = compile.dep.as_ref().is_some_and(|d| {
-        fs::symlink_metadata(compile::absolute(&cwd, &d.path))
+        fs::symlink_metadata(cmdline::absolute(&cwd, &d.path))
             .is_ok_and(|m| !m.file_type().is_file())
     });
     if object_special || dep_special {
@@ -266,8 +266,8 @@ fn cached(
     if let Some(d) = compile.dep.as_mut() {
         d.clang_style = identity.version.contains("clang");
     }
-    let map = if compile::supports_prefix_map(&identity) {
-        compile::relocation_map(&cwd)
+    let map = if cmdline::supports_prefix_map(&identity) {
+        cmdline::relocation_map(&cwd)
     } else {
         PathMap::new()
     };
@@ -316,7 +316,7 @@ fn cached(
     // Direct mode, with file hashes and probe answers remembered by stat.
     let mut memo = FileMemo::load(store, &memo_key);
     let manifest = Manifest::load_checked(store, &pre_id);
-    memo.hash(&compile::absolute(&cwd, &compile.source));
+    memo.hash(&cmdline::absolute(&cwd, &compile.source));
     let found = match &manifest {
         Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo),
         Err(why) => Err(*why),
@@ -368,7 +368,7 @@ fn cached(
 /// for compilers that ignore the variable (clang before 16), whose objects
 /// would still hold the real time.
 fn time_macro_pin(identity: &CompilerIdentity) -> Option<u64> {
-    if gocache_build::engine::env::var("CARGO_GOCACHE_TIME_MACROS").as_deref() != Some("pin")
+    if crate::env::var("CARGO_GOCACHE_TIME_MACROS").as_deref() != Some("pin")
         || Compile::source_date_epoch()
         || !honours_source_date_epoch(&identity.version)
     {
@@ -408,7 +408,7 @@ fn asm_inputs(
     cwd: &Path,
     map: &PathMap,
 ) -> Result<Option<super::asm::AsmInputs>, String> {
-    if compile.lang != compile::Lang::Asm {
+    if compile.lang != cmdline::Lang::Asm {
         return Ok(None);
     }
     super::asm::inputs(store, compiler, identity, compile, cwd, map).map(Some)
@@ -509,13 +509,13 @@ fn hit(
             };
             let prerequisites = deps_for_caller(&deps, req.system_headers, map);
             Some((
-                compile::absolute(cwd, &req.path),
-                compile::render_depfile(req, &compile.object, &prerequisites),
+                cmdline::absolute(cwd, &req.path),
+                cmdline::render_depfile(req, &compile.object, &prerequisites),
             ))
         }
         None => None,
     };
-    let object = compile::absolute(cwd, &compile.object);
+    let object = cmdline::absolute(cwd, &compile.object);
     if !store.place(&entry_of(final_id, record.object), &object)? {
         return Ok(Err(MissReason::OutputMissing));
     }
@@ -551,7 +551,7 @@ fn hit(
 fn verify_enabled() -> bool {
     // The settings' one boolean grammar: `CARGO_GOCACHE_VERIFY=yes` works
     // for the standalone wrapper as under `cargo gocache`.
-    gocache_build::engine::settings::bool_var("CARGO_GOCACHE_VERIFY")
+    crate::settings::bool_var("CARGO_GOCACHE_VERIFY")
 }
 
 /// Compile a hit for real over the placed object and compare with the
@@ -570,7 +570,7 @@ fn verify(
     epoch: Option<u64>,
 ) {
     let source = compile.source.display().to_string();
-    let path = compile::absolute(cwd, &compile.object);
+    let path = cmdline::absolute(cwd, &compile.object);
     let Some(cached) = store.read_output(object) else {
         return;
     };
@@ -580,7 +580,7 @@ fn verify(
         cmd.env("SOURCE_DATE_EPOCH", e.to_string());
     }
     let out = cmd
-        .args(compile::prefix_map_args(map))
+        .args(cmdline::prefix_map_args(map))
         .args(&compile.run_args)
         .stdin(Stdio::null())
         .output();
@@ -649,7 +649,7 @@ struct Miss<'a> {
     compile: &'a Compile,
     cwd: &'a Path,
     map: &'a PathMap,
-    pre: &'a gocache_build::engine::KeyHasher,
+    pre: &'a crate::KeyHasher,
     pre_id: ActionId,
     /// Plain assembly: no depfile, these inputs instead.
     asm: Option<&'a super::asm::AsmInputs>,
@@ -677,7 +677,7 @@ impl Miss<'_> {
             .unwrap_or_default()
             .subsec_nanos();
         let name = format!(".gocache-{}-{nanos:x}.d", std::process::id());
-        let object_dir = compile::absolute(self.cwd, &c.object)
+        let object_dir = cmdline::absolute(self.cwd, &c.object)
             .parent()
             .map(Path::to_path_buf);
         let Some(temp) = std::iter::once(std::env::temp_dir())
@@ -695,9 +695,9 @@ impl Miss<'_> {
         };
         // Full stamps of every input known now (the source, the headers
         // the manifest lists), compared after the compile (see
-        // gocache_build::engine::stamp); and the source must still be what the
+        // crate::direct::stamp); and the source must still be what the
         // pre-key hashed, or the object would be stored under a stale hash.
-        let source_path = compile::absolute(self.cwd, &c.source);
+        let source_path = cmdline::absolute(self.cwd, &c.source);
         let before = stamp::Before::take(
             std::iter::once(source_path.clone()).chain(self.known.iter().cloned()),
             temp.0.parent(),
@@ -705,8 +705,8 @@ impl Miss<'_> {
         let held: Vec<(PathBuf, String)> = self
             .source_hash()
             .filter(|want| {
-                gocache_build::engine::manifest::Disk::hash(
-                    &mut gocache_build::engine::manifest::RealDisk,
+                crate::direct::manifest::Disk::hash(
+                    &mut crate::direct::manifest::RealDisk,
                     &source_path,
                 )
                 .is_some_and(|got| got == *want)
@@ -727,7 +727,7 @@ impl Miss<'_> {
             && !Compile::source_date_epoch()
             && !c.run_args.iter().any(|a| a == "-w");
         let mut cmd = Command::new(self.compiler);
-        cmd.args(compile::prefix_map_args(self.map))
+        cmd.args(cmdline::prefix_map_args(self.map))
             .args(&c.run_args);
         if date_time_check {
             cmd.args(["-Wdate-time", "-Wno-error=date-time"]);
@@ -768,7 +768,7 @@ impl Miss<'_> {
             None => {
                 let text = fs::read_to_string(&temp.0)
                     .with_context(|| format!("failed to read {}", temp.0.display()))?;
-                let dep = gocache_build::engine::depfile::parse(&text)
+                let dep = crate::direct::depfile::parse(&text)
                     .ok_or_else(|| anyhow!("failed to parse the depfile {}", temp.0.display()))?;
                 if dep.prerequisites.is_empty() {
                     bail!("the depfile {} lists no source", temp.0.display());
@@ -804,7 +804,7 @@ impl Miss<'_> {
         let mut deps = String::new();
         let mut files = Vec::with_capacity(prerequisites.len());
         for p in &prerequisites {
-            let abs = compile::absolute(self.cwd, p);
+            let abs = cmdline::absolute(self.cwd, p);
             let system = match &user_headers {
                 Some(user) => !user.contains(&abs),
                 None => system_headers.contains(&abs),
@@ -821,8 +821,8 @@ impl Miss<'_> {
         }
         if let Some(req) = &c.dep {
             let prerequisites = deps_for_caller(&deps, req.system_headers, self.map);
-            let text = compile::render_depfile(req, &c.object, &prerequisites);
-            let path = compile::absolute(self.cwd, &req.path);
+            let text = cmdline::render_depfile(req, &c.object, &prerequisites);
+            let path = cmdline::absolute(self.cwd, &req.path);
             // Not cached or not, the caller asked for this file: failing to
             // write it is the compile's failure, as it would be for gcc.
             if let Err(e) = write_file_atomic(&path, text.as_bytes()) {
@@ -907,7 +907,7 @@ impl Miss<'_> {
         };
         let final_key = observed.key(&self.pre_id);
         let final_id = final_key.id();
-        let object_path = compile::absolute(self.cwd, &c.object);
+        let object_path = cmdline::absolute(self.cwd, &c.object);
         // A compiler that exits 0 without writing its object (an option that
         // makes it print and stop, like `-Wa,--help`) did what its caller
         // asked: nothing to cache, and not a fault of the cache.
@@ -944,18 +944,15 @@ impl Miss<'_> {
         Manifest::add_and_save(self.store, &self.pre_id, observed)?;
         self.learn_stamps(&just_this, final_id);
         // The key's lines, headed by the object they make, for `explain`.
-        let object_name = gocache_build::engine::explain::compile_object(
-            &self.map.map(&compile::absolute(self.cwd, &c.source)),
+        let object_name = crate::stats::explain::compile_object(
+            &self.map.map(&cmdline::absolute(self.cwd, &c.source)),
             &self.map.map(&object_path),
         );
-        let mut inputs = format!(
-            "{}{object_name}\n",
-            gocache_build::engine::explain::OBJECT_PREFIX
-        );
+        let mut inputs = format!("{}{object_name}\n", crate::stats::explain::OBJECT_PREFIX);
         inputs.push_str(&self.pre.record());
         inputs.push_str(&final_key.record());
         self.store.put_key_inputs(&final_id, &inputs)?;
-        gocache_build::engine::explain::note_miss(self.store, &object_name, &final_id);
+        crate::stats::explain::note_miss(self.store, &object_name, &final_id);
         let mut e = Event::miss(self.why, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
@@ -998,7 +995,7 @@ impl Miss<'_> {
             }
         }
         let out = Command::new(self.compiler)
-            .args(compile::prefix_map_args(self.map))
+            .args(cmdline::prefix_map_args(self.map))
             .args(args)
             .args(["-E", "-o", "/dev/null", "-MMD", "-MF"])
             .arg(&temp.0)
@@ -1009,11 +1006,11 @@ impl Miss<'_> {
             return None;
         }
         let text = fs::read_to_string(&temp.0).ok()?;
-        let dep = gocache_build::depfile::parse(&text)?;
+        let dep = crate::direct::depfile::parse(&text)?;
         Some(
             dep.prerequisites
                 .iter()
-                .map(|p| compile::absolute(self.cwd, p))
+                .map(|p| cmdline::absolute(self.cwd, p))
                 .collect(),
         )
     }
@@ -1024,7 +1021,7 @@ impl Miss<'_> {
     fn learn_stamps(&self, manifest: &Manifest, final_id: ActionId) {
         let memo_key = filememo::memo_key(self.cwd, self.compiler, self.args);
         let mut memo = FileMemo::load(self.store, &memo_key);
-        memo.hash(&compile::absolute(self.cwd, &self.compile.source));
+        memo.hash(&cmdline::absolute(self.cwd, &self.compile.source));
         let found = manifest.find_with(self.store, &self.pre_id, self.map, &mut memo);
         let _ = memo.save_if_changed(self.store, &memo_key);
         if found.is_some_and(|(id, _, _)| id == final_id) {
@@ -1053,9 +1050,9 @@ struct SystemHeaders {
 
 impl SystemHeaders {
     fn new(c: &Compile, cwd: &Path, sysdirs: &[PathBuf]) -> SystemHeaders {
-        let abs = |d: &PathBuf| compile::absolute(cwd, d);
+        let abs = |d: &PathBuf| cmdline::absolute(cwd, d);
         // An empty element of CPATH is the working directory.
-        let cpath: Vec<PathBuf> = gocache_build::env::var_os("CPATH")
+        let cpath: Vec<PathBuf> = crate::env::var_os("CPATH")
             .map(|v| {
                 std::env::split_paths(&v)
                     .map(|d| {

@@ -13,7 +13,7 @@
 //! directory, a symlinked checkout and its target), the compile is not
 //! cached, and a hit that would need the guess is a miss.
 
-use gocache_build::pathmap::PathMap;
+use crate::key::pathmap::PathMap;
 
 /// Can `b` continue a file name (so a match ending before it is only part
 /// of a longer name)?

@@ -37,9 +37,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gocache_build::engine::hash::{hash_bytes, hex, ActionId, KeyHasher};
-use gocache_build::engine::manifest::Disk;
-use gocache_build::engine::store::Store;
+use crate::direct::manifest::Disk;
+use crate::key::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use crate::store::Store;
 
 /// Stamps younger than this are not remembered (see the module docs).
 pub const RACY: Duration = Duration::from_secs(2);
@@ -248,7 +248,7 @@ impl FileMemo {
                 return Some(hash);
             }
         }
-        let Some(bytes) = gocache_build::engine::manifest::read_regular(path) else {
+        let Some(bytes) = crate::direct::manifest::read_regular(path) else {
             self.unsettled = true;
             return None;
         };
@@ -286,7 +286,7 @@ impl FileMemo {
     /// nearest directory that does exist, whose stamp changes when the
     /// missing one is created.
     pub fn is_file(&mut self, path: &Path) -> bool {
-        let real = || gocache_build::manifest::probe_present(path);
+        let real = || crate::direct::manifest::probe_present(path);
         let mut dir = path;
         let stamp = loop {
             let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
@@ -468,12 +468,12 @@ impl Disk for Snapshot {
             return Some(hash.clone());
         }
         self.stale = true;
-        gocache_build::engine::manifest::read_regular(path).map(|b| hex(&hash_bytes(&b)))
+        crate::direct::manifest::read_regular(path).map(|b| hex(&hash_bytes(&b)))
     }
 
     fn is_file(&mut self, path: &Path) -> bool {
         self.stale = true;
-        gocache_build::manifest::probe_present(path)
+        crate::direct::manifest::probe_present(path)
     }
 }
 
@@ -594,7 +594,7 @@ mod tests {
         assert!(m.is_file(&deep));
     }
 
-    use gocache_build::engine::store::{Tier, TierKey};
+    use crate::store::{Tier, TierKey};
     use std::sync::{Arc, Mutex};
 
     /// A tier that records every request and has nothing.

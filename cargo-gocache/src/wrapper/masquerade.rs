@@ -180,7 +180,7 @@ fn resolves_to_this_binary(program: &Path) -> bool {
     let Ok(me) = std::env::current_exe().and_then(fs::canonicalize) else {
         return false;
     };
-    gocache_build::engine::compiler::find_program(program)
+    crate::key::compiler::find_program(program)
         .and_then(|p| fs::canonicalize(p).ok())
         .is_some_and(|p| p == me)
 }
@@ -204,10 +204,7 @@ pub fn real_compiler(compiler: &Path) -> Result<PathBuf, String> {
     std::env::split_paths(&path)
         .filter(|d| d.is_absolute())
         .map(|d| d.join(name))
-        .find(|p| {
-            gocache_build::engine::compiler::find_program(p).is_some()
-                && !resolves_to_this_binary(p)
-        })
+        .find(|p| crate::key::compiler::find_program(p).is_some() && !resolves_to_this_binary(p))
         .ok_or_else(|| {
             format!(
                 "cannot find the real {} on PATH: {} is cargo-gocache itself",

@@ -32,7 +32,7 @@
 
 use std::path::{Component, Path};
 
-use gocache_build::engine::compile::Compile;
+use crate::cmdline::Compile;
 
 /// Why this compile is a probe that is not worth caching, if it is one.
 pub fn uncached_probe(cwd: &Path, compile: &Compile) -> Option<&'static str> {

@@ -26,7 +26,7 @@
 //! # When (every condition must hold; otherwise nothing is printed)
 //!
 //! - **Under `cargo gocache`**: the process belongs to a run
-//!   ([`gocache_build::engine::run::current`]); a wrapper used on its own prints
+//!   ([`crate::run::current`]); a wrapper used on its own prints
 //!   nothing.
 //! - **In a build script, run by cc**: `CARGO_MANIFEST_DIR` and `OUT_DIR`
 //!   are set and the wrapper's parent process is the build script itself
@@ -74,8 +74,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
-use gocache_build::engine::rerun::{directive, normalize, run_started};
-use gocache_build::engine::Store;
+use crate::Store;
+use gocache_build::protocol::rerun::{directive, normalize, run_started};
 
 /// What decides whether and which files are reported; found once per
 /// process.
@@ -98,8 +98,8 @@ pub fn reporter(store: &Store) -> Option<&'static Reporter> {
 
 impl Reporter {
     fn new(store: &Store) -> Option<Reporter> {
-        gocache_build::engine::run::current(store.root())?;
-        let var = |n: &str| gocache_build::engine::env::var_os(n).filter(|v| !v.is_empty());
+        crate::run::current(store.root())?;
+        let var = |n: &str| crate::env::var_os(n).filter(|v| !v.is_empty());
         let manifest_dir = normalize(Path::new(&var("CARGO_MANIFEST_DIR")?));
         let out_dir = normalize(Path::new(&var("OUT_DIR")?));
         if !parent_is_build_script() {
@@ -134,7 +134,7 @@ impl Reporter {
     pub fn report<P: AsRef<Path>>(&self, cwd: &Path, files: impl IntoIterator<Item = P>) {
         let mut seen = HashSet::new();
         for f in files {
-            let path = normalize(&gocache_build::engine::compile::absolute(cwd, f.as_ref()));
+            let path = normalize(&crate::cmdline::absolute(cwd, f.as_ref()));
             if !seen.insert(path.clone()) || !self.wanted(&path) {
                 continue;
             }

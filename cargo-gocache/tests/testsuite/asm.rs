@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gocache_build::engine::stats::{read_events, Outcome};
+use cargo_gocache::stats::{read_events, Outcome};
 
 use crate::support::{bin, clean_command, require_tool, write_settled};
 

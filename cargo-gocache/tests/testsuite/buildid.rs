@@ -225,10 +225,7 @@ fn helper_under_a_binary_of_another_cache_format_compiles_uncached_with_one_warn
     // This binary's own formats agree: the script reruns (the variable
     // changed) and hits.
     let mut cmd = c.cargo(&["build"]);
-    cmd.env(
-        "CARGO_GOCACHE_FORMATS",
-        gocache_build::engine::version::formats(),
-    );
+    cmd.env("CARGO_GOCACHE_FORMATS", cargo_gocache::version::formats());
     let r = run(&mut cmd).success();
     assert!(!r.stderr().contains("cache format"), "{}", r.stderr());
     assert_eq!(c.stats(), (1, 1));

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use gocache_build::engine::stats::{read_events, Outcome};
+use cargo_gocache::stats::{read_events, Outcome};
 
 use crate::e2e::{count, take_stats};
 use crate::support::{bin, clean_command, gocache};

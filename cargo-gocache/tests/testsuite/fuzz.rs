@@ -1194,12 +1194,12 @@ fn run(seed: u64, steps: usize) -> BTreeMap<&'static str, usize> {
         }
     }
     let events =
-        gocache_build::stats::read_events(&gocache_build::stats::events_log(&w.sb.store()));
+        cargo_gocache::stats::read_events(&cargo_gocache::stats::events_log(&w.sb.store()));
     for e in events {
         let what = match e.outcome {
-            gocache_build::stats::Outcome::Hit => "events: hit",
-            gocache_build::stats::Outcome::Miss => "events: miss",
-            gocache_build::stats::Outcome::Uncacheable(_) => "events: uncacheable",
+            cargo_gocache::stats::Outcome::Hit => "events: hit",
+            cargo_gocache::stats::Outcome::Miss => "events: miss",
+            cargo_gocache::stats::Outcome::Uncacheable(_) => "events: uncacheable",
             _ => "events: other",
         };
         w.count(what);

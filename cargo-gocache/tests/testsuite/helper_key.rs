@@ -54,7 +54,7 @@ fn cargo_in(root: &Path, store: &Path, args: &[&str]) -> Command {
         .current_dir(root)
         .env("CARGO_TARGET_DIR", shared_target())
         .env("CARGO_GOCACHE_DIR", store);
-    for k in gocache_build::engine::compile::KEY_ENV {
+    for k in cargo_gocache::cmdline::KEY_ENV {
         cmd.env_remove(k);
     }
     cmd
@@ -202,7 +202,7 @@ fn gcc_exec_prefix() -> String {
     cc1[..at + 5].to_string()
 }
 
-/// Every variable of the wrapper's list ([`gocache_build::engine::compile::KEY_ENV`])
+/// Every variable of the wrapper's list ([`cargo_gocache::cmdline::KEY_ENV`])
 /// changes the helper's key too: set one at a time, each build misses.
 #[test]
 fn helper_hashes_the_wrapper_environment_list() {
@@ -228,7 +228,7 @@ fn main() {
     assert_eq!(hits_misses(&store), (0, 1));
     let empty = dir.path().join("empty");
     fs::create_dir_all(&empty).unwrap();
-    for (i, name) in gocache_build::engine::compile::KEY_ENV.iter().enumerate() {
+    for (i, name) in cargo_gocache::cmdline::KEY_ENV.iter().enumerate() {
         // A value that leaves gcc working: a directory with nothing in it,
         // a locale every system has, compare-debug off.
         let value = match *name {

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use gocache_build::engine::stats::{read_events, Outcome};
+use cargo_gocache::stats::{read_events, Outcome};
 
 use crate::support::{bin, write_settled};
 
@@ -1060,7 +1060,7 @@ fn each_variable_of_the_environment_list_changes_the_key() {
     };
     let args = ["-c", "a.c"];
     assert_eq!(lab.check("gcc", &args)[1], "hit");
-    for name in gocache_build::engine::compile::KEY_ENV {
+    for name in cargo_gocache::cmdline::KEY_ENV {
         lab.set(name, value(name));
         let e = lab.check("gcc", &args);
         assert_ne!(e[0], "hit", "{name}");
@@ -1073,7 +1073,7 @@ fn each_unsupported_option_is_refused_by_the_wrapper() {
     let lab = Lab::new();
     lab.write("a.c", "int x;\n");
     let store = lab.store();
-    let options = gocache_build::engine::compile::unsupported_options();
+    let options = cargo_gocache::cmdline::unsupported_options();
     assert!(options.len() > 80, "{}", options.len());
     for (spelled, _why) in options {
         let mut args: Vec<String> = vec!["-c".into(), "a.c".into()];

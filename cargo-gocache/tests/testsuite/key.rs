@@ -8,9 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gocache_build::engine::lookup::MissReason;
-use gocache_build::engine::stats::{read_events, Event, Outcome};
-use gocache_build::engine::{ActionId, Store};
+use cargo_gocache::direct::lookup::MissReason;
+use cargo_gocache::stats::{read_events, Event, Outcome};
+use cargo_gocache::{ActionId, Store};
 
 use crate::support::{bin, output_ok as ok, write_settled};
 
@@ -370,7 +370,7 @@ fn every_miss_says_why_the_lookup_missed() {
         .lines()
         .find_map(|l| l.strip_prefix("object "))
         .and_then(|l| l.split(' ').next())
-        .and_then(gocache_build::engine::OutputId::from_hex)
+        .and_then(cargo_gocache::OutputId::from_hex)
         .expect("an object line");
     fs::remove_file(store.output_path(&object)).unwrap();
     assert_miss(&t.check(&w, &c, "a.o"), MissReason::OutputMissing);
@@ -384,7 +384,7 @@ fn every_miss_says_why_the_lookup_missed() {
         .expect("a pre line");
     store
         .put(
-            &gocache_build::engine::manifest::manifest_key(&pre),
+            &cargo_gocache::direct::manifest::manifest_key(&pre),
             b"not a manifest",
         )
         .unwrap();
@@ -400,19 +400,19 @@ fn every_miss_says_why_the_lookup_missed() {
 fn a_rejected_remote_answer_is_counted_by_the_store() {
     use std::sync::Arc;
     struct Liar;
-    impl gocache_build::engine::Tier for Liar {
-        fn get(&self, _: gocache_build::engine::TierKey<'_>) -> Option<Vec<u8>> {
+    impl cargo_gocache::Tier for Liar {
+        fn get(&self, _: cargo_gocache::TierKey<'_>) -> Option<Vec<u8>> {
             Some(b"garbage".to_vec())
         }
-        fn put(&self, _: gocache_build::engine::TierKey<'_>, _: &[u8]) {}
-        fn rejected(&self, _: gocache_build::engine::TierKey<'_>) {}
+        fn put(&self, _: cargo_gocache::TierKey<'_>, _: &[u8]) {}
+        fn rejected(&self, _: cargo_gocache::TierKey<'_>) {}
     }
     let d = tempfile::tempdir().unwrap();
     let store = Store::open(d.path()).unwrap().with_tier(Arc::new(Liar));
     let before = store.rejections();
     let pre = ActionId([7; 32]);
     assert_eq!(
-        gocache_build::engine::manifest::Manifest::load_checked(&store, &pre).unwrap_err(),
+        cargo_gocache::direct::manifest::Manifest::load_checked(&store, &pre).unwrap_err(),
         MissReason::NoEntry
     );
     assert_eq!(store.rejections(), before + 1);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cargo_gocache::remote::{RemoteSettings, RemoteTier};
-use gocache_build::engine::{ActionId, Store, Tier, TierKey};
+use cargo_gocache::{ActionId, Store, Tier, TierKey};
 
 use crate::servers::{Nginx, Redis};
 
@@ -216,34 +216,4 @@ fn hung_remote_costs_at_most_three_timeouts() {
             b"still stored locally"
         );
     }
-}
-
-/// An older helper's store (which opened it in the build script) reaches
-/// the remote through `cargo-gocache gocache serve-tier` (the library has
-/// no network client); the binary keeps serving it.
-#[test]
-fn build_script_store_reaches_the_remote_through_serve_tier() {
-    let r = Redis::start();
-    let d = tempfile::tempdir().unwrap();
-    let ta = tier(&r.url(), &d.path().join("a"), false);
-    let a = Store::open(d.path().join("a")).unwrap().with_tier(ta);
-    a.put(&action(4), b"archive bytes").unwrap();
-
-    let b_root = d.path().join("b");
-    // The server reads the remote and the store from its environment, as
-    // under `cargo gocache`.
-    let prog = gocache_build::engine::prog::ProgTier::new(env!("CARGO_BIN_EXE_cargo-gocache"))
-        .env("CARGO_GOCACHE_REMOTE", r.url())
-        .env("CARGO_GOCACHE_DIR", &b_root);
-    let b = Store::open(&b_root).unwrap().with_tier(Arc::new(prog));
-    assert_eq!(b.get_bytes(&action(4)).unwrap().1, b"archive bytes");
-    b.put(&action(5), b"from the build script").unwrap();
-    drop(b); // closes the server, which records its traffic
-    assert!(
-        r.keys().iter().any(|k| k.contains("ac/0505")),
-        "{:?}",
-        r.keys()
-    );
-    let log = std::fs::read_to_string(b_root.join("stats/events.log")).unwrap();
-    assert!(log.contains("\tremote\th=2,"), "{log}");
 }

@@ -3,9 +3,9 @@
 
 use std::fs;
 
-use gocache_build::engine::stats::{self, Event, Outcome};
-use gocache_build::engine::store::ENTRY_SIZE;
-use gocache_build::engine::{ActionId, KeyHasher, Store};
+use cargo_gocache::stats::{self, Event, Outcome};
+use cargo_gocache::store::ENTRY_SIZE;
+use cargo_gocache::{ActionId, KeyHasher, Store};
 
 use crate::support::Sandbox;
 

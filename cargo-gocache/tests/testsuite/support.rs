@@ -23,7 +23,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 
-use gocache_build::engine::Store;
+use cargo_gocache::Store;
 
 /// The binary under test, built by cargo for this test run.
 pub const GOCACHE_BIN: &str = env!("CARGO_BIN_EXE_cargo-gocache");

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gocache_build::engine::stats::{read_events, Outcome};
+use cargo_gocache::stats::{read_events, Outcome};
 
 use crate::e2e::{count, take_stats};
 use crate::support::{bin, cargo, clean_command, gocache, run};

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gocache_build::engine::stats::{read_events, Outcome};
+use cargo_gocache::stats::{read_events, Outcome};
 
 use crate::support::{bin, output_ok as run_ok, require_tool, test_cc, write_settled};
 
@@ -263,7 +263,7 @@ fn depfile_restored_on_hit_names_this_builds_paths() {
         let text = fs::read_to_string(root.join("out/a.d")).unwrap();
         (
             s.last_event(),
-            gocache_build::engine::depfile::parse(&text).unwrap(),
+            cargo_gocache::direct::depfile::parse(&text).unwrap(),
         )
     };
     let (event, a) = compile("A", &["-MD", "-MF", "out/a.d", "-MT", "obj/a.o"]);

@@ -16,7 +16,7 @@
 //! A lookup hashes the listed files and checks the probes; the first entry
 //! that still matches gives the final key. Nothing is preprocessed on a hit.
 //! A lookup that finds nothing says why ([`Manifest::lookup_with`],
-//! [`crate::lookup::MissReason`]).
+//! [`crate::direct::lookup::MissReason`]).
 //!
 //! # The final key's lines
 //!
@@ -29,7 +29,7 @@
 //!
 //! The manifest keeps the same `header` and `probe` lines under `entry`
 //! lines ([`KeyLine`] renders and parses both). Left out: the depfile's
-//! order beyond the listing itself, stamps (see [`crate::stamp`]) and the
+//! order beyond the listing itself, stamps (see [`crate::direct::stamp`]) and the
 //! object's name.
 //!
 //! # Probes: why a new header cannot hide
@@ -63,7 +63,7 @@
 //! * A file read by the compile was modified at or after the compile's start
 //!   (ccache's rule): the hash taken afterwards may not be what was compiled.
 //!   The callers also compare full stamps taken before and after the
-//!   compile ([`crate::stamp`]), which see a replacement that kept its mtime.
+//!   compile ([`crate::direct::stamp`]), which see a replacement that kept its mtime.
 //! * `__DATE__` or `__TIME__` in a file read, unless `SOURCE_DATE_EPOCH`
 //!   fixes them; `__TIMESTAMP__` always (it is the source's mtime).
 
@@ -72,10 +72,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::hash::{hash_bytes, hex, ActionId, KeyHasher};
-use crate::keyline::KeyLine;
-use crate::lookup::MissReason;
-use crate::pathmap::PathMap;
+use crate::direct::lookup::MissReason;
+use crate::key::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use crate::key::line::KeyLine;
+use crate::key::pathmap::PathMap;
 use crate::store::{Entry, Store};
 
 /// Manifests keep at most this many observed header sets (newest first).
@@ -172,7 +172,7 @@ pub struct ObserveOptions<'a> {
     /// compile uncacheable, except the `held` ones.
     pub started: SystemTime,
     /// Files whose content was hashed *before* the compile (after a full
-    /// [`crate::stamp::Before`] stamp of each, which the caller checks
+    /// [`crate::direct::stamp::Before`] stamp of each, which the caller checks
     /// after this), with that hash: the sources, as the pre-key has them.
     /// Such a file may carry a time from the compile's own clock tick
     /// (`configure` writes `conftest.c` and runs the compiler on it within
@@ -472,7 +472,7 @@ impl Manifest {
     }
 
     /// Every file the header sets list, on this machine: the inputs known
-    /// before a compile, for [`crate::stamp::Before`].
+    /// before a compile, for [`crate::direct::stamp::Before`].
     pub fn known_files(&self, map: &PathMap) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -488,7 +488,7 @@ impl Manifest {
 
     /// Add `obs` (newest first), and save. Concurrent saves may lose an
     /// entry, which costs a later miss, never a wrong hit.
-    pub fn add_and_save(store: &Store, pre: &ActionId, obs: Observed) -> crate::Result<()> {
+    pub fn add_and_save(store: &Store, pre: &ActionId, obs: Observed) -> crate::error::Result<()> {
         let mut m = Manifest::load(store, pre);
         m.entries.retain(|e| *e != obs);
         m.entries.insert(0, obs);

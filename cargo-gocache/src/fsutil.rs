@@ -79,7 +79,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     let name = path.file_name().ok_or_else(|| {
         Error::new(
-            crate::ErrorKind::Io,
+            crate::error::ErrorKind::Io,
             format!("not a file path: {}", path.display()),
         )
     })?;

@@ -1,7 +1,14 @@
-//! The helper protocol's messages, shared by the client ([`crate::helper`])
-//! and the server in the binary (`cargo-gocache gocache serve-helper`).
+//! What this library and the `cargo-gocache` binary must agree on; for the
+//! binary, of no use to a build script.
 //!
-//! After the `hello` line (see [`crate::helper`]), every message is a
+//! * The helper protocol's messages, shared by the client ([`CachedBuild`])
+//!   and the server in the binary (`cargo-gocache gocache serve-helper`).
+//! * [`rerun`]: the `cargo:rerun-if-changed` lines both print.
+//!
+//! [`CachedBuild`]: crate::CachedBuild
+//!
+//! After the `hello` line (the helper's module docs list the requests and
+//! answers), every message is a
 //! header line naming its kind and how many fields follow, then each field
 //! as a tag, a byte count and the bytes raw, then a newline:
 //!
@@ -14,11 +21,13 @@
 //! newline, pass unchanged (on Unix; elsewhere a value must be UTF-8, or
 //! the helper compiles without the cache).
 
+pub mod rerun;
+
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, Read, Write};
 
 /// The helper protocol's version: bump it with any change to the requests
-/// or answers ([`crate::helper`] lists them). A server of another version
+/// or answers (the helper's module docs list them). A server of another version
 /// answers `hello` with something other than `ok`, and the build script
 /// compiles with plain cc after one warning.
 pub const PROTOCOL: u32 = 1;

@@ -20,7 +20,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use crate::hash::{hash_bytes, hex, ActionId};
+use crate::key::hash::{hash_bytes, hex, ActionId};
 use crate::store::{write_atomic, Store};
 
 /// How many earlier actions of one object are remembered.

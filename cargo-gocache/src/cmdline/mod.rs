@@ -5,7 +5,7 @@
 //! compiled with `-c` to one object ([`Compile`]), or names why it is not
 //! cacheable ([`Uncacheable`]; the reason is what `stats` counts).
 //! [`Compile::pre_key`] then hashes everything known before compiling; the
-//! headers are added afterwards by [`crate::manifest`] (direct mode).
+//! headers are added afterwards by [`crate::direct::manifest`] (direct mode).
 //!
 //! What each option means is in one table, `options.rs`: every option
 //! that reads or writes a file or changes the header search is parsed,
@@ -17,7 +17,7 @@
 //! | line | why |
 //! | --- | --- |
 //! | `gocache-compile v2` | version salt: bumped when the key or result format changes |
-//! | `compiler <id>` | [`crate::compiler::identify`]: `--version` output and a hash of the driver binary (memoised, so a hit runs no compiler) |
+//! | `compiler <id>` | [`crate::key::compiler::identify`]: `--version` output and a hash of the driver binary (memoised, so a hit runs no compiler) |
 //! | `compiler-version ...` | the first version line, for people reading `explain` output (already covered by the id) |
 //! | `target ...` | `--target`/`-target`/`-arch`/`-m*` as given, or `default`; they are also `arg` lines, this line is for people |
 //! | `lang c` | the language (`-x` or the extension) |
@@ -28,7 +28,7 @@
 //! | `env NAME=value` | the variables in [`KEY_ENV`] that are set |
 //! | `source <sha256> <name>` | the source file's content and mapped name (as given when relative: the `cwd` line resolves it) |
 //!
-//! The lines are [`KeyLine`]s (rendered and parsed in [`crate::keyline`]);
+//! The lines are [`KeyLine`]s (rendered and parsed in [`crate::key::line`]);
 //! the build.rs helper hashes these very lines for each of its sources
 //! ([`Compile::key_lines`]), so both apply the same rules.
 //!
@@ -50,7 +50,7 @@
 //!   Paths elsewhere (and every path inside a `-D` value, which the compiler
 //!   copies into the object as is) are hashed as they are.
 //! * mtimes, never: contents are hashed. (Stamps only decide whether a
-//!   compile's inputs held still while it ran, see [`crate::stamp`].)
+//!   compile's inputs held still while it ran, see [`crate::direct::stamp`].)
 //! * Environment variables other than [`KEY_ENV`] (why each is left out is
 //!   there).
 //!
@@ -81,17 +81,19 @@
 //! `CARGO_GOCACHE_DEBUG=hash` prints every line as it is hashed; the lines
 //! of every stored result are kept beside it (`-k` files in the store).
 
+mod options;
+
 use std::ffi::OsString;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::compiler::CompilerIdentity;
-use crate::hash::KeyHasher;
-use crate::keyline::KeyLine;
-use crate::manifest::SearchPath;
-use crate::options::{self, Dir, Means};
-use crate::pathmap::PathMap;
+use crate::direct::manifest::SearchPath;
+use crate::key::compiler::CompilerIdentity;
+use crate::key::hash::KeyHasher;
+use crate::key::line::KeyLine;
+use crate::key::pathmap::PathMap;
+use options::{Dir, Means};
 
 /// Environment variables hashed into the pre-key: each changes what the
 /// compiler reads or writes.
@@ -327,7 +329,7 @@ pub struct Compile {
     pub forced_includes: Vec<PathBuf>,
     /// The arguments that change the compiler's own include directories
     /// (`--sysroot`, `-nostdinc`, `--target`, `-m*`, `-stdlib=`...), for
-    /// [`crate::compiler::system_include_dirs`].
+    /// [`crate::key::compiler::system_include_dirs`].
     pub sysdir_args: Vec<String>,
     /// `--target`, `-target`, `-arch` and `-m*` arguments.
     pub target_args: Vec<String>,
@@ -909,7 +911,7 @@ impl Compile {
         map: &PathMap,
         cwd: &Path,
     ) -> std::io::Result<KeyHasher> {
-        self.pre_key_with(identity, map, cwd, &mut crate::manifest::RealDisk)
+        self.pre_key_with(identity, map, cwd, &mut crate::direct::manifest::RealDisk)
     }
 
     /// [`Compile::pre_key`], hashing the source through `disk` (a memo).
@@ -918,7 +920,7 @@ impl Compile {
         identity: &CompilerIdentity,
         map: &PathMap,
         cwd: &Path,
-        disk: &mut dyn crate::manifest::Disk,
+        disk: &mut dyn crate::direct::manifest::Disk,
     ) -> std::io::Result<KeyHasher> {
         let mut h = KeyHasher::new("compile");
         for line in self.key_lines(identity, map, cwd, disk)? {
@@ -936,7 +938,7 @@ impl Compile {
         identity: &CompilerIdentity,
         map: &PathMap,
         cwd: &Path,
-        disk: &mut dyn crate::manifest::Disk,
+        disk: &mut dyn crate::direct::manifest::Disk,
     ) -> std::io::Result<Vec<KeyLine>> {
         let mut lines = Vec::with_capacity(self.key_args.len() + 16);
         lines.push(KeyLine::Salt(SALT.into()));
@@ -1003,14 +1005,14 @@ impl Compile {
     }
 
     /// The compiler's own include directories for this compile
-    /// ([`crate::compiler::system_include_dirs`], memoised in `store`).
+    /// ([`crate::key::compiler::system_include_dirs`], memoised in `store`).
     pub fn system_dirs(
         &self,
         store: Option<&crate::store::Store>,
         compiler: &Path,
         identity: &CompilerIdentity,
-    ) -> crate::Result<Vec<PathBuf>> {
-        crate::compiler::system_include_dirs(
+    ) -> crate::error::Result<Vec<PathBuf>> {
+        crate::key::compiler::system_include_dirs(
             store,
             compiler,
             identity,
@@ -1885,7 +1887,7 @@ mod tests {
                 &id,
                 &PathMap::new(),
                 dir.path(),
-                &mut crate::manifest::RealDisk,
+                &mut crate::direct::manifest::RealDisk,
             )
             .unwrap();
         let h = c.pre_key(&id, &PathMap::new(), dir.path()).unwrap();
@@ -1928,7 +1930,7 @@ mod tests {
         assert_eq!(munge("a\\b c#$"), "a\\b\\ c\\#$$");
         assert_eq!(munge("a\\ b"), "a\\\\\\ b");
         let text = render_depfile(&gcc, Path::new("out/a.o"), &["a.c".into(), "x y.h".into()]);
-        let d = crate::depfile::parse(&text).unwrap();
+        let d = crate::direct::depfile::parse(&text).unwrap();
         assert_eq!(
             d.prerequisites,
             [PathBuf::from("a.c"), PathBuf::from("x y.h")]

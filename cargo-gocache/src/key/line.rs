@@ -1,11 +1,11 @@
 //! Typed key lines: every line of every key, rendered in one place and
 //! parsed in one place.
 //!
-//! A key ([`crate::hash::KeyHasher`]) is the SHA-256 of its lines. The
-//! wrapper's pre-key ([`crate::compile::Compile::key_lines`]), the final
-//! key and the manifests' header sets ([`crate::manifest`]), and the
-//! build.rs helper's archive key ([`crate::CachedBuild`]) are all made of
-//! [`KeyLine`]s, and `explain` ([`crate::explain`]) reads the lines kept
+//! A key ([`crate::key::hash::KeyHasher`]) is the SHA-256 of its lines. The
+//! wrapper's pre-key ([`crate::cmdline::Compile::key_lines`]), the final
+//! key and the manifests' header sets ([`crate::direct::manifest`]), and the
+//! build.rs helper's archive key ((`gocache_build::CachedBuild`, through `serve-helper`)) are all made of
+//! [`KeyLine`]s, and `explain` ([`crate::stats::explain`]) reads the lines kept
 //! beside an entry back into [`KeyLine`]s to compare them, so a line means
 //! the same thing wherever it appears.
 //!
@@ -15,7 +15,7 @@
 //! | --- | --- |
 //! | `gocache-compile v2`, `gocache-archive v2`, `gocache-final v2` | [`KeyLine::Salt`]: which key, and its format version (bumped when what a key covers changes) |
 //! | `lib NAME` | the helper's library name (the archive's name) |
-//! | `compiler ID` | the compiler's identity ([`crate::compiler::identify`]) |
+//! | `compiler ID` | the compiler's identity ([`crate::key::compiler::identify`]) |
 //! | `compiler-version TEXT` | its first version line, for people (covered by the identity) |
 //! | `target TEXT` | the target options as given, or `default`, for people (they are `arg` lines too) |
 //! | `lang NAME` | the source's language, as `-x` names it |
@@ -24,7 +24,7 @@
 //! | `relocation NAME` | one stable name the object may contain |
 //! | `cwd DIR` | the working directory as the compiler records it, mapped |
 //! | `arg A` | one argument as hashed (paths mapped where the rule allows) |
-//! | `env NAME=VALUE` | an environment variable of [`crate::compile::KEY_ENV`] that is set |
+//! | `env NAME=VALUE` | an environment variable of [`crate::cmdline::KEY_ENV`] that is set |
 //! | `toolenv NAME=VALUE` | a variable cc sets for its compiler (the helper) |
 //! | `source HASH NAME` | the source file's content and mapped name |
 //! | `pre ID` | the final key's pre-key |

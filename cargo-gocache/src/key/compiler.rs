@@ -27,7 +27,7 @@ use std::process::Command;
 use std::time::UNIX_EPOCH;
 
 use crate::error::{Error, ErrorKind, IoContext, Result};
-use crate::hash::{hash_bytes, hex};
+use crate::key::hash::{hash_bytes, hex};
 use crate::store::{write_atomic, Store};
 
 /// What identifies a compiler in a key.
@@ -96,7 +96,7 @@ pub(crate) fn full_stamp(meta: &fs::Metadata) -> String {
 pub fn identify(store: Option<&Store>, compiler: &Path) -> Result<CompilerIdentity> {
     let mut identity = identify_driver(store, compiler)?;
     if let Some(assembler) = assembler_hash(store, compiler, &identity) {
-        let mut h = crate::hash::KeyHasher::new("compiler-with-tools");
+        let mut h = crate::key::hash::KeyHasher::new("compiler-with-tools");
         h.line(format!("driver {}", identity.id));
         h.line(format!("as {assembler}"));
         identity.id = h.id().to_string();
@@ -322,7 +322,7 @@ pub fn system_include_dirs(
     lang: &str,
     args: &[String],
 ) -> Result<Vec<PathBuf>> {
-    let mut key = crate::hash::KeyHasher::new("sysdirs");
+    let mut key = crate::key::hash::KeyHasher::new("sysdirs");
     key.line("sysdirs v2");
     key.line(format!("compiler {}", identity.id));
     key.line(format!("lang {lang}"));

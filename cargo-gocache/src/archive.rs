@@ -55,10 +55,10 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::process::Command;
 
-use crate::sha256::Sha256;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, IoContext, Result};
-use crate::hash::{hash_bytes, hex, ActionId};
+use crate::key::hash::{hash_bytes, hex, ActionId};
 use crate::store::read_full;
 
 /// The name of the member that holds the build ID.
@@ -347,7 +347,7 @@ impl Archive {
     pub fn content_id(&self) -> String {
         let mut h = Sha256::new();
         for m in self.objects() {
-            h.update(format!("member {} {}\n", hex(&hash_bytes(&m.data)), m.name));
+            h.update(format!("member {} {}\n", hex(&hash_bytes(&m.data)), m.name).as_bytes());
         }
         short_hash(&h.finalize())
     }
@@ -355,7 +355,7 @@ impl Archive {
     /// The action ID the `ar` wrapper gives an archive whose sources it
     /// cannot see: a hash of its member objects' names and content.
     pub fn members_action(&self) -> ActionId {
-        let mut h = crate::hash::KeyHasher::new("ar");
+        let mut h = crate::key::hash::KeyHasher::new("ar");
         h.line("gocache-ar v1");
         for m in self.objects() {
             h.line(format!("member {} {}", hex(&hash_bytes(&m.data)), m.name));
@@ -700,7 +700,7 @@ mod tests {
     }
 
     fn action(s: &str) -> ActionId {
-        let mut h = crate::hash::KeyHasher::new("test");
+        let mut h = crate::key::hash::KeyHasher::new("test");
         h.line(s);
         h.id()
     }
@@ -779,7 +779,7 @@ mod tests {
     /// `ar t` and `nm` list it, and ld links it, even with `--whole-archive`.
     #[test]
     fn real_tools_accept_the_build_id_member() {
-        let have = |p: &str| crate::compiler::find_program(Path::new(p)).is_some();
+        let have = |p: &str| crate::key::compiler::find_program(Path::new(p)).is_some();
         if !["gcc", "ar", "nm", "ld"].iter().all(|t| have(t)) {
             eprintln!("skipped: needs gcc, ar, nm and ld");
             return;

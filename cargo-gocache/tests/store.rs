@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gocache_build::engine::hash::hash_bytes;
-use gocache_build::engine::store::{Entry, TrimPolicy, ENTRY_SIZE};
-use gocache_build::engine::{ActionId, KeyHasher, OutputId, Store};
+use cargo_gocache::key::hash::hash_bytes;
+use cargo_gocache::store::{Entry, TrimPolicy, ENTRY_SIZE};
+use cargo_gocache::{ActionId, KeyHasher, OutputId, Store};
 
 // ---------------------------------------------------------------------------
 // Child processes

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use crate::sha256::Sha256;
+use sha2::{Digest, Sha256};
 
 /// Length of an ID in bytes (SHA-256).
 pub const ID_LEN: usize = 32;
@@ -61,7 +61,7 @@ id_type!(
 impl OutputId {
     /// The ID of `bytes`.
     pub fn of(bytes: &[u8]) -> OutputId {
-        OutputId(Sha256::digest(bytes))
+        OutputId(hash_bytes(bytes))
     }
 }
 
@@ -77,12 +77,12 @@ pub fn hash_file(path: &Path) -> io::Result<[u8; ID_LEN]> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize())
+    Ok(hasher.finalize().into())
 }
 
 /// SHA-256 of some bytes.
 pub fn hash_bytes(bytes: &[u8]) -> [u8; ID_LEN] {
-    Sha256::digest(bytes)
+    Sha256::digest(bytes).into()
 }
 
 /// Lowercase hex of `bytes`.
@@ -153,8 +153,8 @@ impl KeyHasher {
 
     /// Add one typed key line (already escaped by [`KeyLine::render`]).
     ///
-    /// [`KeyLine::render`]: crate::keyline::KeyLine::render
-    pub fn push(&mut self, line: &crate::keyline::KeyLine) {
+    /// [`KeyLine::render`]: crate::key::line::KeyLine::render
+    pub fn push(&mut self, line: &crate::key::line::KeyLine) {
         let line = line.render();
         if self.debug {
             eprintln!("HASH[{}]: {}", self.name, line);
@@ -171,7 +171,7 @@ impl KeyHasher {
 
     /// The ID of the lines added so far (the hasher can go on being used).
     pub fn id(&self) -> ActionId {
-        let id = ActionId(self.sha.clone().finalize());
+        let id = ActionId(self.sha.clone().finalize().into());
         if self.debug {
             eprintln!("HASH[{}]: => {}", self.name, id);
         }

@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gocache_build::engine::{ActionId, KeyHasher, Store};
+use cargo_gocache::{ActionId, KeyHasher, Store};
 
 const ITERATIONS: usize = 200;
 const WARMUP: usize = 10;

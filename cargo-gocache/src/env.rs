@@ -14,20 +14,20 @@
 //! | `LOCALAPPDATA` | the default store location on Windows |
 //! | `PATH` | finding the compiler named on a command line |
 //! | `CARGO`, `RUSTC`, `CARGO_BUILD_TARGET`, `CARGO_HOME`, `CC`, `CXX` (and `CC_<target>`, `HOST_CC`, `TARGET_CC`... as `cc` reads them), `CC_KNOWN_WRAPPER_CUSTOM` | read by `cargo gocache <cargo subcommand>` to run cargo and wrap the compilers `cc` would use |
-//! | `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR` | set by cargo for build scripts: directories relocated to stable names (see [`crate::compile`]); the helper's archive goes in `OUT_DIR` |
+//! | `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `OUT_DIR` | set by cargo for build scripts: directories relocated to stable names (see [`crate::cmdline`]); the helper's archive goes in `OUT_DIR` |
 //! | `CARGO_GOCACHE_WORKSPACE` | set by `cargo gocache`: the workspace root, relocated to `/gocache/workspace` |
 //! | `CARGO_GOCACHE_CARGO_HOME`, `CARGO_HOME` | the cargo home relocated to `/gocache/cargo-home` (else `$HOME/.cargo`) |
 //! | `CARGO_GOCACHE_VERIFY` | `1`: compile every hit too and report a result that differs (set by `cargo gocache --verify`) |
 //! | `CARGO_GOCACHE_REMOTE` | set by `cargo gocache`: the remote tier |
-//! | `CARGO_GOCACHE_PROG` | set by `cargo gocache` to itself: the binary a build script's helper runs (`serve-helper`; older helpers: `serve-tier`, [`crate::prog`]) |
+//! | `CARGO_GOCACHE_PROG` | set by `cargo gocache` to itself: the binary a build script's helper runs (`serve-helper`) |
 //! | `CARGO_GOCACHE_MASQUERADE` | set by `cargo gocache`: the directory of compiler links first on `PATH`, which every process of the binary takes out of its own `PATH` (`wrapper::masquerade`) |
-//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format and serve-tier protocol of the binary, which the helper's server (and older helpers) check their own against ([`crate::version`]) |
+//! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format of the binary, which the helper's server checks its own against ([`crate::version`]) |
 //! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
 //! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
 //! | `CARGO_GOCACHE_MAP_CWD` | true (`1`, `true`, `yes`, `on`): outside a build script, relocate the working directory to `/gocache/cwd` |
-//! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::compile::KEY_ENV`]) |
+//! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::cmdline::KEY_ENV`]) |
 //! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
-//! | `PWD` | the working directory as the compiler records it, when it names the working directory ([`crate::compile::compiler_cwd`]) |
+//! | `PWD` | the working directory as the compiler records it, when it names the working directory ([`crate::cmdline::compiler_cwd`]) |
 //! | `CARGO_GOCACHE_AR_<target>` (with `_` for `-`), `TARGET` | set by `cargo gocache` / cargo: the real archiver the archiver wrapper runs for the build script's target |
 
 use std::ffi::OsString;
@@ -65,7 +65,7 @@ pub fn take_reads() -> Vec<String> {
 ///
 /// `PWD` too: cargo passes its own on to build scripts, so it changes with
 /// the directory cargo is run from; it only counts when it names the build
-/// script's working directory (see [`crate::compile::compiler_cwd`]), and
+/// script's working directory (see [`crate::cmdline::compiler_cwd`]), and
 /// cargo would not rerun a build script for it either.
 const UNTRACKED: &[&str] = &["CARGO_GOCACHE_DEBUG", "PWD"];
 

@@ -72,7 +72,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, IoContext, Result};
-use crate::hash::{ActionId, OutputId};
+use crate::key::hash::{ActionId, OutputId};
 
 /// Kept here for the callers that found them in the store first; they live
 /// in [`crate::fsutil`] so that [`crate::run`] can use them too.
@@ -518,7 +518,7 @@ impl Store {
             // check whether it is still missing: another process may have
             // made it since our write failed, and the retry must run then
             // too. `create_dir_all` of an existing directory is a no-op.
-            Err(e) if e.kind() == crate::ErrorKind::Io => {
+            Err(e) if e.kind() == crate::error::ErrorKind::Io => {
                 fs::create_dir_all(dir).with_path("create", dir)?;
                 write_atomic(dir, name, bytes)
             }
@@ -788,7 +788,7 @@ fn touch_if_stale(file: &File, meta: &fs::Metadata) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::KeyHasher;
+    use crate::key::hash::KeyHasher;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     fn action(s: &str) -> ActionId {

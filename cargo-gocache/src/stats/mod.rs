@@ -21,13 +21,15 @@
 //! A miss's reason is its [`MissReason::name`] (`-` in lines written before
 //! reasons were kept).
 
+pub mod explain;
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::hash::ActionId;
-use crate::lookup::MissReason;
+use crate::direct::lookup::MissReason;
+use crate::key::hash::ActionId;
 use crate::store::Store;
 
 /// What happened to one cacheable step.

@@ -1,0 +1,235 @@
+//! The pre-key of a rustc compile: the table in the parent module's docs,
+//! line by line ([`pre_key`]).
+
+use super::*;
+
+/// Environment variables in the pre-key (see the module docs).
+pub(super) fn env_in_key(name: &str, links: bool) -> bool {
+    const EXACT: &[&str] = &[
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "OUT_DIR",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "RUSTC_BOOTSTRAP",
+        "RUSTC_FORCE_RUSTC_VERSION",
+        "RUSTC_LOG",
+    ];
+    const LINK: &[&str] = &["LIBRARY_PATH", "GCC_EXEC_PREFIX", "COMPILER_PATH"];
+    EXACT.contains(&name)
+        || name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_EXE_")
+        || (links && LINK.contains(&name))
+}
+
+/// Files hashed for the key, through the stat memo.
+pub(super) struct Hashing<'a> {
+    pub(super) memo: &'a mut FileMemo,
+}
+
+impl Hashing<'_> {
+    pub(super) fn hash(&mut self, p: &Path) -> Result<String> {
+        self.memo
+            .hash(p)
+            .with_context(|| format!("failed to read {}", p.display()))
+    }
+}
+
+/// Cargo's `-C extra-filename` suffixes (`-` and 16 hex digits) in `bytes`.
+pub(super) fn cargo_suffixes(bytes: &[u8], out: &mut BTreeSet<String>) {
+    let hexd = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    let mut i = 0;
+    while let Some(off) = memchr(b'-', &bytes[i..]) {
+        let at = i + off;
+        let end = at + 17;
+        if end <= bytes.len()
+            && bytes[at + 1..end].iter().all(|&b| hexd(b))
+            && bytes.get(end).is_none_or(|&b| !hexd(b))
+        {
+            out.insert(String::from_utf8_lossy(&bytes[at..end]).into_owned());
+            i = end;
+        } else {
+            i = at + 1;
+        }
+    }
+}
+
+pub(super) fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Does `hay` hold `needle`?
+pub(super) fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut i = 0;
+    while let Some(off) = memchr(first, &hay[i..]) {
+        let at = i + off;
+        if hay[at + 1..].starts_with(rest) {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
+}
+
+/// The pre-key of a compile.
+pub(super) fn pre_key(
+    store: &Store,
+    c: &RustCompile,
+    id: &RustcIdentity,
+    reloc: &Relocation,
+    hashing: &mut Hashing,
+) -> Result<KeyHasher> {
+    let map = &reloc.map;
+    let mut h = KeyHasher::new("rust");
+    h.line("salt gocache-rust v1");
+    h.line(format!("compiler-version {}", id.version));
+    h.line(format!("compiler {}", id.id));
+    h.line(format!(
+        "target {}",
+        c.target.as_deref().unwrap_or(id.host.as_str())
+    ));
+    h.line(format!("cwd {}", map.map_path(&c.cwd)));
+    h.line(format!("input {}", map.map(&c.input.display().to_string())));
+    for a in &c.key_args {
+        h.line(format!("arg {}", map.map(a)));
+    }
+    for r in &reloc.remap_args {
+        h.line(format!("relocation {}", map.map(r)));
+    }
+    for (name, path) in &c.externs {
+        let file = path.file_name().unwrap_or_default().to_string_lossy();
+        h.line(format!("extern:{name} {} {file}", hashing.hash(path)?));
+    }
+    let links = c.links();
+    // Native libraries named by `-l`, found as the linker finds them.
+    let search: Vec<&PathBuf> = c
+        .lib_dirs
+        .iter()
+        .filter(|(k, _)| k != "dependency" && k != "crate")
+        .map(|(_, d)| d)
+        .collect();
+    let mut natives: BTreeSet<PathBuf> = BTreeSet::new();
+    for (kind, name) in &c.libs {
+        let name = name.split(':').next().unwrap_or(name);
+        let candidates: Vec<String> = if kind.starts_with("static") {
+            vec![format!("lib{name}.a")]
+        } else {
+            vec![format!("lib{name}.so"), format!("lib{name}.a")]
+        };
+        let found = search
+            .iter()
+            .flat_map(|d| candidates.iter().map(move |f| d.join(f)))
+            .find(|p| p.is_file());
+        match found {
+            Some(p) => {
+                natives.insert(p);
+            }
+            None if kind.starts_with("static") => {
+                // rustc would look in the system directories, unhashed here.
+                bail!("native library {name} not found in a -L directory");
+            }
+            // A system library (libc, libssl from the system): see the
+            // module docs on what comes with the toolchain.
+            None => {}
+        }
+    }
+    if links {
+        for (kind, dir) in &c.lib_dirs {
+            if kind != "native" && kind != "all" {
+                continue;
+            }
+            let Ok(rd) = fs::read_dir(dir) else { continue };
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with("lib")
+                    && (n.ends_with(".a") || n.contains(".so"))
+                    && e.path().is_file()
+                {
+                    natives.insert(e.path());
+                }
+            }
+        }
+    }
+    for p in &natives {
+        h.line(format!("native:{} {}", map.map_path(p), hashing.hash(p)?));
+    }
+    if links {
+        for (file, hash) in transitive_rlibs(c)? {
+            h.line(format!("rlib:{file} {hash}"));
+        }
+        let linker = c.linker.clone().unwrap_or_else(|| PathBuf::from("cc"));
+        let lid = crate::key::compiler::identify(Some(store), &linker)?;
+        h.line(format!("linker {} {}", lid.id, lid.version));
+    }
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if env_in_key(k, links) {
+            env.insert(k.to_string(), map.map(&v.to_string_lossy()));
+        }
+    }
+    for (k, v) in env {
+        h.line(format!("env {k}={v}"));
+    }
+    Ok(h)
+}
+
+/// For a link: every rlib of the dependency directories whose cargo
+/// suffix appears in an `--extern` file or in an rlib already taken
+/// (see the key table). Returns (file name, content hash), sorted.
+pub(super) fn transitive_rlibs(c: &RustCompile) -> Result<Vec<(String, String)>> {
+    let mut by_suffix: HashMap<String, Vec<PathBuf>> = HashMap::new();
+    for (kind, dir) in &c.lib_dirs {
+        if kind != "dependency" && kind != "all" && kind != "crate" {
+            continue;
+        }
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let Some(stem) = n.strip_suffix(".rlib") else {
+                continue;
+            };
+            if stem.len() > 17 && stem.is_char_boundary(stem.len() - 17) {
+                by_suffix
+                    .entry(stem[stem.len() - 17..].to_string())
+                    .or_default()
+                    .push(e.path());
+            }
+        }
+    }
+    let mut seen_suffix: BTreeSet<String> = BTreeSet::new();
+    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    let mut queue: Vec<PathBuf> = c.externs.iter().map(|(_, p)| p.clone()).collect();
+    let mut visited: BTreeSet<PathBuf> = BTreeSet::new();
+    while let Some(p) = queue.pop() {
+        if !visited.insert(p.clone()) {
+            continue;
+        }
+        let bytes = fs::read(&p).with_context(|| format!("failed to read {}", p.display()))?;
+        if p.extension().is_some_and(|e| e == "rlib") {
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            taken.insert(name, hex(&hash_bytes(&bytes)));
+        }
+        let mut found = BTreeSet::new();
+        cargo_suffixes(&bytes, &mut found);
+        for s in found {
+            if seen_suffix.insert(s.clone()) {
+                if let Some(files) = by_suffix.get(&s) {
+                    queue.extend(files.iter().cloned());
+                }
+            }
+        }
+    }
+    Ok(taken.into_iter().collect())
+}

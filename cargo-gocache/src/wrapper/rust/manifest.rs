@@ -1,0 +1,239 @@
+//! Direct mode for rustc: what the compiles under one pre-key read (rustc's
+//! dep-info: files and `env!` variables), kept as a manifest of observed
+//! sets, each checked against the disk on lookup.
+
+use super::*;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Observed {
+    /// (mapped path, hex hash)
+    pub(super) files: Vec<(String, String)>,
+    /// (mapped path, present)
+    pub(super) probes: Vec<(String, bool)>,
+    /// `# env-dep:` variables, with the value rustc saw.
+    pub(super) env: Vec<(String, EnvValue)>,
+}
+
+/// The value of an environment variable the crate read (`env!`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum EnvValue {
+    Unset,
+    /// Compared as is: the value may be in the output.
+    Raw(String),
+    /// A value naming a machine directory (`OUT_DIR`, `CARGO_MANIFEST_DIR`
+    /// in `include!(concat!(env!("OUT_DIR"), ...))`), compared mapped: the
+    /// miss found the value in none of the outputs, so it only located
+    /// files, which are keyed on their own (and remapped in the outputs).
+    Mapped(String),
+}
+
+impl Observed {
+    pub(super) fn key(&self, pre: &ActionId) -> KeyHasher {
+        let mut h = KeyHasher::new("rust-final");
+        h.line(format!("pre {pre}"));
+        // The files and probes are C's key lines, so `explain` reads them
+        // as it reads a compile's headers.
+        for (p, hash) in &self.files {
+            h.push(&KeyLine::Header {
+                hash: hash.clone(),
+                path: p.clone(),
+            });
+        }
+        for (p, x) in &self.probes {
+            h.push(&KeyLine::Probe {
+                path: p.clone(),
+                present: *x,
+            });
+        }
+        for (k, v) in &self.env {
+            match v {
+                EnvValue::Raw(v) => h.line(format!("env {k}={v}")),
+                EnvValue::Mapped(v) => h.line(format!("env-mapped {k}={v}")),
+                EnvValue::Unset => h.line(format!("env-unset {k}")),
+            }
+        }
+        h
+    }
+
+    pub(super) fn matches(&self, map: &TextMap, memo: &mut FileMemo) -> bool {
+        self.files
+            .iter()
+            .all(|(p, want)| memo.hash(&map.unmap_path(p)).as_deref() == Some(want.as_str()))
+            && self
+                .probes
+                .iter()
+                .all(|(p, x)| memo.is_file(&map.unmap_path(p)) == *x)
+            && self.env.iter().all(|(k, want)| {
+                let now = crate::env::var_os(k);
+                // rustc escapes `\`, newlines and returns in the values it
+                // reports; none were recorded (see the miss), so a value
+                // holding one is another value.
+                let plain = |n: &OsString| {
+                    n.to_str()
+                        .filter(|n| !n.contains(['\\', '\n', '\r']))
+                        .map(str::to_string)
+                };
+                match (want, now.as_ref().and_then(plain)) {
+                    (EnvValue::Unset, None) => now.is_none(),
+                    (EnvValue::Raw(w), Some(n)) => n == *w,
+                    (EnvValue::Mapped(w), Some(n)) => map.map(&n) == *w,
+                    _ => false,
+                }
+            })
+    }
+}
+
+pub(super) fn manifest_key(pre: &ActionId) -> ActionId {
+    let mut h = KeyHasher::new("rust-manifest");
+    h.line(format!("manifest {pre}"));
+    h.id()
+}
+
+pub(super) fn load_manifest(store: &Store, pre: &ActionId) -> Vec<Observed> {
+    let Some(text) = store
+        .get_bytes(&manifest_key(pre))
+        .and_then(|(_, b)| String::from_utf8(b).ok())
+    else {
+        return Vec::new();
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(MANIFEST_HEADER) {
+        return Vec::new();
+    }
+    let mut out: Vec<Observed> = Vec::new();
+    for l in lines {
+        if l == "entry" {
+            out.push(Observed::default());
+            continue;
+        }
+        let Some(cur) = out.last_mut() else {
+            return Vec::new();
+        };
+        let (kind, rest) = l.split_once(' ').unwrap_or((l, ""));
+        match kind {
+            "file" => {
+                let Some((h, p)) = rest.split_once(' ') else {
+                    return Vec::new();
+                };
+                cur.files.push((p.into(), h.into()));
+            }
+            "probe" => {
+                let Some((x, p)) = rest.split_once(' ') else {
+                    return Vec::new();
+                };
+                cur.probes.push((p.into(), x == "1"));
+            }
+            "env" | "env-mapped" => {
+                let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
+                let v = match kind {
+                    "env" => EnvValue::Raw(v.into()),
+                    _ => EnvValue::Mapped(v.into()),
+                };
+                cur.env.push((k.into(), v));
+            }
+            "env-unset" => cur.env.push((rest.into(), EnvValue::Unset)),
+            _ => return Vec::new(),
+        }
+    }
+    out
+}
+
+pub(super) fn save_manifest(store: &Store, pre: &ActionId, obs: Observed) -> Result<()> {
+    let mut m = load_manifest(store, pre);
+    m.retain(|e| *e != obs);
+    m.insert(0, obs);
+    m.truncate(MAX_ENTRIES);
+    let mut s = format!("{MANIFEST_HEADER}\n");
+    for e in &m {
+        s.push_str("entry\n");
+        for (p, h) in &e.files {
+            s.push_str(&format!("file {h} {p}\n"));
+        }
+        for (p, x) in &e.probes {
+            s.push_str(&format!("probe {} {p}\n", *x as u8));
+        }
+        for (k, v) in &e.env {
+            match v {
+                EnvValue::Raw(v) => s.push_str(&format!("env {k}={v}\n")),
+                EnvValue::Mapped(v) => s.push_str(&format!("env-mapped {k}={v}\n")),
+                EnvValue::Unset => s.push_str(&format!("env-unset {k}\n")),
+            }
+        }
+    }
+    store.put(&manifest_key(pre), s.as_bytes())?;
+    Ok(())
+}
+
+/// rustc's dep-info: the files of the first rule and the `# env-dep:` lines.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct DepInfo {
+    pub(super) files: Vec<String>,
+    pub(super) env: Vec<(String, Option<String>)>,
+}
+
+pub(super) fn parse_dep_info(text: &str) -> Option<DepInfo> {
+    let mut d = DepInfo::default();
+    let mut first = true;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# env-dep:") {
+            match rest.split_once('=') {
+                Some((k, v)) => d.env.push((k.to_string(), Some(v.to_string()))),
+                None => d.env.push((rest.to_string(), None)),
+            }
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') || !first {
+            continue;
+        }
+        // `target: dep dep...`, spaces in paths escaped as `\ `.
+        let words = split_escaped(line);
+        let mut it = words.into_iter();
+        let t = it.next()?;
+        if !t.ends_with(':') {
+            return None;
+        }
+        d.files.extend(it);
+        first = false;
+    }
+    (!first).then_some(d)
+}
+
+pub(super) fn split_escaped(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' if chars.peek() == Some(&' ') => {
+                cur.push(' ');
+                chars.next();
+            }
+            ' ' => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            _ => cur.push(ch),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The other places rustc would have looked for a module file: a file
+/// there makes `mod foo;` ambiguous (an error), so it is probed.
+pub(super) fn module_alternatives(p: &Path) -> Vec<PathBuf> {
+    if p.extension().is_none_or(|e| e != "rs") {
+        return Vec::new();
+    }
+    if p.file_name().is_some_and(|n| n == "mod.rs") {
+        // dir/foo/mod.rs <-> dir/foo.rs
+        return p
+            .parent()
+            .map(|d| vec![d.with_extension("rs")])
+            .unwrap_or_default();
+    }
+    vec![p.with_extension("").join("mod.rs")]
+}

@@ -1,0 +1,232 @@
+//! A miss: rustc runs, its outputs are learned from `--out-dir` and stored
+//! with the manifest entry.
+
+use super::*;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn miss(
+    store: &Store,
+    rustc: &Path,
+    args: &[OsString],
+    c: &RustCompile,
+    reloc: &Relocation,
+    pre: &KeyHasher,
+    pre_id: ActionId,
+    ran: &std::cell::Cell<Option<i32>>,
+) -> Result<i32> {
+    let started = SystemTime::now();
+    // Outputs are recognised by mtime: a filesystem with coarse stamps
+    // could show an old file as new; the expected names are checked too.
+    let before: HashMap<String, String> = list_outputs(c)
+        .into_iter()
+        .map(|(n, p)| (n, stamp_of(&p)))
+        .collect();
+    let clock = Instant::now();
+    let mut child = Command::new(rustc)
+        .args(args)
+        .args(&reloc.remap_args)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("failed to run {}", rustc.display()))?;
+    // From here rustc runs: a fault costs only the caching.
+    let mut child_out = child.stdout.take().expect("piped");
+    let child_err = child.stderr.take().expect("piped");
+    let out_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = child_out.read_to_end(&mut v);
+        v
+    });
+    // stderr passes through as it comes (pipelining), and is kept.
+    let mut kept_err = Vec::new();
+    {
+        let mut r = BufReader::new(child_err);
+        let mut line = Vec::new();
+        let stderr = std::io::stderr();
+        loop {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let mut e = stderr.lock();
+                    let _ = e.write_all(&line);
+                    let _ = e.flush();
+                    kept_err.extend_from_slice(&line);
+                }
+            }
+        }
+    }
+    let status = child.wait().context("failed to wait for rustc")?;
+    let stdout = out_thread.join().unwrap_or_default();
+    let secs = clock.elapsed().as_secs_f64();
+    let code = crate::wrapper::exit_code(&status);
+    ran.set(Some(code));
+    let _ = std::io::stdout().write_all(&stdout);
+    let _ = std::io::stdout().flush();
+    let uncacheable = |reason: &str| {
+        let mut e = Event::rust(Outcome::Uncacheable(reason.into()), c.describe());
+        e.spent_secs = secs;
+        stats::record(store, &e);
+        Ok(code)
+    };
+    if code != 0 {
+        return uncacheable("compile-error");
+    }
+    let Ok(stderr_text) = String::from_utf8(kept_err) else {
+        return uncacheable("non-utf8-output");
+    };
+
+    // The outputs this compile wrote.
+    let mut written = Vec::new();
+    for (name, path) in list_outputs(c) {
+        if before.get(&name) != Some(&stamp_of(&path)) {
+            written.push((name, path));
+        }
+    }
+    let expected = c.expected_outputs();
+    if !expected.iter().all(|e| written.iter().any(|(n, _)| n == e)) {
+        return uncacheable("unknown-outputs");
+    }
+    let dep_name = format!("{}{}.d", c.crate_name, c.extra_filename);
+    let dep_path = c.out_dir.join(&dep_name);
+    let dep_text = fs::read_to_string(&dep_path)
+        .with_context(|| format!("failed to read {}", dep_path.display()))?;
+    let Some(dep) = parse_dep_info(&dep_text) else {
+        return uncacheable("unreadable-dep-info");
+    };
+
+    // The files it read, as the manifest keeps them.
+    let map = &reloc.map;
+    let mut obs = Observed::default();
+    let mut probed = BTreeSet::new();
+    for f in &dep.files {
+        let p = if Path::new(f).is_absolute() {
+            PathBuf::from(f)
+        } else {
+            c.cwd.join(f)
+        };
+        let meta = fs::metadata(&p).with_context(|| format!("failed to read {}", p.display()))?;
+        if meta.modified().is_ok_and(|m| m >= started) {
+            return uncacheable("modified-during-compile");
+        }
+        let mapped = map.map_path(&p);
+        if mapped.contains('\n') {
+            return uncacheable("bad-path");
+        }
+        let bytes = fs::read(&p).with_context(|| format!("failed to read {}", p.display()))?;
+        obs.files.push((mapped, hex(&hash_bytes(&bytes))));
+        probed.insert(p);
+    }
+    for f in obs.files.clone() {
+        for alt in module_alternatives(&map.unmap_path(&f.0)) {
+            if probed.insert(alt.clone()) {
+                obs.probes.push((map.map_path(&alt), alt.is_file()));
+            }
+        }
+    }
+    let mut outputs_read: Vec<(String, Vec<u8>)> = Vec::new();
+    for (name, path) in &written {
+        if *name != dep_name {
+            let bytes =
+                fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+            outputs_read.push((name.clone(), bytes));
+        }
+    }
+    for (k, v) in &dep.env {
+        let value = match v {
+            None => EnvValue::Unset,
+            // An escaped value: compared as text it could match another.
+            Some(v) if v.contains('\\') => return uncacheable("env-dep-escape"),
+            Some(v) => {
+                let mapped = map.map(v);
+                let in_outputs = || {
+                    outputs_read.iter().any(|(_, b)| contains(b, v.as_bytes()))
+                        || contains(stdout.as_slice(), v.as_bytes())
+                        || stderr_text.contains(v.as_str())
+                };
+                if mapped != *v && !in_outputs() {
+                    EnvValue::Mapped(mapped)
+                } else {
+                    EnvValue::Raw(v.clone())
+                }
+            }
+        };
+        obs.env.push((k.clone(), value));
+    }
+    let final_key = obs.key(&pre_id);
+    let final_id = final_key.id();
+
+    let put = |bytes: &[u8]| -> Result<(OutputId, u64)> {
+        Ok((store.put_output(bytes)?, bytes.len() as u64))
+    };
+    let mut outs = Vec::new();
+    for (name, bytes) in &outputs_read {
+        let meta = fs::metadata(c.out_dir.join(name))?;
+        #[cfg(unix)]
+        let mode = {
+            use std::os::unix::fs::PermissionsExt;
+            meta.permissions().mode() & 0o777
+        };
+        #[cfg(not(unix))]
+        let mode = {
+            let _ = &meta;
+            0o644
+        };
+        let (id, size) = put(bytes)?;
+        outs.push(OutFile {
+            id,
+            size,
+            mode,
+            name: name.clone(),
+        });
+    }
+    let (di, ds) = put(map.map(&dep_text).as_bytes())?;
+    let record = Record {
+        secs,
+        stdout: put(&stdout)?,
+        stderr: put(map.map(&stderr_text).as_bytes())?,
+        depinfo: (di, ds, dep_name),
+        outs,
+    };
+    store.put(&final_id, record.render().as_bytes())?;
+    save_manifest(store, &pre_id, obs)?;
+    // The key's lines, headed by what they make, for `explain`.
+    let package = format!(
+        "{}@{}",
+        crate::env::var("CARGO_PKG_NAME").unwrap_or_else(|| c.crate_name.clone()),
+        crate::env::var("CARGO_PKG_VERSION").unwrap_or_else(|| "0.0.0".into())
+    );
+    let object = crate::stats::explain::rust_object(
+        &package,
+        &c.crate_and_kind(),
+        &map.map(&c.input.display().to_string()),
+    );
+    let mut inputs = format!("{}{object}\n", crate::stats::explain::OBJECT_PREFIX);
+    inputs.push_str(&pre.record());
+    inputs.push_str(&final_key.record());
+    store.put_key_inputs(&final_id, &inputs)?;
+    crate::stats::explain::note_miss(store, &object, &final_id);
+    let mut e = Event::rust(Outcome::Miss, c.describe());
+    e.spent_secs = secs;
+    e.action = Some(final_id);
+    stats::record(store, &e);
+    Ok(code)
+}
+
+/// The files in `--out-dir` named as this crate's outputs.
+pub(super) fn list_outputs(c: &RustCompile) -> Vec<(String, PathBuf)> {
+    let Ok(rd) = fs::read_dir(&c.out_dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, PathBuf)> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.to_string();
+            c.is_output_name(&n).then(|| (n, e.path()))
+        })
+        .collect();
+    v.sort();
+    v
+}
