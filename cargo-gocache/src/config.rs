@@ -13,6 +13,7 @@
 //! | `remote-timeout` | `CARGO_GOCACHE_REMOTE_TIMEOUT` | `2s` | per-request timeout |
 //! | `verify` | `CARGO_GOCACHE_VERIFY` | `false` | compile every hit too and compare |
 //! | `time-macros` | `CARGO_GOCACHE_TIME_MACROS` | `off` | `pin`: cache compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed at the first compile |
+//! | `build-scripts` | `CARGO_GOCACHE_BUILD_SCRIPTS` | `run` | `cache`: a build-script run is looked up first and replayed when every file it read is unchanged (Linux x86_64; see `wrapper::buildscript`) |
 //!
 //! Files: `$XDG_CONFIG_HOME/cargo-gocache/config.toml` (else
 //! `~/.config/cargo-gocache/config.toml`; on macOS also
@@ -87,6 +88,9 @@ pub struct Config {
     /// `time-macros = "pin"`: compiles using `__DATE__`/`__TIME__` are
     /// cached, run with `SOURCE_DATE_EPOCH` fixed (see `wrapper::cc`).
     pub time_macros_pin: Setting<bool>,
+    /// `build-scripts = "cache"`: build-script runs are looked up first
+    /// (see `wrapper::buildscript`).
+    pub build_scripts_cache: Setting<bool>,
 }
 
 /// One layer as written in a file (TOML table or `Cargo.toml` metadata).
@@ -101,6 +105,7 @@ struct Layer {
     remote_timeout: Option<String>,
     verify: Option<bool>,
     time_macros: Option<String>,
+    build_scripts: Option<String>,
 }
 
 impl Config {
@@ -116,6 +121,7 @@ impl Config {
             remote_timeout: Setting::default(Duration::from_secs(2)),
             verify: Setting::default(false),
             time_macros_pin: Setting::default(false),
+            build_scripts_cache: Setting::default(false),
         })
     }
 
@@ -207,6 +213,12 @@ impl Config {
                 source: src(),
             };
         }
+        if let Some(v) = l.build_scripts {
+            self.build_scripts_cache = Setting {
+                value: parse_build_scripts(&v).map_err(|e| bad("build-scripts", e))?,
+                source: src(),
+            };
+        }
         Ok(())
     }
 
@@ -276,6 +288,13 @@ impl Config {
                 source: s,
             };
         }
+        if let Some((v, s)) = get("CARGO_GOCACHE_BUILD_SCRIPTS") {
+            self.build_scripts_cache = Setting {
+                value: parse_build_scripts(&v)
+                    .map_err(|e| bad("CARGO_GOCACHE_BUILD_SCRIPTS", e))?,
+                source: s,
+            };
+        }
         Ok(())
     }
 
@@ -312,6 +331,15 @@ impl Config {
                     "pin"
                 } else {
                     "off"
+                }
+                .to_string(),
+            ),
+            (
+                "CARGO_GOCACHE_BUILD_SCRIPTS",
+                if self.build_scripts_cache.value {
+                    "cache"
+                } else {
+                    "run"
                 }
                 .to_string(),
             ),
@@ -386,6 +414,16 @@ impl Config {
                 }
                 .to_string(),
                 &self.time_macros_pin.source,
+            ),
+            (
+                "build-scripts",
+                if self.build_scripts_cache.value {
+                    "cache"
+                } else {
+                    "run"
+                }
+                .to_string(),
+                &self.build_scripts_cache.source,
             ),
         ]
     }
@@ -490,6 +528,16 @@ fn parse_time_macros(s: &str) -> Result<bool, String> {
         "off" => Ok(false),
         "pin" => Ok(true),
         _ => Err(format!("invalid value {s:?}: expected \"off\" or \"pin\"")),
+    }
+}
+
+fn parse_build_scripts(s: &str) -> Result<bool, String> {
+    match s {
+        "run" => Ok(false),
+        "cache" => Ok(true),
+        _ => Err(format!(
+            "invalid value {s:?}: expected \"run\" or \"cache\""
+        )),
     }
 }
 

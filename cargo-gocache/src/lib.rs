@@ -45,6 +45,7 @@ pub mod error;
 pub mod fsutil;
 pub mod human;
 pub mod key;
+pub mod observe;
 pub mod remote;
 pub mod run;
 pub mod settings;
@@ -60,6 +61,14 @@ pub use wrapper::ar;
 
 /// Run with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
+    // Started by cargo as a build script: the launcher
+    // (`wrapper::buildscript`), before anything touches the environment.
+    if let Some(argv0) = std::env::args_os().next() {
+        if let Some(real) = wrapper::buildscript::launched_as(&argv0) {
+            let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+            return wrapper::buildscript::run(real, &args);
+        }
+    }
     // Under `cargo gocache`, before anything runs: PATH without the
     // masquerade links, and a start through one of them as the wrapper.
     let args = match wrapper::masquerade::enter(std::env::args_os().collect()) {

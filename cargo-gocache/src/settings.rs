@@ -105,6 +105,13 @@ pub const SETTINGS: &[Setting] = &[
         default: "off",
         doc: "`pin`: cache compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed",
     },
+    Setting {
+        key: "build-scripts",
+        var: "CARGO_GOCACHE_BUILD_SCRIPTS",
+        kind: Kind::Word(&["run", "cache"]),
+        default: "run",
+        doc: "`cache`: a build-script run is replayed when every file it read is unchanged (observed, Linux x86_64)",
+    },
 ];
 
 /// The setting read from `var`, if `var` is one.

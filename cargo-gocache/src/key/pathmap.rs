@@ -88,6 +88,99 @@ impl PathMap {
     }
 }
 
+/// Machine directories and their stable names, applied to text at
+/// path-component boundaries: the Rust wrapper's keys, stored stderr and
+/// dep-info, and a build-script run's environment and output.
+#[derive(Debug, Default, Clone)]
+pub struct TextMap {
+    /// (real, token), longest real first.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl TextMap {
+    /// Map `real` (absolute, no whitespace or quoting characters) to `token`.
+    pub fn add(&mut self, real: &Path, token: &str) {
+        let Some(s) = real.to_str() else { return };
+        // Only paths that read the same in JSON, dep-info and our lines.
+        if s.len() < 2
+            || !s.starts_with('/')
+            || s.contains(|c: char| c.is_whitespace() || matches!(c, '"' | '\\' | '=' | ':'))
+        {
+            return;
+        }
+        let s = s.trim_end_matches('/').to_string();
+        if self.pairs.iter().any(|(r, _)| *r == s) {
+            return;
+        }
+        self.pairs.push((s, token.to_string()));
+        self.pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+    }
+
+    /// `text` with every real directory replaced by its token.
+    pub fn map(&self, text: &str) -> String {
+        replace_paths(
+            text,
+            self.pairs.iter().map(|(r, t)| (r.as_str(), t.as_str())),
+        )
+    }
+
+    /// `text` with every token replaced by its real directory.
+    pub fn unmap(&self, text: &str) -> String {
+        let mut by_token: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .map(|(r, t)| (t.as_str(), r.as_str()))
+            .collect();
+        by_token.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        replace_paths(text, by_token.into_iter())
+    }
+
+    /// [`TextMap::map`] of a path.
+    pub fn map_path(&self, p: &Path) -> String {
+        self.map(&p.display().to_string())
+    }
+
+    /// [`TextMap::unmap`] to a path.
+    pub fn unmap_path(&self, s: &str) -> PathBuf {
+        PathBuf::from(self.unmap(s))
+    }
+}
+
+/// Replace each `from` in `text` where it is a whole path prefix: not
+/// preceded by a path character, followed by `/` or a non-path character.
+/// The pairs are tried longest first at each position.
+pub fn replace_paths<'a>(text: &str, pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let pairs: Vec<(&str, &str)> = pairs.collect();
+    if pairs.is_empty() {
+        return text.to_string();
+    }
+    let path_char =
+        |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'.' | b'_' | b'-' | b'+' | b'~');
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'/' && (i == 0 || !path_char(bytes[i - 1])) {
+            if let Some((from, to)) = pairs.iter().find(|(from, _)| {
+                text[i..].starts_with(from)
+                    && bytes
+                        .get(i + from.len())
+                        .is_none_or(|&c| c == b'/' || !path_char(c))
+            }) {
+                out.push_str(&text[copied..i]);
+                out.push_str(to);
+                i += from.len();
+                copied = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

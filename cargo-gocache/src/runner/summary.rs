@@ -32,6 +32,28 @@ pub fn summary_line(c: &Counters) -> String {
         }
         line.push_str(&format!(", {} saved", format_secs(r.saved_secs)));
     }
+    let b = &c.build_scripts;
+    let refused: u64 = b.uncacheable.values().sum();
+    if b.hits + b.misses + refused + b.errors > 0 {
+        line.push_str(&format!(
+            "; build scripts: {} restored, {} run",
+            b.hits,
+            b.misses + refused + b.errors
+        ));
+        let mut reasons: Vec<(String, u64)> =
+            b.uncacheable.iter().map(|(r, n)| (r.clone(), *n)).collect();
+        if b.misses > 0 {
+            reasons.push(("stored".into(), b.misses));
+        }
+        if b.errors > 0 {
+            reasons.push(("cache-fault".into(), b.errors));
+        }
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let reasons: Vec<String> = reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        if !reasons.is_empty() {
+            line.push_str(&format!(" ({})", reasons.join(", ")));
+        }
+    }
     line
 }
 

@@ -143,6 +143,8 @@ pub struct Event {
     /// A Rust compile (the rustc wrapper), not a C/C++ one: written as an
     /// `r1` line instead of `v1`, so the summary counts the two apart.
     pub rust: bool,
+    /// A build-script run (`wrapper::buildscript`): a `b1` line.
+    pub build_script: bool,
     /// For a miss, why the lookup missed (written in the reason column).
     pub miss: Option<MissReason>,
 }
@@ -162,7 +164,16 @@ impl Event {
             time,
             source: source.into(),
             rust: false,
+            build_script: false,
             miss: None,
+        }
+    }
+
+    /// A new event of a build-script run, stamped now.
+    pub fn build_script(outcome: Outcome, source: impl Into<String>) -> Event {
+        Event {
+            build_script: true,
+            ..Event::new(outcome, source)
         }
     }
 
@@ -200,7 +211,13 @@ impl Event {
         let clean = |s: &str| s.replace(['\t', '\n'], " ");
         format!(
             "{}\t{kind}\t{}\t{:.3}\t{:.3}\t{}\t{}\t{}\n",
-            if self.rust { "r1" } else { "v1" },
+            if self.build_script {
+                "b1"
+            } else if self.rust {
+                "r1"
+            } else {
+                "v1"
+            },
             clean(reason),
             self.spent_secs,
             self.saved_secs,
@@ -212,9 +229,10 @@ impl Event {
 
     fn parse(line: &str) -> Option<Event> {
         let mut f = line.splitn(8, '\t');
-        let rust = match f.next()? {
-            "v1" => false,
-            "r1" => true,
+        let (rust, build_script) = match f.next()? {
+            "v1" => (false, false),
+            "r1" => (true, false),
+            "b1" => (false, true),
             _ => return None,
         };
         let kind = f.next()?;
@@ -249,6 +267,7 @@ impl Event {
             time,
             source,
             rust,
+            build_script,
         })
     }
 }
@@ -326,6 +345,9 @@ pub struct Counters {
     /// are C/C++ only, except `nondeterministic` and `remote`, which count
     /// both.
     pub rust: RustCounters,
+    /// Build-script runs: `hits` restored, `misses` run and stored,
+    /// `uncacheable` run for the reason given.
+    pub build_scripts: RustCounters,
 }
 
 /// The Rust side of [`Counters`].
@@ -350,8 +372,12 @@ impl Counters {
     pub fn from_events(events: &[Event]) -> Counters {
         let mut c = Counters::default();
         for e in events {
-            if e.rust {
-                let r = &mut c.rust;
+            if e.rust || e.build_script {
+                let r = if e.rust {
+                    &mut c.rust
+                } else {
+                    &mut c.build_scripts
+                };
                 match &e.outcome {
                     Outcome::Hit => r.hits += 1,
                     Outcome::Miss => r.misses += 1,

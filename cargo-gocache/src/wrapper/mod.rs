@@ -9,6 +9,7 @@
 
 pub mod ar;
 mod asm;
+pub mod buildscript;
 pub mod cc;
 pub mod diagnostics;
 pub mod filememo;

@@ -178,6 +178,21 @@ pub fn run(argv: Vec<OsString>) -> i32 {
                     &Event::rust(Outcome::Uncacheable(reason.into()), crate_hint(args)),
                 );
             }
+            // A build script compiled uncached (incremental, in a path
+            // package's dev profile) still gets its launcher.
+            if let Some(exe) = build_script_output(args).filter(|_| super::buildscript::enabled()) {
+                let code = match std::process::Command::new(&rustc).args(args).status() {
+                    Ok(s) => crate::wrapper::exit_code(&s),
+                    Err(e) => {
+                        eprintln!("gocache: error: failed to run {}: {e}", rustc.display());
+                        return 127;
+                    }
+                };
+                if code == 0 {
+                    install_launcher(&exe);
+                }
+                return code;
+            }
             return pass_through(&rustc, args);
         }
         Parse::Compile(c) => *c,
@@ -198,6 +213,13 @@ pub fn run(argv: Vec<OsString>) -> i32 {
     let code = run_cached(&store, &rustc, args, &compile);
     if let Some(r) = &remote {
         r.finish(&store);
+    }
+    if code == Some(0) && compile.is_build_script() && super::buildscript::enabled() {
+        install_launcher(
+            &compile
+                .out_dir
+                .join(format!("{}{}", compile.crate_name, compile.extra_filename)),
+        );
     }
     match code {
         Some(code) => code,
@@ -232,6 +254,56 @@ fn run_cached(store: &Store, rustc: &Path, args: &[OsString], c: &RustCompile) -
     }
     warn(&fault);
     None
+}
+
+/// Put the build-script launcher in place of `exe`; a failure leaves the
+/// script itself, which then runs uncached.
+fn install_launcher(exe: &Path) {
+    if let Err(e) = super::buildscript::install_launcher(exe) {
+        eprintln!(
+            "gocache: warning: {}: {e}; its build script runs without the cache",
+            exe.display()
+        );
+    }
+}
+
+/// The executable a build script's compile writes, read from the command
+/// line alone (for compiles the parser does not take).
+fn build_script_output(args: &[OsString]) -> Option<PathBuf> {
+    let mut name = None;
+    let mut out_dir = None;
+    let mut extra = String::new();
+    let mut bin = false;
+    let mut it = args.iter().map(|a| a.to_str());
+    while let Some(a) = it.next() {
+        let a = a?;
+        match a {
+            "--crate-name" => name = it.next().flatten(),
+            "--out-dir" => out_dir = it.next().flatten(),
+            "--crate-type" => bin |= it.next().flatten() == Some("bin"),
+            "-C" => {
+                if let Some(e) = it
+                    .next()
+                    .flatten()
+                    .and_then(|v| v.strip_prefix("extra-filename="))
+                {
+                    extra = e.to_string();
+                }
+            }
+            "--test" => return None,
+            _ => {
+                if let Some(e) = a.strip_prefix("-Cextra-filename=") {
+                    extra = e.to_string();
+                } else if let Some(t) = a.strip_prefix("--crate-type=") {
+                    bin |= t == "bin";
+                }
+            }
+        }
+    }
+    let name = name.filter(|n| n.starts_with("build_script_"))?;
+    (bin || name == "build_script_build").then_some(())?;
+    let dir = std::env::current_dir().ok()?.join(out_dir?);
+    Some(dir.join(format!("{name}{extra}")))
 }
 
 fn warn(msg: &str) {

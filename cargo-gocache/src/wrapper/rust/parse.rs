@@ -56,6 +56,15 @@ impl RustCompile {
         format!("{} ({kind})", self.crate_name)
     }
 
+    /// Is this the compile of a build script (cargo's `build-script-build`
+    /// target, an executable in the package's `build/` directory)?
+    pub(super) fn is_build_script(&self) -> bool {
+        self.crate_name.starts_with("build_script_")
+            && !self.test
+            && self.crate_types.iter().any(|t| t == "bin")
+            && self.emit.iter().any(|e| e == "link")
+    }
+
     /// Does this compile link (an executable or a dynamic/static library)?
     pub(super) fn links(&self) -> bool {
         self.emit.iter().any(|e| e == "link")

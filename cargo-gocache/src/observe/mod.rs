@@ -1,0 +1,263 @@
+//! The observer: what a process tree touched on the file system, seen from
+//! the kernel's side, not declared by the program.
+//!
+//! A build script's run (and, next, a proc-macro's expansion) reads files,
+//! lists directories and runs programs that nobody declares: cc prints no
+//! `rerun-if-changed`, `git` reads `.git/HEAD`, `pkg-config` answers from
+//! `.pc` files. To key such a run on what it read, gocache runs it under
+//! this observer and gets back every path the run and every process it
+//! started named to the kernel, and how ([`Access`]). The caller turns that
+//! into key inputs (the content of each file read, the absence of each path
+//! probed and missing, the listing of each directory read).
+//!
+//! # How (Linux, x86_64)
+//!
+//! `ptrace` with a seccomp filter (`ptrace.rs`): the filter stops the
+//! process at the system calls that name a path (`open`, `openat`,
+//! `openat2`, the `stat` family, `access`, `readlink`, `execve`,
+//! `getdents`, and every call that creates, removes, renames or changes a
+//! file) and at `socket`/`connect`/`bind`; every other call runs at full
+//! speed. The tracer reads the call's arguments, resolves a relative path
+//! against the process's working directory or directory descriptor
+//! (`/proc/<pid>/cwd`, `/proc/<pid>/fd/<n>`), records it, and lets the call
+//! run. Every process and thread the run starts is traced (fork, vfork,
+//! clone and exec events), statically linked programs included: the kernel
+//! stops them, not a library inside them.
+//!
+//! The tracer is a process of its own, forked before the run: when the
+//! run's first process exits the observation goes to the caller, and
+//! processes the run left behind (a daemon) go on being traced until they
+//! exit, so they neither hang the build nor run unobserved. Such a run is
+//! refused ([`Refusal`] `background-process`).
+//!
+//! # What it cannot see (written down, and refused where it matters)
+//!
+//! * Off Linux x86_64 nothing is observed ([`observe`] returns
+//!   `Err(Unobservable)`), and the caller runs the program as it is.
+//! * A 32-bit or x32 system call: refused (`32-bit-syscall`).
+//! * The result of a call: the caller reads the state of each path after
+//!   the run (a path the run did not write held still while it ran, as for
+//!   a compile's headers; a path it wrote is an output).
+//! * What a program knows without naming a path: the clock, the host name
+//!   (`uname`), the process IDs, randomness. A result embedding them is
+//!   the caller's to detect.
+//! * Set-user-ID programs run without their privileges (`no_new_privs`, and
+//!   ptrace does the same); a build script needing them fails as under a
+//!   debugger.
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod ptrace;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// How a run touched a path (a set: one path may be read and listed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Opened for reading, or its target `stat`'ed (symlinks followed).
+    pub read: bool,
+    /// Looked at without following a final symlink (`lstat`, `readlink`,
+    /// `O_NOFOLLOW`).
+    pub nofollow: bool,
+    /// Executed (or tried: a shell's `PATH` search).
+    pub exec: bool,
+    /// Listed (`getdents`).
+    pub list: bool,
+    /// Created, written, truncated, removed, renamed, or its metadata changed.
+    pub write: bool,
+}
+
+impl Access {
+    /// Merge another access to the same path.
+    pub fn add(&mut self, o: Access) {
+        self.read |= o.read;
+        self.nofollow |= o.nofollow;
+        self.exec |= o.exec;
+        self.list |= o.list;
+        self.write |= o.write;
+    }
+
+    fn bits(self) -> u8 {
+        self.read as u8
+            | (self.nofollow as u8) << 1
+            | (self.exec as u8) << 2
+            | (self.list as u8) << 3
+            | (self.write as u8) << 4
+    }
+
+    fn from_bits(b: u8) -> Access {
+        Access {
+            read: b & 1 != 0,
+            nofollow: b & 2 != 0,
+            exec: b & 4 != 0,
+            list: b & 8 != 0,
+            write: b & 16 != 0,
+        }
+    }
+}
+
+/// What one observed run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// The run's exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// The signal that killed it.
+    pub signal: Option<i32>,
+    /// Every path named to the kernel (absolute, `.` and `..` resolved
+    /// lexically), and how.
+    pub paths: BTreeMap<PathBuf, Access>,
+    /// Why the run's result must not be cached, as far as the observer
+    /// can tell (the caller adds its own reasons).
+    pub refusals: BTreeSet<String>,
+}
+
+/// Why a run cannot be observed at all.
+#[derive(Debug)]
+pub struct Unobservable(pub String);
+
+/// What to run.
+pub struct Run<'a> {
+    /// The program.
+    pub program: &'a Path,
+    /// Its arguments (without the program).
+    pub args: &'a [OsString],
+    /// Processes running this executable (`cargo-gocache` itself, as the
+    /// compiler wrapper) may use the network (the remote tier) and their
+    /// accesses under `ignore` are not recorded.
+    pub own_exe: Option<PathBuf>,
+}
+
+/// Run `run` with the inherited environment, working directory and stdin,
+/// and observe it. Its stdout and stderr are written through to ours as
+/// they come, and returned too (empty when it left a process behind that
+/// may hold them open). `Err`: it could not be observed, and nothing of it
+/// ran: run it unobserved.
+///
+/// Call it before this process starts any thread: the tracer is forked.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
+    ptrace::observe(run)
+}
+
+/// Nothing is observed off Linux x86_64.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+pub fn observe(_run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
+    Err(Unobservable("no observer on this platform".into()))
+}
+
+/// `path` with `.` and `..` resolved lexically.
+pub fn normalize(path: &Path) -> PathBuf {
+    gocache_build::protocol::rerun::normalize(path)
+}
+
+impl Observation {
+    /// The wire form between the tracer process and its caller: the exit
+    /// code, the refusals, then one `bits len path` record per path.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(
+            format!(
+                "code {}\n",
+                match (self.code, self.signal) {
+                    (Some(c), _) => c.to_string(),
+                    (None, s) => format!("signal {}", s.unwrap_or(0)),
+                }
+            )
+            .as_bytes(),
+        );
+        for r in &self.refusals {
+            out.extend_from_slice(format!("refuse {}\n", r.replace('\n', " ")).as_bytes());
+        }
+        for (p, a) in &self.paths {
+            let bytes = path_bytes(p);
+            out.extend_from_slice(format!("path {} {}\n", a.bits(), bytes.len()).as_bytes());
+            out.extend_from_slice(bytes);
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"end\n");
+        out
+    }
+
+    fn decode(mut data: &[u8]) -> Option<Observation> {
+        let mut obs = Observation::default();
+        loop {
+            let nl = data.iter().position(|&b| b == b'\n')?;
+            let line = std::str::from_utf8(&data[..nl]).ok()?;
+            data = &data[nl + 1..];
+            let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match kind {
+                "code" => match rest.strip_prefix("signal ") {
+                    Some(s) => obs.signal = Some(s.parse().ok()?),
+                    None => obs.code = Some(rest.parse().ok()?),
+                },
+                "refuse" => {
+                    obs.refusals.insert(rest.to_string());
+                }
+                "path" => {
+                    let (bits, len) = rest.split_once(' ')?;
+                    let len: usize = len.parse().ok()?;
+                    let p = data.get(..len)?;
+                    if data.get(len) != Some(&b'\n') {
+                        return None;
+                    }
+                    obs.paths
+                        .insert(bytes_path(p), Access::from_bits(bits.parse().ok()?));
+                    data = &data[len + 1..];
+                }
+                "end" => return Some(obs),
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn path_bytes(p: &Path) -> &[u8] {
+    use std::os::unix::ffi::OsStrExt;
+    p.as_os_str().as_bytes()
+}
+
+#[cfg(unix)]
+fn bytes_path(b: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observations_round_trip_their_wire_form() {
+        let mut o = Observation {
+            code: Some(3),
+            ..Default::default()
+        };
+        o.refusals.insert("network".into());
+        o.paths.insert(
+            PathBuf::from("/a b/\nc"),
+            Access {
+                read: true,
+                list: true,
+                ..Default::default()
+            },
+        );
+        o.paths.insert(
+            PathBuf::from("/x"),
+            Access {
+                write: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(Observation::decode(&o.encode()), Some(o.clone()));
+        o.code = None;
+        o.signal = Some(9);
+        assert_eq!(Observation::decode(&o.encode()), Some(o.clone()));
+        // Cut anywhere: never a wrong observation.
+        let wire = o.encode();
+        for cut in 0..wire.len() {
+            assert_eq!(Observation::decode(&wire[..cut]), None, "cut at {cut}");
+        }
+    }
+}

@@ -1,0 +1,773 @@
+//! The Linux x86_64 observer: ptrace, stopped by a seccomp filter at the
+//! system calls that name a path (see the parent module).
+//!
+//! Three processes: the caller (which tees the run's stdout and stderr as
+//! they come), the tracer (forked from the caller, single-threaded), and
+//! the run (forked from the tracer: `PTRACE_TRACEME`, stop, the seccomp
+//! filter, `execve`). Setting the tracer's options before the filter is
+//! installed matters: a `SECCOMP_RET_TRACE` call with no tracer listening
+//! fails with `ENOSYS`. For the same reason no tracee is ever detached.
+
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{normalize, Access, Observation, Run, Unobservable};
+
+const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const X32_BIT: u64 = 0x4000_0000;
+/// The run's first process exits with this before `execve` when it cannot
+/// be traced (nothing of the program ran).
+const CANNOT_TRACE: i32 = 0x7d;
+/// How long processes the run left behind may take to exit before the
+/// observation is reported without them.
+const LINGER: Duration = Duration::from_millis(500);
+
+/// x86_64 system call numbers (`asm/unistd_64.h`).
+mod nr {
+    pub const OPEN: u64 = 2;
+    pub const STAT: u64 = 4;
+    pub const LSTAT: u64 = 6;
+    pub const ACCESS: u64 = 21;
+    pub const SOCKET: u64 = 41;
+    pub const CONNECT: u64 = 42;
+    pub const BIND: u64 = 49;
+    pub const EXECVE: u64 = 59;
+    pub const TRUNCATE: u64 = 76;
+    pub const GETDENTS: u64 = 78;
+    pub const RENAME: u64 = 82;
+    pub const MKDIR: u64 = 83;
+    pub const RMDIR: u64 = 84;
+    pub const CREAT: u64 = 85;
+    pub const LINK: u64 = 86;
+    pub const UNLINK: u64 = 87;
+    pub const SYMLINK: u64 = 88;
+    pub const READLINK: u64 = 89;
+    pub const CHMOD: u64 = 90;
+    pub const CHOWN: u64 = 92;
+    pub const LCHOWN: u64 = 94;
+    pub const UTIME: u64 = 132;
+    pub const MKNOD: u64 = 133;
+    pub const CHROOT: u64 = 161;
+    pub const GETDENTS64: u64 = 217;
+    pub const UTIMES: u64 = 235;
+    pub const OPENAT: u64 = 257;
+    pub const MKDIRAT: u64 = 258;
+    pub const MKNODAT: u64 = 259;
+    pub const FCHOWNAT: u64 = 260;
+    pub const FUTIMESAT: u64 = 261;
+    pub const NEWFSTATAT: u64 = 262;
+    pub const UNLINKAT: u64 = 263;
+    pub const RENAMEAT: u64 = 264;
+    pub const LINKAT: u64 = 265;
+    pub const SYMLINKAT: u64 = 266;
+    pub const READLINKAT: u64 = 267;
+    pub const FCHMODAT: u64 = 268;
+    pub const FACCESSAT: u64 = 269;
+    pub const UTIMENSAT: u64 = 280;
+    pub const OPEN_BY_HANDLE_AT: u64 = 304;
+    pub const RENAMEAT2: u64 = 316;
+    pub const EXECVEAT: u64 = 322;
+    pub const STATX: u64 = 332;
+    pub const IO_URING_SETUP: u64 = 425;
+    pub const OPENAT2: u64 = 437;
+    pub const FACCESSAT2: u64 = 439;
+    pub const FCHMODAT2: u64 = 452;
+
+    /// Every call the filter stops at.
+    pub const TRACED: &[u64] = &[
+        OPEN,
+        STAT,
+        LSTAT,
+        ACCESS,
+        SOCKET,
+        CONNECT,
+        BIND,
+        EXECVE,
+        TRUNCATE,
+        GETDENTS,
+        RENAME,
+        MKDIR,
+        RMDIR,
+        CREAT,
+        LINK,
+        UNLINK,
+        SYMLINK,
+        READLINK,
+        CHMOD,
+        CHOWN,
+        LCHOWN,
+        UTIME,
+        MKNOD,
+        CHROOT,
+        GETDENTS64,
+        UTIMES,
+        OPENAT,
+        MKDIRAT,
+        MKNODAT,
+        FCHOWNAT,
+        FUTIMESAT,
+        NEWFSTATAT,
+        UNLINKAT,
+        RENAMEAT,
+        LINKAT,
+        SYMLINKAT,
+        READLINKAT,
+        FCHMODAT,
+        FACCESSAT,
+        UTIMENSAT,
+        OPEN_BY_HANDLE_AT,
+        RENAMEAT2,
+        EXECVEAT,
+        STATX,
+        IO_URING_SETUP,
+        OPENAT2,
+        FACCESSAT2,
+        FCHMODAT2,
+    ];
+}
+
+/// `struct ptrace_syscall_info` (Linux 5.3), for `PTRACE_GET_SYSCALL_INFO`.
+#[repr(C)]
+#[derive(Default)]
+struct SyscallInfo {
+    op: u8,
+    _pad: [u8; 3],
+    arch: u32,
+    instruction_pointer: u64,
+    stack_pointer: u64,
+    nr: u64,
+    args: [u64; 6],
+    ret_data: u32,
+    _pad2: u32,
+}
+const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
+
+/// The seccomp filter: stop at [`nr::TRACED`] (and at anything not a
+/// native x86_64 call, which the tracer refuses), run the rest.
+fn filter() -> Vec<libc::sock_filter> {
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |code: u32, k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let n = nr::TRACED.len();
+    let mut f = vec![
+        // arch == x86_64, else trace (refused)
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
+        jump(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            AUDIT_ARCH_X86_64,
+            0,
+            (n + 3) as u8,
+        ),
+        // x32 calls, else trace (refused)
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+        jump(
+            libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K,
+            X32_BIT as u32,
+            (n + 1) as u8,
+            0,
+        ),
+    ];
+    for (i, &call) in nr::TRACED.iter().enumerate() {
+        // Equal: jump over the rest of the list and the allow.
+        f.push(jump(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            call as u32,
+            (n - i) as u8,
+            0,
+        ));
+    }
+    f.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
+    f.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRACE));
+    f
+}
+
+fn cstring(b: &[u8]) -> Result<CString, Unobservable> {
+    CString::new(b).map_err(|_| Unobservable("an argument holds a NUL byte".into()))
+}
+
+/// Run and observe; the run's stdout and stderr are written through to
+/// ours as they come and returned too.
+pub(super) fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
+    // Everything the run's process needs, made before any fork.
+    let program = cstring(run.program.as_os_str().as_bytes())?;
+    let mut argv = vec![program.clone()];
+    for a in run.args {
+        argv.push(cstring(a.as_bytes())?);
+    }
+    let own_exe = run.own_exe.clone();
+
+    let out = pipe(0)?;
+    let err = pipe(0)?;
+    let report = pipe(libc::O_CLOEXEC)?;
+    // SAFETY: fork in a process that has started no thread of its own
+    // (the launcher observes before it spawns any); the child only runs
+    // the tracer and exits.
+    let tracer = unsafe { libc::fork() };
+    if tracer < 0 {
+        return Err(Unobservable("fork failed".into()));
+    }
+    if tracer == 0 {
+        // SAFETY: closing our copies of the read ends.
+        unsafe {
+            libc::close(out.0);
+            libc::close(err.0);
+            libc::close(report.0);
+        }
+        let code = trace(&program, &argv, own_exe.as_deref(), out.1, err.1, report.1);
+        // SAFETY: leaving the forked tracer without running the caller's
+        // destructors or atexit handlers.
+        unsafe { libc::_exit(code) }
+    }
+    // SAFETY: the write ends belong to the tracer and the run now.
+    unsafe {
+        libc::close(out.1);
+        libc::close(err.1);
+        libc::close(report.1);
+    }
+    let tee = |fd: RawFd, to: fn() -> Box<dyn Write + Send>| {
+        // SAFETY: `fd` is ours alone from here on.
+        let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut buf = [0u8; 8192];
+            let mut sink = to();
+            loop {
+                match f.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        kept.extend_from_slice(&buf[..n]);
+                        let _ = sink.write_all(&buf[..n]);
+                        let _ = sink.flush();
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            kept
+        })
+    };
+    let out_reader = tee(out.0, || Box::new(std::io::stdout()));
+    let err_reader = tee(err.0, || Box::new(std::io::stderr()));
+    let mut wire = Vec::new();
+    // SAFETY: the report's read end is ours.
+    let _ = unsafe { std::fs::File::from_raw_fd(report.0) }.read_to_end(&mut wire);
+    let mut status = 0;
+    // SAFETY: reaping the tracer if it is done; it may go on tracing what
+    // the run left behind, and is then reaped by init after we exit.
+    unsafe { libc::waitpid(tracer, &mut status, libc::WNOHANG) };
+    let Some(obs) = Observation::decode(&wire) else {
+        // The tracer reports nothing when the run never started.
+        let _ = out_reader.join();
+        let _ = err_reader.join();
+        return Err(Unobservable(
+            "the run could not be traced (ptrace or seccomp refused)".into(),
+        ));
+    };
+    if obs.refusals.contains("background-process") {
+        // Its pipes may stay open as long as it lives: do not wait.
+        return Ok((obs, Vec::new(), Vec::new()));
+    }
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    Ok((obs, stdout, stderr))
+}
+
+fn pipe(flags: i32) -> Result<(RawFd, RawFd), Unobservable> {
+    let mut fds = [0; 2];
+    // SAFETY: a two-int array for pipe2.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } != 0 {
+        return Err(Unobservable("pipe failed".into()));
+    }
+    Ok((fds[0], fds[1]))
+}
+
+/// The tracer process: start the run, trace it, report, then trace what
+/// it left behind until that exits. Returns the tracer's exit code.
+fn trace(
+    program: &CString,
+    argv: &[CString],
+    own_exe: Option<&Path>,
+    out: RawFd,
+    err: RawFd,
+    report: RawFd,
+) -> i32 {
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let prog = filter();
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fork from the single-threaded tracer; the child calls only
+    // async-signal-safe functions, then execve or _exit.
+    let root = unsafe { libc::fork() };
+    if root < 0 {
+        return 1;
+    }
+    if root == 0 {
+        // SAFETY: the child's setup; every failure exits before the
+        // program runs, with CANNOT_TRACE.
+        unsafe {
+            libc::dup2(out, 1);
+            libc::dup2(err, 2);
+            if out > 2 {
+                libc::close(out);
+            }
+            if err > 2 {
+                libc::close(err);
+            }
+            if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
+                libc::_exit(CANNOT_TRACE);
+            }
+            libc::raise(libc::SIGSTOP);
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &fprog as *const libc::sock_fprog,
+                ) != 0
+            {
+                libc::_exit(CANNOT_TRACE);
+            }
+            libc::execv(program.as_ptr(), argv_ptrs.as_ptr());
+            libc::_exit(CANNOT_TRACE);
+        }
+    }
+    // SAFETY: the tracer's copies of the run's stdout and stderr.
+    unsafe {
+        libc::close(out);
+        libc::close(err);
+    }
+    let mut t = Tracer {
+        own_exe: own_exe.map(Path::to_path_buf),
+        obs: Observation::default(),
+        live: HashSet::from([root]),
+        started: HashSet::new(),
+        own: HashSet::new(),
+        root_execed: false,
+    };
+    let mut status = 0;
+    // SAFETY: waiting for our child's first stop.
+    let got = unsafe { libc::waitpid(root, &mut status, libc::__WALL) };
+    if got != root || !libc::WIFSTOPPED(status) {
+        return 1; // exited before its stop: could not be traced; no report
+    }
+    let options = libc::PTRACE_O_TRACESYSGOOD
+        | libc::PTRACE_O_TRACEFORK
+        | libc::PTRACE_O_TRACEVFORK
+        | libc::PTRACE_O_TRACECLONE
+        | libc::PTRACE_O_TRACEEXEC
+        | libc::PTRACE_O_TRACESECCOMP
+        | libc::PTRACE_O_EXITKILL;
+    // SAFETY: our stopped tracee.
+    unsafe {
+        libc::ptrace(libc::PTRACE_SETOPTIONS, root, 0, options);
+        libc::ptrace(libc::PTRACE_CONT, root, 0, 0);
+    }
+    t.started.insert(root);
+
+    let mut root_done: Option<Instant> = None;
+    let mut reported = false;
+    loop {
+        if let Some(at) = root_done {
+            if !reported && (t.live.is_empty() || at.elapsed() >= LINGER) {
+                if !t.live.is_empty() {
+                    t.obs.refusals.insert("background-process".into());
+                }
+                if !t.root_execed {
+                    return 1; // never ran the program: no report
+                }
+                let wire = t.obs.encode();
+                // SAFETY: the report pipe's write end.
+                let mut f = unsafe { std::fs::File::from_raw_fd(report) };
+                let _ = f.write_all(&wire);
+                drop(f);
+                reported = true;
+            }
+            if t.live.is_empty() {
+                return 0;
+            }
+        }
+        let flags = if root_done.is_some() && !reported {
+            libc::__WALL | libc::WNOHANG
+        } else {
+            libc::__WALL
+        };
+        // SAFETY: waiting for any tracee.
+        let pid = unsafe { libc::waitpid(-1, &mut status, flags) };
+        if pid == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        if pid < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            // No child left.
+            t.live.clear();
+            if root_done.is_none() {
+                root_done = Some(Instant::now());
+            }
+            continue;
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            t.live.remove(&pid);
+            if pid == root {
+                t.obs.code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+                t.obs.signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
+                if !t.root_execed && t.obs.code == Some(CANNOT_TRACE) {
+                    return 1;
+                }
+                root_done = Some(Instant::now());
+            }
+            continue;
+        }
+        if !libc::WIFSTOPPED(status) {
+            continue;
+        }
+        t.live.insert(pid);
+        let sig = libc::WSTOPSIG(status);
+        let event = (status >> 16) & 0xff;
+        let mut inject = 0;
+        if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_SECCOMP {
+            t.on_syscall(pid);
+        } else if sig == libc::SIGTRAP
+            && (event == libc::PTRACE_EVENT_FORK
+                || event == libc::PTRACE_EVENT_VFORK
+                || event == libc::PTRACE_EVENT_CLONE)
+        {
+            let mut child: libc::c_ulong = 0;
+            // SAFETY: reading the new tracee's pid from a stopped tracee.
+            unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut child) };
+            let child = child as libc::pid_t;
+            t.live.insert(child);
+            if t.own.contains(&pid) {
+                t.own.insert(child);
+            }
+        } else if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_EXEC {
+            let mut former: libc::c_ulong = 0;
+            // SAFETY: as above.
+            unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut former) };
+            let former = former as libc::pid_t;
+            if former != pid {
+                t.live.remove(&former);
+            }
+            if pid == root {
+                t.root_execed = true;
+            }
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            if exe.is_some() && exe.as_deref() == t.own_exe.as_deref() {
+                t.own.insert(pid);
+            } else {
+                t.own.remove(&pid);
+            }
+        } else if sig == libc::SIGSTOP && !t.started.contains(&pid) {
+            // A new tracee's first stop.
+            t.started.insert(pid);
+        } else if sig == (libc::SIGTRAP | 0x80) {
+            // A syscall stop we never ask for.
+        } else {
+            inject = sig;
+        }
+        // SAFETY: resuming a stopped tracee (with its signal, if any).
+        unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, inject) };
+    }
+}
+
+struct Tracer {
+    own_exe: Option<PathBuf>,
+    obs: Observation,
+    live: HashSet<libc::pid_t>,
+    started: HashSet<libc::pid_t>,
+    /// Processes running `own_exe` (gocache's own wrappers).
+    own: HashSet<libc::pid_t>,
+    root_execed: bool,
+}
+
+const READ: Access = Access {
+    read: true,
+    nofollow: false,
+    exec: false,
+    list: false,
+    write: false,
+};
+const NOFOLLOW: Access = Access {
+    nofollow: true,
+    ..READ_NONE
+};
+const EXEC: Access = Access {
+    exec: true,
+    ..READ_NONE
+};
+const LIST: Access = Access {
+    list: true,
+    ..READ_NONE
+};
+const WRITE: Access = Access {
+    write: true,
+    ..READ_NONE
+};
+const READ_NONE: Access = Access {
+    read: false,
+    nofollow: false,
+    exec: false,
+    list: false,
+    write: false,
+};
+
+const AT_FDCWD: i64 = -100;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_EMPTY_PATH: u64 = 0x1000;
+
+impl Tracer {
+    fn refuse(&mut self, pid: libc::pid_t, why: &str) {
+        if !self.own.contains(&pid) {
+            self.obs.refusals.insert(why.to_string());
+        }
+    }
+
+    fn on_syscall(&mut self, pid: libc::pid_t) {
+        let mut info = SyscallInfo::default();
+        // SAFETY: filling `info` from a tracee stopped at a seccomp event.
+        let n = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GET_SYSCALL_INFO,
+                pid,
+                std::mem::size_of::<SyscallInfo>(),
+                &mut info as *mut SyscallInfo,
+            )
+        };
+        if n <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP {
+            self.obs.refusals.insert("unreadable-syscall".into());
+            return;
+        }
+        if info.arch != AUDIT_ARCH_X86_64 || info.nr & X32_BIT != 0 {
+            self.obs.refusals.insert("32-bit-syscall".into());
+            return;
+        }
+        let a = info.args;
+        let cwd = None;
+        match info.nr {
+            nr::OPEN => self.path(pid, cwd, a[0], open_access(a[1])),
+            nr::CREAT
+            | nr::TRUNCATE
+            | nr::MKDIR
+            | nr::RMDIR
+            | nr::UNLINK
+            | nr::CHMOD
+            | nr::CHOWN
+            | nr::LCHOWN
+            | nr::UTIME
+            | nr::UTIMES
+            | nr::MKNOD => self.path(pid, cwd, a[0], WRITE),
+            nr::RENAME => {
+                self.path(pid, cwd, a[0], WRITE);
+                self.path(pid, cwd, a[1], WRITE);
+            }
+            nr::LINK => {
+                self.path(pid, cwd, a[0], NOFOLLOW);
+                self.path(pid, cwd, a[1], WRITE);
+            }
+            nr::SYMLINK => self.path(pid, cwd, a[1], WRITE),
+            nr::STAT | nr::ACCESS => self.path(pid, cwd, a[0], READ),
+            nr::LSTAT | nr::READLINK => self.path(pid, cwd, a[0], NOFOLLOW),
+            nr::EXECVE => self.path(pid, cwd, a[0], EXEC),
+            nr::OPENAT => self.path(pid, Some(a[0]), a[1], open_access(a[2])),
+            nr::OPENAT2 => {
+                // struct open_how: flags is its first u64.
+                let flags = read_mem(pid, a[2], 8)
+                    .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+                    .unwrap_or(0);
+                self.path(pid, Some(a[0]), a[1], open_access(flags))
+            }
+            nr::NEWFSTATAT => self.stat_at(pid, a[0], a[1], a[3]),
+            nr::STATX => self.stat_at(pid, a[0], a[1], a[2]),
+            nr::FACCESSAT => self.path(pid, Some(a[0]), a[1], READ),
+            nr::FACCESSAT2 => self.stat_at(pid, a[0], a[1], a[3]),
+            nr::READLINKAT => self.path(pid, Some(a[0]), a[1], NOFOLLOW),
+            nr::EXECVEAT => {
+                if a[4] & AT_EMPTY_PATH != 0 {
+                    self.fd(pid, a[0], EXEC)
+                } else {
+                    self.path(pid, Some(a[0]), a[1], EXEC)
+                }
+            }
+            nr::GETDENTS | nr::GETDENTS64 => self.fd(pid, a[0], LIST),
+            nr::MKDIRAT
+            | nr::MKNODAT
+            | nr::FCHOWNAT
+            | nr::FUTIMESAT
+            | nr::UNLINKAT
+            | nr::FCHMODAT
+            | nr::FCHMODAT2 => self.path(pid, Some(a[0]), a[1], WRITE),
+            nr::UTIMENSAT => {
+                if a[1] == 0 {
+                    self.fd(pid, a[0], WRITE)
+                } else {
+                    self.path(pid, Some(a[0]), a[1], WRITE)
+                }
+            }
+            nr::RENAMEAT | nr::RENAMEAT2 => {
+                self.path(pid, Some(a[0]), a[1], WRITE);
+                self.path(pid, Some(a[2]), a[3], WRITE);
+            }
+            nr::LINKAT => {
+                self.path(pid, Some(a[0]), a[1], NOFOLLOW);
+                self.path(pid, Some(a[2]), a[3], WRITE);
+            }
+            nr::SYMLINKAT => self.path(pid, Some(a[1]), a[2], WRITE),
+            nr::SOCKET => {
+                if a[0] as i32 != libc::AF_UNIX {
+                    self.refuse(pid, "network");
+                }
+            }
+            nr::CONNECT | nr::BIND => {
+                let family = read_mem(pid, a[1], 2)
+                    .map(|b| u16::from_ne_bytes([b[0], b[1]]) as i32)
+                    .unwrap_or(-1);
+                if family == libc::AF_UNIX {
+                    self.refuse(pid, "socket");
+                } else {
+                    self.refuse(pid, "network");
+                }
+            }
+            nr::OPEN_BY_HANDLE_AT => self.refuse(pid, "open-by-handle"),
+            nr::IO_URING_SETUP => self.refuse(pid, "io-uring"),
+            nr::CHROOT => self.refuse(pid, "chroot"),
+            _ => {
+                self.obs.refusals.insert("unexpected-syscall".into());
+            }
+        }
+    }
+
+    fn stat_at(&mut self, pid: libc::pid_t, dirfd: u64, path: u64, flags: u64) {
+        let access = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+            NOFOLLOW
+        } else {
+            READ
+        };
+        if flags & AT_EMPTY_PATH != 0 && read_cstr(pid, path).is_some_and(|p| p.is_empty()) {
+            // fstat of an open descriptor: its open was seen.
+            return;
+        }
+        self.path(pid, Some(dirfd), path, access);
+    }
+
+    /// Record the path at `addr` in `pid`'s memory, relative to `dirfd`
+    /// (`None`: the working directory).
+    fn path(&mut self, pid: libc::pid_t, dirfd: Option<u64>, addr: u64, access: Access) {
+        let Some(raw) = read_cstr(pid, addr) else {
+            // A bad pointer: the call fails with EFAULT and touches nothing.
+            return;
+        };
+        if raw.is_empty() {
+            return; // ENOENT, touches nothing
+        }
+        let raw = PathBuf::from(std::ffi::OsString::from_vec(raw));
+        let full = if raw.is_absolute() {
+            raw
+        } else {
+            let base = match dirfd.map(|d| d as i32 as i64) {
+                None | Some(AT_FDCWD) => std::fs::read_link(format!("/proc/{pid}/cwd")),
+                Some(fd) => std::fs::read_link(format!("/proc/{pid}/fd/{fd}")),
+            };
+            match base {
+                Ok(b) if b.is_absolute() => b.join(raw),
+                _ => {
+                    self.obs.refusals.insert("unresolved-path".into());
+                    return;
+                }
+            }
+        };
+        self.obs
+            .paths
+            .entry(normalize(&full))
+            .or_default()
+            .add(access);
+    }
+
+    /// Record the file open at descriptor `fd`.
+    fn fd(&mut self, pid: libc::pid_t, fd: u64, access: Access) {
+        match std::fs::read_link(format!("/proc/{pid}/fd/{}", fd as i32)) {
+            Ok(p) if p.is_absolute() => {
+                self.obs.paths.entry(p).or_default().add(access);
+            }
+            // A pipe, a socket, an anonymous inode: not a path.
+            Ok(_) => {}
+            Err(_) => {
+                self.obs.refusals.insert("unresolved-path".into());
+            }
+        }
+    }
+}
+
+/// What `open(2)`'s flags do to the file.
+fn open_access(flags: u64) -> Access {
+    let flags = flags as i32;
+    let mode = flags & libc::O_ACCMODE;
+    let nofollow = flags & libc::O_NOFOLLOW != 0;
+    let base = if nofollow { NOFOLLOW } else { READ };
+    if mode == libc::O_RDONLY && flags & (libc::O_CREAT | libc::O_TRUNC) == 0 {
+        return base;
+    }
+    if flags & libc::O_TRUNC != 0
+        || flags & (libc::O_CREAT | libc::O_EXCL) == libc::O_CREAT | libc::O_EXCL
+    {
+        return WRITE;
+    }
+    // Read-write, append, or create-if-missing: the old content may matter.
+    let mut a = base;
+    a.add(WRITE);
+    a
+}
+
+/// Bytes of the tracee's memory.
+fn read_mem(pid: libc::pid_t, addr: u64, len: usize) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: reading a stopped tracee's memory into our buffer.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    (n == len as isize).then_some(buf)
+}
+
+/// A NUL-terminated string of the tracee's, read a page at a time (a
+/// string may end just before an unmapped page).
+fn read_cstr(pid: libc::pid_t, addr: u64) -> Option<Vec<u8>> {
+    if addr == 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() <= libc::PATH_MAX as usize {
+        let in_page = 4096 - (at % 4096) as usize;
+        let chunk = read_mem(pid, at, in_page)?;
+        if let Some(end) = chunk.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..end]);
+            return Some(out);
+        }
+        out.extend_from_slice(&chunk);
+        at += in_page as u64;
+    }
+    None
+}

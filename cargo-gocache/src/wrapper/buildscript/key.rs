@@ -1,0 +1,482 @@
+//! The key of a build-script run: the pre-key (known before it runs) and
+//! the observed inputs of each manifest entry.
+//!
+//! # Pre-key
+//!
+//! | line | why |
+//! | --- | --- |
+//! | `salt gocache-build-script v1` | a format change must not meet old entries |
+//! | `gocache <version>` | the wrappers the run calls are this binary's |
+//! | `exe <sha256>` | the build script itself (compiled with stable paths, so the same in any checkout) |
+//! | `cwd <dir>` | its working directory (cargo's: the package), mapped |
+//! | `arg <arg>` | its arguments (cargo gives none), mapped |
+//! | `env NAME=VALUE` | **every** variable of its environment, sorted, machine directories mapped: a shell reads its whole environment without calling `getenv`, so "the variables the script asked for" would not do |
+//!
+//! Left out of the environment, and why:
+//! * `CARGO_MAKEFLAGS`, `MAKEFLAGS`, `MFLAGS`: cargo's jobserver, whose
+//!   descriptors or FIFO path change with every run; they say how many
+//!   jobs may run at once, not what is built.
+//! * `_`: the last command a shell ran, set by shells for their children.
+//! * `CARGO_GOCACHE_DEBUG`: debug output of gocache only.
+//! * `PWD` when it does not name the working directory: cargo passes on the
+//!   directory it was started in; shells and compilers ignore a `PWD` that
+//!   is not the working directory (one that is stays, mapped).
+//!
+//! Machine directories, mapped to stable names wherever they appear
+//! (`OUT_DIR`, the package, the target directory, the workspace, the cargo
+//! home, the store, this binary): the key then holds in a second checkout,
+//! a new target directory and on another machine. Where the run's output
+//! holds one of them, the entry pins their real values ([`Context::pins`]):
+//! it then hits after `cargo clean`, never in another checkout.
+//!
+//! # Inputs (the manifest entry)
+//!
+//! Every path the observer saw the run touch, with its state after the run:
+//! `r` (followed: `file <sha256>`, `dir`, `absent`), `l` (not followed:
+//! `link <target>`, or as `r`), `d` (a listing: the names and types of a
+//! directory's entries), `c` (`/proc/cpuinfo` without its clock lines). Not
+//! inputs: `OUT_DIR` (empty at the start, checked), the store, `/proc` and
+//! `/sys` (processes and resource counts, not the build's inputs; except
+//! `/proc/cpuinfo`), `/dev/null` and the like, a temporary file the run
+//! made and removed, the listing of a temporary directory itself.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::key::hash::{hash_bytes, hex, ActionId, KeyHasher};
+use crate::key::pathmap::TextMap;
+use crate::observe::Observation;
+use crate::wrapper::filememo::FileMemo;
+use crate::Store;
+
+const SALT: &str = "salt gocache-build-script v1";
+const MANIFEST_HEADER: &str = "gocache-build-script-manifest v1";
+/// Manifests keep at most this many observed sets (newest first).
+const MAX_ENTRIES: usize = 16;
+
+/// The run's directories and how they map.
+pub(super) struct Context {
+    pub(super) out_dir: PathBuf,
+    pub(super) cwd: PathBuf,
+    pub(super) store_root: PathBuf,
+    temp_dirs: Vec<PathBuf>,
+    /// Real directory ↔ stable token.
+    pub(super) map: TextMap,
+}
+
+impl Context {
+    /// `None` outside a build script (no `OUT_DIR` or package).
+    pub(super) fn from_env(store: &Store) -> Result<Option<Context>> {
+        let get = |n: &str| crate::env::var_os(n).map(PathBuf::from);
+        let (Some(out_dir), Some(pkg)) = (get("OUT_DIR"), get("CARGO_MANIFEST_DIR")) else {
+            return Ok(None);
+        };
+        if !out_dir.is_absolute() || !pkg.is_absolute() {
+            return Ok(None);
+        }
+        let name = format!(
+            "{}-{}",
+            crate::env::var("CARGO_PKG_NAME").unwrap_or_default(),
+            crate::env::var("CARGO_PKG_VERSION").unwrap_or_default()
+        );
+        let cwd = std::env::current_dir().context("the working directory")?;
+        let mut dirs: Vec<(PathBuf, String)> = vec![
+            (out_dir.clone(), format!("/gocache/out/{name}")),
+            (pkg.clone(), format!("/gocache/pkg/{name}")),
+            (store.root().to_path_buf(), "/gocache/store".into()),
+        ];
+        if let Some(t) = target_dir(&out_dir) {
+            dirs.push((t, "/gocache/target".into()));
+        }
+        if let Some(w) = get("CARGO_GOCACHE_WORKSPACE") {
+            dirs.push((w, "/gocache/workspace".into()));
+        }
+        if let Some(h) = get("CARGO_GOCACHE_CARGO_HOME") {
+            dirs.push((h, "/gocache/cargo-home".into()));
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            dirs.push((exe, "/gocache/bin/cargo-gocache".into()));
+        }
+        let mut map = TextMap::default();
+        for (real, token) in &dirs {
+            map.add(real, token);
+            if let Ok(canon) = fs::canonicalize(real) {
+                map.add(&canon, token);
+            }
+        }
+        let mut temp_dirs: Vec<PathBuf> = ["/tmp", "/var/tmp", "/dev/shm"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        if let Some(t) = get("TMPDIR").filter(|t| t.is_absolute()) {
+            temp_dirs.push(crate::observe::normalize(&t));
+        }
+        Ok(Some(Context {
+            out_dir: crate::observe::normalize(&out_dir),
+            cwd,
+            store_root: store.root().to_path_buf(),
+            temp_dirs,
+            map,
+        }))
+    }
+
+    /// The real value of every mapped directory, for an entry whose
+    /// output holds machine paths.
+    pub(super) fn pins(&self) -> Vec<(String, String)> {
+        self.map
+            .pairs
+            .iter()
+            .map(|(real, token)| (token.clone(), real.clone()))
+            .collect()
+    }
+
+    fn is_temp(&self, p: &Path) -> bool {
+        self.temp_dirs.iter().any(|t| p.starts_with(t))
+    }
+}
+
+/// The target directory holding `out_dir`: the nearest ancestor with
+/// cargo's `CACHEDIR.TAG`.
+fn target_dir(out_dir: &Path) -> Option<PathBuf> {
+    out_dir
+        .ancestors()
+        .skip(1)
+        .find(|d| d.join("CACHEDIR.TAG").is_file())
+        .map(Path::to_path_buf)
+}
+
+/// The pre-key (module docs).
+pub(super) fn pre_key(cx: &Context, real: &Path, args: &[OsString]) -> Result<KeyHasher> {
+    let mut h = KeyHasher::new("build-script");
+    h.line(SALT);
+    h.line(format!("gocache {}", env!("CARGO_PKG_VERSION")));
+    let exe =
+        crate::key::hash::hash_file(real).with_context(|| format!("reading {}", real.display()))?;
+    h.line(format!("exe {}", hex(&exe)));
+    h.line(format!("cwd {}", cx.map.map_path(&cx.cwd)));
+    for a in args {
+        h.line(format!("arg {}", cx.map.map(&a.to_string_lossy())));
+    }
+    let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    vars.sort();
+    for (k, v) in vars {
+        let k = k.to_string_lossy();
+        match k.as_ref() {
+            "CARGO_MAKEFLAGS" | "MAKEFLAGS" | "MFLAGS" | "_" | "CARGO_GOCACHE_DEBUG" => continue,
+            "PWD" if Path::new(&v) != cx.cwd => {
+                h.line("env PWD=(not the working directory)");
+                continue;
+            }
+            _ => {}
+        }
+        h.line(format!("env {k}={}", cx.map.map(&v.to_string_lossy())));
+    }
+    Ok(h)
+}
+
+/// The key of the stat memo of one pre-key's inputs.
+pub(super) fn memo_key(pre: &ActionId) -> ActionId {
+    let mut h = KeyHasher::new("build-script-memo");
+    h.line("gocache-build-script-memo v1");
+    h.line(format!("pre {pre}"));
+    h.id()
+}
+
+/// One observed input: (kind, mapped path) → state.
+pub(super) type Inputs = BTreeMap<(char, String), String>;
+
+/// One manifest entry: the inputs of a run and, if its output holds
+/// machine paths, the real directories it was made with.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct ManifestEntry {
+    pub(super) inputs: Inputs,
+    pub(super) pins: Vec<(String, String)>,
+}
+
+impl ManifestEntry {
+    /// Does every input still hold here?
+    pub(super) fn holds(&self, cx: &Context, memo: &mut FileMemo) -> bool {
+        for (token, real) in &self.pins {
+            if !cx.pins().iter().any(|(t, r)| t == token && r == real) {
+                return false;
+            }
+        }
+        self.inputs.iter().all(|((kind, mapped), state)| {
+            let path = cx.map.unmap_path(mapped);
+            state_of(*kind, &path, &cx.map, memo) == *state
+        })
+    }
+
+    /// The final key: the pre-key's ID and every input.
+    pub(super) fn final_key(&self, pre: &ActionId) -> KeyHasher {
+        let mut h = KeyHasher::new("build-script-final");
+        h.line("gocache-build-script-final v1");
+        h.line(format!("pre {pre}"));
+        for (token, real) in &self.pins {
+            h.line(format!("pin {token} {real}"));
+        }
+        for ((kind, path), state) in &self.inputs {
+            h.line(format!("in {kind} {state} {path}"));
+        }
+        h
+    }
+
+    fn render(&self, out: &mut String) {
+        out.push_str("entry\n");
+        for (token, real) in &self.pins {
+            out.push_str(&format!("pin {token}\t{real}\n"));
+        }
+        for ((kind, path), state) in &self.inputs {
+            out.push_str(&format!("in {kind}\t{state}\t{path}\n"));
+        }
+    }
+}
+
+pub(super) fn load_manifest(store: &Store, pre: &ActionId) -> Vec<ManifestEntry> {
+    let Some(text) = store
+        .get_bytes(&super::manifest_key(pre))
+        .and_then(|(_, b)| String::from_utf8(b).ok())
+    else {
+        return Vec::new();
+    };
+    parse_manifest(&text).unwrap_or_default()
+}
+
+fn parse_manifest(text: &str) -> Option<Vec<ManifestEntry>> {
+    let mut lines = text.lines();
+    if lines.next()? != MANIFEST_HEADER {
+        return None;
+    }
+    let mut out: Vec<ManifestEntry> = Vec::new();
+    for l in lines {
+        if l == "entry" {
+            out.push(ManifestEntry::default());
+            continue;
+        }
+        let cur = out.last_mut()?;
+        let (kind, rest) = l.split_once(' ')?;
+        match kind {
+            "pin" => {
+                let (t, r) = rest.split_once('\t')?;
+                cur.pins.push((t.into(), r.into()));
+            }
+            "in" => {
+                let mut f = rest.splitn(3, '\t');
+                let k = f.next()?.chars().next()?;
+                let state = f.next()?;
+                let path = f.next()?;
+                cur.inputs.insert((k, path.into()), state.into());
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+pub(super) fn save_manifest(store: &Store, pre: &ActionId, entry: ManifestEntry) -> Result<()> {
+    let mut all = load_manifest(store, pre);
+    all.retain(|e| *e != entry);
+    all.insert(0, entry);
+    all.truncate(MAX_ENTRIES);
+    let mut text = format!("{MANIFEST_HEADER}\n");
+    for e in &all {
+        e.render(&mut text);
+    }
+    store.put(&super::manifest_key(pre), text.as_bytes())?;
+    Ok(())
+}
+
+/// The state of `path` as input `kind` (module docs).
+pub(super) fn state_of(kind: char, path: &Path, map: &TextMap, memo: &mut FileMemo) -> String {
+    use std::io::ErrorKind;
+    let of_meta = |m: std::io::Result<fs::Metadata>, memo: &mut FileMemo| match m {
+        Err(e) if e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
+            "absent".to_string()
+        }
+        Err(_) => "error".to_string(),
+        Ok(m) if m.is_dir() => "dir".to_string(),
+        Ok(m) if m.is_file() => match memo.hash(path) {
+            Some(h) => format!("file {h}"),
+            None => "unreadable".to_string(),
+        },
+        Ok(m) if m.file_type().is_symlink() => "dangling".to_string(),
+        Ok(_) => "special".to_string(),
+    };
+    match kind {
+        'r' => of_meta(fs::metadata(path), memo),
+        'l' => match fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => match fs::read_link(path) {
+                Ok(t) => format!("link {}", map.map_path(&t)),
+                Err(_) => "error".to_string(),
+            },
+            other => of_meta(other, memo),
+        },
+        'd' => match fs::read_dir(path) {
+            Ok(rd) => {
+                let mut names: Vec<String> = rd
+                    .filter_map(|e| e.ok())
+                    .map(|e| {
+                        let t = match e.file_type() {
+                            Ok(t) if t.is_dir() => 'd',
+                            Ok(t) if t.is_symlink() => 'l',
+                            Ok(t) if t.is_file() => 'f',
+                            _ => 'o',
+                        };
+                        format!("{t} {}", e.file_name().to_string_lossy())
+                    })
+                    .collect();
+                names.sort();
+                format!("list {}", hex(&hash_bytes(names.join("\n").as_bytes())))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => "absent".to_string(),
+            Err(_) => "error".to_string(),
+        },
+        'c' => match fs::read_to_string(path) {
+            // The CPU's identity and features, without the lines that
+            // change by the second (`cpu MHz`, `bogomips`).
+            Ok(text) => {
+                let kept: Vec<&str> = text
+                    .lines()
+                    .filter(|l| {
+                        let k = l.split(':').next().unwrap_or("").trim();
+                        !matches!(k, "cpu MHz" | "bogomips" | "BogoMIPS")
+                    })
+                    .collect();
+                format!("cpu {}", hex(&hash_bytes(kept.join("\n").as_bytes())))
+            }
+            Err(_) => "error".to_string(),
+        },
+        _ => "unknown".to_string(),
+    }
+}
+
+/// The allowed device files: no input, whatever is read from them.
+const QUIET_DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/stdin",
+    "/dev/stdout",
+    "/dev/stderr",
+];
+
+/// The run's inputs, or the reason it cannot be cached.
+pub(super) fn inputs(
+    cx: &Context,
+    obs: &Observation,
+    memo: &mut FileMemo,
+) -> Result<Inputs, String> {
+    let mut inputs = Inputs::new();
+    let out_parent = cx.out_dir.parent().map(Path::to_path_buf);
+    for (path, access) in &obs.paths {
+        if path.starts_with(&cx.out_dir) || Some(path) == out_parent.as_ref() {
+            continue; // outputs; empty at the start
+        }
+        if path.starts_with(&cx.store_root) {
+            continue; // the store: content-addressed, not an input
+        }
+        if path == Path::new("/proc/cpuinfo") {
+            let mapped = path.display().to_string();
+            inputs.insert(('c', mapped), state_of('c', path, &cx.map, memo));
+            continue;
+        }
+        if path.starts_with("/proc") || path.starts_with("/sys") {
+            continue;
+        }
+        if path.starts_with("/dev") && !path.starts_with("/dev/shm") {
+            if QUIET_DEVICES.iter().any(|d| path == Path::new(d))
+                || path.starts_with("/dev/fd")
+                || path == Path::new("/dev")
+            {
+                continue;
+            }
+            return Err(
+                if path.starts_with("/dev/tty") || path.starts_with("/dev/pts") {
+                    "terminal".into()
+                } else {
+                    "device".into()
+                },
+            );
+        }
+        if access.write {
+            if cx.is_temp(path) {
+                if fs::symlink_metadata(path).is_ok() {
+                    return Err("temp-file-left".into());
+                }
+                continue;
+            }
+            return Err("writes-outside-out-dir".into());
+        }
+        if cx.is_temp(path) && access.list && cx.temp_dirs.iter().any(|t| t == path) {
+            continue;
+        }
+        let mapped = cx.map.map_path(path);
+        if mapped.contains(['\t', '\n']) {
+            return Err("odd-file-name".into());
+        }
+        let mut add = |kind: char| -> Result<(), String> {
+            let state = state_of(kind, path, &cx.map, memo);
+            match state.as_str() {
+                "special" => return Err("special-file".into()),
+                "unreadable" | "error" => return Err("unreadable-input".into()),
+                _ => {}
+            }
+            inputs.insert((kind, mapped.clone()), state);
+            Ok(())
+        };
+        if access.read || access.exec {
+            add('r')?;
+        }
+        if access.nofollow {
+            add('l')?;
+        }
+        if access.list {
+            add('d')?;
+        }
+    }
+    Ok(inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_round_trip_and_reject_damage() {
+        let mut e = ManifestEntry::default();
+        e.inputs.insert(
+            ('r', "/gocache/pkg/a-1/src/a c.c".into()),
+            "file 00ff".into(),
+        );
+        e.inputs
+            .insert(('d', "/usr/include".into()), "list 12".into());
+        e.pins.push(("/gocache/out/a-1".into(), "/t/out".into()));
+        let mut text = format!("{MANIFEST_HEADER}\n");
+        e.render(&mut text);
+        assert_eq!(parse_manifest(&text), Some(vec![e.clone()]));
+        assert_eq!(parse_manifest("garbage"), None);
+        assert_eq!(
+            parse_manifest(&format!("{MANIFEST_HEADER}\nin r\tx\n")),
+            None
+        );
+    }
+
+    #[test]
+    fn every_input_is_in_the_final_key() {
+        let pre = ActionId([1; 32]);
+        let mut a = ManifestEntry::default();
+        a.inputs.insert(('r', "/x".into()), "file 01".into());
+        let mut b = a.clone();
+        b.inputs.insert(('r', "/x".into()), "absent".into());
+        assert_ne!(a.final_key(&pre).id(), b.final_key(&pre).id());
+        let mut c = a.clone();
+        c.pins.push(("/gocache/out/a-1".into(), "/t".into()));
+        assert_ne!(a.final_key(&pre).id(), c.final_key(&pre).id());
+    }
+}
