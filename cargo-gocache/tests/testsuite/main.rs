@@ -7,6 +7,7 @@
 
 mod archiver;
 mod asm;
+mod build_scripts;
 mod buildid;
 mod ci_explain;
 mod cmake;

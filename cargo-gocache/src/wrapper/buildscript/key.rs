@@ -64,6 +64,8 @@ pub(super) struct Context {
     pub(super) cwd: PathBuf,
     pub(super) store_root: PathBuf,
     temp_dirs: Vec<PathBuf>,
+    /// The package, `OUT_DIR`, the target directory, the workspace.
+    build_dirs: Vec<PathBuf>,
     /// Real directory ↔ stable token.
     pub(super) map: TextMap,
 }
@@ -115,7 +117,13 @@ impl Context {
         if let Some(t) = get("TMPDIR").filter(|t| t.is_absolute()) {
             temp_dirs.push(crate::observe::normalize(&t));
         }
+        let build_dirs = dirs
+            .iter()
+            .filter(|(_, token)| !token.starts_with("/gocache/bin"))
+            .map(|(real, _)| crate::observe::normalize(real))
+            .collect();
         Ok(Some(Context {
+            build_dirs,
             out_dir: crate::observe::normalize(&out_dir),
             cwd,
             store_root: store.root().to_path_buf(),
@@ -134,8 +142,11 @@ impl Context {
             .collect()
     }
 
+    /// Under a temporary directory, and not under a directory of the
+    /// build (a project checked out under `/tmp` is not temporary).
     fn is_temp(&self, p: &Path) -> bool {
         self.temp_dirs.iter().any(|t| p.starts_with(t))
+            && !self.build_dirs.iter().any(|d| p.starts_with(d))
     }
 }
 
