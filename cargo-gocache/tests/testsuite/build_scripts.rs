@@ -385,10 +385,8 @@ fn dep_metadata_that_changes() {
         write(
             &ws,
             "knob/build.rs",
-            &format!(
-                "fn main() {{ let v = std::fs::read_to_string(\"value.txt\").unwrap(); \
-                 println!(\"cargo:value={{}}\", v.trim()); }}\n"
-            ),
+            "fn main() { let v = std::fs::read_to_string(\"value.txt\").unwrap(); \
+             println!(\"cargo:value={}\", v.trim()); }\n",
         );
         write(&ws, "knob/value.txt", value);
     };
