@@ -34,6 +34,22 @@ pub fn run(store: &Store, pattern: Option<&str>) -> Result<()> {
         let (Outcome::Miss, Some(action)) = (&e.outcome, e.action) else {
             continue;
         };
+        if e.build_script {
+            // A build script's run: its own record of what changed.
+            if pattern.is_some_and(|p| !e.source.contains(p)) {
+                continue;
+            }
+            shown += 1;
+            println!("miss: {} (run, then stored)", e.source);
+            let why = store
+                .get_bytes(&crate::stats::explain::build_script_key(&action))
+                .and_then(|(_, b)| String::from_utf8(b).ok());
+            match why {
+                Some(text) => text.lines().for_each(|l| println!("    {l}")),
+                None => println!("    no record of why"),
+            }
+            continue;
+        }
         let x = explain(store, &action);
         let object = x.object.clone().unwrap_or_else(|| e.source.clone());
         if let Some(p) = pattern {

@@ -84,3 +84,13 @@ pub fn history(store: &Store, object: &str) -> Vec<ActionId> {
 pub fn record_object(record: &str) -> Option<&str> {
     record.lines().next()?.strip_prefix(OBJECT_PREFIX)
 }
+
+/// Where the explanation of a build-script run's miss is kept (the lines
+/// `wrapper::buildscript` wrote: the observed inputs or the environment
+/// lines that changed), by the final key of the run it stored.
+pub fn build_script_key(final_id: &ActionId) -> ActionId {
+    let mut h = crate::KeyHasher::new("build-script-explain");
+    h.line("gocache-build-script-explain v1");
+    h.line(format!("final {final_id}"));
+    h.id()
+}

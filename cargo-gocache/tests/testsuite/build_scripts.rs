@@ -469,3 +469,56 @@ fn a_second_checkout_restores_a_path_free_run() {
     assert_eq!(b_out, a);
     assert_eq!(scripts(&r), (1, 0, String::new()), "{}", r.stderr());
 }
+
+/// `explain` names the undeclared input whose change made the run miss.
+#[test]
+fn explain_names_the_input_that_changed() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(
+        d.path(),
+        "let v = std::fs::read_to_string(\"data.txt\").unwrap();",
+        "",
+    );
+    write(&ws, "data.txt", "one");
+    let target = d.path().join("t");
+    gocache_build(&store, &ws, &target, &[]);
+    write(&ws, "data.txt", "two");
+    gocache_build(&store, &ws, &target, &[]);
+    let r = run(gocache(&store)
+        .args(["gocache", "explain"])
+        .current_dir(&ws))
+    .success();
+    let out = r.stdout();
+    assert!(out.contains("bs 0.1.0 (build script)"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("/gocache/pkg/bs-0.1.0/data.txt: file ") && l.contains(" -> file ")),
+        "{out}"
+    );
+}
+
+/// `--verify` runs a script whose cached run it would replay and compares:
+/// a script writing random bytes into `OUT_DIR` is named, and the run fails.
+#[test]
+fn verify_names_a_script_whose_output_is_not_a_function_of_its_inputs() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(
+        d.path(),
+        "let mut b = [0u8; 16]; use std::io::Read; \
+         std::fs::File::open(\"/dev/urandom\").unwrap().read_exact(&mut b).unwrap(); \
+         let v = format!(\"{b:?}\");",
+        "",
+    );
+    let target = d.path().join("t");
+    gocache_build(&store, &ws, &target, &[]);
+    let _ = fs::remove_dir_all(&target);
+    let r = run(gocache(&store)
+        .args(["gocache", "--verify", "build"])
+        .current_dir(&ws)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_GOCACHE_BUILD_SCRIPTS", "cache"));
+    r.assert_failure();
+    r.stderr_contains("nondeterministic: bs 0.1.0 (build script)");
+}

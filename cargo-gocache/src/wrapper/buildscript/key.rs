@@ -17,7 +17,11 @@
 //!   descriptors or FIFO path change with every run; they say how many
 //!   jobs may run at once, not what is built.
 //! * `_`: the last command a shell ran, set by shells for their children.
-//! * `CARGO_GOCACHE_DEBUG`: debug output of gocache only.
+//! * `CARGO_GOCACHE_DEBUG`, `CARGO_GOCACHE_VERIFY`, and the settings of
+//!   the store's upkeep and its remote (`CARGO_GOCACHE_MAX_SIZE`, `_MAX_AGE`,
+//!   `_REMOTE*`): debug output, checking, where results are kept; none
+//!   changes what a compile or a run produces. (`_TIME_MACROS` does, and
+//!   stays.)
 //! * `PWD` when it does not name the working directory: cargo passes on the
 //!   directory it was started in; shells and compilers ignore a `PWD` that
 //!   is not the working directory (one that is stays, mapped).
@@ -177,7 +181,11 @@ pub(super) fn pre_key(cx: &Context, real: &Path, args: &[OsString]) -> Result<Ke
     for (k, v) in vars {
         let k = k.to_string_lossy();
         match k.as_ref() {
-            "CARGO_MAKEFLAGS" | "MAKEFLAGS" | "MFLAGS" | "_" | "CARGO_GOCACHE_DEBUG" => continue,
+            "CARGO_MAKEFLAGS" | "MAKEFLAGS" | "MFLAGS" | "_" | "CARGO_GOCACHE_DEBUG"
+            | "CARGO_GOCACHE_VERIFY" | "CARGO_GOCACHE_MAX_SIZE" | "CARGO_GOCACHE_MAX_AGE" => {
+                continue
+            }
+            k if k.starts_with("CARGO_GOCACHE_REMOTE") => continue,
             "PWD" if Path::new(&v) != cx.cwd => {
                 h.line("env PWD=(not the working directory)");
                 continue;
@@ -299,6 +307,68 @@ pub(super) fn save_manifest(store: &Store, pre: &ActionId, entry: ManifestEntry)
     }
     store.put(&super::manifest_key(pre), text.as_bytes())?;
     Ok(())
+}
+
+/// Why a lookup of `pre` found nothing, for `explain`: the inputs that
+/// changed since the nearest run in the manifest, or the pre-key lines that
+/// changed since this package's last stored run (`history`), or that this
+/// is the first.
+pub(super) fn why_missed(
+    cx: &Context,
+    manifest: &[ManifestEntry],
+    pre: &KeyHasher,
+    history: Option<&str>,
+    memo: &mut FileMemo,
+) -> Vec<String> {
+    let short = |s: &str| match s.split_once(' ') {
+        Some((k, h)) if h.len() == 64 => format!("{k} {}", &h[..12]),
+        _ => s.to_string(),
+    };
+    let nearest = manifest
+        .iter()
+        .filter(|e| e.pins.iter().all(|p| cx.pins().contains(p)))
+        .map(|e| {
+            let changed: Vec<String> = e
+                .inputs
+                .iter()
+                .filter_map(|((kind, mapped), old)| {
+                    let new = state_of(*kind, &cx.map.unmap_path(mapped), &cx.map, memo);
+                    (new != *old).then(|| format!("{mapped}: {} -> {}", short(old), short(&new)))
+                })
+                .collect();
+            changed
+        })
+        .min_by_key(Vec::len);
+    if let Some(changed) = nearest.filter(|c| !c.is_empty()) {
+        return changed;
+    }
+    if !manifest.is_empty() {
+        return vec!["its output was missing or damaged in the store".into()];
+    }
+    let Some(old) = history else {
+        return vec!["first run of this build script (nothing earlier in the cache)".into()];
+    };
+    let old: std::collections::BTreeSet<&str> = old.lines().collect();
+    let new: std::collections::BTreeSet<&str> = pre.lines().iter().map(String::as_str).collect();
+    let mut out: Vec<String> = old
+        .difference(&new)
+        .map(|l| format!("was: {l}"))
+        .chain(new.difference(&old).map(|l| format!("now: {l}")))
+        .collect();
+    if out.is_empty() {
+        out.push("same inputs as an earlier run, whose entry is gone".into());
+    }
+    out
+}
+
+/// Where the pre-key lines of this package's last stored run are kept.
+pub(super) fn history_key() -> ActionId {
+    let mut h = KeyHasher::new("build-script-history");
+    h.line("gocache-build-script-history v1");
+    for v in ["CARGO_PKG_NAME", "CARGO_PKG_VERSION", "TARGET", "PROFILE"] {
+        h.line(format!("{v} {}", crate::env::var(v).unwrap_or_default()));
+    }
+    h.id()
 }
 
 /// The state of `path` as input `kind` (module docs).

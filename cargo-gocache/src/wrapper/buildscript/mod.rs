@@ -226,6 +226,13 @@ fn cached(
         }
     }
     let _ = memo.save_if_changed(store, &memo_key);
+    let verify = crate::settings::bool_var("CARGO_GOCACHE_VERIFY");
+    let mut verify_against = None;
+    if let (true, Some((final_id, _, bytes))) = (verify, &found) {
+        // `--verify`: run it anyway, then compare with what a hit gives.
+        verify_against = Some((*final_id, bytes.clone()));
+        found = None;
+    }
     if let Some((final_id, entry, bytes)) = found {
         let started = Instant::now();
         match outdir::Record::parse(&bytes).and_then(|mut r| r.restore(store, &cx).map(|()| r)) {
@@ -247,6 +254,14 @@ fn cached(
         }
     }
 
+    let why = if verify_against.is_some() {
+        Vec::new()
+    } else {
+        let history = store
+            .get_bytes(&key::history_key())
+            .and_then(|(_, b)| String::from_utf8(b).ok());
+        key::why_missed(&cx, &manifest, &pre, history.as_deref(), &mut memo)
+    };
     // A miss: run under the observer.
     let start = SystemTime::now();
     let started = Instant::now();
@@ -335,9 +350,42 @@ fn cached(
         },
     };
     let final_id = entry.final_key(&pre_id).id();
+    if let Some((cached_id, cached)) = &verify_against {
+        // The same inputs must give the same record; anything else is a
+        // script whose output the observer cannot explain.
+        let fresh = record.render();
+        if *cached_id != final_id || cached.as_slice() != fresh.as_bytes() {
+            let at = cached
+                .iter()
+                .zip(fresh.as_bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(cached.len().min(fresh.len()));
+            let line = String::from_utf8_lossy(&fresh.as_bytes()[..at])
+                .lines()
+                .count()
+                .max(1);
+            eprintln!(
+                "gocache: error: --verify: {} gave another result than its cached run \
+                 (first difference on line {line} of the run's record: an OUT_DIR file, \
+                 stdout or stderr)",
+                describe()
+            );
+            let mut e = Event::build_script(Outcome::Nondeterministic(at as u64), describe());
+            e.action = Some(final_id);
+            stats::record(store, &e);
+            return Ok(0);
+        }
+    }
     store
         .put(&final_id, record.render().as_bytes())
         .context("storing the build script's run")?;
+    let _ = store.put(&key::history_key(), pre.lines().join("\n").as_bytes());
+    if !why.is_empty() {
+        let _ = store.put(
+            &crate::stats::explain::build_script_key(&final_id),
+            why.join("\n").as_bytes(),
+        );
+    }
     key::save_manifest(store, &pre_id, entry).context("storing the build script's manifest")?;
     let _ = memo.save_if_changed(store, &memo_key);
     let mut e = Event::build_script(Outcome::Miss, describe());
