@@ -90,6 +90,7 @@ impl Record {
             return Err("odd-file-name".into());
         };
         let needles: Vec<&str> = cx.map.pairs.iter().map(|(r, _)| r.as_str()).collect();
+        let needle_bytes: Vec<&[u8]> = needles.iter().map(|n| n.as_bytes()).collect();
         let mut rec = Record {
             secs,
             stdout: cx.map.map(out),
@@ -138,7 +139,7 @@ impl Record {
                 } else if m.is_file() {
                     let bytes = fs::read(&p).map_err(|_| "unreadable-input".to_string())?;
                     if !rec.holds_machine_paths
-                        && needles.iter().any(|n| contains(&bytes, n.as_bytes()))
+                        && contains_any(&bytes, &needle_bytes)
                     {
                         rec.holds_machine_paths = true;
                     }
@@ -318,26 +319,23 @@ fn item_path(i: &Item) -> &str {
     }
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return needle.is_empty();
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while let Some(p) = hay[i..=hay.len() - needle.len()]
-        .iter()
-        .position(|&b| b == first)
-    {
-        let at = i + p;
-        if &hay[at..at + needle.len()] == needle {
-            return true;
-        }
-        i = at + 1;
-        if i > hay.len() - needle.len() {
-            break;
+/// Does `hay` hold any of `needles`? One pass over `hay`: at each byte
+/// that starts some needle, the needles starting with it are compared (the
+/// needles here are a dozen paths, or a few hundred clock strings that
+/// start with a digit or a month's capital).
+fn contains_any(hay: &[u8], needles: &[&[u8]]) -> bool {
+    let mut by_first: [Vec<&[u8]>; 256] = std::array::from_fn(|_| Vec::new());
+    for n in needles {
+        match n.first() {
+            Some(&b) => by_first[b as usize].push(n),
+            None => return true,
         }
     }
-    false
+    hay.iter().enumerate().any(|(i, &b)| {
+        by_first[b as usize]
+            .iter()
+            .any(|n| hay[i..].starts_with(n))
+    })
 }
 
 /// Does the run's output hold the time it ran? Its `OUT_DIR` files and
@@ -389,7 +387,8 @@ pub(super) fn embeds_clock(
     }
     needles.sort();
     needles.dedup();
-    let found = |bytes: &[u8]| needles.iter().any(|n| contains(bytes, n));
+    let needles: Vec<&[u8]> = needles.iter().map(Vec::as_slice).collect();
+    let found = |bytes: &[u8]| contains_any(bytes, &needles);
     if found(stdout) {
         return true;
     }
@@ -425,6 +424,10 @@ fn broken_down(t: i64, utc: bool) -> Option<libc::tm> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        contains_any(hay, &[needle])
+    }
 
     #[test]
     fn finds_a_needle_anywhere() {
