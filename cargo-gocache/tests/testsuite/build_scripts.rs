@@ -522,3 +522,46 @@ fn verify_names_a_script_whose_output_is_not_a_function_of_its_inputs() {
     r.assert_failure();
     r.stderr_contains("nondeterministic: bs 0.1.0 (build script)");
 }
+
+/// The launcher is `cargo-gocache` itself, hard-linked in place of the
+/// build script: recompiling the script, under `cargo gocache` or plain
+/// cargo, must replace the link, never write through it into the binary.
+#[test]
+fn recompiling_a_build_script_never_writes_into_cargo_gocache() {
+    let bin_bytes = || fs::read(crate::support::bin()).unwrap();
+    let before = bin_bytes();
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(d.path(), "let v = String::from(\"one\");", "");
+    let target = d.path().join("t");
+    let (_, out) = gocache_build(&store, &ws, &target, &[]);
+    assert_eq!(out, "one");
+    // Plain cargo over the same target directory, the script edited.
+    let build_rs = fs::read_to_string(ws.join("build.rs")).unwrap();
+    write(&ws, "build.rs", &build_rs.replace("\"one\"", "\"two\""));
+    run(cargo()
+        .args(["build"])
+        .current_dir(&ws)
+        .env("CARGO_TARGET_DIR", &target))
+    .success();
+    let out = run(&mut Command::new(target.join("debug/bs")))
+        .success()
+        .stdout();
+    assert_eq!(out, "two");
+    // And under cargo gocache again, without removing the target.
+    write(&ws, "build.rs", &build_rs.replace("\"one\"", "\"three\""));
+    let mut cmd = gocache(&store);
+    cmd.args(["gocache", "build"])
+        .current_dir(&ws)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_GOCACHE_BUILD_SCRIPTS", "cache");
+    run(&mut cmd).success();
+    let out = run(&mut Command::new(target.join("debug/bs")))
+        .success()
+        .stdout();
+    assert_eq!(out, "three");
+    assert!(
+        bin_bytes() == before,
+        "cargo-gocache was written through a launcher"
+    );
+}

@@ -181,10 +181,14 @@ pub(super) fn pre_key(cx: &Context, real: &Path, args: &[OsString]) -> Result<Ke
     for (k, v) in vars {
         let k = k.to_string_lossy();
         match k.as_ref() {
-            "CARGO_MAKEFLAGS" | "MAKEFLAGS" | "MFLAGS" | "_" | "CARGO_GOCACHE_DEBUG"
-            | "CARGO_GOCACHE_VERIFY" | "CARGO_GOCACHE_MAX_SIZE" | "CARGO_GOCACHE_MAX_AGE" => {
-                continue
-            }
+            "CARGO_MAKEFLAGS"
+            | "MAKEFLAGS"
+            | "MFLAGS"
+            | "_"
+            | "CARGO_GOCACHE_DEBUG"
+            | "CARGO_GOCACHE_VERIFY"
+            | "CARGO_GOCACHE_MAX_SIZE"
+            | "CARGO_GOCACHE_MAX_AGE" => continue,
             k if k.starts_with("CARGO_GOCACHE_REMOTE") => continue,
             "PWD" if Path::new(&v) != cx.cwd => {
                 h.line("env PWD=(not the working directory)");

@@ -113,6 +113,34 @@ pub fn install_launcher(exe: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Before a build script's compile: remove a launcher left at `exe` by an
+/// earlier build, so that rustc's linker never writes through the hard
+/// link into `cargo-gocache` itself (linkers unlink their output first,
+/// but the compile must not depend on that), and put the real script back
+/// out of the way.
+pub fn remove_launcher(exe: &Path) {
+    // The real script beside it: whichever cargo-gocache made it.
+    if let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) {
+        let real = dir.join(format!("{REAL_PREFIX}{}", name.to_string_lossy()));
+        if real.exists() {
+            let _ = fs::remove_file(exe);
+            let _ = fs::remove_file(real);
+            return;
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(own) = std::env::current_exe().and_then(fs::metadata) else {
+            return;
+        };
+        // A hard link to this binary, or a symbolic link to it.
+        if fs::metadata(exe).is_ok_and(|m| m.dev() == own.dev() && m.ino() == own.ino()) {
+            let _ = fs::remove_file(exe);
+        }
+    }
+}
+
 /// Is this process a launcher, started by cargo as a build script
 /// (`argv0` is `.../build-script-build`, or rustc's name for it, with the
 /// real script beside it)? Returns the real script.

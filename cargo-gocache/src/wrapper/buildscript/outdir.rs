@@ -138,9 +138,7 @@ impl Record {
                     stack.push(p);
                 } else if m.is_file() {
                     let bytes = fs::read(&p).map_err(|_| "unreadable-input".to_string())?;
-                    if !rec.holds_machine_paths
-                        && contains_any(&bytes, &needle_bytes)
-                    {
+                    if !rec.holds_machine_paths && contains_any(&bytes, &needle_bytes) {
                         rec.holds_machine_paths = true;
                     }
                     let id = store
@@ -331,11 +329,9 @@ fn contains_any(hay: &[u8], needles: &[&[u8]]) -> bool {
             None => return true,
         }
     }
-    hay.iter().enumerate().any(|(i, &b)| {
-        by_first[b as usize]
-            .iter()
-            .any(|n| hay[i..].starts_with(n))
-    })
+    hay.iter()
+        .enumerate()
+        .any(|(i, &b)| by_first[b as usize].iter().any(|n| hay[i..].starts_with(n)))
 }
 
 /// Does the run's output hold the time it ran? Its `OUT_DIR` files and

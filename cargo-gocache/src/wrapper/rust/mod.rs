@@ -178,6 +178,9 @@ pub fn run(argv: Vec<OsString>) -> i32 {
                     &Event::rust(Outcome::Uncacheable(reason.into()), crate_hint(args)),
                 );
             }
+            if let Some(exe) = build_script_output(args) {
+                super::buildscript::remove_launcher(&exe);
+            }
             // A build script compiled uncached (incremental, in a path
             // package's dev profile) still gets its launcher.
             if let Some(exe) = build_script_output(args).filter(|_| super::buildscript::enabled()) {
@@ -197,6 +200,13 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         }
         Parse::Compile(c) => *c,
     };
+    if compile.is_build_script() {
+        super::buildscript::remove_launcher(
+            &compile
+                .out_dir
+                .join(format!("{}{}", compile.crate_name, compile.extra_filename)),
+        );
+    }
     let store = match Store::from_env() {
         Ok(Some(store)) => store,
         Ok(None) => return pass_through(&rustc, args),

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Whole-build caches side by side (issue 24): plain cargo cold, then
+# gocache (build-scripts = "cache", with and without time-macros = "pin"),
+# mbx and kache, each with its own empty store: cold, warm after `cargo
+# clean` (the target directory removed), and in a second checkout at
+# another path (medians of ROUNDS). Installs mbx (`cargo install mbx
+# --locked`) and kache (`cargo install kache`) when missing.
+#
+#   bash scripts/bench-build-scripts.sh [--corpus] [--rounds N] [--tools "gocache gocache-pin mbx kache"]
+#
+# Workload: examples/mixed-sys (default), or tests/corpus (--corpus: openssl,
+# jemalloc, libz-ng, ring, libgit2, mimalloc, cxx; about 6 minutes per cold
+# build on 2 cores). Release profile. Figures are wall seconds; the machine
+# is shared, so read ratios from one run, never figures across runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+rounds=3
+workload=examples/mixed-sys
+tools="gocache gocache-pin mbx kache"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--corpus) workload=tests/corpus ;;
+	--rounds) rounds=$2; shift ;;
+	--tools) tools=$2; shift ;;
+	*) echo "unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET RUSTC_WRAPPER CC CXX CARGO_GOCACHE_DIR
+for t in $tools; do
+	case $t in
+	mbx) command -v mbx >/dev/null || cargo install mbx --locked ;;
+	kache) command -v kache >/dev/null || cargo install kache ;;
+	esac
+done
+cargo build -q --release -p cargo-gocache
+gocache="$repo/target/release/cargo-gocache"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$workload" "$work/a"
+cp -r "$workload" "$work/b"
+rm -rf "$work/a/target" "$work/b/target"
+bin=$(sed -n 's/^name = "\(.*\)"/\1/p' "$work/a/Cargo.toml" | head -1)
+
+now() { date +%s.%N; }
+# build TOOL DIR: one release build of DIR with TOOL and its store; prints seconds.
+build() {
+	local tool=$1 dir=$2 s e
+	rm -rf "$dir/target"
+	s=$(now)
+	case $tool in
+	plain) (cd "$dir" && cargo build -q --release) ;;
+	gocache) (cd "$dir" && CARGO_GOCACHE_DIR="$work/store-gocache" CARGO_GOCACHE_BUILD_SCRIPTS=cache \
+		"$gocache" gocache build -q --release) 2>"$work/last.log" ;;
+	gocache-pin) (cd "$dir" && CARGO_GOCACHE_DIR="$work/store-gocache-pin" CARGO_GOCACHE_BUILD_SCRIPTS=cache \
+		CARGO_GOCACHE_TIME_MACROS=pin "$gocache" gocache build -q --release) 2>"$work/last.log" ;;
+	mbx) (cd "$dir" && MBX_CACHE_DIR="$work/store-mbx" MBX_DISPLAY=plain CARGO_TARGET_DIR="$dir/target" \
+		mbx build -q --release) >"$work/last.log" 2>&1 ;;
+	kache) (cd "$dir" && KACHE_CACHE_DIR="$work/store-kache" RUSTC_WRAPPER=kache \
+		cargo build -q --release) >"$work/last.log" 2>&1 ;;
+	esac
+	e=$(now)
+	# The binary must run and print the same as plain cargo's.
+	"$dir/target/release/$bin" >"$work/out-$tool" 2>&1 || true
+	echo "$e - $s" | bc
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+plain=$(build plain "$work/a")
+cp "$work/out-plain" "$work/out-reference"
+printf '%-12s %9s %9s %9s  %s\n' tool cold warm second "same output, last summary"
+printf '%-12s %9.2f %9s %9s\n' "plain cargo" "$plain" - -
+for t in $tools; do
+	cold=$(build "$t" "$work/a")
+	warm=$(for _ in $(seq "$rounds"); do build "$t" "$work/a"; done | median)
+	second=$(for _ in $(seq "$rounds"); do build "$t" "$work/b"; done | median)
+	same=$(cmp -s "$work/out-$t" "$work/out-reference" && echo yes || echo NO)
+	summary=$(grep -h 'gocache: ' "$work/last.log" 2>/dev/null | tail -1 | cut -c1-160 || true)
+	printf '%-12s %9.2f %9.2f %9.2f  %s %s\n' "$t" "$cold" "$warm" "$second" "$same" "$summary"
+done
