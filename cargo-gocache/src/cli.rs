@@ -109,6 +109,17 @@ pub enum Command {
     /// over stdin/stdout (internal; see `commands/serve_helper.rs`).
     #[command(hide = true)]
     ServeHelper,
+    /// Run a command under the build-script observer and print every path
+    /// it touched (diagnostics; Linux x86_64).
+    #[command(hide = true)]
+    Observe {
+        /// Print only the counts and the time.
+        #[arg(long)]
+        summary: bool,
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<OsString>,
+    },
     /// Add the entries of a bundle written by `export` to the cache.
     Import {
         /// The bundle to read.
@@ -161,6 +172,7 @@ const COMMAND_NAMES: &[&str] = &[
     "help",
     "import",
     "serve-helper",
+    "observe",
     "stats",
     "trim",
 ];

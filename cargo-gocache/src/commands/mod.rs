@@ -25,6 +25,7 @@ mod env;
 mod explain;
 mod export;
 mod import;
+mod observe;
 mod serve_helper;
 mod stats;
 mod trim;
@@ -70,6 +71,7 @@ pub fn run(command: Command, verify: bool) -> Result<i32> {
         Command::Cargo(args) => build::run(args, verify),
         Command::Buildid { verbose, files } => Ok(buildid::run(verbose, &files)),
         Command::ServeHelper => serve_helper::run(),
+        Command::Observe { summary, command } => observe::run(summary, &command),
         Command::Config => {
             config::run(&load_config()?);
             Ok(0)
