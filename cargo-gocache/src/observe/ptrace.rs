@@ -13,6 +13,7 @@ use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -353,7 +354,9 @@ fn trace(
         libc::close(err);
     }
     let mut t = Tracer {
-        own_exe: own_exe.map(Path::to_path_buf),
+        own_exe: own_exe
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| (m.dev(), m.ino())),
         obs: Observation::default(),
         live: HashSet::from([root]),
         started: HashSet::new(),
@@ -469,8 +472,10 @@ fn trace(
             if pid == root {
                 t.root_execed = true;
             }
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-            if exe.is_some() && exe.as_deref() == t.own_exe.as_deref() {
+            // Compared by file, not name: the launcher is a hard link to
+            // this binary under the build script's name.
+            let exe = std::fs::metadata(format!("/proc/{pid}/exe")).ok().map(|m| (m.dev(), m.ino()));
+            if exe.is_some() && exe == t.own_exe {
                 t.own.insert(pid);
             } else {
                 t.own.remove(&pid);
@@ -489,7 +494,8 @@ fn trace(
 }
 
 struct Tracer {
-    own_exe: Option<PathBuf>,
+    /// The (device, inode) of gocache's own executable.
+    own_exe: Option<(u64, u64)>,
     obs: Observation,
     live: HashSet<libc::pid_t>,
     started: HashSet<libc::pid_t>,
