@@ -171,8 +171,8 @@ const COMMAND_NAMES: &[&str] = &[
     "export",
     "help",
     "import",
-    "serve-helper",
     "observe",
+    "serve-helper",
     "stats",
     "trim",
 ];

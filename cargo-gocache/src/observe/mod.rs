@@ -66,6 +66,8 @@ pub struct Access {
     pub list: bool,
     /// Created, written, truncated, removed, renamed, or its metadata changed.
     pub write: bool,
+    /// Opened (not only looked at with `stat`, `access` or `readlink`).
+    pub opened: bool,
 }
 
 impl Access {
@@ -76,6 +78,7 @@ impl Access {
         self.exec |= o.exec;
         self.list |= o.list;
         self.write |= o.write;
+        self.opened |= o.opened;
     }
 
     fn bits(self) -> u8 {
@@ -84,6 +87,7 @@ impl Access {
             | (self.exec as u8) << 2
             | (self.list as u8) << 3
             | (self.write as u8) << 4
+            | (self.opened as u8) << 5
     }
 
     fn from_bits(b: u8) -> Access {
@@ -93,6 +97,7 @@ impl Access {
             exec: b & 4 != 0,
             list: b & 8 != 0,
             write: b & 16 != 0,
+            opened: b & 32 != 0,
         }
     }
 }

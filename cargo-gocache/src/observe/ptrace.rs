@@ -506,10 +506,7 @@ struct Tracer {
 
 const READ: Access = Access {
     read: true,
-    nofollow: false,
-    exec: false,
-    list: false,
-    write: false,
+    ..READ_NONE
 };
 const NOFOLLOW: Access = Access {
     nofollow: true,
@@ -533,6 +530,7 @@ const READ_NONE: Access = Access {
     exec: false,
     list: false,
     write: false,
+    opened: false,
 };
 
 const AT_FDCWD: i64 = -100;
@@ -726,7 +724,8 @@ fn open_access(flags: u64) -> Access {
     let flags = flags as i32;
     let mode = flags & libc::O_ACCMODE;
     let nofollow = flags & libc::O_NOFOLLOW != 0;
-    let base = if nofollow { NOFOLLOW } else { READ };
+    let mut base = if nofollow { NOFOLLOW } else { READ };
+    base.opened = true;
     if mode == libc::O_RDONLY && flags & (libc::O_CREAT | libc::O_TRUNC) == 0 {
         return base;
     }

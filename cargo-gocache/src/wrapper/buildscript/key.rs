@@ -481,13 +481,13 @@ pub(super) fn inputs(
             {
                 continue;
             }
-            return Err(
-                if path.starts_with("/dev/tty") || path.starts_with("/dev/pts") {
-                    "terminal".into()
-                } else {
-                    "device".into()
-                },
-            );
+            let terminal = path.starts_with("/dev/tty") || path.starts_with("/dev/pts");
+            if terminal && !access.opened && !access.write {
+                // Looked at, not read (`ttyname` walks `/dev/pts`, tools
+                // ask whether their output is a terminal).
+                continue;
+            }
+            return Err(if terminal { "terminal" } else { "device" }.into());
         }
         if access.write {
             if cx.is_temp(path) {
