@@ -8,7 +8,7 @@
 //! installed matters: a `SECCOMP_RET_TRACE` call with no tracer listening
 //! fails with `ENOSYS`. For the same reason no tracee is ever detached.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
@@ -146,6 +146,7 @@ struct SyscallInfo {
     ret_data: u32,
     _pad2: u32,
 }
+const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
 const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
 
 /// The seccomp filter: stop at [`nr::TRACED`] (and at anything not a
@@ -362,6 +363,7 @@ fn trace(
         started: HashSet::new(),
         own: HashSet::new(),
         root_execed: false,
+        pending: HashMap::new(),
     };
     let mut status = 0;
     // SAFETY: waiting for our child's first stop.
@@ -393,6 +395,11 @@ fn trace(
                 }
                 if !t.root_execed {
                     return 1; // never ran the program: no report
+                }
+                for (_, writes) in t.pending.drain() {
+                    for (path, access) in writes {
+                        t.obs.paths.entry(path).or_default().add(access);
+                    }
                 }
                 let wire = t.obs.encode();
                 // SAFETY: the report pipe's write end.
@@ -429,6 +436,10 @@ fn trace(
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             t.live.remove(&pid);
+            // Killed inside a call that would write: it may have written.
+            for (path, access) in t.pending.remove(&pid).unwrap_or_default() {
+                t.obs.paths.entry(path).or_default().add(access);
+            }
             if pid == root {
                 t.obs.code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
                 t.obs.signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
@@ -446,8 +457,13 @@ fn trace(
         let sig = libc::WSTOPSIG(status);
         let event = (status >> 16) & 0xff;
         let mut inject = 0;
+        let mut resume = libc::PTRACE_CONT;
         if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_SECCOMP {
             t.on_syscall(pid);
+            if t.pending.contains_key(&pid) {
+                // Stop again at the call's exit, for its result.
+                resume = libc::PTRACE_SYSCALL;
+            }
         } else if sig == libc::SIGTRAP
             && (event == libc::PTRACE_EVENT_FORK
                 || event == libc::PTRACE_EVENT_VFORK
@@ -484,12 +500,13 @@ fn trace(
             // A new tracee's first stop.
             t.started.insert(pid);
         } else if sig == (libc::SIGTRAP | 0x80) {
-            // A syscall stop we never ask for.
+            // The exit of a call that would write.
+            t.on_exit(pid);
         } else {
             inject = sig;
         }
         // SAFETY: resuming a stopped tracee (with its signal, if any).
-        unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, inject) };
+        unsafe { libc::ptrace(resume, pid, 0, inject) };
     }
 }
 
@@ -502,6 +519,9 @@ struct Tracer {
     /// Processes running `own_exe` (gocache's own wrappers).
     own: HashSet<libc::pid_t>,
     root_execed: bool,
+    /// Writes seen at a call's entry, by process, until its exit says
+    /// whether they happened.
+    pending: HashMap<libc::pid_t, Vec<(PathBuf, Access)>>,
 }
 
 const READ: Access = Access {
@@ -697,19 +717,52 @@ impl Tracer {
                 }
             }
         };
-        self.obs
-            .paths
-            .entry(normalize(&full))
-            .or_default()
-            .add(access);
+        self.record(pid, normalize(&full), access);
+    }
+
+    /// Note `access` to `path`; a write waits for the call's result (see
+    /// [`Tracer::pending`]).
+    fn record(&mut self, pid: libc::pid_t, path: PathBuf, access: Access) {
+        if access.write {
+            self.pending.entry(pid).or_default().push((path, access));
+        } else {
+            self.obs.paths.entry(path).or_default().add(access);
+        }
+    }
+
+    /// At the exit of a call that would write: a success writes; a failure
+    /// (`mkdir` of a directory that exists, `rm -f` of a missing file, a
+    /// read-only file system) changes nothing and only tells the path's
+    /// state, so it is a probe.
+    fn on_exit(&mut self, pid: libc::pid_t) {
+        let Some(pending) = self.pending.remove(&pid) else {
+            return;
+        };
+        let mut info = SyscallInfo::default();
+        // SAFETY: filling `info` from a tracee at a syscall-exit stop.
+        let n = unsafe {
+            libc::ptrace(
+                libc::PTRACE_GET_SYSCALL_INFO,
+                pid,
+                std::mem::size_of::<SyscallInfo>(),
+                &mut info as *mut SyscallInfo,
+            )
+        };
+        // `exit`: { s64 rval; u8 is_error; } where `entry` has nr, args.
+        let failed = n > 0 && info.op == PTRACE_SYSCALL_INFO_EXIT && info.args[0] as u8 != 0;
+        for (path, mut access) in pending {
+            if failed {
+                access.write = false;
+                access.read = true;
+            }
+            self.obs.paths.entry(path).or_default().add(access);
+        }
     }
 
     /// Record the file open at descriptor `fd`.
     fn fd(&mut self, pid: libc::pid_t, fd: u64, access: Access) {
         match std::fs::read_link(format!("/proc/{pid}/fd/{}", fd as i32)) {
-            Ok(p) if p.is_absolute() => {
-                self.obs.paths.entry(p).or_default().add(access);
-            }
+            Ok(p) if p.is_absolute() => self.record(pid, p, access),
             // A pipe, a socket, an anonymous inode: not a path.
             Ok(_) => {}
             Err(_) => {
