@@ -490,7 +490,9 @@ fn trace(
             }
             // Compared by file, not name: the launcher is a hard link to
             // this binary under the build script's name.
-            let exe = std::fs::metadata(format!("/proc/{pid}/exe")).ok().map(|m| (m.dev(), m.ino()));
+            let exe = std::fs::metadata(format!("/proc/{pid}/exe"))
+                .ok()
+                .map(|m| (m.dev(), m.ino()));
             if exe.is_some() && exe == t.own_exe {
                 t.own.insert(pid);
             } else {
@@ -723,7 +725,9 @@ impl Tracer {
     /// Note `access` to `path`; a write waits for the call's result (see
     /// [`Tracer::pending`]).
     fn record(&mut self, pid: libc::pid_t, path: PathBuf, access: Access) {
-        if access.write {
+        // A device opened (`/dev/tty` with no controlling terminal fails)
+        // also waits for its result.
+        if access.write || (access.opened && path.starts_with("/dev/")) {
             self.pending.entry(pid).or_default().push((path, access));
         } else {
             self.obs.paths.entry(path).or_default().add(access);
@@ -753,6 +757,7 @@ impl Tracer {
         for (path, mut access) in pending {
             if failed {
                 access.write = false;
+                access.opened = false;
                 access.read = true;
             }
             self.obs.paths.entry(path).or_default().add(access);
