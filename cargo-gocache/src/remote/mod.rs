@@ -1,8 +1,10 @@
-//! The remote tier: a [`Tier`] on Redis or an HTTP cache, behind the local store.
+//! The remote tier: a [`Tier`] on Redis, an HTTP cache or an S3-compatible
+//! bucket, behind the local store.
 //!
 //! This folder owns the tier ([`RemoteTier`]: settings, counting, the
 //! warning), one file per backend behind the small `Backend` trait
-//! (`redis.rs`, `http.rs`), and the cross-process breaker (`breaker.rs`).
+//! (`redis.rs`, `http.rs`, `s3.rs`), the cross-process breaker
+//! (`breaker.rs`) and which builds may write (`trust.rs`).
 //! It may not depend on `commands`, `runner` or `cli`: the wrappers and
 //! `serve-helper` use it.
 //!
@@ -11,10 +13,10 @@
 //! The store's two kinds of values, under the names bazel-remote and
 //! ccache's HTTP backend use:
 //!
-//! | value | HTTP (`http[s]://host[:port]/prefix`) | Redis (`redis://[user:pass@]host:port[/db]`) |
-//! | --- | --- | --- |
-//! | action entry (the 175-byte line) | `PUT/GET <prefix>/ac/<64 hex>` | key `gocache/ac/<64 hex>` |
-//! | output (its bytes) | `PUT/GET <prefix>/cas/<64 hex>` | key `gocache/cas/<64 hex>` |
+//! | value | HTTP (`http[s]://host[:port]/prefix`) | Redis (`redis://[user:pass@]host:port[/db]`) | S3 (`s3://bucket[/prefix]`) |
+//! | --- | --- | --- | --- |
+//! | action entry (the 175-byte line) | `PUT/GET <prefix>/ac/<64 hex>` | key `gocache/ac/<64 hex>` | object `<prefix>/ac/<64 hex>` |
+//! | output (its bytes) | `PUT/GET <prefix>/cas/<64 hex>` | key `gocache/cas/<64 hex>` | object `<prefix>/cas/<64 hex>` |
 //!
 //! Nothing fetched is trusted: the store checks every entry and every
 //! output's size and SHA-256 before use (see `crate::store`).
@@ -33,8 +35,15 @@
 //!   script's stderr only for path crates, or when it fails), or by the one
 //!   wrapper that opened the breaker outside `cargo gocache`, where the skip
 //!   expires after [`SKIP_EXPIRY`] so a standalone wrapper retries later.
-//! * Read-only mode (`remote-read-only`) never writes: for developers who
-//!   read what CI wrote.
+//! * Read-only mode (`remote-read-only`, or `remote-write = "never"`)
+//!   never writes: for developers who read what CI wrote. In CI the
+//!   default (`ci-protected`, see `trust.rs`) writes only from a push to a
+//!   protected branch. An S3 remote without credentials is read-only.
+//! * A write the server refuses (S3 `403 AccessDenied` on a `PUT`: a
+//!   read-only identity) is not a failure of the remote: reads go on, the
+//!   run stops writing (`<run log>.remote-write-refused`, or
+//!   `<store>/stats/remote-write-refused` outside `cargo gocache`, expiring
+//!   as the breaker does), and one warning says so.
 //!
 //! # Why these clients
 //!
@@ -42,7 +51,8 @@
 //! miss: both clients are blocking (no async runtime to start), connect
 //! lazily, and keep one connection for the process's few requests. `redis`
 //! without default features is the plain RESP client; `ureq` is a small
-//! HTTP/1.1 client with rustls for https.
+//! HTTP/1.1 client with rustls for https, and carries S3's requests too,
+//! signed by `rusty-s3` (a signer without I/O).
 
 use std::fs;
 use std::io::Write;
@@ -58,8 +68,11 @@ use anyhow::{anyhow, bail, Result};
 mod breaker;
 mod http;
 mod redis;
+mod s3;
+mod trust;
 
 use breaker::{run_failures_file, Breaker};
+pub use trust::{in_ci, trusted_ci_build, WritePolicy, WRITE_POLICIES};
 
 /// Failures in a row after which the remote is skipped.
 pub const FAILURE_LIMIT: u64 = 3;
@@ -76,8 +89,9 @@ pub struct RemoteSettings {
 }
 
 impl RemoteSettings {
-    /// Read `CARGO_GOCACHE_REMOTE`, `_REMOTE_TIMEOUT`, `_REMOTE_READ_ONLY`;
-    /// `Ok(None)` when no remote is set.
+    /// Read `CARGO_GOCACHE_REMOTE`, `_REMOTE_TIMEOUT`, `_REMOTE_READ_ONLY`
+    /// and `_REMOTE_WRITE` (read-only unless the write policy says this
+    /// build writes); `Ok(None)` when no remote is set.
     pub fn from_env() -> Result<Option<RemoteSettings>> {
         let Some(url) =
             crate::env::var("CARGO_GOCACHE_REMOTE").filter(|u| !u.is_empty() && u != "off")
@@ -90,7 +104,8 @@ impl RemoteSettings {
                     .map_err(|e| anyhow!("CARGO_GOCACHE_REMOTE_TIMEOUT: {e}"))?,
                 None => Duration::from_secs(2),
             };
-        let read_only = crate::settings::bool_var("CARGO_GOCACHE_REMOTE_READ_ONLY");
+        let read_only = crate::settings::bool_var("CARGO_GOCACHE_REMOTE_READ_ONLY")
+            || !WritePolicy::from_env().writes();
         Ok(Some(RemoteSettings {
             url,
             timeout,
@@ -99,6 +114,19 @@ impl RemoteSettings {
     }
 }
 
+/// A failure no retry in this build can mend (a missing bucket, unknown
+/// credentials): the breaker opens at once.
+#[derive(Debug)]
+struct Fatal(String);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
 /// One remote protocol: a get and a put of one value by its path on the
 /// remote (`ac/<hex>` or `cas/<hex>`). Errors are the request's failures
 /// (refused, timed out, a server error), which the breaker counts; a value
@@ -106,6 +134,10 @@ impl RemoteSettings {
 trait Backend: Send {
     fn get(&mut self, path: &str) -> Result<Option<Vec<u8>>>;
     fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()>;
+    /// Can it write at all? (An S3 remote without credentials cannot.)
+    fn can_write(&self) -> bool {
+        true
+    }
 }
 
 /// The backend for `s.url`'s scheme.
@@ -114,8 +146,10 @@ fn open_backend(s: &RemoteSettings) -> Result<Box<dyn Backend>> {
         Ok(Box::new(redis::Redis::open(s)?))
     } else if s.url.starts_with("http://") || s.url.starts_with("https://") {
         Ok(Box::new(http::Http::open(s)))
+    } else if s.url.starts_with("s3://") {
+        Ok(Box::new(s3::S3::open(s)?))
     } else {
-        bail!("unsupported remote {}: expected redis://host[:port][/db] or http[s]://host[:port]/prefix", redact(&s.url))
+        bail!("unsupported remote {}: expected redis://host[:port][/db], http[s]://host[:port]/prefix or s3://bucket[/prefix]", redact(&s.url))
     }
 }
 
@@ -125,13 +159,28 @@ fn open_backend(s: &RemoteSettings) -> Result<Box<dyn Backend>> {
 /// `cargo gocache` repeats it once the build is done: a wrapped compile's
 /// stderr goes to its build script's, which cargo shows only when the build
 /// script fails, so without this the user never learns the remote was dead.
+///
+/// One warning at most: that the remote was given up on, else that it
+/// refused this run's writes.
 pub fn take_run_warning(run_log: &Path) -> Option<String> {
     let file = run_failures_file(run_log);
     let marker = file.with_extension("warned");
-    let msg = fs::read_to_string(&marker).ok();
-    let _ = fs::remove_file(&marker);
+    let refused = write_refused_file(&file);
+    let read = |p: &Path| {
+        let msg = fs::read_to_string(p).ok();
+        let _ = fs::remove_file(p);
+        msg.map(|m| m.trim().to_string()).filter(|m| !m.is_empty())
+    };
+    let given_up = read(&marker);
+    let refused = read(&refused);
     let _ = fs::remove_file(&file);
-    msg.map(|m| m.trim().to_string()).filter(|m| !m.is_empty())
+    given_up.or(refused)
+}
+
+/// Beside the failure count: the marker that the remote refused a write,
+/// and why (see [`RemoteTier::put`]).
+fn write_refused_file(failures: &Path) -> std::path::PathBuf {
+    failures.with_extension("remote-write-refused")
 }
 
 /// A remote cache as the store's second tier.
@@ -140,6 +189,8 @@ pub struct RemoteTier {
     read_only: bool,
     backend: Mutex<Box<dyn Backend>>,
     breaker: Breaker,
+    /// Exists once the remote refused a write (see [`write_refused_file`]).
+    write_refused: std::path::PathBuf,
     counts: Mutex<RemoteCounts>,
     /// Requests actually sent (not skipped by the breaker).
     attempts: AtomicU64,
@@ -167,8 +218,9 @@ impl RemoteTier {
         };
         Ok(RemoteTier {
             url: redact(&settings.url),
-            read_only: settings.read_only,
+            read_only: settings.read_only || !backend.can_write(),
             backend: Mutex::new(backend),
+            write_refused: write_refused_file(&breaker.file),
             breaker,
             counts: Mutex::new(RemoteCounts::default()),
             attempts: AtomicU64::new(0),
@@ -222,6 +274,48 @@ impl RemoteTier {
         }
     }
 
+    /// Has the remote refused a write of this run (or, outside `cargo
+    /// gocache`, in the last [`SKIP_EXPIRY`])?
+    fn writes_refused(&self) -> bool {
+        match fs::metadata(&self.write_refused) {
+            Ok(m) => {
+                !self.breaker.expires
+                    || m.modified()
+                        .ok()
+                        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+                        .is_none_or(|d| d <= SKIP_EXPIRY)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The remote refused a write: stop writing for the run, and leave the
+    /// warning for `cargo gocache` to print (or print it, outside it), once.
+    fn refused_write(&self, e: &s3::WriteRefused) {
+        self.counts.lock().unwrap().errors += 1;
+        if self.breaker.expires && !self.writes_refused() {
+            let _ = fs::remove_file(&self.write_refused);
+        }
+        if let Some(d) = self.write_refused.parent() {
+            let _ = fs::create_dir_all(d);
+        }
+        let won = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.write_refused);
+        if let Ok(mut f) = won {
+            let msg = format!(
+                "remote cache {} refused a write ({e}); reading only for the rest of this build \
+                 (set remote-write = \"never\" for read-only credentials)",
+                self.url
+            );
+            if self.breaker.expires {
+                eprintln!("gocache: warning: {msg}");
+            }
+            let _ = writeln!(f, "{msg}");
+        }
+    }
+
     fn request<T>(&self, f: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Option<T> {
         if self.breaker.open() {
             let mut c = self.counts.lock().unwrap();
@@ -238,12 +332,20 @@ impl RemoteTier {
             }
             Err(e) => {
                 self.counts.lock().unwrap().errors += 1;
-                if let Some(mut marker) = self.breaker.failure() {
-                    let msg = format!(
-                        "remote cache {} failed {FAILURE_LIMIT} times in a row (last: {e}); \
-                         using the local cache only for the rest of this build",
-                        self.url
-                    );
+                let fatal = e.is::<Fatal>();
+                if let Some(mut marker) = self.breaker.failure(fatal) {
+                    let msg = if fatal {
+                        format!(
+                            "remote cache {}: {e}; using the local cache only for the rest of this build",
+                            self.url
+                        )
+                    } else {
+                        format!(
+                            "remote cache {} failed {FAILURE_LIMIT} times in a row (last: {e}); \
+                             using the local cache only for the rest of this build",
+                            self.url
+                        )
+                    };
                     // Under `cargo gocache` the run prints it, once (see
                     // `take_run_warning`); cargo would show ours for a path
                     // crate's build script and hide it for a registry crate's.
@@ -276,11 +378,26 @@ impl Tier for RemoteTier {
     }
 
     fn put(&self, key: TierKey<'_>, bytes: &[u8]) {
-        if self.read_only {
+        if self.read_only || self.writes_refused() {
             return;
         }
         let path = key.path();
-        if self.request(|b| b.put(&path, bytes)).is_some() {
+        let mut refused = None;
+        let sent = self.request(|b| match b.put(&path, bytes) {
+            // A refusal is an answer, not a failure: the breaker's count of
+            // failures in a row is reset, as by any answer.
+            Err(e) => match e.downcast::<s3::WriteRefused>() {
+                Ok(r) => {
+                    refused = Some(r);
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
+            Ok(()) => Ok(true),
+        });
+        if let Some(r) = refused {
+            self.refused_write(&r);
+        } else if sent == Some(true) {
             let mut c = self.counts.lock().unwrap();
             c.puts += 1;
             c.bytes_up += bytes.len() as u64;
