@@ -138,6 +138,87 @@ trait Backend: Send {
     fn can_write(&self) -> bool {
         true
     }
+    /// Does an action's object carry the outputs put with it (see
+    /// [`Bundles`])? Only where no older gocache reads the same remote:
+    /// one would take the longer entry for a damaged one.
+    fn bundles(&self) -> bool {
+        false
+    }
+}
+
+/// Outputs travel inside their action's object up to this many bytes in
+/// all; a larger output goes to `cas/<hex>` on its own.
+const BUNDLE_MAX: usize = 64 << 20;
+
+/// One request per lookup instead of two (or five for a compile hit: its
+/// manifest's entry and output, its result's entry, record and object).
+///
+/// A process puts a compile's outputs, then the action entry that leads
+/// to them (`Store::put`: output, then entry; a compile's record names its
+/// object, stdout, stderr and depfile, put before it). With bundles, the
+/// outputs wait in `pending` and go up inside the entry's object:
+///
+/// ```text
+/// ac/<action hex> = <the 175-byte entry line>
+///                   (<64 hex output ID> <20-digit size>\n <size bytes>)*
+/// ```
+///
+/// A lookup reads that one object, hands the store the entry line, and
+/// keeps the outputs in `fetched` for the store's next asks. Nothing is
+/// trusted more for it: the store checks every output against the entry or
+/// record naming it, by size and SHA-256, as it checks one from `cas/`.
+/// An entry without outputs (an output over [`BUNDLE_MAX`]) still finds
+/// them under `cas/<hex>`.
+#[derive(Default)]
+struct Bundles {
+    /// `(hex, bytes)` put since the last entry put.
+    pending: Vec<(String, Vec<u8>)>,
+    pending_bytes: usize,
+    /// `cas/<hex>` -> bytes, read inside entries, not yet asked for.
+    fetched: std::collections::HashMap<String, Vec<u8>>,
+}
+
+/// An entry line followed by outputs, as [`Bundles`] lays them out.
+fn pack(line: &[u8], outputs: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let size: usize = outputs.iter().map(|(_, b)| 86 + b.len()).sum();
+    let mut v = Vec::with_capacity(line.len() + size);
+    v.extend_from_slice(line);
+    for (hex, bytes) in outputs {
+        v.extend_from_slice(format!("{hex} {:>20}\n", bytes.len()).as_bytes());
+        v.extend_from_slice(bytes);
+    }
+    v
+}
+
+/// The entry line and the `(cas path, bytes)` outputs after it; the
+/// outputs up to the first malformed one (the store judges the rest).
+fn unpack(mut object: Vec<u8>) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    let entry_size = crate::store::ENTRY_SIZE;
+    if object.len() <= entry_size {
+        return (object, Vec::new());
+    }
+    let rest = object.split_off(entry_size);
+    let mut outputs = Vec::new();
+    let mut at = 0;
+    while let Some(header) = rest.get(at..at + 86) {
+        let Ok(header) = std::str::from_utf8(header) else {
+            break;
+        };
+        let (hex, size) = header.split_at(64);
+        let size = size.strip_prefix(' ').and_then(|s| s.strip_suffix('\n'));
+        let Some(size) = size.and_then(|s| s.trim_start().parse::<usize>().ok()) else {
+            break;
+        };
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            break;
+        }
+        let Some(bytes) = rest.get(at + 86..at + 86 + size) else {
+            break;
+        };
+        outputs.push((format!("cas/{hex}"), bytes.to_vec()));
+        at += 86 + size;
+    }
+    (object, outputs)
 }
 
 /// The backend for `s.url`'s scheme.
@@ -188,6 +269,8 @@ pub struct RemoteTier {
     url: String,
     read_only: bool,
     backend: Mutex<Box<dyn Backend>>,
+    /// `Some` where the backend [`Backend::bundles`].
+    bundles: Option<Mutex<Bundles>>,
     breaker: Breaker,
     /// Exists once the remote refused a write (see [`write_refused_file`]).
     write_refused: std::path::PathBuf,
@@ -219,6 +302,7 @@ impl RemoteTier {
         Ok(RemoteTier {
             url: redact(&settings.url),
             read_only: settings.read_only || !backend.can_write(),
+            bundles: backend.bundles().then(Mutex::default),
             backend: Mutex::new(backend),
             write_refused: write_refused_file(&breaker.file),
             breaker,
@@ -363,12 +447,27 @@ impl RemoteTier {
 impl Tier for RemoteTier {
     fn get(&self, key: TierKey<'_>) -> Option<Vec<u8>> {
         let path = key.path();
+        if let (Some(bundles), TierKey::Output(_)) = (&self.bundles, key) {
+            // Came with its entry: no request (counted with the entry's).
+            if let Some(bytes) = bundles.lock().unwrap().fetched.remove(&path) {
+                return Some(bytes);
+            }
+        }
         match self.request(|b| b.get(&path))? {
             Some(bytes) => {
-                let mut c = self.counts.lock().unwrap();
-                c.hits += 1;
-                c.bytes_down += bytes.len() as u64;
-                Some(bytes)
+                {
+                    let mut c = self.counts.lock().unwrap();
+                    c.hits += 1;
+                    c.bytes_down += bytes.len() as u64;
+                }
+                match (&self.bundles, key) {
+                    (Some(bundles), TierKey::Action(_)) => {
+                        let (entry, outputs) = unpack(bytes);
+                        bundles.lock().unwrap().fetched.extend(outputs);
+                        Some(entry)
+                    }
+                    _ => Some(bytes),
+                }
             }
             None => {
                 self.counts.lock().unwrap().misses += 1;
@@ -382,6 +481,27 @@ impl Tier for RemoteTier {
             return;
         }
         let path = key.path();
+        let packed;
+        let bytes = match (&self.bundles, key) {
+            (Some(bundles), TierKey::Output(o)) => {
+                let mut b = bundles.lock().unwrap();
+                if b.pending_bytes + bytes.len() <= BUNDLE_MAX {
+                    b.pending_bytes += bytes.len();
+                    b.pending.push((o.to_string(), bytes.to_vec()));
+                    return; // goes up with its entry
+                }
+                bytes
+            }
+            (Some(bundles), TierKey::Action(_)) => {
+                let mut b = bundles.lock().unwrap();
+                b.pending_bytes = 0;
+                let outputs = std::mem::take(&mut b.pending);
+                drop(b);
+                packed = pack(bytes, &outputs);
+                &packed[..]
+            }
+            _ => bytes,
+        };
         let mut refused = None;
         let sent = self.request(|b| match b.put(&path, bytes) {
             // A refusal is an answer, not a failure: the breaker's count of
@@ -434,6 +554,30 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
         assert_eq!(redact("http://h/x"), "http://h/x");
+    }
+
+    #[test]
+    fn bundles_round_trip_and_stop_at_damage() {
+        let line = vec![b'e'; crate::store::ENTRY_SIZE];
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let outputs = vec![(a.clone(), b"first".to_vec()), (b.clone(), Vec::new())];
+        let packed = pack(&line, &outputs);
+        let (entry, got) = unpack(packed.clone());
+        assert_eq!(entry, line);
+        assert_eq!(
+            got,
+            vec![
+                (format!("cas/{a}"), b"first".to_vec()),
+                (format!("cas/{b}"), Vec::new())
+            ]
+        );
+        // An entry alone (an older writer, or outputs over the limit).
+        assert_eq!(unpack(line.clone()), (line.clone(), Vec::new()));
+        // Cut short: the outputs before the cut.
+        let (_, got) = unpack(packed[..packed.len() - 80].to_vec());
+        assert_eq!(got.len(), 1);
+        let (_, got) = unpack(packed[..line.len() + 86 + 2].to_vec());
+        assert!(got.is_empty());
     }
 
     #[test]

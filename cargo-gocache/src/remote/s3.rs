@@ -199,6 +199,11 @@ impl Backend for S3 {
     fn can_write(&self) -> bool {
         self.credentials.is_some()
     }
+
+    /// No older gocache reads an S3 remote (it is new with bundles).
+    fn bundles(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -76,6 +76,25 @@ fn rust_misses(stats: &Value) -> u64 {
     stats["rust"]["misses"].as_u64().unwrap_or(0)
 }
 
+/// Where the largest output bundled in an entry object starts, and its
+/// size (the layout: the 175-byte entry line, then `<64 hex> <20-digit
+/// size>\n` and the bytes, per output).
+fn largest_bundled_output(object: &[u8]) -> (usize, usize) {
+    let mut at = 175;
+    let mut largest = (0, 0);
+    while at + 86 <= object.len() {
+        let header = std::str::from_utf8(&object[at..at + 86]).unwrap();
+        let size: usize = header[65..85].trim().parse().unwrap();
+        if size > largest.1 {
+            largest = (at + 86, size);
+        }
+        at += 86 + size;
+    }
+    assert_eq!(at, object.len(), "a malformed entry object");
+    assert!(largest.1 > 100, "no output to tamper with");
+    largest
+}
+
 /// A binary using zstd-sys (C compiled by its build script through cc)
 /// and libc (a Rust dependency with a build script of its own).
 fn app_crate(dir: &Path) -> std::path::PathBuf {
@@ -119,17 +138,22 @@ fn s3_read_only_machine_builds_from_the_writers_objects_alone_and_its_binary_run
         "{:?}",
         cold_archives.keys()
     );
-    // The layout the README promises, for lifecycle rules: entries under
-    // <prefix>/ac/, outputs under <prefix>/cas/, nothing else.
-    let (entries, outputs) = (objects(&s3, "ac"), objects(&s3, "cas"));
-    assert!(!entries.is_empty() && !outputs.is_empty());
-    assert!(entries.iter().all(|(_, size)| *size == 175), "{entries:?}");
+    // The layout the README promises, for lifecycle rules: entries, each
+    // with the outputs put with it, under <prefix>/ac/; an output over the
+    // bundle limit (64 MiB) would be under <prefix>/cas/; nothing else.
+    let entries = objects(&s3, "ac");
+    assert!(!entries.is_empty());
+    assert!(entries.iter().all(|(_, size)| *size >= 175), "{entries:?}");
+    assert!(
+        entries.iter().any(|(_, size)| *size > 175 + 86),
+        "no outputs bundled: {entries:?}"
+    );
     let top: Vec<String> = s3
         .objects(&format!("{BUCKET}/team"))
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    assert_eq!(top, ["ac", "cas"]);
+    assert_eq!(top, ["ac"]);
 
     // B, the read-only identity, an empty store: every compile is a remote
     // hit, nothing is written, and the binary runs.
@@ -154,16 +178,17 @@ fn s3_read_only_machine_builds_from_the_writers_objects_alone_and_its_binary_run
     .success();
     assert!(out.stdout().starts_with("zstd 1"), "{}", out.stdout());
 
-    // C: the largest output was changed in the bucket (same size). It is a
-    // miss, counted `rejected`; the read-only identity's write of the
-    // recompiled output is refused: one warning for that, one for the
-    // rejection, and the build is right.
-    let (largest, size) = outputs.iter().max_by_key(|(_, size)| *size).unwrap();
-    let key = format!("{BUCKET}/team/cas/{largest}");
+    // C: the largest output was changed in the bucket (same size), inside
+    // the entry that carries it. It is a miss, counted `rejected`; the
+    // read-only identity's write of the recompiled output is refused: one
+    // warning for that, one for the rejection, and the build is right.
+    let (largest, _) = entries.iter().max_by_key(|(_, size)| *size).unwrap();
+    let key = format!("{BUCKET}/team/ac/{largest}");
     let mut bytes = s3.read_object(&key);
-    assert_eq!(bytes.len() as u64, *size);
+    let (start, len) = largest_bundled_output(&bytes);
     let evil = b"tampered with in the bucket";
-    bytes[100..100 + evil.len()].copy_from_slice(evil);
+    let at = start + len / 2;
+    bytes[at..at + evil.len()].copy_from_slice(evil);
     s3.put_object(&key, &bytes);
     let c = Machine::new(tmp.path(), "c");
     let build = build_as(&c, &ws, &s3, URL, SeaweedFs::READER, &[]);
