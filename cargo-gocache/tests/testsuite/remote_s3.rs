@@ -170,6 +170,14 @@ fn s3_read_only_machine_builds_from_the_writers_objects_alone_and_its_binary_run
     assert_eq!(remote_count(&warm, "errors"), 0, "{warm}");
     assert_eq!(remote_count(&warm, "rejected"), 0, "{warm}");
     assert_eq!(remote_count(&warm, "puts"), 0, "{warm}");
+    // One request per lookup, two per compile hit (its manifest, its
+    // result with the outputs inside): it was 5 or more with the outputs
+    // apart.
+    let compile_hits = count(&warm, "hits") + warm["rust"]["hits"].as_u64().unwrap_or(0);
+    assert!(
+        remote_count(&warm, "hits") <= 2 * compile_hits,
+        "{compile_hits} compile hits\n{warm}"
+    );
     build.stderr_contains(&format!("gocache: {cacheable} hits, 0 misses"));
     assert_same_archives("machine B, from S3", &cold_archives, &b.target);
     let out = run(&mut std::process::Command::new(
@@ -276,6 +284,9 @@ fn s3_wrong_secret_missing_bucket_and_stopped_server_each_cost_one_warning() {
     assert!(remote_count(&s, "skipped") > 0, "{s}");
 }
 
+/// Variables for a build.
+type Env = Vec<(&'static str, &'static str)>;
+
 #[test]
 fn s3_ci_protected_writes_only_on_a_push_to_a_protected_branch() {
     let s3 = seaweedfs();
@@ -290,7 +301,7 @@ fn s3_ci_protected_writes_only_on_a_push_to_a_protected_branch() {
         ]
     };
     let policy = ("CARGO_GOCACHE_REMOTE_WRITE", "ci-protected");
-    let mut readers: Vec<(&str, Vec<(&'static str, &str)>)> = vec![
+    let mut readers: Vec<(&str, Env)> = vec![
         ("not in CI", vec![policy]),
         ("pull request", {
             let mut v = github("pull_request", "true");
@@ -347,7 +358,7 @@ fn s3_ci_protected_writes_only_on_a_push_to_a_protected_branch() {
 
     // The trusted builds: a push to a protected branch, on GitHub (the
     // default policy in CI) and on GitLab.
-    let writers: [(&str, &str, Vec<(&'static str, &str)>); 2] = [
+    let writers: [(&str, &str, Env); 2] = [
         (
             "GitHub push, protected branch",
             "github",
