@@ -12,7 +12,8 @@
 //! * a wrong secret, a missing bucket and a stopped server each give a
 //!   passing build with one warning line;
 //! * `remote-write = "ci-protected"` (the default in CI) writes only on a
-//!   push to a protected branch.
+//!   push to a protected branch;
+//! * without credentials, a public bucket is read and never written.
 //!
 //! Counts are asserted, never wall times.
 
@@ -386,4 +387,44 @@ fn s3_ci_protected_writes_only_on_a_push_to_a_protected_branch() {
             "{name}"
         );
     }
+}
+
+/// No credentials: anonymous requests, which read a public bucket, and no
+/// write is ever tried (no request, no warning).
+#[test]
+fn s3_without_credentials_reads_a_public_bucket_and_never_writes() {
+    let s3 = SeaweedFs::start();
+    s3.create_bucket("public");
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = small_c_crate(tmp.path());
+    let url = "s3://public/team";
+    let w = Machine::new(tmp.path(), "writer");
+    build_as(&w, &ws, &s3, url, SeaweedFs::WRITER, &[]);
+    assert!(remote_count(&take_stats(&w.store), "puts") > 0);
+    let written = s3.objects("public/team/ac").len();
+
+    let anonymous = s3.anonymous_env();
+    let m = Machine::new(tmp.path(), "anonymous");
+    let build = m.build(&ws, url, &pairs(&anonymous));
+    assert_eq!(warnings(&build), Vec::<String>::new());
+    let s = take_stats(&m.store);
+    assert_eq!(count(&s, "hits"), 6, "{s}");
+    assert_eq!(remote_count(&s, "errors"), 0, "{s}");
+
+    // A crate nobody built: compiled here, and not written.
+    let other = temp_crate(
+        tmp.path(),
+        "other-c",
+        "[build-dependencies]\ncc = \"1.2\"\n",
+        Some("fn main() { cc::Build::new().file(\"c/other.c\").compile(\"other\"); }\n"),
+        &[("c/other.c", "int other(int x) { return x - 1; }\n")],
+    );
+    let build = m.build(&other, url, &pairs(&anonymous));
+    assert_eq!(warnings(&build), Vec::<String>::new());
+    let s = take_stats(&m.store);
+    assert_eq!(count(&s, "misses"), 1, "{s}");
+    assert!(remote_count(&s, "misses") > 0, "{s}");
+    assert_eq!(remote_count(&s, "errors"), 0, "{s}");
+    assert_eq!(remote_count(&s, "puts"), 0, "{s}");
+    assert_eq!(s3.objects("public/team/ac").len(), written);
 }

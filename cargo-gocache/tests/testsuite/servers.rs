@@ -235,7 +235,8 @@ pub type Identity = (&'static str, &'static str);
 
 /// SeaweedFS (master, volume, filer and S3 gateway in one `weed server`)
 /// on free loopback ports, with two S3 identities: [`SeaweedFs::WRITER`]
-/// (Admin, Read, Write, List) and [`SeaweedFs::READER`] (Read, List).
+/// (Admin, Read, Write, List) and [`SeaweedFs::READER`] (Read, List);
+/// anonymous requests may read the bucket `public`.
 pub struct SeaweedFs {
     child: Child,
     /// The S3 gateway's port.
@@ -261,13 +262,15 @@ impl SeaweedFs {
         std::fs::write(
             d.join("s3.json"),
             format!(
-                r#"{{"identities": [{}, {}]}}"#,
+                r#"{{"identities": [{}, {}, {}]}}"#,
                 identity(
                     Self::WRITER,
                     "writer",
                     r#""Admin", "Read", "Write", "List""#
                 ),
                 identity(Self::READER, "reader", r#""Read", "List""#),
+                // Anyone may read the bucket `public` (and nothing else).
+                r#"{"name": "anonymous", "actions": ["Read:public", "List:public"]}"#,
             ),
         )
         .unwrap();
@@ -341,6 +344,14 @@ impl SeaweedFs {
     /// `AWS_ENDPOINT_URL` for it.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment of a client without credentials.
+    pub fn anonymous_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ]
     }
 
     /// The environment of a client signing as `who`.
