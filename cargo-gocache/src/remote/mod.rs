@@ -127,6 +127,20 @@ impl std::fmt::Display for Fatal {
 
 impl std::error::Error for Fatal {}
 
+/// The server refused a write it understood (S3's `403 AccessDenied` on a
+/// `PUT`): the credentials may read, not write. Not a failure of the
+/// remote, so not counted by the breaker; the tier stops writing instead.
+#[derive(Debug)]
+struct WriteRefused(String);
+
+impl std::fmt::Display for WriteRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WriteRefused {}
+
 /// One remote protocol: a get and a put of one value by its path on the
 /// remote (`ac/<hex>` or `cas/<hex>`). Errors are the request's failures
 /// (refused, timed out, a server error), which the breaker counts; a value
@@ -375,7 +389,7 @@ impl RemoteTier {
 
     /// The remote refused a write: stop writing for the run, and leave the
     /// warning for `cargo gocache` to print (or print it, outside it), once.
-    fn refused_write(&self, e: &s3::WriteRefused) {
+    fn refused_write(&self, e: &WriteRefused) {
         self.counts.lock().unwrap().errors += 1;
         if self.breaker.expires && !self.writes_refused() {
             let _ = fs::remove_file(&self.write_refused);
@@ -506,7 +520,7 @@ impl Tier for RemoteTier {
         let sent = self.request(|b| match b.put(&path, bytes) {
             // A refusal is an answer, not a failure: the breaker's count of
             // failures in a row is reset, as by any answer.
-            Err(e) => match e.downcast::<s3::WriteRefused>() {
+            Err(e) => match e.downcast::<WriteRefused>() {
                 Ok(r) => {
                     refused = Some(r);
                     Ok(false)

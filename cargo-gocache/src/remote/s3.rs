@@ -28,7 +28,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use rusty_s3::actions::{GetObject, PutObject, S3Action};
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 
-use super::{Backend, Fatal, RemoteSettings};
+use super::{Backend, Fatal, RemoteSettings, WriteRefused};
 
 /// Outputs larger than this are not fetched (a bad server cannot make us
 /// allocate without bound).
@@ -37,20 +37,6 @@ const MAX_VALUE: u64 = 1 << 30;
 /// How long a signed URL stays valid: it is used at once, and only once;
 /// the margin is for clocks that disagree.
 const SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
-
-/// The server refused a write it understood (`403 AccessDenied` on a
-/// `PUT`): the credentials may read, not write. Not a failure of the
-/// remote, so not counted by the breaker; the tier stops writing instead.
-#[derive(Debug)]
-pub(super) struct WriteRefused(pub(super) String);
-
-impl std::fmt::Display for WriteRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for WriteRefused {}
 
 /// `s3://BUCKET[/PREFIX]` split into the bucket and the key prefix (empty,
 /// or ending in `/`).
