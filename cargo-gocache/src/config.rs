@@ -37,7 +37,7 @@ use crate::settings::{self, parse_bool};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::human::{format_duration, format_size_short, parse_duration, parse_size};
-use crate::remote::WritePolicy;
+use crate::trust::WritePolicy;
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub struct Config {
     pub max_age: Setting<Duration>,
     pub remote: Setting<Option<String>>,
     pub remote_read_only: Setting<bool>,
-    /// Which builds write to the remote (see `remote::WritePolicy`).
+    /// Which builds write to the remote (see `trust::WritePolicy`).
     pub remote_write: Setting<WritePolicy>,
     pub remote_timeout: Setting<Duration>,
     pub verify: Setting<bool>,

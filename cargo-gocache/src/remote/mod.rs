@@ -3,8 +3,8 @@
 //!
 //! This folder owns the tier ([`RemoteTier`]: settings, counting, the
 //! warning), one file per backend behind the small `Backend` trait
-//! (`redis.rs`, `http.rs`, `s3.rs`), the cross-process breaker
-//! (`breaker.rs`) and which builds may write (`trust.rs`).
+//! (`redis.rs`, `http.rs`, `s3.rs`), and the cross-process breaker
+//! (`breaker.rs`); which builds write is `crate::trust`'s.
 //! It may not depend on `commands`, `runner` or `cli`: the wrappers and
 //! `serve-helper` use it.
 //!
@@ -37,7 +37,7 @@
 //!   expires after [`SKIP_EXPIRY`] so a standalone wrapper retries later.
 //! * Read-only mode (`remote-read-only`, or `remote-write = "never"`)
 //!   never writes: for developers who read what CI wrote. In CI the
-//!   default (`ci-protected`, see `trust.rs`) writes only from a push to a
+//!   default (`ci-protected`, see `crate::trust`) writes only from a push to a
 //!   protected branch. An S3 remote without credentials is read-only.
 //! * A write the server refuses (S3 `403 AccessDenied` on a `PUT`: a
 //!   read-only identity) is not a failure of the remote: reads go on, the
@@ -69,10 +69,9 @@ mod breaker;
 mod http;
 mod redis;
 mod s3;
-mod trust;
 
+use crate::trust::WritePolicy;
 use breaker::{run_failures_file, Breaker};
-pub use trust::{in_ci, trusted_ci_build, WritePolicy, WRITE_POLICIES};
 
 /// Failures in a row after which the remote is skipped.
 pub const FAILURE_LIMIT: u64 = 3;

@@ -41,9 +41,6 @@ pub enum WritePolicy {
     CiProtected,
 }
 
-/// The setting's words, in the order the docs list them.
-pub const WRITE_POLICIES: &[&str] = &["always", "never", "ci-protected"];
-
 impl WritePolicy {
     pub fn parse(s: &str) -> Result<WritePolicy, String> {
         match s.trim() {
