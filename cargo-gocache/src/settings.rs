@@ -26,7 +26,7 @@ pub enum Kind {
     Duration,
     /// [`parse_bool`].
     Bool,
-    /// A remote URL (`redis://`, `rediss://`, `http://`, `https://`), or `off`.
+    /// A remote URL (`redis://`, `rediss://`, `http://`, `https://`, `s3://`), or `off`.
     Url,
     /// One of the listed words.
     Word(&'static [&'static str]),
@@ -75,7 +75,7 @@ pub const SETTINGS: &[Setting] = &[
         var: "CARGO_GOCACHE_REMOTE",
         kind: Kind::Url,
         default: "none",
-        doc: "remote tier URL (`redis://`, `http://`)",
+        doc: "remote tier URL (`redis://`, `http://`, `s3://`)",
     },
     Setting {
         key: "remote-read-only",
@@ -83,6 +83,13 @@ pub const SETTINGS: &[Setting] = &[
         kind: Kind::Bool,
         default: "false",
         doc: "never write to the remote",
+    },
+    Setting {
+        key: "remote-write",
+        var: "CARGO_GOCACHE_REMOTE_WRITE",
+        kind: Kind::Word(&["always", "never", "ci-protected"]),
+        default: "ci-protected in CI, else always",
+        doc: "which builds write to the remote; `ci-protected`: a push to a protected branch",
     },
     Setting {
         key: "remote-timeout",

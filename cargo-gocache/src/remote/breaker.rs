@@ -39,9 +39,11 @@ impl Breaker {
         self.failures() >= FAILURE_LIMIT
     }
 
-    /// Count a failure; if this one opened the breaker, the marker file this
-    /// process won: it prints the warning and writes it there too.
-    pub(super) fn failure(&self) -> Option<fs::File> {
+    /// Count a failure (a `fatal` one, which no retry can mend, as
+    /// [`FAILURE_LIMIT`] of them); if this one opened the breaker, the
+    /// marker file this process won: it prints the warning and writes it
+    /// there too.
+    pub(super) fn failure(&self, fatal: bool) -> Option<fs::File> {
         if let Some(d) = self.file.parent() {
             let _ = fs::create_dir_all(d);
         }
@@ -49,11 +51,12 @@ impl Breaker {
             let _ = fs::remove_file(&self.file);
         }
         // One byte per failure: O_APPEND keeps concurrent counts exact.
+        let count = if fatal { FAILURE_LIMIT as usize } else { 1 };
         let _ = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.file)
-            .and_then(|mut f| f.write_all(b"x"));
+            .and_then(|mut f| f.write_all(&b"x".repeat(count)));
         if self.failures() < FAILURE_LIMIT {
             return None;
         }

@@ -1,8 +1,10 @@
-//! The remote tier: a [`Tier`] on Redis or an HTTP cache, behind the local store.
+//! The remote tier: a [`Tier`] on Redis, an HTTP cache or an S3-compatible
+//! bucket, behind the local store.
 //!
 //! This folder owns the tier ([`RemoteTier`]: settings, counting, the
 //! warning), one file per backend behind the small `Backend` trait
-//! (`redis.rs`, `http.rs`), and the cross-process breaker (`breaker.rs`).
+//! (`redis.rs`, `http.rs`, `s3.rs`), and the cross-process breaker
+//! (`breaker.rs`); which builds write is `crate::trust`'s.
 //! It may not depend on `commands`, `runner` or `cli`: the wrappers and
 //! `serve-helper` use it.
 //!
@@ -11,10 +13,10 @@
 //! The store's two kinds of values, under the names bazel-remote and
 //! ccache's HTTP backend use:
 //!
-//! | value | HTTP (`http[s]://host[:port]/prefix`) | Redis (`redis://[user:pass@]host:port[/db]`) |
-//! | --- | --- | --- |
-//! | action entry (the 175-byte line) | `PUT/GET <prefix>/ac/<64 hex>` | key `gocache/ac/<64 hex>` |
-//! | output (its bytes) | `PUT/GET <prefix>/cas/<64 hex>` | key `gocache/cas/<64 hex>` |
+//! | value | HTTP (`http[s]://host[:port]/prefix`) | Redis (`redis://[user:pass@]host:port[/db]`) | S3 (`s3://bucket[/prefix]`) |
+//! | --- | --- | --- | --- |
+//! | action entry (the 175-byte line) | `PUT/GET <prefix>/ac/<64 hex>` | key `gocache/ac/<64 hex>` | object `<prefix>/ac/<64 hex>` |
+//! | output (its bytes) | `PUT/GET <prefix>/cas/<64 hex>` | key `gocache/cas/<64 hex>` | object `<prefix>/cas/<64 hex>` |
 //!
 //! Nothing fetched is trusted: the store checks every entry and every
 //! output's size and SHA-256 before use (see `crate::store`).
@@ -33,8 +35,15 @@
 //!   script's stderr only for path crates, or when it fails), or by the one
 //!   wrapper that opened the breaker outside `cargo gocache`, where the skip
 //!   expires after [`SKIP_EXPIRY`] so a standalone wrapper retries later.
-//! * Read-only mode (`remote-read-only`) never writes: for developers who
-//!   read what CI wrote.
+//! * Read-only mode (`remote-read-only`, or `remote-write = "never"`)
+//!   never writes: for developers who read what CI wrote. In CI the
+//!   default (`ci-protected`, see `crate::trust`) writes only from a push to a
+//!   protected branch. An S3 remote without credentials is read-only.
+//! * A write the server refuses (S3 `403 AccessDenied` on a `PUT`: a
+//!   read-only identity) is not a failure of the remote: reads go on, the
+//!   run stops writing (`<run log>.remote-write-refused`, or
+//!   `<store>/stats/remote-write-refused` outside `cargo gocache`, expiring
+//!   as the breaker does), and one warning says so.
 //!
 //! # Why these clients
 //!
@@ -42,7 +51,8 @@
 //! miss: both clients are blocking (no async runtime to start), connect
 //! lazily, and keep one connection for the process's few requests. `redis`
 //! without default features is the plain RESP client; `ureq` is a small
-//! HTTP/1.1 client with rustls for https.
+//! HTTP/1.1 client with rustls for https, and carries S3's requests too,
+//! signed by `rusty-s3` (a signer without I/O).
 
 use std::fs;
 use std::io::Write;
@@ -58,7 +68,9 @@ use anyhow::{anyhow, bail, Result};
 mod breaker;
 mod http;
 mod redis;
+mod s3;
 
+use crate::trust::WritePolicy;
 use breaker::{run_failures_file, Breaker};
 
 /// Failures in a row after which the remote is skipped.
@@ -76,8 +88,9 @@ pub struct RemoteSettings {
 }
 
 impl RemoteSettings {
-    /// Read `CARGO_GOCACHE_REMOTE`, `_REMOTE_TIMEOUT`, `_REMOTE_READ_ONLY`;
-    /// `Ok(None)` when no remote is set.
+    /// Read `CARGO_GOCACHE_REMOTE`, `_REMOTE_TIMEOUT`, `_REMOTE_READ_ONLY`
+    /// and `_REMOTE_WRITE` (read-only unless the write policy says this
+    /// build writes); `Ok(None)` when no remote is set.
     pub fn from_env() -> Result<Option<RemoteSettings>> {
         let Some(url) =
             crate::env::var("CARGO_GOCACHE_REMOTE").filter(|u| !u.is_empty() && u != "off")
@@ -90,7 +103,8 @@ impl RemoteSettings {
                     .map_err(|e| anyhow!("CARGO_GOCACHE_REMOTE_TIMEOUT: {e}"))?,
                 None => Duration::from_secs(2),
             };
-        let read_only = crate::settings::bool_var("CARGO_GOCACHE_REMOTE_READ_ONLY");
+        let read_only = crate::settings::bool_var("CARGO_GOCACHE_REMOTE_READ_ONLY")
+            || !WritePolicy::from_env().writes();
         Ok(Some(RemoteSettings {
             url,
             timeout,
@@ -99,6 +113,33 @@ impl RemoteSettings {
     }
 }
 
+/// A failure no retry in this build can mend (a missing bucket, unknown
+/// credentials): the breaker opens at once.
+#[derive(Debug)]
+struct Fatal(String);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
+/// The server refused a write it understood (S3's `403 AccessDenied` on a
+/// `PUT`): the credentials may read, not write. Not a failure of the
+/// remote, so not counted by the breaker; the tier stops writing instead.
+#[derive(Debug)]
+struct WriteRefused(String);
+
+impl std::fmt::Display for WriteRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WriteRefused {}
+
 /// One remote protocol: a get and a put of one value by its path on the
 /// remote (`ac/<hex>` or `cas/<hex>`). Errors are the request's failures
 /// (refused, timed out, a server error), which the breaker counts; a value
@@ -106,6 +147,91 @@ impl RemoteSettings {
 trait Backend: Send {
     fn get(&mut self, path: &str) -> Result<Option<Vec<u8>>>;
     fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()>;
+    /// Can it write at all? (An S3 remote without credentials cannot.)
+    fn can_write(&self) -> bool {
+        true
+    }
+    /// Does an action's object carry the outputs put with it (see
+    /// [`Bundles`])? Only where no older gocache reads the same remote:
+    /// one would take the longer entry for a damaged one.
+    fn bundles(&self) -> bool {
+        false
+    }
+}
+
+/// Outputs travel inside their action's object up to this many bytes in
+/// all; a larger output goes to `cas/<hex>` on its own.
+const BUNDLE_MAX: usize = 64 << 20;
+
+/// One request per lookup instead of two (or five for a compile hit: its
+/// manifest's entry and output, its result's entry, record and object).
+///
+/// A process puts a compile's outputs, then the action entry that leads
+/// to them (`Store::put`: output, then entry; a compile's record names its
+/// object, stdout, stderr and depfile, put before it). With bundles, the
+/// outputs wait in `pending` and go up inside the entry's object:
+///
+/// ```text
+/// ac/<action hex> = <the 175-byte entry line>
+///                   (<64 hex output ID> <20-digit size>\n <size bytes>)*
+/// ```
+///
+/// A lookup reads that one object, hands the store the entry line, and
+/// keeps the outputs in `fetched` for the store's next asks. Nothing is
+/// trusted more for it: the store checks every output against the entry or
+/// record naming it, by size and SHA-256, as it checks one from `cas/`.
+/// An entry without outputs (an output over [`BUNDLE_MAX`]) still finds
+/// them under `cas/<hex>`.
+#[derive(Default)]
+struct Bundles {
+    /// `(hex, bytes)` put since the last entry put.
+    pending: Vec<(String, Vec<u8>)>,
+    pending_bytes: usize,
+    /// `cas/<hex>` -> bytes, read inside entries, not yet asked for.
+    fetched: std::collections::HashMap<String, Vec<u8>>,
+}
+
+/// An entry line followed by outputs, as [`Bundles`] lays them out.
+fn pack(line: &[u8], outputs: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let size: usize = outputs.iter().map(|(_, b)| 86 + b.len()).sum();
+    let mut v = Vec::with_capacity(line.len() + size);
+    v.extend_from_slice(line);
+    for (hex, bytes) in outputs {
+        v.extend_from_slice(format!("{hex} {:>20}\n", bytes.len()).as_bytes());
+        v.extend_from_slice(bytes);
+    }
+    v
+}
+
+/// The entry line and the `(cas path, bytes)` outputs after it; the
+/// outputs up to the first malformed one (the store judges the rest).
+fn unpack(mut object: Vec<u8>) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    let entry_size = crate::store::ENTRY_SIZE;
+    if object.len() <= entry_size {
+        return (object, Vec::new());
+    }
+    let rest = object.split_off(entry_size);
+    let mut outputs = Vec::new();
+    let mut at = 0;
+    while let Some(header) = rest.get(at..at + 86) {
+        let Ok(header) = std::str::from_utf8(header) else {
+            break;
+        };
+        let (hex, size) = header.split_at(64);
+        let size = size.strip_prefix(' ').and_then(|s| s.strip_suffix('\n'));
+        let Some(size) = size.and_then(|s| s.trim_start().parse::<usize>().ok()) else {
+            break;
+        };
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            break;
+        }
+        let Some(bytes) = rest.get(at + 86..at + 86 + size) else {
+            break;
+        };
+        outputs.push((format!("cas/{hex}"), bytes.to_vec()));
+        at += 86 + size;
+    }
+    (object, outputs)
 }
 
 /// The backend for `s.url`'s scheme.
@@ -114,8 +240,10 @@ fn open_backend(s: &RemoteSettings) -> Result<Box<dyn Backend>> {
         Ok(Box::new(redis::Redis::open(s)?))
     } else if s.url.starts_with("http://") || s.url.starts_with("https://") {
         Ok(Box::new(http::Http::open(s)))
+    } else if s.url.starts_with("s3://") {
+        Ok(Box::new(s3::S3::open(s)?))
     } else {
-        bail!("unsupported remote {}: expected redis://host[:port][/db] or http[s]://host[:port]/prefix", redact(&s.url))
+        bail!("unsupported remote {}: expected redis://host[:port][/db], http[s]://host[:port]/prefix or s3://bucket[/prefix]", redact(&s.url))
     }
 }
 
@@ -125,13 +253,28 @@ fn open_backend(s: &RemoteSettings) -> Result<Box<dyn Backend>> {
 /// `cargo gocache` repeats it once the build is done: a wrapped compile's
 /// stderr goes to its build script's, which cargo shows only when the build
 /// script fails, so without this the user never learns the remote was dead.
+///
+/// One warning at most: that the remote was given up on, else that it
+/// refused this run's writes.
 pub fn take_run_warning(run_log: &Path) -> Option<String> {
     let file = run_failures_file(run_log);
     let marker = file.with_extension("warned");
-    let msg = fs::read_to_string(&marker).ok();
-    let _ = fs::remove_file(&marker);
+    let refused = write_refused_file(&file);
+    let read = |p: &Path| {
+        let msg = fs::read_to_string(p).ok();
+        let _ = fs::remove_file(p);
+        msg.map(|m| m.trim().to_string()).filter(|m| !m.is_empty())
+    };
+    let given_up = read(&marker);
+    let refused = read(&refused);
     let _ = fs::remove_file(&file);
-    msg.map(|m| m.trim().to_string()).filter(|m| !m.is_empty())
+    given_up.or(refused)
+}
+
+/// Beside the failure count: the marker that the remote refused a write,
+/// and why (see [`RemoteTier::put`]).
+fn write_refused_file(failures: &Path) -> std::path::PathBuf {
+    failures.with_extension("remote-write-refused")
 }
 
 /// A remote cache as the store's second tier.
@@ -139,7 +282,11 @@ pub struct RemoteTier {
     url: String,
     read_only: bool,
     backend: Mutex<Box<dyn Backend>>,
+    /// `Some` where the backend [`Backend::bundles`].
+    bundles: Option<Mutex<Bundles>>,
     breaker: Breaker,
+    /// Exists once the remote refused a write (see [`write_refused_file`]).
+    write_refused: std::path::PathBuf,
     counts: Mutex<RemoteCounts>,
     /// Requests actually sent (not skipped by the breaker).
     attempts: AtomicU64,
@@ -167,8 +314,10 @@ impl RemoteTier {
         };
         Ok(RemoteTier {
             url: redact(&settings.url),
-            read_only: settings.read_only,
+            read_only: settings.read_only || !backend.can_write(),
+            bundles: backend.bundles().then(Mutex::default),
             backend: Mutex::new(backend),
+            write_refused: write_refused_file(&breaker.file),
             breaker,
             counts: Mutex::new(RemoteCounts::default()),
             attempts: AtomicU64::new(0),
@@ -222,6 +371,48 @@ impl RemoteTier {
         }
     }
 
+    /// Has the remote refused a write of this run (or, outside `cargo
+    /// gocache`, in the last [`SKIP_EXPIRY`])?
+    fn writes_refused(&self) -> bool {
+        match fs::metadata(&self.write_refused) {
+            Ok(m) => {
+                !self.breaker.expires
+                    || m.modified()
+                        .ok()
+                        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+                        .is_none_or(|d| d <= SKIP_EXPIRY)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The remote refused a write: stop writing for the run, and leave the
+    /// warning for `cargo gocache` to print (or print it, outside it), once.
+    fn refused_write(&self, e: &WriteRefused) {
+        self.counts.lock().unwrap().errors += 1;
+        if self.breaker.expires && !self.writes_refused() {
+            let _ = fs::remove_file(&self.write_refused);
+        }
+        if let Some(d) = self.write_refused.parent() {
+            let _ = fs::create_dir_all(d);
+        }
+        let won = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.write_refused);
+        if let Ok(mut f) = won {
+            let msg = format!(
+                "remote cache {} refused a write ({e}); reading only for the rest of this build \
+                 (set remote-write = \"never\" for read-only credentials)",
+                self.url
+            );
+            if self.breaker.expires {
+                eprintln!("gocache: warning: {msg}");
+            }
+            let _ = writeln!(f, "{msg}");
+        }
+    }
+
     fn request<T>(&self, f: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Option<T> {
         if self.breaker.open() {
             let mut c = self.counts.lock().unwrap();
@@ -238,12 +429,20 @@ impl RemoteTier {
             }
             Err(e) => {
                 self.counts.lock().unwrap().errors += 1;
-                if let Some(mut marker) = self.breaker.failure() {
-                    let msg = format!(
-                        "remote cache {} failed {FAILURE_LIMIT} times in a row (last: {e}); \
-                         using the local cache only for the rest of this build",
-                        self.url
-                    );
+                let fatal = e.is::<Fatal>();
+                if let Some(mut marker) = self.breaker.failure(fatal) {
+                    let msg = if fatal {
+                        format!(
+                            "remote cache {}: {e}; using the local cache only for the rest of this build",
+                            self.url
+                        )
+                    } else {
+                        format!(
+                            "remote cache {} failed {FAILURE_LIMIT} times in a row (last: {e}); \
+                             using the local cache only for the rest of this build",
+                            self.url
+                        )
+                    };
                     // Under `cargo gocache` the run prints it, once (see
                     // `take_run_warning`); cargo would show ours for a path
                     // crate's build script and hide it for a registry crate's.
@@ -261,12 +460,27 @@ impl RemoteTier {
 impl Tier for RemoteTier {
     fn get(&self, key: TierKey<'_>) -> Option<Vec<u8>> {
         let path = key.path();
+        if let (Some(bundles), TierKey::Output(_)) = (&self.bundles, key) {
+            // Came with its entry: no request (counted with the entry's).
+            if let Some(bytes) = bundles.lock().unwrap().fetched.remove(&path) {
+                return Some(bytes);
+            }
+        }
         match self.request(|b| b.get(&path))? {
             Some(bytes) => {
-                let mut c = self.counts.lock().unwrap();
-                c.hits += 1;
-                c.bytes_down += bytes.len() as u64;
-                Some(bytes)
+                {
+                    let mut c = self.counts.lock().unwrap();
+                    c.hits += 1;
+                    c.bytes_down += bytes.len() as u64;
+                }
+                match (&self.bundles, key) {
+                    (Some(bundles), TierKey::Action(_)) => {
+                        let (entry, outputs) = unpack(bytes);
+                        bundles.lock().unwrap().fetched.extend(outputs);
+                        Some(entry)
+                    }
+                    _ => Some(bytes),
+                }
             }
             None => {
                 self.counts.lock().unwrap().misses += 1;
@@ -276,11 +490,47 @@ impl Tier for RemoteTier {
     }
 
     fn put(&self, key: TierKey<'_>, bytes: &[u8]) {
-        if self.read_only {
+        if self.read_only || self.writes_refused() {
             return;
         }
         let path = key.path();
-        if self.request(|b| b.put(&path, bytes)).is_some() {
+        let packed;
+        let bytes = match (&self.bundles, key) {
+            (Some(bundles), TierKey::Output(o)) => {
+                let mut b = bundles.lock().unwrap();
+                if b.pending_bytes + bytes.len() <= BUNDLE_MAX {
+                    b.pending_bytes += bytes.len();
+                    b.pending.push((o.to_string(), bytes.to_vec()));
+                    return; // goes up with its entry
+                }
+                bytes
+            }
+            (Some(bundles), TierKey::Action(_)) => {
+                let mut b = bundles.lock().unwrap();
+                b.pending_bytes = 0;
+                let outputs = std::mem::take(&mut b.pending);
+                drop(b);
+                packed = pack(bytes, &outputs);
+                &packed[..]
+            }
+            _ => bytes,
+        };
+        let mut refused = None;
+        let sent = self.request(|b| match b.put(&path, bytes) {
+            // A refusal is an answer, not a failure: the breaker's count of
+            // failures in a row is reset, as by any answer.
+            Err(e) => match e.downcast::<WriteRefused>() {
+                Ok(r) => {
+                    refused = Some(r);
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            },
+            Ok(()) => Ok(true),
+        });
+        if let Some(r) = refused {
+            self.refused_write(&r);
+        } else if sent == Some(true) {
             let mut c = self.counts.lock().unwrap();
             c.puts += 1;
             c.bytes_up += bytes.len() as u64;
@@ -317,6 +567,30 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact("redis://u:secret@h:1/0"), "redis://u:***@h:1/0");
         assert_eq!(redact("http://h/x"), "http://h/x");
+    }
+
+    #[test]
+    fn bundles_round_trip_and_stop_at_damage() {
+        let line = vec![b'e'; crate::store::ENTRY_SIZE];
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let outputs = vec![(a.clone(), b"first".to_vec()), (b.clone(), Vec::new())];
+        let packed = pack(&line, &outputs);
+        let (entry, got) = unpack(packed.clone());
+        assert_eq!(entry, line);
+        assert_eq!(
+            got,
+            vec![
+                (format!("cas/{a}"), b"first".to_vec()),
+                (format!("cas/{b}"), Vec::new())
+            ]
+        );
+        // An entry alone (an older writer, or outputs over the limit).
+        assert_eq!(unpack(line.clone()), (line.clone(), Vec::new()));
+        // Cut short: the outputs before the cut.
+        let (_, got) = unpack(packed[..packed.len() - 80].to_vec());
+        assert_eq!(got.len(), 1);
+        let (_, got) = unpack(packed[..line.len() + 86 + 2].to_vec());
+        assert!(got.is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! (the one harness: a sandbox per test with its own `CARGO_GOCACHE_DIR`
 //! and `HOME`, one environment scrub list, one command runner, cargo
 //! projects built for real, and `require_tool` for tests that need gcc,
-//! clang, cmake, redis-server or nginx).
+//! clang, cmake, redis-server, nginx or SeaweedFS).
 
 mod archiver;
 mod asm;
@@ -21,6 +21,7 @@ mod key;
 mod masquerade;
 mod remote;
 mod remote_e2e;
+mod remote_s3;
 mod rerun;
 mod runner;
 mod rust;

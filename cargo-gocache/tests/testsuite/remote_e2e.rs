@@ -104,13 +104,13 @@ impl Server {
 }
 
 /// One machine: its own local store and target directory.
-struct Machine {
-    store: PathBuf,
-    target: PathBuf,
+pub(crate) struct Machine {
+    pub(crate) store: PathBuf,
+    pub(crate) target: PathBuf,
 }
 
 impl Machine {
-    fn new(dir: &Path, name: &str) -> Machine {
+    pub(crate) fn new(dir: &Path, name: &str) -> Machine {
         Machine {
             store: dir.join(name).join("store"),
             target: dir.join(name).join("target"),
@@ -118,7 +118,7 @@ impl Machine {
     }
 
     /// `cargo gocache <args>` in `ws` with `remote`, not yet run.
-    fn command(&self, ws: &Path, remote: &str, args: &[&str]) -> std::process::Command {
+    pub(crate) fn command(&self, ws: &Path, remote: &str, args: &[&str]) -> std::process::Command {
         let mut cmd = gocache(&self.store);
         cmd.arg("gocache")
             .args(args)
@@ -129,7 +129,7 @@ impl Machine {
     }
 
     #[track_caller]
-    fn build(&self, ws: &Path, remote: &str, extra_env: &[(&str, &str)]) -> Run {
+    pub(crate) fn build(&self, ws: &Path, remote: &str, extra_env: &[(&str, &str)]) -> Run {
         let mut cmd = self.command(ws, remote, &["build", "--offline"]);
         cmd.envs(extra_env.iter().copied());
         run(&mut cmd).success()
@@ -139,7 +139,7 @@ impl Machine {
 /// A crate with `Cargo.toml` dependencies `deps`, build.rs `build_rs`,
 /// files `files`, and the example's lock (cargo drops the entries it does
 /// not need, so nothing is resolved against the network).
-fn temp_crate(
+pub(crate) fn temp_crate(
     dir: &Path,
     name: &str,
     deps: &str,
@@ -186,7 +186,7 @@ fn zstd_sys_crate(dir: &Path) -> PathBuf {
 
 /// A crate compiling a handful of C files through cc: quick, for the tests
 /// that build it many times.
-fn small_c_crate(dir: &Path) -> PathBuf {
+pub(crate) fn small_c_crate(dir: &Path) -> PathBuf {
     let names = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"];
     let sources: Vec<(String, String)> = names
         .iter()
@@ -223,14 +223,14 @@ fn small_c_crate(dir: &Path) -> PathBuf {
     )
 }
 
-fn remote_count(stats: &Value, field: &str) -> u64 {
+pub(crate) fn remote_count(stats: &Value, field: &str) -> u64 {
     stats["remote"][field]
         .as_u64()
         .unwrap_or_else(|| panic!("no remote.{field} in {stats}"))
 }
 
 /// Requests that went to the network and failed (errors not skipped).
-fn failed_requests(stats: &Value) -> u64 {
+pub(crate) fn failed_requests(stats: &Value) -> u64 {
     remote_count(stats, "errors") - remote_count(stats, "skipped")
 }
 

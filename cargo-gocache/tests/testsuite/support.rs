@@ -68,11 +68,20 @@ pub const SCRUB_ENV: &[&str] = &[
     "GCC_URLS",
     "TERM_URLS",
     "XDG_CACHE_HOME",
+    // CI detection decides the remote write policy (`remote-write`).
+    "CI",
+    "GITLAB_CI",
+    "CI_COMMIT_REF_PROTECTED",
+    "CI_PIPELINE_SOURCE",
+    "CI_MERGE_REQUEST_IID",
 ];
 
 /// Prefixes of variables removed as [`SCRUB_ENV`] is: every gocache
-/// setting, cc-rs's per-target compilers and flags, and cargo's `cfg`s.
+/// setting, cc-rs's per-target compilers and flags, cargo's `cfg`s, and
+/// the S3 remote's credentials and GitHub Actions' job variables.
 pub const SCRUB_PREFIXES: &[&str] = &[
+    "AWS_",
+    "GITHUB_",
     "CARGO_GOCACHE_",
     "CARGO_CFG_",
     "CC_",
