@@ -251,6 +251,12 @@ fn cached(
         return Ok(Step::PassThrough);
     }
     let identity = compiler::identify(Some(store), compiler)?;
+    // `-march=native`: keyed as what it means on this machine.
+    if let Err(u) = compile.resolve_native(Some(store), compiler, &identity) {
+        let event = Event::new(Outcome::Uncacheable(u.reason), source_hint(args));
+        stats::record(store, &event);
+        return Ok(Step::PassThrough);
+    }
     // Colours and links as they would be on the caller's stderr; the
     // existence of include directories when the compiler warns about it.
     use std::io::IsTerminal;

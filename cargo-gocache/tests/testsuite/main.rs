@@ -19,6 +19,7 @@ mod helper_key;
 mod inputs;
 mod key;
 mod masquerade;
+mod native;
 mod remote;
 mod remote_e2e;
 mod rerun;

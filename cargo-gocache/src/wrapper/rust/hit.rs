@@ -42,6 +42,13 @@ pub(super) fn cached(
                 );
                 return Ok(None);
             }
+            Err(e) if e.to_string().starts_with(NATIVE_UNRESOLVED) => {
+                stats::record(
+                    store,
+                    &Event::rust(Outcome::Uncacheable(NATIVE_UNRESOLVED.into()), c.describe()),
+                );
+                return Ok(None);
+            }
             Err(e) => return Err(e),
         }
     };

@@ -11,6 +11,9 @@ pub(super) struct RustcIdentity {
     /// `rustc 1.95.0 (...)`, for people.
     pub(super) version: String,
     pub(super) host: String,
+    /// The rustc binary itself (past rustup's proxy), for the questions a
+    /// key asks it (`native`).
+    pub(super) binary: PathBuf,
 }
 
 pub(super) fn stamp_of(p: &Path) -> String {
@@ -176,6 +179,7 @@ pub(super) fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Res
             id: id.into(),
             version: version.into(),
             host: host.into(),
+            binary: found.clone(),
         })
     };
     if let Some(id) = read_memo() {
@@ -268,5 +272,10 @@ pub(super) fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Res
         let _ = write_atomic(&memo_dir, &memo_name, memo.as_bytes());
     }
     drop(lock);
-    Ok(RustcIdentity { id, version, host })
+    Ok(RustcIdentity {
+        id,
+        version,
+        host,
+        binary: found,
+    })
 }

@@ -2,6 +2,11 @@
 //! line by line ([`pre_key`]).
 
 use super::*;
+use crate::key::native::{is_native_rustc_codegen, resolve_rustc};
+
+/// The start of the error `pre_key` gives when `native` cannot be
+/// resolved: the compile is then uncacheable (`native-unresolved`).
+pub(super) const NATIVE_UNRESOLVED: &str = "native-unresolved";
 
 /// Environment variables in the pre-key (see the module docs).
 pub(super) fn env_in_key(name: &str, links: bool) -> bool {
@@ -99,6 +104,14 @@ pub(super) fn pre_key(
     h.line(format!("input {}", map.map(&c.input.display().to_string())));
     for a in &c.key_args {
         h.line(format!("arg {}", map.map(a)));
+    }
+    if c.key_args
+        .iter()
+        .any(|a| a.strip_prefix("-C ").is_some_and(is_native_rustc_codegen))
+    {
+        let native = resolve_rustc(Some(store), &id.binary, &id.id, c.target.as_deref())
+            .map_err(|e| anyhow::anyhow!("{NATIVE_UNRESOLVED}: {e}"))?;
+        h.line(format!("native {native}"));
     }
     for r in &reloc.remap_args {
         h.line(format!("relocation {}", map.map(r)));

@@ -37,6 +37,7 @@
 //! | `salt gocache-rust v1` | a format change here must not meet old entries |
 //! | `compiler-version`, `compiler` | rustc's `-vV`, a hash of its binary, and the name and size of every file in its `<sysroot>/lib` (the compiler itself, `librustc_driver-<hash>.so`, `libLLVM`) and `<sysroot>/lib/rustlib/<target>/lib` (std and friends, which the crate links and inlines), with either rustup's channel manifest (the SHA-256 of every tarball of the release) or, for a toolchain rustup did not install, the content of each of those files; memoised by the full stamp of each of those files and of both directories ([`identify`] says why; mtimes are not hashed, so installs of one toolchain share entries) |
 //! | `target` | `--target`, else rustc's host |
+//! | `native` | only with `-C target-cpu=native`: the CPU rustc takes it for and its target features (`rustc --print target-cpus --print cfg`, memoised per rustc and CPU: [`crate::key::native`]); a compile whose `native` cannot be resolved is uncacheable (`native-unresolved`) |
 //! | `cwd` (mapped) | relative paths in the arguments and in diagnostics are relative to it |
 //! | `arg ...` | every argument, machine directories mapped to stable names; left out: `--out-dir` (where, not what: outputs are named relative to it), `-L dependency=` (only searched for crates cargo already names by `--extern`, whose contents are hashed; and for the transitive crates a link takes in, see `rlib:`) |
 //! | `extern:NAME` | the content hash of every `--extern` file (its name too, which holds cargo's `-C extra-filename`) |
