@@ -541,7 +541,7 @@ fn hit(
     }
     if let Some(r) = super::rerun::reporter(store) {
         if let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) {
-            r.report(cwd, deps_for_caller(&deps, false, map));
+            r.report(cwd, &compile.source, deps_for_caller(&deps, false, map));
         }
     }
     replay(&stdout, &stderr);
@@ -843,7 +843,7 @@ impl Miss<'_> {
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
         if let Some(r) = super::rerun::reporter(self.store) {
-            r.report(self.cwd, &prerequisites);
+            r.report(self.cwd, &c.source, &prerequisites);
         }
         replay(&out.stdout, &out.stderr);
 
