@@ -7,9 +7,10 @@
 # Each binary must be named cargo-gocache (the name picks its mode): copy
 # the one before the change to a directory of its own.
 #
-# Four hits each: a C compile (gcc -O2 -c) without and with -march=native,
-# a rustc lib compile without and with -C target-cpu=native. Each binary
-# has its own store, filled by one cold compile first.
+# Hits of: a C compile (gcc -O2 -c) without and with -march=native, a
+# rustc lib compile without and with -C target-cpu=native, and a rustc bin
+# link (whose entry since issue 21 also lists the files the linker read).
+# Each binary has its own store, filled by one cold compile first.
 set -euo pipefail
 OLD=$1 NEW=$2
 N=${N:-40}
@@ -20,6 +21,7 @@ cd "$work"
 echo 'int f(int *a, int n) { int s = 0; for (int i = 0; i < n; i++) s += a[i]; return s; }' > a.c
 mkdir -p src out
 echo 'pub fn sum(a: &[u32]) -> u32 { a.iter().sum() }' > src/lib.rs
+echo 'fn main() { println!("{}", std::env::args().count()); }' > src/main.rs
 sleep 2.1   # past the racy window, so identities are memoised
 
 c_hit() { CARGO_GOCACHE_DIR="$work/store-$1" "$2" gcc -O2 $3 -c a.c -o a.o; }
@@ -27,6 +29,11 @@ rust_hit() {
     CARGO_GOCACHE_DIR="$work/store-$1" "$2" "$RUSTC" --crate-name sum --edition=2021 src/lib.rs \
         --crate-type lib --emit=dep-info,metadata,link -C opt-level=2 $3 \
         -C metadata=0123456789abcdef -C extra-filename=-0123456789abcdef --out-dir out
+}
+link_hit() {
+    CARGO_GOCACHE_DIR="$work/store-$1" "$2" "$RUSTC" --crate-name hello --edition=2021 src/main.rs \
+        --crate-type bin --emit=dep-info,link -C opt-level=2 $3 \
+        -C metadata=fedcba9876543210 -C extra-filename=-fedcba9876543210 --out-dir out
 }
 # mean_ms NAME BIN KIND FLAGS
 mean_ms() {
@@ -59,3 +66,6 @@ for kind in c rust; do
         echo "$kind ${f:-(plain)}: old $a1 $a2 ms, new $b1 $b2 ms CPU per hit"
     done
 done
+a1=$(mean_ms old "$OLD" link ""); b1=$(mean_ms new "$NEW" link "")
+b2=$(mean_ms new "$NEW" link ""); a2=$(mean_ms old "$OLD" link "")
+echo "rust bin link: old $a1 $a2 ms, new $b1 $b2 ms CPU per hit"

@@ -18,6 +18,7 @@ mod fuzz;
 mod helper_key;
 mod inputs;
 mod key;
+mod link;
 mod masquerade;
 mod native;
 mod remote;

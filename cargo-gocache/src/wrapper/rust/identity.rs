@@ -16,6 +16,14 @@ pub(super) struct RustcIdentity {
     pub(super) binary: PathBuf,
 }
 
+impl RustcIdentity {
+    /// The sysroot, `<sysroot>/bin/rustc` being the binary.
+    pub(super) fn sysroot(&self) -> Option<PathBuf> {
+        let bin = self.binary.parent()?;
+        (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_path_buf))?
+    }
+}
+
 pub(super) fn stamp_of(p: &Path) -> String {
     match fs::metadata(p) {
         Ok(m) => {

@@ -93,7 +93,13 @@ pub(super) fn pre_key(
 ) -> Result<KeyHasher> {
     let map = &reloc.map;
     let mut h = KeyHasher::new("rust");
-    h.line("salt gocache-rust v1");
+    // Links keep what the linker read in their manifest entries since v2:
+    // an entry from before would match without it.
+    h.line(if c.links() {
+        "salt gocache-rust-link v2"
+    } else {
+        "salt gocache-rust v1"
+    });
     h.line(format!("compiler-version {}", id.version));
     h.line(format!("compiler {}", id.id));
     h.line(format!(
@@ -103,7 +109,14 @@ pub(super) fn pre_key(
     h.line(format!("cwd {}", map.map_path(&c.cwd)));
     h.line(format!("input {}", map.map(&c.input.display().to_string())));
     for a in &c.key_args {
-        h.line(format!("arg {}", map.map(a)));
+        if a.starts_with("-C link-arg") {
+            // Text the linker may copy into the output (`-rpath`,
+            // `--defsym`, `-soname`): keyed as written. What a link reads
+            // is observed from the linker itself (the miss).
+            h.line(format!("arg {a}"));
+        } else {
+            h.line(format!("arg {}", map.map(a)));
+        }
     }
     if c.key_args
         .iter()
@@ -153,20 +166,22 @@ pub(super) fn pre_key(
             None => {}
         }
     }
-    if links {
-        for (kind, dir) in &c.lib_dirs {
-            if kind != "native" && kind != "all" {
-                continue;
-            }
-            let Ok(rd) = fs::read_dir(dir) else { continue };
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if n.starts_with("lib")
-                    && (n.ends_with(".a") || n.contains(".so"))
-                    && e.path().is_file()
-                {
-                    natives.insert(e.path());
-                }
+    // Every library a compile can take in from its native directories: a
+    // link reads static and shared ones; an rlib bundles the static ones
+    // its source names with `#[link(name = ..., kind = "static")]`, which
+    // the command line does not show.
+    for (kind, dir) in &c.lib_dirs {
+        if kind != "native" && kind != "all" {
+            continue;
+        }
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("lib")
+                && (n.ends_with(".a") || (links && n.contains(".so")))
+                && e.path().is_file()
+            {
+                natives.insert(e.path());
             }
         }
     }
