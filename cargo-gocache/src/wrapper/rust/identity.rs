@@ -108,7 +108,7 @@ pub(super) fn settled(p: &Path) -> bool {
     stamp.mtime_ns < cutoff && stamp.ctime_ns < cutoff
 }
 
-pub(super) const IDENTITY_MEMO: &str = "v2";
+pub(super) const IDENTITY_MEMO: &str = "v3";
 
 /// Identify `rustc` for `target` (None: its host): a hash of `-vV`, of
 /// the binary, and of what is in `<sysroot>/lib` (the compiler itself:
@@ -232,8 +232,10 @@ pub(super) fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Res
     material.extend_from_slice(&crate::key::hash::hash_file(&binary)?);
     let dist_manifest = lib.join("rustlib").join("multirust-channel-manifest.toml");
     let dist = dist_manifest.is_file();
+    // Stamped present or absent: a manifest appearing (or going) is
+    // another toolchain, and no directory stamped here holds it.
+    stamped.push((stamp_of(&dist_manifest), dist_manifest.clone()));
     if dist {
-        stamped.push((stamp_of(&dist_manifest), dist_manifest.clone()));
         material.extend_from_slice(b"\n--rustup-channel-manifest--\n");
         material.extend_from_slice(&crate::key::hash::hash_file(&dist_manifest)?);
     }
