@@ -66,20 +66,31 @@ fn n(v: &Value, f: &str) -> u64 {
 
 /// An object file named in `cargo:rustc-link-arg`, rebuilt with other
 /// code: the link's command line is the same, yet the binary is another.
-/// Before, the link hit and the old binary was served.
+/// Before, the link hit and the old binary was served. With rustc's own
+/// lld, GNU ld and mold.
 #[test]
 fn an_object_named_in_a_link_arg_rebuilt_is_linked_anew_not_served_the_old_binary() {
     require_tool("gcc");
+    require_tool("mold");
+    for linker in ["", "bfd", "mold"] {
+        object_rebuilt(linker);
+    }
+}
+
+fn object_rebuilt(linker: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let ws = package(
         tmp.path(),
         "objarg",
-        r#"fn main() {
+        &format!(
+            r#"fn main() {{
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
-    println!("cargo:rustc-link-arg={dir}/extra.o");
+    println!("cargo:rustc-link-arg={{dir}}/extra.o");
     println!("cargo:rerun-if-changed=extra.o");
-}
+{}}}
 "#,
+            fuse_line(linker)
+        ),
         "extern \"C\" { fn extra_value() -> i32; }\nfn main() { println!(\"{}\", unsafe { extra_value() }); }\n",
     );
     gcc_object(&ws, 1);
@@ -90,11 +101,11 @@ fn an_object_named_in_a_link_arg_rebuilt_is_linked_anew_not_served_the_old_binar
     std::thread::sleep(std::time::Duration::from_millis(20));
     gcc_object(&ws, 2);
     let (_, v, stats) = build(&store, &ws, &target, "objarg");
-    assert_eq!(v, "2", "the old binary was served: {stats}");
+    assert_eq!(v, "2", "{linker}: the old binary was served: {stats}");
     // Unchanged inputs hit, in another target directory too.
     let (_, v, stats) = build(&store, &ws, &tmp.path().join("target2"), "objarg");
     assert_eq!(v, "2");
-    assert_eq!(n(&stats, "misses"), 0, "{stats}");
+    assert_eq!(n(&stats, "misses"), 0, "{linker}: {stats}");
 }
 
 /// A static library the crate's source names with `#[link(kind =
@@ -214,22 +225,43 @@ fn an_rpath_to_the_checkout_is_keyed_as_written() {
 /// A linker script copied into `OUT_DIR` and found through `-L`
 /// (`memory.x` with `-Tmemory.x`, as every cortex-m-rt firmware has it),
 /// edited: the link reads another script with the same command line. Before,
-/// the old layout was served.
+/// the old layout was served. With each linker there is: the one rustc
+/// picks (its own lld, through `cc`), GNU ld (`-fuse-ld=bfd`) and mold.
 #[test]
 fn a_linker_script_found_through_l_edited_is_linked_anew() {
     require_tool("objdump");
+    require_tool("mold");
+    // mold reads no SECTIONS: its case is the object's test.
+    for linker in ["", "bfd"] {
+        linker_script_edited(linker);
+    }
+}
+
+/// `cargo:rustc-link-arg=-fuse-ld=LINKER`, or nothing for rustc's choice.
+fn fuse_line(linker: &str) -> String {
+    if linker.is_empty() {
+        String::new()
+    } else {
+        format!("    println!(\"cargo:rustc-link-arg=-fuse-ld={linker}\");\n")
+    }
+}
+
+fn linker_script_edited(linker: &str) {
     let tmp = tempfile::tempdir().unwrap();
+    let fuse = fuse_line(linker);
     let ws = package(
         tmp.path(),
         "scripted",
-        r#"fn main() {
+        &format!(
+            r#"fn main() {{
     let out = std::env::var("OUT_DIR").unwrap();
-    std::fs::copy("marker.x", format!("{out}/marker.x")).unwrap();
-    println!("cargo:rustc-link-search=native={out}");
+    std::fs::copy("marker.x", format!("{{out}}/marker.x")).unwrap();
+    println!("cargo:rustc-link-search=native={{out}}");
     println!("cargo:rustc-link-arg=-Tmarker.x");
     println!("cargo:rerun-if-changed=marker.x");
-}
-"#,
+{fuse}}}
+"#
+        ),
         "fn main() { println!(\"9\"); }\n",
     );
     let script = |v: u32| {
@@ -251,7 +283,7 @@ fn a_linker_script_found_through_l_edited_is_linked_anew() {
     build(&store, &ws, &target, "scripted");
     assert!(
         marker(&target).contains(" 01000000 "),
-        "{}",
+        "{linker}: {}",
         marker(&target)
     );
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -259,7 +291,66 @@ fn a_linker_script_found_through_l_edited_is_linked_anew() {
     let (_, _, stats) = build(&store, &ws, &target, "scripted");
     assert!(
         marker(&target).contains(" 02000000 "),
-        "the old layout was served: {} {stats}",
+        "{linker}: the old layout was served: {} {stats}",
         marker(&target)
     );
+    assert!(
+        stats["uncacheable"]
+            .as_object()
+            .is_some_and(|m| m.is_empty()),
+        "{linker}: {stats}"
+    );
+}
+
+/// A linker that cannot list its inputs (GNU ld before 2.35 refuses
+/// `--dependency-file`): the link runs as it was asked for and succeeds,
+/// its refusal never shown, and it is counted `link-inputs-unobserved`,
+/// never cached (so never served stale).
+#[test]
+#[cfg(unix)]
+fn a_linker_that_cannot_list_its_inputs_links_uncached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cc = tmp.path().join("old-cc");
+    write(
+        &cc,
+        "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in *--dependency-file*) echo \"/usr/bin/ld: unrecognized option '--dependency-file=x'\" >&2; exit 1;; esac; done\nexec cc \"$@\"\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&cc, fs::Permissions::from_mode(0o755)).unwrap();
+    let host = run(Command::new("rustc").arg("-vV"))
+        .success()
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .unwrap();
+    let var = format!(
+        "CARGO_TARGET_{}_LINKER",
+        host.to_uppercase().replace('-', "_")
+    );
+    let ws = package(
+        tmp.path(),
+        "oldld",
+        "fn main() {}\n",
+        "fn main() { println!(\"5\"); }\n",
+    );
+    let store = tmp.path().join("store");
+    for t in ["target", "target2"] {
+        let target = tmp.path().join(t);
+        let r = run(gocache(&store)
+            .args(["gocache", "build", "--offline"])
+            .current_dir(&ws)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_INCREMENTAL", "0")
+            .env(&var, &cc))
+        .success();
+        assert!(!r.stderr().contains("unrecognized"), "{}", r.stderr());
+        let out = run(&mut Command::new(target.join("debug/oldld"))).success();
+        assert_eq!(out.stdout().trim(), "5");
+        let stats = take_stats(&store)["rust"].clone();
+        assert_eq!(
+            stats["uncacheable"]["link-inputs-unobserved"], 2,
+            "{t}: the build script and the bin: {stats}"
+        );
+        assert_eq!(n(&stats, "hits"), 0, "{t}: {stats}");
+    }
 }

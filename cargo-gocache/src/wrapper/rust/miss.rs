@@ -87,7 +87,17 @@ pub(super) fn miss(
         text
     });
     if link_deps.is_some() {
-        if code != 0 && link_inputs.is_none() && contains(&kept_err, b"dependency-file") {
+        // What GNU ld, lld and mold say of an option they do not know (a
+        // failing link's message also shows its command line, which holds
+        // the option too: not a refusal).
+        let refused = [
+            &b"option '--dependency-file"[..],
+            b"argument '--dependency-file",
+            b"option: --dependency-file",
+        ]
+        .iter()
+        .any(|m| contains(&kept_err, m));
+        if code != 0 && link_inputs.is_none() && refused {
             // A linker that cannot list its inputs (GNU ld before 2.35)
             // refused the option: the link runs as it was asked for,
             // uncached, as if gocache were not there.
