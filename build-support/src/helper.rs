@@ -70,9 +70,9 @@
 //!
 //! Then the helper prints what cc's `compile` prints (through cc's own
 //! `try_emit_link_directives`), and `cargo:rerun-if-changed` for every
-//! source and header. A build script that globs its sources should also
-//! print `cargo:rerun-if-changed` for the directory it globs, or cargo will
-//! not rerun it when a file is added there.
+//! source and header, and for the directory each source is in (so a build
+//! script that globs its sources reruns when a file is added there, or
+//! removed and put back; see `protocol::rerun` for which directories).
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
@@ -426,11 +426,23 @@ fn print_env(answer: &Message) {
 /// Sources and headers, for `cargo:rerun-if-changed`: not those this run
 /// generated (under `OUT_DIR`, or newer than the run's start), which would
 /// rerun the build script on every build, nor paths cargo cannot read back
-/// (see [`crate::protocol::rerun`]).
+/// (see [`crate::protocol::rerun`]). Then the directories the sources are
+/// in, so a source added there, or removed and put back, reruns it (with
+/// the rules of [`crate::protocol::rerun::watchable_dir`]).
 fn print_rerun(sources: &[PathBuf], files: &[PathBuf]) {
+    use crate::protocol::rerun;
     let cwd = std::env::current_dir().unwrap_or_default();
     let out_dir = out_dir();
-    let started = crate::protocol::rerun::run_started(&out_dir);
+    let started = rerun::run_started(&out_dir);
+    if let Some(t) = started {
+        for d in rerun::source_dirs(&cwd, sources.iter().map(PathBuf::as_path)) {
+            if rerun::watchable_dir(&d, &out_dir, t) {
+                if let Some(line) = rerun::directive(&d) {
+                    print!("{line}");
+                }
+            }
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for f in sources
         .iter()

@@ -30,6 +30,7 @@
 //! | `CARGO_GOCACHE_MAP_CWD` | true (`1`, `true`, `yes`, `on`): outside a build script, relocate the working directory to `/gocache/cwd` |
 //! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::cmdline::KEY_ENV`]) |
 //! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
+//! | `CARGO_GOCACHE_TEST_CPUINFO` | tests only: a file read in place of `/proc/cpuinfo` for the CPU fingerprint of `native` resolutions ([`crate::key::native`]) |
 //! | `PWD` | the working directory as the compiler records it, when it names the working directory ([`crate::cmdline::compiler_cwd`]) |
 //! | `CARGO_GOCACHE_AR_<target>` (with `_` for `-`), `TARGET` | set by `cargo gocache` / cargo: the real archiver the archiver wrapper runs for the build script's target |
 
@@ -85,6 +86,7 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_CARGO_HOME",
     "CARGO_GOCACHE_PROG",
     "CARGO_GOCACHE_MASQUERADE",
+    "CARGO_GOCACHE_TEST_CPUINFO",
 ];
 
 /// Families of `CARGO_GOCACHE_*` variables with a name per target:

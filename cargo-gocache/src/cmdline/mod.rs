@@ -20,6 +20,7 @@
 //! | `compiler <id>` | [`crate::key::compiler::identify`]: `--version` output and a hash of the driver binary (memoised, so a hit runs no compiler) |
 //! | `compiler-version ...` | the first version line, for people reading `explain` output (already covered by the id) |
 //! | `target ...` | `--target`/`-target`/`-arch`/`-m*` as given, or `default`; they are also `arg` lines, this line is for people |
+//! | `native ...` | only when `-march=`, `-mcpu=` or `-mtune=` says `native`: the target options the compiler turns it into on this machine ([`crate::key::native`], memoised per compiler and CPU, so a hit runs no compiler); a compile whose `native` cannot be resolved is uncacheable (`native-unresolved`) |
 //! | `lang c` | the language (`-x` or the extension) |
 //! | `depfile user-headers` | `-MMD`: its depfile leaves out the headers gcc deems system ones, which only a preprocessing run tells (see the wrapper) |
 //! | `relocate on/off` and `relocation <stable name>` | whether `-ffile-prefix-map` is added and which stable names the object may contain |
@@ -333,6 +334,10 @@ pub struct Compile {
     pub sysdir_args: Vec<String>,
     /// `--target`, `-target`, `-arch` and `-m*` arguments.
     pub target_args: Vec<String>,
+    /// What `native` in the target arguments means on this machine, once
+    /// resolved ([`Compile::resolve_native`]); keying a compile that names
+    /// `native` without it is an error.
+    pub native: Option<String>,
     key_args: Vec<KeyArg>,
 }
 
@@ -454,6 +459,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         forced_includes: Vec::new(),
         sysdir_args: Vec::new(),
         target_args: Vec::new(),
+        native: None,
         key_args: Vec::new(),
     };
     let mut compile_only = false;
@@ -903,6 +909,33 @@ pub fn absolute(cwd: &Path, p: &Path) -> PathBuf {
 }
 
 impl Compile {
+    /// Does the compile ask for this machine's CPU (`-march=native`,
+    /// `-mcpu=native`, `-mtune=native`)?
+    pub fn names_native(&self) -> bool {
+        self.target_args
+            .iter()
+            .any(|a| crate::key::native::is_native_c_arg(a))
+    }
+
+    /// Resolve `native` (see [`crate::key::native`]) if the compile names
+    /// it: the `native` key line. `Err` with the reason the compile is
+    /// then uncacheable.
+    pub fn resolve_native(
+        &mut self,
+        store: Option<&crate::store::Store>,
+        compiler: &Path,
+        identity: &CompilerIdentity,
+    ) -> Result<(), Uncacheable> {
+        if !self.names_native() {
+            return Ok(());
+        }
+        let resolved =
+            crate::key::native::resolve_c(store, compiler, &identity.id, &self.target_args)
+                .map_err(|_| Uncacheable::new("native-unresolved"))?;
+        self.native = Some(resolved);
+        Ok(())
+    }
+
     /// The pre-key: everything known before compiling (see the module docs).
     /// Fails only if the source cannot be read.
     pub fn pre_key(
@@ -949,6 +982,12 @@ impl Compile {
         } else {
             self.target_args.join(" ")
         }));
+        if self.names_native() {
+            let Some(native) = &self.native else {
+                return Err(std::io::Error::other("-march=native was not resolved"));
+            };
+            lines.push(KeyLine::Native(native.clone()));
+        }
         lines.push(KeyLine::Lang(self.lang.name().into()));
         // `-MMD` leaves out what gcc calls system headers, which only gcc
         // can tell (the wrapper asks it on a miss): its list is kept apart.

@@ -372,6 +372,7 @@ impl Parsed {
                 KeyLine::Salt(_) | KeyLine::Pre(_) => {}
                 KeyLine::Lib(v)
                 | KeyLine::Target(v)
+                | KeyLine::Native(v)
                 | KeyLine::Lang(v)
                 | KeyLine::Depfile(v)
                 | KeyLine::Cwd(v) => {

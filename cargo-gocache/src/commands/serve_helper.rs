@@ -30,7 +30,7 @@
 //! | `gocache-archive v2` | a version salt |
 //! | `lib NAME` | the library name |
 //! | `toolenv K=V` | environment cc sets for the compiler (MSVC) |
-//! | then, for every source sorted by mapped path, its compile's pre-key lines | [`crate::cmdline::Compile::key_lines`]: salt, `compiler`, `compiler-version`, `target`, `lang`, `relocate`, `relocation`, `cwd`, `arg` (paths of search-path options mapped, `-D` values hashed raw: the compiler copies them into the object as they are), `env` ([`crate::cmdline::KEY_ENV`]), `source HASH NAME` |
+//! | then, for every source sorted by mapped path, its compile's pre-key lines | [`crate::cmdline::Compile::key_lines`]: salt, `compiler`, `compiler-version`, `target`, `native` (when `-march=native`...), `lang`, `relocate`, `relocation`, `cwd`, `arg` (paths of search-path options mapped, `-D` values hashed raw: the compiler copies them into the object as they are), `env` ([`crate::cmdline::KEY_ENV`]), `source HASH NAME` |
 //!
 //! That is the *pre-key*. It names a [`Manifest`] of the header sets seen
 //! for it (all the sources' depfiles together, with the shadow probes of
@@ -377,7 +377,9 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
         let mut args = tool_args.clone();
         args.extend(["-c".into(), src.clone().into_os_string()]);
         args.extend(["-o".into(), "gocache-helper.o".into()]);
-        let unit = cmdline::parse(&args, &cwd).map_err(|u| Fault::Uncacheable(u.reason))?;
+        let mut unit = cmdline::parse(&args, &cwd).map_err(|u| Fault::Uncacheable(u.reason))?;
+        unit.resolve_native(Some(store), &tool, &identity)
+            .map_err(|u| Fault::Uncacheable(u.reason))?;
         // Plain assembly reads `.include` and `.incbin` files no depfile
         // lists; the wrapper finds them (its `asm` module), the helper
         // does not: compile it without the cache.

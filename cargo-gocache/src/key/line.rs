@@ -18,6 +18,7 @@
 //! | `compiler ID` | the compiler's identity ([`crate::key::compiler::identify`]) |
 //! | `compiler-version TEXT` | its first version line, for people (covered by the identity) |
 //! | `target TEXT` | the target options as given, or `default`, for people (they are `arg` lines too) |
+//! | `native TEXT` | what the compile's `-march=native` (`-mcpu=`, `-mtune=`) means on this machine ([`crate::key::native`]) |
 //! | `lang NAME` | the source's language, as `-x` names it |
 //! | `depfile user-headers` | the caller asked for `-MMD`: the stored header list leaves out system headers |
 //! | `relocate on\|off` | whether `-ffile-prefix-map` is added to the compile |
@@ -50,6 +51,8 @@ pub enum KeyLine {
     CompilerVersion(String),
     /// The target options, or `default`.
     Target(String),
+    /// What `native` in the target options resolves to here.
+    Native(String),
     /// The source's language.
     Lang(String),
     /// What the caller's depfile lists (`user-headers` for `-MMD`).
@@ -100,6 +103,7 @@ impl KeyLine {
             KeyLine::Compiler(_) => "compiler",
             KeyLine::CompilerVersion(_) => "compiler-version",
             KeyLine::Target(_) => "target",
+            KeyLine::Native(_) => "native",
             KeyLine::Lang(_) => "lang",
             KeyLine::Depfile(_) => "depfile",
             KeyLine::Relocate(_) => "relocate",
@@ -124,6 +128,7 @@ impl KeyLine {
             | KeyLine::Compiler(v)
             | KeyLine::CompilerVersion(v)
             | KeyLine::Target(v)
+            | KeyLine::Native(v)
             | KeyLine::Lang(v)
             | KeyLine::Depfile(v)
             | KeyLine::Relocation(v)
@@ -164,6 +169,7 @@ impl KeyLine {
             "compiler" => KeyLine::Compiler(rest),
             "compiler-version" => KeyLine::CompilerVersion(rest),
             "target" => KeyLine::Target(rest),
+            "native" => KeyLine::Native(rest),
             "lang" => KeyLine::Lang(rest),
             "depfile" => KeyLine::Depfile(rest),
             "relocate" => KeyLine::Relocate(match rest.as_str() {
@@ -264,6 +270,7 @@ mod tests {
             KeyLine::Env("CPATH".into(), "/a=b:/c".into()),
             KeyLine::Env("LANG".into(), String::new()),
             KeyLine::ToolEnv("INCLUDE".into(), "x".into()),
+            KeyLine::Native("-march=znver3 --param l1-cache-size=32".into()),
             KeyLine::Source {
                 hash: h.clone(),
                 name: "src/a b.c".into(),

@@ -18,9 +18,12 @@
 //! * [`line`]: every line's one rendering and parsing, which `explain`
 //!   reads back;
 //! * [`pathmap`]: relocation, machine directories mapped to stable names;
-//! * [`compiler`]: the C compiler's identity (memoised, stamped).
+//! * [`compiler`]: the C compiler's identity (memoised, stamped);
+//! * [`native`]: what `-march=native` and `-C target-cpu=native` resolve
+//!   to on this machine (memoised per compiler and CPU).
 
 pub mod compiler;
 pub mod hash;
 pub mod line;
+pub mod native;
 pub mod pathmap;

@@ -251,6 +251,12 @@ fn cached(
         return Ok(Step::PassThrough);
     }
     let identity = compiler::identify(Some(store), compiler)?;
+    // `-march=native`: keyed as what it means on this machine.
+    if let Err(u) = compile.resolve_native(Some(store), compiler, &identity) {
+        let event = Event::new(Outcome::Uncacheable(u.reason), source_hint(args));
+        stats::record(store, &event);
+        return Ok(Step::PassThrough);
+    }
     // Colours and links as they would be on the caller's stderr; the
     // existence of include directories when the compiler warns about it.
     use std::io::IsTerminal;
@@ -535,7 +541,7 @@ fn hit(
     }
     if let Some(r) = super::rerun::reporter(store) {
         if let Some(deps) = read(record.deps).and_then(|b| String::from_utf8(b).ok()) {
-            r.report(cwd, deps_for_caller(&deps, false, map));
+            r.report(cwd, &compile.source, deps_for_caller(&deps, false, map));
         }
     }
     replay(&stdout, &stderr);
@@ -837,7 +843,7 @@ impl Miss<'_> {
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
         if let Some(r) = super::rerun::reporter(self.store) {
-            r.report(self.cwd, &prerequisites);
+            r.report(self.cwd, &c.source, &prerequisites);
         }
         replay(&out.stdout, &out.stderr);
 

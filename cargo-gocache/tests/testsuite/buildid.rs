@@ -52,6 +52,7 @@ impl Crate {
         fs::write(root.join("build.rs"), build_rs).unwrap();
         fs::write(root.join("src/main.rs"), main_rs).unwrap();
         for (path, text) in files {
+            fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
             fs::write(root.join(path), text).unwrap();
         }
         let store = dir.path().join("store");
@@ -378,6 +379,80 @@ fn removed_source_changes_the_build_id_and_restoring_it_hits_the_store() {
     assert_eq!(c.build_id(&lib), id1);
     assert_eq!(c.stats(), (1, 2), "served from the store");
     assert_eq!(members(&lib).len(), 4);
+}
+
+/// The seed's scenario one step on (issue 21), with no rerun line of the
+/// build script's own: it globs `csrc/` and leaves the rerun lines to the
+/// helper, which also names the directory its sources are in. Removing a
+/// source rebuilds without it (a new build ID, the source gone from the
+/// archive); putting it back reruns the build script too (before, only the
+/// two remaining files were watched: nothing reran and the archive kept the
+/// two-source ID), and brings the first archive and ID back from the store
+/// without a compile. A source added to the directory is seen as well.
+#[test]
+fn removed_source_put_back_brings_the_first_build_id_back_without_a_rerun_line_of_its_own() {
+    const BUILD_RS: &str = r#"
+use gocache_build::CachedBuild;
+
+fn main() {
+    let mut files: Vec<_> = std::fs::read_dir("csrc")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    files.sort();
+    cc::Build::new().files(files).cached_compile("seed");
+}
+"#;
+    let c = Crate::new(
+        "seedback",
+        BUILD_RS,
+        SEED_MAIN,
+        &[
+            ("csrc/a.c", "int f_a(void) { return 40; }\n"),
+            ("csrc/b.c", "int f_b(void) { return 2; }\n"),
+            ("csrc/c.c", C_C),
+        ],
+    );
+    let lib = c.build().join("libseed.a");
+    let id1 = c.build_id(&lib);
+    assert_eq!(c.stats(), (0, 1), "first build compiles");
+    assert_eq!(members(&lib).len(), 4);
+    c.build();
+    assert_eq!(
+        c.stats(),
+        (0, 1),
+        "nothing changed: the build script did not rerun"
+    );
+
+    fs::remove_file(c.root.join("csrc/c.c")).unwrap();
+    assert_eq!(c.run().trim(), "42");
+    let id2 = c.build_id(&lib);
+    assert_ne!(id2, id1);
+    let m = members(&lib);
+    assert_eq!(m.len(), 3, "rebuilt without c.o: {m:?}");
+    let verbose = c
+        .gocache(&["buildid", "--verbose", lib.to_str().unwrap()])
+        .success()
+        .stdout();
+    assert!(!verbose.contains("c.c"), "{verbose}");
+    assert_eq!(verbose.lines().count(), 3, "{verbose}");
+    assert_eq!(c.stats(), (0, 2));
+
+    fs::write(c.root.join("csrc/c.c"), C_C).unwrap();
+    c.build();
+    assert_eq!(
+        c.build_id(&lib),
+        id1,
+        "c.c put back: the archive kept the two-source ID"
+    );
+    assert_eq!(c.stats(), (1, 2), "served from the store, no compile");
+    assert_eq!(members(&lib).len(), 4);
+
+    fs::write(c.root.join("csrc/d.c"), "int f_d(void) { return 7; }\n").unwrap();
+    c.build();
+    assert_eq!(members(&lib).len(), 5, "a source added to the directory");
+    assert_eq!(c.stats(), (1, 3));
 }
 
 /// A rerun of the build script after `touch` on every file compiles

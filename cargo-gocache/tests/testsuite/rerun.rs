@@ -459,3 +459,112 @@ fn a_root_package_with_its_target_inside_reports_its_files_not_the_target() {
     assert_eq!(v, "102");
     assert_eq!(build_scripts_run(&r), ["solo"]);
 }
+
+/// Issue 21: a build script that globs `csrc/` for plain cc (no rerun line
+/// of its own; cc's `rerun-if-env-changed` lines turn cargo's default off)
+/// reruns when a source is removed, when it is put back (before, only the
+/// remaining files were watched: the archive kept lacking it) and when one
+/// is added, because the wrapper also names the directory each source is
+/// in. Each rerun's compiles hit where they can; a build with nothing
+/// changed reruns nothing, and a swap file an editor leaves there costs one
+/// rerun that compiles nothing.
+#[test]
+fn a_source_put_back_into_a_globbed_directory_reruns_the_build_script() {
+    require_tool("gcc");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let ws = tmp.path().join("globbed");
+    let w = |rel: &str, text: &str| {
+        let p = ws.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    };
+    w(
+        "Cargo.toml",
+        "[package]\nname = \"globbed\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [workspace]\n\n[build-dependencies]\ncc = \"1\"\n",
+    );
+    w(
+        "build.rs",
+        r##"fn main() {
+    let mut files: Vec<_> = std::fs::read_dir("csrc")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    files.sort();
+    cc::Build::new().files(files).compile("g");
+}
+"##,
+    );
+    w("csrc/a.c", "int f_a(void) { return 1; }\n");
+    w("csrc/b.c", "int f_b(void) { return 2; }\n");
+    w("csrc/c.c", "int f_c(void) { return 3; }\n");
+    w(
+        "src/main.rs",
+        "extern \"C\" { fn f_a() -> i32; }\nfn main() { println!(\"{}\", unsafe { f_a() }); }\n",
+    );
+    fs::copy(
+        example("mixed-sys").join("Cargo.lock"),
+        ws.join("Cargo.lock"),
+    )
+    .unwrap();
+    let target = tmp.path().join("target");
+    let build = || {
+        run(gocache(&store)
+            .args(["gocache", "build", "-v"])
+            .current_dir(&ws)
+            .env("CARGO_TARGET_DIR", &target))
+        .success()
+    };
+    let objects = || {
+        let out = fs::read_dir(target.join("debug/build"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("out/libg.a"))
+            .find(|p| p.is_file())
+            .unwrap();
+        let t = run(std::process::Command::new("ar").arg("t").arg(&out)).success();
+        t.stdout()
+            .lines()
+            .filter(|l| l.ends_with(".o"))
+            .map(|l| l.rsplit('-').next().unwrap().to_string())
+            .collect::<BTreeSet<String>>()
+    };
+    let set = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+    build();
+    assert_eq!(objects(), set(&["a.o", "b.o", "c.o"]));
+    let lines = reported(&target, "globbed");
+    assert!(
+        lines.iter().any(|l| Path::new(l) == ws.join("csrc")),
+        "the sources' directory is not watched: {lines:#?}"
+    );
+    let r = build();
+    assert!(build_scripts_run(&r).is_empty(), "{}", r.stderr());
+
+    fs::remove_file(ws.join("csrc/c.c")).unwrap();
+    assert_eq!(build_scripts_run(&build()), ["globbed"]);
+    assert_eq!(objects(), set(&["a.o", "b.o"]));
+
+    fs::write(ws.join("csrc/c.c"), "int f_c(void) { return 3; }\n").unwrap();
+    let r = build();
+    assert_eq!(
+        build_scripts_run(&r),
+        ["globbed"],
+        "c.c put back, yet the build script did not rerun"
+    );
+    assert_eq!(objects(), set(&["a.o", "b.o", "c.o"]));
+    r.stderr_contains("gocache: 3 hits, 0 misses");
+
+    fs::write(ws.join("csrc/d.c"), "int f_d(void) { return 4; }\n").unwrap();
+    assert_eq!(build_scripts_run(&build()), ["globbed"]);
+    assert_eq!(objects(), set(&["a.o", "b.o", "c.o", "d.o"]));
+
+    // An editor's swap file: one rerun, every compile a hit.
+    fs::write(ws.join("csrc/.a.c.swp"), "").unwrap();
+    let r = build();
+    assert_eq!(build_scripts_run(&r), ["globbed"]);
+    r.stderr_contains("gocache: 4 hits, 0 misses");
+    let r = build();
+    assert!(build_scripts_run(&r).is_empty(), "{}", r.stderr());
+}

@@ -25,6 +25,16 @@ pub(super) fn cached(
         return Ok(None);
     }
     let identity = identify(store, rustc, c.target.as_deref())?;
+    if c.links() && !link_observable(c, &identity.host) {
+        stats::record(
+            store,
+            &Event::rust(
+                Outcome::Uncacheable("link-inputs-unobserved".into()),
+                c.describe(),
+            ),
+        );
+        return Ok(None);
+    }
     let reloc = relocation(c);
     let memo_key = filememo::memo_key(&c.cwd, rustc, args);
     let mut memo = FileMemo::load(store, &memo_key);
@@ -39,6 +49,13 @@ pub(super) fn cached(
                         Outcome::Uncacheable("native-lib-not-found".into()),
                         c.describe(),
                     ),
+                );
+                return Ok(None);
+            }
+            Err(e) if e.to_string().starts_with(NATIVE_UNRESOLVED) => {
+                stats::record(
+                    store,
+                    &Event::rust(Outcome::Uncacheable(NATIVE_UNRESOLVED.into()), c.describe()),
                 );
                 return Ok(None);
             }
@@ -63,7 +80,19 @@ pub(super) fn cached(
             return Ok(Some(code));
         }
     }
-    miss(store, rustc, args, c, &reloc, &pre, pre_id, ran).map(Some)
+    let sysroot = identity.sysroot();
+    miss(
+        store,
+        rustc,
+        args,
+        c,
+        &reloc,
+        &pre,
+        pre_id,
+        sysroot.as_deref(),
+        ran,
+    )
+    .map(Some)
 }
 
 pub(super) fn hit(

@@ -11,6 +11,17 @@ pub(super) struct RustcIdentity {
     /// `rustc 1.95.0 (...)`, for people.
     pub(super) version: String,
     pub(super) host: String,
+    /// The rustc binary itself (past rustup's proxy), for the questions a
+    /// key asks it (`native`).
+    pub(super) binary: PathBuf,
+}
+
+impl RustcIdentity {
+    /// The sysroot, `<sysroot>/bin/rustc` being the binary.
+    pub(super) fn sysroot(&self) -> Option<PathBuf> {
+        let bin = self.binary.parent()?;
+        (bin.file_name()? == "bin").then(|| bin.parent().map(Path::to_path_buf))?
+    }
 }
 
 pub(super) fn stamp_of(p: &Path) -> String {
@@ -97,7 +108,7 @@ pub(super) fn settled(p: &Path) -> bool {
     stamp.mtime_ns < cutoff && stamp.ctime_ns < cutoff
 }
 
-pub(super) const IDENTITY_MEMO: &str = "v2";
+pub(super) const IDENTITY_MEMO: &str = "v3";
 
 /// Identify `rustc` for `target` (None: its host): a hash of `-vV`, of
 /// the binary, and of what is in `<sysroot>/lib` (the compiler itself:
@@ -176,6 +187,7 @@ pub(super) fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Res
             id: id.into(),
             version: version.into(),
             host: host.into(),
+            binary: found.clone(),
         })
     };
     if let Some(id) = read_memo() {
@@ -220,8 +232,10 @@ pub(super) fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Res
     material.extend_from_slice(&crate::key::hash::hash_file(&binary)?);
     let dist_manifest = lib.join("rustlib").join("multirust-channel-manifest.toml");
     let dist = dist_manifest.is_file();
+    // Stamped present or absent: a manifest appearing (or going) is
+    // another toolchain, and no directory stamped here holds it.
+    stamped.push((stamp_of(&dist_manifest), dist_manifest.clone()));
     if dist {
-        stamped.push((stamp_of(&dist_manifest), dist_manifest.clone()));
         material.extend_from_slice(b"\n--rustup-channel-manifest--\n");
         material.extend_from_slice(&crate::key::hash::hash_file(&dist_manifest)?);
     }
@@ -268,5 +282,10 @@ pub(super) fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Res
         let _ = write_atomic(&memo_dir, &memo_name, memo.as_bytes());
     }
     drop(lock);
-    Ok(RustcIdentity { id, version, host })
+    Ok(RustcIdentity {
+        id,
+        version,
+        host,
+        binary: found,
+    })
 }

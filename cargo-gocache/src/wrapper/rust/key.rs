@@ -2,6 +2,11 @@
 //! line by line ([`pre_key`]).
 
 use super::*;
+use crate::key::native::{is_native_rustc_codegen, resolve_rustc};
+
+/// The start of the error `pre_key` gives when `native` cannot be
+/// resolved: the compile is then uncacheable (`native-unresolved`).
+pub(super) const NATIVE_UNRESOLVED: &str = "native-unresolved";
 
 /// Environment variables in the pre-key (see the module docs).
 pub(super) fn env_in_key(name: &str, links: bool) -> bool {
@@ -88,7 +93,13 @@ pub(super) fn pre_key(
 ) -> Result<KeyHasher> {
     let map = &reloc.map;
     let mut h = KeyHasher::new("rust");
-    h.line("salt gocache-rust v1");
+    // Links keep what the linker read in their manifest entries since v2:
+    // an entry from before would match without it.
+    h.line(if c.links() {
+        "salt gocache-rust-link v2"
+    } else {
+        "salt gocache-rust v1"
+    });
     h.line(format!("compiler-version {}", id.version));
     h.line(format!("compiler {}", id.id));
     h.line(format!(
@@ -98,7 +109,22 @@ pub(super) fn pre_key(
     h.line(format!("cwd {}", map.map_path(&c.cwd)));
     h.line(format!("input {}", map.map(&c.input.display().to_string())));
     for a in &c.key_args {
-        h.line(format!("arg {}", map.map(a)));
+        if a.starts_with("-C link-arg") {
+            // Text the linker may copy into the output (`-rpath`,
+            // `--defsym`, `-soname`): keyed as written. What a link reads
+            // is observed from the linker itself (the miss).
+            h.line(format!("arg {a}"));
+        } else {
+            h.line(format!("arg {}", map.map(a)));
+        }
+    }
+    if c.key_args
+        .iter()
+        .any(|a| a.strip_prefix("-C ").is_some_and(is_native_rustc_codegen))
+    {
+        let native = resolve_rustc(Some(store), &id.binary, &id.id, c.target.as_deref())
+            .map_err(|e| anyhow::anyhow!("{NATIVE_UNRESOLVED}: {e}"))?;
+        h.line(format!("native {native}"));
     }
     for r in &reloc.remap_args {
         h.line(format!("relocation {}", map.map(r)));
@@ -140,20 +166,22 @@ pub(super) fn pre_key(
             None => {}
         }
     }
-    if links {
-        for (kind, dir) in &c.lib_dirs {
-            if kind != "native" && kind != "all" {
-                continue;
-            }
-            let Ok(rd) = fs::read_dir(dir) else { continue };
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
-                if n.starts_with("lib")
-                    && (n.ends_with(".a") || n.contains(".so"))
-                    && e.path().is_file()
-                {
-                    natives.insert(e.path());
-                }
+    // Every library a compile can take in from its native directories: a
+    // link reads static and shared ones; an rlib bundles the static ones
+    // its source names with `#[link(name = ..., kind = "static")]`, which
+    // the command line does not show.
+    for (kind, dir) in &c.lib_dirs {
+        if kind != "native" && kind != "all" {
+            continue;
+        }
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("lib")
+                && (n.ends_with(".a") || (links && n.contains(".so")))
+                && e.path().is_file()
+            {
+                natives.insert(e.path());
             }
         }
     }

@@ -12,6 +12,7 @@ pub(super) fn miss(
     reloc: &Relocation,
     pre: &KeyHasher,
     pre_id: ActionId,
+    sysroot: Option<&Path>,
     ran: &std::cell::Cell<Option<i32>>,
 ) -> Result<i32> {
     let started = SystemTime::now();
@@ -21,10 +22,24 @@ pub(super) fn miss(
         .into_iter()
         .map(|(n, p)| (n, stamp_of(&p)))
         .collect();
+    // A link: the linker lists what it read (see `link_observable`).
+    let link_deps = c.links().then(|| {
+        std::env::temp_dir().join(format!(
+            "gocache-link-{}-{}.d",
+            std::process::id(),
+            started
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ))
+    });
+    let link_arg = link_deps
+        .as_ref()
+        .map(|d| format!("link-arg=-Wl,--dependency-file={}", d.display()));
     let clock = Instant::now();
     let mut child = Command::new(rustc)
         .args(args)
         .args(&reloc.remap_args)
+        .args(link_arg.iter().flat_map(|a| ["-C", a.as_str()]))
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -38,7 +53,10 @@ pub(super) fn miss(
         let _ = child_out.read_to_end(&mut v);
         v
     });
-    // stderr passes through as it comes (pipelining), and is kept.
+    // stderr passes through as it comes (pipelining), and is kept. A
+    // link's is held until it is known that the linker took the option
+    // (nothing is pipelined on a link).
+    let stream = link_deps.is_none();
     let mut kept_err = Vec::new();
     {
         let mut r = BufReader::new(child_err);
@@ -49,9 +67,11 @@ pub(super) fn miss(
             match r.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    let mut e = stderr.lock();
-                    let _ = e.write_all(&line);
-                    let _ = e.flush();
+                    if stream {
+                        let mut e = stderr.lock();
+                        let _ = e.write_all(&line);
+                        let _ = e.flush();
+                    }
                     kept_err.extend_from_slice(&line);
                 }
             }
@@ -61,6 +81,38 @@ pub(super) fn miss(
     let stdout = out_thread.join().unwrap_or_default();
     let secs = clock.elapsed().as_secs_f64();
     let code = crate::wrapper::exit_code(&status);
+    let link_inputs = link_deps.as_ref().and_then(|d| {
+        let text = fs::read_to_string(d).ok();
+        let _ = fs::remove_file(d);
+        text
+    });
+    if link_deps.is_some() {
+        // What GNU ld, lld and mold say of an option they do not know (a
+        // failing link's message also shows its command line, which holds
+        // the option too: not a refusal).
+        let refused = [
+            &b"option '--dependency-file"[..],
+            b"argument '--dependency-file",
+            b"option: --dependency-file",
+        ]
+        .iter()
+        .any(|m| contains(&kept_err, m));
+        if code != 0 && link_inputs.is_none() && refused {
+            // A linker that cannot list its inputs (GNU ld before 2.35)
+            // refused the option: the link runs as it was asked for,
+            // uncached, as if gocache were not there.
+            stats::record(
+                store,
+                &Event::rust(
+                    Outcome::Uncacheable("link-inputs-unobserved".into()),
+                    c.describe(),
+                ),
+            );
+            return Ok(crate::wrapper::cc::pass_through(rustc, args));
+        }
+        let _ = std::io::stderr().write_all(&kept_err);
+        let _ = std::io::stderr().flush();
+    }
     ran.set(Some(code));
     let _ = std::io::stdout().write_all(&stdout);
     let _ = std::io::stdout().flush();
@@ -117,6 +169,41 @@ pub(super) fn miss(
         let bytes = fs::read(&p).with_context(|| format!("failed to read {}", p.display()))?;
         obs.files.push((mapped, hex(&hash_bytes(&bytes))));
         probed.insert(p);
+    }
+    if link_deps.is_some() {
+        // What the linker read: objects, archives and shared libraries it
+        // chose, linker and version scripts. Not the compile's own
+        // temporaries (its objects, rustc's temporary directory), gone by
+        // now.
+        let Some(deps) = link_inputs
+            .as_deref()
+            .and_then(crate::direct::depfile::parse)
+        else {
+            return uncacheable("link-inputs-unobserved");
+        };
+        for f in &deps.prerequisites {
+            let p = if f.is_absolute() {
+                f.clone()
+            } else {
+                c.cwd.join(f)
+            };
+            let Ok(meta) = fs::metadata(&p) else { continue };
+            // The toolchain's own libraries (std...) are in rustc's
+            // identity, which does not name the directory rustup put them in.
+            if sysroot.is_some_and(|s| p.starts_with(s)) || !probed.insert(p.clone()) {
+                continue;
+            }
+            if meta.modified().is_ok_and(|m| m >= started) {
+                return uncacheable("modified-during-compile");
+            }
+            let mapped = map.map_path(&p);
+            if mapped.contains('\n') {
+                return uncacheable("bad-path");
+            }
+            let hash = crate::key::hash::hash_file(&p)
+                .with_context(|| format!("failed to read {}", p.display()))?;
+            obs.files.push((mapped, hex(&hash)));
+        }
     }
     for f in obs.files.clone() {
         for alt in module_alternatives(&map.unmap_path(&f.0)) {
@@ -229,4 +316,20 @@ pub(super) fn list_outputs(c: &RustCompile) -> Vec<(String, PathBuf)> {
         .collect();
     v.sort();
     v
+}
+
+/// Can a link's inputs be learned from the linker? rustc drives it as `cc`
+/// (no `-C linker-flavor`, a `-C linker` that is a C compiler driver) for
+/// an ELF target, so `-Wl,--dependency-file=FILE` reaches GNU ld (2.35 and
+/// later), lld or mold, which write every file they read. Otherwise the
+/// link is uncacheable (`link-inputs-unobserved`).
+pub(super) fn link_observable(c: &RustCompile, host: &str) -> bool {
+    let target = c.target.as_deref().unwrap_or(host);
+    let cc_driver = c.linker.as_ref().is_none_or(|l| {
+        let n = l.file_name().unwrap_or_default().to_string_lossy();
+        ["cc", "gcc", "clang", "c++", "g++"]
+            .iter()
+            .any(|d| n == *d || n.ends_with(&format!("-{d}")) || n.starts_with(&format!("{d}-")))
+    });
+    !c.linker_flavor && cc_driver && target.contains("-linux")
 }

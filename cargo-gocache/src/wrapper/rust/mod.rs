@@ -34,20 +34,27 @@
 //!
 //! | line | why |
 //! | --- | --- |
-//! | `salt gocache-rust v1` | a format change here must not meet old entries |
+//! | `salt gocache-rust v1` (links: `salt gocache-rust-link v2`) | a format change here must not meet old entries (a link's entry from before v2 lacks what the linker read) |
 //! | `compiler-version`, `compiler` | rustc's `-vV`, a hash of its binary, and the name and size of every file in its `<sysroot>/lib` (the compiler itself, `librustc_driver-<hash>.so`, `libLLVM`) and `<sysroot>/lib/rustlib/<target>/lib` (std and friends, which the crate links and inlines), with either rustup's channel manifest (the SHA-256 of every tarball of the release) or, for a toolchain rustup did not install, the content of each of those files; memoised by the full stamp of each of those files and of both directories ([`identify`] says why; mtimes are not hashed, so installs of one toolchain share entries) |
 //! | `target` | `--target`, else rustc's host |
+//! | `native` | only with `-C target-cpu=native`: the CPU rustc takes it for and its target features (`rustc --print target-cpus --print cfg`, memoised per rustc and CPU: [`crate::key::native`]); a compile whose `native` cannot be resolved is uncacheable (`native-unresolved`) |
 //! | `cwd` (mapped) | relative paths in the arguments and in diagnostics are relative to it |
-//! | `arg ...` | every argument, machine directories mapped to stable names; left out: `--out-dir` (where, not what: outputs are named relative to it), `-L dependency=` (only searched for crates cargo already names by `--extern`, whose contents are hashed; and for the transitive crates a link takes in, see `rlib:`) |
+//! | `arg ...` | every argument, machine directories mapped to stable names, except `-C link-arg`/`-C link-args` values, keyed as written (text the linker may copy into the output: `-rpath`, `-soname`, `--defsym`); left out: `--out-dir` (where, not what: outputs are named relative to it), `-L dependency=` (only searched for crates cargo already names by `--extern`, whose contents are hashed; and for the transitive crates a link takes in, see `rlib:`) |
 //! | `extern:NAME` | the content hash of every `--extern` file (its name too, which holds cargo's `-C extra-filename`) |
-//! | `native:PATH` | the content of every native library a compile can take in: each `-l` found in a `-L` directory, and for links every `lib*.a`/`lib*.so` in every `-L native=`/`-L all` directory (what a link of a `-sys` crate's dependents reads, named in the dependency's metadata, not on this command line) |
+//! | `native:PATH` | the content of every native library a compile can take in: each `-l` found in a `-L` directory, every `lib*.a` in every `-L native=`/`-L all` directory (an rlib bundles the static libraries its source names with `#[link(kind = "static")]`, which no argument shows), and for links every `lib*.so` there too (what a link of a `-sys` crate's dependents reads, named in the dependency's metadata, not on this command line) |
 //! | `rlib:FILE` | links (bin, test, proc-macro, dylib, cdylib, staticlib) only: the content of every rlib in a `-L dependency=` directory whose cargo suffix (`-<16 hex>`) appears in an `--extern` file or in an rlib already taken, transitively. A dependency's metadata names its own dependencies by that suffix, so this is a superset of what the link reads. Needed because a crate's hash (SVH) recorded by its dependents does not cover native code bundled into its rlib: a changed C library in a `-sys` crate two levels down changes what the binary links and nothing else on its command line |
 //! | `linker` | links only: the linker's identity (`-C linker`, else `cc`), as for a C compiler |
 //! | `env NAME=VALUE` | what cargo sets that code can read (`CARGO_PKG_*`, `CARGO_CRATE_NAME`, `CARGO_BIN_NAME`, `CARGO_PRIMARY_PACKAGE`, `CARGO_MANIFEST_*`, `OUT_DIR`, `CARGO_TARGET_TMPDIR`, `CARGO_BIN_EXE_*`, paths mapped), what rustc itself reads (`RUSTC_BOOTSTRAP`, `RUSTC_FORCE_RUSTC_VERSION`, `RUSTC_LOG`), and for links what the linker reads (`LIBRARY_PATH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`) |
 //! | `relocation` | the `--remap-path-prefix` names added (below) |
 //! | (final) `file HASH PATH` | every file rustc's dep-info lists (sources, modules, `include_str!`/`include_bytes!`, `#[path]` files), mapped |
+//! | (final) `file HASH PATH`, links | every file the linker read, as it lists them itself (`-Wl,--dependency-file=TMP` added on a miss: GNU ld 2.35+, lld, mold): objects and archives named in link arguments, linker and version scripts (found through `-L` too), the static and shared libraries it chose (a different file, or another `SONAME`, is different content), the C runtime's files; not the compile's own temporaries (gone when it ends) nor the toolchain's sysroot (in the identity). A link whose linker cannot say (`-C linker-flavor`, a `-C linker` that is no C compiler driver, a non-Linux target, a linker that refuses the option) is uncacheable: `link-inputs-unobserved` |
 //! | (final) `probe present/absent PATH` | for each module file read, the other place rustc looks for it (`foo.rs` vs `foo/mod.rs`): a file appearing there is an ambiguity error, not the old result |
 //! | (final) `env NAME=VALUE` | every `# env-dep:` rustc reported (`env!`, `option_env!`, also in macro output), with the value it saw, unmapped: the value may be in the output. Except (`env-mapped`) a value naming a machine directory (`OUT_DIR` in `include!(concat!(env!("OUT_DIR"), "/x.rs"))`) that the miss found in none of its outputs: it only located files, which are keyed on their own; so a second target directory still hits. (A program could still depend on such a path without spelling it, `env!("OUT_DIR").len()`: not handled) |
+//!
+//! Refused (uncacheable, counted): a link with a `-C link-arg` that makes
+//! the linker write a file beside the output (`-Wl,-Map=FILE`,
+//! `--out-implib`, its own `--dependency-file`, `-save-temps`...):
+//! `link-arg-writes-file`. A hit restores the outputs rustc names only.
 //!
 //! Left out, and why:
 //! * The rest of the environment: rustc reads no other variable, and code
@@ -55,9 +62,8 @@
 //!   `option_env!`, which rustc reports. A proc-macro calling
 //!   `std::env::var` is invisible to rustc and to cargo alike (cargo does
 //!   not rebuild for it either).
-//! * The system libraries a link takes from the linker's default search
-//!   path (libc, crt files) and `ld` behind `cc`: as for C, they come with
-//!   the toolchain, whose identity is in the key.
+//! * `ld` behind `cc`: as for C, it comes with the toolchain, whose
+//!   identity is in the key. (The files it reads are observed, above.)
 //! * A crate found by `extern crate` in a `-L` directory without a
 //!   `--extern`: cargo names every dependency with `--extern`.
 //!

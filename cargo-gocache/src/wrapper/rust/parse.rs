@@ -34,6 +34,10 @@ pub struct RustCompile {
     /// `-l`: (kind with modifiers, name).
     pub(super) libs: Vec<(String, String)>,
     pub(super) linker: Option<PathBuf>,
+    /// `-C linker-flavor` was given: the linker is not driven as `cc`.
+    pub(super) linker_flavor: bool,
+    /// `-C link-arg` and `-C link-args` values, as given.
+    pub(super) link_args: Vec<String>,
     /// The arguments as the key sees them (paths still real; mapped when hashed).
     pub(super) key_args: Vec<String>,
     /// The arguments already remap paths: add none.
@@ -287,6 +291,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
                     }
                     "extra-filename" => c.extra_filename = v.to_string(),
                     "linker" => c.linker = Some(PathBuf::from(v)),
+                    "linker-flavor" => c.linker_flavor = true,
+                    "link-arg" | "link-args" => c.link_args.push(v.to_string()),
                     _ => {}
                 }
                 c.key_args.push(format!("-C {value}"));
@@ -345,7 +351,35 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
         // rustc would read `#![crate_type]` from the source: not known here.
         return Parse::Uncacheable("no-crate-type");
     }
+    if c.links() && c.link_args.iter().any(|a| link_arg_writes_a_file(a)) {
+        // A map file, an import library...: a hit would not restore it.
+        return Parse::Uncacheable("link-arg-writes-file");
+    }
     c.input = PathBuf::from(input);
     c.out_dir = out_dir;
     Parse::Compile(Box::new(c))
+}
+
+/// Does a `-C link-arg` value make the linker write a file besides the
+/// output (`-Wl,-Map=FILE`, `--out-implib`, its own `--dependency-file`,
+/// `-save-temps`...)? A hit restores the output only.
+pub(super) fn link_arg_writes_a_file(arg: &str) -> bool {
+    const WRITERS: &[&str] = &[
+        "-Map",
+        "--Map",
+        "-M,",
+        "--print-map",
+        "--out-implib",
+        "--dependency-file",
+        "--write-dependencies",
+        "-save-temps",
+        "--save-temps",
+        "--pdb",
+        "--why-extract",
+        "--reproduce",
+        "--trace-symbol-file",
+        "-Wl,-M",
+    ];
+    let a = arg.trim();
+    WRITERS.iter().any(|w| a.contains(w)) || a == "-M"
 }
