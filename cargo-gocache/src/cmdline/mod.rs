@@ -82,6 +82,7 @@
 //! `CARGO_GOCACHE_DEBUG=hash` prints every line as it is hashed; the lines
 //! of every stored result are kept beside it (`-k` files in the store).
 
+pub mod macros;
 mod options;
 
 use std::ffi::OsString;
@@ -94,6 +95,7 @@ use crate::key::compiler::CompilerIdentity;
 use crate::key::hash::KeyHasher;
 use crate::key::line::KeyLine;
 use crate::key::pathmap::PathMap;
+use macros::MacroArg;
 use options::{Dir, Means};
 
 /// Environment variables hashed into the pre-key: each changes what the
@@ -157,7 +159,7 @@ pub const KEY_ENV: &[&str] = &[
 /// Variables that make a compile uncacheable when set (see [`KEY_ENV`]).
 const UNCACHEABLE_ENV: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
 
-const SALT: &str = "gocache-compile v2";
+const SALT: &str = "gocache-compile v3";
 
 /// The languages gocache caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +272,10 @@ enum KeyArg {
     /// An option whose value is a path the compiler only reads files
     /// through (`-I DIR`): hashed with the path mapped.
     Path(String, String),
+    /// A `-D` or `-U` (as given, and its place in [`Compile::macros`]):
+    /// hashed without its value when the compile's used macros can be
+    /// learned ([`Compile::macro_names_keyed`]), as given otherwise.
+    Macro(String, usize),
 }
 
 /// A path argument as hashed: mapped when absolute, as given when relative
@@ -338,6 +344,13 @@ pub struct Compile {
     /// resolved ([`Compile::resolve_native`]); keying a compile that names
     /// `native` without it is an error.
     pub native: Option<String>,
+    /// The `-D`s and `-U`s whose names are plain, in order.
+    pub macros: Vec<MacroArg>,
+    /// Something makes every macro value stay in the pre-key (see
+    /// [`macros`]'s docs).
+    macro_values_keyed: bool,
+    /// Where the source is among `run_args`.
+    source_index: usize,
     key_args: Vec<KeyArg>,
 }
 
@@ -460,6 +473,9 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         sysdir_args: Vec::new(),
         target_args: Vec::new(),
         native: None,
+        macros: Vec::new(),
+        macro_values_keyed: false,
+        source_index: 0,
         key_args: Vec::new(),
     };
     let mut compile_only = false;
@@ -491,6 +507,9 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
         }
         let mut keep_in_run = true;
         let mut is_dep = false;
+        if !arg.starts_with("-D") && !arg.starts_with("-U") && macros::option_keeps_values(arg) {
+            c.macro_values_keyed = true;
+        }
         if arg == "-" {
             sources.push(("-".into(), Err(Uncacheable::new("stdin"))));
         } else if !arg.starts_with('-') || arg.len() == 1 {
@@ -501,6 +520,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
                 _ => Lang::from_path(arg)
                     .map_err(|l| Uncacheable::new(format!("unsupported-language:{l}"))),
             };
+            c.source_index = c.run_args.len();
             sources.push((arg.to_string(), lang));
         } else if let Some(m) = options::lookup(arg) {
             let (v, joined) = match &m.value {
@@ -533,6 +553,16 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
                     })
                 }
                 Means::Plain | Means::Alias(_) => c.key_args.push(KeyArg::Plain(spelled)),
+                Means::Macro(undef) => match MacroArg::parse(undef, &v) {
+                    Some(m) => {
+                        c.key_args.push(KeyArg::Macro(spelled, c.macros.len()));
+                        c.macros.push(m);
+                    }
+                    None => {
+                        c.macro_values_keyed = true;
+                        c.key_args.push(KeyArg::Plain(spelled));
+                    }
+                },
                 Means::Compile => compile_only = true,
                 Means::Stop(reason) => stop = stop.or(Some(reason)),
                 Means::Output => {
@@ -696,6 +726,10 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
     }
     let (source, lang) = sources.pop().expect("one source");
     c.lang = lang?;
+    if c.lang == Lang::Asm {
+        // No preprocessor: nothing would say which macros matter.
+        c.macro_values_keyed = true;
+    }
     c.source = PathBuf::from(&source);
     c.object = match output {
         Some(o) if o == "-" => return Err(Uncacheable::new("output-to-stdout")),
@@ -756,6 +790,18 @@ fn gcc_major(identity: &CompilerIdentity) -> Option<u32> {
         .split_whitespace()
         .filter_map(|w| w.split('.').next()?.parse::<u32>().ok())
         .next_back()
+}
+
+/// Is this compiler gcc (by its identity's version line), not clang
+/// under a gcc name?
+fn is_gcc(identity: &CompilerIdentity) -> bool {
+    let v = identity.version.as_str();
+    !v.contains("clang")
+        && (v.contains("gcc")
+            || v.contains("GCC")
+            || v.contains("g++")
+            || v.contains("cc (")
+            || v.contains("c++ ("))
 }
 
 /// Does this compiler (by its identity's version line) understand
@@ -974,6 +1020,7 @@ impl Compile {
         disk: &mut dyn crate::direct::manifest::Disk,
     ) -> std::io::Result<Vec<KeyLine>> {
         let mut lines = Vec::with_capacity(self.key_args.len() + 16);
+        let names_only = self.macro_names_keyed(identity);
         lines.push(KeyLine::Salt(SALT.into()));
         lines.push(KeyLine::Compiler(identity.id.clone()));
         lines.push(KeyLine::CompilerVersion(identity.version.clone()));
@@ -1001,11 +1048,19 @@ impl Compile {
         lines.extend(names.into_iter().map(|n| KeyLine::Relocation(n.into())));
         lines.push(KeyLine::Cwd(map.map(cwd)));
         for a in &self.key_args {
-            lines.push(KeyLine::Arg(match a {
-                KeyArg::Plain(s) => s.clone(),
-                KeyArg::PrefixMap(opt, old, new) => format!("{opt}{}={new}", mapped(map, old)),
-                KeyArg::Path(opt, p) => format!("{opt} {}", mapped(map, p)),
-            }));
+            lines.push(match a {
+                KeyArg::Plain(s) => KeyLine::Arg(s.clone()),
+                KeyArg::PrefixMap(opt, old, new) => {
+                    KeyLine::Arg(format!("{opt}{}={new}", mapped(map, old)))
+                }
+                KeyArg::Path(opt, p) => KeyLine::Arg(format!("{opt} {}", mapped(map, p))),
+                // The value goes to the final key if the compile uses it
+                // (see `macros`).
+                KeyArg::Macro(_, i) if names_only => {
+                    KeyLine::MacroArg(self.macros[*i].spelled_without_value())
+                }
+                KeyArg::Macro(spelled, _) => KeyLine::Arg(spelled.clone()),
+            });
         }
         for name in KEY_ENV {
             if let Some(v) = crate::env::var_os(name) {
@@ -1244,6 +1299,167 @@ impl Compile {
                 d.display()
             )));
         }
+    }
+
+    /// Does the pre-key hold the `-D`s without their values, leaving the
+    /// values of the macros the compile used to the final key? Only when
+    /// the compiler can say which it used (gcc 5 or later, `-dU`) and no
+    /// option leaves doubt; see [`macros`].
+    pub fn macro_names_keyed(&self, identity: &CompilerIdentity) -> bool {
+        !self.macro_values_keyed
+            && !self.macros.is_empty()
+            && is_gcc(identity)
+            && gcc_major(identity).is_some_and(|m| m >= 5)
+    }
+
+    /// Keep every `-D` value in the pre-key (the build.rs helper, when its
+    /// sources' macros differ).
+    pub fn keep_macro_values(&mut self) {
+        self.macro_values_keyed = true;
+    }
+
+    /// The arguments for a preprocessing run of this compile (the caller
+    /// adds `-E` and what it asks for): the compile's own, without `-o`
+    /// (`-E` would write there).
+    pub fn preprocess_args(&self) -> Vec<String> {
+        let object = self.object.to_string_lossy();
+        let joined = format!("-o{object}");
+        let mut args = Vec::with_capacity(self.run_args.len());
+        let mut it = self.run_args.iter();
+        while let Some(a) = it.next() {
+            if a == "-o" {
+                it.next();
+            } else if *a != joined {
+                args.push(a.clone());
+            }
+        }
+        args
+    }
+
+    /// The arguments to list the macros the compiler predefines for this
+    /// compile ([`macros::PREDEFINED_ARGS`] are added): its own, without
+    /// `-o`, the `-D`s and `-U`s and the source, on an empty file of the
+    /// source's language (`compiler` decides, see [`Compile::sysdirs_lang`]).
+    pub fn predefined_args(&self, compiler: &Path) -> Vec<String> {
+        let mut args = Vec::with_capacity(self.run_args.len());
+        let mut i = 0;
+        while i < self.run_args.len() {
+            let a = &self.run_args[i];
+            i += 1;
+            if i - 1 == self.source_index {
+                continue;
+            }
+            if a == "-o" || a == "-D" || a == "-U" {
+                i += 1;
+                continue;
+            }
+            if a.starts_with("-o") || a.starts_with("-D") || a.starts_with("-U") {
+                continue;
+            }
+            if let Some(m) = options::lookup(a) {
+                if let Means::Macro(_) = m.means {
+                    if m.value == options::Value::Next {
+                        i += 1;
+                    }
+                    continue;
+                }
+            }
+            args.push(a.clone());
+        }
+        args.extend([
+            "-x".to_string(),
+            self.sysdirs_lang(compiler).to_string(),
+            "/dev/null".to_string(),
+        ]);
+        args
+    }
+
+    /// The `-D`s, in order, as a manifest entry lists the ones it keeps
+    /// (name with parameters, value).
+    pub fn macro_values(&self) -> Vec<(String, Option<String>)> {
+        self.macros
+            .iter()
+            .filter(|m| !m.undef)
+            .map(|m| (m.name.clone(), m.value.clone()))
+            .collect()
+    }
+
+    /// The `-D` names whose values a miss may leave out of its key, before
+    /// the compiler is asked ([`macros::candidates`]); none unless
+    /// [`Compile::macro_names_keyed`].
+    pub fn macro_candidates(&self, identity: &CompilerIdentity) -> Vec<String> {
+        if self.macro_names_keyed(identity) {
+            macros::candidates(&self.macros)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Of `candidates`, the macros this compile neither used nor could
+    /// have compared with a predefined one, as the compiler says: its
+    /// preprocessing run with `-E -dU` (with `flags`, the relocation
+    /// options, and `extra`, what else the caller wants of that run), and
+    /// the predefined macros from `-E -dD` of an empty file. Empty when
+    /// either run fails: then every value is kept. (The files read are
+    /// checked for the names afterwards, by the caller.)
+    pub fn unused_macros(
+        &self,
+        compiler: &Path,
+        flags: &[String],
+        extra: &[std::ffi::OsString],
+        candidates: &[String],
+    ) -> Vec<String> {
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let Some(used) = self.used_macros(compiler, flags, extra) else {
+            return Vec::new();
+        };
+        let Some(predefined) = self.predefined_macros(compiler) else {
+            return Vec::new();
+        };
+        candidates
+            .iter()
+            .filter(|n| !used.contains(*n) && !predefined.contains(*n))
+            .cloned()
+            .collect()
+    }
+
+    /// The macros this compile's preprocessing expands or tests, as
+    /// `-E -dU` reports them ([`macros::used_in_output`]), run with
+    /// `flags` before the compile's own arguments and `extra` after.
+    /// `None` if the run fails.
+    pub fn used_macros(
+        &self,
+        compiler: &Path,
+        flags: &[String],
+        extra: &[std::ffi::OsString],
+    ) -> Option<std::collections::BTreeSet<String>> {
+        let out = std::process::Command::new(compiler)
+            .args(flags)
+            .args(self.preprocess_args())
+            .args(macros::USED_MACROS_ARGS)
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        Some(macros::used_in_output(&out.stdout))
+    }
+
+    /// The macros the compiler predefines with this compile's options
+    /// ([`macros::predefined_in_output`]). `None` if the run fails.
+    pub fn predefined_macros(&self, compiler: &Path) -> Option<std::collections::BTreeSet<String>> {
+        let out = std::process::Command::new(compiler)
+            .args(self.predefined_args(compiler))
+            .args(macros::PREDEFINED_ARGS)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        Some(macros::predefined_in_output(&out.stdout))
     }
 
     /// Does `SOURCE_DATE_EPOCH` fix `__DATE__` and `__TIME__` for this compile?
@@ -1834,12 +2050,16 @@ mod tests {
             fs::create_dir_all(dir.path().join(ws)).unwrap();
             fs::write(dir.path().join(ws).join("a.c"), "int x;").unwrap();
         }
-        let id = CompilerIdentity {
+        let gcc = CompilerIdentity {
             path: "/x".into(),
             version: "gcc 12".into(),
             id: "i".into(),
         };
-        let key = |ws: &str, define: &str| {
+        let clang = CompilerIdentity {
+            version: "clang version 14.0.6".into(),
+            ..gcc.clone()
+        };
+        let key_with = |id: &CompilerIdentity, ws: &str, define: &str| {
             let root = dir.path().join(ws);
             let mut map = PathMap::new();
             map.add(&root, "/gocache/workspace");
@@ -1854,10 +2074,25 @@ mod tests {
             .map(OsString::from)
             .collect();
             let c = parse(&args, &root).unwrap();
-            c.pre_key(&id, &map, &root).unwrap()
+            c.pre_key(id, &map, &root).unwrap()
         };
+        let key = |ws: &str, define: &str| key_with(&clang, ws, define);
         assert_eq!(key("A", "1").id(), key("B", "1").id());
+        // A compiler that cannot say which macros a compile used: values
+        // in the pre-key, as given.
         assert_ne!(key("A", "1").id(), key("A", "2").id());
+        assert!(key("A", "/w/x")
+            .lines()
+            .contains(&"arg -DX=/w/x".to_string()));
+        // gcc: the name in the pre-key, the value left to the final key.
+        assert_eq!(key_with(&gcc, "A", "1").id(), key_with(&gcc, "A", "2").id());
+        assert!(key_with(&gcc, "A", "1")
+            .lines()
+            .contains(&"macro-arg -DX".to_string()));
+        assert_ne!(
+            key_with(&gcc, "A", "1").id(),
+            key_with(&clang, "A", "1").id()
+        );
         let lines = key("A", "1").lines().join("\n");
         assert!(lines.contains("arg -I /gocache/workspace/inc"), "{lines}");
         assert!(
@@ -1933,9 +2168,76 @@ mod tests {
         let parsed: Vec<KeyLine> = h.lines().iter().filter_map(|l| KeyLine::parse(l)).collect();
         assert_eq!(parsed, lines);
         assert_eq!(lines[0], KeyLine::Salt(SALT.into()));
-        assert!(lines.contains(&KeyLine::Arg("-DX=\"a\\nb\"".into())));
+        assert!(lines.contains(&KeyLine::MacroArg("-DX".into())));
         assert!(lines.contains(&KeyLine::Arg("-I inc".into())));
         assert!(matches!(lines.last(), Some(KeyLine::Source { name, .. }) if name == "a.c"));
+    }
+
+    /// The `-D`s and `-U`s in every spelling, and what keeps every value
+    /// in the pre-key.
+    #[test]
+    fn macros_on_the_command_line() {
+        let gcc = CompilerIdentity {
+            path: "/x".into(),
+            version: "gcc (Debian 12.2.0-14) 12.2.0".into(),
+            id: "i".into(),
+        };
+        let c = p("-c a.c -DA=1 -D B -UC --define-macro=F(x)=x --define-macro E= -o a.o").unwrap();
+        assert_eq!(
+            c.macro_values(),
+            [
+                ("A".to_string(), Some("1".to_string())),
+                ("B".to_string(), None),
+                ("F(x)".to_string(), Some("x".to_string())),
+                ("E".to_string(), Some(String::new())),
+            ]
+        );
+        assert!(c.macro_names_keyed(&gcc));
+        assert_eq!(c.macro_candidates(&gcc), ["A", "B", "F", "E"]);
+        assert_eq!(
+            c.predefined_args(Path::new("gcc")),
+            ["-c", "-x", "c", "/dev/null"]
+        );
+        assert_eq!(
+            c.preprocess_args(),
+            [
+                "-c",
+                "a.c",
+                "-DA=1",
+                "-D",
+                "B",
+                "-UC",
+                "--define-macro=F(x)=x",
+                "--define-macro",
+                "E="
+            ]
+        );
+        for doubt in [
+            "-c a.c -DA=1 -g3",
+            "-c a.c -DA=1 -Wp,-DB=2",
+            "-c a.c -DA=1 -Xpreprocessor -DB=2",
+            "-c a.c -DA=1 -traditional-cpp",
+            "-c a.c -DA=1 -dD",
+            "-c a.c -DA=1 -DX.Y=2",
+            "-c a.c -DA=1 -D1X",
+            "-c a.s -DA=1",
+        ] {
+            let c = p(doubt).unwrap();
+            assert!(!c.macro_names_keyed(&gcc), "{doubt}");
+            assert!(c.macro_candidates(&gcc).is_empty(), "{doubt}");
+        }
+        assert!(!p("-c a.c -DA=1")
+            .unwrap()
+            .macro_names_keyed(&CompilerIdentity {
+                version: "Debian clang version 14.0.6".into(),
+                ..gcc.clone()
+            }));
+        assert!(!p("-c a.c -DA=1")
+            .unwrap()
+            .macro_names_keyed(&CompilerIdentity {
+                version: "gcc (GCC) 4.8.5".into(),
+                ..gcc.clone()
+            }));
     }
 
     #[test]

@@ -103,6 +103,10 @@ pub(crate) enum Means {
     Xclang,
     /// `-dLETTERS`: dumps (files) or annotations; see [`dump_letters_ok`].
     Dump,
+    /// `-D NAME=VALUE` (`false`) or `-U NAME` (`true`): a command-line
+    /// macro, whose value the key may leave to the final key (see
+    /// `macros.rs`).
+    Macro(bool),
     /// Caching is unsafe or pointless with it, because of the reason given.
     Refuse(&'static str),
 }
@@ -242,8 +246,8 @@ pub(crate) const OPTIONS: &[Opt] = &[
     o("-Xopenmp-target", Separate, Refuse("offloading")),
     o("-mllvm", Separate, Plain),
     // Values that are not files (hashed with the option), taken separately.
-    o("-D", JoinedOrSeparate, Plain),
-    o("-U", JoinedOrSeparate, Plain),
+    o("-D", JoinedOrSeparate, Macro(false)),
+    o("-U", JoinedOrSeparate, Macro(true)),
     o("-A", JoinedOrSeparate, Plain),
     o("-G", JoinedOrSeparate, Plain),
     o("-L", JoinedOrSeparate, Plain),

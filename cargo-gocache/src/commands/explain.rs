@@ -116,6 +116,19 @@ pub enum KeyChange {
         /// Its value now.
         new: Option<String>,
     },
+    /// The value of a command-line macro changed (`-DNAME=VALUE`).
+    Macro {
+        /// The macro's name (with its parameters, if any).
+        name: String,
+        /// Its earlier value (`None`: `-DNAME`, which is 1).
+        old: Option<String>,
+        /// Its value now.
+        new: Option<String>,
+        /// Whether this compile used it (expanded it, or tested it): only
+        /// then is it in the key; a change of an unused one did not
+        /// matter.
+        used: bool,
+    },
     /// The source file's content changed.
     SourceChanged(String),
     /// A file read by the compile (a header) changed.
@@ -154,6 +167,20 @@ impl fmt::Display for KeyChange {
             KeyChange::FlagOrder => f.write_str("flags reordered"),
             KeyChange::Env { name, old, new } => {
                 write!(f, "env {name} changed: {} -> {}", opt(old), opt(new))
+            }
+            KeyChange::Macro {
+                name,
+                old,
+                new,
+                used,
+            } => {
+                let v = |v: &Option<String>| v.clone().unwrap_or_else(|| "1".into());
+                write!(f, "macro {name} changed: {} -> {}", v(old), v(new))?;
+                if *used {
+                    f.write_str(" (used by this compile)")
+                } else {
+                    f.write_str(" (not used by this compile: did not matter)")
+                }
             }
             KeyChange::SourceChanged(p) => write!(f, "{p}: content changed"),
             KeyChange::FileChanged(p) => write!(f, "{p}: content changed"),
@@ -260,6 +287,26 @@ pub fn diff(old: &str, new: &str) -> Vec<KeyChange> {
             });
         }
     }
+    // A macro's value, used or not (a key record lists the unused ones
+    // apart): the used ones are in the key, the others did not matter.
+    let old_macro = |name: &String| o.macros.get(name).or_else(|| o.unused_macros.get(name));
+    for (name, value, used) in n
+        .macros
+        .iter()
+        .map(|(k, v)| (k, v, true))
+        .chain(n.unused_macros.iter().map(|(k, v)| (k, v, false)))
+    {
+        if let Some(old) = old_macro(name) {
+            if old != value {
+                out.push(KeyChange::Macro {
+                    name: name.clone(),
+                    old: old.clone(),
+                    new: value.clone(),
+                    used,
+                });
+            }
+        }
+    }
     for (name, h) in &n.sources {
         match o.sources.get(name) {
             Some(oh) if oh != h => out.push(KeyChange::SourceChanged(name.clone())),
@@ -323,6 +370,8 @@ struct Parsed {
     sources: BTreeMap<String, String>,
     files: BTreeMap<String, String>,
     probes: BTreeMap<String, bool>,
+    macros: BTreeMap<String, Option<String>>,
+    unused_macros: BTreeMap<String, Option<String>>,
     other: BTreeMap<String, String>,
 }
 
@@ -336,6 +385,14 @@ impl Parsed {
         let mut relocations: BTreeSet<String> = BTreeSet::new();
         let mut seen_args: BTreeSet<String> = BTreeSet::new();
         for text in record.lines() {
+            if let Some(rest) = text.strip_prefix(crate::cmdline::macros::UNUSED_PREFIX) {
+                if let Some(KeyLine::Macro { name, value }) =
+                    KeyLine::parse(&format!("macro {rest}"))
+                {
+                    p.unused_macros.insert(name, value);
+                }
+                continue;
+            }
             let Some(line) = KeyLine::parse(text) else {
                 p.other_line(text);
                 continue;
@@ -344,7 +401,7 @@ impl Parsed {
             match line {
                 KeyLine::CompilerVersion(v) => p.version = Some(v),
                 KeyLine::Compiler(id) => p.compiler = Some(id),
-                KeyLine::Arg(a) => {
+                KeyLine::Arg(a) | KeyLine::MacroArg(a) => {
                     // Once per distinct argument for an archive's repeated
                     // compiles; a wrapped compile's order is kept.
                     if p.sources.is_empty() || seen_args.insert(a.clone()) {
@@ -363,6 +420,9 @@ impl Parsed {
                 }
                 KeyLine::Probe { path, present } => {
                     p.probes.insert(path, present);
+                }
+                KeyLine::Macro { name, value } => {
+                    p.macros.insert(name, value);
                 }
                 KeyLine::Relocation(n) => {
                     relocations.insert(n);

@@ -388,6 +388,13 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
         }
         units.push(unit);
     }
+    // One library's sources share cc's arguments, so their `-D`s: the
+    // manifest entry lists the values of the ones any source used. Should
+    // they differ, every value stays in the pre-key.
+    if units.iter().any(|u| u.macros != units[0].macros) {
+        units.iter_mut().for_each(Compile::keep_macro_values);
+    }
+    let macro_values = units[0].macro_values();
     let mut pre = KeyHasher::new("archive");
     pre.push(&KeyLine::Salt(SALT.into()));
     pre.push(&KeyLine::Lib(name.into()));
@@ -441,7 +448,7 @@ fn lookup(store: &Store, name: &str, req: &Message) -> Result<Looked, Fault> {
     let candidates: Vec<(&Observed, ActionId)> = manifest
         .entries
         .iter()
-        .filter(|obs| obs.matches(&map, &mut RealDisk, &mut hashes))
+        .filter(|obs| obs.matches(&map, &mut RealDisk, &mut hashes, &macro_values))
         .map(|obs| (obs, obs.key(&pre_id).id()))
         .collect();
     let unmapped =
@@ -545,11 +552,30 @@ fn finish(
             }
         }
     }
+    // Which `-D`s no source used (see crate::cmdline::macros): each
+    // source's preprocessing with `-E -dU`, until every name is used.
+    let mut unused = p.units[0].macro_candidates(&p.identity);
+    if !unused.is_empty() {
+        match p.units[0].predefined_macros(&p.tool) {
+            Some(predefined) => unused.retain(|n| !predefined.contains(n)),
+            None => unused.clear(),
+        }
+    }
+    for unit in &p.units {
+        if unused.is_empty() {
+            break;
+        }
+        match unit.used_macros(&p.tool, &p.flags, &[]) {
+            Some(used) => unused.retain(|n| !used.contains(n)),
+            None => unused.clear(),
+        }
+    }
     let opts = ObserveOptions {
         started: p.before.started(),
         held: &p.held,
         source_date_epoch: Compile::source_date_epoch(),
         assembler_inputs_known: false,
+        macro_candidates: &unused,
     };
     let observed = if p.sources_held {
         observe_all(store, &p, &files, opts).and_then(|o| {
@@ -566,6 +592,14 @@ fn finish(
         )
     };
     let ar = || p.archiver.command();
+    let observed = observed.map(|(mut obs, named)| {
+        // A name a file spells may be redefined there.
+        unused.retain(|n| !named.contains(n));
+        if p.units[0].macro_names_keyed(&p.identity) {
+            obs.macros = cmdline::macros::kept(&p.units[0].macros, &unused);
+        }
+        obs
+    });
     match observed {
         Ok(obs) => {
             let final_key = obs.key(&p.pre_id);
@@ -576,6 +610,7 @@ fn finish(
             let mut record = format!("{}{object}\n", explain::OBJECT_PREFIX);
             record.push_str(&p.pre.record());
             record.push_str(&final_key.record());
+            record.push_str(&cmdline::macros::unused_record(&p.units[0].macros, &unused));
             store.put_key_inputs(&key, &record)?;
             explain::note_miss(store, &object, &key);
             Manifest::add_and_save(store, &p.pre_id, obs)?;
@@ -610,7 +645,7 @@ fn observe_all(
     p: &Pending,
     files: &[PathBuf],
     opts: ObserveOptions<'_>,
-) -> std::result::Result<Observed, String> {
+) -> std::result::Result<(Observed, Vec<String>), String> {
     let mut searches: Vec<SearchPath> = Vec::new();
     for unit in &p.units {
         let Ok(sysdirs) = unit.system_dirs(Some(store), &p.tool, &p.identity) else {
@@ -621,14 +656,14 @@ fn observe_all(
             searches.push(search);
         }
     }
-    let mut all: Option<Observed> = None;
+    let mut all: Option<(Observed, Vec<String>)> = None;
     for search in &searches {
-        let obs =
-            manifest::observe(files, search, &p.map, opts).map_err(|nc| nc.reason().to_string())?;
+        let obs = manifest::observe_macros(files, search, &p.map, opts)
+            .map_err(|nc| nc.reason().to_string())?;
         match &mut all {
             None => all = Some(obs),
-            Some(all) => {
-                for probe in obs.probes {
+            Some((all, _)) => {
+                for probe in obs.0.probes {
                     if !all.probes.contains(&probe) {
                         all.probes.push(probe);
                     }

@@ -26,9 +26,12 @@
 //! | `pre <id>` | the pre-key: everything known before the compile |
 //! | `header <sha256> <path>` | each file the depfile lists (the source first), mapped, with its content |
 //! | `probe present\|absent <path>` | each place searched before a file read (below), and what was there |
+//! | `macro NAME=VALUE` | each command-line `-D` whose macro the compile used, when the pre-key holds the `-D`s without values ([`crate::cmdline::macros`]) |
 //!
-//! The manifest keeps the same `header` and `probe` lines under `entry`
-//! lines ([`KeyLine`] renders and parses both). Left out: the depfile's
+//! The manifest keeps the same `header`, `probe` and `macro` lines under
+//! `entry` lines ([`KeyLine`] renders and parses them). An entry holds
+//! when its files hash as listed, its probes find what they found, and the
+//! command line gives its macros the values listed ([`Observed::matches`]). Left out: the depfile's
 //! order beyond the listing itself, stamps (see [`crate::direct::stamp`]) and the
 //! object's name.
 //!
@@ -81,10 +84,10 @@ use crate::store::{Entry, Store};
 /// Manifests keep at most this many observed header sets (newest first).
 const MAX_ENTRIES: usize = 32;
 
-const HEADER: &str = "gocache-manifest v2";
+const HEADER: &str = "gocache-manifest v3";
 
 /// The final key's salt (see [`Observed::key`]).
-const FINAL_SALT: &str = "gocache-final v2";
+const FINAL_SALT: &str = "gocache-final v3";
 
 /// Why the compile's headers make it uncacheable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +157,18 @@ pub struct Observed {
     pub files: Vec<(String, String)>,
     /// Every probe (mapped path, whether a file existed there).
     pub probes: Vec<(String, bool)>,
+    /// The command-line `-D`s whose values the result depends on (name
+    /// with parameters, value), in command-line order; see
+    /// [`crate::cmdline::macros`]. Empty when the pre-key holds the values.
+    pub macros: Vec<(String, Option<String>)>,
+}
+
+/// A command line's `-D`s as [`Observed::macros`] lists them: name (with
+/// parameters), value.
+pub type MacroValues = [(String, Option<String>)];
+
+fn macro_ident(name: &str) -> &str {
+    name.split('(').next().unwrap_or(name)
 }
 
 /// The search directories of a compile, in the order the compiler tries
@@ -189,6 +204,10 @@ pub struct ObserveOptions<'a> {
     /// (plain assembly, see the wrapper's `asm` module): they are not a
     /// hidden input.
     pub assembler_inputs_known: bool,
+    /// Command-line macro names whose values may be left out of the key:
+    /// [`observe_macros`] says which of them a file read names (a
+    /// `#define` there would compare against the command line's value).
+    pub macro_candidates: &'a [String],
 }
 
 /// Record the files a compile read (`files`: absolute paths, the source
@@ -199,7 +218,22 @@ pub fn observe(
     map: &PathMap,
     opts: ObserveOptions<'_>,
 ) -> Result<Observed, NotCacheable> {
+    observe_macros(files, search, map, opts).map(|(obs, _)| obs)
+}
+
+/// [`observe`], also saying which of [`ObserveOptions::macro_candidates`]
+/// appear as an identifier in a file read (anywhere: in a directive, in a
+/// comment, in text; after line splicing). A macro's name in a `#define`
+/// or `#undef` cannot come from an expansion, so a name that appears in
+/// no file is redefined by none.
+pub fn observe_macros(
+    files: &[PathBuf],
+    search: &SearchPath,
+    map: &PathMap,
+    opts: ObserveOptions<'_>,
+) -> Result<(Observed, Vec<String>), NotCacheable> {
     let mut obs = Observed::default();
+    let mut named: Vec<String> = Vec::new();
     let mut has_include_names: Vec<String> = Vec::new();
     for f in files {
         if f.to_string_lossy().contains('\n') {
@@ -236,6 +270,14 @@ pub fn observe(
             return Err(NotCacheable::HiddenInput(f.clone()));
         }
         has_include_names.extend(scan.has_include_names);
+        if !opts.macro_candidates.is_empty() {
+            let spliced = splice(&bytes);
+            for name in identifiers_named(&spliced, opts.macro_candidates) {
+                if !named.contains(&name) {
+                    named.push(name);
+                }
+            }
+        }
         obs.files.push((map.map(f), hash));
     }
 
@@ -289,7 +331,32 @@ pub fn observe(
             probe(y.join(name), &mut obs);
         }
     }
-    Ok(obs)
+    Ok((obs, named))
+}
+
+/// Which of `names` appear in `bytes` as a whole identifier (not inside a
+/// longer one).
+fn identifiers_named(bytes: &[u8], names: &[String]) -> Vec<String> {
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !ident(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && ident(bytes[i]) {
+            i += 1;
+        }
+        let word = &bytes[start..i];
+        if let Some(n) = names.iter().find(|n| n.as_bytes() == word) {
+            if !found.contains(n) {
+                found.push(n.clone());
+            }
+        }
+    }
+    found
 }
 
 impl Observed {
@@ -305,7 +372,7 @@ impl Observed {
         h
     }
 
-    /// The header and probe lines of this set, in order.
+    /// The header, probe and macro lines of this set, in order.
     pub fn lines(&self) -> impl Iterator<Item = KeyLine> + '_ {
         let headers = self.files.iter().map(|(path, hash)| KeyLine::Header {
             hash: hash.clone(),
@@ -315,7 +382,24 @@ impl Observed {
             path: path.clone(),
             present: *present,
         });
-        headers.chain(probes)
+        let macros = self.macros.iter().map(|(name, value)| KeyLine::Macro {
+            name: name.clone(),
+            value: value.clone(),
+        });
+        headers.chain(probes).chain(macros)
+    }
+
+    /// Do the `-D`s of a command line (`now`, every one in order) give
+    /// this set's macros the values it lists? The pre-key fixed the names
+    /// and their order, so the set's names pick the same `-D`s.
+    pub fn macros_hold(&self, now: &MacroValues) -> bool {
+        if self.macros.is_empty() {
+            return true;
+        }
+        let names: Vec<&str> = self.macros.iter().map(|(n, _)| macro_ident(n)).collect();
+        now.iter()
+            .filter(|(n, _)| names.contains(&macro_ident(n)))
+            .eq(self.macros.iter())
     }
 
     /// Does this observation still hold on disk? `hashes` memoises file
@@ -325,7 +409,11 @@ impl Observed {
         map: &PathMap,
         disk: &mut dyn Disk,
         hashes: &mut HashMap<String, Option<String>>,
+        macros: &MacroValues,
     ) -> bool {
+        if !self.macros_hold(macros) {
+            return false;
+        }
         for (path, want) in &self.files {
             let got = hashes
                 .entry(path.clone())
@@ -427,8 +515,9 @@ impl Manifest {
         store: &Store,
         pre: &ActionId,
         map: &PathMap,
+        macros: &MacroValues,
     ) -> Option<(ActionId, Entry, &Observed)> {
-        self.find_with(store, pre, map, &mut RealDisk)
+        self.find_with(store, pre, map, &mut RealDisk, macros)
     }
 
     /// [`Manifest::find`], looking at the disk through `disk`.
@@ -438,8 +527,9 @@ impl Manifest {
         pre: &ActionId,
         map: &PathMap,
         disk: &mut dyn Disk,
+        macros: &MacroValues,
     ) -> Option<(ActionId, Entry, &Observed)> {
-        self.lookup_with(store, pre, map, disk).ok()
+        self.lookup_with(store, pre, map, disk, macros).ok()
     }
 
     /// [`Manifest::find_with`], saying why nothing was found: no entries
@@ -452,6 +542,7 @@ impl Manifest {
         pre: &ActionId,
         map: &PathMap,
         disk: &mut dyn Disk,
+        macros: &MacroValues,
     ) -> Result<(ActionId, Entry, &Observed), MissReason> {
         let mut hashes = HashMap::new();
         let mut why = if self.entries.is_empty() {
@@ -460,7 +551,7 @@ impl Manifest {
             MissReason::NoHeaderSetMatched
         };
         for obs in &self.entries {
-            if obs.matches(map, disk, &mut hashes) {
+            if obs.matches(map, disk, &mut hashes, macros) {
                 let key = obs.key(pre).id();
                 if let Some(e) = store.get(&key) {
                     return Ok((key, e, obs));
@@ -525,6 +616,7 @@ impl Manifest {
             match KeyLine::parse(line)? {
                 KeyLine::Header { hash, path } => cur.files.push((path, hash)),
                 KeyLine::Probe { path, present } => cur.probes.push((path, present)),
+                KeyLine::Macro { name, value } => cur.macros.push((name, value)),
                 _ => return None,
             }
         }
@@ -744,6 +836,7 @@ mod tests {
             held: &[],
             source_date_epoch: false,
             assembler_inputs_known: false,
+            macro_candidates: &[],
         }
     }
 
@@ -829,19 +922,19 @@ mod tests {
         store.put(&key, b"object").unwrap();
         Manifest::add_and_save(&store, &pre, obs).unwrap();
         let m = Manifest::load(&store, &pre);
-        assert_eq!(m.find(&store, &pre, &map).map(|r| r.0), Some(key));
+        assert_eq!(m.find(&store, &pre, &map, &[]).map(|r| r.0), Some(key));
         // Shadowed earlier in the -I list:
         fs::write(d.join("inc1/u.h"), "int y;\n").unwrap();
-        assert!(m.find(&store, &pre, &map).is_none());
+        assert!(m.find(&store, &pre, &map, &[]).is_none());
         fs::remove_file(d.join("inc1/u.h")).unwrap();
-        assert!(m.find(&store, &pre, &map).is_some());
+        assert!(m.find(&store, &pre, &map, &[]).is_some());
         // Shadowed beside the including file:
         fs::write(d.join("src/u.h"), "int z;\n").unwrap();
-        assert!(m.find(&store, &pre, &map).is_none());
+        assert!(m.find(&store, &pre, &map, &[]).is_none());
         fs::remove_file(d.join("src/u.h")).unwrap();
         // Edited:
         fs::write(d.join("inc2/u.h"), "int x2;\n").unwrap();
-        assert!(m.find(&store, &pre, &map).is_none());
+        assert!(m.find(&store, &pre, &map, &[]).is_none());
     }
 
     /// The manifest's header and probe lines are the final key's own
@@ -856,6 +949,10 @@ mod tests {
                         ("/w/u.h".into(), "22".repeat(32)),
                     ],
                     probes: vec![("/w/inc/u.h".into(), false), ("/w/x\\y.h".into(), true)],
+                    macros: vec![
+                        ("DATADIR".into(), Some("\"/w/a\"".into())),
+                        ("NDEBUG".into(), None),
+                    ],
                 },
                 Observed::default(),
             ],
@@ -885,6 +982,55 @@ mod tests {
         );
     }
 
+    /// An entry's macros hold while the command line gives the macros it
+    /// kept the values it lists, whatever the others' values.
+    #[test]
+    fn an_entry_holds_while_its_macros_keep_their_values() {
+        let v = |pairs: &[(&str, Option<&str>)]| -> Vec<(String, Option<String>)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.map(str::to_string)))
+                .collect()
+        };
+        let obs = Observed {
+            macros: v(&[("A", Some("1")), ("F(x)", Some("x"))]),
+            ..Observed::default()
+        };
+        let now = v(&[
+            ("A", Some("1")),
+            ("DIR", Some("/w/one")),
+            ("F(x)", Some("x")),
+        ]);
+        assert!(obs.macros_hold(&now));
+        let moved = v(&[
+            ("A", Some("1")),
+            ("DIR", Some("/w/two")),
+            ("F(x)", Some("x")),
+        ]);
+        assert!(obs.macros_hold(&moved));
+        let changed = v(&[
+            ("A", Some("2")),
+            ("DIR", Some("/w/one")),
+            ("F(x)", Some("x")),
+        ]);
+        assert!(!obs.macros_hold(&changed));
+        let implicit = v(&[("A", None), ("DIR", Some("/w/one")), ("F(x)", Some("x"))]);
+        assert!(!obs.macros_hold(&implicit));
+        assert!(Observed::default().macros_hold(&changed));
+    }
+
+    #[test]
+    fn names_are_found_as_whole_identifiers() {
+        let names = ["DATADIR".to_string(), "X".to_string()];
+        let found = |text: &[u8]| identifiers_named(text, &names);
+        assert_eq!(found(b"#define DATADIR \"/x\"\n"), ["DATADIR"]);
+        assert_eq!(found(b"# /* c */ define X 2\n"), ["X"]);
+        assert!(found(b"int MYDATADIR, DATADIR_2, X1, \xc3\xa9X;\n").is_empty());
+        // After line splicing, as the compiler reads it.
+        let spliced = splice(b"#define DATA\\\nDIR 1\n");
+        assert_eq!(identifiers_named(&spliced, &names), ["DATADIR"]);
+    }
+
     #[test]
     fn lookup_says_why_it_missed() {
         let dir = tempfile::tempdir().unwrap();
@@ -902,24 +1048,24 @@ mod tests {
         let m = Manifest::load_checked(&store, &pre).unwrap();
         // The header set holds, its result is not in the store.
         let got = m
-            .lookup_with(&store, &pre, &map, &mut RealDisk)
+            .lookup_with(&store, &pre, &map, &mut RealDisk, &[])
             .map(|r| r.0);
         assert_eq!(got, Err(MissReason::OutputMissing));
         let key = obs.key(&pre).id();
         store.put(&key, b"result").unwrap();
         assert_eq!(
-            m.lookup_with(&store, &pre, &map, &mut RealDisk)
+            m.lookup_with(&store, &pre, &map, &mut RealDisk, &[])
                 .map(|r| r.0),
             Ok(key)
         );
         fs::write(d.join("a.c"), "int y;\n").unwrap();
         let got = m
-            .lookup_with(&store, &pre, &map, &mut RealDisk)
+            .lookup_with(&store, &pre, &map, &mut RealDisk, &[])
             .map(|r| r.0);
         assert_eq!(got, Err(MissReason::NoHeaderSetMatched));
         assert_eq!(
             Manifest::default()
-                .lookup_with(&store, &pre, &map, &mut RealDisk)
+                .lookup_with(&store, &pre, &map, &mut RealDisk, &[])
                 .map(|r| r.0),
             Err(MissReason::NoEntry)
         );

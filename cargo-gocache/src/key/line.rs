@@ -25,12 +25,14 @@
 //! | `relocation NAME` | one stable name the object may contain |
 //! | `cwd DIR` | the working directory as the compiler records it, mapped |
 //! | `arg A` | one argument as hashed (paths mapped where the rule allows) |
+//! | `macro-arg -DNAME`, `macro-arg -UNAME` | a command-line macro's option and name (with its parameters), its value left to the final key ([`crate::cmdline::macros`]) |
 //! | `env NAME=VALUE` | an environment variable of [`crate::cmdline::KEY_ENV`] that is set |
 //! | `toolenv NAME=VALUE` | a variable cc sets for its compiler (the helper) |
 //! | `source HASH NAME` | the source file's content and mapped name |
 //! | `pre ID` | the final key's pre-key |
 //! | `header HASH PATH` | a file the compile read (from its depfile), mapped |
 //! | `probe present\|absent PATH` | whether a file existed where the compiler could have searched first |
+//! | `macro NAME=VALUE`, `macro NAME` | the value of a command-line `-D` the compile used (`macro NAME`: `-DNAME`, no `=`) |
 //!
 //! A line never holds a newline: a backslash and a newline in a value are
 //! written `\\` and `\n`, so two different inputs never render to the same
@@ -65,6 +67,8 @@ pub enum KeyLine {
     Cwd(String),
     /// One argument, as hashed.
     Arg(String),
+    /// A `-D` or `-U` without its value: `-DNAME`, `-DNAME(A,B)`, `-UNAME`.
+    MacroArg(String),
     /// A key environment variable that is set: name, value.
     Env(String, String),
     /// A variable cc sets for its compiler: name, value.
@@ -92,6 +96,13 @@ pub enum KeyLine {
         /// A file was there.
         present: bool,
     },
+    /// The value of a command-line macro the compile used.
+    Macro {
+        /// Its name, with its parameters if it takes any (`F(a,b)`).
+        name: String,
+        /// What follows the `=`; `None` for `-DNAME` (which means 1).
+        value: Option<String>,
+    },
 }
 
 impl KeyLine {
@@ -110,12 +121,14 @@ impl KeyLine {
             KeyLine::Relocation(_) => "relocation",
             KeyLine::Cwd(_) => "cwd",
             KeyLine::Arg(_) => "arg",
+            KeyLine::MacroArg(_) => "macro-arg",
             KeyLine::Env(..) => "env",
             KeyLine::ToolEnv(..) => "toolenv",
             KeyLine::Source { .. } => "source",
             KeyLine::Pre(_) => "pre",
             KeyLine::Header { .. } => "header",
             KeyLine::Probe { .. } => "probe",
+            KeyLine::Macro { .. } => "macro",
         }
     }
 
@@ -134,7 +147,13 @@ impl KeyLine {
             | KeyLine::Relocation(v)
             | KeyLine::Cwd(v)
             | KeyLine::Arg(v)
+            | KeyLine::MacroArg(v)
             | KeyLine::Pre(v) => format!("{} {v}", self.kind()),
+            KeyLine::Macro { name, value: None } => format!("macro {name}"),
+            KeyLine::Macro {
+                name,
+                value: Some(v),
+            } => format!("macro {name}={v}"),
             KeyLine::Env(k, v) | KeyLine::ToolEnv(k, v) => format!("{} {k}={v}", self.kind()),
             KeyLine::Source { hash, name: p } | KeyLine::Header { hash, path: p } => {
                 format!("{} {hash} {p}", self.kind())
@@ -180,6 +199,17 @@ impl KeyLine {
             "relocation" => KeyLine::Relocation(rest),
             "cwd" => KeyLine::Cwd(rest),
             "arg" => KeyLine::Arg(rest),
+            "macro-arg" => KeyLine::MacroArg(rest),
+            "macro" => match rest.split_once('=') {
+                Some((name, v)) => KeyLine::Macro {
+                    name: name.to_string(),
+                    value: Some(v.to_string()),
+                },
+                None => KeyLine::Macro {
+                    name: rest,
+                    value: None,
+                },
+            },
             "pre" => KeyLine::Pre(rest),
             "env" => {
                 let (k, v) = var(&rest)?;
@@ -287,6 +317,21 @@ mod tests {
             KeyLine::Probe {
                 path: "/w/z.h".into(),
                 present: false,
+            },
+            KeyLine::MacroArg("-DDATADIR".into()),
+            KeyLine::MacroArg("-DF(a,b)".into()),
+            KeyLine::MacroArg("-UX".into()),
+            KeyLine::Macro {
+                name: "DATADIR".into(),
+                value: Some("\"/w/a=b\"".into()),
+            },
+            KeyLine::Macro {
+                name: "F(a,b)".into(),
+                value: Some(String::new()),
+            },
+            KeyLine::Macro {
+                name: "NDEBUG".into(),
+                value: None,
             },
         ]
     }

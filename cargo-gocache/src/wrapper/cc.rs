@@ -324,7 +324,7 @@ fn cached(
     let manifest = Manifest::load_checked(store, &pre_id);
     memo.hash(&cmdline::absolute(&cwd, &compile.source));
     let found = match &manifest {
-        Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo),
+        Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo, &compile.macro_values()),
         Err(why) => Err(*why),
     };
     // Best effort: without the memo the next hit rehashes.
@@ -798,11 +798,34 @@ impl Miss<'_> {
         let search = c.search_path(self.cwd, &sysdirs);
         let system_headers = SystemHeaders::new(c, self.cwd, &sysdirs);
         // `-MMD`'s list is gcc's to decide (a header included by a system
-        // header is a system one too, which no depfile shows): ask it.
+        // header is a system one too, which no depfile shows): ask it. And
+        // which `-D`s the compile used (see crate::cmdline::macros): one
+        // preprocessing run answers both.
         let user_only = c.dep.as_ref().filter(|d| !d.system_headers);
-        let user_headers = user_only
-            .filter(|_| search_known)
-            .and_then(|_| self.user_headers(&temp.0));
+        let want_user_headers = user_only.is_some() && search_known;
+        let mut unused_macros = Vec::new();
+        let macro_candidates = c.macro_candidates(self.identity);
+        let user_headers = if macro_candidates.is_empty() {
+            want_user_headers
+                .then(|| self.user_headers(&temp.0))
+                .flatten()
+        } else {
+            let mmd = TempFile(temp.0.with_extension("mmd"));
+            let extra: Vec<OsString> = if want_user_headers {
+                vec!["-MMD".into(), "-MF".into(), mmd.0.clone().into_os_string()]
+            } else {
+                Vec::new()
+            };
+            unused_macros = c.unused_macros(
+                self.compiler,
+                &cmdline::prefix_map_args(self.map),
+                &extra,
+                &macro_candidates,
+            );
+            want_user_headers
+                .then(|| self.read_user_headers(&mmd.0))
+                .flatten()
+        };
         let (search_known, user_headers) = match (user_only, user_headers) {
             (Some(_), None) => (false, None),
             (_, u) => (search_known, u),
@@ -874,14 +897,23 @@ impl Miss<'_> {
                 && honours_source_date_epoch(&self.identity.version))
                 || self.pin.is_some(),
             assembler_inputs_known: self.asm.is_some(),
+            macro_candidates: &unused_macros,
         };
         if let Some(asm) = self.asm {
             // Only to see that none changed while the compile ran.
             files.extend(asm.files.iter().cloned());
         }
         let observed = if source_held {
-            manifest::observe(&files, &search, self.map, opts)
+            manifest::observe_macros(&files, &search, self.map, opts)
                 .and_then(|o| before.check(&files).map(|()| o))
+                .map(|(mut o, named)| {
+                    // A name a file spells may be redefined there.
+                    unused_macros.retain(|n| !named.contains(n));
+                    if c.macro_names_keyed(self.identity) {
+                        o.macros = cmdline::macros::kept(&c.macros, &unused_macros);
+                    }
+                    o
+                })
         } else {
             Err(manifest::NotCacheable::ModifiedDuringCompile(source_path))
         };
@@ -957,6 +989,7 @@ impl Miss<'_> {
         let mut inputs = format!("{}{object_name}\n", crate::stats::explain::OBJECT_PREFIX);
         inputs.push_str(&self.pre.record());
         inputs.push_str(&final_key.record());
+        inputs.push_str(&cmdline::macros::unused_record(&c.macros, &unused_macros));
         self.store.put_key_inputs(&final_id, &inputs)?;
         crate::stats::explain::note_miss(self.store, &object_name, &final_id);
         let mut e = Event::miss(self.why, source);
@@ -989,20 +1022,9 @@ impl Miss<'_> {
         let c = self.compile;
         let temp = TempFile(beside.with_extension("mmd"));
         // The object's `-o`, dropped: `-E` writes to /dev/null instead.
-        let object = c.object.to_str()?;
-        let joined = format!("-o{object}");
-        let mut args = Vec::with_capacity(c.run_args.len());
-        let mut it = c.run_args.iter();
-        while let Some(a) = it.next() {
-            if a == "-o" {
-                it.next();
-            } else if *a != joined {
-                args.push(a.as_str());
-            }
-        }
         let out = Command::new(self.compiler)
             .args(cmdline::prefix_map_args(self.map))
-            .args(args)
+            .args(c.preprocess_args())
             .args(["-E", "-o", "/dev/null", "-MMD", "-MF"])
             .arg(&temp.0)
             .stdin(Stdio::null())
@@ -1011,7 +1033,12 @@ impl Miss<'_> {
         if !out.status.success() {
             return None;
         }
-        let text = fs::read_to_string(&temp.0).ok()?;
+        self.read_user_headers(&temp.0)
+    }
+
+    /// The files of a `-MMD` depfile at `path`, absolute.
+    fn read_user_headers(&self, path: &Path) -> Option<Vec<PathBuf>> {
+        let text = fs::read_to_string(path).ok()?;
         let dep = crate::direct::depfile::parse(&text)?;
         Some(
             dep.prerequisites
@@ -1028,7 +1055,13 @@ impl Miss<'_> {
         let memo_key = filememo::memo_key(self.cwd, self.compiler, self.args);
         let mut memo = FileMemo::load(self.store, &memo_key);
         memo.hash(&cmdline::absolute(self.cwd, &self.compile.source));
-        let found = manifest.find_with(self.store, &self.pre_id, self.map, &mut memo);
+        let found = manifest.find_with(
+            self.store,
+            &self.pre_id,
+            self.map,
+            &mut memo,
+            &self.compile.macro_values(),
+        );
         let _ = memo.save_if_changed(self.store, &memo_key);
         if found.is_some_and(|(id, _, _)| id == final_id) {
             if let Some(snap) = memo.snapshot(self.pre_id, final_id) {

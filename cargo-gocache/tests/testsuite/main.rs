@@ -19,6 +19,7 @@ mod helper_key;
 mod inputs;
 mod key;
 mod link;
+mod macros;
 mod masquerade;
 mod native;
 mod remote;

@@ -1,0 +1,359 @@
+//! Command-line macros (issue 22): the value of a `-D` is in a compile's
+//! key only where the compile uses the macro (gcc's `-E -dU` says which;
+//! see `cmdline::macros`). Every test here compares the cached result with
+//! the same compile run without the cache (object bytes and diagnostics),
+//! so a corner that the key got wrong shows as a wrong object or a wrong
+//! warning, whatever the expected hit or miss says.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cargo_gocache::stats::{read_events, Outcome};
+
+use crate::support::{bin, output_ok, require_tool, write_settled};
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+    compiler: &'static str,
+}
+
+impl Sandbox {
+    fn new(compiler: &'static str) -> Sandbox {
+        require_tool(compiler);
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+            compiler,
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        write_settled(&self.path(rel), text);
+    }
+
+    fn command(&self, store: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.arg(self.compiler)
+            .args(args)
+            .current_dir(self.dir.path());
+        crate::support::scrub(&mut cmd);
+        cmd.env("CARGO_GOCACHE_DIR", store);
+        cmd
+    }
+
+    fn last_event(&self) -> String {
+        let events = read_events(&self.path("store/stats/events.log"));
+        match events.last().map(|e| &e.outcome) {
+            Some(Outcome::Hit) => "hit".into(),
+            Some(Outcome::Miss) => "miss".into(),
+            Some(Outcome::Uncacheable(r)) => format!("uncacheable:{r}"),
+            Some(other) => format!("{other:?}"),
+            None => "none".into(),
+        }
+    }
+
+    /// Compile `args` (writing `a.o`) through the cache, then without it;
+    /// assert the object and stderr are the same; the cached compile's event.
+    #[track_caller]
+    fn check(&self, args: &[&str]) -> String {
+        let out = output_ok(&mut self.command(&self.path("store"), args));
+        let event = self.last_event();
+        let cached = fs::read(self.path("a.o")).unwrap();
+        let reference: Output = output_ok(&mut self.command(Path::new("off"), args));
+        let plain = fs::read(self.path("a.o")).unwrap();
+        assert!(
+            cached == plain,
+            "{args:?}: the cached object ({event}) differs from the uncached one"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&reference.stderr),
+            "{args:?}: stderr ({event}) differs from the uncached compile's"
+        );
+        event
+    }
+}
+
+/// One corner: files, then the same compile with two command lines.
+struct Corner {
+    name: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    first: &'static [&'static str],
+    second: &'static [&'static str],
+    /// What the second compile must be.
+    expect: &'static str,
+}
+
+const CORNERS: &[Corner] = &[
+    Corner {
+        name: "a value no line uses does not split the cache",
+        files: &[("a.c", "int f(void) { return 1; }\n")],
+        first: &["-DDATADIR=\"/one/x\""],
+        second: &["-DDATADIR=\"/two/x\""],
+        expect: "hit",
+    },
+    Corner {
+        name: "a value the source expands",
+        files: &[("a.c", "const char *d(void) { return DATADIR; }\n")],
+        first: &["-DDATADIR=\"/one/x\""],
+        second: &["-DDATADIR=\"/two/x\""],
+        expect: "miss",
+    },
+    Corner {
+        name: "a macro made by token pasting",
+        files: &[(
+            "a.c",
+            "#define CAT(a, b) a##b\nconst char *d(void) { return CAT(DATA, DIR); }\n",
+        )],
+        first: &["-DDATADIR=\"/one/x\""],
+        second: &["-DDATADIR=\"/two/x\""],
+        expect: "miss",
+    },
+    Corner {
+        // gcc does not report it (stringizing does not expand), but the
+        // name is spelled in a file read, where a `#define` of it would
+        // compare with the command line's value: kept, by the textual rule.
+        name: "a name stringized, never expanded, but spelled in the source",
+        files: &[(
+            "a.c",
+            "#define STR(x) #x\nconst char *d(void) { return STR(DATADIR); }\n",
+        )],
+        first: &["-DDATADIR=\"/one/x\""],
+        second: &["-DDATADIR=\"/two/x\""],
+        expect: "miss",
+    },
+    Corner {
+        name: "a name stringized where it is not spelled: unused, not keyed",
+        files: &[(
+            "a.c",
+            "#define STR(x) #x\n#define NAME(a, b) STR(a##b)\nconst char *d(void) { return NAME(DATA, DIR); }\n",
+        )],
+        first: &["-DDATADIR=\"/one/x\""],
+        second: &["-DDATADIR=\"/two/x\""],
+        expect: "hit",
+    },
+    Corner {
+        name: "a macro expanded through another's argument (XSTR)",
+        files: &[(
+            "a.c",
+            "#define STR(x) #x\n#define XSTR(x) STR(x)\nconst char *d(void) { return XSTR(LEVEL); }\n",
+        )],
+        first: &["-DLEVEL=1"],
+        second: &["-DLEVEL=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "a macro reached only through another command-line macro",
+        files: &[("a.c", "int f(void) { return A; }\n")],
+        first: &["-DA=B", "-DB=1"],
+        second: &["-DA=B", "-DB=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "#if in a header",
+        files: &[
+            ("a.c", "#include \"h.h\"\nint f(void) { return V; }\n"),
+            ("h.h", "#if LEVEL > 1\n#define V 2\n#else\n#define V 1\n#endif\n"),
+        ],
+        first: &["-DLEVEL=1"],
+        second: &["-DLEVEL=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "#ifdef in a header",
+        files: &[
+            ("a.c", "#include \"h.h\"\nint f(void) { return V; }\n"),
+            ("h.h", "#ifdef FEATURE\n#define V FEATURE\n#else\n#define V 0\n#endif\n"),
+        ],
+        first: &["-DFEATURE=1"],
+        second: &["-DFEATURE=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "defined() in #if, value changed",
+        files: &[("a.c", "#if defined(FEATURE) && FEATURE > 1\nint f(void) { return 2; }\n#else\nint f(void) { return 1; }\n#endif\n")],
+        first: &["-DFEATURE=1"],
+        second: &["-DFEATURE=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "a name given twice: the last wins",
+        files: &[("a.c", "int f(void) { return X; }\n")],
+        first: &["-DX=1", "-DX=2"],
+        second: &["-DX=1", "-DX=3"],
+        expect: "miss",
+    },
+    Corner {
+        name: "a name given twice and unused: the redefinition warning depends on both values",
+        files: &[("a.c", "int f(void) { return 0; }\n")],
+        first: &["-DX=2", "-DX=2"],
+        second: &["-DX=1", "-DX=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "-U after -D",
+        files: &[("a.c", "#ifdef X\nint f(void) { return X; }\n#else\nint f(void) { return 0; }\n#endif\n")],
+        first: &["-DX=1", "-UX"],
+        second: &["-DX=2", "-UX"],
+        expect: "miss",
+    },
+    Corner {
+        name: "an -include file that tests the macro",
+        files: &[
+            ("a.c", "int f(void) { return V; }\n"),
+            ("cfg.h", "#if LEVEL > 1\n#define V 2\n#else\n#define V 1\n#endif\n"),
+        ],
+        first: &["-include", "cfg.h", "-DLEVEL=1"],
+        second: &["-include", "cfg.h", "-DLEVEL=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "an -imacros file that tests the macro",
+        files: &[
+            ("a.c", "int f(void) { return V; }\n"),
+            ("m.h", "#if LEVEL > 1\n#define V 2\n#else\n#define V 1\n#endif\n"),
+        ],
+        first: &["-imacros", "m.h", "-DLEVEL=1"],
+        second: &["-imacros", "m.h", "-DLEVEL=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "redefined in the source, never used: the warning depends on the value",
+        files: &[("a.c", "#define R 5\nint f(void) { return 0; }\n")],
+        first: &["-DR=5"],
+        second: &["-DR=4"],
+        expect: "miss",
+    },
+    Corner {
+        name: "tested, then redefined in the source",
+        files: &[(
+            "a.c",
+            "#if R > 1\nint g(void) { return 2; }\n#endif\n#undef R\n#define R 7\nint f(void) { return R; }\n",
+        )],
+        first: &["-DR=1"],
+        second: &["-DR=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "redefining a predefined macro: silent with its value, a warning with another",
+        files: &[("a.c", "int f(void) { return 0; }\n")],
+        first: &["-std=gnu11", "-Dlinux=1"],
+        second: &["-std=gnu11", "-Dlinux=2"],
+        expect: "miss",
+    },
+    Corner {
+        name: "function-like against object-like: the source's plain name expands only then",
+        files: &[("a.c", "int F;\nint f(void) { return F; }\n")],
+        first: &["-DF(x)=x"],
+        second: &["-DF=g"],
+        expect: "miss",
+    },
+    Corner {
+        name: "an expanding pragma (#pragma message)",
+        files: &[("a.c", "#pragma message MSG\nint f(void) { return 0; }\n")],
+        first: &["-DMSG=\"one\""],
+        second: &["-DMSG=\"two\""],
+        expect: "miss",
+    },
+    Corner {
+        name: "_Pragma in a macro",
+        files: &[(
+            "a.c",
+            "#define DO(x) _Pragma(#x)\nDO(message(MSG))\nint f(void) { return 0; }\n",
+        )],
+        first: &["-DMSG=\"one\""],
+        second: &["-DMSG=\"two\""],
+        expect: "miss",
+    },
+    Corner {
+        name: "-g3 writes every definition into the object",
+        files: &[("a.c", "int f(void) { return 0; }\n")],
+        first: &["-g3", "-DDATADIR=\"/one/x\""],
+        second: &["-g3", "-DDATADIR=\"/two/x\""],
+        expect: "miss",
+    },
+    Corner {
+        name: "a name only in a comment of a header still keeps its value (the scan is textual)",
+        files: &[
+            ("a.c", "#include \"h.h\"\nint f(void) { return 0; }\n"),
+            ("h.h", "/* DATADIR is where data goes */\n"),
+        ],
+        first: &["-DDATADIR=\"/one/x\""],
+        second: &["-DDATADIR=\"/two/x\""],
+        expect: "miss",
+    },
+    Corner {
+        name: "assembly through the preprocessor",
+        files: &[("a.S", ".globl f\nf:\n.long LEVEL\n")],
+        first: &["-DLEVEL=1", "-DUNUSED=1"],
+        second: &["-DLEVEL=2", "-DUNUSED=1"],
+        expect: "miss",
+    },
+    Corner {
+        name: "assembly through the preprocessor, an unused value",
+        files: &[("a.S", ".globl f\nf:\n.long LEVEL\n")],
+        first: &["-DLEVEL=1", "-DUNUSED=1"],
+        second: &["-DLEVEL=1", "-DUNUSED=2"],
+        expect: "hit",
+    },
+];
+
+/// Every corner with real gcc: the first command line compiled (a miss),
+/// then the second; each result equal to the uncached compile's, and the
+/// second a hit or a miss as the corner says.
+#[test]
+fn every_macro_corner_with_gcc_matches_the_uncached_compile() {
+    let mut failures = Vec::new();
+    for c in CORNERS {
+        let s = Sandbox::new("gcc");
+        for (path, text) in c.files {
+            s.write(path, text);
+        }
+        let source = c.files[0].0;
+        let args = |defs: &[&'static str]| -> Vec<&'static str> {
+            let mut a = vec!["-O2", "-c"];
+            a.extend_from_slice(defs);
+            a.extend([source, "-o", "a.o"]);
+            a
+        };
+        assert_eq!(s.check(&args(c.first)), "miss", "{}: first compile", c.name);
+        assert_eq!(s.check(&args(c.first)), "hit", "{}: same again", c.name);
+        let got = s.check(&args(c.second));
+        if got != c.expect {
+            failures.push(format!("{}: {got}, expected {}", c.name, c.expect));
+        }
+        // And back: the first result is still there, and right.
+        s.check(&args(c.first));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// A compiler that cannot say which macros it used (clang 14 prints
+/// nothing for `-dU`) keeps every value in the key.
+#[test]
+fn clang_keeps_every_value_in_the_key() {
+    let s = Sandbox::new("clang");
+    s.write("a.c", "int f(void) { return 1; }\n");
+    let args = |v: &'static str| vec!["-O2", "-c", v, "a.c", "-o", "a.o"];
+    assert_eq!(s.check(&args("-DDATADIR=\"/one/x\"")), "miss");
+    assert_eq!(s.check(&args("-DDATADIR=\"/one/x\"")), "hit");
+    assert_eq!(s.check(&args("-DDATADIR=\"/two/x\"")), "miss");
+}
+
+/// `__has_include` with a macro argument cannot be probed: uncacheable,
+/// whatever the macro's value.
+#[test]
+fn has_include_with_a_macro_argument_is_not_cached() {
+    let s = Sandbox::new("gcc");
+    s.write(
+        "a.c",
+        "#if __has_include(HI)\nint f(void) { return 1; }\n#endif\n",
+    );
+    s.write("h.h", "\n");
+    let args = ["-c", "-DHI=\"h.h\"", "a.c", "-o", "a.o"];
+    assert_eq!(s.check(&args), "uncacheable:has-include-macro");
+}
