@@ -16,7 +16,7 @@
 //!
 //! | line | why |
 //! | --- | --- |
-//! | `gocache-compile v2` | version salt: bumped when the key or result format changes |
+//! | `gocache-compile v3` | version salt: bumped when the key or result format changes |
 //! | `compiler <id>` | [`crate::key::compiler::identify`]: `--version` output and a hash of the driver binary (memoised, so a hit runs no compiler) |
 //! | `compiler-version ...` | the first version line, for people reading `explain` output (already covered by the id) |
 //! | `target ...` | `--target`/`-target`/`-arch`/`-m*` as given, or `default`; they are also `arg` lines, this line is for people |
@@ -26,6 +26,7 @@
 //! | `relocate on/off` and `relocation <stable name>` | whether `-ffile-prefix-map` is added and which stable names the object may contain |
 //! | `cwd <dir>` | the working directory as the compiler records it ([`compiler_cwd`]: `$PWD` when it names the working directory, else `getcwd()`), mapped: debug info records it (`DW_AT_comp_dir`) and relative paths resolve against it |
 //! | `arg ...` | every argument except those listed below, in order; paths of search-path and `-include` options mapped through the [`PathMap`] |
+//! | `macro-arg -DNAME` | with gcc, each `-D`/`-U` in its place, without its value: the values of the macros the compile used are in the final key ([`macros`]); with other compilers, or any doubt, `-D`s are `arg` lines with their values |
 //! | `env NAME=value` | the variables in [`KEY_ENV`] that are set |
 //! | `source <sha256> <name>` | the source file's content and mapped name (as given when relative: the `cwd` line resolves it) |
 //!
@@ -50,6 +51,10 @@
 //!   another target directory or another user's `$CARGO_HOME` then hits.
 //!   Paths elsewhere (and every path inside a `-D` value, which the compiler
 //!   copies into the object as is) are hashed as they are.
+//! * The value of a `-D` the compile does not use (gcc says which, see
+//!   [`macros`]): it cannot change the object, and openssl's
+//!   `-DENGINESDIR="<OUT_DIR>/..."` on every line would otherwise split
+//!   the cache of every source by checkout.
 //! * mtimes, never: contents are hashed. (Stamps only decide whether a
 //!   compile's inputs held still while it ran, see [`crate::direct::stamp`].)
 //! * Environment variables other than [`KEY_ENV`] (why each is left out is

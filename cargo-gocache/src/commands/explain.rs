@@ -581,6 +581,31 @@ mod tests {
         );
     }
 
+    /// A used macro's value is a change that mattered; an unused one's
+    /// (kept in the record, not in the key) is said not to have.
+    #[test]
+    fn says_which_macro_mattered() {
+        let rec = |data: &str, modules: &str| {
+            format!(
+                "# object compile a.c -> a.o\ngocache-compile v3\ncompiler aaa\ncompiler-version gcc 12\nmacro-arg -DDATADIR\nmacro-arg -DMODULESDIR\nsource {h} a.c\ngocache-final v3\npre 00\nmacro DATADIR=\"{data}\"\n# unused-macro MODULESDIR=\"{modules}\"\n",
+                h = "1".repeat(64)
+            )
+        };
+        let old = rec("/a/x", "/a/m");
+        assert_eq!(diff(&old, &old), vec![]);
+        let changes = diff(&old, &rec("/b/x", "/b/m"));
+        assert_eq!(
+            changes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "macro DATADIR changed: \"/a/x\" -> \"/b/x\" (used by this compile)",
+                "macro MODULESDIR changed: \"/a/m\" -> \"/b/m\" (not used by this compile: did not matter)",
+            ]
+        );
+    }
+
     #[test]
     fn explains_against_the_nearest_earlier_action() {
         let d = tempfile::tempdir().unwrap();

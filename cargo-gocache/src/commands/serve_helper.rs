@@ -27,16 +27,20 @@
 //!
 //! | line | from |
 //! | --- | --- |
-//! | `gocache-archive v2` | a version salt |
+//! | `gocache-archive v3` | a version salt |
 //! | `lib NAME` | the library name |
 //! | `toolenv K=V` | environment cc sets for the compiler (MSVC) |
-//! | then, for every source sorted by mapped path, its compile's pre-key lines | [`crate::cmdline::Compile::key_lines`]: salt, `compiler`, `compiler-version`, `target`, `native` (when `-march=native`...), `lang`, `relocate`, `relocation`, `cwd`, `arg` (paths of search-path options mapped, `-D` values hashed raw: the compiler copies them into the object as they are), `env` ([`crate::cmdline::KEY_ENV`]), `source HASH NAME` |
+//! | then, for every source sorted by mapped path, its compile's pre-key lines | [`crate::cmdline::Compile::key_lines`]: salt, `compiler`, `compiler-version`, `target`, `native` (when `-march=native`...), `lang`, `relocate`, `relocation`, `cwd`, `arg` (paths of search-path options mapped), `macro-arg` (with gcc, each `-D`/`-U` without its value; otherwise `-D` values are `arg` lines, hashed raw: the compiler copies them into the object as they are), `env` ([`crate::cmdline::KEY_ENV`]), `source HASH NAME` |
 //!
 //! That is the *pre-key*. It names a [`Manifest`] of the header sets seen
 //! for it (all the sources' depfiles together, with the shadow probes of
 //! each source's search path, the wrapper's, see [`crate::direct::manifest`]); the
 //! matching set's lines complete the *final key*, whose short form is the
-//! action part of the archive's build ID.
+//! action part of the archive's build ID. With gcc the set also lists the
+//! values of the `-D`s any source used (each source's preprocessing is
+//! run with `-E -dU` after cc's compile, see [`crate::cmdline::macros`]),
+//! so a library none of whose sources expands `-DDATADIR=<OUT_DIR>/x`
+//! is shared by a second checkout, and one that does is not.
 //!
 //! Left out: the objects' names (not written into them); mtimes (never:
 //! full stamps only decide whether the inputs held still during the
@@ -76,7 +80,7 @@ use gocache_build::protocol::{os_string, Message, PROTOCOL};
 use gocache_build::{Error, ErrorKind};
 
 /// The archive key's salt: bumped when what the key covers changes.
-const SALT: &str = "gocache-archive v2";
+const SALT: &str = "gocache-archive v3";
 
 /// `serve-helper`: one conversation with a build script's helper, on stdio.
 pub fn run() -> Result<i32> {

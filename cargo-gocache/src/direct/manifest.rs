@@ -22,7 +22,7 @@
 //!
 //! | line | why |
 //! | --- | --- |
-//! | `gocache-final v2` | version salt |
+//! | `gocache-final v3` | version salt |
 //! | `pre <id>` | the pre-key: everything known before the compile |
 //! | `header <sha256> <path>` | each file the depfile lists (the source first), mapped, with its content |
 //! | `probe present\|absent <path>` | each place searched before a file read (below), and what was there |

@@ -249,3 +249,75 @@ fn main() {
         );
     }
 }
+
+/// Issue 22 through the helper (one key per library): a build script
+/// passes `-DDATADIR="<OUT_DIR>/x"` to two libraries, one of whose sources
+/// prints it. In a second checkout the other library hits, the printing
+/// one misses, and the binary prints the second checkout's path.
+#[test]
+fn a_define_naming_the_checkout_misses_only_the_library_that_uses_it() {
+    need_gcc();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = dir.path().join("a");
+    let build_rs = r#"
+use gocache_build::CachedBuild;
+
+fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    let define = format!("\"{out}/x\"");
+    for (lib, src) in [("ddprint", "src/print.c"), ("ddother", "src/other.c")] {
+        cc::Build::new()
+            .file(src)
+            .define("DATADIR", define.as_str())
+            .cached_compile(lib);
+    }
+}
+"#;
+    let main_rs = r#"
+extern "C" {
+    fn datadir() -> *const std::os::raw::c_char;
+    fn other() -> i32;
+}
+
+fn main() {
+    let s = unsafe { std::ffi::CStr::from_ptr(datadir()) };
+    println!("{} {}", s.to_str().unwrap(), unsafe { other() });
+}
+"#;
+    write_crate(
+        &a,
+        "helperdatadir",
+        build_rs,
+        main_rs,
+        &[
+            (
+                "src/print.c",
+                "const char *datadir(void) { return DATADIR; }\n",
+            ),
+            ("src/other.c", "int other(void) { return 42; }\n"),
+        ],
+    );
+    // Each checkout its own target directory: the helper's archives are
+    // found in OUT_DIR, which names it.
+    let printed = |root: &Path| {
+        let mut cmd = cargo_in(root, &store, &["run", "-q"]);
+        cmd.env("CARGO_TARGET_DIR", root.join("target"));
+        run(&mut cmd).success().stdout().trim().to_string()
+    };
+    let out = printed(&a);
+    assert!(
+        out.starts_with(&a.display().to_string()) && out.ends_with("/out/x 42"),
+        "{out}"
+    );
+    assert_eq!(hits_misses(&store), (0, 2));
+    let b = dir.path().join("b");
+    copy_tree(&a, &b);
+    let out = printed(&b);
+    assert!(
+        out.starts_with(&b.display().to_string()) && out.ends_with("/out/x 42"),
+        "the second checkout's binary prints its own path: {out}"
+    );
+    // ddother hit, ddprint missed.
+    assert_eq!(hits_misses(&store), (1, 3));
+}

@@ -357,3 +357,127 @@ fn has_include_with_a_macro_argument_is_not_cached() {
     let args = ["-c", "-DHI=\"h.h\"", "a.c", "-o", "a.o"];
     assert_eq!(s.check(&args), "uncacheable:has-include-macro");
 }
+
+const DATADIR_BUILD_RS: &str = r#"
+fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    cc::Build::new()
+        .file("src/print.c")
+        .file("src/other.c")
+        .define("DATADIR", format!("\"{out}/x\"").as_str())
+        .define("MODULESDIR", format!("\"{out}/m\"").as_str())
+        .compile("dd");
+}
+"#;
+
+const DATADIR_MAIN_RS: &str = r#"
+extern "C" {
+    fn datadir() -> *const std::os::raw::c_char;
+    fn other() -> i32;
+}
+
+fn main() {
+    let s = unsafe { std::ffi::CStr::from_ptr(datadir()) };
+    println!("{} {}", s.to_str().unwrap(), unsafe { other() });
+}
+"#;
+
+/// Issue 22's test: a build script passes `-DDATADIR="<OUT_DIR>/x"` (and
+/// an unused `-DMODULESDIR`) to two sources, one of which prints it. In a
+/// second checkout (a copy of the tree, the same store) the other source
+/// hits, the printing one misses, the binary prints the second checkout's
+/// path, and `explain` says which macro mattered and which did not.
+#[test]
+fn a_define_naming_the_checkout_misses_only_where_it_is_used() {
+    require_tool("gcc");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = dir.path().join("a");
+    crate::support::build_dep_crate(&a, "datadir", "cc");
+    fs::write(a.join("build.rs"), DATADIR_BUILD_RS).unwrap();
+    fs::write(a.join("src/main.rs"), DATADIR_MAIN_RS).unwrap();
+    fs::write(
+        a.join("src/print.c"),
+        "const char *datadir(void) { return DATADIR; }\n",
+    )
+    .unwrap();
+    fs::write(a.join("src/other.c"), "int other(void) { return 42; }\n").unwrap();
+    let build = |ws: &Path| {
+        let mut cmd = crate::support::gocache(&store);
+        cmd.args(["gocache", "build", "--offline"])
+            .current_dir(ws)
+            .env("CARGO_TARGET_DIR", ws.join("target"));
+        crate::support::run(&mut cmd).success();
+        let out = crate::support::run(&mut Command::new(ws.join("target/debug/datadir")))
+            .success()
+            .stdout();
+        let stats = crate::e2e::take_stats(&store);
+        (out.trim().to_string(), stats)
+    };
+    let (printed, cold) = build(&a);
+    assert!(
+        printed.starts_with(&format!("{}/target/debug/build/datadir-", a.display()))
+            && printed.ends_with("/out/x 42"),
+        "{printed}"
+    );
+    assert_eq!(
+        (cold["hits"].as_u64(), cold["misses"].as_u64()),
+        (Some(0), Some(2)),
+        "{cold}"
+    );
+
+    let b = dir.path().join("b");
+    crate::support::copy_tree(&a, &b);
+    let (printed, now) = build(&b);
+    assert!(
+        printed.starts_with(&format!("{}/target/debug/build/datadir-", b.display()))
+            && printed.ends_with("/out/x 42"),
+        "the second checkout's binary prints its own path: {printed}"
+    );
+    assert_eq!(
+        (now["hits"].as_u64(), now["misses"].as_u64()),
+        (Some(1), Some(1)),
+        "other.c hits, print.c misses: {now}"
+    );
+    let explain = crate::support::run(
+        crate::support::gocache(&store)
+            .args(["gocache", "explain"])
+            .current_dir(&b),
+    )
+    .success()
+    .stdout();
+    let miss = explain
+        .split("miss: ")
+        .find(|m| m.contains("print.c"))
+        .unwrap_or_else(|| panic!("no miss of print.c in:\n{explain}"));
+    assert!(!explain.contains("other.c"), "{explain}");
+    let changes: Vec<&str> = miss.lines().skip(1).map(str::trim).collect();
+    let used = format!(
+        "macro DATADIR changed: \"{}/target/debug/build/",
+        a.display()
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.starts_with(&used) && c.ends_with("/out/x\" (used by this compile)")),
+        "{explain}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.starts_with("macro MODULESDIR changed: ")
+                && c.ends_with("(not used by this compile: did not matter)")),
+        "{explain}"
+    );
+
+    // Back in the first checkout, after `cargo clean`: both hit, and the
+    // binary prints the first checkout's path again.
+    fs::remove_dir_all(a.join("target")).unwrap();
+    let (printed, again) = build(&a);
+    assert!(printed.starts_with(&a.display().to_string()), "{printed}");
+    assert_eq!(
+        (again["hits"].as_u64(), again["misses"].as_u64()),
+        (Some(2), Some(0)),
+        "{again}"
+    );
+}
