@@ -14,6 +14,7 @@
 //! | `remote-timeout` | `CARGO_GOCACHE_REMOTE_TIMEOUT` | `2s` | per-request timeout |
 //! | `verify` | `CARGO_GOCACHE_VERIFY` | `false` | compile every hit too and compare |
 //! | `time-macros` | `CARGO_GOCACHE_TIME_MACROS` | `off` | `pin`: cache compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed at the first compile |
+//! | `paths` | `CARGO_GOCACHE_PATHS` | `stable` | `exact`: nothing is relocated, so `__FILE__`, `file!()` and panic locations name real paths as under plain cargo, and keys hold them (no sharing across checkouts) |
 //! | `build-scripts` | `CARGO_GOCACHE_BUILD_SCRIPTS` | `run` | `cache`: a build-script run is looked up first and replayed when every file it read is unchanged (Linux x86_64; see `wrapper::buildscript`) |
 //!
 //! Files: `$XDG_CONFIG_HOME/cargo-gocache/config.toml` (else
@@ -95,6 +96,9 @@ pub struct Config {
     /// `build-scripts = "cache"`: build-script runs are looked up first
     /// (see `wrapper::buildscript`).
     pub build_scripts_cache: Setting<bool>,
+    /// `paths = "exact"`: no relocation, real paths in keys (see
+    /// [`crate::settings::exact_paths`]).
+    pub paths_exact: Setting<bool>,
 }
 
 /// One layer as written in a file (TOML table or `Cargo.toml` metadata).
@@ -111,6 +115,7 @@ struct Layer {
     verify: Option<bool>,
     time_macros: Option<String>,
     build_scripts: Option<String>,
+    paths: Option<String>,
 }
 
 impl Config {
@@ -128,6 +133,7 @@ impl Config {
             verify: Setting::default(false),
             time_macros_pin: Setting::default(false),
             build_scripts_cache: Setting::default(false),
+            paths_exact: Setting::default(false),
         })
     }
 
@@ -231,6 +237,12 @@ impl Config {
                 source: src(),
             };
         }
+        if let Some(v) = l.paths {
+            self.paths_exact = Setting {
+                value: parse_paths(&v).map_err(|e| bad("paths", e))?,
+                source: src(),
+            };
+        }
         Ok(())
     }
 
@@ -313,6 +325,12 @@ impl Config {
                 source: s,
             };
         }
+        if let Some((v, s)) = get("CARGO_GOCACHE_PATHS") {
+            self.paths_exact = Setting {
+                value: parse_paths(&v).map_err(|e| bad("CARGO_GOCACHE_PATHS", e))?,
+                source: s,
+            };
+        }
         Ok(())
     }
 
@@ -369,6 +387,15 @@ impl Config {
                     "cache"
                 } else {
                     "run"
+                }
+                .to_string(),
+            ),
+            (
+                "CARGO_GOCACHE_PATHS",
+                if self.paths_exact.value {
+                    "exact"
+                } else {
+                    "stable"
                 }
                 .to_string(),
             ),
@@ -465,6 +492,16 @@ impl Config {
                 }
                 .to_string(),
                 &self.build_scripts_cache.source,
+            ),
+            (
+                "paths",
+                if self.paths_exact.value {
+                    "exact"
+                } else {
+                    "stable"
+                }
+                .to_string(),
+                &self.paths_exact.source,
             ),
         ]
     }
@@ -571,6 +608,17 @@ fn parse_time_macros(s: &str) -> Result<bool, String> {
         "off" => Ok(false),
         "pin" => Ok(true),
         _ => Err(format!("invalid value {s:?}: expected \"off\" or \"pin\"")),
+    }
+}
+
+/// `stable` (the default: machine directories relocated) or `exact`.
+fn parse_paths(s: &str) -> Result<bool, String> {
+    match s {
+        "stable" => Ok(false),
+        "exact" => Ok(true),
+        _ => Err(format!(
+            "invalid value {s:?}: expected \"stable\" or \"exact\""
+        )),
     }
 }
 

@@ -26,6 +26,7 @@
 //! | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL` | an `s3://` remote's credentials, region and endpoint (`remote::s3`) |
 //! | `CI`, `GITHUB_ACTIONS`, `GITHUB_EVENT_NAME`, `GITHUB_REF_PROTECTED`, `GITHUB_REF`, `GITHUB_EVENT_PATH`, `GITLAB_CI`, `CI_COMMIT_REF_PROTECTED`, `CI_PIPELINE_SOURCE`, `CI_MERGE_REQUEST_IID` | whether this build writes to the remote (`remote-write`, [`crate::trust`]) |
 //! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
+//! | `CARGO_GOCACHE_PATHS` | setting (`cargo gocache config`): `exact` turns relocation off (C's `-ffile-prefix-map`, rustc's `--remap-path-prefix`) and keys real paths |
 //! | `CARGO_GOCACHE_BUILD_SCRIPTS` | setting (`cargo gocache config`): `cache` looks build-script runs up first (`wrapper::buildscript`) |
 //! | `CARGO_GOCACHE_MAP_CWD` | true (`1`, `true`, `yes`, `on`): outside a build script, relocate the working directory to `/gocache/cwd` |
 //! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::cmdline::KEY_ENV`]) |

@@ -119,7 +119,22 @@ pub const SETTINGS: &[Setting] = &[
         default: "run",
         doc: "`cache`: a build-script run is replayed when every file it read is unchanged (observed, Linux x86_64)",
     },
+    Setting {
+        key: "paths",
+        var: "CARGO_GOCACHE_PATHS",
+        kind: Kind::Word(&["stable", "exact"]),
+        default: "stable",
+        doc: "`exact`: no relocation, so C's `__FILE__` and a path dependency's `file!()` and panic locations name the real paths, as plain cargo; keys hold real paths (nothing shared across checkouts)",
+    },
 ];
+
+/// `paths = "exact"` (`CARGO_GOCACHE_PATHS=exact`): compiles are not
+/// relocated (no `-ffile-prefix-map`, no `--remap-path-prefix`) and keys
+/// hold real paths. Anything else is the default, `stable` (`cargo
+/// gocache` refuses other values before a build starts).
+pub fn exact_paths() -> bool {
+    crate::env::var("CARGO_GOCACHE_PATHS").as_deref() == Some("exact")
+}
 
 /// The setting read from `var`, if `var` is one.
 pub fn by_var(var: &str) -> Option<&'static Setting> {

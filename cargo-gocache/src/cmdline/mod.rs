@@ -836,12 +836,17 @@ pub fn supports_prefix_map(identity: &CompilerIdentity) -> bool {
 }
 
 /// The directories this compile's objects are relocated from, read from
-/// the environment (see the module docs for the names). `cwd` is mapped
+/// the environment (see the module docs for the names); none with
+/// `paths = "exact"` ([`crate::settings::exact_paths`]). `cwd` is mapped
 /// only outside a build script, and only with `CARGO_GOCACHE_MAP_CWD` set
 /// true in the one boolean grammar ([`crate::settings::bool_var`]).
 pub fn relocation_map(cwd: &Path) -> PathMap {
     use crate::env::{var, var_os};
     let mut map = PathMap::new();
+    // `paths = "exact"`: paths as plain cargo gives them, keyed as they are.
+    if crate::settings::exact_paths() {
+        return map;
+    }
     let mut add = |dir: Option<PathBuf>, name: String| {
         let Some(dir) = dir.filter(|d| d.is_absolute()) else {
             return;

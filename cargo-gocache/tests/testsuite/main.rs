@@ -14,6 +14,7 @@ mod cmake;
 mod corpus;
 mod cross;
 mod e2e;
+mod exact_paths;
 mod fuzz;
 mod helper_key;
 mod inputs;

@@ -21,6 +21,14 @@ pub(super) fn env_path(name: &str) -> Option<PathBuf> {
 
 pub(super) fn relocation(c: &RustCompile) -> Relocation {
     let mut map = TextMap::default();
+    // `paths = "exact"`: rustc's paths as plain cargo gives them (`file!()`,
+    // panic locations, debug info), and keyed as they are.
+    if crate::settings::exact_paths() {
+        return Relocation {
+            map,
+            remap_args: Vec::new(),
+        };
+    }
     let workspace = env_path("CARGO_GOCACHE_WORKSPACE");
     let cargo_home = env_path("CARGO_GOCACHE_CARGO_HOME").or_else(|| env_path("CARGO_HOME"));
     let manifest_dir = env_path("CARGO_MANIFEST_DIR");
