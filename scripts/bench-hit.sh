@@ -4,6 +4,8 @@
 #
 #   cargo build --release -p cargo-gocache
 #   scripts/bench-hit.sh [SOURCE.c]        # N=100 hits per round by default
+#   EXTRA='-DDATADIR="/x" -DLEVEL=2' scripts/bench-hit.sh   # more arguments
+#   BIN=/path/to/other/cargo-gocache scripts/bench-hit.sh   # another build
 #
 # Rounds alternate gocache, ccache, gocache, ccache (A B A B) so drift on a
 # shared machine hits both alike. Each tool gets its own fresh store in a
@@ -28,7 +30,9 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-args=(-O3 -c "$SRC" -o "$work/out.o")
+# EXTRA: more compiler arguments, split at blanks (`-D`s, say).
+read -r -a extra <<<"${EXTRA:-}"
+args=(-O3 "${extra[@]}" -c "$SRC" -o "$work/out.o")
 
 now() { echo "${EPOCHREALTIME/./}"; }   # microseconds
 

@@ -1422,10 +1422,13 @@ impl Compile {
         if candidates.is_empty() {
             return Vec::new();
         }
-        let Some(used) = self.used_macros(compiler, flags, extra) else {
-            return Vec::new();
-        };
-        let Some(predefined) = self.predefined_macros(compiler) else {
+        // The two runs at once: the small one hides behind the other.
+        let (used, predefined) = std::thread::scope(|s| {
+            let predefined = s.spawn(|| self.predefined_macros(compiler));
+            let used = self.used_macros(compiler, flags, extra);
+            (used, predefined.join().ok().flatten())
+        });
+        let (Some(used), Some(predefined)) = (used, predefined) else {
             return Vec::new();
         };
         candidates
