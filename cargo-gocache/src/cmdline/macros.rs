@@ -77,8 +77,12 @@
 //!   dump option, `-Wp,`/`-Xpreprocessor` options (they may define or
 //!   undefine too, beside the `-D`s), modules;
 //! * a `-D`/`-U` whose name is not a plain identifier (with an optional
-//!   parameter list), e.g. `-D'X Y'`;
-//! * plain assembly (no preprocessor).
+//!   parameter list), e.g. `-D'X Y'`.
+//!
+//! Plain assembly (`.s`, `-x assembler`) is not preprocessed, and gcc's
+//! driver passes no `-D` or `-U` to `as` (see `gcc -###`): with gcc no
+//! value matters, so none is kept and no pass runs. (clang warns that
+//! the argument is unused, naming its value: clang keeps every value.)
 //!
 //! And for one compile, when the `-E -dU` or `-dD` pass fails, every value
 //! goes into its entry.

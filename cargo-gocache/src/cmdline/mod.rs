@@ -731,10 +731,6 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Result<Compile, Uncacheable> {
     }
     let (source, lang) = sources.pop().expect("one source");
     c.lang = lang?;
-    if c.lang == Lang::Asm {
-        // No preprocessor: nothing would say which macros matter.
-        c.macro_values_keyed = true;
-    }
     c.source = PathBuf::from(&source);
     c.object = match output {
         Some(o) if o == "-" => return Err(Uncacheable::new("output-to-stdout")),
@@ -1398,10 +1394,19 @@ impl Compile {
     /// the compiler is asked ([`macros::candidates`]); none unless
     /// [`Compile::macro_names_keyed`].
     pub fn macro_candidates(&self, identity: &CompilerIdentity) -> Vec<String> {
-        if self.macro_names_keyed(identity) {
-            macros::candidates(&self.macros)
-        } else {
+        if !self.macro_names_keyed(identity) {
             Vec::new()
+        } else if self.lang == Lang::Asm {
+            // Not preprocessed: every `-D` name (see `unused_macros`).
+            let mut names: Vec<String> = Vec::new();
+            for m in self.macros.iter().filter(|m| !m.undef) {
+                if !names.iter().any(|n| n == m.ident()) {
+                    names.push(m.ident().to_string());
+                }
+            }
+            names
+        } else {
+            macros::candidates(&self.macros)
         }
     }
 
@@ -1421,6 +1426,12 @@ impl Compile {
     ) -> Vec<String> {
         if candidates.is_empty() {
             return Vec::new();
+        }
+        // Plain assembly is not preprocessed, and gcc's driver hands no
+        // `-D` or `-U` to `as` (`gcc -###`): no value can matter, and no
+        // warning names one (clang's does, but clang keeps every value).
+        if self.lang == Lang::Asm {
+            return candidates.to_vec();
         }
         // The two runs at once: the small one hides behind the other.
         let (used, predefined) = std::thread::scope(|s| {
@@ -2233,12 +2244,15 @@ mod tests {
             "-c a.c -DA=1 -dD",
             "-c a.c -DA=1 -DX.Y=2",
             "-c a.c -DA=1 -D1X",
-            "-c a.s -DA=1",
         ] {
             let c = p(doubt).unwrap();
             assert!(!c.macro_names_keyed(&gcc), "{doubt}");
             assert!(c.macro_candidates(&gcc).is_empty(), "{doubt}");
         }
+        // Plain assembly: no preprocessor, gcc passes no -D to `as`.
+        let asm = p("-c a.s -DA=1 -DA=2 -D__X=1").unwrap();
+        assert!(asm.macro_names_keyed(&gcc));
+        assert_eq!(asm.macro_candidates(&gcc), ["A", "__X"]);
         assert!(!p("-c a.c -DA=1")
             .unwrap()
             .macro_names_keyed(&CompilerIdentity {

@@ -300,6 +300,13 @@ const CORNERS: &[Corner] = &[
         second: &["-DLEVEL=1", "-DUNUSED=2"],
         expect: "hit",
     },
+    Corner {
+        name: "plain assembly: not preprocessed, gcc hands no -D to as",
+        files: &[("a.s", ".globl f\nf:\n.long 1\n")],
+        first: &["-g", "-DDATADIR=\"/one/x\"", "-DX=1", "-DX=2", "-D__GNUC__=1"],
+        second: &["-g", "-DDATADIR=\"/two/x\"", "-DX=3", "-DX=2", "-D__GNUC__=2"],
+        expect: "hit",
+    },
 ];
 
 /// Every corner with real gcc: the first command line compiled (a miss),
