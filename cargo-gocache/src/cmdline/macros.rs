@@ -86,6 +86,23 @@
 //!
 //! And for one compile, when the `-E -dU` or `-dD` pass fails, every value
 //! goes into its entry.
+//!
+//! # What it costs
+//!
+//! Nothing on a hit (the entry's values are compared as strings). On a
+//! miss with a `-D` that may be left out, two more runs of the compiler,
+//! side by side: `-E -dU` of the compile (where the wrapper runs a `-MMD`
+//! pass anyway, that one run), and `-E -dD` of an empty file.
+//! `scripts/bench-miss.sh` (gcc 12, a shared 2-core machine): for zstd's
+//! `entropy_common.c` at `-O3` (140 ms of CPU to compile) a miss took
+//! 205 ms of CPU against 180 ms before; for `zstd_compress.c` (1.9 s) the
+//! difference was within the noise (the `-E -dU` run alone: 45 ms).
+//!
+//! Vendored openssl-sys (`--release`) built in one checkout, then in a copy
+//! with the same store: 1140 of its 1143 compiles hit, where none did
+//! before (every line carries `-DENGINESDIR` and `-DMODULESDIR` naming
+//! `OUT_DIR`). The three misses are `defaults.c` and `cversion.c`, which
+//! expand them, and `info.c`, whose `buildinf.h` names the checkout.
 
 use std::collections::BTreeSet;
 
