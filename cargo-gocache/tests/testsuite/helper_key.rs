@@ -252,7 +252,8 @@ fn main() {
 
 /// Issue 22 through the helper (one key per library): a build script
 /// passes `-DDATADIR="<OUT_DIR>/x"` to two libraries, one of whose sources
-/// prints it. In a second checkout the other library hits, the printing
+/// prints it (the other has three sources, none using it: each source's
+/// preprocessing is asked). In a second checkout the other library hits, the printing
 /// one misses, and the binary prints the second checkout's path.
 #[test]
 fn a_define_naming_the_checkout_misses_only_the_library_that_uses_it() {
@@ -266,9 +267,13 @@ use gocache_build::CachedBuild;
 fn main() {
     let out = std::env::var("OUT_DIR").unwrap();
     let define = format!("\"{out}/x\"");
-    for (lib, src) in [("ddprint", "src/print.c"), ("ddother", "src/other.c")] {
+    let libs: [(&str, &[&str]); 2] = [
+        ("ddprint", &["src/print.c"]),
+        ("ddother", &["src/other.c", "src/other2.c", "src/other3.c"]),
+    ];
+    for (lib, srcs) in libs {
         cc::Build::new()
-            .file(src)
+            .files(srcs)
             .define("DATADIR", define.as_str())
             .cached_compile(lib);
     }
@@ -296,6 +301,8 @@ fn main() {
                 "const char *datadir(void) { return DATADIR; }\n",
             ),
             ("src/other.c", "int other(void) { return 42; }\n"),
+            ("src/other2.c", "int other2(void) { return 2; }\n"),
+            ("src/other3.c", "int other3(void) { return 3; }\n"),
         ],
     );
     // Each checkout its own target directory: the helper's archives are
