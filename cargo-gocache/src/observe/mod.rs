@@ -128,8 +128,8 @@ pub struct Run<'a> {
     /// Its arguments (without the program).
     pub args: &'a [OsString],
     /// Processes running this executable (`cargo-gocache` itself, as the
-    /// compiler wrapper) may use the network (the remote tier) and their
-    /// accesses under `ignore` are not recorded.
+    /// compiler wrapper) may use the network (the remote tier); their file
+    /// accesses are recorded as any other's.
     pub own_exe: Option<PathBuf>,
 }
 

@@ -567,20 +567,10 @@ impl Tracer {
     }
 
     fn on_syscall(&mut self, pid: libc::pid_t) {
-        let mut info = SyscallInfo::default();
-        // SAFETY: filling `info` from a tracee stopped at a seccomp event.
-        let n = unsafe {
-            libc::ptrace(
-                libc::PTRACE_GET_SYSCALL_INFO,
-                pid,
-                std::mem::size_of::<SyscallInfo>(),
-                &mut info as *mut SyscallInfo,
-            )
-        };
-        if n <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP {
+        let Some(info) = syscall_info(pid).filter(|i| i.op == PTRACE_SYSCALL_INFO_SECCOMP) else {
             self.obs.refusals.insert("unreadable-syscall".into());
             return;
-        }
+        };
         if info.arch != AUDIT_ARCH_X86_64 || info.nr & X32_BIT != 0 {
             self.obs.refusals.insert("32-bit-syscall".into());
             return;
@@ -742,18 +732,9 @@ impl Tracer {
         let Some(pending) = self.pending.remove(&pid) else {
             return;
         };
-        let mut info = SyscallInfo::default();
-        // SAFETY: filling `info` from a tracee at a syscall-exit stop.
-        let n = unsafe {
-            libc::ptrace(
-                libc::PTRACE_GET_SYSCALL_INFO,
-                pid,
-                std::mem::size_of::<SyscallInfo>(),
-                &mut info as *mut SyscallInfo,
-            )
-        };
         // `exit`: { s64 rval; u8 is_error; } where `entry` has nr, args.
-        let failed = n > 0 && info.op == PTRACE_SYSCALL_INFO_EXIT && info.args[0] as u8 != 0;
+        let failed = syscall_info(pid)
+            .is_some_and(|i| i.op == PTRACE_SYSCALL_INFO_EXIT && i.args[0] as u8 != 0);
         for (path, mut access) in pending {
             if failed {
                 access.write = false;
@@ -775,6 +756,21 @@ impl Tracer {
             }
         }
     }
+}
+
+/// The stopped tracee's current system call (`PTRACE_GET_SYSCALL_INFO`).
+fn syscall_info(pid: libc::pid_t) -> Option<SyscallInfo> {
+    let mut info = SyscallInfo::default();
+    // SAFETY: filling `info` from a stopped tracee.
+    let n = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            pid,
+            std::mem::size_of::<SyscallInfo>(),
+            &mut info as *mut SyscallInfo,
+        )
+    };
+    (n > 0).then_some(info)
 }
 
 /// What `open(2)`'s flags do to the file.

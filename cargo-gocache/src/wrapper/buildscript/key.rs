@@ -209,6 +209,14 @@ pub(super) fn memo_key(pre: &ActionId) -> ActionId {
     h.id()
 }
 
+/// The key a run's manifest lives under (beside the pre-key itself).
+fn manifest_key(pre: &ActionId) -> ActionId {
+    let mut h = KeyHasher::new("build-script-manifest");
+    h.line("gocache-build-script-manifest-key v1");
+    h.line(format!("pre {pre}"));
+    h.id()
+}
+
 /// One observed input: (kind, mapped path) → state.
 pub(super) type Inputs = BTreeMap<(char, String), String>;
 
@@ -261,7 +269,7 @@ impl ManifestEntry {
 
 pub(super) fn load_manifest(store: &Store, pre: &ActionId) -> Vec<ManifestEntry> {
     let Some(text) = store
-        .get_bytes(&super::manifest_key(pre))
+        .get_bytes(&manifest_key(pre))
         .and_then(|(_, b)| String::from_utf8(b).ok())
     else {
         return Vec::new();
@@ -309,7 +317,7 @@ pub(super) fn save_manifest(store: &Store, pre: &ActionId, entry: ManifestEntry)
     for e in &all {
         e.render(&mut text);
     }
-    store.put(&super::manifest_key(pre), text.as_bytes())?;
+    store.put(&manifest_key(pre), text.as_bytes())?;
     Ok(())
 }
 

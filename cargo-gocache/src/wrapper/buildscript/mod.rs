@@ -67,7 +67,6 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{Context as _, Result};
 
-use crate::key::hash::ActionId;
 use crate::stats::{self, Event, Outcome};
 use crate::wrapper::filememo::FileMemo;
 use crate::Store;
@@ -173,22 +172,21 @@ pub fn launched_as(argv0: &std::ffi::OsStr) -> Option<PathBuf> {
 /// Run as the launcher: `real` is the real build script, `args` its
 /// arguments.
 pub fn run(real: PathBuf, args: &[OsString]) -> i32 {
-    let rest = args;
     if !enabled() {
-        return super::cc::pass_through(&real, rest);
+        return super::cc::pass_through(&real, args);
     }
     let store = match Store::from_env() {
         Ok(Some(store)) => store,
-        Ok(None) => return super::cc::pass_through(&real, rest),
+        Ok(None) => return super::cc::pass_through(&real, args),
         Err(e) => {
             eprintln!("gocache: warning: {e}; running the build script without the cache");
-            return super::cc::pass_through(&real, rest);
+            return super::cc::pass_through(&real, args);
         }
     };
     let (store, remote) = crate::remote::RemoteTier::attach_from_env(store);
     panic::set_hook(Box::new(|_| {}));
     let ran = std::cell::Cell::new(None);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| cached(&store, &real, rest, &ran)));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| cached(&store, &real, args, &ran)));
     let _ = panic::take_hook();
     if let Some(r) = &remote {
         r.finish(&store);
@@ -207,7 +205,7 @@ pub fn run(real: PathBuf, args: &[OsString]) -> i32 {
         return code;
     }
     eprintln!("gocache: warning: {fault}; running the build script without the cache");
-    super::cc::pass_through(&real, rest)
+    super::cc::pass_through(&real, args)
 }
 
 /// `name version` of the package whose build script this is.
@@ -247,8 +245,8 @@ fn cached(
     for entry in &manifest {
         if entry.holds(&cx, &mut memo) {
             let final_id = entry.final_key(&pre_id).id();
-            if let Some((e, bytes)) = store.get_bytes(&final_id) {
-                found = Some((final_id, e, bytes));
+            if let Some((_, bytes)) = store.get_bytes(&final_id) {
+                found = Some((final_id, bytes));
                 break;
             }
         }
@@ -256,12 +254,12 @@ fn cached(
     let _ = memo.save_if_changed(store, &memo_key);
     let verify = crate::settings::bool_var("CARGO_GOCACHE_VERIFY");
     let mut verify_against = None;
-    if let (true, Some((final_id, _, bytes))) = (verify, &found) {
+    if let (true, Some((final_id, bytes))) = (verify, &found) {
         // `--verify`: run it anyway, then compare with what a hit gives.
         verify_against = Some((*final_id, bytes.clone()));
         found = None;
     }
-    if let Some((final_id, entry, bytes)) = found {
+    if let Some((final_id, bytes)) = found {
         let started = Instant::now();
         match outdir::Record::parse(&bytes).and_then(|mut r| r.restore(store, &cx).map(|()| r)) {
             Some(record) => {
@@ -270,7 +268,6 @@ fn cached(
                 let mut e = Event::build_script(Outcome::Hit, describe());
                 e.action = Some(final_id);
                 e.saved_secs = (record.secs - started.elapsed().as_secs_f64()).max(0.0);
-                let _ = entry;
                 stats::record(store, &e);
                 return Ok(0);
             }
@@ -421,12 +418,4 @@ fn cached(
     e.spent_secs = secs;
     stats::record(store, &e);
     Ok(0)
-}
-
-/// The key a run's manifest lives under (beside the pre-key itself).
-fn manifest_key(pre: &ActionId) -> ActionId {
-    let mut h = crate::KeyHasher::new("build-script-manifest");
-    h.line("gocache-build-script-manifest-key v1");
-    h.line(format!("pre {pre}"));
-    h.id()
 }

@@ -184,12 +184,13 @@ pub fn run(argv: Vec<OsString>) -> i32 {
                     &Event::rust(Outcome::Uncacheable(reason.into()), crate_hint(args)),
                 );
             }
-            if let Some(exe) = build_script_output(args) {
-                super::buildscript::remove_launcher(&exe);
+            let build_script = build_script_output(args);
+            if let Some(exe) = &build_script {
+                super::buildscript::remove_launcher(exe);
             }
             // A build script compiled uncached (incremental, in a path
             // package's dev profile) still gets its launcher.
-            if let Some(exe) = build_script_output(args).filter(|_| super::buildscript::enabled()) {
+            if let Some(exe) = build_script.filter(|_| super::buildscript::enabled()) {
                 let code = match std::process::Command::new(&rustc).args(args).status() {
                     Ok(s) => crate::wrapper::exit_code(&s),
                     Err(e) => {
