@@ -28,6 +28,7 @@
 //! | `CARGO_GOCACHE_TIME_MACROS` | setting (`cargo gocache config`): `pin` caches compiles that use `__DATE__`/`__TIME__`, run with `SOURCE_DATE_EPOCH` fixed |
 //! | `CARGO_GOCACHE_PATHS` | setting (`cargo gocache config`): `exact` turns relocation off (C's `-ffile-prefix-map`, rustc's `--remap-path-prefix`) and keys real paths |
 //! | `CARGO_GOCACHE_BUILD_SCRIPTS` | setting (`cargo gocache config`): `cache` looks build-script runs up first (`wrapper::buildscript`) |
+//! | `CARGO_GOCACHE_OBSERVER_EXEC` | set by an observed build-script run (`build-scripts = "cache"`): the socket where the compiler wrapper runs a miss's compiles beside the observation (`observe::delegate`) |
 //! | `CARGO_GOCACHE_MAP_CWD` | true (`1`, `true`, `yes`, `on`): outside a build script, relocate the working directory to `/gocache/cwd` |
 //! | `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`, `OBJCPLUS_INCLUDE_PATH`, `SOURCE_DATE_EPOCH`, `GCC_EXEC_PREFIX`, `COMPILER_PATH`, `LIBRARY_PATH`, `GCC_COMPARE_DEBUG`, `LANG`, `LC_ALL`, `LC_CTYPE`, `LC_MESSAGES`, `GCC_COLORS`, `CCC_OVERRIDE_OPTIONS`, `SDKROOT`, `MACOSX_DEPLOYMENT_TARGET`, `IPHONEOS_DEPLOYMENT_TARGET` | change the compiler's output: hashed into compile keys ([`crate::cmdline::KEY_ENV`]) |
 //! | `DEPENDENCIES_OUTPUT`, `SUNPRO_DEPENDENCIES` | make the compiler write a depfile of its own: the compile is not cached |
@@ -88,6 +89,7 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_PROG",
     "CARGO_GOCACHE_MASQUERADE",
     "CARGO_GOCACHE_TEST_CPUINFO",
+    "CARGO_GOCACHE_OBSERVER_EXEC",
 ];
 
 /// Families of `CARGO_GOCACHE_*` variables with a name per target:

@@ -1459,15 +1459,16 @@ impl Compile {
         flags: &[String],
         extra: &[std::ffi::OsString],
     ) -> Option<std::collections::BTreeSet<String>> {
-        let out = std::process::Command::new(compiler)
-            .args(flags)
+        let mut cmd = std::process::Command::new(compiler);
+        cmd.args(flags)
             .args(self.preprocess_args())
             .args(macros::USED_MACROS_ARGS)
-            .args(extra)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
+            .args(extra);
+        // Beside an observed build script, if in one: it reads what the
+        // compile reads (crate::observe::delegate).
+        let out = crate::observe::compile_output(&mut cmd, false)
             .ok()
+            .map(|(o, _)| o)
             .filter(|o| o.status.success())?;
         Some(macros::used_in_output(&out.stdout))
     }
@@ -1475,13 +1476,14 @@ impl Compile {
     /// The macros the compiler predefines with this compile's options
     /// ([`macros::predefined_in_output`]). `None` if the run fails.
     pub fn predefined_macros(&self, compiler: &Path) -> Option<std::collections::BTreeSet<String>> {
-        let out = std::process::Command::new(compiler)
-            .args(self.predefined_args(compiler))
-            .args(macros::PREDEFINED_ARGS)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
+        let mut cmd = std::process::Command::new(compiler);
+        cmd.args(self.predefined_args(compiler))
+            .args(macros::PREDEFINED_ARGS);
+        // Beside an observed build script, if in one: it reads only the
+        // compiler's own files, whose identity the key holds.
+        let out = crate::observe::compile_output(&mut cmd, false)
             .ok()
+            .map(|(o, _)| o)
             .filter(|o| o.status.success())?;
         Some(macros::predefined_in_output(&out.stdout))
     }

@@ -46,6 +46,8 @@
 //!   debugger.
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub mod delegate;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod ptrace;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,6 +70,11 @@ pub struct Access {
     pub write: bool,
     /// Opened (not only looked at with `stat`, `access` or `readlink`).
     pub opened: bool,
+    /// Looked at by gocache's own wrapper (`Run::own_exe`). Its `stat`
+    /// of a directory compares the directory's stamp, which changes with
+    /// its listing (direct mode's probe memo and snapshots): the caller
+    /// keys such a directory by its listing.
+    pub own: bool,
 }
 
 impl Access {
@@ -79,6 +86,7 @@ impl Access {
         self.list |= o.list;
         self.write |= o.write;
         self.opened |= o.opened;
+        self.own |= o.own;
     }
 
     fn bits(self) -> u8 {
@@ -88,6 +96,7 @@ impl Access {
             | (self.list as u8) << 3
             | (self.write as u8) << 4
             | (self.opened as u8) << 5
+            | (self.own as u8) << 6
     }
 
     fn from_bits(b: u8) -> Access {
@@ -98,6 +107,7 @@ impl Access {
             list: b & 8 != 0,
             write: b & 16 != 0,
             opened: b & 32 != 0,
+            own: b & 64 != 0,
         }
     }
 }
@@ -142,13 +152,68 @@ pub struct Run<'a> {
 /// Call it before this process starts any thread: the tracer is forked.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
-    ptrace::observe(run)
+    // gocache's own compiler wrapper runs its compiles beside the
+    // observation (see `delegate`): bound before the fork, served after.
+    let server = delegate::Server::bind(run.own_exe.as_deref());
+    let (mut obs, stdout, stderr) = ptrace::observe(run, server.as_ref())?;
+    if let Some(server) = server {
+        obs.refusals.extend(server.refusals());
+    }
+    Ok((obs, stdout, stderr))
 }
 
 /// Nothing is observed off Linux x86_64.
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub fn observe(_run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
     Err(Unobservable("no observer on this platform".into()))
+}
+
+/// Run a compiler for gocache's compiler wrapper: beside the observation
+/// this process runs in, when there is one (`true`; see `delegate`: the
+/// caller must then make what it read seen, [`compile_surfaced`], or the
+/// run is refused when it exits, [`compile_finish`]), else here.
+pub fn compile_output(
+    cmd: &mut std::process::Command,
+    stdin: bool,
+) -> std::io::Result<(std::process::Output, bool)> {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    return delegate::output(cmd, stdin);
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    {
+        use std::process::Stdio;
+        cmd.stdin(if stdin {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+        cmd.output().map(|o| (o, false))
+    }
+}
+
+/// What the compiles run beside the observation read has been made seen
+/// (read, stat'ed or listed by this process), or they were run again inside.
+pub fn compile_surfaced() {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    delegate::surfaced();
+}
+
+/// Before the wrapper exits: a compile run beside the observation whose
+/// reads were not made seen refuses the observed run
+/// (`unobserved-compile`).
+pub fn compile_finish() {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    delegate::finish();
+}
+
+/// `path` was written by a compile run beside the observation: make the
+/// observation see the write.
+pub fn compile_wrote(path: &Path) {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if delegate::available() {
+        delegate::report_write(path);
+    }
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    let _ = path;
 }
 
 /// `path` with `.` and `..` resolved lexically.

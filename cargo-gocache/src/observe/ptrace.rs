@@ -203,7 +203,10 @@ fn cstring(b: &[u8]) -> Result<CString, Unobservable> {
 
 /// Run and observe; the run's stdout and stderr are written through to
 /// ours as they come and returned too.
-pub(super) fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
+pub(super) fn observe(
+    run: &Run<'_>,
+    server: Option<&super::delegate::Server>,
+) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
     // Everything the run's process needs, made before any fork.
     let program = cstring(run.program.as_os_str().as_bytes())?;
     let mut argv = vec![program.clone()];
@@ -262,6 +265,9 @@ pub(super) fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), 
             kept
         })
     };
+    if let Some(server) = server {
+        server.serve();
+    }
     let out_reader = tee(out.0, || Box::new(std::io::stdout()));
     let err_reader = tee(err.0, || Box::new(std::io::stderr()));
     let mut wire = Vec::new();
@@ -553,6 +559,7 @@ const READ_NONE: Access = Access {
     list: false,
     write: false,
     opened: false,
+    own: false,
 };
 
 const AT_FDCWD: i64 = -100;
@@ -714,7 +721,8 @@ impl Tracer {
 
     /// Note `access` to `path`; a write waits for the call's result (see
     /// [`Tracer::pending`]).
-    fn record(&mut self, pid: libc::pid_t, path: PathBuf, access: Access) {
+    fn record(&mut self, pid: libc::pid_t, path: PathBuf, mut access: Access) {
+        access.own = self.own.contains(&pid);
         // A device opened (`/dev/tty` with no controlling terminal fails)
         // also waits for its result.
         if access.write || (access.opened && path.starts_with("/dev/")) {

@@ -110,10 +110,14 @@ pub fn run(argv: Vec<OsString>) -> i32 {
     match run_cached(&store, &compiler, args) {
         Ok(code) => {
             finish();
+            crate::observe::compile_finish();
             code
         }
         Err(()) => {
             finish();
+            // Run here, inside an observation if there is one: it sees
+            // what this run reads.
+            crate::observe::compile_surfaced();
             pass_through(&compiler, args)
         }
     }
@@ -663,6 +667,27 @@ struct Miss<'a> {
     pin: Option<u64>,
 }
 
+/// Make what a compile run beside an observation read seen by it, as a
+/// superset: every file the depfile lists `stat`'ed (the observer then
+/// keys its content), and every directory the preprocessor searched, or
+/// that holds a file it read, listed (a header added there could shadow
+/// one it found).
+fn surface_reads(files: &[PathBuf], search: &manifest::SearchPath) {
+    for f in files {
+        let _ = fs::metadata(f);
+    }
+    let dirs = files
+        .iter()
+        .filter_map(|f| f.parent())
+        .chain(search.dirs.iter().map(PathBuf::as_path));
+    for d in dirs {
+        if let Ok(rd) = fs::read_dir(d) {
+            for _ in rd {}
+        }
+    }
+    crate::observe::compile_surfaced();
+}
+
 /// Removes the temporary depfile however the miss ends.
 struct TempFile(PathBuf);
 
@@ -744,9 +769,9 @@ impl Miss<'_> {
         if let Some(epoch) = self.pin {
             cmd.env("SOURCE_DATE_EPOCH", epoch.to_string());
         }
-        let out = cmd
-            .stdin(Stdio::inherit())
-            .output()
+        // Inside an observed build script, beside the observation (see
+        // crate::observe::delegate): what it read is made seen below.
+        let (out, delegated) = crate::observe::compile_output(&mut cmd, true)
             .with_context(|| format!("failed to run {}", self.compiler.display()))?;
         let secs = clock.elapsed().as_secs_f64();
         let code = super::exit_code(&out.status);
@@ -757,11 +782,18 @@ impl Miss<'_> {
             return Ok(Step::PassThrough);
         }
         if code != 0 {
-            compiled.set(Some(code));
-            replay(&out.stdout, &out.stderr);
             let mut e = Event::new(Outcome::Uncacheable("compile-error".into()), source);
             e.spent_secs = secs;
             stats::record(self.store, &e);
+            if delegated {
+                // What a failed compile read is nowhere written down: it
+                // runs again inside the observation, which sees it, and
+                // its caller sees that run (a configure probe that fails
+                // costs two small compiles).
+                return Ok(Step::PassThrough);
+            }
+            compiled.set(Some(code));
+            replay(&out.stdout, &out.stderr);
             return Ok(Step::Exit(code));
         }
 
@@ -870,6 +902,15 @@ impl Miss<'_> {
         }
         replay(&out.stdout, &out.stderr);
 
+        // A result not cached below: its reads, made seen as a superset
+        // (every file the depfile lists, every directory searched listed).
+        // Without the search list they cannot be: the run is refused
+        // (`unobserved-compile`) when this process exits.
+        let surface = |files: &[PathBuf]| {
+            if delegated && search_known {
+                surface_reads(files, &search);
+            }
+        };
         if !search_known {
             let mut e = Event::new(Outcome::Uncacheable("unknown-search-path".into()), source);
             e.spent_secs = secs;
@@ -880,6 +921,7 @@ impl Miss<'_> {
         // beside a mapped one (`/w/ch2` and `/w/ch`) would be rewritten as
         // if inside it, in the debug info, and the key could not say so.
         if self.map.string_clash(self.cwd) {
+            surface(&files);
             let mut e = Event::new(Outcome::Uncacheable("relocation-clash".into()), source);
             e.spent_secs = secs;
             stats::record(self.store, &e);
@@ -918,8 +960,14 @@ impl Miss<'_> {
             Err(manifest::NotCacheable::ModifiedDuringCompile(source_path))
         };
         let observed = match observed {
-            Ok(o) => o,
+            Ok(o) => {
+                // Every file read and every probe was hashed or stat'ed
+                // above, in this process.
+                crate::observe::compile_surfaced();
+                o
+            }
             Err(nc) => {
+                surface(&files);
                 // Name the file that holds the time macros when it is a
                 // header: `cargo gocache` lists them with the way to opt in.
                 let source = match &nc {
@@ -949,6 +997,9 @@ impl Miss<'_> {
         // A compiler that exits 0 without writing its object (an option that
         // makes it print and stop, like `-Wa,--help`) did what its caller
         // asked: nothing to cache, and not a fault of the cache.
+        if delegated {
+            crate::observe::compile_wrote(&object_path);
+        }
         let object = match fs::read(&object_path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -1022,14 +1073,13 @@ impl Miss<'_> {
         let c = self.compile;
         let temp = TempFile(beside.with_extension("mmd"));
         // The object's `-o`, dropped: `-E` writes to /dev/null instead.
-        let out = Command::new(self.compiler)
-            .args(cmdline::prefix_map_args(self.map))
+        let mut cmd = Command::new(self.compiler);
+        cmd.args(cmdline::prefix_map_args(self.map))
             .args(c.preprocess_args())
             .args(["-E", "-o", "/dev/null", "-MMD", "-MF"])
-            .arg(&temp.0)
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
+            .arg(&temp.0);
+        // Its reads are the compile's (the same preprocessing).
+        let (out, _) = crate::observe::compile_output(&mut cmd, false).ok()?;
         if !out.status.success() {
             return None;
         }

@@ -565,3 +565,74 @@ fn recompiling_a_build_script_never_writes_into_cargo_gocache() {
         "cargo-gocache was written through a launcher"
     );
 }
+
+/// The C compiles of a build script that misses run beside the
+/// observation, untraced (`observe::delegate`); what they read must still
+/// reach the key. A header added earlier in the search path (`inc1`
+/// before `inc2`, where the first build found it) shadows the one the
+/// compile used: the run's replay would carry the old object.
+#[test]
+fn a_header_added_earlier_in_the_search_path_by_a_compile_run_beside() {
+    require_tool("gcc");
+    let body = "cc::Build::new().include(\"inc1\").include(\"inc2\").file(\"csrc/a.c\").compile(\"g\"); \
+        let lib = std::fs::read(format!(\"{out}/libg.a\")).unwrap(); \
+        let m: Vec<String> = (0..lib.len().saturating_sub(8)).filter(|&i| &lib[i..i+5] == b\"MARK_\") \
+            .map(|i| String::from_utf8_lossy(&lib[i..i+8]).into_owned()).collect(); \
+        let v = m.join(\",\");";
+    let setup = |ws: &Path| {
+        write(ws, "inc2/m.h", "#define M \"MARK_h2\"\n");
+        fs::create_dir_all(ws.join("inc1")).unwrap();
+        write(ws, "csrc/a.c", "#include <m.h>\nconst char *a = M;\n");
+    };
+    let change = |ws: &Path| write(ws, "inc1/m.h", "#define M \"MARK_h1\"\n");
+    replay_equals_a_fresh_run(body, "cc = \"1\"", setup, change, no_env);
+}
+
+/// A configure-style probe: a compile that fails until a header appears.
+/// Its failure is rerun inside the observation, which sees the header
+/// absent; adding it must run the script again.
+#[test]
+fn a_probe_compile_that_fails_until_a_header_appears() {
+    require_tool("gcc");
+    let body =
+        "let ok = cc::Build::new().include(\"inc\").file(\"probe.c\").cargo_warnings(false) \
+        .try_compile(\"probe\").is_ok(); let v = format!(\"have-feature={ok}\");";
+    let setup = |ws: &Path| {
+        fs::create_dir_all(ws.join("inc")).unwrap();
+        write(
+            ws,
+            "probe.c",
+            "#include \"feature.h\"\nint probe = FEATURE;\n",
+        );
+    };
+    let change = |ws: &Path| write(ws, "inc/feature.h", "#define FEATURE 1\n");
+    replay_equals_a_fresh_run(body, "cc = \"1\"", setup, change, no_env);
+}
+
+/// An object a compile run beside the observation writes outside
+/// `OUT_DIR` is reported by the wrapper: the run is refused as any other
+/// write outside.
+#[test]
+fn an_object_compiled_outside_out_dir_is_refused() {
+    require_tool("gcc");
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(
+        d.path(),
+        "let objs = std::path::Path::new(&std::env::var(\"CARGO_MANIFEST_DIR\").unwrap()).join(\"objs\"); \
+         std::fs::create_dir_all(&objs).unwrap(); \
+         let o = cc::Build::new().file(\"a.c\").out_dir(&objs).compile_intermediates(); \
+         let v = format!(\"{}\", o.len());",
+        "cc = \"1\"",
+    );
+    write(&ws, "a.c", "int a = 1;\n");
+    let target = d.path().join("t");
+    for _ in 0..2 {
+        let (r, out) = gocache_build(&store, &ws, &target, &[]);
+        assert_eq!(out, "1");
+        let (restored, ran, reasons) = scripts(&r);
+        assert_eq!((restored, ran), (0, 1), "{}", r.stderr());
+        assert!(reasons.contains("writes-outside-out-dir"), "{reasons}");
+        fs::remove_dir_all(ws.join("objs")).unwrap();
+    }
+}

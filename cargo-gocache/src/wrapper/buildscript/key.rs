@@ -22,6 +22,9 @@
 //!   `_REMOTE*`): debug output, checking, where results are kept; none
 //!   changes what a compile or a run produces. (`_TIME_MACROS` does, and
 //!   stays.)
+//! * `CARGO_GOCACHE_OBSERVER_EXEC`: the socket of an observation around
+//!   this one (a build script run by a build script), new every run; it
+//!   only says where compiles may run (`crate::observe::delegate`).
 //! * `PWD` when it does not name the working directory: cargo passes on the
 //!   directory it was started in; shells and compilers ignore a `PWD` that
 //!   is not the working directory (one that is stays, mapped).
@@ -187,6 +190,7 @@ pub(super) fn pre_key(cx: &Context, real: &Path, args: &[OsString]) -> Result<Ke
             | "_"
             | "CARGO_GOCACHE_DEBUG"
             | "CARGO_GOCACHE_VERIFY"
+            | "CARGO_GOCACHE_OBSERVER_EXEC"
             | "CARGO_GOCACHE_MAX_SIZE"
             | "CARGO_GOCACHE_MAX_AGE" => continue,
             k if k.starts_with("CARGO_GOCACHE_REMOTE") => continue,
@@ -529,7 +533,12 @@ pub(super) fn inputs(
         if access.nofollow {
             add('l')?;
         }
-        if access.list {
+        // gocache's own wrapper stats a directory to compare its stamp,
+        // which stands for its listing (a header added where the compile
+        // searched): keyed as the listing. Anyone else's `stat` of a
+        // directory asks only that it is one. (Not a temporary directory,
+        // where the wrapper makes its scratch files.)
+        if access.list || (access.read && access.own && !cx.is_temp(path) && path.is_dir()) {
             add('d')?;
         }
     }

@@ -1,0 +1,459 @@
+//! Compiles run beside an observation instead of inside it.
+//!
+//! Tracing costs a stop per path system call, and a compiler makes many:
+//! gcc compiling a file that includes four system headers makes about
+//! 1,700 (`cc1` canonicalises every header path with a `readlink` per
+//! component), about 30 ms of stops on a compile of 35 ms. A configure
+//! script runs hundreds of such compiles, a `cc` build one per source.
+//!
+//! gocache's own compiler wrapper already knows what a compile it caches
+//! read: the depfile's files and the search-path probes it keys
+//! ([`crate::direct`]), each stat'ed or hashed by the wrapper itself, in
+//! the observed process, where the observer records them. So when the
+//! wrapper runs inside an observed build script, it hands the compiler
+//! runs of a miss (the compile and its preprocessing passes) to the
+//! observing process, which runs them untraced and returns their exit
+//! status and output ([`output`]); what they read reaches the observation
+//! through the wrapper's own reads, and what they wrote is the object,
+//! which the wrapper reports as written ([`report_write`]) when it is not
+//! in `OUT_DIR`. Where the wrapper does not key what the compile read (a
+//! compile that failed, a result it does not cache), it either runs the
+//! compiler again inside the observation (the caller sees that run), or
+//! tells the observer the run cannot be cached ([`refuse`]:
+//! `unobserved-compile`).
+//!
+//! What this trusts: gocache's own wrapper, which the compile cache
+//! trusts already (a hit there is served on the same inputs). The compiler
+//! driver and its assembler are inputs of the compile's key; the compiler's
+//! internal programs (`cc1`, `collect2`) are not, as in the compile cache
+//! ([`crate::key::compiler`]).
+//!
+//! The server accepts only processes running gocache's own executable
+//! (`SO_PEERCRED`, then `/proc/<pid>/exe` compared by device and inode),
+//! so a build script cannot run anything unobserved through it. The socket
+//! is an abstract one (no file), named in [`VAR`].
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The abstract socket's name, set for the observed run.
+pub const VAR: &str = "CARGO_GOCACHE_OBSERVER_EXEC";
+/// The wire format's first field.
+const VERSION: &[u8] = b"gocache-exec-1";
+
+/// A compile ran beside the observation and what it read is not yet seen.
+static UNSURFACED: AtomicBool = AtomicBool::new(false);
+
+/// The observing process's side.
+pub struct Server {
+    listener: UnixListener,
+    own: (u64, u64),
+    refusals: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Server {
+    /// Bind a fresh abstract socket and name it in [`VAR`] for the
+    /// processes this one starts. `None` (nothing is delegated) if it
+    /// cannot, or without gocache's own executable to compare peers with.
+    /// Call before forking the observed run; [`Server::serve`] after.
+    pub fn bind(own_exe: Option<&Path>) -> Option<Server> {
+        let meta = std::fs::metadata(own_exe?).ok()?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let name = format!("gocache-exec-{}-{nanos:x}", std::process::id());
+        let addr = SocketAddr::from_abstract_name(name.as_bytes()).ok()?;
+        let listener = UnixListener::bind_addr(&addr).ok()?;
+        std::env::set_var(VAR, &name);
+        Some(Server {
+            listener,
+            own: (meta.dev(), meta.ino()),
+            refusals: Arc::default(),
+        })
+    }
+
+    /// Serve requests on threads of their own until this process exits.
+    pub fn serve(&self) {
+        let Ok(listener) = self.listener.try_clone() else {
+            return;
+        };
+        let own = self.own;
+        let refusals = Arc::clone(&self.refusals);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let refusals = Arc::clone(&refusals);
+                std::thread::spawn(move || {
+                    if is_own(&stream, own) {
+                        let _ = handle(stream, &refusals);
+                    }
+                });
+            }
+        });
+    }
+
+    /// What the wrapper processes told the observer to refuse.
+    pub fn refusals(&self) -> BTreeSet<String> {
+        self.refusals.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        std::env::remove_var(VAR);
+    }
+}
+
+/// Is the peer a process of gocache's own executable?
+fn is_own(stream: &UnixStream, own: (u64, u64)) -> bool {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED fills a ucred of the given length.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            &mut cred as *mut libc::ucred as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    rc == 0
+        && std::fs::metadata(format!("/proc/{}/exe", cred.pid))
+            .is_ok_and(|m| (m.dev(), m.ino()) == own)
+}
+
+fn handle(mut stream: UnixStream, refusals: &Mutex<BTreeSet<String>>) -> io::Result<()> {
+    let stdin = recv_fd(&stream)?;
+    let fields = read_fields(&mut stream)?;
+    let mut it = fields.into_iter();
+    if it.next().as_deref() != Some(VERSION) {
+        return Err(io::ErrorKind::InvalidData.into());
+    }
+    let kind = it.next().unwrap_or_default();
+    if kind == b"refuse" {
+        let why = String::from_utf8_lossy(&it.next().unwrap_or_default()).into_owned();
+        if let Ok(mut r) = refusals.lock() {
+            r.insert(why);
+        }
+        return write_fields(&mut stream, &[b"ok".to_vec()]);
+    }
+    let bad = || io::Error::from(io::ErrorKind::InvalidData);
+    let cwd = PathBuf::from(OsString::from_vec(it.next().ok_or_else(bad)?));
+    let umask: libc::mode_t = std::str::from_utf8(&it.next().ok_or_else(bad)?)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let program = OsString::from_vec(it.next().ok_or_else(bad)?);
+    let argc: usize = std::str::from_utf8(&it.next().ok_or_else(bad)?)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    let args: Vec<OsString> = it.by_ref().take(argc).map(OsString::from_vec).collect();
+    if args.len() != argc {
+        return Err(bad());
+    }
+    let mut cmd = Command::new(program);
+    cmd.args(args).env_clear().current_dir(cwd);
+    for kv in it {
+        let at = kv.iter().position(|&b| b == b'=').ok_or_else(bad)?;
+        cmd.env(
+            OsString::from_vec(kv[..at].to_vec()),
+            OsString::from_vec(kv[at + 1..].to_vec()),
+        );
+    }
+    cmd.stdin(match stdin {
+        Some(fd) => Stdio::from(fd),
+        None => Stdio::null(),
+    });
+    // SAFETY: umask is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::umask(umask);
+            Ok(())
+        });
+    }
+    let reply = match cmd.output() {
+        Ok(out) => vec![
+            b"status".to_vec(),
+            out.status.into_raw().to_string().into_bytes(),
+            out.stdout,
+            out.stderr,
+        ],
+        Err(e) => vec![b"spawn-failed".to_vec(), e.to_string().into_bytes()],
+    };
+    write_fields(&mut stream, &reply)
+}
+
+/// Connect to the observer's server, if this process runs inside an
+/// observation that offers one.
+fn connect() -> Option<UnixStream> {
+    let name = crate::env::var(VAR)?;
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).ok()?;
+    UnixStream::connect_addr(&addr).ok()
+}
+
+/// Does this process run inside an observation that runs compiles beside it?
+pub fn available() -> bool {
+    crate::env::var_os(VAR).is_some()
+}
+
+/// Run `cmd` to completion and capture its output, beside the observation
+/// when there is one (`true`), else here (`false`). `stdin`: the child
+/// reads this process's standard input (else nothing). Every failure to
+/// delegate runs it here.
+pub fn output(cmd: &mut Command, stdin: bool) -> io::Result<(Output, bool)> {
+    if available() {
+        if let Some(out) = delegated(cmd, stdin) {
+            UNSURFACED.store(true, Ordering::Relaxed);
+            return Ok((out, true));
+        }
+    }
+    cmd.stdin(if stdin {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    });
+    cmd.output().map(|o| (o, false))
+}
+
+fn delegated(cmd: &Command, stdin: bool) -> Option<Output> {
+    let mut stream = connect()?;
+    let cwd = match cmd.get_current_dir() {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_dir().ok()?,
+    };
+    // SAFETY: umask has no failure; set back at once.
+    let umask = unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m
+    };
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for (k, v) in cmd.get_envs() {
+        env.retain(|(name, _)| name != k);
+        if let Some(v) = v {
+            env.push((k.to_os_string(), v.to_os_string()));
+        }
+    }
+    let mut fields = vec![
+        VERSION.to_vec(),
+        b"exec".to_vec(),
+        cwd.into_os_string().into_vec(),
+        umask.to_string().into_bytes(),
+        cmd.get_program().as_bytes().to_vec(),
+        cmd.get_args().count().to_string().into_bytes(),
+    ];
+    fields.extend(cmd.get_args().map(|a| a.as_bytes().to_vec()));
+    for (k, v) in env {
+        let mut kv = k.into_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        fields.push(kv);
+    }
+    send_fd(&stream, stdin.then_some(0)).ok()?;
+    write_fields(&mut stream, &fields).ok()?;
+    let reply = read_fields(&mut stream).ok()?;
+    match reply.as_slice() {
+        [kind, status, stdout, stderr] if kind == b"status" => {
+            let raw: i32 = std::str::from_utf8(status).ok()?.parse().ok()?;
+            Some(Output {
+                status: ExitStatus::from_raw(raw),
+                stdout: stdout.clone(),
+                stderr: stderr.clone(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// What the compiles run beside read has been made seen.
+pub fn surfaced() {
+    UNSURFACED.store(false, Ordering::Relaxed);
+}
+
+/// Before the wrapper exits: refuse the observed run if a compile's reads
+/// stayed unseen. If even that cannot be told, leave a file in the
+/// temporary directory, which the run's caller refuses
+/// (`temp-file-left`): never an observation that misses a read.
+pub fn finish() {
+    if UNSURFACED.swap(false, Ordering::Relaxed) && !refuse("unobserved-compile") {
+        let marker =
+            std::env::temp_dir().join(format!("gocache-unobserved-compile-{}", std::process::id()));
+        let _ = std::fs::write(marker, b"");
+    }
+}
+
+/// Tell the observer that this run cannot be cached, and why. Nothing
+/// outside an observation. `false` if it could not be told (the caller
+/// must then make the observation see what it hid).
+pub fn refuse(why: &str) -> bool {
+    if !available() {
+        return true;
+    }
+    let told = (|| {
+        let mut stream = connect()?;
+        send_fd(&stream, None).ok()?;
+        write_fields(
+            &mut stream,
+            &[
+                VERSION.to_vec(),
+                b"refuse".to_vec(),
+                why.as_bytes().to_vec(),
+            ],
+        )
+        .ok()?;
+        read_fields(&mut stream).ok()
+    })();
+    told.is_some()
+}
+
+/// Make the observation see that `path` was written by a compile it did
+/// not trace: open it for writing without changing it (no truncation, no
+/// byte written, so its time stamps stay).
+pub fn report_write(path: &Path) {
+    let _ = std::fs::OpenOptions::new().append(true).open(path);
+}
+
+fn write_fields(stream: &mut UnixStream, fields: &[Vec<u8>]) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(fields.iter().map(|f| f.len() + 4).sum::<usize>() + 4);
+    buf.extend_from_slice(&(fields.len() as u32).to_le_bytes());
+    for f in fields {
+        buf.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        buf.extend_from_slice(f);
+    }
+    stream.write_all(&buf)?;
+    stream.flush()
+}
+
+fn read_fields(stream: &mut UnixStream) -> io::Result<Vec<Vec<u8>>> {
+    let mut word = [0u8; 4];
+    stream.read_exact(&mut word)?;
+    let n = u32::from_le_bytes(word) as usize;
+    if n > 1 << 20 {
+        return Err(io::ErrorKind::InvalidData.into());
+    }
+    let mut fields = Vec::with_capacity(n.min(4096));
+    for _ in 0..n {
+        stream.read_exact(&mut word)?;
+        let len = u32::from_le_bytes(word) as usize;
+        let mut f = Vec::new();
+        (&mut *stream).take(len as u64).read_to_end(&mut f)?;
+        if f.len() != len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        fields.push(f);
+    }
+    Ok(fields)
+}
+
+/// One byte, with `fd` (if any) passed along as `SCM_RIGHTS`.
+fn send_fd(stream: &UnixStream, fd: Option<RawFd>) -> io::Result<()> {
+    let mut byte = [fd.is_some() as u8];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr() as *mut libc::c_void,
+        iov_len: 1,
+    };
+    // Room for one descriptor, aligned as cmsghdr wants.
+    let mut control = [0u64; 4];
+    // SAFETY: msghdr zeroed, then pointed at live buffers; CMSG_* on a
+    // control buffer sized by CMSG_SPACE for one int.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if let Some(fd) = fd {
+            let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+            msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = space;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg) as *mut RawFd, fd);
+        }
+        if libc::sendmsg(stream.as_raw_fd(), &msg, 0) != 1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The byte [`send_fd`] sent, and its descriptor if it carried one.
+fn recv_fd(stream: &UnixStream) -> io::Result<Option<OwnedFd>> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr() as *mut libc::c_void,
+        iov_len: 1,
+    };
+    let mut control = [0u64; 4];
+    // SAFETY: as in send_fd; a descriptor received is owned from here.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        if libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) != 1 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Ok(None);
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
+        Ok(Some(OwnedFd::from_raw_fd(fd)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_over_a_socket_pair() {
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let fields = vec![b"x".to_vec(), Vec::new(), vec![0u8, 255, b'\n']];
+        write_fields(&mut a, &fields).unwrap();
+        assert_eq!(read_fields(&mut b).unwrap(), fields);
+        // Cut short: an error, never fewer fields.
+        a.write_all(&3u32.to_le_bytes()).unwrap();
+        a.write_all(&1u32.to_le_bytes()).unwrap();
+        drop(a);
+        assert!(read_fields(&mut b).is_err());
+    }
+
+    #[test]
+    fn a_descriptor_crosses_the_socket() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let file = tempfile::tempfile().unwrap();
+        send_fd(&a, Some(file.as_raw_fd())).unwrap();
+        let got = recv_fd(&b).unwrap().expect("a descriptor");
+        let (m1, m2) = (
+            file.metadata().unwrap(),
+            std::fs::File::from(got).metadata().unwrap(),
+        );
+        assert_eq!((m1.dev(), m1.ino()), (m2.dev(), m2.ino()));
+        send_fd(&a, None).unwrap();
+        assert!(recv_fd(&b).unwrap().is_none());
+    }
+}
