@@ -636,3 +636,54 @@ fn an_object_compiled_outside_out_dir_is_refused() {
         fs::remove_dir_all(ws.join("objs")).unwrap();
     }
 }
+
+/// A target directory on another file system than the binary (here
+/// `/dev/shm`, a tmpfs): the launcher cannot be a hard link to the
+/// binary, and must not be a symbolic link (the target directory would
+/// break for plain cargo when gocache is uninstalled). It is a hard link
+/// to one copy of the binary in the target directory, and the run is
+/// restored after `cargo clean` as anywhere else.
+#[test]
+fn a_target_directory_on_another_file_system_gets_a_copy_of_the_launcher() {
+    use std::os::unix::fs::MetadataExt;
+    let shm = Path::new("/dev/shm");
+    let exe = crate::support::bin();
+    let (Ok(a), Ok(b)) = (fs::metadata(shm), fs::metadata(&exe)) else {
+        eprintln!("skipped: no /dev/shm");
+        return;
+    };
+    if a.dev() == b.dev() {
+        eprintln!("skipped: /dev/shm is on the binary's file system");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(d.path(), "let v = String::from(\"x\");", "");
+    let t = tempfile::tempdir_in(shm).unwrap();
+    let target = t.path().join("t");
+    let (r, out) = gocache_build(&store, &ws, &target, &[]);
+    assert_eq!((out.as_str(), scripts(&r).1), ("x", 1), "{}", r.stderr());
+    let build = target.join("debug/build");
+    let copies: Vec<_> = fs::read_dir(&build)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".gocache-launcher-"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    for e in fs::read_dir(&build).unwrap() {
+        let dir = e.unwrap().path();
+        if dir.is_dir() {
+            for f in fs::read_dir(&dir).unwrap() {
+                let f = f.unwrap();
+                assert!(
+                    !f.file_type().unwrap().is_symlink(),
+                    "a symbolic link: {}",
+                    f.path().display()
+                );
+            }
+        }
+    }
+    let (r, out) = gocache_build(&store, &ws, &target, &[]);
+    assert_eq!(out, "x");
+    assert_eq!(scripts(&r), (1, 0, String::new()), "{}", r.stderr());
+}

@@ -80,8 +80,9 @@ pub fn enabled() -> bool {
 }
 
 /// Put the launcher in place of the build script executable `exe` (just
-/// written by rustc, or placed by a hit): a hard link to this binary (a
-/// symbolic link where the two are on different file systems), which
+/// written by rustc, or placed by a hit): a hard link to this binary (to
+/// a copy of it in the target directory where the two are on different
+/// file systems), which
 /// [`launched_as`] recognises by the name cargo runs it under. Not a shell
 /// script: `/bin/sh` drops variables whose names are not identifiers
 /// (`CC_x86_64-unknown-linux-gnu`), which cc reads. Best effort: on any
@@ -95,10 +96,12 @@ pub fn install_launcher(exe: &Path) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{REAL_PREFIX}launcher-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     if fs::hard_link(&own, &tmp).is_err() {
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(&own, &tmp)?;
-        #[cfg(not(unix))]
-        return Ok(());
+        // Another file system than the binary's (a target directory on a
+        // mount of its own): a hard link to one copy of the binary beside
+        // the build-script directories. Not a symbolic link: the target
+        // directory must keep working for plain cargo when gocache is
+        // uninstalled or upgraded.
+        fs::hard_link(local_copy(dir, &own)?, &tmp)?;
     }
     if let Err(e) = fs::rename(exe, &real) {
         let _ = fs::remove_file(&tmp);
@@ -110,6 +113,29 @@ pub fn install_launcher(exe: &Path) -> std::io::Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// A copy of `own` in the parent of the build-script directory `dir`
+/// (`<target>/<profile>/build/`), made once per binary (named by its size
+/// and modification time) and shared by every launcher there.
+fn local_copy(dir: &Path, own: &Path) -> std::io::Result<PathBuf> {
+    let meta = fs::metadata(own)?;
+    let mtime = meta
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let parent = dir.parent().unwrap_or(dir);
+    let copy = parent.join(format!(".gocache-launcher-{}-{mtime:x}", meta.len()));
+    if fs::metadata(&copy).is_ok_and(|m| m.len() == meta.len()) {
+        return Ok(copy);
+    }
+    let tmp = parent.join(format!(".gocache-launcher-tmp-{}", std::process::id()));
+    fs::copy(own, &tmp)?;
+    fs::rename(&tmp, &copy).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })?;
+    Ok(copy)
 }
 
 /// Before a build script's compile: remove a launcher left at `exe` by an
