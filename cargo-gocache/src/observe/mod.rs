@@ -190,6 +190,14 @@ pub fn compile_output(
     }
 }
 
+/// Does this process run inside an observation that runs compiles beside it?
+pub fn compiles_beside() -> bool {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    return delegate::available();
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    false
+}
+
 /// What the compiles run beside the observation read has been made seen
 /// (read, stat'ed or listed by this process), or they were run again inside.
 pub fn compile_surfaced() {

@@ -221,10 +221,16 @@ fn cached(
         match cmdline::parse(args, &cwd).and_then(|c| c.check_source(&cwd).map(|()| c)) {
             Ok(c) => c,
             Err(u) => {
+                let beside = u.reason == "-M" && crate::observe::compiles_beside();
                 stats::record(
                     store,
                     &Event::new(Outcome::Uncacheable(u.reason), source_hint(args)),
                 );
+                if beside {
+                    if let Some(code) = dependency_run_beside(store, compiler, args, &cwd) {
+                        return Ok(Step::Exit(code));
+                    }
+                }
                 return Ok(Step::PassThrough);
             }
         };
@@ -686,6 +692,81 @@ fn surface_reads(files: &[PathBuf], search: &manifest::SearchPath) {
         }
     }
     crate::observe::compile_surfaced();
+}
+
+/// A dependency run (`gcc -MM a.c`, as jemalloc's make runs beside each
+/// compile) inside an observed build script: not cached, but a full
+/// preprocessing, thousands of ptrace stops. Run beside the observation
+/// (see crate::observe::delegate), then made seen: a second run beside
+/// with `-M` lists every file the preprocessing read (`-MM` leaves the
+/// system headers out), each `stat`'ed here, and every directory searched
+/// is listed. `None`: run it here instead (nothing was shown; a failed
+/// run, an option that changes the search this does not follow).
+fn dependency_run_beside(
+    store: &Store,
+    compiler: &Path,
+    args: &[OsString],
+    cwd: &Path,
+) -> Option<i32> {
+    // The compile this preprocessing belongs to: the dependency options
+    // out, `-c` in, for its search path.
+    let mut rest: Vec<OsString> = Vec::with_capacity(args.len() + 3);
+    let mut outputs: Vec<PathBuf> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        match s.as_ref() {
+            "-M" | "-MM" | "-MP" | "-MD" | "-MMD" => {}
+            "-MT" | "-MQ" => {
+                it.next()?;
+            }
+            "-MF" | "-o" => outputs.push(PathBuf::from(it.next()?)),
+            _ if s.starts_with('@') || s == "-MG" => return None,
+            _ if s.starts_with("-MT") || s.starts_with("-MQ") => {}
+            _ if s.starts_with("-MF") => outputs.push(PathBuf::from(&s[3..])),
+            _ if s.starts_with("-o") => outputs.push(PathBuf::from(&s[2..])),
+            _ => rest.push(a.clone()),
+        }
+    }
+    rest.extend(["-c".into(), "-o".into(), "/dev/null".into()]);
+    let c = cmdline::parse(&rest, cwd).ok()?;
+    let identity = compiler::identify(Some(store), compiler).ok()?;
+    let sysdirs = c.system_dirs(Some(store), compiler, &identity).ok()?;
+    let search = c.search_path(cwd, &sysdirs);
+
+    let mut cmd = Command::new(compiler);
+    cmd.args(args);
+    let (out, delegated) = crate::observe::compile_output(&mut cmd, true).ok()?;
+    if !delegated || !out.status.success() {
+        return None;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let temp =
+        TempFile(std::env::temp_dir().join(format!(".gocache-{}-{nanos:x}.M", std::process::id())));
+    let mut full = Command::new(compiler);
+    full.args(c.preprocess_args())
+        .args(["-E", "-o", "/dev/null", "-M", "-MF"])
+        .arg(&temp.0);
+    let (all, _) = crate::observe::compile_output(&mut full, false).ok()?;
+    if !all.status.success() {
+        return None;
+    }
+    let text = fs::read_to_string(&temp.0).ok()?;
+    let dep = crate::direct::depfile::parse(&text)?;
+    let files: Vec<PathBuf> = dep
+        .prerequisites
+        .iter()
+        .map(|p| cmdline::absolute(cwd, p))
+        .collect();
+    surface_reads(&files, &search);
+    for o in &outputs {
+        crate::observe::compile_wrote(&cmdline::absolute(cwd, o));
+    }
+    replay(&out.stdout, &out.stderr);
+    Some(super::exit_code(&out.status))
 }
 
 /// Removes the temporary depfile however the miss ends.

@@ -687,3 +687,23 @@ fn a_target_directory_on_another_file_system_gets_a_copy_of_the_launcher() {
     assert_eq!(out, "x");
     assert_eq!(scripts(&r), (1, 0, String::new()), "{}", r.stderr());
 }
+
+/// A dependency run (`cc -MM`, as jemalloc's make runs one beside each
+/// compile) is not cached, and runs beside the observation too; what its
+/// preprocessing read reaches the key: a header added earlier in the
+/// search path changes the list it prints.
+#[test]
+fn a_dependency_run_beside_sees_a_header_added_earlier_in_the_search_path() {
+    require_tool("gcc");
+    let body = "let mut cmd = cc::Build::new().get_compiler().to_command(); \
+        cmd.args([\"-MM\", \"-Iinc1\", \"-Iinc2\", \"a.c\"]); \
+        let o = cmd.output().unwrap(); assert!(o.status.success()); \
+        let v = String::from_utf8(o.stdout).unwrap();";
+    let setup = |ws: &Path| {
+        write(ws, "inc2/m.h", "#define M 2\n");
+        fs::create_dir_all(ws.join("inc1")).unwrap();
+        write(ws, "a.c", "#include <m.h>\nint a = M;\n");
+    };
+    let change = |ws: &Path| write(ws, "inc1/m.h", "#define M 1\n");
+    replay_equals_a_fresh_run(body, "cc = \"1\"", setup, change, no_env);
+}
