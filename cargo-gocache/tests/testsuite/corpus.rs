@@ -63,6 +63,18 @@ fn corpus_copy(tmp: &Path) -> PathBuf {
 /// `cargo build --release --locked` of `ws` into `target`, under cargo or `cargo gocache`.
 #[track_caller]
 fn build(store: Option<&Path>, ws: &Path, target: &Path, extra: &[&str]) -> Run {
+    build_env(store, ws, target, extra, &[])
+}
+
+/// [`build`], with variables set for it.
+#[track_caller]
+fn build_env(
+    store: Option<&Path>,
+    ws: &Path,
+    target: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
     let mut cmd = match store {
         Some(store) => {
             let mut cmd = gocache(store);
@@ -78,9 +90,36 @@ fn build(store: Option<&Path>, ws: &Path, target: &Path, extra: &[&str]) -> Run 
     cmd.args(["--release", "--locked"])
         .args(extra)
         .current_dir(ws)
-        .env("CARGO_TARGET_DIR", target);
+        .env("CARGO_TARGET_DIR", target)
+        .envs(env.iter().copied());
     run(&mut cmd).success()
 }
+
+/// The build-script events of the last run: (outcome, reason, package), from
+/// `<store>/stats/last-run.log` (`b1` lines).
+fn build_scripts_of_last_run(store: &Path) -> Vec<(String, String, String)> {
+    let log = store.join("stats").join("last-run.log");
+    let text = fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    text.lines()
+        .filter(|l| l.starts_with("b1\t"))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (
+                f[1].to_string(),
+                f[2].to_string(),
+                f.last()
+                    .unwrap()
+                    .trim_end_matches(" (build script)")
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Build-script runs of the corpus that are not restored after `cargo clean`, and why: none.
+/// (openssl's run embeds the clock in `buildinf.h`; the corpus opts in to `time-macros =
+/// "pin"`, which replays it as of its first run.)
+const EXPECTED_SCRIPT_RUNS_AFTER_CLEAN: &[(&str, &str)] = &[];
 
 /// What the corpus binary in `target` prints.
 #[track_caller]
@@ -359,6 +398,86 @@ fn corpus_builds_the_same_and_hits_every_compile_after_cargo_clean() {
         corpus_output(&target),
         expected,
         "after cargo clean, the binary built by cargo gocache prints something else"
+    );
+
+    // Issue 24: build-script runs cached (`build-scripts = "cache"`). The first such build
+    // runs every script under the observer (its compiles hit the store filled above) and
+    // stores each run; after `cargo clean` no script runs, and the binary is the same.
+    let scripts_env = [("CARGO_GOCACHE_BUILD_SCRIPTS", "cache")];
+    let bs_target = tmp.path().join("target-scripts");
+    let first = build_env(Some(&store), &ws, &bs_target, &[], &scripts_env);
+    let events = build_scripts_of_last_run(&store);
+    eprintln!("build scripts, first run: {events:?}");
+    assert!(
+        events.iter().any(|(kind, _, _)| kind == "miss"),
+        "no build-script run was stored: {events:?}\n{}",
+        first.stderr()
+    );
+    assert_eq!(
+        corpus_output(&bs_target),
+        expected,
+        "build scripts observed: another binary"
+    );
+    let _ = fs::remove_dir_all(&bs_target);
+    let restored = build_env(Some(&store), &ws, &bs_target, &[], &scripts_env);
+    let events = build_scripts_of_last_run(&store);
+    eprintln!("build scripts after cargo clean: {events:?}");
+    let ran: Vec<&(String, String, String)> = events
+        .iter()
+        .filter(|(kind, _, _)| kind != "hit")
+        .filter(|(_, _, pkg)| {
+            !EXPECTED_SCRIPT_RUNS_AFTER_CLEAN
+                .iter()
+                .any(|(p, _)| pkg.starts_with(p))
+        })
+        .collect();
+    assert!(
+        ran.is_empty() && events.iter().any(|(kind, _, _)| kind == "hit"),
+        "after cargo clean, build scripts ran: {ran:?}\n{}",
+        restored.stderr()
+    );
+    for pkg in [
+        "tikv-jemalloc-sys",
+        "openssl-sys",
+        "ring",
+        "libgit2-sys",
+        "libz-ng-sys",
+    ] {
+        assert!(
+            events
+                .iter()
+                .any(|(kind, _, p)| kind == "hit" && p.starts_with(pkg)),
+            "{pkg}'s build script was not restored: {events:?}"
+        );
+    }
+    assert_eq!(
+        corpus_output(&bs_target),
+        expected,
+        "build scripts restored: the binary prints something else"
+    );
+
+    // A second checkout at another path, another target directory: the cc-only runs name no
+    // machine path and are restored; a run whose OUT_DIR holds its paths runs (pinned).
+    let ws2 = tmp.path().join("second").join("corpus");
+    copy_tree(&ws, &ws2);
+    let _ = fs::remove_dir_all(ws2.join("target"));
+    let second_target = tmp.path().join("target-second");
+    let second = build_env(Some(&store), &ws2, &second_target, &[], &scripts_env);
+    let events = build_scripts_of_last_run(&store);
+    eprintln!("build scripts in a second checkout: {events:?}");
+    for pkg in ["ring", "libgit2-sys", "libmimalloc-sys", "cxx"] {
+        assert!(
+            events
+                .iter()
+                .any(|(kind, _, p)| kind == "hit" && p.starts_with(pkg)),
+            "{pkg}'s build script was not restored in a second checkout: {events:?}\n{}",
+            second.stderr()
+        );
+    }
+    assert_eq!(
+        corpus_output(&second_target),
+        expected,
+        "second checkout, build scripts cached: the binary prints something else"
     );
 }
 
