@@ -30,6 +30,13 @@
 //! exit, so they neither hang the build nor run unobserved. Such a run is
 //! refused ([`Refusal`] `background-process`).
 //!
+//! # Compiles beside the observation
+//!
+//! gocache's own compiler wrapper, inside an observed run, runs a miss's
+//! compiler beside the observation instead of under it (`delegate`):
+//! tracing gcc costs thousands of stops a file, and the wrapper makes what
+//! the compile read seen itself, as the compile cache keys it.
+//!
 //! # What it cannot see (written down, and refused where it matters)
 //!
 //! * Off Linux x86_64 nothing is observed ([`observe`] returns
