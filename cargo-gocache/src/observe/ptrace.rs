@@ -370,6 +370,7 @@ fn trace(
         own: HashSet::new(),
         root_execed: false,
         pending: HashMap::new(),
+        stops: crate::env::debug("observer-stops").then(Stops::default),
     };
     let mut status = 0;
     // SAFETY: waiting for our child's first stop.
@@ -405,6 +406,19 @@ fn trace(
                 for (_, writes) in t.pending.drain() {
                     for (path, access) in writes {
                         t.obs.paths.entry(path).or_default().add(access);
+                    }
+                }
+                if let Some(stops) = &mut t.stops {
+                    // CARGO_GOCACHE_DEBUG=observer-stops: where the stops went.
+                    for (_, (name, n)) in stops.live.drain() {
+                        let e = stops.done.entry(name).or_default();
+                        e.0 += 1;
+                        e.1 += n;
+                    }
+                    let mut sum: Vec<_> = stops.done.iter().collect();
+                    sum.sort_by_key(|(_, (_, c))| std::cmp::Reverse(*c));
+                    for (n, (runs, c)) in sum.iter().take(15) {
+                        eprintln!("gocache: observer stops: {c} in {runs} runs of {n}");
                     }
                 }
                 let wire = t.obs.encode();
@@ -466,6 +480,9 @@ fn trace(
         let mut resume = libc::PTRACE_CONT;
         if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_SECCOMP {
             t.on_syscall(pid);
+            if let Some(stops) = &mut t.stops {
+                stops.live.entry(pid).or_insert_with(|| ("?".into(), 0)).1 += 1;
+            }
             if t.pending.contains_key(&pid) {
                 // Stop again at the call's exit, for its result.
                 resume = libc::PTRACE_SYSCALL;
@@ -504,6 +521,22 @@ fn trace(
             } else {
                 t.own.remove(&pid);
             }
+            if let Some(stops) = &mut t.stops {
+                // A new program in this process: its stops count apart.
+                let name = std::fs::read_link(format!("/proc/{pid}/exe"))
+                    .map(|p| {
+                        p.file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .unwrap_or_default();
+                if let Some((old, n)) = stops.live.insert(pid, (name, 0)) {
+                    let e = stops.done.entry(old).or_default();
+                    e.0 += 1;
+                    e.1 += n;
+                }
+            }
         } else if sig == libc::SIGSTOP && !t.started.contains(&pid) {
             // A new tracee's first stop.
             t.started.insert(pid);
@@ -518,6 +551,15 @@ fn trace(
     }
 }
 
+/// `CARGO_GOCACHE_DEBUG=observer-stops`: seccomp stops by program.
+#[derive(Default)]
+struct Stops {
+    /// By process: its program's name and its stops so far.
+    live: HashMap<libc::pid_t, (String, u64)>,
+    /// By program name: runs and stops of programs done.
+    done: HashMap<String, (u64, u64)>,
+}
+
 struct Tracer {
     /// The (device, inode) of gocache's own executable.
     own_exe: Option<(u64, u64)>,
@@ -530,6 +572,9 @@ struct Tracer {
     /// Writes seen at a call's entry, by process, until its exit says
     /// whether they happened.
     pending: HashMap<libc::pid_t, Vec<(PathBuf, Access)>>,
+    /// `CARGO_GOCACHE_DEBUG=observer-stops`: stops by process (program
+    /// name, count); a process's earlier programs under other keys.
+    stops: Option<Stops>,
 }
 
 const READ: Access = Access {

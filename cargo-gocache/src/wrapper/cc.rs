@@ -1112,7 +1112,12 @@ impl Miss<'_> {
             entries: vec![observed.clone()],
         };
         Manifest::add_and_save(self.store, &self.pre_id, observed)?;
-        self.learn_stamps(&just_this, final_id);
+        // Not inside an observed build script: there every `stat` is a
+        // ptrace stop, and learning stamps stats every probe a second
+        // time (about 1,500 for a zstd source); the first hit learns them.
+        if !crate::observe::compiles_beside() {
+            self.learn_stamps(&just_this, final_id);
+        }
         // The key's lines, headed by the object they make, for `explain`.
         let object_name = crate::stats::explain::compile_object(
             &self.map.map(&cmdline::absolute(self.cwd, &c.source)),

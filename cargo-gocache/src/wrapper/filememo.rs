@@ -112,6 +112,11 @@ pub struct FileMemo {
     dirs: HashMap<PathBuf, DirMemo>,
     /// Directory stamps taken during this run (one `stat` per directory).
     fresh_dirs: HashMap<PathBuf, Option<Stamp>>,
+    /// Missing directories of probes found to be names at all (a dangling
+    /// symlink), looked at once per run as [`Self::fresh_dirs`]: hundreds of
+    /// probes share them (`/usr/local/include/x86_64-linux-gnu/...`).
+    /// (`None`: no such name; else whether it is a symlink.)
+    fresh_names: HashMap<PathBuf, Option<bool>>,
     /// Files hashed during this run, with their stamps (for a [`Snapshot`]).
     touched: Vec<(PathBuf, Stamp, String)>,
     /// Something looked at in this run was too fresh to remember, or a
@@ -151,6 +156,7 @@ impl FileMemo {
             files: HashMap::new(),
             dirs: HashMap::new(),
             fresh_dirs: HashMap::new(),
+            fresh_names: HashMap::new(),
             touched: Vec::new(),
             unsettled: false,
             now_ns,
@@ -278,6 +284,19 @@ impl FileMemo {
         s
     }
 
+    /// What `path` names, without following a final symlink: `None`
+    /// nothing, else whether it is a symlink. Once per run and path.
+    fn lstat_kind(&mut self, path: &Path) -> Option<bool> {
+        if let Some(&known) = self.fresh_names.get(path) {
+            return known;
+        }
+        let known = fs::symlink_metadata(path)
+            .ok()
+            .map(|m| m.file_type().is_symlink());
+        self.fresh_names.insert(path.to_path_buf(), known);
+        known
+    }
+
     /// Is there a file (not a directory) at `path`? From the memo when the
     /// nearest existing directory above it is unchanged.
     ///
@@ -296,7 +315,7 @@ impl FileMemo {
             // A missing directory that is a (dangling) symlink can come
             // to exist without its parent changing: nothing below it can be
             // remembered.
-            if dir != path && fs::symlink_metadata(dir).is_ok() {
+            if dir != path && self.lstat_kind(dir).is_some() {
                 self.unsettled = true;
                 return real();
             }
@@ -327,9 +346,9 @@ impl FileMemo {
         // `ln -> gone`): `dir` is the nearest directory that resolves, so
         // nothing between it and `path` resolves but such a link.
         let first = Path::new(name).components().next();
-        let is_link = first.is_some_and(|c| {
-            fs::symlink_metadata(dir.join(c)).is_ok_and(|m| m.file_type().is_symlink())
-        });
+        let dir = dir.to_path_buf();
+        let is_link = first.is_some_and(|c| self.lstat_kind(&dir.join(c)) == Some(true));
+        let memo = self.dirs.entry(dir).or_default();
         if memo.stamp.is_some() && !is_link {
             memo.names.insert(name.to_string(), answer);
             self.changed = true;
@@ -583,6 +602,7 @@ mod tests {
         fs::write(&p, "").unwrap();
         // A new run (fresh directory stamps) sees the directory changed.
         m.fresh_dirs.clear();
+        m.fresh_names.clear();
         assert!(m.is_file(&p));
         // Under a missing directory: remembered under the nearest one that exists.
         let deep = d.join("sub/y.h");
@@ -591,6 +611,7 @@ mod tests {
         fs::create_dir(d.join("sub")).unwrap();
         fs::write(&deep, "").unwrap();
         m.fresh_dirs.clear();
+        m.fresh_names.clear();
         assert!(m.is_file(&deep));
     }
 
