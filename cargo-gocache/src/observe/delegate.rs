@@ -59,7 +59,15 @@ static UNSURFACED: AtomicBool = AtomicBool::new(false);
 pub struct Server {
     listener: UnixListener,
     own: (u64, u64),
-    refusals: Arc<Mutex<BTreeSet<String>>>,
+    shared: Arc<Shared>,
+}
+
+/// What the wrapper processes told the observing process.
+#[derive(Default)]
+struct Shared {
+    refusals: Mutex<BTreeSet<String>>,
+    /// Paths `stat`'ed here on a wrapper's behalf ([`stat`]).
+    looked_at: Mutex<Vec<PathBuf>>,
 }
 
 impl Server {
@@ -80,7 +88,7 @@ impl Server {
         Some(Server {
             listener,
             own: (meta.dev(), meta.ino()),
-            refusals: Arc::default(),
+            shared: Arc::default(),
         })
     }
 
@@ -90,14 +98,14 @@ impl Server {
             return;
         };
         let own = self.own;
-        let refusals = Arc::clone(&self.refusals);
+        let shared = Arc::clone(&self.shared);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let refusals = Arc::clone(&refusals);
+                let shared = Arc::clone(&shared);
                 std::thread::spawn(move || {
                     if is_own(&stream, own) {
-                        let _ = handle(stream, &refusals);
+                        let _ = handle(stream, &shared);
                     }
                 });
             }
@@ -106,7 +114,20 @@ impl Server {
 
     /// What the wrapper processes told the observer to refuse.
     pub fn refusals(&self) -> BTreeSet<String> {
-        self.refusals.lock().map(|r| r.clone()).unwrap_or_default()
+        self.shared
+            .refusals
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// The paths looked at on the wrappers' behalf.
+    pub fn looked_at(&self) -> Vec<PathBuf> {
+        self.shared
+            .looked_at
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -139,7 +160,7 @@ fn is_own(stream: &UnixStream, own: (u64, u64)) -> bool {
             .is_ok_and(|m| (m.dev(), m.ino()) == own)
 }
 
-fn handle(mut stream: UnixStream, refusals: &Mutex<BTreeSet<String>>) -> io::Result<()> {
+fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
     let stdin = recv_fd(&stream)?;
     let fields = read_fields(&mut stream)?;
     let mut it = fields.into_iter();
@@ -149,10 +170,22 @@ fn handle(mut stream: UnixStream, refusals: &Mutex<BTreeSet<String>>) -> io::Res
     let kind = it.next().unwrap_or_default();
     if kind == b"refuse" {
         let why = String::from_utf8_lossy(&it.next().unwrap_or_default()).into_owned();
-        if let Ok(mut r) = refusals.lock() {
+        if let Ok(mut r) = shared.refusals.lock() {
             r.insert(why);
         }
         return write_fields(&mut stream, &[b"ok".to_vec()]);
+    }
+    if kind == b"stat" {
+        let paths: Vec<PathBuf> = it.map(|p| PathBuf::from(OsString::from_vec(p))).collect();
+        // Recorded before the answer: the wrapper acts on what it gets.
+        if let Ok(mut l) = shared.looked_at.lock() {
+            l.extend(paths.iter().map(|p| super::normalize(p)));
+        }
+        let codes: Vec<u8> = paths
+            .iter()
+            .map(|p| super::StatKind::of(p).code())
+            .collect();
+        return write_fields(&mut stream, &[b"stat".to_vec(), codes]);
     }
     let bad = || io::Error::from(io::ErrorKind::InvalidData);
     let cwd = PathBuf::from(OsString::from_vec(it.next().ok_or_else(bad)?));
@@ -297,6 +330,30 @@ pub fn finish() {
         let marker =
             std::env::temp_dir().join(format!("gocache-unobserved-compile-{}", std::process::id()));
         let _ = std::fs::write(marker, b"");
+    }
+}
+
+/// `stat` `paths` in the observing process, which records them as read
+/// by this one. `None` if it cannot be asked.
+pub fn stat(paths: &[PathBuf]) -> Option<Vec<super::StatKind>> {
+    let mut stream = connect()?;
+    send_fd(&stream, None).ok()?;
+    let mut fields = vec![VERSION.to_vec(), b"stat".to_vec()];
+    for p in paths {
+        // Absolute, as the observer records paths; relative ones are asked here.
+        if !p.is_absolute() {
+            return None;
+        }
+        fields.push(p.as_os_str().as_bytes().to_vec());
+    }
+    write_fields(&mut stream, &fields).ok()?;
+    let reply = read_fields(&mut stream).ok()?;
+    match reply.as_slice() {
+        [kind, codes] if kind == b"stat" && codes.len() == paths.len() => codes
+            .iter()
+            .map(|&c| super::StatKind::from_code(c))
+            .collect(),
+        _ => None,
     }
 }
 

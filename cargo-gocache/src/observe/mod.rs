@@ -165,6 +165,15 @@ pub fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobser
     let (mut obs, stdout, stderr) = ptrace::observe(run, server.as_ref())?;
     if let Some(server) = server {
         obs.refusals.extend(server.refusals());
+        // Paths the wrapper had the server look at for it.
+        let looked = Access {
+            read: true,
+            own: true,
+            ..Access::default()
+        };
+        for p in server.looked_at() {
+            obs.paths.entry(p).or_default().add(looked);
+        }
     }
     Ok((obs, stdout, stderr))
 }
@@ -203,6 +212,70 @@ pub fn compiles_beside() -> bool {
     return delegate::available();
     #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
     false
+}
+
+/// What a `stat` (following symlinks) of a path found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatKind {
+    /// No such name (or a path component is not a directory).
+    Missing,
+    /// A directory.
+    Dir,
+    /// Anything else that exists.
+    Other,
+    /// Another error (a loop, no permission).
+    Error,
+}
+
+impl StatKind {
+    fn of(path: &Path) -> StatKind {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => StatKind::Dir,
+            Ok(_) => StatKind::Other,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                StatKind::Missing
+            }
+            Err(_) => StatKind::Error,
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            StatKind::Missing => b'm',
+            StatKind::Dir => b'd',
+            StatKind::Other => b'o',
+            StatKind::Error => b'e',
+        }
+    }
+
+    fn from_code(c: u8) -> Option<StatKind> {
+        Some(match c {
+            b'm' => StatKind::Missing,
+            b'd' => StatKind::Dir,
+            b'o' => StatKind::Other,
+            b'e' => StatKind::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// `stat` each path in the observing process, which records each as
+/// looked at by this one (a read by gocache's own wrapper), when this
+/// process runs inside an observed build script: thousands of header
+/// probes then cost no ptrace stop each. `None` outside one, or if it
+/// cannot be asked: `stat` them here.
+pub fn stat_beside(paths: &[PathBuf]) -> Option<Vec<StatKind>> {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if delegate::available() && !paths.is_empty() {
+        return delegate::stat(paths);
+    }
+    let _ = paths;
+    None
 }
 
 /// What the compiles run beside the observation read has been made seen
