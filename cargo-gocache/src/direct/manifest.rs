@@ -293,12 +293,18 @@ pub fn observe_macros(
         }
     }
     let mut probed: std::collections::HashSet<PathBuf> = files.iter().cloned().collect();
-    // gcc tries `x.h.gch` before every header `x.h` it looks for, in every
-    // directory it looks in (for the first include; clang for `-include`
-    // files): a valid one is used silently. Whether it is valid depends on
-    // more than its bytes (the options and macros it was built with), and
-    // one rebuilt in place stays "present": a `.gch` anywhere gcc would
-    // look makes the compile uncacheable, and its absence is probed.
+    // gcc tries `x.h.gch` before a header `x.h`, in every directory it
+    // looks in (clang for `-include` files): a valid one is used silently.
+    // Whether it is valid depends on more than its bytes (the options and
+    // macros it was built with), and one rebuilt in place stays
+    // "present": a `.gch` where gcc would look makes the compile
+    // uncacheable, and its absence is probed. Beside every header read;
+    // in every directory searched before, for the first headers only:
+    // gcc takes a precompiled header only for the first file the
+    // compile includes (libcpp's `pch_open_file`: no file but the main
+    // one and the implicit `stdc-predef.h` opened yet), which the depfile
+    // lists right after those. Three leave room for doubt; all would
+    // double a lookup's probes.
     let mut gch_found: Option<PathBuf> = None;
     let mut probe = |p: PathBuf, header: bool, obs: &mut Observed| {
         if header {
@@ -327,7 +333,9 @@ pub fn observe_macros(
         .iter()
         .map(|d| fs::canonicalize(d).ok().filter(|c| c != d))
         .collect();
+    const PCH_CANDIDATES: usize = 3;
     for (k, f) in files.iter().enumerate() {
+        let first_headers = k > 0 && k <= PCH_CANDIDATES;
         // Every position the file's directory has in the search (gcc
         // drops a `-I` of a system directory and searches it there, so it
         // may be listed twice): the last one gives the most probes.
@@ -345,7 +353,7 @@ pub fn observe_macros(
                 .chain(search.dirs[..i].iter().map(|p| p.as_path()))
             {
                 if y != x {
-                    probe(y.join(name), k > 0, &mut obs);
+                    probe(y.join(name), first_headers, &mut obs);
                 }
             }
         }
