@@ -51,6 +51,27 @@
 //! * every search directory listed before `X` (`-iquote`, `-I`, `-isystem`,
 //!   the compiler's system directories, `-idirafter`, in that order).
 //!
+//! Two ways the depfile's name hides `X`'s place, both handled:
+//!
+//! * gcc drops a `-I` of a directory that is also a system one (the same
+//!   device and inode) and searches it in its system place, after every
+//!   `-I`. The search path keeps every occurrence of a directory
+//!   ([`crate::cmdline::Compile::search_path`]) and a file is probed for
+//!   each place its directory has, so the last one counts.
+//! * gcc names a header found in a system directory by its resolved path
+//!   when that is shorter (`-fcanonical-system-headers`, its default):
+//!   `-isystem /w/long-link` lists `/w/real/x.h`. A file is matched against
+//!   each search directory as given and as resolved.
+//!
+//! And a name gcc tries before a header: `x.h.gch` (a precompiled header,
+//! used silently when valid). It is probed beside every header read, and
+//! in every directory searched before for the first headers (gcc takes a
+//! precompiled header only for the first file a compile includes); one
+//! present makes the compile uncacheable, used or not: whether gcc takes
+//! it depends on more than its bytes, and one rebuilt in place would stay
+//! "present". (ccache caches precompiled headers only when told to, with
+//! `sloppiness=pch_defines,time_macros`.)
+//!
 //! This is a superset of what the preprocessor searched, so it can cost a
 //! miss when an unrelated file appears, never a wrong hit. A file in a
 //! directory that is only a file's own directory (not a search directory)
@@ -60,6 +81,20 @@
 //! exist, so it is not in the depfile: every such name found in a file read
 //! is probed in every candidate directory. A `__has_include` whose argument
 //! is a macro cannot be resolved here and makes the compile uncacheable.
+//!
+//! # Relocation clashes
+//!
+//! The compiler's prefix map (`-ffile-prefix-map`) compares strings: with
+//! `CARGO_HOME=/w/ch` it writes `/w/ch2/a.c` as `<cargo-home>2/a.c`, while
+//! the key maps by path component and keeps `/w/ch2/a.c`. Such a compile
+//! is uncacheable (`relocation-clash`), and since the map is this
+//! machine's, that is decided on every lookup too: an entry naming a path
+//! (a file or a probe) that clashes with this map never holds
+//! ([`Observed::matches`]), the working directory is checked before the
+//! lookup (by the wrapper), and the lookup's snapshot is kept per map.
+//! `#line` names, which the compiler writes into the object through the
+//! same map, are refused when they clash and probed, so that a lookup
+//! checks them as well.
 //!
 //! # What else makes a compile uncacheable here
 //!
