@@ -16,7 +16,7 @@
 //!
 //! | line | why |
 //! | --- | --- |
-//! | `gocache-compile v3` | version salt: bumped when the key or result format changes |
+//! | `gocache-compile v4` | version salt: bumped when the key or result format changes |
 //! | `compiler <id>` | [`crate::key::compiler::identify`]: `--version` output and a hash of the driver binary (memoised, so a hit runs no compiler) |
 //! | `compiler-version ...` | the first version line, for people reading `explain` output (already covered by the id) |
 //! | `target ...` | `--target`/`-target`/`-arch`/`-m*` as given, or `default`; they are also `arg` lines, this line is for people |
@@ -164,7 +164,11 @@ pub const KEY_ENV: &[&str] = &[
 /// Variables that make a compile uncacheable when set (see [`KEY_ENV`]).
 const UNCACHEABLE_ENV: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
 
-const SALT: &str = "gocache-compile v3";
+/// v4: manifests from before record the probes of a header found in a
+/// directory also listed later (`-I` of a system directory), through a
+/// resolved system directory, and of `.gch` names in every directory
+/// searched; their entries would match without them.
+const SALT: &str = "gocache-compile v4";
 
 /// The languages gocache caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1127,12 +1131,14 @@ impl Compile {
     /// then `system` (the compiler's own, which include the directories
     /// of `CPATH` and friends that exist), then `-idirafter`. Absolute.
     pub fn search_path(&self, cwd: &Path, system: &[PathBuf]) -> SearchPath {
+        // Every occurrence is kept: gcc drops a `-I` (or `-iquote`) of a
+        // directory that is also a system one (the same device and inode,
+        // however spelled) and searches it in its system place, and of
+        // two system spellings keeps the first. The probes take each
+        // header's last place, which covers every directory gcc may have
+        // searched before it.
         let mut dirs = Vec::new();
-        let mut push = |d: PathBuf| {
-            if !dirs.contains(&d) {
-                dirs.push(d);
-            }
-        };
+        let mut push = |d: PathBuf| dirs.push(d);
         // gcc looks for an `-include` file in the working directory first:
         // a file appearing there would shadow the one found further on.
         if !self.forced_includes.is_empty() {

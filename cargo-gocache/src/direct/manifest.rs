@@ -51,6 +51,27 @@
 //! * every search directory listed before `X` (`-iquote`, `-I`, `-isystem`,
 //!   the compiler's system directories, `-idirafter`, in that order).
 //!
+//! Two ways the depfile's name hides `X`'s place, both handled:
+//!
+//! * gcc drops a `-I` of a directory that is also a system one (the same
+//!   device and inode) and searches it in its system place, after every
+//!   `-I`. The search path keeps every occurrence of a directory
+//!   ([`crate::cmdline::Compile::search_path`]) and a file is probed for
+//!   each place its directory has, so the last one counts.
+//! * gcc names a header found in a system directory by its resolved path
+//!   when that is shorter (`-fcanonical-system-headers`, its default):
+//!   `-isystem /w/long-link` lists `/w/real/x.h`. A file is matched against
+//!   each search directory as given and as resolved.
+//!
+//! And a name gcc tries before a header: `x.h.gch` (a precompiled header,
+//! used silently when valid). It is probed beside every header read, and
+//! in every directory searched before for the first headers (gcc takes a
+//! precompiled header only for the first file a compile includes); one
+//! present makes the compile uncacheable, used or not: whether gcc takes
+//! it depends on more than its bytes, and one rebuilt in place would stay
+//! "present". (ccache caches precompiled headers only when told to, with
+//! `sloppiness=pch_defines,time_macros`.)
+//!
 //! This is a superset of what the preprocessor searched, so it can cost a
 //! miss when an unrelated file appears, never a wrong hit. A file in a
 //! directory that is only a file's own directory (not a search directory)
@@ -60,6 +81,20 @@
 //! exist, so it is not in the depfile: every such name found in a file read
 //! is probed in every candidate directory. A `__has_include` whose argument
 //! is a macro cannot be resolved here and makes the compile uncacheable.
+//!
+//! # Relocation clashes
+//!
+//! The compiler's prefix map (`-ffile-prefix-map`) compares strings: with
+//! `CARGO_HOME=/w/ch` it writes `/w/ch2/a.c` as `<cargo-home>2/a.c`, while
+//! the key maps by path component and keeps `/w/ch2/a.c`. Such a compile
+//! is uncacheable (`relocation-clash`), and since the map is this
+//! machine's, that is decided on every lookup too: an entry naming a path
+//! (a file or a probe) that clashes with this map never holds
+//! ([`Observed::matches`]), the working directory is checked before the
+//! lookup (by the wrapper), and the lookup's snapshot is kept per map.
+//! `#line` names, which the compiler writes into the object through the
+//! same map, are refused when they clash and probed, so that a lookup
+//! checks them as well.
 //!
 //! # What else makes a compile uncacheable here
 //!
@@ -235,6 +270,7 @@ pub fn observe_macros(
     let mut obs = Observed::default();
     let mut named: Vec<String> = Vec::new();
     let mut has_include_names: Vec<String> = Vec::new();
+    let mut line_names: Vec<String> = Vec::new();
     for f in files {
         if f.to_string_lossy().contains('\n') {
             return Err(NotCacheable::BadPath(f.clone()));
@@ -270,6 +306,7 @@ pub fn observe_macros(
             return Err(NotCacheable::HiddenInput(f.clone()));
         }
         has_include_names.extend(scan.has_include_names);
+        line_names.extend(scan.line_names);
         if !opts.macro_candidates.is_empty() {
             let spliced = splice(&bytes);
             for name in identifiers_named(&spliced, opts.macro_candidates) {
@@ -291,16 +328,58 @@ pub fn observe_macros(
         }
     }
     let mut probed: std::collections::HashSet<PathBuf> = files.iter().cloned().collect();
-    let mut wanted: Vec<PathBuf> = Vec::new();
-    let mut probe = |p: PathBuf, _: &mut Observed| {
+    // gcc tries `x.h.gch` before a header `x.h`, in every directory it
+    // looks in (clang for `-include` files): a valid one is used silently.
+    // Whether it is valid depends on more than its bytes (the options and
+    // macros it was built with), and one rebuilt in place stays
+    // "present": a `.gch` where gcc would look makes the compile
+    // uncacheable, and its absence is probed. Beside every header read;
+    // in every directory searched before, for the first headers only:
+    // gcc takes a precompiled header only for the first file the
+    // compile includes (libcpp's `pch_open_file`: no file but the main
+    // one and the implicit `stdc-predef.h` opened yet), which the depfile
+    // lists right after those. Three leave room for doubt; all would
+    // double a lookup's probes.
+    //
+    // The probes are collected (`true`: a `.gch`) and answered at once
+    // below: inside an observed build script the observing process
+    // answers them, without a ptrace stop each (crate::observe::delegate).
+    let mut wanted: Vec<(PathBuf, bool)> = Vec::new();
+    let mut probe = |p: PathBuf, header: bool, _: &mut Observed| {
+        if header {
+            let mut gch = p.clone().into_os_string();
+            gch.push(".gch");
+            let gch = PathBuf::from(gch);
+            if probed.insert(gch.clone()) {
+                wanted.push((gch, true));
+            }
+        }
         if probed.insert(p.clone()) {
-            wanted.push(p);
+            wanted.push((p, false));
         }
     };
-    for f in files {
+    // gcc names a header found in a system directory by its canonical
+    // path when that is shorter (`-fcanonical-system-headers`, on by
+    // default): `-isystem /w/long-link` gives `/w/real/x.h`. So a file is
+    // matched against each directory as given and as resolved.
+    let canonical: Vec<Option<PathBuf>> = search
+        .dirs
+        .iter()
+        .map(|d| fs::canonicalize(d).ok().filter(|c| c != d))
+        .collect();
+    const PCH_CANDIDATES: usize = 3;
+    for (k, f) in files.iter().enumerate() {
+        let first_headers = k > 0 && k <= PCH_CANDIDATES;
+        // Every position the file's directory has in the search (gcc
+        // drops a `-I` of a system directory and searches it there, so it
+        // may be listed twice): the last one gives the most probes.
         for (i, x) in search.dirs.iter().enumerate() {
-            let Ok(name) = f.strip_prefix(x) else {
-                continue;
+            let name = match f.strip_prefix(x) {
+                Ok(name) => name,
+                Err(_) => match canonical[i].as_ref().map(|c| f.strip_prefix(c)) {
+                    Some(Ok(name)) => name,
+                    _ => continue,
+                },
             };
             for y in file_dirs
                 .iter()
@@ -308,17 +387,13 @@ pub fn observe_macros(
                 .chain(search.dirs[..i].iter().map(|p| p.as_path()))
             {
                 if y != x {
-                    probe(y.join(name), &mut obs);
+                    probe(y.join(name), first_headers, &mut obs);
                 }
             }
         }
-    }
-    // gcc tries `x.h.gch` before every header `x.h` it opens (clang for
-    // `-include` files): a precompiled header appearing there would be used.
-    for f in files.iter().skip(1) {
-        let mut gch = f.clone().into_os_string();
-        gch.push(".gch");
-        probe(PathBuf::from(gch), &mut obs);
+        if k > 0 {
+            probe(f.clone(), true, &mut obs);
+        }
     }
     has_include_names.sort();
     has_include_names.dedup();
@@ -328,14 +403,31 @@ pub fn observe_macros(
             .copied()
             .chain(search.dirs.iter().map(|p| p.as_path()))
         {
-            probe(y.join(name), &mut obs);
+            probe(y.join(name), false, &mut obs);
         }
     }
-    // All at once: inside an observed build script the observing process
-    // answers them, without a ptrace stop each (crate::observe::delegate).
-    let answers = probe_many(&wanted);
-    for (p, exists) in wanted.iter().zip(answers) {
+    // A `#line` name is written into the object through the compiler's
+    // prefix map, which compares strings: one beside a mapped directory
+    // would be rewritten as if inside it. Probed, so that a lookup checks
+    // it against that machine's map too (see `Observed::matches`).
+    for name in &line_names {
+        let p = PathBuf::from(name);
+        if map.string_clash(&p) {
+            return Err(NotCacheable::RelocationClash(p));
+        }
+        probe(p, false, &mut obs);
+    }
+    let paths: Vec<PathBuf> = wanted.iter().map(|(p, _)| p.clone()).collect();
+    let answers = probe_many(&paths);
+    let mut gch_found: Option<PathBuf> = None;
+    for ((p, gch), exists) in wanted.iter().zip(answers) {
+        if *gch && exists && gch_found.is_none() {
+            gch_found = Some(p.clone());
+        }
         obs.probes.push((map.map(p), exists));
+    }
+    if let Some(gch) = gch_found {
+        return Err(NotCacheable::PrecompiledHeader(gch));
     }
     Ok((obs, named))
 }
@@ -436,6 +528,20 @@ impl Observed {
         macros: &MacroValues,
     ) -> bool {
         if !self.macros_hold(macros) {
+            return false;
+        }
+        // A path the compiler's prefix map would rewrite by string under
+        // this machine's map, but not by component (`/w/ch2/x.h` beside
+        // `CARGO_HOME=/w/ch`): the object this compile makes here names
+        // it otherwise than the one recorded where it did not clash (a
+        // miss then records the compile as uncacheable).
+        if self
+            .files
+            .iter()
+            .map(|(p, _)| p)
+            .chain(self.probes.iter().map(|(p, _)| p))
+            .any(|p| map.string_clash(&map.unmap(p)))
+        {
             return false;
         }
         for (path, want) in &self.files {
@@ -655,6 +761,10 @@ struct Scan {
     has_include_names: Vec<String>,
     has_include_macro: bool,
     hidden_input: bool,
+    /// Absolute file names given by `#line N "name"` or a linemarker
+    /// (`# N "name"`): the compiler writes them into the object
+    /// (`__FILE__`, debug info) through its prefix map.
+    line_names: Vec<String>,
 }
 
 /// `bytes` with every line splice removed, as translation phase 2 does
@@ -771,7 +881,56 @@ fn scan(raw: &[u8]) -> Scan {
         }
         i = at + 2;
     }
+    s.line_names = line_directive_names(bytes);
     s
+}
+
+/// The absolute names of `#line N "name"` and `# N "name"` directives
+/// (the name as written; escapes are rare in paths and left as they are).
+fn line_directive_names(bytes: &[u8]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for line in bytes.split(|&b| b == b'\n') {
+        let blank = |b: &u8| *b == b' ' || *b == b'\t';
+        let mut rest = line;
+        while rest.first().is_some_and(blank) {
+            rest = &rest[1..];
+        }
+        let Some(r) = rest.strip_prefix(b"#") else {
+            continue;
+        };
+        rest = r;
+        while rest.first().is_some_and(blank) {
+            rest = &rest[1..];
+        }
+        if let Some(r) = rest.strip_prefix(b"line") {
+            rest = r;
+            while rest.first().is_some_and(blank) {
+                rest = &rest[1..];
+            }
+        }
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            continue;
+        }
+        rest = &rest[digits..];
+        while rest.first().is_some_and(blank) {
+            rest = &rest[1..];
+        }
+        let Some(r) = rest
+            .strip_prefix(b"\"")
+            .filter(|r| r.first() == Some(&b'/'))
+        else {
+            continue;
+        };
+        let Some(end) = r.iter().position(|&b| b == b'"') else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&r[..end]).into_owned();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// Does `bytes` hold the assembler's `.include` directive (any case), that is
@@ -871,6 +1030,13 @@ mod tests {
         assert_eq!(s.has_include_names, ["a/b.h", "c.h"]);
         assert!(scan(b"#if __has_include(FOO_H)").has_include_macro);
         assert!(scan(b"__TIMESTAMP__").timestamp);
+    }
+
+    #[test]
+    fn line_directives_name_their_files() {
+        let s = scan(b"#line 10 \"/w/ch2/gen.y\"\n  # 3 \"/w/x.c\" 2\n#line 4 \"rel.y\"\n#define L 1\n# 5 \"/w/x.c\"\n");
+        assert_eq!(s.line_names, ["/w/ch2/gen.y", "/w/x.c"]);
+        assert!(scan(b"int line = 3; // # 3 \"/x\"\n").line_names.is_empty());
     }
 
     #[test]

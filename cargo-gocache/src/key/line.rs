@@ -13,7 +13,7 @@
 //!
 //! | line | meaning |
 //! | --- | --- |
-//! | `gocache-compile v3`, `gocache-archive v3`, `gocache-final v3` | [`KeyLine::Salt`]: which key, and its format version (bumped when what a key covers changes) |
+//! | `gocache-compile v4`, `gocache-archive v3`, `gocache-final v3` | [`KeyLine::Salt`]: which key, and its format version (bumped when what a key covers changes) |
 //! | `lib NAME` | the helper's library name (the archive's name) |
 //! | `compiler ID` | the compiler's identity ([`crate::key::compiler::identify`]) |
 //! | `compiler-version TEXT` | its first version line, for people (covered by the identity) |
@@ -43,7 +43,7 @@ use std::fmt;
 /// One line of a key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyLine {
-    /// Which key, and its version (`gocache-compile v3`).
+    /// Which key, and its version (`gocache-compile v4`).
     Salt(String),
     /// The helper's library name.
     Lib(String),

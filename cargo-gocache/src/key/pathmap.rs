@@ -61,15 +61,18 @@ impl PathMap {
     /// first (see `prefix_map_args`), as the entries are ordered.
     pub fn string_clash(&self, path: &Path) -> bool {
         let s = path.as_os_str().as_encoded_bytes();
-        let by_string = self
+        // The compiler's choice: the first (longest) prefix by string.
+        // Ours is the same entry exactly when that match ends at a
+        // component boundary (no earlier, longer entry can match by
+        // component without matching by string).
+        match self
             .entries
             .iter()
-            .position(|(real, _)| s.starts_with(real.as_os_str().as_encoded_bytes()));
-        let by_component = self
-            .entries
-            .iter()
-            .position(|(real, _)| path.starts_with(real));
-        by_string != by_component
+            .find(|(real, _)| s.starts_with(real.as_os_str().as_encoded_bytes()))
+        {
+            Some((real, _)) => !path.starts_with(real),
+            None => false,
+        }
     }
 
     /// The inverse of [`PathMap::map`] for this machine's prefixes.

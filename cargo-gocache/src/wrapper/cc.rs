@@ -287,9 +287,22 @@ fn cached(
     } else {
         PathMap::new()
     };
+    // The compiler's prefix map compares strings: a working directory
+    // beside a mapped one (`/w/ch2` and `/w/ch`) would be rewritten as if
+    // inside it, in the debug info, and the key (mapped by component)
+    // could not say so. Decided before the lookup: a result stored where
+    // the directory did not clash must not be served here.
+    if map.string_clash(&cwd) {
+        let event = Event::new(
+            Outcome::Uncacheable("relocation-clash".into()),
+            source_hint(args),
+        );
+        stats::record(store, &event);
+        return Ok(Step::PassThrough);
+    }
     // A steady hit: the last lookup's snapshot still holds (one stat per
     // file and directory it looked at; see filememo).
-    let memo_key = filememo::memo_key(&cwd, compiler, args);
+    let memo_key = filememo::memo_key_mapped(&cwd, compiler, args, &map);
     let snapshot_key = filememo::snapshot_key(&memo_key);
     let mut snapshot = Snapshot::load(store, &snapshot_key);
     let pre = match snapshot.as_mut() {
@@ -998,16 +1011,6 @@ impl Miss<'_> {
             stats::record(self.store, &e);
             return Ok(Step::Exit(0));
         }
-        // The compiler's prefix map compares strings: a working directory
-        // beside a mapped one (`/w/ch2` and `/w/ch`) would be rewritten as
-        // if inside it, in the debug info, and the key could not say so.
-        if self.map.string_clash(self.cwd) {
-            surface(&files);
-            let mut e = Event::new(Outcome::Uncacheable("relocation-clash".into()), source);
-            e.spent_secs = secs;
-            stats::record(self.store, &e);
-            return Ok(Step::Exit(0));
-        }
         let opts = ObserveOptions {
             started,
             // The source, stamped then read before the compile: written in
@@ -1188,7 +1191,7 @@ impl Miss<'_> {
     /// the stamps, and keep the snapshot. Costs one more read of the
     /// headers, nothing next to the compile just run.
     fn learn_stamps(&self, manifest: &Manifest, final_id: ActionId) {
-        let memo_key = filememo::memo_key(self.cwd, self.compiler, self.args);
+        let memo_key = filememo::memo_key_mapped(self.cwd, self.compiler, self.args, self.map);
         let mut memo = FileMemo::load(self.store, &memo_key);
         memo.hash(&cmdline::absolute(self.cwd, &self.compile.source));
         let found = manifest.find_with(

@@ -135,6 +135,27 @@ impl Default for FileMemo {
 /// The store key of the memo for one command line (`compiler`, `args`) in
 /// one directory.
 pub fn memo_key(cwd: &Path, compiler: &Path, args: &[std::ffi::OsString]) -> ActionId {
+    memo_hasher(cwd, compiler, args).id()
+}
+
+/// [`memo_key`] of a C compile, whose lookup also depends on the
+/// relocation map (an entry naming a path that clashes with it never
+/// holds, see [`crate::direct::manifest::Observed::matches`]): a snapshot
+/// taken under one map must not answer under another.
+pub fn memo_key_mapped(
+    cwd: &Path,
+    compiler: &Path,
+    args: &[std::ffi::OsString],
+    map: &crate::key::pathmap::PathMap,
+) -> ActionId {
+    let mut h = memo_hasher(cwd, compiler, args);
+    for (real, name) in map.entries() {
+        h.line(format!("map {} {name}", real.display()));
+    }
+    h.id()
+}
+
+fn memo_hasher(cwd: &Path, compiler: &Path, args: &[std::ffi::OsString]) -> KeyHasher {
     let mut h = KeyHasher::new("filememo");
     h.line(HEADER);
     h.line(format!("cwd {}", cwd.display()));
@@ -142,7 +163,7 @@ pub fn memo_key(cwd: &Path, compiler: &Path, args: &[std::ffi::OsString]) -> Act
     for a in args {
         h.line(format!("arg {}", a.to_string_lossy()));
     }
-    h.id()
+    h
 }
 
 impl FileMemo {

@@ -448,6 +448,78 @@ fn symlinked_isystem_directory_and_system_directory_as_include() {
     assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
 }
 
+/// Issue 21, item 8a: `-I` of a directory that is also a system one. gcc
+/// drops the `-I` and searches the directory in its system place, after
+/// every `-I`: a header made in a later `-I` directory shadows the
+/// system one. Before, the probes took the `-I` place (nothing before it)
+/// and the old object was served.
+#[test]
+fn include_directory_that_is_a_system_one_gains_a_shadowing_header() {
+    need("gcc");
+    // The compiler's own /usr/include, and an -isystem directory given
+    // again with -I.
+    let cases: [(&[&str], &str); 2] = [
+        (&["-I/usr/include", "-Ilocal"], "local/stdio.h"),
+        (&["-Isys", "-Ilocal", "-isystem", "sys"], "local/x.h"),
+    ];
+    for (dirs, shadow) in cases {
+        let lab = Lab::new();
+        lab.write(
+            "a.c",
+            "#include <stdio.h>\n#include <x.h>\n#ifndef Y\n#define Y 1\n#endif\nint f(void) { return X + Y; }\n",
+        );
+        lab.write("sys/x.h", "#define X 2\n");
+        fs::create_dir_all(lab.p("local")).unwrap();
+        let mut args: Vec<&str> = dirs.to_vec();
+        args.extend(["-Isys", "-c", "a.c"]);
+        args.dedup();
+        settle();
+        assert_eq!(
+            events(&lab.check("gcc", &args)),
+            ["miss", "hit"],
+            "{dirs:?}"
+        );
+        lab.write(shadow, "#define X 5\n#define Y 7\n");
+        settle();
+        // `check` fails on any difference from the compile uncached.
+        assert_eq!(
+            events(&lab.check("gcc", &args)),
+            ["miss", "hit"],
+            "{dirs:?}"
+        );
+    }
+}
+
+/// Issue 21, item 8c: an `-isystem` directory reached through a symlink
+/// whose target is shorter. gcc names the headers it finds there by their
+/// resolved path (`-fcanonical-system-headers`), so the depfile lists
+/// `real/x.h`, under no search directory as given; a header made in an
+/// `-I` directory searched before must still be seen. Before, the old
+/// object was served.
+#[test]
+fn symlinked_isystem_directory_gains_a_shadowing_header_searched_before_it() {
+    need("gcc");
+    let lab = Lab::new();
+    lab.write("a.c", USES_SYS_X);
+    lab.write("r/x.h", "#define X 2\n");
+    fs::create_dir_all(lab.p("inc")).unwrap();
+    let link = lab.p("a-longer-name-for-the-system-directory");
+    std::os::unix::fs::symlink(lab.p("r"), &link).unwrap();
+    let args = [
+        "-Iinc",
+        "-isystem",
+        link.to_str().unwrap(),
+        "-c",
+        "a.c",
+        "-MD",
+    ];
+    settle();
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+    lab.write("inc/x.h", "#define X 3\n");
+    settle();
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+}
+
 // ---- inputs that are not headers ----------------------------------------
 
 #[test]
@@ -604,6 +676,55 @@ fn assembler_found_through_path() {
     assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
 }
 
+/// Issue 21, item 8d: a `.gch` beside a header that gcc does not take (not
+/// a valid precompiled header for this compile), rebuilt in place from
+/// other code: gcc then takes it silently. And one made in a directory
+/// searched before the header's. Neither may be served the object from
+/// before: a `.gch` where gcc looks makes the compile uncacheable.
+#[test]
+fn precompiled_header_rebuilt_in_place_or_made_earlier_in_the_search() {
+    need("gcc");
+    let build_gch = |lab: &Lab, to: &str| {
+        lab.write("other.h", "#define X 9\nint from_pch;\n");
+        fs::create_dir_all(lab.p(to).parent().unwrap()).unwrap();
+        let out = lab
+            .command("off", "gcc", &["-x", "c-header", "other.h", "-o", to])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    // Present but not valid at the first compile, then rebuilt.
+    let lab = Lab::new();
+    lab.write("a.c", USES_X);
+    lab.write("inc/x.h", "#define X 2\n");
+    lab.write("inc/x.h.gch", "not a precompiled header\n");
+    let args = ["-Iinc", "-c", "a.c", "-MD"];
+    settle();
+    assert_eq!(
+        events(&lab.check("gcc", &args)),
+        [
+            "uncacheable:precompiled-header",
+            "uncacheable:precompiled-header"
+        ]
+    );
+    build_gch(&lab, "inc/x.h.gch");
+    settle();
+    let e = lab.check("gcc", &args);
+    assert_ne!(e[0], "hit");
+    // Made in a directory searched before the header's.
+    let lab = Lab::new();
+    lab.write("a.c", USES_X);
+    lab.write("inc/x.h", "#define X 2\n");
+    fs::create_dir_all(lab.p("first")).unwrap();
+    let args = ["-Ifirst", "-Iinc", "-c", "a.c", "-MD"];
+    settle();
+    assert_eq!(events(&lab.check("gcc", &args)), ["miss", "hit"]);
+    build_gch(&lab, "first/x.h.gch");
+    settle();
+    let e = lab.check("gcc", &args);
+    assert_ne!(e[0], "hit");
+}
+
 // ---- identity ----------------------------------------------------------
 
 #[test]
@@ -731,6 +852,62 @@ fn relocation_prefix_matched_by_path_component() {
     assert_eq!(got, want, "{}", lab.last_event());
     assert_ne!(lab.last_event(), "hit");
     lab.unset("CARGO_HOME");
+}
+
+/// Issue 21, item 8b: the compiler's prefix map compares strings, so with
+/// `CARGO_HOME=ch` a path in `ch2/` is written as `<cargo-home>2/...`.
+/// Where that happens must be decided on every lookup, not only when a
+/// result is stored: a result stored under a map the path did not clash
+/// with (another `CARGO_HOME`) must not be served where it clashes. Three
+/// ways the path reaches the object: the source, the working directory
+/// (`DW_AT_comp_dir`) and a `#line` name.
+#[test]
+fn relocation_clash_is_decided_on_every_lookup() {
+    need("gcc");
+    let cases = ["source", "cwd", "line"];
+    for case in cases {
+        let mut lab = Lab::new();
+        fs::create_dir_all(lab.p("ch")).unwrap();
+        fs::create_dir_all(lab.p("elsewhere")).unwrap();
+        let gen = lab.p("ch2/gen.y");
+        let src = match case {
+            "source" => lab.write("ch2/a.c", "const char *f = __FILE__;\nint x;\n"),
+            "cwd" => {
+                fs::create_dir_all(lab.p("ch2")).unwrap();
+                lab.write("src/a.c", "int x;\n")
+            }
+            _ => lab.write(
+                "src/a.c",
+                &format!("#line 1 \"{}\"\nconst char *f = __FILE__;\n", gen.display()),
+            ),
+        };
+        let args = ["-g", "-c", src.to_str().unwrap(), "-o", "a.o"];
+        let command = |lab: &Lab, store: &Path| {
+            let mut cmd = lab.command(store.to_str().unwrap(), "gcc", &args);
+            if case == "cwd" {
+                cmd.current_dir(lab.p("ch2"));
+            }
+            cmd
+        };
+        // Stored where nothing clashes.
+        lab.set("CARGO_HOME", lab.p("elsewhere").to_str().unwrap());
+        settle();
+        let first = lab.run(command(&lab, &lab.store()));
+        assert_eq!(first.code, Some(0), "{case}");
+        assert_eq!(lab.last_event(), "miss", "{case}");
+        // Looked up where it clashes: what a fresh store makes.
+        lab.set("CARGO_HOME", lab.p("ch").to_str().unwrap());
+        let fresh = lab.root().join("fresh-store");
+        let want = lab.run(command(&lab, &fresh));
+        let got = lab.run(command(&lab, &lab.store()));
+        assert!(
+            got == want,
+            "{case} ({}): the cached compile made something else than a fresh one\n{}",
+            lab.last_event(),
+            diff(&got, &want)
+        );
+        assert_eq!(lab.last_event(), "uncacheable:relocation-clash", "{case}");
+    }
 }
 
 // ---- outputs a hit does not make ---------------------------------------

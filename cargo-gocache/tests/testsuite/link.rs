@@ -1,7 +1,8 @@
-//! Link inputs (issue 21, items 1-3): what a cached rustc link read comes
+//! Link inputs and argument text (issue 21, items 1-4): what a cached rustc link read comes
 //! from the linker itself (`--dependency-file`), an rlib keys the static
 //! libraries it may bundle, a link argument that writes a file is not
-//! cached, and link-argument text reaching the output is keyed as written.
+//! cached, and argument text reaching the output (link arguments, `-C`
+//! and `--cfg` values) is keyed as written.
 //! Real cargo, rustc, gcc and the linker rustc picks (lld through `cc`).
 
 use std::fs;
@@ -353,4 +354,80 @@ fn a_linker_that_cannot_list_its_inputs_links_uncached() {
         );
         assert_eq!(n(&stats, "hits"), 0, "{t}: {stats}");
     }
+}
+
+/// A `--cfg` value naming the checkout (`cargo:rustc-cfg`), which the code
+/// compares as gcc compares a `-D` value: a second checkout's binary must
+/// take its own branch. Before, the key mapped the package directory in
+/// every argument and the second checkout was served the first one's.
+#[test]
+fn a_cfg_value_naming_the_checkout_is_keyed_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build_rs = r#"fn main() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    println!("cargo:rustc-check-cfg=cfg(checkout, values(any()))");
+    println!("cargo:rustc-cfg=checkout=\"{dir}\"");
+}
+"#;
+    let one_dir = tmp.path().join("one").join("cfged");
+    let main_rs = format!(
+        "fn main() {{\n    #[cfg(checkout = {one:?})]\n    println!(\"one\");\n    #[cfg(not(checkout = {one:?}))]\n    println!(\"another\");\n}}\n",
+        one = one_dir.display().to_string()
+    );
+    let one = package(&tmp.path().join("one"), "cfged", build_rs, &main_rs);
+    let two = package(&tmp.path().join("two"), "cfged", build_rs, &main_rs);
+    let store = tmp.path().join("store");
+    let (_, v, _) = build(&store, &one, &tmp.path().join("t1"), "cfged");
+    assert_eq!(v, "one");
+    let (_, v, stats) = build(&store, &two, &tmp.path().join("t2"), "cfged");
+    assert_eq!(
+        v, "another",
+        "the second checkout was served the first one's binary: {stats}"
+    );
+}
+
+/// A `-C` value naming the checkout (`-C metadata=DIR`, hashed into
+/// every symbol and `TypeId`), given to the wrapper as cargo runs it:
+/// a second checkout's binary must be its own. Before, the key mapped the
+/// checkout in every `-C` value but `link-arg`s. (Through cargo, RUSTFLAGS
+/// also change cargo's `-C extra-filename`, which hides this.)
+#[test]
+fn a_codegen_value_naming_the_checkout_is_keyed_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let main_rs =
+        "struct Marker;\nfn main() { println!(\"{:?}\", std::any::TypeId::of::<Marker>()); }\n";
+    let store = tmp.path().join("store");
+    let mut printed = Vec::new();
+    for (name, cached) in [("one", true), ("two", true), ("two", false)] {
+        let ws = tmp.path().join(name);
+        write(&ws.join("src/main.rs"), main_rs);
+        let out = ws.join(format!("out-{cached}"));
+        fs::create_dir_all(&out).unwrap();
+        let mut cmd = if cached {
+            let mut c = crate::support::clean_command(crate::support::bin());
+            c.arg("rustc").env("CARGO_GOCACHE_DIR", &store);
+            c
+        } else {
+            crate::support::clean_command("rustc")
+        };
+        run(cmd
+            .args(["--crate-name", "typed", "--edition=2021", "src/main.rs"])
+            .args(["--crate-type", "bin", "--emit=dep-info,link", "-C"])
+            .arg(format!("metadata={}", ws.display()))
+            .arg("--out-dir")
+            .arg(&out)
+            .current_dir(&ws)
+            .env("CARGO_GOCACHE_WORKSPACE", &ws))
+        .success();
+        let r = run(&mut Command::new(out.join("typed"))).success();
+        printed.push(r.stdout().trim().to_string());
+    }
+    assert_ne!(
+        printed[0], printed[2],
+        "the checkouts' type ids are the same"
+    );
+    assert_eq!(
+        printed[1], printed[2],
+        "the second checkout was served the first one's binary"
+    );
 }

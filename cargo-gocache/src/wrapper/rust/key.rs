@@ -106,26 +106,32 @@ pub(super) fn pre_key(
         "target {}",
         c.target.as_deref().unwrap_or(id.host.as_str())
     ));
+    // The working directory and the crate root reach the outputs (debug
+    // info, `file!()`, panic locations) only through the directories the
+    // relocation's `--remap-path-prefix` rewrites: the workspace (cwd),
+    // the package and its `OUT_DIR` (the crate root is in one of them).
+    // With the user's own remaps the map is empty: keyed as written.
     h.line(format!("cwd {}", map.map_path(&c.cwd)));
     h.line(format!("input {}", map.map(&c.input.display().to_string())));
     for a in &c.key_args {
-        if a.starts_with("-C link-arg") {
-            // Text the linker may copy into the output (`-rpath`,
-            // `--defsym`, `-soname`): keyed as written. What a link reads
-            // is observed from the linker itself (the miss).
-            h.line(format!("arg {a}"));
-        } else {
-            h.line(format!("arg {}", map.map(a)));
+        match a {
+            KeyArg::AsWritten(a) => h.line(format!("arg {a}")),
+            // Why each of these may be mapped is said where it is parsed.
+            KeyArg::Locates(a) => h.line(format!("arg {}", map.map(a))),
         }
     }
-    if c.key_args
-        .iter()
-        .any(|a| a.strip_prefix("-C ").is_some_and(is_native_rustc_codegen))
-    {
+    if c.key_args.iter().any(|a| {
+        a.text()
+            .strip_prefix("-C ")
+            .is_some_and(is_native_rustc_codegen)
+    }) {
         let native = resolve_rustc(Some(store), &id.binary, &id.id, c.target.as_deref())
             .map_err(|e| anyhow::anyhow!("{NATIVE_UNRESOLVED}: {e}"))?;
         h.line(format!("native {native}"));
     }
+    // gocache's own remaps, `--remap-path-prefix=REAL=NAME`: REAL is a
+    // mapped directory itself (so it maps to its stable name) and NAME
+    // holds no machine path.
     for r in &reloc.remap_args {
         h.line(format!("relocation {}", map.map(r)));
     }
@@ -196,6 +202,11 @@ pub(super) fn pre_key(
         let lid = crate::key::compiler::identify(Some(store), &linker)?;
         h.line(format!("linker {} {}", lid.id, lid.version));
     }
+    // Values mapped: what code reads of them at compile time comes through
+    // `env!`/`option_env!`, which rustc reports and the final key holds as
+    // written (see `env-mapped` for the one exception); rustc reads none
+    // of the paths itself, and the linker's variables only locate files
+    // it reports reading.
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in std::env::vars_os() {
         let Some(k) = k.to_str() else { continue };

@@ -38,8 +38,8 @@
 //! | `compiler-version`, `compiler` | rustc's `-vV`, a hash of its binary, and the name and size of every file in its `<sysroot>/lib` (the compiler itself, `librustc_driver-<hash>.so`, `libLLVM`) and `<sysroot>/lib/rustlib/<target>/lib` (std and friends, which the crate links and inlines), with either rustup's channel manifest (the SHA-256 of every tarball of the release) or, for a toolchain rustup did not install, the content of each of those files; memoised by the full stamp of each of those files and of both directories ([`identify`] says why; mtimes are not hashed, so installs of one toolchain share entries) |
 //! | `target` | `--target`, else rustc's host |
 //! | `native` | only with `-C target-cpu=native`: the CPU rustc takes it for and its target features (`rustc --print target-cpus --print cfg`, memoised per rustc and CPU: [`crate::key::native`]); a compile whose `native` cannot be resolved is uncacheable (`native-unresolved`) |
-//! | `cwd` (mapped) | relative paths in the arguments and in diagnostics are relative to it |
-//! | `arg ...` | every argument, machine directories mapped to stable names, except `-C link-arg`/`-C link-args` values, keyed as written (text the linker may copy into the output: `-rpath`, `-soname`, `--defsym`); left out: `--out-dir` (where, not what: outputs are named relative to it), `-L dependency=` (only searched for crates cargo already names by `--extern`, whose contents are hashed; and for the transitive crates a link takes in, see `rlib:`) |
+//! | `cwd` (mapped), `input` (mapped) | relative paths in the arguments and in diagnostics are relative to the working directory; both reach the outputs (debug info, `file!()`) only through the directories the relocation's `--remap-path-prefix` rewrites, so mapped names are what the outputs hold. With the user's own `--remap-path-prefix` gocache adds none, and nothing is mapped (every path keyed as written, as with `paths = "exact"`) |
+//! | `arg ...` | every argument in order, as written (`KeyArg::AsWritten`): its text can reach the outputs or what rustc prints, or is not known not to (`-C` values: `link-arg`s the linker copies, `metadata` hashed into every symbol and `TypeId`, `llvm-args`; `--cfg` values the code compares, as gcc's `-D`; `--remap-path-prefix`; `-l` names). Mapped (`KeyArg::Locates`), only what locates an input keyed on its own: `-L` directories (their libraries are `native:` lines, a link's reads observed), `-C linker=` (its identity is the `linker` line). Left out: `--out-dir` (where, not what: outputs are named relative to it), `--extern` paths (the `extern:` lines), `-L dependency=` (only searched for crates cargo already names by `--extern`, whose contents are hashed; and for the transitive crates a link takes in, see `rlib:`) |
 //! | `extern:NAME` | the content hash of every `--extern` file (its name too, which holds cargo's `-C extra-filename`) |
 //! | `native:PATH` | the content of every native library a compile can take in: each `-l` found in a `-L` directory, every `lib*.a` in every `-L native=`/`-L all` directory (an rlib bundles the static libraries its source names with `#[link(kind = "static")]`, which no argument shows), and for links every `lib*.so` there too (what a link of a `-sys` crate's dependents reads, named in the dependency's metadata, not on this command line) |
 //! | `rlib:FILE` | links (bin, test, proc-macro, dylib, cdylib, staticlib) only: the content of every rlib in a `-L dependency=` directory whose cargo suffix (`-<16 hex>`) appears in an `--extern` file or in an rlib already taken, transitively. A dependency's metadata names its own dependencies by that suffix, so this is a superset of what the link reads. Needed because a crate's hash (SVH) recorded by its dependents does not cover native code bundled into its rlib: a changed C library in a `-sys` crate two levels down changes what the binary links and nothing else on its command line |
@@ -402,7 +402,7 @@ mod tests {
         assert!(c.is_output_name("libitoa-d62e748016f8bd79.rlib"));
         assert!(!c.is_output_name("libitoa-d62e748016f8bd79x.rlib"));
         // The out-dir and the dependency directory are not key arguments.
-        assert!(c.key_args.iter().all(|a| !a.contains("/ws/target")));
+        assert!(c.key_args.iter().all(|a| !a.text().contains("/ws/target")));
     }
 
     #[test]
@@ -447,7 +447,12 @@ mod tests {
             [("native".to_string(), PathBuf::from("/o/out"))]
         );
         assert_eq!(c.externs[0].0, "bar");
-        assert!(c.key_args.contains(&"-C opt-level=3".to_string()));
+        assert!(c
+            .key_args
+            .contains(&KeyArg::AsWritten("-C opt-level=3".to_string())));
+        assert!(c
+            .key_args
+            .contains(&KeyArg::Locates("-L native=/o/out".to_string())));
     }
 
     #[test]

@@ -38,8 +38,9 @@ pub struct RustCompile {
     pub(super) linker_flavor: bool,
     /// `-C link-arg` and `-C link-args` values, as given.
     pub(super) link_args: Vec<String>,
-    /// The arguments as the key sees them (paths still real; mapped when hashed).
-    pub(super) key_args: Vec<String>,
+    /// The arguments as the key sees them, in order, each marked with
+    /// whether its text may be mapped ([`KeyArg`]).
+    pub(super) key_args: Vec<KeyArg>,
     /// The arguments already remap paths: add none.
     pub(super) user_remaps: bool,
     pub(super) cwd: PathBuf,
@@ -116,6 +117,30 @@ impl RustCompile {
             name.strip_prefix(s)
                 .is_some_and(|r| r.is_empty() || r.starts_with('.'))
         })
+    }
+}
+
+/// One argument as the pre-key holds it (see the key table in the parent
+/// module's docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum KeyArg {
+    /// Keyed as written: text that can reach the output or what rustc
+    /// prints (`-C` values, `--cfg`, `--remap-path-prefix`, link
+    /// arguments...), and every argument not known to only locate an input.
+    AsWritten(String),
+    /// Keyed with machine directories mapped to stable names: the path
+    /// only says where an input is found, and that input is keyed by its
+    /// content or identity elsewhere (the reason is at each use in
+    /// [`parse`]).
+    Locates(String),
+}
+
+impl KeyArg {
+    /// The argument's text, real paths and all.
+    pub(super) fn text(&self) -> &str {
+        match self {
+            KeyArg::AsWritten(s) | KeyArg::Locates(s) => s,
+        }
     }
 }
 
@@ -204,11 +229,11 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
             "-V" | "-vV" | "--version" | "-h" | "--help" => return Parse::NotACompile,
             "--test" => {
                 c.test = true;
-                c.key_args.push(a.clone());
+                c.key_args.push(KeyArg::AsWritten(a.clone()));
                 continue;
             }
             "-g" | "-O" | "-v" | "--verbose" => {
-                c.key_args.push(a.clone());
+                c.key_args.push(KeyArg::AsWritten(a.clone()));
                 continue;
             }
             _ => {}
@@ -241,13 +266,15 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
             "--print" | "--explain" => return Parse::NotACompile,
             "--crate-name" => {
                 c.crate_name = value.clone();
-                c.key_args.push(format!("--crate-name={value}"));
+                c.key_args
+                    .push(KeyArg::AsWritten(format!("--crate-name={value}")));
             }
             "--crate-type" => {
                 for t in value.split(',') {
                     c.crate_types.push(t.to_string());
                 }
-                c.key_args.push(format!("--crate-type={value}"));
+                c.key_args
+                    .push(KeyArg::AsWritten(format!("--crate-type={value}")));
             }
             "--emit" => {
                 emit_given = true;
@@ -260,7 +287,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
                     }
                     c.emit.push(kind.to_string());
                 }
-                c.key_args.push(format!("--emit={value}"));
+                c.key_args
+                    .push(KeyArg::AsWritten(format!("--emit={value}")));
             }
             "--out-dir" => out_dir = Some(abs(&value)),
             "-o" => return Parse::Uncacheable("output-file"),
@@ -269,14 +297,15 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
                     return Parse::Uncacheable("target-spec-file");
                 }
                 c.target = Some(value.clone());
-                c.key_args.push(format!("--target={value}"));
+                c.key_args
+                    .push(KeyArg::AsWritten(format!("--target={value}")));
             }
             "--sysroot" => return Parse::Uncacheable("sysroot"),
             "-Z" => return Parse::Uncacheable("unstable-option"),
             "--crate-attr" | "--env-set" => return Parse::Uncacheable("unknown-option"),
             "--remap-path-prefix" | "--remap-path-scope" => {
                 c.user_remaps = true;
-                c.key_args.push(format!("{opt}={value}"));
+                c.key_args.push(KeyArg::AsWritten(format!("{opt}={value}")));
             }
             "-C" => {
                 let (k, v) = value.split_once('=').unwrap_or((value.as_str(), ""));
@@ -295,7 +324,16 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
                     "link-arg" | "link-args" => c.link_args.push(v.to_string()),
                     _ => {}
                 }
-                c.key_args.push(format!("-C {value}"));
+                // Every `-C` value as written (`link-arg` text the linker
+                // copies, `metadata` hashed into every symbol and type id,
+                // `llvm-args`...), except the linker's path: it only
+                // locates the program, whose identity is the key's
+                // `linker` line (what it reads is observed on a miss).
+                c.key_args.push(if k == "linker" {
+                    KeyArg::Locates(format!("-C {value}"))
+                } else {
+                    KeyArg::AsWritten(format!("-C {value}"))
+                });
             }
             "-L" => {
                 let (kind, dir) = match value.split_once('=') {
@@ -307,8 +345,14 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
                     _ => ("all".to_string(), value.clone()),
                 };
                 let dir = abs(&dir);
+                // A search directory only locates inputs: every native
+                // library a compile can take from it is keyed by content
+                // (`native:`), and what a link read is observed from the
+                // linker. rustc does not write it into its outputs.
+                // (`dependency=` is left out: see the key table.)
                 if kind != "dependency" {
-                    c.key_args.push(format!("-L {kind}={}", dir.display()));
+                    c.key_args
+                        .push(KeyArg::Locates(format!("-L {kind}={}", dir.display())));
                 }
                 c.lib_dirs.push((kind, dir));
             }
@@ -317,16 +361,24 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parse {
                     Some((k, n)) => (k.to_string(), n.to_string()),
                     None => ("dylib".to_string(), value.clone()),
                 };
-                c.key_args.push(format!("-l {kind}={name}"));
+                c.key_args
+                    .push(KeyArg::AsWritten(format!("-l {kind}={name}")));
                 c.libs.push((kind, name));
             }
             "--extern" => match value.split_once('=') {
                 Some((name, path)) => c.externs.push((name.to_string(), abs(path))),
-                None => c.key_args.push(format!("--extern {value}")),
+                // `--extern name=PATH`: not an argument line; the file's
+                // content and name are keyed (`extern:`), its directory
+                // only locates it.
+                None => c
+                    .key_args
+                    .push(KeyArg::AsWritten(format!("--extern {value}"))),
             },
             "--edition" | "--error-format" | "--json" | "--cfg" | "--check-cfg" | "--cap-lints"
             | "-A" | "-W" | "-D" | "-F" | "--force-warn" | "--color" | "--diagnostic-width" => {
-                c.key_args.push(format!("{opt}={value}"));
+                // `--cfg` values are compared by the code (`cfg!(x =
+                // "...")`), as gcc compares `-D` values: as written.
+                c.key_args.push(KeyArg::AsWritten(format!("{opt}={value}")));
             }
             _ => return Parse::Uncacheable("unknown-option"),
         }

@@ -22,8 +22,11 @@ pub(super) fn env_path(name: &str) -> Option<PathBuf> {
 pub(super) fn relocation(c: &RustCompile) -> Relocation {
     let mut map = TextMap::default();
     // `paths = "exact"`: rustc's paths as plain cargo gives them (`file!()`,
-    // panic locations, debug info), and keyed as they are.
-    if crate::settings::exact_paths() {
+    // panic locations, debug info), and keyed as they are. Likewise when
+    // the arguments remap paths already (`--remap-path-prefix` in
+    // RUSTFLAGS): gocache adds no remaps then, so the checkout's paths
+    // reach the outputs as written and must be keyed as written.
+    if crate::settings::exact_paths() || c.user_remaps {
         return Relocation {
             map,
             remap_args: Vec::new(),
@@ -59,30 +62,28 @@ pub(super) fn relocation(c: &RustCompile) -> Relocation {
         }
     }
     let mut remap_args = Vec::new();
-    if !c.user_remaps {
-        let pkg = format!(
-            "{}-{}",
-            crate::env::var("CARGO_PKG_NAME").unwrap_or_else(|| c.crate_name.clone()),
-            crate::env::var("CARGO_PKG_VERSION").unwrap_or_else(|| "0.0.0".into())
-        );
-        let ok = |p: &Path| p.to_str().is_some_and(|s| !s.contains('=') && s != "/");
-        let mut remaps: Vec<(PathBuf, String)> = Vec::new();
-        // rustc applies the last matching prefix: general ones first.
-        if let Some(ws) = workspace.as_ref().filter(|w| ok(w)) {
-            remaps.push((ws.clone(), ".".into()));
+    let pkg = format!(
+        "{}-{}",
+        crate::env::var("CARGO_PKG_NAME").unwrap_or_else(|| c.crate_name.clone()),
+        crate::env::var("CARGO_PKG_VERSION").unwrap_or_else(|| "0.0.0".into())
+    );
+    let ok = |p: &Path| p.to_str().is_some_and(|s| !s.contains('=') && s != "/");
+    let mut remaps: Vec<(PathBuf, String)> = Vec::new();
+    // rustc applies the last matching prefix: general ones first.
+    if let Some(ws) = workspace.as_ref().filter(|w| ok(w)) {
+        remaps.push((ws.clone(), ".".into()));
+    }
+    if let Some(md) = manifest_dir.as_ref().filter(|d| ok(d)) {
+        if workspace.as_ref().is_none_or(|ws| !md.starts_with(ws)) {
+            remaps.push((md.clone(), pkg.clone()));
         }
-        if let Some(md) = manifest_dir.as_ref().filter(|d| ok(d)) {
-            if workspace.as_ref().is_none_or(|ws| !md.starts_with(ws)) {
-                remaps.push((md.clone(), pkg.clone()));
-            }
-        }
-        if let Some(out) = out_env.as_ref().filter(|d| ok(d)) {
-            remaps.push((out.clone(), format!("{pkg}/out")));
-        }
-        if !remaps.is_empty() {
-            for (from, to) in remaps {
-                remap_args.push(format!("--remap-path-prefix={}={to}", from.display()));
-            }
+    }
+    if let Some(out) = out_env.as_ref().filter(|d| ok(d)) {
+        remaps.push((out.clone(), format!("{pkg}/out")));
+    }
+    if !remaps.is_empty() {
+        for (from, to) in remaps {
+            remap_args.push(format!("--remap-path-prefix={}={to}", from.display()));
         }
     }
     Relocation { map, remap_args }
