@@ -43,6 +43,7 @@
 //! | `terminal`, `device`, `special-file`, `unreadable-input` | an input that cannot be hashed |
 //! | `embeds-clock` | the run's output holds the time it ran ([`outdir::embeds_clock`]); replayed only with `time-macros = "pin"`, as compiles are |
 //! | `background-process` | the run left a process running: its effects are not over |
+//! | `unobserved-compile` | a compile run beside the observation (`crate::observe::delegate`) whose reads the wrapper could not make seen (no search path known) |
 //! | `failed` | a run that failed is never stored |
 //! | `odd-file-name` | an `OUT_DIR` name holding a tab or newline, or output that is not UTF-8 |
 //!
