@@ -346,7 +346,16 @@ fn cached(
     let mut memo = FileMemo::load(store, &memo_key);
     let manifest = Manifest::load_checked(store, &pre_id);
     memo.hash(&cmdline::absolute(&cwd, &compile.source));
+    // Inside an observed build script every probe `stat` is a ptrace
+    // stop: the entries' probes are answered at once by the observing
+    // process instead (see crate::observe::delegate), and no snapshot is
+    // made of such a lookup (the memo did not stamp the probes' directories).
+    let beside = crate::observe::compiles_beside();
     let found = match &manifest {
+        Ok(m) if beside => {
+            let mut disk = BesideDisk::prefetch(m, &map, &mut memo);
+            m.lookup_with(store, &pre_id, &map, &mut disk, &compile.macro_values())
+        }
         Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo, &compile.macro_values()),
         Err(why) => Err(*why),
     };
@@ -356,7 +365,7 @@ fn cached(
         Ok((final_id, entry, _)) => {
             match hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
                 Ok(code) => {
-                    if let Some(snap) = memo.snapshot(pre_id, final_id) {
+                    if let Some(snap) = memo.snapshot(pre_id, final_id).filter(|_| !beside) {
                         let _ = snap.save(store, &snapshot_key);
                     }
                     return Ok(Step::Exit(code));
@@ -705,6 +714,44 @@ fn surface_reads(files: &[PathBuf], search: &manifest::SearchPath) {
         }
     }
     crate::observe::compile_surfaced();
+}
+
+/// The disk for a manifest lookup inside an observed build script: file
+/// hashes through the memo, every probe of every entry answered in one
+/// request beforehand (`crate::direct::manifest::probe_many`).
+struct BesideDisk<'m> {
+    memo: &'m mut FileMemo,
+    probes: std::collections::HashMap<PathBuf, bool>,
+}
+
+impl<'m> BesideDisk<'m> {
+    fn prefetch(m: &Manifest, map: &PathMap, memo: &'m mut FileMemo) -> BesideDisk<'m> {
+        let mut paths: Vec<PathBuf> = m
+            .entries
+            .iter()
+            .flat_map(|e| e.probes.iter().map(|(p, _)| map.unmap(p)))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let answers = manifest::probe_many(&paths);
+        BesideDisk {
+            memo,
+            probes: paths.into_iter().zip(answers).collect(),
+        }
+    }
+}
+
+impl manifest::Disk for BesideDisk<'_> {
+    fn hash(&mut self, path: &Path) -> Option<String> {
+        self.memo.hash(path)
+    }
+
+    fn is_file(&mut self, path: &Path) -> bool {
+        match self.probes.get(path) {
+            Some(&known) => known,
+            None => manifest::probe_present(path),
+        }
+    }
 }
 
 /// A dependency run (`gcc -MM a.c`, as jemalloc's make runs beside each
