@@ -57,6 +57,7 @@ static UNSURFACED: AtomicBool = AtomicBool::new(false);
 
 /// The observing process's side.
 pub struct Server {
+    name: String,
     listener: UnixListener,
     own: (u64, u64),
     shared: Arc<Shared>,
@@ -71,8 +72,8 @@ struct Shared {
 }
 
 impl Server {
-    /// Bind a fresh abstract socket and name it in [`VAR`] for the
-    /// processes this one starts. `None` (nothing is delegated) if it
+    /// Bind a fresh abstract socket, to be named in [`VAR`] in the
+    /// observed run's environment. `None` (nothing is delegated) if it
     /// cannot, or without gocache's own executable to compare peers with.
     /// Call before forking the observed run; [`Server::serve`] after.
     pub fn bind(own_exe: Option<&Path>) -> Option<Server> {
@@ -84,12 +85,17 @@ impl Server {
         let name = format!("gocache-exec-{}-{nanos:x}", std::process::id());
         let addr = SocketAddr::from_abstract_name(name.as_bytes()).ok()?;
         let listener = UnixListener::bind_addr(&addr).ok()?;
-        std::env::set_var(VAR, &name);
         Some(Server {
+            name,
             listener,
             own: (meta.dev(), meta.ino()),
             shared: Arc::default(),
         })
+    }
+
+    /// The socket's name, for [`VAR`] in the observed run's environment.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Serve requests on threads of their own until this process exits.
@@ -128,12 +134,6 @@ impl Server {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        std::env::remove_var(VAR);
     }
 }
 

@@ -214,6 +214,24 @@ pub(super) fn observe(
         argv.push(cstring(a.as_bytes())?);
     }
     let own_exe = run.own_exe.clone();
+    // The run's environment: ours, and the compile server's socket when
+    // there is one (not set in our own environment: other threads of this
+    // process may read it).
+    let mut envp = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        if k == super::delegate::VAR {
+            continue;
+        }
+        let mut kv = k.into_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        envp.push(cstring(&kv)?);
+    }
+    if let Some(server) = server {
+        envp.push(cstring(
+            format!("{}={}", super::delegate::VAR, server.name()).as_bytes(),
+        )?);
+    }
 
     let out = pipe(0)?;
     let err = pipe(0)?;
@@ -232,7 +250,15 @@ pub(super) fn observe(
             libc::close(err.0);
             libc::close(report.0);
         }
-        let code = trace(&program, &argv, own_exe.as_deref(), out.1, err.1, report.1);
+        let code = trace(
+            &program,
+            &argv,
+            &envp,
+            own_exe.as_deref(),
+            out.1,
+            err.1,
+            report.1,
+        );
         // SAFETY: leaving the forked tracer without running the caller's
         // destructors or atexit handlers.
         unsafe { libc::_exit(code) }
@@ -308,6 +334,7 @@ fn pipe(flags: i32) -> Result<(RawFd, RawFd), Unobservable> {
 fn trace(
     program: &CString,
     argv: &[CString],
+    envp: &[CString],
     own_exe: Option<&Path>,
     out: RawFd,
     err: RawFd,
@@ -315,6 +342,8 @@ fn trace(
 ) -> i32 {
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
+    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+    envp_ptrs.push(std::ptr::null());
     let prog = filter();
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
@@ -351,7 +380,7 @@ fn trace(
             {
                 libc::_exit(CANNOT_TRACE);
             }
-            libc::execv(program.as_ptr(), argv_ptrs.as_ptr());
+            libc::execve(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
             libc::_exit(CANNOT_TRACE);
         }
     }
