@@ -77,11 +77,6 @@ pub struct Access {
     pub write: bool,
     /// Opened (not only looked at with `stat`, `access` or `readlink`).
     pub opened: bool,
-    /// Looked at by gocache's own wrapper (`Run::own_exe`). Its `stat`
-    /// of a directory compares the directory's stamp, which changes with
-    /// its listing (direct mode's probe memo and snapshots): the caller
-    /// keys such a directory by its listing.
-    pub own: bool,
 }
 
 impl Access {
@@ -93,7 +88,6 @@ impl Access {
         self.list |= o.list;
         self.write |= o.write;
         self.opened |= o.opened;
-        self.own |= o.own;
     }
 
     fn bits(self) -> u8 {
@@ -103,7 +97,6 @@ impl Access {
             | (self.list as u8) << 3
             | (self.write as u8) << 4
             | (self.opened as u8) << 5
-            | (self.own as u8) << 6
     }
 
     fn from_bits(b: u8) -> Access {
@@ -114,7 +107,6 @@ impl Access {
             list: b & 8 != 0,
             write: b & 16 != 0,
             opened: b & 32 != 0,
-            own: b & 64 != 0,
         }
     }
 }
@@ -162,13 +154,17 @@ pub fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobser
     // gocache's own compiler wrapper runs its compiles beside the
     // observation (see `delegate`): bound before the fork, served after.
     let server = delegate::Server::bind(run.own_exe.as_deref());
+    if server.is_none() {
+        // Without it the wrapper would check its probes by directory
+        // stamps, which a traced `stat` does not key as listings.
+        return Err(Unobservable("no compile server".into()));
+    }
     let (mut obs, stdout, stderr) = ptrace::observe(run, server.as_ref())?;
     if let Some(server) = server {
         obs.refusals.extend(server.refusals());
         // Paths the wrapper had the server look at for it.
         let looked = Access {
             read: true,
-            own: true,
             ..Access::default()
         };
         for p in server.looked_at() {

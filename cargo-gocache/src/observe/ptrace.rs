@@ -398,6 +398,8 @@ fn trace(
         started: HashSet::new(),
         own: HashSet::new(),
         root_execed: false,
+        announced: HashSet::from([root]),
+        held: HashSet::new(),
         pending: HashMap::new(),
         stops: crate::env::debug("observer-stops").then(Stops::default),
     };
@@ -529,6 +531,13 @@ fn trace(
             if t.own.contains(&pid) {
                 t.own.insert(child);
             }
+            t.announced.insert(child);
+            if t.held.remove(&child) {
+                // Its first stop came before this event: it may run now
+                // that whether it is gocache's own is known.
+                // SAFETY: resuming a stopped tracee.
+                unsafe { libc::ptrace(libc::PTRACE_CONT, child, 0, 0) };
+            }
         } else if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_EXEC {
             let mut former: libc::c_ulong = 0;
             // SAFETY: as above.
@@ -569,6 +578,13 @@ fn trace(
         } else if sig == libc::SIGSTOP && !t.started.contains(&pid) {
             // A new tracee's first stop.
             t.started.insert(pid);
+            if !t.announced.contains(&pid) {
+                // Before its parent's fork or clone event: held until that
+                // event says whether it is gocache's own (a thread of the
+                // wrapper may use the compile server's socket at once).
+                t.held.insert(pid);
+                continue;
+            }
         } else if sig == (libc::SIGTRAP | 0x80) {
             // The exit of a call that would write.
             t.on_exit(pid);
@@ -598,6 +614,10 @@ struct Tracer {
     /// Processes running `own_exe` (gocache's own wrappers).
     own: HashSet<libc::pid_t>,
     root_execed: bool,
+    /// Processes a fork, vfork or clone event of their parent announced.
+    announced: HashSet<libc::pid_t>,
+    /// New processes stopped before their parent's event, not resumed yet.
+    held: HashSet<libc::pid_t>,
     /// Writes seen at a call's entry, by process, until its exit says
     /// whether they happened.
     pending: HashMap<libc::pid_t, Vec<(PathBuf, Access)>>,
@@ -633,7 +653,6 @@ const READ_NONE: Access = Access {
     list: false,
     write: false,
     opened: false,
-    own: false,
 };
 
 const AT_FDCWD: i64 = -100;
@@ -795,8 +814,7 @@ impl Tracer {
 
     /// Note `access` to `path`; a write waits for the call's result (see
     /// [`Tracer::pending`]).
-    fn record(&mut self, pid: libc::pid_t, path: PathBuf, mut access: Access) {
-        access.own = self.own.contains(&pid);
+    fn record(&mut self, pid: libc::pid_t, path: PathBuf, access: Access) {
         // A device opened (`/dev/tty` with no controlling terminal fails)
         // also waits for its result.
         if access.write || (access.opened && path.starts_with("/dev/")) {

@@ -335,7 +335,16 @@ fn cached(
     }
     let pre_id = pre.id();
     let rejections = store.rejections();
-    if let Some(final_id) = snapshot.as_ref().and_then(|s| s.check(&pre_id)) {
+    // Inside an observed build script, no snapshot: it vouches for probes
+    // by directory stamps, and the observer keys a `stat` of a directory
+    // as that it is one, not as its listing. The lookup below records
+    // every probe instead.
+    let beside = crate::observe::compiles_beside();
+    if let Some(final_id) = snapshot
+        .as_ref()
+        .filter(|_| !beside)
+        .and_then(|s| s.check(&pre_id))
+    {
         if let Some(entry) = store.get(&final_id) {
             if let Ok(code) = hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
                 return Ok(Step::Exit(code));
@@ -350,7 +359,6 @@ fn cached(
     // stop: the entries' probes are answered at once by the observing
     // process instead (see crate::observe::delegate), and no snapshot is
     // made of such a lookup (the memo did not stamp the probes' directories).
-    let beside = crate::observe::compiles_beside();
     let found = match &manifest {
         Ok(m) if beside => {
             let mut disk = BesideDisk::prefetch(m, &map, &mut memo);

@@ -533,12 +533,7 @@ pub(super) fn inputs(
         if access.nofollow {
             add('l')?;
         }
-        // gocache's own wrapper stats a directory to compare its stamp,
-        // which stands for its listing (a header added where the compile
-        // searched): keyed as the listing. Anyone else's `stat` of a
-        // directory asks only that it is one. (Not a temporary directory,
-        // where the wrapper makes its scratch files.)
-        if access.list || (access.read && access.own && !cx.is_temp(path) && path.is_dir()) {
+        if access.list {
             add('d')?;
         }
     }
