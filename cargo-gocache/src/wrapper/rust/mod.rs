@@ -123,6 +123,7 @@ mod manifest;
 mod miss;
 mod parse;
 mod paths;
+mod procmacro;
 mod record;
 
 use hit::*;
