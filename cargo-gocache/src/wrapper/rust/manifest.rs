@@ -128,8 +128,18 @@ impl Observed {
     /// The files scanned for variable names: the sources, then the
     /// proc-macro libraries (real paths, hex hashes).
     pub(super) fn scanned(&self, map: &TextMap) -> Vec<(PathBuf, String)> {
+        // A link's inputs are in `files` too: objects and libraries hold
+        // the C library's strings and std's, not a macro's input.
+        let compiled = |p: &str| {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            [".rlib", ".rmeta", ".a", ".o", ".so"]
+                .iter()
+                .any(|x| name.ends_with(x))
+                || name.contains(".so.")
+        };
         self.files
             .iter()
+            .filter(|(p, _)| !compiled(p))
             .chain(&self.macros)
             .map(|(p, h)| (map.unmap_path(p), h.clone()))
             .collect()

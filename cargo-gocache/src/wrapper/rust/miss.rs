@@ -237,7 +237,7 @@ pub(super) fn miss(
         obs.env.push((k.clone(), value));
     }
     if let Some(seen) = &observation {
-        let loaded = procmacro::loaded(c, seen);
+        let loaded = procmacro::loaded(c, seen)?;
         let debug = crate::env::debug("proc-macros");
         if debug {
             for (p, a) in &seen.paths {

@@ -16,7 +16,10 @@
 //! dynamic library at all ([`may_load`], one directory listing) runs rustc
 //! under the observer ([`crate::observe`]); whether a proc-macro was loaded
 //! is then read from the run itself: it opened a dynamic library named by
-//! an `--extern` or lying in a crate directory ([`loaded`]). A run that
+//! an `--extern`, or lying in a crate directory with a cargo suffix the
+//! `--extern` files reach (rustc opens every candidate of a crate's name
+//! to read its metadata, a stale one from other flags included: [`loaded`]).
+//! A run that
 //! loaded none is kept exactly as an unobserved one (its dep-info set
 //! only): without a proc-macro, rustc reads nothing its dep-info does not
 //! list.
@@ -47,7 +50,9 @@
 //!
 //! `std::env::var` is no system call: the observer cannot see it. What is
 //! done instead: each proc-macro library the run loaded, and each source
-//! file of the crate (a macro's input may name the variable:
+//! file of the crate (its dep-info files; not a link's objects and
+//! libraries, which hold std's and the C library's strings; a macro's
+//! input may name the variable:
 //! `dotenv!("DATABASE_URL")`), is scanned for the names of the variables
 //! set in rustc's environment ([`found_names`]); a name that appears in
 //! their bytes may be read, and its value is keyed. The scan is memoised
@@ -135,38 +140,31 @@ pub(super) fn may_load(c: &RustCompile) -> bool {
             .any(|d| fs::read_dir(d).is_ok_and(|rd| rd.flatten().any(|e| is_dylib(&e.path()))))
 }
 
-/// Without running it: does this compile reach a proc-macro? An `--extern`
-/// library, or a library in a crate directory whose cargo suffix appears
-/// in an `--extern` file or in a crate taken already (as
-/// [`transitive_rlibs`] follows rlibs).
-pub(super) fn reachable(c: &RustCompile) -> Result<bool> {
-    if c.externs.iter().any(|(_, p)| is_dylib(p)) {
-        return Ok(true);
-    }
+/// Cargo's suffix (`-<16 hex>`) of a crate file's name.
+fn suffix_of(p: &Path) -> Option<String> {
+    let n = p.file_name()?.to_str()?;
+    let stem = [".rlib", ".rmeta", DLL_SUFFIX]
+        .iter()
+        .find_map(|x| n.strip_suffix(x))?;
+    (stem.len() > 17 && stem.is_char_boundary(stem.len() - 17))
+        .then(|| stem[stem.len() - 17..].to_string())
+}
+
+/// The cargo suffixes of the crates this compile can take from its crate
+/// directories: those named in an `--extern` file, and in the crates
+/// named so, transitively (as [`transitive_rlibs`] follows rlibs).
+fn reachable_suffixes(c: &RustCompile) -> Result<BTreeSet<String>> {
     let mut by_suffix: HashMap<String, Vec<PathBuf>> = HashMap::new();
-    let mut dylib_suffixes: BTreeSet<String> = BTreeSet::new();
     for d in crate_dirs(c) {
         let Ok(rd) = fs::read_dir(&d) else { continue };
         for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            let stem = [".rlib", ".rmeta", DLL_SUFFIX]
-                .iter()
-                .find_map(|x| n.strip_suffix(x));
-            let Some(stem) = stem else { continue };
-            if stem.len() > 17 && stem.is_char_boundary(stem.len() - 17) {
-                let suffix = stem[stem.len() - 17..].to_string();
-                if n.ends_with(DLL_SUFFIX) {
-                    dylib_suffixes.insert(suffix.clone());
-                }
-                by_suffix.entry(suffix).or_default().push(e.path());
+            if let Some(s) = suffix_of(&e.path()) {
+                by_suffix.entry(s).or_default().push(e.path());
             }
         }
     }
-    if dylib_suffixes.is_empty() {
-        return Ok(false);
-    }
     let mut seen: BTreeSet<String> = BTreeSet::new();
-    let mut queue: Vec<PathBuf> = c.externs.iter().map(|(_, p)| p.clone()).collect();
+    let mut queue: Vec<PathBuf> = c.externs.iter().map(|(_, p)| c.cwd.join(p)).collect();
     let mut visited: BTreeSet<PathBuf> = BTreeSet::new();
     while let Some(p) = queue.pop() {
         if !visited.insert(p.clone()) || is_dylib(&p) {
@@ -176,9 +174,6 @@ pub(super) fn reachable(c: &RustCompile) -> Result<bool> {
         let mut found = BTreeSet::new();
         cargo_suffixes(&bytes, &mut found);
         for s in found {
-            if dylib_suffixes.contains(&s) {
-                return Ok(true);
-            }
             if seen.insert(s.clone()) {
                 if let Some(files) = by_suffix.get(&s) {
                     queue.extend(files.iter().cloned());
@@ -186,19 +181,45 @@ pub(super) fn reachable(c: &RustCompile) -> Result<bool> {
             }
         }
     }
-    Ok(false)
+    Ok(seen)
 }
 
-/// The proc-macro libraries the run opened: an `--extern` library, or one
-/// in a crate directory.
-pub(super) fn loaded(c: &RustCompile, obs: &Observation) -> Vec<PathBuf> {
+/// Without running it: does this compile reach a proc-macro? An `--extern`
+/// library, or a library in a crate directory whose cargo suffix is
+/// reachable from the `--extern` files.
+pub(super) fn reachable(c: &RustCompile) -> Result<bool> {
+    if c.externs.iter().any(|(_, p)| is_dylib(p)) {
+        return Ok(true);
+    }
+    let dylibs: Vec<String> = crate_dirs(c)
+        .iter()
+        .filter_map(|d| fs::read_dir(d).ok())
+        .flat_map(|rd| rd.flatten().map(|e| e.path()))
+        .filter(|p| is_dylib(p))
+        .filter_map(|p| suffix_of(&p))
+        .collect();
+    if dylibs.is_empty() {
+        return Ok(false);
+    }
+    let reach = reachable_suffixes(c)?;
+    Ok(dylibs.iter().any(|s| reach.contains(s)))
+}
+
+/// The proc-macro libraries the run loaded: an `--extern` library, or one
+/// in a crate directory that the `--extern` files reach. rustc's crate
+/// search opens every candidate of a name (`libserde_derive-*.so`, a stale
+/// one from another profile or flags among them) to read its metadata, and
+/// takes the one whose hash the dependents record: the others were only
+/// looked at.
+pub(super) fn loaded(c: &RustCompile, obs: &Observation) -> Result<Vec<PathBuf>> {
     let externs: BTreeSet<PathBuf> = c
         .externs
         .iter()
         .map(|(_, p)| crate::observe::normalize(&c.cwd.join(p)))
         .collect();
     let dirs = crate_dirs(c);
-    obs.paths
+    let opened: Vec<PathBuf> = obs
+        .paths
         .iter()
         .filter(|(p, a)| {
             // An open may have failed: the dynamic loader tries each
@@ -211,7 +232,15 @@ pub(super) fn loaded(c: &RustCompile, obs: &Observation) -> Vec<PathBuf> {
                 && (externs.contains(*p) || p.parent().is_some_and(|d| dirs.iter().any(|x| x == d)))
         })
         .map(|(p, _)| p.clone())
-        .collect()
+        .collect();
+    if opened.iter().all(|p| externs.contains(p)) {
+        return Ok(opened);
+    }
+    let reach = reachable_suffixes(c)?;
+    Ok(opened
+        .into_iter()
+        .filter(|p| externs.contains(p) || suffix_of(p).is_some_and(|s| reach.contains(&s)))
+        .collect())
 }
 
 /// Where an observed path is not an input (the table in the module docs).
