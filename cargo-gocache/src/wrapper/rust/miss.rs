@@ -42,8 +42,8 @@ pub(super) fn miss(
     let mut ran_observed = None;
     if procmacro::may_load(c) {
         match run_observed(rustc, args, reloc, link_arg.as_deref())? {
-            Ok((code, stdout, kept_err, secs, obs)) => {
-                ran_observed = Some((code, stdout, kept_err, secs));
+            Ok((r, obs)) => {
+                ran_observed = Some(r);
                 observation = Some(obs);
             }
             Err(why) => {
@@ -425,8 +425,7 @@ fn run_observed(
     args: &[OsString],
     reloc: &Relocation,
     link_arg: Option<&str>,
-) -> Result<std::result::Result<(i32, Vec<u8>, Vec<u8>, f64, crate::observe::Observation), String>>
-{
+) -> Result<std::result::Result<(Ran, crate::observe::Observation), String>> {
     let mut full: Vec<OsString> = args.to_vec();
     full.extend(reloc.remap_args.iter().map(OsString::from));
     if let Some(a) = link_arg {
@@ -453,7 +452,7 @@ fn run_observed(
         (Some(c), _) => c,
         (None, sig) => 128 + sig.unwrap_or(9),
     };
-    Ok(Ok((code, stdout, stderr, secs, obs)))
+    Ok(Ok(((code, stdout, stderr, secs), obs)))
 }
 
 /// The files in `--out-dir` named as this crate's outputs.
