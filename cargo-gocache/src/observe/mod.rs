@@ -1,7 +1,7 @@
 //! The observer: what a process tree touched on the file system, seen from
 //! the kernel's side, not declared by the program.
 //!
-//! A build script's run (and, next, a proc-macro's expansion) reads files,
+//! A build script's run (and rustc's, while it expands a proc-macro) reads files,
 //! lists directories and runs programs that nobody declares: cc prints no
 //! `rerun-if-changed`, `git` reads `.git/HEAD`, `pkg-config` answers from
 //! `.pc` files. To key such a run on what it read, gocache runs it under
@@ -151,6 +151,25 @@ pub struct Run<'a> {
 /// Call it before this process starts any thread: the tracer is forked.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
+    observe_with(run, true)
+}
+
+/// [`observe`], with the run's stderr kept and returned only, not written
+/// through: for a caller that decides what to show once the run is over
+/// (the Rust wrapper's links, which may be run again without an option
+/// the linker refused).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub fn observe_holding_stderr(
+    run: &Run<'_>,
+) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
+    observe_with(run, false)
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn observe_with(
+    run: &Run<'_>,
+    echo_stderr: bool,
+) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
     // gocache's own compiler wrapper runs its compiles beside the
     // observation (see `delegate`): bound before the fork, served after.
     let server = delegate::Server::bind(run.own_exe.as_deref());
@@ -159,7 +178,7 @@ pub fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobser
         // stamps, which a traced `stat` does not key as listings.
         return Err(Unobservable("no compile server".into()));
     }
-    let (mut obs, stdout, stderr) = ptrace::observe(run, server.as_ref())?;
+    let (mut obs, stdout, stderr) = ptrace::observe(run, server.as_ref(), echo_stderr)?;
     if let Some(server) = server {
         obs.refusals.extend(server.refusals());
         // Paths the wrapper had the server look at for it.
@@ -177,6 +196,14 @@ pub fn observe(run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobser
 /// Nothing is observed off Linux x86_64.
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 pub fn observe(_run: &Run<'_>) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
+    Err(Unobservable("no observer on this platform".into()))
+}
+
+/// Nothing is observed off Linux x86_64.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+pub fn observe_holding_stderr(
+    _run: &Run<'_>,
+) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
     Err(Unobservable("no observer on this platform".into()))
 }
 

@@ -201,11 +201,13 @@ fn cstring(b: &[u8]) -> Result<CString, Unobservable> {
     CString::new(b).map_err(|_| Unobservable("an argument holds a NUL byte".into()))
 }
 
-/// Run and observe; the run's stdout and stderr are written through to
-/// ours as they come and returned too.
+/// Run and observe; the run's stdout (and, with `echo_stderr`, its
+/// stderr) is written through to ours as it comes, and returned too.
+/// `server`: the compile server whose socket the run is told of.
 pub(super) fn observe(
     run: &Run<'_>,
     server: Option<&super::delegate::Server>,
+    echo_stderr: bool,
 ) -> Result<(Observation, Vec<u8>, Vec<u8>), Unobservable> {
     // Everything the run's process needs, made before any fork.
     let program = cstring(run.program.as_os_str().as_bytes())?;
@@ -295,7 +297,11 @@ pub(super) fn observe(
         server.serve();
     }
     let out_reader = tee(out.0, || Box::new(std::io::stdout()));
-    let err_reader = tee(err.0, || Box::new(std::io::stderr()));
+    let err_reader = if echo_stderr {
+        tee(err.0, || Box::new(std::io::stderr()))
+    } else {
+        tee(err.0, || Box::new(std::io::sink()))
+    };
     let mut wire = Vec::new();
     // SAFETY: the report's read end is ours.
     let _ = unsafe { std::fs::File::from_raw_fd(report.0) }.read_to_end(&mut wire);

@@ -66,7 +66,7 @@ pub(super) fn cached(
     let manifest = load_manifest(store, &pre_id);
     let mut found = None;
     for obs in &manifest {
-        if obs.matches(&reloc.map, &mut memo) {
+        if obs.matches(store, &reloc.map, &mut memo) {
             let final_id = obs.key(&pre_id).id();
             if let Some(entry) = store.get(&final_id) {
                 found = Some((final_id, entry));

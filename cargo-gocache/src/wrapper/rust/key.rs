@@ -93,12 +93,13 @@ pub(super) fn pre_key(
 ) -> Result<KeyHasher> {
     let map = &reloc.map;
     let mut h = KeyHasher::new("rust");
-    // Links keep what the linker read in their manifest entries since v2:
+    // Links keep what the linker read in their manifest entries since v2,
+    // and every compile what its proc-macros read since v3 (links) and v2:
     // an entry from before would match without it.
     h.line(if c.links() {
-        "salt gocache-rust-link v2"
+        "salt gocache-rust-link v3"
     } else {
-        "salt gocache-rust v1"
+        "salt gocache-rust v2"
     });
     h.line(format!("compiler-version {}", id.version));
     h.line(format!("compiler {}", id.id));

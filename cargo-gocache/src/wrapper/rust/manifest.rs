@@ -1,5 +1,7 @@
 //! Direct mode for rustc: what the compiles under one pre-key read (rustc's
-//! dep-info: files and `env!` variables), kept as a manifest of observed
+//! dep-info: files and `env!` variables; for a compile that loaded a
+//! proc-macro, what the observer saw it read and the variables its
+//! libraries name: [`super::procmacro`]), kept as a manifest of observed
 //! sets, each checked against the disk on lookup.
 
 use super::*;
@@ -12,6 +14,13 @@ pub(super) struct Observed {
     pub(super) probes: Vec<(String, bool)>,
     /// `# env-dep:` variables, with the value rustc saw.
     pub(super) env: Vec<(String, EnvValue)>,
+    /// The proc-macro libraries the compile loaded: (mapped path, hex hash).
+    pub(super) macros: Vec<(String, String)>,
+    /// What the observer saw the compile read beyond the rest of the key.
+    pub(super) reads: Vec<procmacro::Read>,
+    /// Every variable set in rustc's environment whose name the loaded
+    /// libraries hold, with its value.
+    pub(super) macro_env: Vec<(String, EnvValue)>,
 }
 
 /// The value of an environment variable the crate read (`env!`).
@@ -52,10 +61,23 @@ impl Observed {
                 EnvValue::Unset => h.line(format!("env-unset {k}")),
             }
         }
+        for (p, hash) in &self.macros {
+            h.line(format!("macro {hash} {p}"));
+        }
+        for (kind, p, state) in &self.reads {
+            h.line(format!("read {kind} {state} {p}"));
+        }
+        for (k, v) in &self.macro_env {
+            match v {
+                EnvValue::Raw(v) => h.line(format!("macro-env {k}={v}")),
+                EnvValue::Mapped(v) => h.line(format!("macro-env-mapped {k}={v}")),
+                EnvValue::Unset => h.line(format!("macro-env-unset {k}")),
+            }
+        }
         h
     }
 
-    pub(super) fn matches(&self, map: &TextMap, memo: &mut FileMemo) -> bool {
+    pub(super) fn matches(&self, store: &Store, map: &TextMap, memo: &mut FileMemo) -> bool {
         self.files
             .iter()
             .all(|(p, want)| memo.hash(&map.unmap_path(p)).as_deref() == Some(want.as_str()))
@@ -63,23 +85,83 @@ impl Observed {
                 .probes
                 .iter()
                 .all(|(p, x)| memo.is_file(&map.unmap_path(p)) == *x)
-            && self.env.iter().all(|(k, want)| {
-                let now = crate::env::var_os(k);
-                // rustc escapes `\`, newlines and returns in the values it
-                // reports; none were recorded (see the miss), so a value
-                // holding one is another value.
-                let plain = |n: &OsString| {
-                    n.to_str()
-                        .filter(|n| !n.contains(['\\', '\n', '\r']))
-                        .map(str::to_string)
-                };
-                match (want, now.as_ref().and_then(plain)) {
-                    (EnvValue::Unset, None) => now.is_none(),
-                    (EnvValue::Raw(w), Some(n)) => n == *w,
-                    (EnvValue::Mapped(w), Some(n)) => map.map(&n) == *w,
-                    _ => false,
-                }
-            })
+            && self.env.iter().all(|(k, want)| env_holds(k, want, map))
+            && self.macros_hold(store, map, memo)
+    }
+
+    /// The proc-macro part of the entry: the same libraries, the same
+    /// reads, and every variable set now that they name recorded with the
+    /// value it has now.
+    fn macros_hold(&self, store: &Store, map: &TextMap, memo: &mut FileMemo) -> bool {
+        if self.macros.is_empty() {
+            return true;
+        }
+        if !self
+            .macros
+            .iter()
+            .all(|(p, want)| memo.hash(&map.unmap_path(p)).as_deref() == Some(want.as_str()))
+        {
+            return false;
+        }
+        if !self.reads.iter().all(|(kind, p, state)| {
+            procmacro::state_of(*kind, &map.unmap_path(p), map, memo) == *state
+        }) {
+            return false;
+        }
+        let names = procmacro::env_names_now();
+        let Some(found) = procmacro::found_names(store, &self.scanned(map), &names) else {
+            return false;
+        };
+        if !found
+            .iter()
+            .all(|n| self.macro_env.iter().any(|(k, _)| k == n))
+        {
+            return false;
+        }
+        self.macro_env
+            .iter()
+            .all(|(k, want)| env_holds(k, want, map))
+    }
+}
+
+impl Observed {
+    /// The files scanned for variable names: the sources, then the
+    /// proc-macro libraries (real paths, hex hashes).
+    pub(super) fn scanned(&self, map: &TextMap) -> Vec<(PathBuf, String)> {
+        // A link's inputs are in `files` too: objects and libraries hold
+        // the C library's strings and std's, not a macro's input.
+        let compiled = |p: &str| {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            [".rlib", ".rmeta", ".a", ".o", ".so"]
+                .iter()
+                .any(|x| name.ends_with(x))
+                || name.contains(".so.")
+        };
+        self.files
+            .iter()
+            .filter(|(p, _)| !compiled(p))
+            .chain(&self.macros)
+            .map(|(p, h)| (map.unmap_path(p), h.clone()))
+            .collect()
+    }
+}
+
+/// Does variable `k` have the value recorded as `want`?
+fn env_holds(k: &str, want: &EnvValue, map: &TextMap) -> bool {
+    let now = crate::env::var_os(k);
+    // rustc escapes `\`, newlines and returns in the values it reports;
+    // none were recorded (see the miss), so a value holding one is another
+    // value.
+    let plain = |n: &OsString| {
+        n.to_str()
+            .filter(|n| !n.contains(['\\', '\n', '\r']))
+            .map(str::to_string)
+    };
+    match (want, now.as_ref().and_then(plain)) {
+        (EnvValue::Unset, None) => now.is_none(),
+        (EnvValue::Raw(w), Some(n)) => n == *w,
+        (EnvValue::Mapped(w), Some(n)) => map.map(&n) == *w,
+        _ => false,
     }
 }
 
@@ -132,6 +214,31 @@ pub(super) fn load_manifest(store: &Store, pre: &ActionId) -> Vec<Observed> {
                 cur.env.push((k.into(), v));
             }
             "env-unset" => cur.env.push((rest.into(), EnvValue::Unset)),
+            "macro" => {
+                let Some((h, p)) = rest.split_once(' ') else {
+                    return Vec::new();
+                };
+                cur.macros.push((p.into(), h.into()));
+            }
+            "read" => {
+                let mut f = rest.splitn(3, '\t');
+                let (Some(k), Some(state), Some(p)) = (f.next(), f.next(), f.next()) else {
+                    return Vec::new();
+                };
+                let Some(k) = k.chars().next() else {
+                    return Vec::new();
+                };
+                cur.reads.push((k, p.into(), state.into()));
+            }
+            "macro-env" | "macro-env-mapped" => {
+                let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
+                let v = match kind {
+                    "macro-env" => EnvValue::Raw(v.into()),
+                    _ => EnvValue::Mapped(v.into()),
+                };
+                cur.macro_env.push((k.into(), v));
+            }
+            "macro-env-unset" => cur.macro_env.push((rest.into(), EnvValue::Unset)),
             _ => return Vec::new(),
         }
     }
@@ -157,6 +264,19 @@ pub(super) fn save_manifest(store: &Store, pre: &ActionId, obs: Observed) -> Res
                 EnvValue::Raw(v) => s.push_str(&format!("env {k}={v}\n")),
                 EnvValue::Mapped(v) => s.push_str(&format!("env-mapped {k}={v}\n")),
                 EnvValue::Unset => s.push_str(&format!("env-unset {k}\n")),
+            }
+        }
+        for (p, h) in &e.macros {
+            s.push_str(&format!("macro {h} {p}\n"));
+        }
+        for (k, p, state) in &e.reads {
+            s.push_str(&format!("read {k}\t{state}\t{p}\n"));
+        }
+        for (k, v) in &e.macro_env {
+            match v {
+                EnvValue::Raw(v) => s.push_str(&format!("macro-env {k}={v}\n")),
+                EnvValue::Mapped(v) => s.push_str(&format!("macro-env-mapped {k}={v}\n")),
+                EnvValue::Unset => s.push_str(&format!("macro-env-unset {k}\n")),
             }
         }
     }

@@ -35,52 +35,45 @@ pub(super) fn miss(
     let link_arg = link_deps
         .as_ref()
         .map(|d| format!("link-arg=-Wl,--dependency-file={}", d.display()));
-    let clock = Instant::now();
-    let mut child = Command::new(rustc)
-        .args(args)
-        .args(&reloc.remap_args)
-        .args(link_arg.iter().flat_map(|a| ["-C", a.as_str()]))
-        .stdin(Stdio::inherit())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("failed to run {}", rustc.display()))?;
-    // From here rustc runs: a fault costs only the caching.
-    let mut child_out = child.stdout.take().expect("piped");
-    let child_err = child.stderr.take().expect("piped");
-    let out_thread = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = child_out.read_to_end(&mut v);
-        v
-    });
-    // stderr passes through as it comes (pipelining), and is kept. A
-    // link's is held until it is known that the linker took the option
-    // (nothing is pipelined on a link).
-    let stream = link_deps.is_none();
-    let mut kept_err = Vec::new();
-    {
-        let mut r = BufReader::new(child_err);
-        let mut line = Vec::new();
-        let stderr = std::io::stderr();
-        loop {
-            line.clear();
-            match r.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if stream {
-                        let mut e = stderr.lock();
-                        let _ = e.write_all(&line);
-                        let _ = e.flush();
-                    }
-                    kept_err.extend_from_slice(&line);
+    // A compile that may load a proc-macro runs under the observer (see
+    // `procmacro`); where nothing can be observed, one that does load one
+    // runs uncached.
+    let mut observation = None;
+    let mut ran_observed = None;
+    if procmacro::may_load(c) {
+        match run_observed(rustc, args, reloc, link_arg.as_deref())? {
+            Ok((r, obs)) => {
+                ran_observed = Some(r);
+                observation = Some(obs);
+            }
+            Err(why) => {
+                if crate::env::debug("proc-macros") {
+                    eprintln!("gocache: rustc not observed: {why}");
+                }
+                if procmacro::reachable(c)? {
+                    let status = Command::new(rustc)
+                        .args(args)
+                        .status()
+                        .with_context(|| format!("failed to run {}", rustc.display()))?;
+                    let code = crate::wrapper::exit_code(&status);
+                    ran.set(Some(code));
+                    stats::record(
+                        store,
+                        &Event::rust(
+                            Outcome::Uncacheable("proc-macro-unobserved".into()),
+                            c.describe(),
+                        ),
+                    );
+                    return Ok(code);
                 }
             }
         }
     }
-    let status = child.wait().context("failed to wait for rustc")?;
-    let stdout = out_thread.join().unwrap_or_default();
-    let secs = clock.elapsed().as_secs_f64();
-    let code = crate::wrapper::exit_code(&status);
+    let stdout_shown = ran_observed.is_some();
+    let (code, stdout, kept_err, secs) = match ran_observed {
+        Some(r) => r,
+        None => run_plain(rustc, args, reloc, link_arg.as_deref())?,
+    };
     let link_inputs = link_deps.as_ref().and_then(|d| {
         let text = fs::read_to_string(d).ok();
         let _ = fs::remove_file(d);
@@ -114,8 +107,10 @@ pub(super) fn miss(
         let _ = std::io::stderr().flush();
     }
     ran.set(Some(code));
-    let _ = std::io::stdout().write_all(&stdout);
-    let _ = std::io::stdout().flush();
+    if !stdout_shown {
+        let _ = std::io::stdout().write_all(&stdout);
+        let _ = std::io::stdout().flush();
+    }
     let uncacheable = |reason: &str| {
         let mut e = Event::rust(Outcome::Uncacheable(reason.into()), c.describe());
         e.spent_secs = secs;
@@ -241,6 +236,71 @@ pub(super) fn miss(
         };
         obs.env.push((k.clone(), value));
     }
+    if let Some(seen) = &observation {
+        let loaded = procmacro::loaded(c, seen)?;
+        let debug = crate::env::debug("proc-macros");
+        if debug {
+            for (p, a) in &seen.paths {
+                eprintln!("gocache: observed {a:?} {}", p.display());
+            }
+        }
+        if !loaded.is_empty() {
+            if let Some(why) = seen.refusals.iter().next() {
+                return uncacheable(why.as_str());
+            }
+            let zones = procmacro::Zones::new(c, store, rustc, sysroot, &probed);
+            let mut memo = FileMemo::empty();
+            obs.reads = match procmacro::reads(&zones, seen, map, &mut memo, started) {
+                Ok(r) => r,
+                Err(why) => return uncacheable(why.as_str()),
+            };
+            for lib in &loaded {
+                let mapped = map.map_path(lib);
+                if mapped.contains('\n') {
+                    return uncacheable("bad-path");
+                }
+                let hash = crate::key::hash::hash_file(lib)
+                    .with_context(|| format!("failed to read {}", lib.display()))?;
+                obs.macros.push((mapped, hex(&hash)));
+            }
+            let names = procmacro::env_names_now();
+            let Some(found) = procmacro::found_names(store, &obs.scanned(map), &names) else {
+                return uncacheable("modified-during-compile");
+            };
+            for k in found {
+                let value = match crate::env::var_os(&k) {
+                    None => EnvValue::Unset,
+                    Some(v) => {
+                        // Recorded as text on one line, compared as rustc's
+                        // own `env-dep` values are.
+                        let Some(v) = v.to_str().filter(|v| !v.contains(['\\', '\n', '\r'])) else {
+                            return uncacheable("macro-env-escape");
+                        };
+                        let mapped = map.map(v);
+                        let in_outputs = || {
+                            outputs_read.iter().any(|(_, b)| contains(b, v.as_bytes()))
+                                || contains(stdout.as_slice(), v.as_bytes())
+                                || stderr_text.contains(v)
+                        };
+                        if mapped != v && !in_outputs() {
+                            EnvValue::Mapped(mapped)
+                        } else {
+                            EnvValue::Raw(v.to_string())
+                        }
+                    }
+                };
+                obs.macro_env.push((k, value));
+            }
+            if debug {
+                for (k, p, state) in &obs.reads {
+                    eprintln!("gocache: input {k} {state} {p} ({})", c.describe());
+                }
+                for (k, v) in &obs.macro_env {
+                    eprintln!("gocache: macro env {k} {v:?}");
+                }
+            }
+        }
+    }
     let final_key = obs.key(&pre_id);
     let final_id = final_key.id();
 
@@ -299,6 +359,100 @@ pub(super) fn miss(
     e.action = Some(final_id);
     stats::record(store, &e);
     Ok(code)
+}
+
+/// rustc's exit code, stdout, stderr and seconds.
+type Ran = (i32, Vec<u8>, Vec<u8>, f64);
+
+/// Run rustc (with the relocation flags, and a link's dependency file);
+/// stderr passes through as it comes (pipelining) unless this is a link,
+/// whose stderr is held until it is known the linker took the option.
+fn run_plain(
+    rustc: &Path,
+    args: &[OsString],
+    reloc: &Relocation,
+    link_arg: Option<&str>,
+) -> Result<Ran> {
+    let clock = Instant::now();
+    let mut child = Command::new(rustc)
+        .args(args)
+        .args(&reloc.remap_args)
+        .args(link_arg.iter().flat_map(|a| ["-C", a]))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("failed to run {}", rustc.display()))?;
+    let mut child_out = child.stdout.take().expect("piped");
+    let child_err = child.stderr.take().expect("piped");
+    let out_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = child_out.read_to_end(&mut v);
+        v
+    });
+    let stream = link_arg.is_none();
+    let mut kept_err = Vec::new();
+    {
+        let mut r = BufReader::new(child_err);
+        let mut line = Vec::new();
+        let stderr = std::io::stderr();
+        loop {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if stream {
+                        let mut e = stderr.lock();
+                        let _ = e.write_all(&line);
+                        let _ = e.flush();
+                    }
+                    kept_err.extend_from_slice(&line);
+                }
+            }
+        }
+    }
+    let status = child.wait().context("failed to wait for rustc")?;
+    let stdout = out_thread.join().unwrap_or_default();
+    let secs = clock.elapsed().as_secs_f64();
+    Ok((crate::wrapper::exit_code(&status), stdout, kept_err, secs))
+}
+
+/// [`run_plain`] under the observer (stdout, and stderr unless this is a
+/// link, written through as they come). The inner `Err`: it could not be
+/// observed, and nothing ran.
+fn run_observed(
+    rustc: &Path,
+    args: &[OsString],
+    reloc: &Relocation,
+    link_arg: Option<&str>,
+) -> Result<std::result::Result<(Ran, crate::observe::Observation), String>> {
+    let mut full: Vec<OsString> = args.to_vec();
+    full.extend(reloc.remap_args.iter().map(OsString::from));
+    if let Some(a) = link_arg {
+        full.push("-C".into());
+        full.push(a.into());
+    }
+    let run = crate::observe::Run {
+        program: rustc,
+        args: &full,
+        own_exe: std::env::current_exe().ok(),
+    };
+    let clock = Instant::now();
+    let observed = if link_arg.is_some() {
+        crate::observe::observe_holding_stderr(&run)
+    } else {
+        crate::observe::observe(&run)
+    };
+    let (obs, stdout, stderr) = match observed {
+        Ok(o) => o,
+        Err(why) => return Ok(Err(why.0)),
+    };
+    let secs = clock.elapsed().as_secs_f64();
+    let code = match (obs.code, obs.signal) {
+        (Some(c), _) => c,
+        (None, sig) => 128 + sig.unwrap_or(9),
+    };
+    Ok(Ok(((code, stdout, stderr, secs), obs)))
 }
 
 /// The files in `--out-dir` named as this crate's outputs.

@@ -19,7 +19,8 @@
 //!    written naming this build's paths, stdout and stderr (JSON
 //!    diagnostics and the `artifact` notices cargo pipelines on) are
 //!    replayed with this build's paths; exit 0.
-//! 4. **Miss**: rustc runs (with the relocation flags below), stderr passed
+//! 4. **Miss**: rustc runs (with the relocation flags below; under the
+//!    observer when it may load a proc-macro: [`procmacro`]), stderr passed
 //!    through line by line as it comes (cargo starts dependents on the
 //!    `artifact` notice of the `.rmeta`, so buffering it would cost the
 //!    pipelining) and kept; on success the outputs are learned from
@@ -34,7 +35,7 @@
 //!
 //! | line | why |
 //! | --- | --- |
-//! | `salt gocache-rust v1` (links: `salt gocache-rust-link v2`) | a format change here must not meet old entries (a link's entry from before v2 lacks what the linker read) |
+//! | `salt gocache-rust v2` (links: `salt gocache-rust-link v3`) | a format change here must not meet old entries (a link's entry from before v2 lacks what the linker read; an entry from before v2/v3 what a proc-macro read) |
 //! | `compiler-version`, `compiler` | rustc's `-vV`, a hash of its binary, and the name and size of every file in its `<sysroot>/lib` (the compiler itself, `librustc_driver-<hash>.so`, `libLLVM`) and `<sysroot>/lib/rustlib/<target>/lib` (std and friends, which the crate links and inlines), with either rustup's channel manifest (the SHA-256 of every tarball of the release) or, for a toolchain rustup did not install, the content of each of those files; memoised by the full stamp of each of those files and of both directories ([`identify`] says why; mtimes are not hashed, so installs of one toolchain share entries) |
 //! | `target` | `--target`, else rustc's host |
 //! | `native` | only with `-C target-cpu=native`: the CPU rustc takes it for and its target features (`rustc --print target-cpus --print cfg`, memoised per rustc and CPU: [`crate::key::native`]); a compile whose `native` cannot be resolved is uncacheable (`native-unresolved`) |
@@ -50,8 +51,13 @@
 //! | (final) `file HASH PATH`, links | every file the linker read, as it lists them itself (`-Wl,--dependency-file=TMP` added on a miss: GNU ld 2.35+, lld, mold): objects and archives named in link arguments, linker and version scripts (found through `-L` too), the static and shared libraries it chose (a different file, or another `SONAME`, is different content), the C runtime's files; not the compile's own temporaries (gone when it ends) nor the toolchain's sysroot (in the identity). A link whose linker cannot say (`-C linker-flavor`, a `-C linker` that is no C compiler driver, a non-Linux target, a linker that refuses the option) is uncacheable: `link-inputs-unobserved` |
 //! | (final) `probe present/absent PATH` | for each module file read, the other place rustc looks for it (`foo.rs` vs `foo/mod.rs`): a file appearing there is an ambiguity error, not the old result |
 //! | (final) `env NAME=VALUE` | every `# env-dep:` rustc reported (`env!`, `option_env!`, also in macro output), with the value it saw, unmapped: the value may be in the output. Except (`env-mapped`) a value naming a machine directory (`OUT_DIR` in `include!(concat!(env!("OUT_DIR"), "/x.rs"))`) that the miss found in none of its outputs: it only located files, which are keyed on their own; so a second target directory still hits. (A program could still depend on such a path without spelling it, `env!("OUT_DIR").len()`: not handled) |
+//! | (final) `macro HASH PATH`, `read KIND STATE PATH`, `macro-env NAME=VALUE` | only for a compile that loaded a proc-macro (observed on the miss): its libraries by content, every path the run read that no line above covers (content, absence, listing; mapped), and every variable set in rustc's environment whose name occurs in those libraries or the crate's sources, with its value (as written where an output holds it: rust-embed's `CARGO_MANIFEST_DIR`; mapped where it only located files). What is left out and why: [`procmacro`] |
 //!
-//! Refused (uncacheable, counted): a link with a `-C link-arg` that makes
+//! Refused (uncacheable, counted): a compile that may load a proc-macro
+//! where nothing can be observed (off Linux x86_64, ptrace refused):
+//! `proc-macro-unobserved`; one whose proc-macro uses the network, writes
+//! outside `--out-dir`, reads a device: as for a build script's run. A
+//! link with a `-C link-arg` that makes
 //! the linker write a file beside the output (`-Wl,-Map=FILE`,
 //! `--out-implib`, its own `--dependency-file`, `-save-temps`...):
 //! `link-arg-writes-file`. A hit restores the outputs rustc names only.
@@ -59,9 +65,9 @@
 //! Left out, and why:
 //! * The rest of the environment: rustc reads no other variable, and code
 //!   reads the environment at compile time only through `env!` and
-//!   `option_env!`, which rustc reports. A proc-macro calling
-//!   `std::env::var` is invisible to rustc and to cargo alike (cargo does
-//!   not rebuild for it either).
+//!   `option_env!`, which rustc reports, or in a proc-macro through
+//!   `std::env::var`, which rustc does not: those are the `macro-env` lines
+//!   below.
 //! * `ld` behind `cc`: as for C, it comes with the toolchain, whose
 //!   identity is in the key. (The files it reads are observed, above.)
 //! * A crate found by `extern crate` in a `-L` directory without a
@@ -123,6 +129,7 @@ mod manifest;
 mod miss;
 mod parse;
 mod paths;
+mod procmacro;
 mod record;
 
 use hit::*;
