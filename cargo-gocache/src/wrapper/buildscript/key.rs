@@ -388,7 +388,7 @@ pub(super) fn history_key() -> ActionId {
 }
 
 /// The state of `path` as input `kind` (module docs).
-pub(super) fn state_of(kind: char, path: &Path, map: &TextMap, memo: &mut FileMemo) -> String {
+pub(crate) fn state_of(kind: char, path: &Path, map: &TextMap, memo: &mut FileMemo) -> String {
     use std::io::ErrorKind;
     let of_meta = |m: std::io::Result<fs::Metadata>, memo: &mut FileMemo| match m {
         Err(e) if e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {

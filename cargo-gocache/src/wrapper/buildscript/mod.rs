@@ -59,6 +59,10 @@
 mod key;
 mod outdir;
 
+/// The state of a path as an observed input (shared with the Rust
+/// wrapper's proc-macro reads).
+pub(crate) use key::state_of;
+
 use std::ffi::OsString;
 use std::fs;
 use std::io::Write;

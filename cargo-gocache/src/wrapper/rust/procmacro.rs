@@ -464,55 +464,9 @@ pub(super) fn reads(
     Ok(out)
 }
 
-/// The state of `path` as an input of `kind` (module docs). The same
-/// states as a build script's inputs (`wrapper/buildscript/key.rs`).
-pub(super) fn state_of(kind: char, path: &Path, map: &TextMap, memo: &mut FileMemo) -> String {
-    use std::io::ErrorKind;
-    let of_meta = |m: std::io::Result<fs::Metadata>, memo: &mut FileMemo| match m {
-        Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-            "absent".to_string()
-        }
-        Err(_) => "error".to_string(),
-        Ok(m) if m.is_dir() => "dir".to_string(),
-        Ok(m) if m.is_file() => match memo.hash(path) {
-            Some(h) => format!("file {h}"),
-            None => "unreadable".to_string(),
-        },
-        Ok(m) if m.file_type().is_symlink() => "dangling".to_string(),
-        Ok(_) => "special".to_string(),
-    };
-    match kind {
-        'r' => of_meta(fs::metadata(path), memo),
-        'l' => match fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_symlink() => match fs::read_link(path) {
-                Ok(t) => format!("link {}", map.map_path(&t)),
-                Err(_) => "error".to_string(),
-            },
-            other => of_meta(other, memo),
-        },
-        'd' => match fs::read_dir(path) {
-            Ok(rd) => {
-                let mut names: Vec<String> = rd
-                    .filter_map(|e| e.ok())
-                    .map(|e| {
-                        let t = match e.file_type() {
-                            Ok(t) if t.is_dir() => 'd',
-                            Ok(t) if t.is_symlink() => 'l',
-                            Ok(t) if t.is_file() => 'f',
-                            _ => 'o',
-                        };
-                        format!("{t} {}", e.file_name().to_string_lossy())
-                    })
-                    .collect();
-                names.sort();
-                format!("list {}", hex(&hash_bytes(names.join("\n").as_bytes())))
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => "absent".to_string(),
-            Err(_) => "error".to_string(),
-        },
-        _ => "unknown".to_string(),
-    }
-}
+/// The state of `path` as an input of `kind` (module docs): the same
+/// states as a build script's inputs.
+pub(super) use crate::wrapper::buildscript::state_of;
 
 /// The names of the variables set now that a proc-macro could be asked
 /// about (the scan's exclusions left out), sorted.
