@@ -56,7 +56,7 @@ use anyhow::{Context as _, Result};
 
 use crate::key::hash::{hash_bytes, hex, ActionId, KeyHasher};
 use crate::key::pathmap::TextMap;
-use crate::observe::Observation;
+use crate::observe::{Access, Observation};
 use crate::wrapper::filememo::FileMemo;
 use crate::Store;
 
@@ -463,6 +463,28 @@ const QUIET_DEVICES: &[&str] = &[
     "/dev/stderr",
 ];
 
+/// What an observed access to a device file means: `None`, not a device
+/// (`/dev/shm` holds files); `Ok`, nothing to key (a quiet device, a
+/// descriptor, a terminal only looked at); `Err`, the reason to refuse.
+pub(crate) fn device_use(path: &Path, access: Access) -> Option<Result<(), &'static str>> {
+    if !path.starts_with("/dev") || path.starts_with("/dev/shm") {
+        return None;
+    }
+    if QUIET_DEVICES.iter().any(|d| path == Path::new(d))
+        || path.starts_with("/dev/fd")
+        || path == Path::new("/dev")
+    {
+        return Some(Ok(()));
+    }
+    let terminal = path.starts_with("/dev/tty") || path.starts_with("/dev/pts");
+    if terminal && !access.opened && !access.write {
+        // Looked at, not read (`ttyname` walks `/dev/pts`, tools ask
+        // whether their output is a terminal).
+        return Some(Ok(()));
+    }
+    Some(Err(if terminal { "terminal" } else { "device" }))
+}
+
 /// The run's inputs, or the reason it cannot be cached.
 pub(super) fn inputs(
     cx: &Context,
@@ -486,20 +508,10 @@ pub(super) fn inputs(
         if path.starts_with("/proc") || path.starts_with("/sys") {
             continue;
         }
-        if path.starts_with("/dev") && !path.starts_with("/dev/shm") {
-            if QUIET_DEVICES.iter().any(|d| path == Path::new(d))
-                || path.starts_with("/dev/fd")
-                || path == Path::new("/dev")
-            {
-                continue;
-            }
-            let terminal = path.starts_with("/dev/tty") || path.starts_with("/dev/pts");
-            if terminal && !access.opened && !access.write {
-                // Looked at, not read (`ttyname` walks `/dev/pts`, tools
-                // ask whether their output is a terminal).
-                continue;
-            }
-            return Err(if terminal { "terminal" } else { "device" }.into());
+        match device_use(path, *access) {
+            Some(Ok(())) => continue,
+            Some(Err(why)) => return Err(why.into()),
+            None => {}
         }
         if access.write {
             if cx.is_temp(path) {

@@ -340,18 +340,6 @@ impl Zones {
 /// One observed input: kind (`r`, `l`, `d`), mapped path, state.
 pub(super) type Read = (char, String, String);
 
-/// The allowed device files: no input, whatever is read from them.
-const QUIET_DEVICES: &[&str] = &[
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/stdin",
-    "/dev/stdout",
-    "/dev/stderr",
-];
-
 /// A shared object the dynamic loader maps (`libc.so.6`, `libz.so.1`,
 /// `ld-linux-x86-64.so.2`, `liblto_plugin.so`).
 fn is_shared_object(p: &Path) -> bool {
@@ -380,18 +368,10 @@ pub(super) fn reads(
         {
             continue;
         }
-        if path.starts_with("/dev") && !path.starts_with("/dev/shm") {
-            if QUIET_DEVICES.iter().any(|d| path == Path::new(d))
-                || path.starts_with("/dev/fd")
-                || path == Path::new("/dev")
-            {
-                continue;
-            }
-            let terminal = path.starts_with("/dev/tty") || path.starts_with("/dev/pts");
-            if terminal && !access.opened && !access.write {
-                continue;
-            }
-            return Err(if terminal { "terminal" } else { "device" }.into());
+        match crate::wrapper::buildscript::device_use(path, *access) {
+            Some(Ok(())) => continue,
+            Some(Err(why)) => return Err(why.into()),
+            None => {}
         }
         if z.crate_dirs
             .iter()
