@@ -17,7 +17,9 @@
 //! `openat2`, the `stat` family, `access`, `readlink`, `execve`,
 //! `getdents`, and every call that creates, removes, renames or changes a
 //! file) and at `socket`/`connect`/`bind`; every other call runs at full
-//! speed. The tracer reads the call's arguments, resolves a relative path
+//! speed. A `connect` to a unix socket named by a path waits for its
+//! result: one that connects is refused, one that fails is a probe of the
+//! path. The tracer reads the call's arguments, resolves a relative path
 //! against the process's working directory or directory descriptor
 //! (`/proc/<pid>/cwd`, `/proc/<pid>/fd/<n>`), records it, and lets the call
 //! run. Every process and thread the run starts is traced (fork, vfork,

@@ -407,6 +407,7 @@ fn trace(
         announced: HashSet::from([root]),
         held: HashSet::new(),
         pending: HashMap::new(),
+        connecting: HashMap::new(),
         stops: crate::env::debug("observer-stops").then(Stops::default),
     };
     let mut status = 0;
@@ -444,6 +445,10 @@ fn trace(
                     for (path, access) in writes {
                         t.obs.paths.entry(path).or_default().add(access);
                     }
+                }
+                if !t.connecting.is_empty() {
+                    // Still inside `connect`: it may connect.
+                    t.obs.refusals.insert("socket".into());
                 }
                 if let Some(stops) = &mut t.stops {
                     // CARGO_GOCACHE_DEBUG=observer-stops: where the stops went.
@@ -497,6 +502,10 @@ fn trace(
             for (path, access) in t.pending.remove(&pid).unwrap_or_default() {
                 t.obs.paths.entry(path).or_default().add(access);
             }
+            if t.connecting.remove(&pid).is_some() {
+                // Killed inside `connect`: it may have connected.
+                t.obs.refusals.insert("socket".into());
+            }
             if pid == root {
                 t.obs.code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
                 t.obs.signal = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
@@ -520,7 +529,7 @@ fn trace(
             if let Some(stops) = &mut t.stops {
                 stops.live.entry(pid).or_insert_with(|| ("?".into(), 0)).1 += 1;
             }
-            if t.pending.contains_key(&pid) {
+            if t.pending.contains_key(&pid) || t.connecting.contains_key(&pid) {
                 // Stop again at the call's exit, for its result.
                 resume = libc::PTRACE_SYSCALL;
             }
@@ -627,6 +636,9 @@ struct Tracer {
     /// Writes seen at a call's entry, by process, until its exit says
     /// whether they happened.
     pending: HashMap<libc::pid_t, Vec<(PathBuf, Access)>>,
+    /// A `connect` to a named unix socket, by process, until its exit says
+    /// whether it connected (see [`Tracer::connect`]).
+    connecting: HashMap<libc::pid_t, PathBuf>,
     /// `CARGO_GOCACHE_DEBUG=observer-stops`: stops by process (program
     /// name, count); a process's earlier programs under other keys.
     stops: Option<Stops>,
@@ -757,7 +769,8 @@ impl Tracer {
                     self.refuse(pid, "network");
                 }
             }
-            nr::CONNECT | nr::BIND => {
+            nr::CONNECT => self.connect(pid, a[1], a[2]),
+            nr::BIND => {
                 let family = read_mem(pid, a[1], 2)
                     .map(|b| u16::from_ne_bytes([b[0], b[1]]) as i32)
                     .unwrap_or(-1);
@@ -774,6 +787,50 @@ impl Tracer {
                 self.obs.refusals.insert("unexpected-syscall".into());
             }
         }
+    }
+
+    /// `connect(fd, addr, len)`. Anything but a unix socket is the network.
+    /// A unix socket named by a path waits for the call's result: connected,
+    /// the run talks to a server whose answers are not seen (refused); not
+    /// connected (glibc asks `/var/run/nscd/socket` before every user or
+    /// host lookup, and finds nothing on most machines), the run only
+    /// learnt the path's state, keyed as a probe of it (an absent socket
+    /// that appears later makes the lookup miss). An abstract socket has no
+    /// path to key: refused. gocache's own processes talk to the compile
+    /// server ([`super::delegate`]); their connects are theirs.
+    fn connect(&mut self, pid: libc::pid_t, addr: u64, len: u64) {
+        if self.own.contains(&pid) {
+            return;
+        }
+        let len = (len as usize).min(std::mem::size_of::<libc::sockaddr_un>());
+        let Some(raw) = (len >= 2).then(|| read_mem(pid, addr, len)).flatten() else {
+            // EFAULT or EINVAL: the call fails and touches nothing.
+            return;
+        };
+        if u16::from_ne_bytes([raw[0], raw[1]]) as i32 != libc::AF_UNIX {
+            self.obs.refusals.insert("network".into());
+            return;
+        }
+        let name = &raw[2..];
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        if end == 0 {
+            // Abstract (a leading NUL) or unnamed.
+            self.obs.refusals.insert("socket".into());
+            return;
+        }
+        let raw = PathBuf::from(std::ffi::OsStr::from_bytes(&name[..end]));
+        let full = if raw.is_absolute() {
+            raw
+        } else {
+            match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+                Ok(b) if b.is_absolute() => b.join(raw),
+                _ => {
+                    self.obs.refusals.insert("unresolved-path".into());
+                    return;
+                }
+            }
+        };
+        self.connecting.insert(pid, normalize(&full));
     }
 
     fn stat_at(&mut self, pid: libc::pid_t, dirfd: u64, path: u64, flags: u64) {
@@ -835,12 +892,23 @@ impl Tracer {
     /// read-only file system) changes nothing and only tells the path's
     /// state, so it is a probe.
     fn on_exit(&mut self, pid: libc::pid_t) {
+        // `exit`: { s64 rval; u8 is_error; } where `entry` has nr, args.
+        let failed = || {
+            syscall_info(pid)
+                .is_some_and(|i| i.op == PTRACE_SYSCALL_INFO_EXIT && i.args[0] as u8 != 0)
+        };
+        if let Some(path) = self.connecting.remove(&pid) {
+            if failed() {
+                self.obs.paths.entry(path).or_default().add(READ);
+            } else {
+                self.obs.refusals.insert("socket".into());
+            }
+            return;
+        }
         let Some(pending) = self.pending.remove(&pid) else {
             return;
         };
-        // `exit`: { s64 rval; u8 is_error; } where `entry` has nr, args.
-        let failed = syscall_info(pid)
-            .is_some_and(|i| i.op == PTRACE_SYSCALL_INFO_EXIT && i.args[0] as u8 != 0);
+        let failed = failed();
         for (path, mut access) in pending {
             if failed {
                 access.write = false;

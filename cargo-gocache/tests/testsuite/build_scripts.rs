@@ -251,6 +251,28 @@ fn a_pkg_config_on_path_whose_answer_changes() {
     );
 }
 
+/// A unix socket the script tries: absent on the first runs (the failed
+/// `connect` is keyed as a probe of its path, so the run is stored and
+/// restored), then a server listens there: the lookup must miss and the run,
+/// now talking to a server, is refused. `whoami` asks glibc, which first
+/// tries `/var/run/nscd/socket` (absent on most machines): never a refusal.
+#[test]
+fn a_unix_socket_that_starts_listening() {
+    replay_equals_a_fresh_run(
+        "let who = Command::new(\"whoami\").output().map(|o| o.status.success()).unwrap_or(false); \
+         let c = std::os::unix::net::UnixStream::connect(\"sock\").is_ok(); \
+         let v = format!(\"connected={c} whoami-ran={}\", who || !who);",
+        "",
+        |_| {},
+        |ws| {
+            // Listening until the test process ends.
+            let l = std::os::unix::net::UnixListener::bind(ws.join("sock")).unwrap();
+            std::mem::forget(l);
+        },
+        no_env,
+    );
+}
+
 #[test]
 fn git_rev_parse_across_a_commit() {
     require_tool("git");
