@@ -528,28 +528,31 @@ pub fn user_config_file() -> Option<PathBuf> {
     Some(xdg)
 }
 
+/// `[workspace.metadata.gocache]`, else `[package.metadata.gocache]`, of
+/// the workspace's root manifest: the two tables `cargo metadata` would
+/// report as the workspace's and the root package's metadata. Read from
+/// the file itself: `cargo metadata` costs a warm build a process and
+/// tens of milliseconds before cargo starts. A manifest that is not TOML
+/// gives no layer; cargo reports it in its own words.
 fn workspace_layer(manifest: &Path) -> Result<Option<Layer>> {
-    let meta = cargo_metadata::MetadataCommand::new()
-        .manifest_path(manifest)
-        .no_deps()
-        .exec()
-        .with_context(|| format!("failed to read the workspace at {}", manifest.display()))?;
-    let from = |v: &serde_json::Value| -> Option<serde_json::Value> { v.get("gocache").cloned() };
-    let (value, file) = if let Some(v) = from(&meta.workspace_metadata) {
-        (
-            v,
-            meta.workspace_root.join("Cargo.toml").into_std_path_buf(),
-        )
-    } else if let Some(p) = meta.root_package() {
-        match from(&p.metadata) {
-            Some(v) => (v, p.manifest_path.clone().into_std_path_buf()),
-            None => return Ok(None),
-        }
-    } else {
+    let Ok(text) = std::fs::read_to_string(manifest) else {
         return Ok(None);
     };
-    let layer: Layer = serde_json::from_value(value)
-        .map_err(|e| bad_layer(&file, &format!("[metadata.gocache]: {e}")))?;
+    if !text.contains("gocache") {
+        return Ok(None); // no such table; spares a parse
+    }
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Ok(None);
+    };
+    let from = |section: &str| -> Option<toml::Value> {
+        doc.get(section)?.get("metadata")?.get("gocache").cloned()
+    };
+    let Some(value) = from("workspace").or_else(|| from("package")) else {
+        return Ok(None);
+    };
+    let layer: Layer = value
+        .try_into()
+        .map_err(|e: toml::de::Error| bad_layer(manifest, &format!("[metadata.gocache]: {e}")))?;
     Ok(Some(layer))
 }
 

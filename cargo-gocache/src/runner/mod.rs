@@ -110,6 +110,9 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
         args.remove(0);
     }
     let cargo = crate::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // `rustc -vV` runs while cargo locates the workspace: the two are most
+    // of the set-up's wall time, which a warm build pays in full.
+    let host = std::thread::spawn(host_triple);
 
     // Bad configuration is an error before anything runs: a build that
     // silently ignores a typo in the settings is worse than one that stops.
@@ -133,7 +136,10 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
         Ok(None) => return without_cache(None),
         Err(e) => return without_cache(Some(format!("{e:#}"))),
     };
-    let setup = match Setup::new(&store, &cargo, &args, ws.as_deref(), &config, verify) {
+    let host = host
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("`rustc -vV` panicked")));
+    let setup = match Setup::new(&store, host, &args, ws.as_deref(), &config, verify) {
         Ok(setup) => setup,
         Err(e) => return without_cache(Some(format!("{e:#}"))),
     };
@@ -287,15 +293,14 @@ struct Setup {
 impl Setup {
     fn new(
         store: &Store,
-        cargo: &OsStr,
+        host: Result<String>,
         args: &[OsString],
         workspace: Option<&Path>,
         config: &Config,
         verify: bool,
     ) -> Result<Setup> {
-        let _ = cargo;
         let exe = std::env::current_exe().context("cannot find the running cargo-gocache")?;
-        let host = host_triple()?;
+        let host = host?;
         let cwd = std::env::current_dir().context("cannot read the working directory")?;
         let targets = targets(
             args,

@@ -119,6 +119,10 @@ pub struct FileMemo {
     fresh_names: HashMap<PathBuf, Option<bool>>,
     /// Files hashed during this run, with their stamps (for a [`Snapshot`]).
     touched: Vec<(PathBuf, Stamp, String)>,
+    /// Files hashed during this run that are too fresh to remember: a
+    /// second look in the same run (a build script's own executable, in
+    /// its pre-key and among its inputs) reads them once.
+    this_run: HashMap<PathBuf, (Stamp, String)>,
     /// Something looked at in this run was too fresh to remember, or a
     /// symlink: no [`Snapshot`] can vouch for this lookup.
     unsettled: bool,
@@ -179,6 +183,7 @@ impl FileMemo {
             fresh_dirs: HashMap::new(),
             fresh_names: HashMap::new(),
             touched: Vec::new(),
+            this_run: HashMap::new(),
             unsettled: false,
             now_ns,
             changed: false,
@@ -268,8 +273,11 @@ impl FileMemo {
         // Stamp first, then read: a change after the stat shows in the
         // next stat, never under the old stamp.
         let stamp = fs::metadata(path).ok().and_then(|m| Stamp::of(&m));
-        if let (Some(stamp), Some((known, hash))) = (stamp, self.files.get(path)) {
-            if *known == stamp {
+        if let Some(stamp) = stamp {
+            let same = |e: &&(Stamp, String)| e.0 == stamp;
+            let known = (self.files.get(path).filter(same))
+                .or_else(|| self.this_run.get(path).filter(same));
+            if let Some((_, hash)) = known {
                 let hash = hash.clone();
                 self.touched.push((path.to_path_buf(), stamp, hash.clone()));
                 return Some(hash);
@@ -291,9 +299,25 @@ impl FileMemo {
                 if self.files.remove(path).is_some() {
                     self.changed = true;
                 }
+                if let Some(stamp) = stamp {
+                    self.this_run
+                        .insert(path.to_path_buf(), (stamp, hash.clone()));
+                }
             }
         }
         Some(hash)
+    }
+
+    /// `hash` of `path`, as read by the caller after a `stat` that gave
+    /// `meta`: used for the rest of this run while the stamp holds (never
+    /// remembered past it: the caller's read is not this memo's).
+    pub fn seed_this_run(&mut self, path: &Path, meta: &fs::Metadata, hash: String) {
+        if let Some(stamp) = Stamp::of(meta) {
+            if !stamp.settled(self.now_ns) {
+                self.unsettled = true; // as `hash` would have found it
+            }
+            self.this_run.insert(path.to_path_buf(), (stamp, hash));
+        }
     }
 
     fn dir_stamp(&mut self, dir: &Path) -> Option<Stamp> {

@@ -168,13 +168,21 @@ fn target_dir(out_dir: &Path) -> Option<PathBuf> {
 }
 
 /// The pre-key (module docs).
-pub(super) fn pre_key(cx: &Context, real: &Path, args: &[OsString]) -> Result<KeyHasher> {
+/// Also the build script's executable: its `stat` before the read, and its
+/// hash (which the run's inputs name again: see `FileMemo::seed_this_run`).
+pub(super) fn pre_key(
+    cx: &Context,
+    real: &Path,
+    args: &[OsString],
+) -> Result<(KeyHasher, Option<(fs::Metadata, String)>)> {
     let mut h = KeyHasher::new("build-script");
     h.line(SALT);
     h.line(format!("gocache {}", env!("CARGO_PKG_VERSION")));
+    let meta = fs::metadata(real).ok();
     let exe =
         crate::key::hash::hash_file(real).with_context(|| format!("reading {}", real.display()))?;
-    h.line(format!("exe {}", hex(&exe)));
+    let exe = hex(&exe);
+    h.line(format!("exe {exe}"));
     h.line(format!("cwd {}", cx.map.map_path(&cx.cwd)));
     for a in args {
         h.line(format!("arg {}", cx.map.map(&a.to_string_lossy())));
@@ -202,7 +210,7 @@ pub(super) fn pre_key(cx: &Context, real: &Path, args: &[OsString]) -> Result<Ke
         }
         h.line(format!("env {k}={}", cx.map.map(&v.to_string_lossy())));
     }
-    Ok(h)
+    Ok((h, meta.map(|m| (m, exe))))
 }
 
 /// The key of the stat memo of one pre-key's inputs.
@@ -387,6 +395,28 @@ pub(super) fn history_key() -> ActionId {
     h.id()
 }
 
+/// The state of a path that is gocache's own executable (the compiler
+/// wrapper a run's `CC` names, the compilers that masquerade on `PATH`, the
+/// launcher): its version, not its content. Its content is no input of the
+/// run's outputs beyond what its version says: the wrapper is transparent,
+/// and every other cache of gocache keys it by version and salts the same
+/// way. And its content cannot be remembered by stamp: each build makes and
+/// removes hard links to it (launchers, `gocache-ar`), which changes its
+/// ctime, so every restore would read and hash ten megabytes. Another file
+/// at that path (a real compiler put there) has a content state, and misses.
+const OWN_EXE_STATE: &str = concat!("gocache ", env!("CARGO_PKG_VERSION"));
+
+/// Is `meta` the file this process runs (the same device and inode)?
+fn is_own_exe(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    static OWN: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    let own = OWN.get_or_init(|| {
+        let m = fs::metadata("/proc/self/exe").ok()?;
+        Some((m.dev(), m.ino()))
+    });
+    meta.is_file() && *own == Some((meta.dev(), meta.ino()))
+}
+
 /// The state of `path` as input `kind` (module docs).
 pub(crate) fn state_of(kind: char, path: &Path, map: &TextMap, memo: &mut FileMemo) -> String {
     use std::io::ErrorKind;
@@ -396,6 +426,7 @@ pub(crate) fn state_of(kind: char, path: &Path, map: &TextMap, memo: &mut FileMe
         }
         Err(_) => "error".to_string(),
         Ok(m) if m.is_dir() => "dir".to_string(),
+        Ok(m) if is_own_exe(&m) => OWN_EXE_STATE.to_string(),
         Ok(m) if m.is_file() => match memo.hash(path) {
             Some(h) => format!("file {h}"),
             None => "unreadable".to_string(),
@@ -555,6 +586,25 @@ pub(super) fn inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_executable_is_keyed_by_version_and_a_copy_by_content() {
+        let own = std::env::current_exe().unwrap();
+        let map = TextMap::default();
+        let mut memo = FileMemo::empty();
+        assert_eq!(state_of('r', &own, &map, &mut memo), OWN_EXE_STATE);
+        // A hard link is the same file; a copy (or a real compiler put at
+        // the wrapper's path) is not.
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("link");
+        if fs::hard_link(&own, &link).is_ok() {
+            assert_eq!(state_of('r', &link, &map, &mut memo), OWN_EXE_STATE);
+        }
+        let copy = d.path().join("copy");
+        fs::copy(&own, &copy).unwrap();
+        let state = state_of('r', &copy, &map, &mut memo);
+        assert!(state.starts_with("file "), "{state}");
+    }
 
     #[test]
     fn manifests_round_trip_and_reject_damage() {

@@ -267,10 +267,13 @@ fn cached(
     if !outdir::is_empty(&cx.out_dir) {
         return run_plain("out-dir-not-empty");
     }
-    let pre = key::pre_key(&cx, real, args)?;
+    let (pre, exe) = key::pre_key(&cx, real, args)?;
     let pre_id = pre.id();
     let memo_key = key::memo_key(&pre_id);
     let mut memo = FileMemo::load(store, &memo_key);
+    if let Some((meta, hash)) = exe {
+        memo.seed_this_run(real, &meta, hash);
+    }
     let manifest = key::load_manifest(store, &pre_id);
     let mut found = None;
     for entry in &manifest {
