@@ -110,10 +110,6 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
         args.remove(0);
     }
     let cargo = crate::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    // `rustc -vV` runs while cargo locates the workspace: the two are most
-    // of the set-up's wall time, which a warm build pays in full.
-    let host = std::thread::spawn(host_triple);
-
     // Bad configuration is an error before anything runs: a build that
     // silently ignores a typo in the settings is worse than one that stops.
     let ws = workspace_root(&cargo, &args);
@@ -136,9 +132,7 @@ pub fn run(mut args: Vec<OsString>, verify: bool) -> Result<i32> {
         Ok(None) => return without_cache(None),
         Err(e) => return without_cache(Some(format!("{e:#}"))),
     };
-    let host = host
-        .join()
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("`rustc -vV` panicked")));
+    let host = host_triple(&store);
     let setup = match Setup::new(&store, host, &args, ws.as_deref(), &config, verify) {
         Ok(setup) => setup,
         Err(e) => return without_cache(Some(format!("{e:#}"))),
@@ -370,9 +364,13 @@ impl Setup {
     }
 }
 
-/// The host triple, from `rustc -vV` (what cargo passes build scripts as `HOST`).
-fn host_triple() -> Result<String> {
+/// The host triple (what cargo passes build scripts as `HOST`): from the
+/// store's memo of this rustc's identity, else from `rustc -vV`.
+fn host_triple(store: &Store) -> Result<String> {
     let rustc = crate::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    if let Ok(host) = crate::wrapper::rust::host_triple(store, Path::new(&rustc)) {
+        return Ok(host);
+    }
     let out = Command::new(&rustc)
         .arg("-vV")
         .output()
@@ -386,6 +384,10 @@ fn host_triple() -> Result<String> {
 
 /// The workspace root, or `None` outside a workspace (`cargo new`, `cargo install`).
 fn workspace_root(cargo: &OsStr, args: &[OsString]) -> Option<PathBuf> {
+    let manifest = option_values(args, "--manifest-path").pop();
+    if let Some(root) = obvious_workspace_root(manifest.as_deref().map(Path::new)) {
+        return Some(root);
+    }
     let mut cmd = Command::new(cargo);
     cmd.args(["locate-project", "--workspace", "--message-format", "plain"]);
     if let Some(m) = option_values(args, "--manifest-path").pop() {
@@ -397,6 +399,41 @@ fn workspace_root(cargo: &OsStr, args: &[OsString]) -> Option<PathBuf> {
     }
     let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     manifest.parent().map(Path::to_path_buf)
+}
+
+/// The workspace root where cargo's answer cannot be another, read from
+/// the manifests themselves: `cargo locate-project` costs every build,
+/// warm ones above all, a cargo start-up (tens of milliseconds) before
+/// cargo itself starts. The nearest `Cargo.toml` at or above the working
+/// directory (or the `--manifest-path` given) is the root if it has a
+/// `[workspace]` table, or if it names no `package.workspace` and no
+/// directory above it holds a `Cargo.toml` at all (cargo searches those for
+/// a workspace that takes it in). Anything else, and anything unreadable,
+/// is left to cargo (`None`).
+fn obvious_workspace_root(manifest_path: Option<&Path>) -> Option<PathBuf> {
+    let manifest = match manifest_path {
+        Some(m) => std::path::absolute(m).ok()?,
+        None => {
+            let cwd = std::env::current_dir().ok()?;
+            cwd.ancestors()
+                .map(|d| d.join("Cargo.toml"))
+                .find(|m| m.is_file())?
+        }
+    };
+    let dir = manifest.parent()?.to_path_buf();
+    let doc: toml::Table = std::fs::read_to_string(&manifest).ok()?.parse().ok()?;
+    if doc.contains_key("workspace") {
+        return Some(dir);
+    }
+    let package = doc.get("package")?.as_table()?;
+    if package.contains_key("workspace") {
+        return None;
+    }
+    let above = dir
+        .ancestors()
+        .skip(1)
+        .any(|d| d.join("Cargo.toml").exists());
+    (!above).then_some(dir)
 }
 
 /// `$CARGO_HOME`, else `~/.cargo` (cargo's own rule), made absolute.
@@ -421,6 +458,54 @@ fn binary_formats() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where the manifests settle the root, the answer is cargo's own;
+    /// elsewhere cargo is asked.
+    #[test]
+    fn obvious_workspace_roots_are_cargos() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let lib = "[package]\nname = \"m\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+        w("ws/src/lib.rs", "");
+        let ws = w("ws/Cargo.toml", "[workspace]\nmembers = [\"m\"]\n");
+        w("ws/m/src/lib.rs", "");
+        let member = w("ws/m/Cargo.toml", lib);
+        w("alone/src/lib.rs", "");
+        let alone = w("alone/Cargo.toml", lib);
+        let pointed = w(
+            "other/p/Cargo.toml",
+            &format!("{lib}workspace = \"../../ws\"\n"),
+        );
+        let cargo_says = |m: &Path| {
+            let out = Command::new("cargo")
+                .args(["locate-project", "--workspace", "--message-format", "plain"])
+                .arg("--manifest-path")
+                .arg(m)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+                .parent()
+                .unwrap()
+                .to_path_buf()
+        };
+        assert_eq!(obvious_workspace_root(Some(&ws)), Some(cargo_says(&ws)));
+        // (Unless the temporary directory itself is inside a package.)
+        let above = d.path().ancestors().any(|a| a.join("Cargo.toml").exists());
+        let expected = (!above).then(|| cargo_says(&alone));
+        assert_eq!(obvious_workspace_root(Some(&alone)), expected);
+        // A member, and a package naming its workspace: cargo decides.
+        assert_eq!(obvious_workspace_root(Some(&member)), None);
+        assert_eq!(obvious_workspace_root(Some(&pointed)), None);
+        // Not TOML: cargo decides (and reports it).
+        let broken = w("broken/Cargo.toml", "[package\n");
+        assert_eq!(obvious_workspace_root(Some(&broken)), None);
+    }
 
     #[test]
     fn build_scripts_are_told_formats_this_library_agrees_with() {

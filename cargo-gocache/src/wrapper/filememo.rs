@@ -101,9 +101,21 @@ impl Stamp {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct DirMemo {
     stamp: Option<Stamp>,
-    /// Probed names in this directory: was each a file?
+    /// Probed names in this directory: was each a file? (Under
+    /// [`ABSENT_MARK`] and the name: was there nothing at all?)
     names: HashMap<String, bool>,
 }
+
+/// What a probe asks of a path.
+#[derive(Clone, Copy)]
+enum Probe {
+    File,
+    Absent,
+}
+
+/// Before a name in [`DirMemo::names`], the answer to [`Probe::Absent`]:
+/// NUL, the one byte no path holds, so no name can be taken for another.
+const ABSENT_MARK: char = '\0';
 
 /// A memo of file hashes and probe answers; see the module docs.
 #[derive(Debug)]
@@ -275,10 +287,19 @@ impl FileMemo {
         let stamp = fs::metadata(path).ok().and_then(|m| Stamp::of(&m));
         if let Some(stamp) = stamp {
             let same = |e: &&(Stamp, String)| e.0 == stamp;
-            let known = (self.files.get(path).filter(same))
-                .or_else(|| self.this_run.get(path).filter(same));
-            if let Some((_, hash)) = known {
+            if let Some((_, hash)) = self.files.get(path).filter(same) {
                 let hash = hash.clone();
+                self.touched.push((path.to_path_buf(), stamp, hash.clone()));
+                return Some(hash);
+            }
+            if let Some((_, hash)) = self.this_run.get(path).filter(same) {
+                let hash = hash.clone();
+                if stamp.settled(self.now_ns) {
+                    self.files.insert(path.to_path_buf(), (stamp, hash.clone()));
+                    self.changed = true;
+                } else {
+                    self.unsettled = true;
+                }
                 self.touched.push((path.to_path_buf(), stamp, hash.clone()));
                 return Some(hash);
             }
@@ -350,7 +371,27 @@ impl FileMemo {
     /// nearest directory that does exist, whose stamp changes when the
     /// missing one is created.
     pub fn is_file(&mut self, path: &Path) -> bool {
-        let real = || crate::direct::manifest::probe_present(path);
+        self.probe(path, Probe::File)
+    }
+
+    /// Is there no name at all at `path` (`lstat` fails: not a file, a
+    /// directory, nor a symlink, dangling or not)? Remembered as
+    /// [`Self::is_file`]'s answers are. A build-script run's inputs are
+    /// mostly such paths: the compiles' search probes, thousands a run.
+    pub fn is_absent(&mut self, path: &Path) -> bool {
+        self.probe(path, Probe::Absent)
+    }
+
+    fn probe(&mut self, path: &Path, probe: Probe) -> bool {
+        let real = || match probe {
+            Probe::File => crate::direct::manifest::probe_present(path),
+            Probe::Absent => fs::symlink_metadata(path).is_err_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                )
+            }),
+        };
         let mut dir = path;
         let stamp = loop {
             let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) else {
@@ -373,10 +414,16 @@ impl FileMemo {
             self.unsettled = true;
             return real();
         };
+        // The two kinds of answer live apart: a name that is a directory
+        // is no file, and not absent either.
+        let key = match probe {
+            Probe::File => name.to_string(),
+            Probe::Absent => format!("{ABSENT_MARK}{name}"),
+        };
         let now_ns = self.now_ns;
         let memo = self.dirs.entry(dir.to_path_buf()).or_default();
         if memo.stamp == Some(stamp) {
-            if let Some(known) = memo.names.get(name) {
+            if let Some(known) = memo.names.get(&key) {
                 return *known;
             }
         } else {
@@ -395,7 +442,7 @@ impl FileMemo {
         let is_link = first.is_some_and(|c| self.lstat_kind(&dir.join(c)) == Some(true));
         let memo = self.dirs.entry(dir).or_default();
         if memo.stamp.is_some() && !is_link {
-            memo.names.insert(name.to_string(), answer);
+            memo.names.insert(key, answer);
             self.changed = true;
         } else {
             self.unsettled = true;
@@ -658,6 +705,53 @@ mod tests {
         m.fresh_dirs.clear();
         m.fresh_names.clear();
         assert!(m.is_file(&deep));
+    }
+
+    #[test]
+    fn absence_answers_follow_the_directory_and_never_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("inc");
+        fs::create_dir(&d).unwrap();
+        let mut m = FileMemo::empty();
+        m.now_ns += 10_000_000_000;
+        let new_run = |m: &mut FileMemo| {
+            m.fresh_dirs.clear();
+            m.fresh_names.clear();
+        };
+        let p = d.join("x.h");
+        assert!(m.is_absent(&p));
+        assert!(!m.is_file(&p));
+        // Both answers kept, apart.
+        assert_eq!(m.dirs[&d].names.get("\0x.h"), Some(&true));
+        assert_eq!(m.dirs[&d].names.get("x.h"), Some(&false));
+        // A directory made there is no file, and not absent either.
+        fs::create_dir(&p).unwrap();
+        new_run(&mut m);
+        assert!(!m.is_absent(&p));
+        assert!(!m.is_file(&p));
+        fs::remove_dir(&p).unwrap();
+        // A dangling symlink: a name, and never remembered.
+        std::os::unix::fs::symlink(d.join("gone"), &p).unwrap();
+        new_run(&mut m);
+        assert!(!m.is_absent(&p));
+        assert!(!m.dirs[&d].names.contains_key("\0x.h"));
+        // Under a missing directory, then that directory made.
+        let deep = d.join("sub/y.h");
+        assert!(m.is_absent(&deep));
+        fs::create_dir(d.join("sub")).unwrap();
+        fs::write(&deep, "").unwrap();
+        new_run(&mut m);
+        assert!(!m.is_absent(&deep));
+        // What the memo holds survives a save and a load.
+        let store = Store::open(dir.path().join("s")).unwrap();
+        let key = ActionId([5; 32]);
+        let q = d.join("z.h");
+        assert!(m.is_absent(&q));
+        m.save_if_changed(&store, &key).unwrap();
+        let mut m2 = FileMemo::load(&store, &key);
+        assert_eq!(m2.dirs[&d].names.get("\0z.h"), Some(&true));
+        m2.now_ns = m.now_ns;
+        assert!(m2.is_absent(&q));
     }
 
     use crate::store::{Tier, TierKey};

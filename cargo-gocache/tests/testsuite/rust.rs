@@ -425,6 +425,10 @@ fn compile_lib(dir: &Path, rustc: &Path, env: &[(&str, &Path)]) -> Value {
         .arg("--out-dir")
         .arg(&out)
         .current_dir(dir);
+    // The fake proxies here pick by their own variable; rustup's picks by
+    // `RUSTUP_TOOLCHAIN` first, which gocache reads to skip asking it
+    // (cargo test run by rustup has it set).
+    cmd.env_remove("RUSTUP_TOOLCHAIN");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -81,6 +81,29 @@ pub(super) fn is_rustup_proxy(binary: &Path) -> bool {
     false
 }
 
+/// The rustc that rustup's proxy runs in this process's environment, when
+/// `RUSTUP_TOOLCHAIN` names an installed toolchain (cargo started by rustup
+/// sets it): in rustup's order that variable comes before directory
+/// overrides and toolchain files, so no proxy run is needed to learn the
+/// answer. `None`: ask the proxy.
+fn rustup_toolchain_rustc() -> Option<PathBuf> {
+    let name = crate::env::var_os("RUSTUP_TOOLCHAIN").filter(|v| !v.is_empty())?;
+    let dir = if Path::new(&name).is_absolute() {
+        PathBuf::from(&name) // a toolchain given by its directory
+    } else {
+        let home = crate::env::var_os("RUSTUP_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| crate::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")))?;
+        // Short names (`stable`) are no directory here: the proxy decides.
+        home.join("toolchains").join(&name)
+    };
+    let rustc = dir
+        .join("bin")
+        .join(format!("rustc{}", std::env::consts::EXE_SUFFIX));
+    rustc.is_file().then_some(rustc)
+}
+
 /// Every regular file directly in `dir` whose name `keep` takes, sorted.
 pub(super) fn dir_files(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<(String, PathBuf)>> {
     let mut files: Vec<(String, PathBuf)> = fs::read_dir(dir)
@@ -152,9 +175,12 @@ pub(super) fn identify(store: &Store, rustc: &Path, target: Option<&str>) -> Res
         // which, so ask it, as the compile will, and identify that one's
         // rustc. One proxy run per compile, only with `RUSTC` set to it
         // (cargo started by rustup hands the toolchain's rustc itself).
-        let real = print_sysroot(&found)?
-            .join("bin")
-            .join(format!("rustc{}", std::env::consts::EXE_SUFFIX));
+        let real = match rustup_toolchain_rustc() {
+            Some(real) => real,
+            None => print_sysroot(&found)?
+                .join("bin")
+                .join(format!("rustc{}", std::env::consts::EXE_SUFFIX)),
+        };
         if !real.is_file() {
             bail!("{} --print sysroot named no rustc", found.display());
         }

@@ -48,7 +48,7 @@ impl Hashing<'_> {
 pub(super) fn cargo_suffixes(bytes: &[u8], out: &mut BTreeSet<String>) {
     let hexd = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
     let mut i = 0;
-    while let Some(off) = memchr(b'-', &bytes[i..]) {
+    while let Some(off) = memchr::memchr(b'-', &bytes[i..]) {
         let at = i + off;
         let end = at + 17;
         if end <= bytes.len()
@@ -63,24 +63,10 @@ pub(super) fn cargo_suffixes(bytes: &[u8], out: &mut BTreeSet<String>) {
     }
 }
 
-pub(super) fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
-}
-
-/// Does `hay` hold `needle`?
+/// Does `hay` hold `needle`? (The `memchr` crate's SIMD search: a link
+/// scans every transitive rlib, megabytes, on every hit.)
 pub(super) fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    let mut i = 0;
-    while let Some(off) = memchr(first, &hay[i..]) {
-        let at = i + off;
-        if hay[at + 1..].starts_with(rest) {
-            return true;
-        }
-        i = at + 1;
-    }
-    false
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// The pre-key of a compile.

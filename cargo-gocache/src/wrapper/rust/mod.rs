@@ -124,6 +124,14 @@ use anyhow::{bail, Context, Result};
 
 mod hit;
 mod identity;
+
+/// The host triple of `rustc` (a path or a name on `PATH`, rustup's proxy
+/// resolved), from the identity memo in `store` (a few `stat`s) once one
+/// compile has identified it: `rustc -vV` costs every build's set-up ten
+/// milliseconds or more.
+pub(crate) fn host_triple(store: &Store, rustc: &Path) -> Result<String> {
+    Ok(identity::identify(store, rustc, None)?.host)
+}
 mod key;
 mod manifest;
 mod miss;
