@@ -11,7 +11,9 @@
 #      empty store, alternating A B B A ...; medians and the overhead
 #      (target <= 3%);
 #   3. one hit: the same rustc invocation (itoa's lib, as cargo runs it)
-#      under sccache and under the wrapper, with hyperfine;
+#      under sccache and under the wrapper, with hyperfine; and, with
+#      valgrind, the instructions of one hit of the wrapper (callgrind),
+#      which move far less than its times on a shared machine;
 #   4. where perf works: one more cold gocache build under
 #      `perf record -e cpu-clock`, and the share of its CPU samples taken
 #      in the wrapper itself (processes still named cargo-gocache: the
@@ -29,7 +31,13 @@
 # one but costs many CPU minutes, so it is left to the user: put it on PATH
 # first to measure against it.
 #
-# Usage: scripts/bench-rust.sh [--rounds N] [--only sys|heavy] [--no-cold] [--no-warm]
+# --baseline REV: REV's cargo-gocache (built in a temporary git worktree,
+# scripts/baseline.sh) is one more contestant in the warm rounds, now in
+# A B C C B A order, and in the one hit, with the ratios new/old; the "not
+# slower than before" check of a change, in one run. Installs valgrind
+# (apt-get, when root) for the instruction counts.
+#
+# Usage: scripts/bench-rust.sh [--rounds N] [--only sys|heavy] [--no-cold] [--no-warm] [--baseline REV]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -38,24 +46,37 @@ rounds=3
 only=
 cold=1
 warm=1
+baseline=
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift ;;
         --only) only=$2; shift ;;
         --no-cold) cold=0 ;;
         --no-warm) warm=0 ;;
-        *) echo "usage: $0 [--rounds N] [--only sys|heavy] [--no-cold] [--no-warm]" >&2; exit 2 ;;
+        --baseline) baseline=$2; shift ;;
+        *) echo "usage: $0 [--rounds N] [--only sys|heavy] [--no-cold] [--no-warm] [--baseline REV]" >&2; exit 2 ;;
     esac
     shift
 done
 
 cargo=${CARGO:-cargo}
 work=$(mktemp -d "${TMPDIR:-/tmp}/gocache-bench-rust.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=scripts/baseline.sh
+. scripts/baseline.sh
+trap 'baseline_remove "$work"; rm -rf "$work"' EXIT
 
 "$cargo" build --release --locked -p cargo-gocache >&2
 gocache="$("$cargo" metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/release/cargo-gocache"
 [ -x "$gocache" ] || { echo "no binary at $gocache" >&2; exit 1; }
+old=
+if [ -n "$baseline" ]; then
+    baseline_build "$baseline" "$work"
+    old=$work/baseline/cargo-gocache
+    if ! command -v valgrind >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing valgrind (Debian's package, for the instruction counts)" >&2
+        apt-get install -y -qq valgrind >&2 || true
+    fi
+fi
 
 if ! command -v sccache >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -74,14 +95,16 @@ echo "commit    $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "machine   $(nproc) cores, $(uname -sm)"
 echo "rustc     $(rustc -V)"
 echo "sccache   ${sccache_bin:+$($sccache_bin --version)}${sccache_bin:-not found: warm comparison skipped}"
+[ -z "$baseline" ] || echo "baseline  $baseline ($(git rev-parse --short "$baseline"))"
 echo "rounds    $rounds"
 
 now() { date +%s.%N; }
-# Wall seconds of "$@" (output to the log).
+# Wall seconds of "$@" (output to the log, $log when set: the baseline's
+# builds keep their own, for its summary line).
 timed() {
-    local t0 t1
+    local t0 t1 l=${log:-$work/log}
     t0=$(now)
-    "$@" >>"$work/log" 2>&1 || { echo "failed: $*" >&2; tail -30 "$work/log" >&2; exit 1; }
+    "$@" >>"$l" 2>&1 || { echo "failed: $*" >&2; tail -30 "$l" >&2; exit 1; }
     t1=$(now)
     echo "$t1 - $t0" | bc
 }
@@ -133,23 +156,41 @@ bench() {
     # timed builds run offline and download nothing.
     [ -e "$ws/Cargo.lock" ] || (cd "$ws" && { "$cargo" generate-lockfile --offline || "$cargo" generate-lockfile; } >>"$work/log" 2>&1)
     (cd "$ws" && "$cargo" fetch >>"$work/log" 2>&1)
-    local sc=() gc=()
+    local sc=() gc=() oc=()
     if [ -n "$sccache_bin" ] && [ "$warm" = 1 ]; then
         export SCCACHE_DIR=$work/sccache-$name
-        # Prime both caches.
+        local sccache_warm gocache_warm old_warm
+        sccache_warm() { sc+=("$(cd "$ws" && "$cargo" clean -q && timed env RUSTC_WRAPPER="$sccache_bin" "$cargo" build --release --offline)"); }
+        gocache_warm() { gc+=("$(cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/store-$name timed "$gocache" gocache build --release --offline)"); }
+        old_warm() { oc+=("$(cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/store-old-$name log=$work/log-old timed "$old" gocache build --release --offline)"); }
+        # Prime the caches.
         (cd "$ws" && "$cargo" clean -q && timed env RUSTC_WRAPPER="$sccache_bin" "$cargo" build --release --offline >/dev/null)
         (cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/store-$name timed "$gocache" gocache build --release --offline >/dev/null)
-        for _ in $(seq "$rounds"); do
-            sc+=("$(cd "$ws" && "$cargo" clean -q && timed env RUSTC_WRAPPER="$sccache_bin" "$cargo" build --release --offline)")
-            gc+=("$(cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/store-$name timed "$gocache" gocache build --release --offline)")
+        [ -z "$old" ] || (cd "$ws" && "$cargo" clean -q && CARGO_GOCACHE_DIR=$work/store-old-$name log=$work/log-old timed "$old" gocache build --release --offline >/dev/null)
+        # With the baseline, A B C C B A ...: old and new gocache differ by
+        # a few percent, less than the drift of a shared machine between
+        # the first and the last build of a round.
+        for i in $(seq "$rounds"); do
+            if [ -z "$old" ]; then sccache_warm; gocache_warm
+            elif [ $((i % 2)) = 1 ]; then sccache_warm; old_warm; gocache_warm
+            else gocache_warm; old_warm; sccache_warm; fi
         done
         "$sccache_bin" --stop-server >/dev/null 2>&1 || true
-        local ms mg
+        local ms mg mo
         ms=$(printf '%s\n' "${sc[@]}" | median)
         mg=$(printf '%s\n' "${gc[@]}" | median)
         echo "warm after cargo clean: sccache ${sc[*]} s (median $ms)"
+        if [ -n "$old" ]; then
+            mo=$(printf '%s\n' "${oc[@]}" | median)
+            echo "                        gocache $baseline ${oc[*]} s (median $mo)"
+        fi
         echo "                        gocache ${gc[*]} s (median $mg)"
         echo "                        gocache/sccache $(ratio "$mg" "$ms") (target <= 0.8)"
+        if [ -n "$old" ]; then
+            echo "                        gocache $baseline/sccache $(ratio "$mo" "$ms")"
+            echo "                        gocache/gocache $baseline $(ratio "$mg" "$mo") (new/old)"
+            echo "$baseline: $(grep "gocache: " "$work/log-old" | tail -1)"
+        fi
         grep "gocache: " "$work/log" | tail -1
     fi
     if [ "$cold" = 1 ]; then
@@ -195,14 +236,32 @@ one_hit() {
     local rustc out
     rustc="$(rustc --print sysroot)/bin/rustc"
     out=$work/one-hit
-    mkdir -p "$out/gc" "$out/sc"
+    mkdir -p "$out/gc" "$out/sc" "$out/old"
     local args="--crate-name itoa --edition=2021 $itoa/src/lib.rs --error-format=json --json=diagnostic-rendered-ansi,artifacts,future-incompat --crate-type lib --emit=dep-info,metadata,link -C embed-bitcode=no -C debuginfo=2 -C metadata=0123456789abcdef -C extra-filename=-0123456789abcdef --cap-lints allow"
     echo
     echo "== one hit: itoa's lib ($itoa)"
     local cmds=("env CARGO_GOCACHE_DIR=$work/store-one $gocache $rustc $args --out-dir $out/gc -L dependency=$out/gc")
+    [ -z "$old" ] || cmds+=("env CARGO_GOCACHE_DIR=$work/store-one-old $old $rustc $args --out-dir $out/old -L dependency=$out/old")
     [ -n "$sccache_bin" ] && cmds+=("env SCCACHE_DIR=$work/sccache-one $sccache_bin $rustc $args --out-dir $out/sc -L dependency=$out/sc")
-    (cd "$itoa" && hyperfine -N --warmup 3 --runs 30 "${cmds[@]}" 2>&1 | grep -v "^ *$")
+    # Named with the baseline: the two gocache command lines differ only
+    # deep inside.
+    local names=()
+    [ -z "$old" ] || { names=(-n gocache -n "gocache $baseline"); [ -z "$sccache_bin" ] || names+=(-n sccache); }
+    (cd "$itoa" && hyperfine -N --warmup 3 --runs 30 "${names[@]}" "${cmds[@]}" 2>&1 | grep -v "^ *$")
     "$sccache_bin" --stop-server >/dev/null 2>&1 || true
+    # The stores are primed by hyperfine's runs. Not sccache's: its client
+    # hands the work to a server.
+    command -v valgrind >/dev/null || return 0
+    local n o
+    n=$(cd "$itoa" && CARGO_GOCACHE_DIR=$work/store-one instructions "$gocache" "$rustc" $args --out-dir "$out/gc" -L dependency="$out/gc")
+    if [ -z "$old" ]; then
+        echo "one hit, instructions (callgrind): gocache $n"
+        return
+    fi
+    o=$(cd "$itoa" && CARGO_GOCACHE_DIR=$work/store-one-old instructions "$old" "$rustc" $args --out-dir "$out/old" -L dependency="$out/old")
+    echo "one hit, instructions (callgrind): gocache $baseline $o"
+    echo "                                   gocache $n"
+    echo "                                   gocache/gocache $baseline $(ratio "${n%% *}" "${o%% *}") (new/old)"
 }
 
 one_hit
