@@ -271,13 +271,16 @@ pub fn observe_macros(
     let mut named: Vec<String> = Vec::new();
     let mut has_include_names: Vec<String> = Vec::new();
     let mut line_names: Vec<String> = Vec::new();
-    for f in files {
+    let started = ns_since_epoch(opts.started);
+    let facts = facts_many(files, opts.macro_candidates);
+    for (f, facts) in files.iter().zip(facts) {
         if f.to_string_lossy().contains('\n') {
             return Err(NotCacheable::BadPath(f.clone()));
         }
-        let meta = fs::metadata(f).map_err(|_| NotCacheable::Unreadable(f.clone()))?;
-        if !meta.is_file() {
-            return Err(NotCacheable::SpecialFile(f.clone()));
+        match facts.state {
+            FactState::Unreadable => return Err(NotCacheable::Unreadable(f.clone())),
+            FactState::NotFile => return Err(NotCacheable::SpecialFile(f.clone())),
+            FactState::File => {}
         }
         if f.extension().is_some_and(|e| e == "gch" || e == "pch")
             || f.components()
@@ -288,14 +291,11 @@ pub fn observe_macros(
         if map.string_clash(f) {
             return Err(NotCacheable::RelocationClash(f.clone()));
         }
-        let bytes = fs::read(f).map_err(|_| NotCacheable::Unreadable(f.clone()))?;
-        let hash = hex(&hash_bytes(&bytes));
-        if meta.modified().is_ok_and(|m| m >= opts.started)
-            && !opts.held.iter().any(|(p, h)| p == f && *h == hash)
-        {
+        let hash = facts.hash;
+        if facts.mtime_ns >= started && !opts.held.iter().any(|(p, h)| p == f && *h == hash) {
             return Err(NotCacheable::ModifiedDuringCompile(f.clone()));
         }
-        let scan = scan(&bytes);
+        let scan = facts.scan;
         if scan.timestamp || (scan.date_time && !opts.source_date_epoch) {
             return Err(NotCacheable::TimeMacros(f.clone()));
         }
@@ -307,12 +307,9 @@ pub fn observe_macros(
         }
         has_include_names.extend(scan.has_include_names);
         line_names.extend(scan.line_names);
-        if !opts.macro_candidates.is_empty() {
-            let spliced = splice(&bytes);
-            for name in identifiers_named(&spliced, opts.macro_candidates) {
-                if !named.contains(&name) {
-                    named.push(name);
-                }
+        for name in facts.named {
+            if !named.contains(&name) {
+                named.push(name);
             }
         }
         obs.files.push((map.map(f), hash));
@@ -430,6 +427,158 @@ pub fn observe_macros(
         return Err(NotCacheable::PrecompiledHeader(gch));
     }
     Ok((obs, named))
+}
+
+/// What a compile's key needs of one file it read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileFacts {
+    pub state: FactState,
+    /// Modified, in nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Hex SHA-256 of the content.
+    pub hash: String,
+    pub scan: Scan,
+    /// Which of the asked-for macro names the (spliced) text spells.
+    pub named: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FactState {
+    #[default]
+    File,
+    /// Not a regular file (a directory, a device).
+    NotFile,
+    Unreadable,
+}
+
+pub(crate) fn ns_since_epoch(t: SystemTime) -> i128 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    }
+}
+
+impl FileFacts {
+    /// Read and scan `path` here.
+    pub fn of(path: &Path, candidates: &[String]) -> FileFacts {
+        let (facts, spliced) = FileFacts::read(path);
+        facts.naming(&spliced, candidates)
+    }
+
+    /// The facts but `named`, and the spliced text to find names in.
+    pub fn read(path: &Path) -> (FileFacts, Vec<u8>) {
+        let unreadable = || {
+            let facts = FileFacts {
+                state: FactState::Unreadable,
+                ..FileFacts::default()
+            };
+            (facts, Vec::new())
+        };
+        let Ok(meta) = fs::metadata(path) else {
+            return unreadable();
+        };
+        if !meta.is_file() {
+            let facts = FileFacts {
+                state: FactState::NotFile,
+                ..FileFacts::default()
+            };
+            return (facts, Vec::new());
+        }
+        let Ok(bytes) = fs::read(path) else {
+            return unreadable();
+        };
+        let facts = FileFacts {
+            state: FactState::File,
+            mtime_ns: meta.modified().map(ns_since_epoch).unwrap_or(i128::MAX),
+            hash: hex(&hash_bytes(&bytes)),
+            scan: scan(&bytes),
+            named: Vec::new(),
+        };
+        let spliced = splice(&bytes).into_owned();
+        (facts, spliced)
+    }
+
+    /// These facts with `named` found in `spliced` among `candidates`.
+    pub fn naming(mut self, spliced: &[u8], candidates: &[String]) -> FileFacts {
+        if !candidates.is_empty() {
+            self.named = identifiers_named(spliced, candidates);
+        }
+        self
+    }
+
+    /// As fields of the observing process's wire format.
+    pub fn encode(&self, out: &mut Vec<Vec<u8>>) {
+        let state = match self.state {
+            FactState::File => "f",
+            FactState::NotFile => "n",
+            FactState::Unreadable => "u",
+        };
+        let s = &self.scan;
+        let flags: String = [
+            s.date_time,
+            s.timestamp,
+            s.has_include_macro,
+            s.hidden_input,
+        ]
+        .iter()
+        .map(|&b| if b { '1' } else { '0' })
+        .collect();
+        out.push(format!("{state} {} {} {flags}", self.mtime_ns, self.hash).into_bytes());
+        for list in [&s.has_include_names, &s.line_names, &self.named] {
+            out.push(list.len().to_string().into_bytes());
+            out.extend(list.iter().map(|n| n.clone().into_bytes()));
+        }
+    }
+
+    /// The inverse of [`FileFacts::encode`]; `None` if malformed.
+    pub fn decode(fields: &mut impl Iterator<Item = Vec<u8>>) -> Option<FileFacts> {
+        let head = String::from_utf8(fields.next()?).ok()?;
+        let mut it = head.split(' ');
+        let state = match it.next()? {
+            "f" => FactState::File,
+            "n" => FactState::NotFile,
+            "u" => FactState::Unreadable,
+            _ => return None,
+        };
+        let mtime_ns: i128 = it.next()?.parse().ok()?;
+        let hash = it.next()?.to_string();
+        let flags: Vec<bool> = it.next()?.chars().map(|c| c == '1').collect();
+        let [date_time, timestamp, has_include_macro, hidden_input] = flags[..] else {
+            return None;
+        };
+        let mut list = || -> Option<Vec<String>> {
+            let n: usize = std::str::from_utf8(&fields.next()?).ok()?.parse().ok()?;
+            (0..n)
+                .map(|_| String::from_utf8(fields.next()?).ok())
+                .collect()
+        };
+        let (has_include_names, line_names, named) = (list()?, list()?, list()?);
+        Some(FileFacts {
+            state,
+            mtime_ns,
+            hash,
+            scan: Scan {
+                date_time,
+                timestamp,
+                has_include_names,
+                has_include_macro,
+                hidden_input,
+                line_names,
+            },
+            named,
+        })
+    }
+}
+
+/// [`FileFacts::of`] each file: by the observing process when this one
+/// runs inside an observed build script (which records the files as read
+/// by this one, and remembers what it read of settled ones for the rest of
+/// the run: every configure probe includes `stdio.h`), else here.
+pub fn facts_many(files: &[PathBuf], candidates: &[String]) -> Vec<FileFacts> {
+    if let Some(facts) = crate::observe::facts_beside(files, candidates) {
+        return facts;
+    }
+    files.iter().map(|f| FileFacts::of(f, candidates)).collect()
 }
 
 /// [`probe_present`] of each path: by the observing process when this one
@@ -754,17 +903,17 @@ impl Manifest {
     }
 }
 
-#[derive(Default)]
-struct Scan {
-    date_time: bool,
-    timestamp: bool,
-    has_include_names: Vec<String>,
-    has_include_macro: bool,
-    hidden_input: bool,
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scan {
+    pub date_time: bool,
+    pub timestamp: bool,
+    pub has_include_names: Vec<String>,
+    pub has_include_macro: bool,
+    pub hidden_input: bool,
     /// Absolute file names given by `#line N "name"` or a linemarker
     /// (`# N "name"`): the compiler writes them into the object
     /// (`__FILE__`, debug info) through its prefix map.
-    line_names: Vec<String>,
+    pub line_names: Vec<String>,
 }
 
 /// `bytes` with every line splice removed, as translation phase 2 does
@@ -1011,6 +1160,57 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the observing process sends back is what the wrapper would
+    /// have read itself, for files with every kind of finding.
+    #[test]
+    fn file_facts_survive_the_wire() {
+        let d = tempfile::tempdir().unwrap();
+        let texts = [
+            "int x = FOO;\n",
+            "#line 3 \"/abs/name.c\"\nconst char *t = __TI\\\nME__;\n",
+            "#if __has_include(<zlib.h>)\n#endif\n__asm__(\".incbin \\\"x\\\"\");\n",
+            "__TIMESTAMP__ BAR FOO\n",
+            "",
+        ];
+        let mut files: Vec<PathBuf> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let p = d.path().join(format!("f{i}.h"));
+                fs::write(&p, t).unwrap();
+                p
+            })
+            .collect();
+        files.push(d.path().join("missing.h"));
+        files.push(d.path().to_path_buf());
+        let candidates = vec!["FOO".to_string(), "BAR".to_string(), "BAZ".to_string()];
+        for f in &files {
+            let facts = FileFacts::of(f, &candidates);
+            let mut wire = Vec::new();
+            facts.encode(&mut wire);
+            let mut it = wire.into_iter();
+            assert_eq!(
+                FileFacts::decode(&mut it),
+                Some(facts.clone()),
+                "{}",
+                f.display()
+            );
+            assert!(it.next().is_none());
+        }
+        let of = |i: usize| FileFacts::of(&files[i], &candidates);
+        assert_eq!(of(0).named, ["FOO"]);
+        assert!(of(1).scan.date_time && of(1).scan.line_names == ["/abs/name.c"]);
+        assert!(of(2).scan.hidden_input && of(2).scan.has_include_names == ["zlib.h"]);
+        assert!(of(3).scan.timestamp && of(3).named == ["BAR", "FOO"]);
+        assert_eq!(of(5).state, FactState::Unreadable);
+        assert_eq!(of(6).state, FactState::NotFile);
+        // A damaged reply is refused, not misread.
+        let mut wire = Vec::new();
+        of(0).encode(&mut wire);
+        wire.truncate(wire.len() - 1);
+        assert_eq!(FileFacts::decode(&mut wire.into_iter()), None);
+    }
     use std::time::Duration;
 
     fn opts() -> ObserveOptions<'static> {

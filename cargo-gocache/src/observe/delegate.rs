@@ -8,8 +8,12 @@
 //!
 //! gocache's own compiler wrapper already knows what a compile it caches
 //! read: the depfile's files and the search-path probes it keys
-//! ([`crate::direct`]), each stat'ed or hashed by the wrapper itself, in
-//! the observed process, where the observer records them. So when the
+//! ([`crate::direct`]). Inside an observation it has the observing
+//! process read them for it ([`facts`]: each file's hash and what a scan
+//! of its text finds; [`stat`]: each probe), which records them as read by
+//! the wrapper, and what it read of settled files serves the rest of the
+//! run (every configure probe includes `stdio.h`): a compile's hundred
+//! headers cost one request instead of five ptrace stops each. So when the
 //! wrapper runs inside an observed build script, it hands the compiler
 //! runs of a miss (the compile and its preprocessing passes) to the
 //! observing process, which runs them untraced and returns their exit
@@ -19,8 +23,10 @@
 //! in `OUT_DIR`. Where the wrapper does not key what the compile read (a
 //! compile that failed, a result it does not cache), it either runs the
 //! compiler again inside the observation (the caller sees that run), or
-//! tells the observer the run cannot be cached ([`refuse`]:
-//! `unobserved-compile`).
+//! tells the observing process to record a superset of what it may have
+//! read ([`seen`]: every file the depfile lists, every directory
+//! searched, listed), or tells the observer the run cannot be cached
+//! ([`refuse`]: `unobserved-compile`).
 //!
 //! What this trusts: gocache's own wrapper, which the compile cache
 //! trusts already (a hit there is served on the same inputs). The compiler
@@ -33,7 +39,7 @@
 //! so a build script cannot run anything unobserved through it. The socket
 //! is an abstract one (no file), named in [`VAR`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -46,6 +52,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crate::direct::manifest::FileFacts;
 
 /// The abstract socket's name, set for the observed run.
 pub const VAR: &str = "CARGO_GOCACHE_OBSERVER_EXEC";
@@ -67,9 +75,17 @@ pub struct Server {
 #[derive(Default)]
 struct Shared {
     refusals: Mutex<BTreeSet<String>>,
-    /// Paths `stat`'ed here on a wrapper's behalf ([`stat`]).
-    looked_at: Mutex<Vec<PathBuf>>,
+    /// Paths `stat`'ed or read here on a wrapper's behalf ([`stat`],
+    /// [`facts`]), or that it says it read (`false`) or listed (`true`)
+    /// ([`seen`]).
+    looked_at: Mutex<Vec<(PathBuf, bool)>>,
+    /// What [`facts`] read of settled files, by path: the stamp it was read
+    /// at, the facts but their names, and the spliced text to find names in.
+    facts: Mutex<HashMap<PathBuf, FactsMemo>>,
 }
+
+/// (device, inode, size, mtime ns, ctime ns), and what was read under it.
+type FactsMemo = ((u64, u64, u64, i128, i128), Arc<(FileFacts, Vec<u8>)>);
 
 impl Server {
     /// Bind a fresh abstract socket, to be named in [`VAR`] in the
@@ -127,8 +143,8 @@ impl Server {
             .unwrap_or_default()
     }
 
-    /// The paths looked at on the wrappers' behalf.
-    pub fn looked_at(&self) -> Vec<PathBuf> {
+    /// The paths looked at on the wrappers' behalf (`true`: listed).
+    pub fn looked_at(&self) -> Vec<(PathBuf, bool)> {
         self.shared
             .looked_at
             .lock()
@@ -179,7 +195,7 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         let paths: Vec<PathBuf> = it.map(|p| PathBuf::from(OsString::from_vec(p))).collect();
         // Recorded before the answer: the wrapper acts on what it gets.
         if let Ok(mut l) = shared.looked_at.lock() {
-            l.extend(paths.iter().map(|p| super::normalize(p)));
+            l.extend(paths.iter().map(|p| (super::normalize(p), false)));
         }
         let codes: Vec<u8> = paths
             .iter()
@@ -188,6 +204,49 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         return write_fields(&mut stream, &[b"stat".to_vec(), codes]);
     }
     let bad = || io::Error::from(io::ErrorKind::InvalidData);
+    if kind == b"seen" {
+        let mut seen = Vec::new();
+        for f in it {
+            let (listed, path) = match f.split_first() {
+                Some((b'r', p)) => (false, p),
+                Some((b'd', p)) => (true, p),
+                _ => return Err(bad()),
+            };
+            let path = PathBuf::from(OsString::from_vec(path.to_vec()));
+            if !path.is_absolute() {
+                return Err(bad());
+            }
+            seen.push((super::normalize(&path), listed));
+        }
+        if let Ok(mut l) = shared.looked_at.lock() {
+            l.extend(seen);
+        }
+        return write_fields(&mut stream, &[b"ok".to_vec()]);
+    }
+    if kind == b"facts" {
+        let n: usize = std::str::from_utf8(&it.next().ok_or_else(bad)?)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(bad)?;
+        let candidates: Vec<String> = it
+            .by_ref()
+            .take(n)
+            .map(|c| String::from_utf8(c).map_err(|_| bad()))
+            .collect::<io::Result<_>>()?;
+        let paths: Vec<PathBuf> = it.map(|p| PathBuf::from(OsString::from_vec(p))).collect();
+        if paths.iter().any(|p| !p.is_absolute()) {
+            return Err(bad());
+        }
+        // Recorded before the answer: the wrapper acts on what it gets.
+        if let Ok(mut l) = shared.looked_at.lock() {
+            l.extend(paths.iter().map(|p| (super::normalize(p), false)));
+        }
+        let mut reply = vec![b"facts".to_vec()];
+        for p in &paths {
+            facts_of(shared, p, &candidates).encode(&mut reply);
+        }
+        return write_fields(&mut stream, &reply);
+    }
     let cwd = PathBuf::from(OsString::from_vec(it.next().ok_or_else(bad)?));
     let umask: libc::mode_t = std::str::from_utf8(&it.next().ok_or_else(bad)?)
         .ok()
@@ -232,6 +291,94 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         Err(e) => vec![b"spawn-failed".to_vec(), e.to_string().into_bytes()],
     };
     write_fields(&mut stream, &reply)
+}
+
+/// [`FileFacts::of`] `path`, from what an earlier request read of it while
+/// its stamp holds. Only settled files are remembered (mtime and ctime
+/// older than the racy window, as `FileMemo` does): configure rewrites
+/// `conftest.c` many times a second, a size kept and a tick shared.
+fn facts_of(shared: &Shared, path: &Path, candidates: &[String]) -> FileFacts {
+    let stamp = std::fs::metadata(path).ok().map(|m| {
+        (
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+        )
+    });
+    if let Some(stamp) = stamp {
+        let known = shared.facts.lock().ok().and_then(|m| {
+            m.get(path)
+                .filter(|(s, _)| *s == stamp)
+                .map(|(_, f)| f.clone())
+        });
+        if let Some(known) = known {
+            return known.0.clone().naming(&known.1, candidates);
+        }
+    }
+    let (facts, spliced) = FileFacts::read(path);
+    let now = crate::direct::manifest::ns_since_epoch(std::time::SystemTime::now());
+    let cutoff = now - crate::wrapper::filememo::RACY.as_nanos() as i128;
+    if let Some(stamp) = stamp.filter(|s| s.3 < cutoff && s.4 < cutoff) {
+        let read = Arc::new((facts.clone(), spliced.clone()));
+        if let Ok(mut m) = shared.facts.lock() {
+            m.insert(path.to_path_buf(), (stamp, read));
+        }
+    }
+    facts.naming(&spliced, candidates)
+}
+
+/// [`FileFacts`] of `files` read by the observing process (see
+/// [`super::facts_beside`]). `None` if it cannot be asked.
+pub fn facts(files: &[PathBuf], candidates: &[String]) -> Option<Vec<FileFacts>> {
+    if files.iter().any(|f| !f.is_absolute()) {
+        return None;
+    }
+    let mut stream = connect()?;
+    send_fd(&stream, None).ok()?;
+    let mut fields = vec![
+        VERSION.to_vec(),
+        b"facts".to_vec(),
+        candidates.len().to_string().into_bytes(),
+    ];
+    fields.extend(candidates.iter().map(|c| c.as_bytes().to_vec()));
+    fields.extend(files.iter().map(|f| f.as_os_str().as_bytes().to_vec()));
+    write_fields(&mut stream, &fields).ok()?;
+    let reply = read_fields(&mut stream).ok()?;
+    let mut it = reply.into_iter();
+    if it.next()? != b"facts" {
+        return None;
+    }
+    let facts: Vec<FileFacts> = files
+        .iter()
+        .map(|_| FileFacts::decode(&mut it))
+        .collect::<Option<_>>()?;
+    it.next().is_none().then_some(facts)
+}
+
+/// Tell the observing process that this one read `files` and listed
+/// `dirs` (see [`super::seen_beside`]). `false` if it could not be told.
+pub fn seen(files: &[PathBuf], dirs: &[PathBuf]) -> bool {
+    let told = (|| {
+        let mut fields = vec![VERSION.to_vec(), b"seen".to_vec()];
+        for (mark, paths) in [(b'r', files), (b'd', dirs)] {
+            for p in paths {
+                if !p.is_absolute() {
+                    return None;
+                }
+                let mut f = vec![mark];
+                f.extend_from_slice(p.as_os_str().as_bytes());
+                fields.push(f);
+            }
+        }
+        let mut stream = connect()?;
+        send_fd(&stream, None).ok()?;
+        write_fields(&mut stream, &fields).ok()?;
+        let reply = read_fields(&mut stream).ok()?;
+        (reply.first().map(Vec::as_slice) == Some(b"ok")).then_some(())
+    })();
+    told.is_some()
 }
 
 /// Connect to the observer's server, if this process runs inside an

@@ -183,12 +183,13 @@ fn observe_with(
     let (mut obs, stdout, stderr) = ptrace::observe(run, server.as_ref(), echo_stderr)?;
     if let Some(server) = server {
         obs.refusals.extend(server.refusals());
-        // Paths the wrapper had the server look at for it.
-        let looked = Access {
-            read: true,
-            ..Access::default()
-        };
-        for p in server.looked_at() {
+        // Paths the wrapper had the server look at (or list) for it.
+        for (p, listed) in server.looked_at() {
+            let looked = Access {
+                read: !listed,
+                list: listed,
+                ..Access::default()
+            };
             obs.paths.entry(p).or_default().add(looked);
         }
     }
@@ -301,6 +302,38 @@ pub fn stat_beside(paths: &[PathBuf]) -> Option<Vec<StatKind>> {
     }
     let _ = paths;
     None
+}
+
+/// [`crate::direct::manifest::FileFacts`] of each file, read by the
+/// observing process, which records each as read by this one and
+/// remembers what it read of settled files for the rest of the run, when
+/// this process runs inside an observed build script: a compile's hundred
+/// headers then cost no ptrace stops. `None` outside one, or if it cannot
+/// be asked: read them here.
+pub fn facts_beside(
+    files: &[PathBuf],
+    candidates: &[String],
+) -> Option<Vec<crate::direct::manifest::FileFacts>> {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if delegate::available() && !files.is_empty() {
+        return delegate::facts(files, candidates);
+    }
+    let _ = (files, candidates);
+    None
+}
+
+/// Have the observing process record `files` as read (their content is
+/// keyed) and `dirs` as listed by this process, without anyone reading or
+/// listing them now: what a compile run beside the observation may have
+/// read, when the wrapper does not key it itself. `false` outside an
+/// observation or if it cannot be told: then read and list them here.
+pub fn seen_beside(files: &[PathBuf], dirs: &[PathBuf]) -> bool {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if delegate::available() {
+        return delegate::seen(files, dirs);
+    }
+    let _ = (files, dirs);
+    false
 }
 
 /// What the compiles run beside the observation read has been made seen

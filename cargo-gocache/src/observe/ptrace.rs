@@ -459,8 +459,22 @@ fn trace(
                     }
                     let mut sum: Vec<_> = stops.done.iter().collect();
                     sum.sort_by_key(|(_, (_, c))| std::cmp::Reverse(*c));
+                    let mut dirs: Vec<_> = stops.own_dirs.iter().collect();
+                    dirs.sort_by_key(|(_, c)| std::cmp::Reverse(**c));
+                    for (d, c) in dirs.iter().take(25) {
+                        eprintln!("gocache: observer: gocache looked {c} times in {d}");
+                    }
                     for (n, (runs, c)) in sum.iter().take(15) {
                         eprintln!("gocache: observer stops: {c} in {runs} runs of {n}");
+                        let mut calls: Vec<_> =
+                            stops.calls.iter().filter(|((p, _), _)| p == *n).collect();
+                        calls.sort_by_key(|(_, c)| std::cmp::Reverse(**c));
+                        let top: Vec<String> = calls
+                            .iter()
+                            .take(6)
+                            .map(|((_, nr), c)| format!("{c} of call {nr}"))
+                            .collect();
+                        eprintln!("gocache:   {}", top.join(", "));
                     }
                 }
                 let wire = t.obs.encode();
@@ -527,7 +541,12 @@ fn trace(
         if sig == libc::SIGTRAP && event == libc::PTRACE_EVENT_SECCOMP {
             t.on_syscall(pid);
             if let Some(stops) = &mut t.stops {
-                stops.live.entry(pid).or_insert_with(|| ("?".into(), 0)).1 += 1;
+                let live = stops.live.entry(pid).or_insert_with(|| ("?".into(), 0));
+                live.1 += 1;
+                let name = live.0.clone();
+                if let Some(info) = syscall_info(pid) {
+                    *stops.calls.entry((name, info.nr)).or_default() += 1;
+                }
             }
             if t.pending.contains_key(&pid) || t.connecting.contains_key(&pid) {
                 // Stop again at the call's exit, for its result.
@@ -618,6 +637,10 @@ struct Stops {
     live: HashMap<libc::pid_t, (String, u64)>,
     /// By program name: runs and stops of programs done.
     done: HashMap<String, (u64, u64)>,
+    /// By program name and system call number: stops.
+    calls: HashMap<(String, u64), u64>,
+    /// Paths gocache's own processes named, by directory.
+    own_dirs: HashMap<String, u64>,
 }
 
 struct Tracer {
@@ -878,6 +901,18 @@ impl Tracer {
     /// Note `access` to `path`; a write waits for the call's result (see
     /// [`Tracer::pending`]).
     fn record(&mut self, pid: libc::pid_t, path: PathBuf, access: Access) {
+        if let Some(stops) = &mut self.stops {
+            // CARGO_GOCACHE_DEBUG=observer-stops: where gocache's own
+            // processes look, by directory.
+            if stops
+                .live
+                .get(&pid)
+                .is_some_and(|(n, _)| n == "cargo-gocache")
+            {
+                let dir = path.parent().unwrap_or(&path).display().to_string();
+                *stops.own_dirs.entry(dir).or_default() += 1;
+            }
+        }
         // A device opened (`/dev/tty` with no controlling terminal fails)
         // also waits for its result.
         if access.write || (access.opened && path.starts_with("/dev/")) {

@@ -708,17 +708,26 @@ struct Miss<'a> {
 /// keys its content), and every directory the preprocessor searched, or
 /// that holds a file it read, listed (a header added there could shadow
 /// one it found).
+///
+/// Told to the observing process in one request (no ptrace stop per file
+/// and per directory entry); done here if it cannot be told.
 fn surface_reads(files: &[PathBuf], search: &manifest::SearchPath) {
-    for f in files {
-        let _ = fs::metadata(f);
-    }
-    let dirs = files
+    let mut dirs: Vec<PathBuf> = files
         .iter()
         .filter_map(|f| f.parent())
-        .chain(search.dirs.iter().map(PathBuf::as_path));
-    for d in dirs {
-        if let Ok(rd) = fs::read_dir(d) {
-            for _ in rd {}
+        .chain(search.dirs.iter().map(PathBuf::as_path))
+        .map(Path::to_path_buf)
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    if !crate::observe::seen_beside(files, &dirs) {
+        for f in files {
+            let _ = fs::metadata(f);
+        }
+        for d in &dirs {
+            if let Ok(rd) = fs::read_dir(d) {
+                for _ in rd {}
+            }
         }
     }
     crate::observe::compile_surfaced();
@@ -730,6 +739,9 @@ fn surface_reads(files: &[PathBuf], search: &manifest::SearchPath) {
 struct BesideDisk<'m> {
     memo: &'m mut FileMemo,
     probes: std::collections::HashMap<PathBuf, bool>,
+    /// Every entry's files, hashed by the observing process beforehand
+    /// (`None`: unreadable or not a file).
+    hashes: std::collections::HashMap<PathBuf, Option<String>>,
 }
 
 impl<'m> BesideDisk<'m> {
@@ -742,16 +754,40 @@ impl<'m> BesideDisk<'m> {
         paths.sort();
         paths.dedup();
         let answers = manifest::probe_many(&paths);
+        let mut files: Vec<PathBuf> = m
+            .entries
+            .iter()
+            .flat_map(|e| e.files.iter().map(|(p, _)| map.unmap(p)))
+            .filter(|p| p.is_absolute())
+            .collect();
+        files.sort();
+        files.dedup();
+        let hashes = crate::observe::facts_beside(&files, &[])
+            .map(|facts| {
+                files
+                    .into_iter()
+                    .zip(facts)
+                    .map(|(p, f)| {
+                        let ok = f.state == manifest::FactState::File;
+                        (p, ok.then_some(f.hash))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         BesideDisk {
             memo,
             probes: paths.into_iter().zip(answers).collect(),
+            hashes,
         }
     }
 }
 
 impl manifest::Disk for BesideDisk<'_> {
     fn hash(&mut self, path: &Path) -> Option<String> {
-        self.memo.hash(path)
+        match self.hashes.get(path) {
+            Some(known) => known.clone(),
+            None => self.memo.hash(path),
+        }
     }
 
     fn is_file(&mut self, path: &Path) -> bool {
