@@ -12,6 +12,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, IoContext, Result};
 
+/// File stamps (size, mtime, ctime) younger than this are not taken to
+/// stand for a file's content: a later change in the same tick of the file
+/// system's clock could leave them as they are. The racy-stamp rule of
+/// `crate::wrapper::filememo`, and of what the observing process remembers
+/// for a run (`crate::observe::delegate`).
+pub const RACY: std::time::Duration = std::time::Duration::from_secs(2);
+
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn temp_name(final_name: &str) -> String {

@@ -10,4 +10,5 @@
 pub mod depfile;
 pub mod lookup;
 pub mod manifest;
+pub mod scan;
 pub mod stamp;

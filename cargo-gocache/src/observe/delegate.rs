@@ -53,7 +53,7 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::direct::manifest::FileFacts;
+use crate::direct::scan::FileFacts;
 
 /// The abstract socket's name, set for the observed run.
 pub const VAR: &str = "CARGO_GOCACHE_OBSERVER_EXEC";
@@ -318,8 +318,8 @@ fn facts_of(shared: &Shared, path: &Path, candidates: &[String]) -> FileFacts {
         }
     }
     let (facts, spliced) = FileFacts::read(path);
-    let now = crate::direct::manifest::ns_since_epoch(std::time::SystemTime::now());
-    let cutoff = now - crate::wrapper::filememo::RACY.as_nanos() as i128;
+    let now = crate::direct::scan::ns_since_epoch(std::time::SystemTime::now());
+    let cutoff = now - crate::fsutil::RACY.as_nanos() as i128;
     if let Some(stamp) = stamp.filter(|s| s.3 < cutoff && s.4 < cutoff) {
         let read = Arc::new((facts.clone(), spliced.clone()));
         if let Ok(mut m) = shared.facts.lock() {

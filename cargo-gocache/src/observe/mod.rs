@@ -304,7 +304,7 @@ pub fn stat_beside(paths: &[PathBuf]) -> Option<Vec<StatKind>> {
     None
 }
 
-/// [`crate::direct::manifest::FileFacts`] of each file, read by the
+/// [`crate::direct::scan::FileFacts`] of each file, read by the
 /// observing process, which records each as read by this one and
 /// remembers what it read of settled files for the rest of the run, when
 /// this process runs inside an observed build script: a compile's hundred
@@ -313,7 +313,7 @@ pub fn stat_beside(paths: &[PathBuf]) -> Option<Vec<StatKind>> {
 pub fn facts_beside(
     files: &[PathBuf],
     candidates: &[String],
-) -> Option<Vec<crate::direct::manifest::FileFacts>> {
+) -> Option<Vec<crate::direct::scan::FileFacts>> {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     if delegate::available() && !files.is_empty() {
         return delegate::facts(files, candidates);

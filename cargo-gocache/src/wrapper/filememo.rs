@@ -42,7 +42,7 @@ use crate::key::hash::{hash_bytes, hex, ActionId, KeyHasher};
 use crate::store::Store;
 
 /// Stamps younger than this are not remembered (see the module docs).
-pub const RACY: Duration = Duration::from_secs(2);
+pub const RACY: Duration = crate::fsutil::RACY;
 
 const HEADER: &str = "gocache-filememo v1";
 
