@@ -39,6 +39,9 @@ struct CountersJson<'a> {
     remote: &'a RemoteCounts,
     /// Rust compiles, counted apart from the C/C++ ones above.
     rust: RustJson<'a>,
+    /// Build-script runs (`build-scripts = "cache"`): `hits` restored,
+    /// `misses` run and stored, `uncacheable` run and refused, by reason.
+    build_scripts: RustJson<'a>,
 }
 
 #[derive(serde::Serialize)]
@@ -49,6 +52,19 @@ struct RustJson<'a> {
     errors: u64,
     saved_secs: f64,
     spent_secs: f64,
+}
+
+impl<'a> RustJson<'a> {
+    fn of(c: &'a stats::RustCounters) -> RustJson<'a> {
+        RustJson {
+            hits: c.hits,
+            misses: c.misses,
+            uncacheable: &c.uncacheable,
+            errors: c.errors,
+            saved_secs: c.saved_secs,
+            spent_secs: c.spent_secs,
+        }
+    }
 }
 
 impl<'a> CountersJson<'a> {
@@ -62,14 +78,8 @@ impl<'a> CountersJson<'a> {
             saved_secs: c.saved_secs,
             spent_secs: c.spent_secs,
             remote: &c.remote,
-            rust: RustJson {
-                hits: c.rust.hits,
-                misses: c.rust.misses,
-                uncacheable: &c.rust.uncacheable,
-                errors: c.rust.errors,
-                saved_secs: c.rust.saved_secs,
-                spent_secs: c.rust.spent_secs,
-            },
+            rust: RustJson::of(&c.rust),
+            build_scripts: RustJson::of(&c.build_scripts),
         }
     }
 }
@@ -153,10 +163,24 @@ fn print_stats(store: &Store, json: bool) -> Result<()> {
             }
             println!("rust errors       {}", rs.errors);
         }
+        let bs = &counters.build_scripts;
+        let bs_refused: u64 = bs.uncacheable.values().sum();
+        if bs.hits + bs.misses + bs_refused + bs.errors > 0 {
+            println!(
+                "build scripts     {} restored, {} run and stored, {bs_refused} run and refused, {} errors",
+                bs.hits, bs.misses, bs.errors
+            );
+            for (reason, n) in &bs.uncacheable {
+                println!("  {reason:<15} {n}");
+            }
+        }
         println!(
             "compile time saved {}",
             format_secs(counters.saved_secs + rs.saved_secs)
         );
+        if bs.saved_secs > 0.0 {
+            println!("build-script time saved {}", format_secs(bs.saved_secs));
+        }
     }
     Ok(())
 }

@@ -273,6 +273,33 @@ fn a_unix_socket_that_starts_listening() {
     );
 }
 
+/// `cargo gocache stats` counts build-script runs: stored, restored and
+/// refused, in its text and in `--json`.
+#[test]
+fn stats_count_build_script_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(d.path(), "let v = String::from(\"s\");", "");
+    let target = d.path().join("t");
+    let (r, _) = gocache_build(&store, &ws, &target, &[]);
+    assert_eq!(scripts(&r).0, 0, "{}", r.stderr());
+    let (r, _) = gocache_build(&store, &ws, &target, &[]);
+    assert_eq!(scripts(&r), (1, 0, String::new()), "{}", r.stderr());
+    let text = run(gocache(&store).args(["gocache", "stats"]))
+        .success()
+        .stdout();
+    assert!(
+        text.contains("build scripts     1 restored, 1 run and stored, 0 run and refused"),
+        "{text}"
+    );
+    let json = run(gocache(&store).args(["gocache", "stats", "--json"]))
+        .success()
+        .stdout();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["build_scripts"]["hits"], 1, "{json}");
+    assert_eq!(v["build_scripts"]["misses"], 1, "{json}");
+}
+
 #[test]
 fn git_rev_parse_across_a_commit() {
     require_tool("git");
