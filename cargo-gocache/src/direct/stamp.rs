@@ -67,6 +67,27 @@ impl Stamp {
         fs::metadata(path).ok().map(|m| Stamp::of_meta(&m))
     }
 
+    /// [`Stamp::of`] each path: by the observing process when this one
+    /// runs inside an observed build script (see
+    /// `crate::observe::stamps_beside`), else here.
+    pub fn of_many(paths: &[PathBuf]) -> Vec<Option<Stamp>> {
+        if let Some(stamps) = crate::observe::stamps_beside(paths) {
+            return stamps
+                .into_iter()
+                .map(|s| {
+                    s.map(|(dev, ino, size, mtime_ns, ctime_ns)| Stamp {
+                        dev,
+                        ino,
+                        size,
+                        mtime_ns,
+                        ctime_ns,
+                    })
+                })
+                .collect();
+        }
+        paths.iter().map(|p| Stamp::of(p)).collect()
+    }
+
     #[cfg(unix)]
     fn of_meta(meta: &fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
@@ -133,14 +154,12 @@ impl Before {
     pub fn take(known: impl IntoIterator<Item = PathBuf>, clock_dir: Option<&Path>) -> Before {
         let fine = nanos(SystemTime::now());
         let started = clock_dir.and_then(fs_now).map_or(fine, |t| t.min(fine));
-        let stamps = known
-            .into_iter()
-            .map(|p| {
-                let s = Stamp::of(&p);
-                (p, s)
-            })
-            .collect();
-        Before { started, stamps }
+        let known: Vec<PathBuf> = known.into_iter().collect();
+        let stamps = Stamp::of_many(&known);
+        Before {
+            started,
+            stamps: known.into_iter().zip(stamps).collect(),
+        }
     }
 
     /// When the compile started.
@@ -158,8 +177,8 @@ impl Before {
     /// lists them) were read and hashed: did any of them change since the
     /// compile started?
     pub fn check(&self, files: &[PathBuf]) -> Result<(), NotCacheable> {
-        for f in files {
-            let Some(now) = Stamp::of(f) else {
+        for (f, now) in files.iter().zip(Stamp::of_many(files)) {
+            let Some(now) = now else {
                 return Err(NotCacheable::Unreadable(f.clone()));
             };
             let changed = match self.stamps.get(f) {

@@ -84,8 +84,8 @@ struct Shared {
     facts: Mutex<HashMap<PathBuf, FactsMemo>>,
 }
 
-/// (device, inode, size, mtime ns, ctime ns), and what was read under it.
-type FactsMemo = ((u64, u64, u64, i128, i128), Arc<(FileFacts, Vec<u8>)>);
+/// A stamp, and what was read under it.
+type FactsMemo = (super::RawStamp, Arc<(FileFacts, Vec<u8>)>);
 
 impl Server {
     /// Bind a fresh abstract socket, to be named in [`VAR`] in the
@@ -223,6 +223,22 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         }
         return write_fields(&mut stream, &[b"ok".to_vec()]);
     }
+    if kind == b"stamps" {
+        let paths: Vec<PathBuf> = it.map(|p| PathBuf::from(OsString::from_vec(p))).collect();
+        if paths.iter().any(|p| !p.is_absolute()) {
+            return Err(bad());
+        }
+        // Recorded before the answer: the wrapper acts on what it gets.
+        if let Ok(mut l) = shared.looked_at.lock() {
+            l.extend(paths.iter().map(|p| (super::normalize(p), false)));
+        }
+        let mut reply = vec![b"stamps".to_vec()];
+        reply.extend(paths.iter().map(|p| match stamp_of(p) {
+            Some(s) => format!("{} {} {} {} {}", s.0, s.1, s.2, s.3, s.4).into_bytes(),
+            None => b"-".to_vec(),
+        }));
+        return write_fields(&mut stream, &reply);
+    }
     if kind == b"facts" {
         let n: usize = std::str::from_utf8(&it.next().ok_or_else(bad)?)
             .ok()
@@ -298,15 +314,7 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
 /// older than the racy window, as `FileMemo` does): configure rewrites
 /// `conftest.c` many times a second, a size kept and a tick shared.
 fn facts_of(shared: &Shared, path: &Path, candidates: &[String]) -> FileFacts {
-    let stamp = std::fs::metadata(path).ok().map(|m| {
-        (
-            m.dev(),
-            m.ino(),
-            m.size(),
-            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-            m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
-        )
-    });
+    let stamp = stamp_of(path);
     if let Some(stamp) = stamp {
         let known = shared.facts.lock().ok().and_then(|m| {
             m.get(path)
@@ -327,6 +335,55 @@ fn facts_of(shared: &Shared, path: &Path, candidates: &[String]) -> FileFacts {
         }
     }
     facts.naming(&spliced, candidates)
+}
+
+/// (device, inode, size, mtime ns, ctime ns) of `path`, symlinks followed.
+fn stamp_of(path: &Path) -> Option<super::RawStamp> {
+    std::fs::metadata(path).ok().map(|m| {
+        (
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+        )
+    })
+}
+
+/// Stamps of `paths` taken by the observing process (see
+/// [`super::stamps_beside`]). `None` if it cannot be asked.
+pub fn stamps(paths: &[PathBuf]) -> Option<Vec<Option<super::RawStamp>>> {
+    if paths.iter().any(|p| !p.is_absolute()) {
+        return None;
+    }
+    let mut stream = connect()?;
+    send_fd(&stream, None).ok()?;
+    let mut fields = vec![VERSION.to_vec(), b"stamps".to_vec()];
+    fields.extend(paths.iter().map(|p| p.as_os_str().as_bytes().to_vec()));
+    write_fields(&mut stream, &fields).ok()?;
+    let reply = read_fields(&mut stream).ok()?;
+    let (kind, rest) = reply.split_first()?;
+    if kind != b"stamps" || rest.len() != paths.len() {
+        return None;
+    }
+    rest.iter()
+        .map(|f| {
+            if f == b"-" {
+                return Some(None);
+            }
+            let text = std::str::from_utf8(f).ok()?;
+            let mut it = text.split(' ');
+            let mut next = || it.next();
+            let stamp = (
+                next()?.parse().ok()?,
+                next()?.parse().ok()?,
+                next()?.parse().ok()?,
+                next()?.parse().ok()?,
+                next()?.parse().ok()?,
+            );
+            Some(Some(stamp))
+        })
+        .collect()
 }
 
 /// [`FileFacts`] of `files` read by the observing process (see

@@ -322,6 +322,24 @@ pub fn facts_beside(
     None
 }
 
+/// A file's (device, inode, size, mtime ns, ctime ns), as the observing
+/// process sends it.
+pub type RawStamp = (u64, u64, u64, i128, i128);
+
+/// The stamp (device, inode, size, mtime and ctime in nanoseconds) of
+/// each path, taken by the observing process, which records each as read
+/// by this one, when this process runs inside an observed build script:
+/// the stamps a miss takes of its files before and after the compile cost
+/// no ptrace stop each. `None` outside one, or if it cannot be asked.
+pub fn stamps_beside(paths: &[PathBuf]) -> Option<Vec<Option<RawStamp>>> {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if delegate::available() && !paths.is_empty() {
+        return delegate::stamps(paths);
+    }
+    let _ = paths;
+    None
+}
+
 /// Have the observing process record `files` as read (their content is
 /// keyed) and `dirs` as listed by this process, without anyone reading or
 /// listing them now: what a compile run beside the observation may have
