@@ -74,17 +74,26 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 plain=$(build plain "$work/a")
 cp "$work/out-plain" "$work/out-reference"
-printf '%-12s %9s %9s %9s  %s\n' tool cold warm second "same output, last summary"
+printf '%-12s %9s %9s %9s  %s\n' tool cold warm second "same output"
 printf '%-12s %9.2f %9s %9s\n' "plain cargo" "$plain" - -
 for t in $tools; do
+	# gocache's build-script counts and reasons, per phase (the last
+	# build's): what ran and why is half of the figure.
+	scripts_of() { grep -h 'build scripts:' "$work/last.log" 2>/dev/null | tail -1 | sed 's/.*build scripts: //' || true; }
 	cold=$(build "$t" "$work/a")
+	cold_bs=$(scripts_of)
 	warm=$(for _ in $(seq "$rounds"); do build "$t" "$work/a"; done | median)
+	warm_bs=$(scripts_of)
 	second=$(for _ in $(seq "$rounds"); do build "$t" "$work/b"; done | median)
+	second_bs=$(scripts_of)
 	if [ "$(cat "$work/out-reference")" = n/a ]; then
 		same=n/a
 	else
 		same=$(cmp -s "$work/out-$t" "$work/out-reference" && echo yes || echo NO)
 	fi
-	summary=$(grep -h 'gocache: ' "$work/last.log" 2>/dev/null | tail -1 | cut -c1-160 || true)
-	printf '%-12s %9.2f %9.2f %9.2f  %s %s\n' "$t" "$cold" "$warm" "$second" "$same" "$summary"
+	printf '%-12s %9.2f %9.2f %9.2f  %s\n' "$t" "$cold" "$warm" "$second" "$same"
+	if [ -n "$cold_bs$warm_bs$second_bs" ]; then
+		printf '%12s build scripts, cold: %s\n%12s warm: %s\n%12s second: %s\n' \
+			"" "$cold_bs" "" "$warm_bs" "" "$second_bs"
+	fi
 done
