@@ -224,14 +224,7 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         return write_fields(&mut stream, &[b"ok".to_vec()]);
     }
     if kind == b"stamps" {
-        let paths: Vec<PathBuf> = it.map(|p| PathBuf::from(OsString::from_vec(p))).collect();
-        if paths.iter().any(|p| !p.is_absolute()) {
-            return Err(bad());
-        }
-        // Recorded before the answer: the wrapper acts on what it gets.
-        if let Ok(mut l) = shared.looked_at.lock() {
-            l.extend(paths.iter().map(|p| (super::normalize(p), false)));
-        }
+        let paths = looked_at(shared, it)?;
         let mut reply = vec![b"stamps".to_vec()];
         reply.extend(paths.iter().map(|p| match stamp_of(p) {
             Some(s) => format!("{} {} {} {} {}", s.0, s.1, s.2, s.3, s.4).into_bytes(),
@@ -249,14 +242,7 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
             .take(n)
             .map(|c| String::from_utf8(c).map_err(|_| bad()))
             .collect::<io::Result<_>>()?;
-        let paths: Vec<PathBuf> = it.map(|p| PathBuf::from(OsString::from_vec(p))).collect();
-        if paths.iter().any(|p| !p.is_absolute()) {
-            return Err(bad());
-        }
-        // Recorded before the answer: the wrapper acts on what it gets.
-        if let Ok(mut l) = shared.looked_at.lock() {
-            l.extend(paths.iter().map(|p| (super::normalize(p), false)));
-        }
+        let paths = looked_at(shared, it)?;
         let mut reply = vec![b"facts".to_vec()];
         for p in &paths {
             facts_of(shared, p, &candidates).encode(&mut reply);
@@ -335,6 +321,22 @@ fn facts_of(shared: &Shared, path: &Path, candidates: &[String]) -> FileFacts {
         }
     }
     facts.naming(&spliced, candidates)
+}
+
+/// The rest of a request, absolute paths the wrapper has looked at here:
+/// recorded as read by it before the answer (the wrapper acts on what it
+/// gets).
+fn looked_at(shared: &Shared, fields: impl Iterator<Item = Vec<u8>>) -> io::Result<Vec<PathBuf>> {
+    let paths: Vec<PathBuf> = fields
+        .map(|p| PathBuf::from(OsString::from_vec(p)))
+        .collect();
+    if paths.iter().any(|p| !p.is_absolute()) {
+        return Err(io::ErrorKind::InvalidData.into());
+    }
+    if let Ok(mut l) = shared.looked_at.lock() {
+        l.extend(paths.iter().map(|p| (super::normalize(p), false)));
+    }
+    Ok(paths)
 }
 
 /// (device, inode, size, mtime ns, ctime ns) of `path`, symlinks followed.
