@@ -521,6 +521,19 @@ pub(crate) fn device_use(path: &Path, access: Access) -> Option<Result<(), &'sta
     Some(Err(if terminal { "terminal" } else { "device" }))
 }
 
+/// The kinds of input an observed access makes of a path (module docs):
+/// `r` its content or state, `l` the name itself (symlinks not followed),
+/// `d` its listing.
+pub(crate) fn input_kinds(access: Access) -> impl Iterator<Item = char> {
+    [
+        (access.read || access.exec, 'r'),
+        (access.nofollow, 'l'),
+        (access.list, 'd'),
+    ]
+    .into_iter()
+    .filter_map(|(yes, kind)| yes.then_some(kind))
+}
+
 /// The run's inputs, or the reason it cannot be cached.
 pub(super) fn inputs(
     cx: &Context,
@@ -575,14 +588,8 @@ pub(super) fn inputs(
             inputs.insert((kind, mapped.clone()), state);
             Ok(())
         };
-        if access.read || access.exec {
-            add('r')?;
-        }
-        if access.nofollow {
-            add('l')?;
-        }
-        if access.list {
-            add('d')?;
+        for kind in input_kinds(*access) {
+            add(kind)?;
         }
     }
     Ok(inputs)

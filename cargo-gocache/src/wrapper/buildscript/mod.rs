@@ -61,7 +61,7 @@ mod outdir;
 
 /// The state of a path as an observed input (shared with the Rust
 /// wrapper's proc-macro reads).
-pub(crate) use key::{device_use, state_of};
+pub(crate) use key::{device_use, input_kinds, state_of};
 
 use std::ffi::OsString;
 use std::fs;

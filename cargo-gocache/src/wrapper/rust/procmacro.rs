@@ -431,14 +431,8 @@ pub(super) fn reads(
             out.push((kind, mapped.clone(), state));
             Ok(())
         };
-        if access.read || access.exec {
-            add('r')?;
-        }
-        if access.nofollow {
-            add('l')?;
-        }
-        if access.list {
-            add('d')?;
+        for kind in crate::wrapper::buildscript::input_kinds(*access) {
+            add(kind)?;
         }
     }
     Ok(out)
