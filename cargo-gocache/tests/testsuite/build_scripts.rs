@@ -200,6 +200,53 @@ fn an_undeclared_environment_variable() {
     );
 }
 
+/// A CI variable's value is not in the pre-key (it changes every run), but
+/// a run whose output holds it, here as a short commit hash, keys it.
+#[test]
+fn a_ci_commit_the_script_embeds_short() {
+    let sha = |c: char| std::iter::repeat_n(c, 40).collect::<String>();
+    replay_equals_a_fresh_run(
+        "let s = std::env::var(\"GITHUB_SHA\").unwrap_or_default(); let v = s[..7.min(s.len())].to_string();",
+        "",
+        |_| {},
+        |_| {},
+        move |after| vec![("GITHUB_SHA".into(), sha(if after { 'b' } else { 'a' }))],
+    );
+}
+
+/// The shell's depth and a CI run's identifiers change with every terminal
+/// and every CI run: a run that does not use them is restored across them.
+#[test]
+fn session_and_ci_run_variables_do_not_run_a_script_again() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(d.path(), "let v = String::from(\"same\");", "");
+    let target = d.path().join("t");
+    let (r, first) = gocache_build(
+        &store,
+        &ws,
+        &target,
+        &[
+            ("SHLVL", "1"),
+            ("GITHUB_RUN_ID", "11111111"),
+            ("OLDPWD", "/a"),
+        ],
+    );
+    assert_eq!(scripts(&r).1, 1, "{}", r.stderr());
+    let (r, again) = gocache_build(
+        &store,
+        &ws,
+        &target,
+        &[
+            ("SHLVL", "3"),
+            ("GITHUB_RUN_ID", "22222222"),
+            ("OLDPWD", "/b"),
+        ],
+    );
+    assert_eq!(scripts(&r), (1, 0, String::new()), "{}", r.stderr());
+    assert_eq!(again, first);
+}
+
 #[test]
 fn a_directory_listing_that_gains_a_file() {
     replay_equals_a_fresh_run(

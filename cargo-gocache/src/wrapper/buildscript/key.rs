@@ -28,6 +28,21 @@
 //! * `PWD` when it does not name the working directory: cargo passes on the
 //!   directory it was started in; shells and compilers ignore a `PWD` that
 //!   is not the working directory (one that is stays, mapped).
+//! * The **values** (never the names) of the variables that name a session
+//!   or a CI run rather than a build ([`is_volatile`]): `SHLVL` (one more
+//!   for every shell between the terminal and cargo), `OLDPWD`, the
+//!   terminal's and the login's identifiers, and the per-run variables of
+//!   CI services (`GITHUB_*`, `ACTIONS_*`, `RUNNER_*`, `CI_*`,
+//!   `BUILDKITE_*`, `CIRCLE_*`, Jenkins' `BUILD_*`). Keyed by value, every
+//!   new terminal and every CI run would run every build script again.
+//!   They are not trusted blindly: the name is keyed (set or not), and a
+//!   run whose stdout, stderr or `OUT_DIR` holds the value (or, for a
+//!   commit hash, its 7-character short form) keys it in its manifest entry
+//!   (input `e`, the value's hash), so that entry hits only with the same
+//!   value. What this cannot see: a value used in a form other than its
+//!   text (hashed, compared, counted), and values under 4 characters
+//!   (`SHLVL=2`, `GITHUB_RUN_ATTEMPT=1`), which would be found by chance in
+//!   nearly any output and are never searched.
 //!
 //! Machine directories, mapped to stable names wherever they appear
 //! (`OUT_DIR`, the package, the target directory, the workspace, the cargo
@@ -206,11 +221,91 @@ pub(super) fn pre_key(
                 h.line("env PWD=(not the working directory)");
                 continue;
             }
+            k if is_volatile(k) => {
+                h.line(format!(
+                    "env {k}=(volatile: keyed where the output holds it)"
+                ));
+                continue;
+            }
             _ => {}
         }
         h.line(format!("env {k}={}", cx.map.map(&v.to_string_lossy())));
     }
     Ok((h, meta.map(|m| (m, exe))))
+}
+
+/// Does a variable name a session or a CI run rather than what is built?
+/// Its value is left out of the pre-key (module docs).
+pub(super) fn is_volatile(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        // The shell and the terminal cargo was started from.
+        "SHLVL",
+        "OLDPWD",
+        "WINDOWID",
+        "TERM_SESSION_ID",
+        "ITERM_SESSION_ID",
+        "TMUX",
+        "TMUX_PANE",
+        "STY",
+        "WINDOW",
+        "KITTY_WINDOW_ID",
+        "KITTY_PID",
+        "WEZTERM_PANE",
+        "ALACRITTY_WINDOW_ID",
+        "VSCODE_GIT_IPC_HANDLE",
+        "VSCODE_IPC_HOOK_CLI",
+        "GPG_TTY",
+        // The login and the service manager.
+        "SSH_CLIENT",
+        "SSH_CONNECTION",
+        "SSH_TTY",
+        "SSH_AUTH_SOCK",
+        "XDG_SESSION_ID",
+        "XDG_VTNR",
+        "INVOCATION_ID",
+        "JOURNAL_STREAM",
+        "SYSTEMD_EXEC_PID",
+        "MANAGERPID",
+        "DBUS_SESSION_BUS_ADDRESS",
+        // Jenkins' per-build variables.
+        "BUILD_ID",
+        "BUILD_NUMBER",
+        "BUILD_TAG",
+        "BUILD_URL",
+        "EXECUTOR_NUMBER",
+        "GIT_COMMIT",
+    ];
+    const PREFIXES: &[&str] = &[
+        "GITHUB_",
+        "ACTIONS_",
+        "RUNNER_",
+        "CI_",
+        "BUILDKITE_",
+        "CIRCLE_",
+    ];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The text forms of a volatile variable's value that a run's output is
+/// searched for (none under 4 characters: module docs).
+pub(super) fn volatile_needles(value: &str) -> Vec<String> {
+    if value.len() < 4 {
+        return Vec::new();
+    }
+    let mut out = vec![value.to_string()];
+    // A commit hash is printed short as often as whole.
+    if value.len() >= 12 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        out.push(value[..7].to_string());
+    }
+    out
+}
+
+/// The state of a volatile variable a run's output held: input `e`.
+fn env_state(name: &str) -> String {
+    match std::env::var_os(name) {
+        Some(v) => format!("value {}", hex(&hash_bytes(v.as_encoded_bytes()))),
+        None => "unset".to_string(),
+    }
 }
 
 /// The key of the stat memo of one pre-key's inputs.
@@ -440,6 +535,7 @@ pub(crate) fn state_of(kind: char, path: &Path, map: &TextMap, memo: &mut FileMe
         Ok(_) => "special".to_string(),
     };
     match kind {
+        'e' => env_state(&path.to_string_lossy()),
         'r' => of_meta(fs::metadata(path), memo),
         'l' => match fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_symlink() => match fs::read_link(path) {

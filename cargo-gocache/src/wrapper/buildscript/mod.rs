@@ -387,7 +387,14 @@ fn cached(
             eprintln!("gocache: input {kind} {state} {path}");
         }
     }
-    let record = match outdir::Record::capture(store, &cx, &stdout, &stderr, secs) {
+    let volatile: Vec<(String, Vec<String>)> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            let forms = key::volatile_needles(&v.to_string_lossy());
+            (key::is_volatile(&k) && !forms.is_empty()).then_some((k, forms))
+        })
+        .collect();
+    let record = match outdir::Record::capture(store, &cx, &stdout, &stderr, secs, &volatile) {
         Ok(r) => r,
         Err(why) => {
             refuse(&why);
@@ -399,6 +406,11 @@ fn cached(
     {
         refuse("embeds-clock");
         return Ok(0);
+    }
+    let mut inputs = inputs;
+    for name in &record.volatile_found {
+        let state = key::state_of('e', Path::new(name), &cx.map, &mut memo);
+        inputs.insert(('e', name.clone()), state);
     }
     let entry = key::ManifestEntry {
         inputs,

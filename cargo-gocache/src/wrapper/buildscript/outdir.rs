@@ -66,6 +66,9 @@ pub(super) struct Record {
     pub(super) stdout: String,
     pub(super) stderr: String,
     pub(super) holds_machine_paths: bool,
+    /// The volatile variables ([`super::key::is_volatile`]) whose value the
+    /// run's output holds (not part of the record).
+    pub(super) volatile_found: Vec<String>,
     items: Vec<Item>,
     /// Where stdout and stderr are in the store (from a parsed record).
     stdout_ids: Vec<(OutputId, u64)>,
@@ -79,12 +82,15 @@ fn mode_of(m: &fs::Metadata) -> u32 {
 
 impl Record {
     /// Store the run's `OUT_DIR` and output. `Err` is the refusal reason.
+    /// `volatile`: (name, the text forms of its value) of each volatile
+    /// variable, searched for in every output (`volatile_found`).
     pub(super) fn capture(
         store: &Store,
         cx: &Context,
         stdout: &[u8],
         stderr: &[u8],
         secs: f64,
+        volatile: &[(String, Vec<String>)],
     ) -> Result<Record, String> {
         let (Ok(out), Ok(err)) = (std::str::from_utf8(stdout), std::str::from_utf8(stderr)) else {
             return Err("odd-file-name".into());
@@ -96,9 +102,24 @@ impl Record {
             stdout: cx.map.map(out),
             stderr: cx.map.map(err),
             holds_machine_paths: false,
+            volatile_found: Vec::new(),
             items: Vec::new(),
             stdout_ids: Vec::new(),
         };
+        let mut unseen: Vec<&(String, Vec<String>)> = volatile.iter().collect();
+        let mut search = |bytes: &[u8], found: &mut Vec<String>| {
+            unseen.retain(|(name, forms)| {
+                let hit = forms
+                    .iter()
+                    .any(|f| memchr::memmem::find(bytes, f.as_bytes()).is_some());
+                if hit {
+                    found.push(name.clone());
+                }
+                !hit
+            });
+        };
+        search(stdout, &mut rec.volatile_found);
+        search(stderr, &mut rec.volatile_found);
         let mut stack = vec![cx.out_dir.clone()];
         while let Some(dir) = stack.pop() {
             let mut entries: Vec<PathBuf> = fs::read_dir(&dir)
@@ -116,6 +137,7 @@ impl Record {
                 if rel.contains(['\t', '\n']) {
                     return Err("odd-file-name".into());
                 }
+                search(rel.as_bytes(), &mut rec.volatile_found);
                 let m = fs::symlink_metadata(&p).map_err(|_| "unreadable-input".to_string())?;
                 if m.file_type().is_symlink() {
                     let t = fs::read_link(&p).map_err(|_| "unreadable-input".to_string())?;
@@ -126,6 +148,7 @@ impl Record {
                     if needles.iter().any(|n| t.contains(n)) {
                         rec.holds_machine_paths = true;
                     }
+                    search(t.as_bytes(), &mut rec.volatile_found);
                     rec.items.push(Item::Link {
                         target: t,
                         path: rel,
@@ -141,6 +164,7 @@ impl Record {
                     if !rec.holds_machine_paths && contains_any(&bytes, &needle_bytes) {
                         rec.holds_machine_paths = true;
                     }
+                    search(&bytes, &mut rec.volatile_found);
                     let id = store
                         .put_output(&bytes)
                         .map_err(|_| "store-full".to_string())?;
@@ -208,6 +232,7 @@ impl Record {
             stdout: String::new(),
             stderr: String::new(),
             holds_machine_paths: false,
+            volatile_found: Vec::new(),
             items: Vec::new(),
             stdout_ids: Vec::new(),
         };
