@@ -87,10 +87,20 @@
 //! And for one compile, when the `-E -dU` or `-dD` pass fails, every value
 //! goes into its entry.
 //!
+//! **Only where a value holds a machine path.** The split exists for
+//! values naming a directory the key maps (a checkout, the target
+//! directory, `OUT_DIR`, the cargo home): those differ between checkouts
+//! while the source does not. Where no `-D` value holds one, every value
+//! stays in the pre-key ([`Compile::keep_macro_values_without_paths`](super::Compile::keep_macro_values_without_paths)):
+//! the values are then the same text in every checkout, so nothing is lost
+//! in sharing, and a miss skips the `-E -dU` run. (An unused value that
+//! changes between builds, `-DVERSION=2` never expanded, then splits the
+//! cache, as it does for clang.)
+//!
 //! # What it costs
 //!
 //! Nothing on a hit (the entry's values are compared as strings). On a
-//! miss with a `-D` that may be left out, two more runs of the compiler,
+//! miss with a `-D` that may be left out (a value holds a machine path), two more runs of the compiler,
 //! side by side: `-E -dU` of the compile (where the wrapper runs a `-MMD`
 //! pass anyway, that one run), and `-E -dD` of an empty file.
 //! `scripts/bench-miss.sh` (gcc 12, a shared 2-core machine): for zstd's

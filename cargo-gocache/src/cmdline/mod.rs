@@ -1330,6 +1330,32 @@ impl Compile {
         self.macro_values_keyed = true;
     }
 
+    /// Keep every `-D` value in the pre-key when none holds a directory
+    /// of `map` (a checkout's, the target's, `OUT_DIR`...). The values are
+    /// left to the final key for one reason: a path of this machine in
+    /// them (openssl's `-DENGINESDIR=<OUT_DIR>/...`) would otherwise split
+    /// the cache by checkout. Without one, every value is the same text in
+    /// every checkout, so keeping them costs no sharing, and it spares each
+    /// miss the preprocessing run that says which macros it used (a
+    /// fifth of a `-O3` compile's time). A value holding a machine path in
+    /// a form the map does not name (through a symlink) stays in the
+    /// pre-key too: keyed as written, never less.
+    pub fn keep_macro_values_without_paths(&mut self, map: &PathMap) {
+        let holds_path = |v: &str| {
+            map.entries()
+                .iter()
+                .any(|(real, _)| real.to_str().is_some_and(|r| v.contains(r)))
+        };
+        if !self
+            .macros
+            .iter()
+            .filter_map(|m| m.value.as_deref())
+            .any(holds_path)
+        {
+            self.macro_values_keyed = true;
+        }
+    }
+
     /// The arguments for a preprocessing run of this compile (the caller
     /// adds `-E` and what it asks for): the compile's own, without `-o`
     /// (`-E` would write there).
@@ -2273,6 +2299,18 @@ mod tests {
                 version: "gcc (GCC) 4.8.5".into(),
                 ..gcc.clone()
             }));
+        // Values are left to the final key only where one holds a mapped
+        // directory: the split is for machine paths.
+        let mut map = PathMap::new();
+        map.add("/w/out", "/gocache/out/x-1");
+        let mut plain = p("-c a.c -DA=1 -DDIR=\"/usr/share/x\"").unwrap();
+        plain.keep_macro_values_without_paths(&map);
+        assert!(!plain.macro_names_keyed(&gcc));
+        assert!(plain.macro_candidates(&gcc).is_empty());
+        let mut path = p("-c a.c -DA=1 -DDIR=\"/w/out/share\"").unwrap();
+        path.keep_macro_values_without_paths(&map);
+        assert!(path.macro_names_keyed(&gcc));
+        assert_eq!(path.macro_candidates(&gcc), ["A", "DIR"]);
     }
 
     #[test]

@@ -300,6 +300,7 @@ fn cached(
         stats::record(store, &event);
         return Ok(Step::PassThrough);
     }
+    compile.keep_macro_values_without_paths(&map);
     // A steady hit: the last lookup's snapshot still holds (one stat per
     // file and directory it looked at; see filememo).
     let memo_key = filememo::memo_key_mapped(&cwd, compiler, args, &map);

@@ -13,9 +13,16 @@ use cargo_gocache::stats::{read_events, Outcome};
 
 use crate::support::{bin, output_ok, require_tool, write_settled};
 
+/// A cargo home nothing else names: mapped by the key, and absent from
+/// the debug info of a sandbox's objects, so they stay equal to uncached
+/// ones.
+const MAPPED_HOME: &str = "/gocache-test-cargo-home";
+
 struct Sandbox {
     dir: tempfile::TempDir,
     compiler: &'static str,
+    /// Name [`MAPPED_HOME`] as the cargo home, a directory the key maps.
+    mapped: bool,
 }
 
 impl Sandbox {
@@ -24,6 +31,7 @@ impl Sandbox {
         Sandbox {
             dir: tempfile::tempdir().unwrap(),
             compiler,
+            mapped: false,
         }
     }
 
@@ -42,6 +50,9 @@ impl Sandbox {
             .current_dir(self.dir.path());
         crate::support::scrub(&mut cmd);
         cmd.env("CARGO_GOCACHE_DIR", store);
+        if self.mapped {
+            cmd.env("CARGO_GOCACHE_CARGO_HOME", MAPPED_HOME);
+        }
         cmd
     }
 
@@ -312,20 +323,31 @@ const CORNERS: &[Corner] = &[
 /// Every corner with real gcc: the first command line compiled (a miss),
 /// then the second; each result equal to the uncached compile's, and the
 /// second a hit or a miss as the corner says.
+///
+/// Every command line also defines a macro holding a path the key maps
+/// ([`MAPPED_HOME`], named as the cargo home), as
+/// openssl's `-DENGINESDIR=<OUT_DIR>/...` does: only then are the values
+/// left to the final key (`Compile::keep_macro_values_without_paths`).
 #[test]
 fn every_macro_corner_with_gcc_matches_the_uncached_compile() {
     let mut failures = Vec::new();
     for c in CORNERS {
-        let s = Sandbox::new("gcc");
+        let mut s = Sandbox::new("gcc");
+        s.mapped = true;
         for (path, text) in c.files {
             s.write(path, text);
         }
         let source = c.files[0].0;
-        let args = |defs: &[&'static str]| -> Vec<&'static str> {
-            let mut a = vec!["-O2", "-c"];
-            a.extend_from_slice(defs);
-            a.extend([source, "-o", "a.o"]);
+        let here = format!("-DGOCACHE_SANDBOX=\"{MAPPED_HOME}/data\"");
+        let args = |defs: &[&'static str]| -> Vec<String> {
+            let mut a = vec!["-O2".to_string(), "-c".to_string(), here.clone()];
+            a.extend(defs.iter().map(|d| d.to_string()));
+            a.extend([source, "-o", "a.o"].map(String::from));
             a
+        };
+        let args = |defs: &[&'static str]| -> Vec<&str> {
+            // Leaked: a test process's few dozen short strings.
+            args(defs).into_iter().map(|a| &*a.leak()).collect()
         };
         assert_eq!(s.check(&args(c.first)), "miss", "{}: first compile", c.name);
         assert_eq!(s.check(&args(c.first)), "hit", "{}: same again", c.name);
@@ -337,6 +359,21 @@ fn every_macro_corner_with_gcc_matches_the_uncached_compile() {
         s.check(&args(c.first));
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Where no `-D` value holds a directory the key maps, every value stays
+/// in the pre-key (no preprocessing run on a miss to learn which were
+/// used): an unused value that changes is a miss, and both results equal
+/// the uncached compile's.
+#[test]
+fn values_without_a_machine_path_stay_in_the_pre_key() {
+    let s = Sandbox::new("gcc");
+    s.write("a.c", "int f(void) { return LEVEL; }\n");
+    let args = |unused: &'static str| ["-O2", "-c", "-DLEVEL=1", unused, "a.c", "-o", "a.o"];
+    assert_eq!(s.check(&args("-DUNUSED=\"/one/x\"")), "miss");
+    assert_eq!(s.check(&args("-DUNUSED=\"/one/x\"")), "hit");
+    assert_eq!(s.check(&args("-DUNUSED=\"/two/x\"")), "miss");
+    assert_eq!(s.check(&args("-DUNUSED=\"/one/x\"")), "hit");
 }
 
 /// A compiler that cannot say which macros it used (clang 14 prints
