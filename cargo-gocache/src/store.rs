@@ -9,6 +9,7 @@
 //! <root>/<xx>/<action>-a   action entry: action ID -> output ID, size, time
 //! <root>/<xx>/<action>-k   key inputs of that action, one line each (for `explain`)
 //! <root>/<xx>/<output>-d   an output, named by the SHA-256 of its content
+//! <root>/receipts/<path>   a placed output's stamp and ID (below), local only
 //! ```
 //!
 //! `<xx>` is the first two hex digits of the 64-digit name, so no directory
@@ -51,6 +52,25 @@
 //! locally before use, so a tampered or torn remote object is a miss, never
 //! a wrong result. Puts go to both. The library defines the trait only: the
 //! network clients live in the `cargo-gocache` binary.
+//!
+//! # Receipts of placed outputs
+//!
+//! `<root>/receipts/<sha256 of the path>` says "the file placed at this
+//! path had this stamp (device, inode, size, mtime and ctime in
+//! nanoseconds) and this content ID right after [`Store::place`] wrote
+//! it" ([`read_receipt`]). A later step of the same build that must hash
+//! that file (a dependent's `--extern` rlib, a link's rlibs, a build
+//! script's executable) uses the ID while the stamp is unchanged: the file
+//! was just written from checked bytes, so its hash is known without
+//! reading it again. This is the one place a stamp younger than the racy
+//! window (`crate::fsutil::RACY`) is trusted, and why that is sound: the
+//! racy rule guards against a change made in the same clock tick as a
+//! *read*; a receipt is taken by the writer itself, right after the rename
+//! that made the file, so only a writer that changes the file in place,
+//! keeping its size, within the same tick after that could fool it, and
+//! nothing in a build writes a file gocache just placed (rustc and linkers
+//! write new files and rename them: a new inode). Receipts stay in the
+//! local store, never in its tier, and trim removes them after an hour.
 //!
 //! # Use tracking and trimming
 //!
@@ -419,7 +439,27 @@ impl Store {
             return Ok(false);
         };
         write_file_atomic(dest, &bytes)?;
+        self.write_receipt(dest, &entry.output.to_hex());
         Ok(true)
+    }
+
+    /// Where the receipts of placed outputs are (module docs).
+    pub fn receipts_dir(&self) -> PathBuf {
+        receipts_dir(&self.root)
+    }
+
+    /// Record that `dest`, as it is now, holds the output `id` (module
+    /// docs). Best effort: without a receipt the file is only hashed.
+    pub fn write_receipt(&self, dest: &Path, id: &str) {
+        let Ok(meta) = fs::metadata(dest) else { return };
+        let Some(stamp) = receipt_stamp(&meta) else {
+            return;
+        };
+        let Some(path) = receipt_path(&self.receipts_dir(), dest) else {
+            return;
+        };
+        let _ = fs::create_dir_all(self.receipts_dir());
+        let _ = write_file_atomic(&path, format!("{stamp} {id}\n").as_bytes());
     }
 
     /// Store `bytes` as an output (content-addressed); returns its ID.
@@ -603,6 +643,18 @@ impl Store {
         let now = SystemTime::now();
         let age = |t: SystemTime| now.duration_since(t).unwrap_or_default();
         let mut report = TrimReport::default();
+        // Receipts serve the build that placed the files (module docs).
+        if let Ok(rd) = fs::read_dir(self.receipts_dir()) {
+            for e in rd.flatten() {
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| age(t) > TEMP_MAX_AGE);
+                if old {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
         let mut kept = Vec::new();
         for f in self.scan()? {
             let expired = match f.kind {
@@ -785,6 +837,50 @@ fn touch_if_stale(file: &File, meta: &fs::Metadata) {
     }
 }
 
+/// The receipts of placed outputs of the store at `root` (module docs).
+pub fn receipts_dir(root: &Path) -> PathBuf {
+    root.join("receipts")
+}
+
+/// The stamp a receipt records: device, inode, size, mtime and ctime.
+#[cfg(unix)]
+fn receipt_stamp(meta: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    Some(format!(
+        "{} {} {} {}.{:09} {}.{:09}",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    ))
+}
+
+#[cfg(not(unix))]
+fn receipt_stamp(_meta: &fs::Metadata) -> Option<String> {
+    None
+}
+
+/// The receipt file of `dest` (named by its absolute path's SHA-256).
+fn receipt_path(dir: &Path, dest: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(dest).ok()?;
+    let h = crate::key::hash::hash_bytes(abs.as_os_str().as_encoded_bytes());
+    Some(dir.join(crate::key::hash::hex(&h)))
+}
+
+/// The content hash (hex SHA-256) of `path`, whose metadata is `meta`, if
+/// a receipt in `dir` vouches for it: written when the file was placed,
+/// with the same stamp (module docs).
+pub fn read_receipt(dir: &Path, path: &Path, meta: &fs::Metadata) -> Option<String> {
+    let stamp = receipt_stamp(meta)?;
+    let text = fs::read_to_string(receipt_path(dir, path)?).ok()?;
+    let (recorded, id) = text.trim_end().rsplit_once(' ')?;
+    (recorded == stamp && id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,6 +926,37 @@ mod tests {
         // The placed file is not the stored one.
         fs::write(&dest, b"edited").unwrap();
         assert_eq!(store.get_bytes(&a).unwrap().1, b"hello");
+    }
+
+    #[test]
+    fn a_receipt_vouches_for_a_placed_file_until_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("c")).unwrap();
+        let a = action("one");
+        let id = store.put(&a, b"hello").unwrap();
+        let e = store.get(&a).unwrap();
+        let dest = dir.path().join("out.rlib");
+        assert!(store.place(&e, &dest).unwrap());
+        let receipt = |p: &Path| read_receipt(&store.receipts_dir(), p, &fs::metadata(p).unwrap());
+        assert_eq!(receipt(&dest), Some(id.to_hex()));
+        // Same size, new content, in a later clock tick (the window the
+        // module docs accept: the same tick right after the placement):
+        // another stamp.
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        fs::write(&dest, b"jello").unwrap();
+        assert_eq!(receipt(&dest), None);
+        // Another file at another path has no receipt.
+        let other = dir.path().join("other.rlib");
+        fs::write(&other, b"hello").unwrap();
+        assert_eq!(receipt(&other), None);
+        // A rename keeps the content but not the stamp: no receipt until
+        // the mover writes one.
+        assert!(store.place(&e, &dest).unwrap());
+        let moved = dir.path().join("moved.rlib");
+        fs::rename(&dest, &moved).unwrap();
+        assert_eq!(receipt(&moved), None);
+        store.write_receipt(&moved, &id.to_hex());
+        assert_eq!(receipt(&moved), Some(id.to_hex()));
     }
 
     /// A tier in memory that can be told to lie.

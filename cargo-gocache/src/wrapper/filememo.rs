@@ -140,6 +140,9 @@ pub struct FileMemo {
     unsettled: bool,
     now_ns: i128,
     changed: bool,
+    /// The store's receipts of placed outputs (`crate::store::read_receipt`):
+    /// a file gocache just placed is not read again to be hashed.
+    receipts: Option<PathBuf>,
 }
 
 impl Default for FileMemo {
@@ -199,6 +202,7 @@ impl FileMemo {
             unsettled: false,
             now_ns,
             changed: false,
+            receipts: None,
         }
     }
 
@@ -214,7 +218,34 @@ impl FileMemo {
                 memo = FileMemo::empty();
             }
         }
+        memo.receipts = Some(store.receipts_dir());
         memo
+    }
+
+    /// The hash of `path` from a receipt of its placement, if one holds
+    /// for `meta` (remembered for this run only, as a fresh file is).
+    fn from_receipt(&mut self, path: &Path, meta: &fs::Metadata) -> Option<String> {
+        let hash = crate::store::read_receipt(self.receipts.as_ref()?, path, meta)?;
+        if let Some(stamp) = Stamp::of(meta) {
+            self.unsettled = true;
+            self.this_run
+                .insert(path.to_path_buf(), (stamp, hash.clone()));
+            self.touched.push((path.to_path_buf(), stamp, hash.clone()));
+        }
+        Some(hash)
+    }
+
+    /// The hash of `bytes`, just read from `path` by the caller (which
+    /// needs them anyway): from a receipt when one holds, else computed.
+    pub fn hash_read(&mut self, path: &Path, bytes: &[u8]) -> String {
+        if let Ok(meta) = fs::metadata(path) {
+            // Read, then stat: a change after the read shows as another
+            // stamp than the receipt's.
+            if let Some(h) = self.from_receipt(path, &meta) {
+                return h;
+            }
+        }
+        hex(&hash_bytes(bytes))
     }
 
     /// Save if this run learned something. Best effort by design: callers
@@ -284,7 +315,8 @@ impl FileMemo {
     pub fn hash(&mut self, path: &Path) -> Option<String> {
         // Stamp first, then read: a change after the stat shows in the
         // next stat, never under the old stamp.
-        let stamp = fs::metadata(path).ok().and_then(|m| Stamp::of(&m));
+        let meta = fs::metadata(path).ok();
+        let stamp = meta.as_ref().and_then(Stamp::of);
         if let Some(stamp) = stamp {
             let same = |e: &&(Stamp, String)| e.0 == stamp;
             if let Some((_, hash)) = self.files.get(path).filter(same) {
@@ -302,6 +334,11 @@ impl FileMemo {
                 }
                 self.touched.push((path.to_path_buf(), stamp, hash.clone()));
                 return Some(hash);
+            }
+            if !stamp.settled(self.now_ns) {
+                if let Some(hash) = meta.as_ref().and_then(|m| self.from_receipt(path, m)) {
+                    return Some(hash);
+                }
             }
         }
         let Some(bytes) = crate::direct::manifest::read_regular(path) else {

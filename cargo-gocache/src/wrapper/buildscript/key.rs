@@ -194,9 +194,16 @@ pub(super) fn pre_key(
     h.line(SALT);
     h.line(format!("gocache {}", env!("CARGO_PKG_VERSION")));
     let meta = fs::metadata(real).ok();
-    let exe =
-        crate::key::hash::hash_file(real).with_context(|| format!("reading {}", real.display()))?;
-    let exe = hex(&exe);
+    // Placed by this build's hit of the script's compile: its receipt
+    // (`crate::store`) gives the hash without reading it again.
+    let receipt = meta.as_ref().and_then(|m| {
+        crate::store::read_receipt(&crate::store::receipts_dir(&cx.store_root), real, m)
+    });
+    let exe = match receipt {
+        Some(h) => h,
+        None => hex(&crate::key::hash::hash_file(real)
+            .with_context(|| format!("reading {}", real.display()))?),
+    };
     h.line(format!("exe {exe}"));
     h.line(format!("cwd {}", cx.map.map_path(&cx.cwd)));
     for a in args {

@@ -92,10 +92,21 @@ pub fn enabled() -> bool {
 /// script: `/bin/sh` drops variables whose names are not identifiers
 /// (`CC_x86_64-unknown-linux-gnu`), which cc reads. Best effort: on any
 /// failure the real executable stays where cargo expects it.
-pub fn install_launcher(exe: &Path) -> std::io::Result<()> {
+///
+/// `store`: where a receipt of `exe`'s placement (`crate::store`) is
+/// carried over to the real executable's new name (a rename changes its
+/// ctime), so the launcher does not hash it again.
+pub fn install_launcher(exe: &Path, store: Option<&Store>) -> std::io::Result<()> {
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         return Ok(());
     };
+    let receipt = store.and_then(|s| {
+        let meta = fs::metadata(exe).ok()?;
+        Some((
+            s,
+            crate::store::read_receipt(&s.receipts_dir(), exe, &meta)?,
+        ))
+    });
     let real = dir.join(format!("{REAL_PREFIX}{}", name.to_string_lossy()));
     let own = std::env::current_exe()?;
     let tmp = dir.join(format!(".{REAL_PREFIX}launcher-{}", std::process::id()));
@@ -116,6 +127,9 @@ pub fn install_launcher(exe: &Path) -> std::io::Result<()> {
         let _ = fs::rename(&real, exe);
         let _ = fs::remove_file(&tmp);
         return Err(e);
+    }
+    if let Some((s, id)) = receipt {
+        s.write_receipt(&real, &id);
     }
     Ok(())
 }

@@ -135,7 +135,10 @@ pub(super) fn hit(
         outs.push((o, bytes));
     }
     for (o, bytes) in &outs {
-        place_bytes(&c.out_dir.join(&o.name), bytes, o.mode)?;
+        let dest = c.out_dir.join(&o.name);
+        place_bytes(&dest, bytes, o.mode)?;
+        // Dependents and links hash this file next (crate::store: receipts).
+        store.write_receipt(&dest, &o.id.to_hex());
     }
     // The dep-info last: cargo reads it once rustc (we) exit.
     let dep_text = reloc.map.unmap(&depinfo);

@@ -182,7 +182,7 @@ pub(super) fn pre_key(
         h.line(format!("native:{} {}", map.map_path(p), hashing.hash(p)?));
     }
     if links {
-        for (file, hash) in transitive_rlibs(c)? {
+        for (file, hash) in transitive_rlibs(c, hashing)? {
             h.line(format!("rlib:{file} {hash}"));
         }
         let linker = c.linker.clone().unwrap_or_else(|| PathBuf::from("cc"));
@@ -210,7 +210,10 @@ pub(super) fn pre_key(
 /// For a link: every rlib of the dependency directories whose cargo
 /// suffix appears in an `--extern` file or in an rlib already taken
 /// (see the key table). Returns (file name, content hash), sorted.
-pub(super) fn transitive_rlibs(c: &RustCompile) -> Result<Vec<(String, String)>> {
+pub(super) fn transitive_rlibs(
+    c: &RustCompile,
+    hashing: &mut Hashing,
+) -> Result<Vec<(String, String)>> {
     let mut by_suffix: HashMap<String, Vec<PathBuf>> = HashMap::new();
     for (kind, dir) in &c.lib_dirs {
         if kind != "dependency" && kind != "all" && kind != "crate" {
@@ -245,7 +248,9 @@ pub(super) fn transitive_rlibs(c: &RustCompile) -> Result<Vec<(String, String)>>
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            taken.insert(name, hex(&hash_bytes(&bytes)));
+            // Read anyway (its suffixes below); hashed unless placed by
+            // this build's hit (a receipt, `crate::store`).
+            taken.insert(name, hashing.memo.hash_read(&p, &bytes));
         }
         let mut found = BTreeSet::new();
         cargo_suffixes(&bytes, &mut found);

@@ -214,7 +214,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
                     }
                 };
                 if code == 0 {
-                    install_launcher(&exe);
+                    install_launcher(&exe, None);
                 }
                 return code;
             }
@@ -251,6 +251,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             &compile
                 .out_dir
                 .join(format!("{}{}", compile.crate_name, compile.extra_filename)),
+            Some(&store),
         );
     }
     match code {
@@ -290,8 +291,8 @@ fn run_cached(store: &Store, rustc: &Path, args: &[OsString], c: &RustCompile) -
 
 /// Put the build-script launcher in place of `exe`; a failure leaves the
 /// script itself, which then runs uncached.
-fn install_launcher(exe: &Path) {
-    if let Err(e) = super::buildscript::install_launcher(exe) {
+fn install_launcher(exe: &Path, store: Option<&Store>) {
+    if let Err(e) = super::buildscript::install_launcher(exe, store) {
         eprintln!(
             "gocache: warning: {}: {e}; its build script runs without the cache",
             exe.display()
