@@ -224,7 +224,7 @@ impl FileMemo {
 
     /// The hash of `path` from a receipt of its placement, if one holds
     /// for `meta` (remembered for this run only, as a fresh file is).
-    fn from_receipt(&mut self, path: &Path, meta: &fs::Metadata) -> Option<String> {
+    fn hash_by_receipt(&mut self, path: &Path, meta: &fs::Metadata) -> Option<String> {
         let hash = crate::store::read_receipt(self.receipts.as_ref()?, path, meta)?;
         if let Some(stamp) = Stamp::of(meta) {
             self.unsettled = true;
@@ -241,7 +241,7 @@ impl FileMemo {
         if let Ok(meta) = fs::metadata(path) {
             // Read, then stat: a change after the read shows as another
             // stamp than the receipt's.
-            if let Some(h) = self.from_receipt(path, &meta) {
+            if let Some(h) = self.hash_by_receipt(path, &meta) {
                 return h;
             }
         }
@@ -336,7 +336,7 @@ impl FileMemo {
                 return Some(hash);
             }
             if !stamp.settled(self.now_ns) {
-                if let Some(hash) = meta.as_ref().and_then(|m| self.from_receipt(path, m)) {
+                if let Some(hash) = meta.as_ref().and_then(|m| self.hash_by_receipt(path, m)) {
                     return Some(hash);
                 }
             }
