@@ -13,6 +13,7 @@ const MAX_VALUE: u64 = 1 << 30;
 pub(super) struct Http {
     agent: ureq::Agent,
     base: String,
+    timeout: std::time::Duration,
 }
 
 impl Http {
@@ -25,6 +26,7 @@ impl Http {
         Http {
             agent,
             base: s.url.trim_end_matches('/').to_string(),
+            timeout: s.timeout,
         }
     }
 }
@@ -47,7 +49,13 @@ impl Backend for Http {
 
     fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
         let base = &self.base;
-        let resp = self.agent.put(format!("{base}/{path}")).send(bytes)?;
+        let resp = self
+            .agent
+            .put(format!("{base}/{path}"))
+            .config()
+            .timeout_global(Some(super::upload_timeout(self.timeout, bytes.len())))
+            .build()
+            .send(bytes)?;
         match resp.status().as_u16() {
             200..=299 => Ok(()),
             s => bail!("PUT {base}/{path}: HTTP {s}"),

@@ -25,7 +25,8 @@
 //!
 //! * Nothing connects until a local miss needs the remote: a warm local
 //!   build never touches the network.
-//! * Every request has a timeout (`remote-timeout`, default 2 s).
+//! * Every request has a timeout (`remote-timeout`, default 2 s); an upload
+//!   gets one more second per MiB ([`upload_timeout`]).
 //! * A failed request (refused, timed out, a 5xx) is counted in a file
 //!   shared by all processes of the build (`<run log>.remote-failures`, or
 //!   `<store>/stats/remote-failures` outside `cargo gocache`); a success
@@ -85,6 +86,17 @@ pub struct RemoteSettings {
     pub url: String,
     pub timeout: Duration,
     pub read_only: bool,
+}
+
+/// The time an upload of `bytes` may take: the remote's timeout, plus one
+/// second per MiB (a floor of 1 MiB/s). The timeout alone (2 s by default)
+/// is how long a remote may take to answer, not to receive a 40 MB rlib:
+/// on a loaded CI machine uploads of a few megabytes timed out on
+/// loopback, and on a slow uplink every large upload would, so the remote
+/// would never hold them. (Redis' timeouts are per socket read and write,
+/// so it needs none of this.)
+pub(crate) fn upload_timeout(base: Duration, bytes: usize) -> Duration {
+    base + Duration::from_secs_f64(bytes as f64 / (1024.0 * 1024.0))
 }
 
 impl RemoteSettings {
@@ -562,6 +574,13 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upload_gets_a_second_per_mib_beyond_the_timeout() {
+        let base = Duration::from_secs(2);
+        assert_eq!(upload_timeout(base, 0), base);
+        assert_eq!(upload_timeout(base, 40 << 20), Duration::from_secs(42));
+    }
 
     #[test]
     fn redacts_passwords() {

@@ -66,6 +66,7 @@ pub(super) struct S3 {
     bucket: Bucket,
     credentials: Option<Credentials>,
     prefix: String,
+    timeout: std::time::Duration,
     /// `s3://bucket/prefix`, for messages (never a signed URL: it carries
     /// a signature valid for [`SIGNED_FOR`]).
     name: String,
@@ -111,6 +112,7 @@ impl S3 {
             credentials,
             name: format!("s3://{bucket}/{prefix}"),
             prefix,
+            timeout: s.timeout,
         })
     }
 
@@ -169,7 +171,13 @@ impl Backend for S3 {
     fn put(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
         let key = self.key(path);
         let url = PutObject::new(&self.bucket, self.credentials.as_ref(), &key).sign(SIGNED_FOR);
-        let mut resp = self.agent.put(url.as_str()).send(bytes)?;
+        let mut resp = self
+            .agent
+            .put(url.as_str())
+            .config()
+            .timeout_global(Some(super::upload_timeout(self.timeout, bytes.len())))
+            .build()
+            .send(bytes)?;
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
