@@ -556,20 +556,19 @@ fn fake_compiler_sees_exact_arguments() {
     };
     let store = s.store();
     let store = store.to_str().unwrap();
+    // A `-D` holding the mapped cargo home (see the -E -dU run below).
+    let with_path_define = [
+        "-c",
+        "a.c",
+        "-o",
+        "a.o",
+        "-MD",
+        "-MF",
+        "my.d",
+        "-DX=/nonexistent-cargo-home/x",
+    ];
     // Off: untouched.
-    run(
-        "off",
-        &[
-            "-c",
-            "a.c",
-            "-o",
-            "a.o",
-            "-MD",
-            "-MF",
-            "my.d",
-            "-DX=/nonexistent-cargo-home/x",
-        ],
-    );
+    run("off", &with_path_define);
     assert_eq!(
         argv(),
         "-c\na.c\n-o\na.o\n-MD\n-MF\nmy.d\n-DX=/nonexistent-cargo-home/x\n"
@@ -578,19 +577,7 @@ fn fake_compiler_sees_exact_arguments() {
     run(store, &["a.c", "-o", "prog", "-MD"]);
     assert_eq!(argv(), "a.c\n-o\nprog\n-MD\n");
     // A miss: relocation first, the caller's dependency options replaced by ours.
-    run(
-        store,
-        &[
-            "-c",
-            "a.c",
-            "-o",
-            "a.o",
-            "-MD",
-            "-MF",
-            "my.d",
-            "-DX=/nonexistent-cargo-home/x",
-        ],
-    );
+    run(store, &with_path_define);
     let got = argv();
     let lines: Vec<&str> = got.lines().collect();
     assert_eq!(
@@ -626,19 +613,7 @@ fn fake_compiler_sees_exact_arguments() {
     // A hit runs nothing.
     fs::remove_file(s.path("argv.txt")).unwrap();
     fs::remove_file(s.path("a.o")).unwrap();
-    run(
-        store,
-        &[
-            "-c",
-            "a.c",
-            "-o",
-            "a.o",
-            "-MD",
-            "-MF",
-            "my.d",
-            "-DX=/nonexistent-cargo-home/x",
-        ],
-    );
+    run(store, &with_path_define);
     assert!(!s.path("argv.txt").exists());
     assert_eq!(fs::read_to_string(s.path("preprocess.txt")).unwrap(), pre);
     assert_eq!(
