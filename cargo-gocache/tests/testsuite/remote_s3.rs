@@ -54,6 +54,11 @@ fn build_as(
 ) -> Run {
     let env = s3.env(who);
     let mut all = pairs(&env);
+    // These tests count remote errors, and run beside heavy builds: an
+    // answer can take over the default 2 s on loopback (CI saw one such
+    // GET or PUT in ninety). What a timeout does is tested apart
+    // (remote_e2e, 0.3 s against a stalled server).
+    all.push(("CARGO_GOCACHE_REMOTE_TIMEOUT", "20s"));
     all.extend_from_slice(extra);
     m.build(ws, url, &all)
 }
@@ -404,8 +409,10 @@ fn s3_without_credentials_reads_a_public_bucket_and_never_writes() {
     let written = settled_objects(&s3, "public/team/ac");
 
     let anonymous = s3.anonymous_env();
+    let mut anonymous = pairs(&anonymous);
+    anonymous.push(("CARGO_GOCACHE_REMOTE_TIMEOUT", "20s")); // as in build_as
     let m = Machine::new(tmp.path(), "anonymous");
-    let build = m.build(&ws, url, &pairs(&anonymous));
+    let build = m.build(&ws, url, &anonymous);
     assert_eq!(warnings(&build), Vec::<String>::new());
     let s = take_stats(&m.store);
     assert_eq!(count(&s, "hits"), 6, "{s}");
@@ -420,7 +427,7 @@ fn s3_without_credentials_reads_a_public_bucket_and_never_writes() {
         Some("fn main() { cc::Build::new().file(\"c/other.c\").compile(\"other\"); }\n"),
         &[("c/other.c", "int other(int x) { return x - 1; }\n")],
     );
-    let build = m.build(&other, url, &pairs(&anonymous));
+    let build = m.build(&other, url, &anonymous);
     assert_eq!(warnings(&build), Vec::<String>::new());
     let s = take_stats(&m.store);
     assert_eq!(count(&s, "misses"), 1, "{s}");
