@@ -544,6 +544,15 @@ fn absolute_paths_in_out_dir_across_two_checkouts() {
         r.stderr()
     );
     assert_eq!(scripts(&r).0, 0, "{}", r.stderr());
+    // And explain says why: the stored run is tied to the first paths.
+    let out = run(gocache(&store).args(["gocache", "explain"]).current_dir(&b))
+        .success()
+        .stdout();
+    assert!(
+        out.contains("OUT_DIR holds the absolute paths it ran with")
+            && out.contains(&*t1.to_string_lossy()),
+        "{out}"
+    );
 }
 
 /// A script that names no machine path is restored in a second checkout

@@ -474,6 +474,22 @@ pub(super) fn why_missed(
         return changed;
     }
     if !manifest.is_empty() {
+        // Every stored run was pinned to other directories: its output
+        // holds absolute paths of another checkout or target directory.
+        let held_here = |e: &ManifestEntry| e.pins.iter().all(|p| cx.pins().contains(p));
+        if let Some(e) = manifest.first().filter(|_| !manifest.iter().any(held_here)) {
+            let elsewhere: Vec<&str> = e
+                .pins
+                .iter()
+                .filter(|p| !cx.pins().contains(p))
+                .map(|(_, real)| real.as_str())
+                .collect();
+            return vec![format!(
+                "its stored run's OUT_DIR holds the absolute paths it ran with, \
+                 served only there: {}",
+                elsewhere.join(", ")
+            )];
+        }
         return vec!["its output was missing or damaged in the store".into()];
     }
     let Some(old) = history else {
