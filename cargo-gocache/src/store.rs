@@ -458,8 +458,12 @@ impl Store {
         let Some(path) = receipt_path(&self.receipts_dir(), dest) else {
             return;
         };
-        let _ = fs::create_dir_all(self.receipts_dir());
-        let _ = write_file_atomic(&path, format!("{stamp} {id}\n").as_bytes());
+        let text = format!("{stamp} {id}\n");
+        // The directory is made once, by the first receipt that fails.
+        if write_file_atomic(&path, text.as_bytes()).is_err() {
+            let _ = fs::create_dir_all(self.receipts_dir());
+            let _ = write_file_atomic(&path, text.as_bytes());
+        }
     }
 
     /// Store `bytes` as an output (content-addressed); returns its ID.

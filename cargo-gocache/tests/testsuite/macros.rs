@@ -43,7 +43,7 @@ impl Sandbox {
         write_settled(&self.path(rel), text);
     }
 
-    fn command(&self, store: &Path, args: &[&str]) -> Command {
+    fn command(&self, store: &Path, args: &[impl AsRef<std::ffi::OsStr>]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.arg(self.compiler)
             .args(args)
@@ -70,7 +70,7 @@ impl Sandbox {
     /// Compile `args` (writing `a.o`) through the cache, then without it;
     /// assert the object and stderr are the same; the cached compile's event.
     #[track_caller]
-    fn check(&self, args: &[&str]) -> String {
+    fn check(&self, args: &[impl AsRef<std::ffi::OsStr> + std::fmt::Debug]) -> String {
         let out = output_ok(&mut self.command(&self.path("store"), args));
         let event = self.last_event();
         let cached = fs::read(self.path("a.o")).unwrap();
@@ -344,10 +344,6 @@ fn every_macro_corner_with_gcc_matches_the_uncached_compile() {
             a.extend(defs.iter().map(|d| d.to_string()));
             a.extend([source, "-o", "a.o"].map(String::from));
             a
-        };
-        let args = |defs: &[&'static str]| -> Vec<&str> {
-            // Leaked: a test process's few dozen short strings.
-            args(defs).into_iter().map(|a| &*a.leak()).collect()
         };
         assert_eq!(s.check(&args(c.first)), "miss", "{}: first compile", c.name);
         assert_eq!(s.check(&args(c.first)), "hit", "{}: same again", c.name);

@@ -344,11 +344,14 @@ pub(super) struct ManifestEntry {
 
 impl ManifestEntry {
     /// Does every input still hold here?
+    /// Were this entry's pinned directories (if any) this build's?
+    pub(super) fn pins_hold(&self, here: &[(String, String)]) -> bool {
+        self.pins.iter().all(|p| here.contains(p))
+    }
+
     pub(super) fn holds(&self, cx: &Context, memo: &mut FileMemo) -> bool {
-        for (token, real) in &self.pins {
-            if !cx.pins().iter().any(|(t, r)| t == token && r == real) {
-                return false;
-            }
+        if !self.pins.is_empty() && !self.pins_hold(&cx.pins()) {
+            return false;
         }
         self.inputs.iter().all(|((kind, mapped), state)| {
             let path = cx.map.unmap_path(mapped);
@@ -455,9 +458,10 @@ pub(super) fn why_missed(
         Some((k, h)) if h.len() == 64 => format!("{k} {}", &h[..12]),
         _ => s.to_string(),
     };
+    let here = cx.pins();
     let nearest = manifest
         .iter()
-        .filter(|e| e.pins.iter().all(|p| cx.pins().contains(p)))
+        .filter(|e| e.pins_hold(&here))
         .map(|e| {
             let changed: Vec<String> = e
                 .inputs
@@ -476,12 +480,14 @@ pub(super) fn why_missed(
     if !manifest.is_empty() {
         // Every stored run was pinned to other directories: its output
         // holds absolute paths of another checkout or target directory.
-        let held_here = |e: &ManifestEntry| e.pins.iter().all(|p| cx.pins().contains(p));
-        if let Some(e) = manifest.first().filter(|_| !manifest.iter().any(held_here)) {
+        if let Some(e) = manifest
+            .first()
+            .filter(|_| !manifest.iter().any(|e| e.pins_hold(&here)))
+        {
             let elsewhere: Vec<&str> = e
                 .pins
                 .iter()
-                .filter(|p| !cx.pins().contains(p))
+                .filter(|p| !here.contains(p))
                 .map(|(_, real)| real.as_str())
                 .collect();
             return vec![format!(

@@ -403,9 +403,9 @@ fn cached(
     }
     let volatile: Vec<(String, Vec<String>)> = std::env::vars_os()
         .filter_map(|(k, v)| {
-            let k = k.into_string().ok()?;
+            let k = k.into_string().ok().filter(|k| key::is_volatile(k))?;
             let forms = key::volatile_needles(&v.to_string_lossy());
-            (key::is_volatile(&k) && !forms.is_empty()).then_some((k, forms))
+            (!forms.is_empty()).then_some((k, forms))
         })
         .collect();
     let record = match outdir::Record::capture(store, &cx, &stdout, &stderr, secs, &volatile) {
