@@ -78,7 +78,12 @@ struct Shared {
     /// Paths `stat`'ed or read here on a wrapper's behalf ([`stat`],
     /// [`facts`]), or that it says it read (`false`) or listed (`true`)
     /// ([`seen`]).
-    looked_at: Mutex<Vec<(PathBuf, bool)>>,
+    /// A set: a configure run's thousand probe compiles name `stdio.h`'s
+    /// headers a thousand times.
+    looked_at: Mutex<BTreeSet<(PathBuf, bool)>>,
+    /// This process's umask, read at [`Server::bind`]: a compile asked
+    /// for with the same one is spawned without a `pre_exec` hook.
+    umask: libc::mode_t,
     /// What [`facts`] read of settled files, by path: the stamp it was read
     /// at, the facts but their names, and the spliced text to find names in.
     facts: Mutex<HashMap<PathBuf, FactsMemo>>,
@@ -101,11 +106,21 @@ impl Server {
         let name = format!("gocache-exec-{}-{nanos:x}", std::process::id());
         let addr = SocketAddr::from_abstract_name(name.as_bytes()).ok()?;
         let listener = UnixListener::bind_addr(&addr).ok()?;
+        // SAFETY: umask has no failure; set back at once, before this
+        // process starts a thread (see above).
+        let umask = unsafe {
+            let m = libc::umask(0o022);
+            libc::umask(m);
+            m
+        };
         Some(Server {
             name,
             listener,
             own: (meta.dev(), meta.ino()),
-            shared: Arc::default(),
+            shared: Arc::new(Shared {
+                umask,
+                ..Shared::default()
+            }),
         })
     }
 
@@ -148,7 +163,7 @@ impl Server {
         self.shared
             .looked_at
             .lock()
-            .map(|r| r.clone())
+            .map(|r| r.iter().cloned().collect())
             .unwrap_or_default()
     }
 }
@@ -276,12 +291,17 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         Some(fd) => Stdio::from(fd),
         None => Stdio::null(),
     });
-    // SAFETY: umask is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::umask(umask);
-            Ok(())
-        });
+    if umask != shared.umask {
+        // A hook makes std fork this process (page tables and all; it may
+        // hold hundreds of MB by the end of a configure run) instead of
+        // `posix_spawn`'s vfork: only when the wrapper's umask differs.
+        // SAFETY: umask is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::umask(umask);
+                Ok(())
+            });
+        }
     }
     let reply = match cmd.output() {
         Ok(out) => vec![
