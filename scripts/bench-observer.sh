@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What the build-script observer (ptrace + seccomp) costs per process: N
+# What the build-script observer (seccomp user notification; ptrace with
+# CARGO_GOCACHE_DEBUG=observer-ptrace) costs per process: N
 # runs of /bin/true from a shell, plain and under `cargo gocache observe`,
 # with and without a cargo-like LD_LIBRARY_PATH (four directories, as cargo
 # gives every build script: the dynamic loader then names about 90 paths,

@@ -12,25 +12,32 @@
 //!
 //! # How (Linux, x86_64)
 //!
-//! `ptrace` with a seccomp filter (`ptrace.rs`): the filter stops the
-//! process at the system calls that name a path (`open`, `openat`,
-//! `openat2`, the `stat` family, `access`, `readlink`, `execve`,
-//! `getdents`, and every call that creates, removes, renames or changes a
-//! file) and at `socket`/`connect`/`bind`; every other call runs at full
-//! speed. A `connect` to a unix socket named by a path waits for its
-//! result: one that connects is refused, one that fails is a probe of the
-//! path. The tracer reads the call's arguments, resolves a relative path
+//! A seccomp filter stops the run's processes at the system calls that
+//! name a path (`open`, `openat`, `openat2`, the `stat` family, `access`,
+//! `readlink`, `execve`, `getdents`, and every call that creates, removes,
+//! renames or changes a file) and at `socket`/`connect`/`bind`; every
+//! other call runs at full speed. Each stop is seen by an observing
+//! process, which reads the call's arguments, resolves a relative path
 //! against the process's working directory or directory descriptor
 //! (`/proc/<pid>/cwd`, `/proc/<pid>/fd/<n>`), records it, and lets the call
-//! run. Every process and thread the run starts is traced (fork, vfork,
-//! clone and exec events), statically linked programs included: the kernel
-//! stops them, not a library inside them.
+//! run. A `connect` to a unix socket named by a path that connects is
+//! refused; one that cannot is a probe of the path. The filter is
+//! inherited by every process and thread the run starts, statically linked
+//! programs included: the kernel stops them, not a library inside them.
 //!
-//! The tracer is a process of its own, forked before the run: when the
-//! run's first process exits the observation goes to the caller, and
-//! processes the run left behind (a daemon) go on being traced until they
-//! exit, so they neither hang the build nor run unobserved. Such a run is
-//! refused ([`Refusal`] `background-process`).
+//! Two mechanisms deliver the stops, with the same recording
+//! (`ptrace.rs`'s `Tracer`):
+//! * seccomp user notification (`notify.rs`, Linux 5.8; woken on the
+//!   caller's CPU from 6.6), the default: a notification is an `ioctl`
+//!   round trip, and fork, clone and exec cost nothing;
+//! * `ptrace` (`ptrace.rs`), where the kernel gives no listener: each call
+//!   is a ptrace stop, and so is each fork, clone and exec.
+//!
+//! The observing process is a process of its own, forked before the run:
+//! when the run's first process exits the observation goes to the caller,
+//! and processes the run left behind (a daemon) go on being observed until
+//! they exit, so they neither hang the build nor run unobserved. Such a run
+//! is refused (`background-process`).
 //!
 //! # Compiles beside the observation
 //!
@@ -46,7 +53,10 @@
 //! * A 32-bit or x32 system call: refused (`32-bit-syscall`).
 //! * The result of a call: the caller reads the state of each path after
 //!   the run (a path the run did not write held still while it ran, as for
-//!   a compile's headers; a path it wrote is an output).
+//!   a compile's headers; a path it wrote is an output). Whether a call
+//!   that would write did write is its result under ptrace, and under
+//!   notifications the path's state before it against its state after the
+//!   run (`notify.rs`).
 //! * What a program knows without naming a path: the clock, the host name
 //!   (`uname`), the process IDs, randomness. A result embedding them is
 //!   the caller's to detect.
@@ -56,6 +66,8 @@
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod delegate;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod notify;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod ptrace;
 

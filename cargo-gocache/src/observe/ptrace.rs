@@ -1,5 +1,8 @@
-//! The Linux x86_64 observer: ptrace, stopped by a seccomp filter at the
-//! system calls that name a path (see the parent module).
+//! The Linux x86_64 observer's common part, and its ptrace mechanism: the
+//! caller's side ([`observe`]: start the observing process, tee the run's
+//! output, read the report), the recording of a call ([`Tracer`], shared
+//! with `notify.rs`), and the ptrace tracer, used where the kernel gives
+//! no seccomp listener or with `CARGO_GOCACHE_DEBUG=observer-ptrace`.
 //!
 //! Three processes: the caller (which tees the run's stdout and stderr as
 //! they come), the tracer (forked from the caller, single-threaded), and
@@ -23,10 +26,10 @@ const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 const X32_BIT: u64 = 0x4000_0000;
 /// The run's first process exits with this before `execve` when it cannot
 /// be traced (nothing of the program ran).
-const CANNOT_TRACE: i32 = 0x7d;
+pub(super) const CANNOT_TRACE: i32 = 0x7d;
 /// How long processes the run left behind may take to exit before the
 /// observation is reported without them.
-const LINGER: Duration = Duration::from_millis(500);
+pub(super) const LINGER: Duration = Duration::from_millis(500);
 
 /// x86_64 system call numbers (`asm/unistd_64.h`).
 mod nr {
@@ -149,9 +152,10 @@ struct SyscallInfo {
 const PTRACE_SYSCALL_INFO_EXIT: u8 = 2;
 const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
 
-/// The seccomp filter: stop at [`nr::TRACED`] (and at anything not a
-/// native x86_64 call, which the tracer refuses), run the rest.
-fn filter() -> Vec<libc::sock_filter> {
+/// The seccomp filter: `action` (a ptrace stop, or a notification) at
+/// [`nr::TRACED`] (and at anything not a native x86_64 call, which the
+/// observer refuses), run the rest.
+pub(super) fn filter(action: u32) -> Vec<libc::sock_filter> {
     let stmt = |code: u32, k: u32| libc::sock_filter {
         code: code as u16,
         jt: 0,
@@ -193,11 +197,11 @@ fn filter() -> Vec<libc::sock_filter> {
         ));
     }
     f.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
-    f.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_TRACE));
+    f.push(stmt(libc::BPF_RET | libc::BPF_K, action));
     f
 }
 
-fn cstring(b: &[u8]) -> Result<CString, Unobservable> {
+pub(super) fn cstring(b: &[u8]) -> Result<CString, Unobservable> {
     CString::new(b).map_err(|_| Unobservable("an argument holds a NUL byte".into()))
 }
 
@@ -235,42 +239,20 @@ pub(super) fn observe(
         )?);
     }
 
-    let out = pipe(0)?;
-    let err = pipe(0)?;
-    let report = pipe(libc::O_CLOEXEC)?;
-    // SAFETY: fork in a process that has started no thread of its own
-    // (the launcher observes before it spawns any); the child only runs
-    // the tracer and exits.
-    let tracer = unsafe { libc::fork() };
-    if tracer < 0 {
-        return Err(Unobservable("fork failed".into()));
-    }
-    if tracer == 0 {
-        // SAFETY: closing our copies of the read ends.
-        unsafe {
-            libc::close(out.0);
-            libc::close(err.0);
-            libc::close(report.0);
-        }
-        let code = trace(
-            &program,
-            &argv,
-            &envp,
-            own_exe.as_deref(),
-            out.1,
-            err.1,
-            report.1,
-        );
-        // SAFETY: leaving the forked tracer without running the caller's
-        // destructors or atexit handlers.
-        unsafe { libc::_exit(code) }
-    }
-    // SAFETY: the write ends belong to the tracer and the run now.
-    unsafe {
-        libc::close(out.1);
-        libc::close(err.1);
-        libc::close(report.1);
-    }
+    let notify = !crate::env::debug("observer-ptrace");
+    let started = if notify {
+        start(&program, &argv, &envp, own_exe.as_deref(), true)?
+    } else {
+        None
+    };
+    let (tracer, out, err, report) = match started {
+        Some(s) => s,
+        // No user notification here (an old kernel, a filter with a
+        // listener already above us): the run has not started; trace it.
+        None => start(&program, &argv, &envp, own_exe.as_deref(), false)?.ok_or_else(|| {
+            Unobservable("the run could not be traced (ptrace or seccomp refused)".into())
+        })?,
+    };
     let tee = |fd: RawFd, to: fn() -> Box<dyn Write + Send>| {
         // SAFETY: `fd` is ours alone from here on.
         let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
@@ -296,15 +278,15 @@ pub(super) fn observe(
     if let Some(server) = server {
         server.serve();
     }
-    let out_reader = tee(out.0, || Box::new(std::io::stdout()));
+    let out_reader = tee(out, || Box::new(std::io::stdout()));
     let err_reader = if echo_stderr {
-        tee(err.0, || Box::new(std::io::stderr()))
+        tee(err, || Box::new(std::io::stderr()))
     } else {
-        tee(err.0, || Box::new(std::io::sink()))
+        tee(err, || Box::new(std::io::sink()))
     };
     let mut wire = Vec::new();
     // SAFETY: the report's read end is ours.
-    let _ = unsafe { std::fs::File::from_raw_fd(report.0) }.read_to_end(&mut wire);
+    let _ = unsafe { std::fs::File::from_raw_fd(report) }.read_to_end(&mut wire);
     let mut status = 0;
     // SAFETY: reaping the tracer if it is done; it may go on tracing what
     // the run left behind, and is then reaped by init after we exit.
@@ -326,13 +308,112 @@ pub(super) fn observe(
     Ok((obs, stdout, stderr))
 }
 
-fn pipe(flags: i32) -> Result<(RawFd, RawFd), Unobservable> {
+/// Fork the observing process (`notify`: the supervisor of a seccomp
+/// listener, [`super::notify`]; else the ptrace tracer), which starts the
+/// run. Returns its pid and the read ends of the run's stdout, stderr and
+/// the report. `Ok(None)`: `notify` is not available here and nothing of
+/// the run started (the supervisor says so before the program can run,
+/// and before this process starts a thread: the ptrace tracer is then
+/// forked from a process that is still single-threaded).
+#[allow(clippy::type_complexity)]
+fn start(
+    program: &CString,
+    argv: &[CString],
+    envp: &[CString],
+    own_exe: Option<&Path>,
+    notify: bool,
+) -> Result<Option<(libc::pid_t, RawFd, RawFd, RawFd)>, Unobservable> {
+    let out = pipe(0)?;
+    let err = pipe(0)?;
+    let report = pipe(libc::O_CLOEXEC)?;
+    let ready = pipe(libc::O_CLOEXEC)?;
+    // SAFETY: fork in a process that has started no thread of its own
+    // (the launcher observes before it spawns any); the child only runs
+    // the observer and exits.
+    let tracer = unsafe { libc::fork() };
+    if tracer < 0 {
+        return Err(Unobservable("fork failed".into()));
+    }
+    if tracer == 0 {
+        // SAFETY: closing our copies of the read ends.
+        unsafe {
+            libc::close(out.0);
+            libc::close(err.0);
+            libc::close(report.0);
+            libc::close(ready.0);
+        }
+        let code = if notify {
+            super::notify::supervise(
+                program, argv, envp, own_exe, out.1, err.1, report.1, ready.1,
+            )
+        } else {
+            // SAFETY: the tracer needs no ready signal.
+            unsafe { libc::close(ready.1) };
+            trace(program, argv, envp, own_exe, out.1, err.1, report.1)
+        };
+        // SAFETY: leaving the forked observer without running the caller's
+        // destructors or atexit handlers.
+        unsafe { libc::_exit(code) }
+    }
+    // SAFETY: the write ends belong to the observer and the run now.
+    unsafe {
+        libc::close(out.1);
+        libc::close(err.1);
+        libc::close(report.1);
+        libc::close(ready.1);
+    }
+    if notify {
+        let mut b = [0u8; 1];
+        // SAFETY: the ready pipe's read end is ours.
+        let mut f = unsafe { std::fs::File::from_raw_fd(ready.0) };
+        let got = f.read(&mut b);
+        if !matches!(got, Ok(1)) || b[0] != b'n' {
+            // It could not listen: nothing ran. Reap it and say so.
+            let mut status = 0;
+            // SAFETY: our child, which exits right after closing the pipe.
+            unsafe {
+                libc::waitpid(tracer, &mut status, 0);
+                libc::close(out.0);
+                libc::close(err.0);
+                libc::close(report.0);
+            }
+            if matches!(got, Ok(1)) && b[0] == b'b' {
+                // Observed already, by a filter whose notifications would
+                // hide every call from a ptrace tracer (`notify` docs).
+                return Err(Unobservable(
+                    "this run is inside another observed run".into(),
+                ));
+            }
+            return Ok(None);
+        }
+    } else {
+        // SAFETY: unused read end.
+        unsafe { libc::close(ready.0) };
+    }
+    Ok(Some((tracer, out.0, err.0, report.0)))
+}
+
+pub(super) fn pipe(flags: i32) -> Result<(RawFd, RawFd), Unobservable> {
     let mut fds = [0; 2];
     // SAFETY: a two-int array for pipe2.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), flags) } != 0 {
         return Err(Unobservable("pipe failed".into()));
     }
     Ok((fds[0], fds[1]))
+}
+
+/// `execve`'s NULL-terminated argument and environment arrays.
+#[allow(clippy::type_complexity)]
+pub(super) fn cstring_ptrs(
+    argv: &[CString],
+    envp: &[CString],
+) -> (Vec<*const libc::c_char>, Vec<*const libc::c_char>) {
+    let ptrs = |v: &[CString]| {
+        let mut p: Vec<*const libc::c_char> = v.iter().map(|a| a.as_ptr()).collect();
+        p.push(std::ptr::null());
+        p
+    };
+    (ptrs(argv), ptrs(envp))
 }
 
 /// The tracer process: start the run, trace it, report, then trace what
@@ -346,11 +427,8 @@ fn trace(
     err: RawFd,
     report: RawFd,
 ) -> i32 {
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
-    envp_ptrs.push(std::ptr::null());
-    let prog = filter();
+    let (argv_ptrs, envp_ptrs) = cstring_ptrs(argv, envp);
+    let prog = filter(libc::SECCOMP_RET_TRACE);
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -395,21 +473,7 @@ fn trace(
         libc::close(out);
         libc::close(err);
     }
-    let mut t = Tracer {
-        own_exe: own_exe
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| (m.dev(), m.ino())),
-        obs: Observation::default(),
-        live: HashSet::from([root]),
-        started: HashSet::new(),
-        own: HashSet::new(),
-        root_execed: false,
-        announced: HashSet::from([root]),
-        held: HashSet::new(),
-        pending: HashMap::new(),
-        connecting: HashMap::new(),
-        stops: crate::env::debug("observer-stops").then(Stops::default),
-    };
+    let mut t = Tracer::new(own_exe, root, false);
     let mut status = 0;
     // SAFETY: waiting for our child's first stop.
     let got = unsafe { libc::waitpid(root, &mut status, libc::__WALL) };
@@ -450,33 +514,7 @@ fn trace(
                     // Still inside `connect`: it may connect.
                     t.obs.refusals.insert("socket".into());
                 }
-                if let Some(stops) = &mut t.stops {
-                    // CARGO_GOCACHE_DEBUG=observer-stops: where the stops went.
-                    for (_, (name, n)) in stops.live.drain() {
-                        let e = stops.done.entry(name).or_default();
-                        e.0 += 1;
-                        e.1 += n;
-                    }
-                    let mut sum: Vec<_> = stops.done.iter().collect();
-                    sum.sort_by_key(|(_, (_, c))| std::cmp::Reverse(*c));
-                    let mut dirs: Vec<_> = stops.own_dirs.iter().collect();
-                    dirs.sort_by_key(|(_, c)| std::cmp::Reverse(**c));
-                    for (d, c) in dirs.iter().take(25) {
-                        eprintln!("gocache: observer: gocache looked {c} times in {d}");
-                    }
-                    for (n, (runs, c)) in sum.iter().take(15) {
-                        eprintln!("gocache: observer stops: {c} in {runs} runs of {n}");
-                        let mut calls: Vec<_> =
-                            stops.calls.iter().filter(|((p, _), _)| p == *n).collect();
-                        calls.sort_by_key(|(_, c)| std::cmp::Reverse(**c));
-                        let top: Vec<String> = calls
-                            .iter()
-                            .take(6)
-                            .map(|((_, nr), c)| format!("{c} of call {nr}"))
-                            .collect();
-                        eprintln!("gocache:   {}", top.join(", "));
-                    }
-                }
+                t.print_stops();
                 let wire = t.obs.encode();
                 // SAFETY: the report pipe's write end.
                 let mut f = unsafe { std::fs::File::from_raw_fd(report) };
@@ -632,21 +670,30 @@ fn trace(
 
 /// `CARGO_GOCACHE_DEBUG=observer-stops`: seccomp stops by program.
 #[derive(Default)]
-struct Stops {
+pub(super) struct Stops {
     /// By process: its program's name and its stops so far.
-    live: HashMap<libc::pid_t, (String, u64)>,
+    pub(super) live: HashMap<libc::pid_t, (String, u64)>,
     /// By program name: runs and stops of programs done.
-    done: HashMap<String, (u64, u64)>,
+    pub(super) done: HashMap<String, (u64, u64)>,
     /// By program name and system call number: stops.
-    calls: HashMap<(String, u64), u64>,
+    pub(super) calls: HashMap<(String, u64), u64>,
     /// Paths gocache's own processes named, by directory.
     own_dirs: HashMap<String, u64>,
 }
 
-struct Tracer {
+pub(super) struct Tracer {
     /// The (device, inode) of gocache's own executable.
     own_exe: Option<(u64, u64)>,
-    obs: Observation,
+    pub(super) obs: Observation,
+    /// Stopped by seccomp notifications ([`super::notify`]), not ptrace:
+    /// no process events, and no call's result (see [`Tracer::written`]).
+    notify: bool,
+    /// Notifications only: each path a call would write, its state before
+    /// the first such call, and the accesses; settled when the run is over
+    /// ([`Tracer::settle_writes`]).
+    written: HashMap<PathBuf, Written>,
+    /// Notifications only: the call being recorded.
+    call: Call,
     live: HashSet<libc::pid_t>,
     started: HashSet<libc::pid_t>,
     /// Processes running `own_exe` (gocache's own wrappers).
@@ -664,7 +711,66 @@ struct Tracer {
     connecting: HashMap<libc::pid_t, PathBuf>,
     /// `CARGO_GOCACHE_DEBUG=observer-stops`: stops by process (program
     /// name, count); a process's earlier programs under other keys.
-    stops: Option<Stops>,
+    pub(super) stops: Option<Stops>,
+}
+
+/// A path's state as a write would change it: `lstat`'s and `stat`'s
+/// (device, inode, mode, owner, group, size, mtime and ctime in ns), `None`
+/// where absent. Every successful write changes the ctime of what it
+/// writes (or makes or removes it); a failed call changes nothing.
+type Stamp = [Option<[i64; 8]>; 2];
+
+fn stamp(path: &Path) -> Stamp {
+    let of = |m: std::io::Result<std::fs::Metadata>| {
+        m.ok().map(|m| {
+            [
+                m.dev() as i64,
+                m.ino() as i64,
+                m.mode() as i64,
+                ((m.uid() as i64) << 32) | m.gid() as i64,
+                m.size() as i64,
+                m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+                m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+                m.nlink() as i64,
+            ]
+        })
+    };
+    [
+        of(std::fs::symlink_metadata(path)),
+        of(std::fs::metadata(path)),
+    ]
+}
+
+/// The same file, unchanged but for what its entries do to a directory:
+/// a directory's times and link count move with every file made or
+/// removed in it, which writes nothing to the directory itself.
+fn same_directory(a: &Stamp, b: &Stamp) -> bool {
+    let entry = |s: &Option<[i64; 8]>| s.map(|s| [s[0], s[1], s[2], s[3]]);
+    let is_dir =
+        |s: &Option<[i64; 8]>| s.is_some_and(|s| s[2] as u32 & libc::S_IFMT == libc::S_IFDIR);
+    is_dir(&a[0]) && entry(&a[0]) == entry(&b[0]) && entry(&a[1]) == entry(&b[1])
+}
+
+/// The call being recorded, under notifications.
+#[derive(Default)]
+struct Call {
+    nr: u64,
+    /// An open's flags.
+    flags: u64,
+    /// Paths of this call recorded so far (a rename's source is the first).
+    nth: u32,
+}
+
+/// A path some call would write, under notifications.
+struct Written {
+    /// Its state before the first such call.
+    before: Stamp,
+    /// Where it was absent then: its directory's state then.
+    parent_before: Option<Stamp>,
+    access: Access,
+    /// A call set its times (`touch`, `utimensat`): a directory's times
+    /// then matter.
+    timed: bool,
 }
 
 const READ: Access = Access {
@@ -701,8 +807,74 @@ const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_EMPTY_PATH: u64 = 0x1000;
 
 impl Tracer {
+    pub(super) fn new(own_exe: Option<&Path>, root: libc::pid_t, notify: bool) -> Tracer {
+        Tracer {
+            own_exe: own_exe
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map(|m| (m.dev(), m.ino())),
+            obs: Observation::default(),
+            notify,
+            written: HashMap::new(),
+            call: Call::default(),
+            live: HashSet::from([root]),
+            started: HashSet::new(),
+            own: HashSet::new(),
+            root_execed: false,
+            announced: HashSet::from([root]),
+            held: HashSet::new(),
+            pending: HashMap::new(),
+            connecting: HashMap::new(),
+            stops: crate::env::debug("observer-stops").then(Stops::default),
+        }
+    }
+
+    /// `CARGO_GOCACHE_DEBUG=observer-stops`: where the stops went.
+    pub(super) fn print_stops(&mut self) {
+        if let Some(stops) = &mut self.stops {
+            // CARGO_GOCACHE_DEBUG=observer-stops: where the stops went.
+            for (_, (name, n)) in stops.live.drain() {
+                let e = stops.done.entry(name).or_default();
+                e.0 += 1;
+                e.1 += n;
+            }
+            let mut sum: Vec<_> = stops.done.iter().collect();
+            sum.sort_by_key(|(_, (_, c))| std::cmp::Reverse(*c));
+            let mut dirs: Vec<_> = stops.own_dirs.iter().collect();
+            dirs.sort_by_key(|(_, c)| std::cmp::Reverse(**c));
+            for (d, c) in dirs.iter().take(25) {
+                eprintln!("gocache: observer: gocache looked {c} times in {d}");
+            }
+            for (n, (runs, c)) in sum.iter().take(15) {
+                eprintln!("gocache: observer stops: {c} in {runs} runs of {n}");
+                let mut calls: Vec<_> = stops.calls.iter().filter(|((p, _), _)| p == *n).collect();
+                calls.sort_by_key(|(_, c)| std::cmp::Reverse(**c));
+                let top: Vec<String> = calls
+                    .iter()
+                    .take(6)
+                    .map(|((_, nr), c)| format!("{c} of call {nr}"))
+                    .collect();
+                eprintln!("gocache:   {}", top.join(", "));
+            }
+        }
+    }
+
+    /// Is `pid` running gocache's own executable? (Compared by file, not
+    /// name: the launcher is a hard link to this binary under the build
+    /// script's name.) Under ptrace the exec events say; a notification
+    /// has none, so the process's executable is looked at (only for the
+    /// rare calls that ask: sockets).
+    fn is_own(&self, pid: libc::pid_t) -> bool {
+        if !self.notify {
+            return self.own.contains(&pid);
+        }
+        let exe = std::fs::metadata(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        exe.is_some() && exe == self.own_exe
+    }
+
     fn refuse(&mut self, pid: libc::pid_t, why: &str) {
-        if !self.own.contains(&pid) {
+        if !self.is_own(pid) {
             self.obs.refusals.insert(why.to_string());
         }
     }
@@ -712,14 +884,26 @@ impl Tracer {
             self.obs.refusals.insert("unreadable-syscall".into());
             return;
         };
-        if info.arch != AUDIT_ARCH_X86_64 || info.nr & X32_BIT != 0 {
+        self.on_call(pid, info.arch, info.nr, info.args);
+    }
+
+    /// A call the filter stopped at (`pid` is blocked in it).
+    pub(super) fn on_call(&mut self, pid: libc::pid_t, arch: u32, nr: u64, a: [u64; 6]) {
+        if arch != AUDIT_ARCH_X86_64 || nr & X32_BIT != 0 {
             self.obs.refusals.insert("32-bit-syscall".into());
             return;
         }
-        let a = info.args;
         let cwd = None;
-        match info.nr {
-            nr::OPEN => self.path(pid, cwd, a[0], open_access(a[1])),
+        self.call = Call {
+            nr,
+            flags: 0,
+            nth: 0,
+        };
+        match nr {
+            nr::OPEN => {
+                self.call.flags = a[1];
+                self.path(pid, cwd, a[0], open_access(a[1]))
+            }
             nr::CREAT
             | nr::TRUNCATE
             | nr::MKDIR
@@ -743,12 +927,16 @@ impl Tracer {
             nr::STAT | nr::ACCESS => self.path(pid, cwd, a[0], READ),
             nr::LSTAT | nr::READLINK => self.path(pid, cwd, a[0], NOFOLLOW),
             nr::EXECVE => self.path(pid, cwd, a[0], EXEC),
-            nr::OPENAT => self.path(pid, Some(a[0]), a[1], open_access(a[2])),
+            nr::OPENAT => {
+                self.call.flags = a[2];
+                self.path(pid, Some(a[0]), a[1], open_access(a[2]))
+            }
             nr::OPENAT2 => {
                 // struct open_how: flags is its first u64.
                 let flags = read_mem(pid, a[2], 8)
                     .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
                     .unwrap_or(0);
+                self.call.flags = flags;
                 self.path(pid, Some(a[0]), a[1], open_access(flags))
             }
             nr::NEWFSTATAT => self.stat_at(pid, a[0], a[1], a[3]),
@@ -822,7 +1010,7 @@ impl Tracer {
     /// path to key: refused. gocache's own processes talk to the compile
     /// server ([`super::delegate`]); their connects are theirs.
     fn connect(&mut self, pid: libc::pid_t, addr: u64, len: u64) {
-        if self.own.contains(&pid) {
+        if self.is_own(pid) {
             return;
         }
         let len = (len as usize).min(std::mem::size_of::<libc::sockaddr_un>());
@@ -853,7 +1041,20 @@ impl Tracer {
                 }
             }
         };
-        self.connecting.insert(pid, normalize(&full));
+        let full = normalize(&full);
+        if self.notify {
+            // No result to wait for: a socket there may accept (refused);
+            // anything else cannot (a probe of the path).
+            use std::os::unix::fs::FileTypeExt;
+            match std::fs::symlink_metadata(&full) {
+                Ok(m) if m.file_type().is_socket() => {
+                    self.obs.refusals.insert("socket".into());
+                }
+                _ => self.obs.paths.entry(full).or_default().add(READ),
+            }
+            return;
+        }
+        self.connecting.insert(pid, full);
     }
 
     fn stat_at(&mut self, pid: libc::pid_t, dirfd: u64, path: u64, flags: u64) {
@@ -913,11 +1114,127 @@ impl Tracer {
                 *stops.own_dirs.entry(dir).or_default() += 1;
             }
         }
+        if self.notify {
+            self.record_now(pid, path, access);
+            return;
+        }
         // A device opened (`/dev/tty` with no controlling terminal fails)
         // also waits for its result.
         if access.write || (access.opened && path.starts_with("/dev/")) {
             self.pending.entry(pid).or_default().push((path, access));
         } else {
+            self.obs.paths.entry(path).or_default().add(access);
+        }
+    }
+
+    /// [`Tracer::record`] under notifications, where no call's result is
+    /// seen. A device opened is judged now: absent, or `/dev/tty` in a
+    /// process without a controlling terminal, the open fails (a probe);
+    /// else it is taken as opened. A write keeps the path's state before
+    /// it, compared with the state after the run ([`Tracer::settle_writes`]).
+    fn record_now(&mut self, pid: libc::pid_t, path: PathBuf, mut access: Access) {
+        if (access.opened || access.write)
+            && path.starts_with("/dev/")
+            && !path.starts_with("/dev/shm")
+        {
+            // A device keeps no trace of being written: judged now.
+            let fails = std::fs::symlink_metadata(&path).is_err()
+                || (path == Path::new("/dev/tty") && !has_terminal(pid));
+            if fails {
+                access = READ;
+            }
+        } else if access.write {
+            let Call { nr, flags, nth } = self.call;
+            let flags = flags as i32;
+            let creates = matches!(
+                nr,
+                nr::MKDIR
+                    | nr::MKDIRAT
+                    | nr::MKNOD
+                    | nr::MKNODAT
+                    | nr::SYMLINK
+                    | nr::SYMLINKAT
+                    | nr::LINK
+                    | nr::LINKAT
+            ) || flags & (libc::O_CREAT | libc::O_EXCL)
+                == libc::O_CREAT | libc::O_EXCL;
+            let opens = matches!(nr, nr::OPEN | nr::OPENAT | nr::OPENAT2);
+            let needs_existing = matches!(
+                nr,
+                nr::UNLINK
+                    | nr::UNLINKAT
+                    | nr::RMDIR
+                    | nr::CHMOD
+                    | nr::FCHMODAT
+                    | nr::FCHMODAT2
+                    | nr::CHOWN
+                    | nr::LCHOWN
+                    | nr::FCHOWNAT
+                    | nr::UTIME
+                    | nr::UTIMES
+                    | nr::UTIMENSAT
+                    | nr::FUTIMESAT
+                    | nr::TRUNCATE
+            ) || (matches!(nr, nr::RENAME | nr::RENAMEAT | nr::RENAMEAT2)
+                && nth == 0)
+                || (opens && flags & libc::O_CREAT == 0);
+            self.call.nth += 1;
+            let there = std::fs::symlink_metadata(&path).is_ok();
+            if (creates && there) || (needs_existing && !there) {
+                // Making what is there fails (`EEXIST`: `mkdir -p` of each
+                // parent), and so does changing what is not (`ENOENT`:
+                // `rm -f` of a missing file). A probe.
+                access.write = false;
+                access.opened = false;
+                access.read = true;
+            } else {
+                let timed = matches!(nr, nr::UTIME | nr::UTIMES | nr::UTIMENSAT | nr::FUTIMESAT);
+                let e = self.written.entry(path).or_insert_with_key(|p| {
+                    let before = stamp(p);
+                    let parent_before = match (before[0], p.parent()) {
+                        (None, Some(dir)) => Some(stamp(dir)),
+                        _ => None,
+                    };
+                    Written {
+                        before,
+                        parent_before,
+                        access: Access::default(),
+                        timed: false,
+                    }
+                });
+                e.access.add(access);
+                e.timed |= timed;
+                return;
+            }
+        }
+        self.obs.paths.entry(path).or_default().add(access);
+    }
+
+    /// Notifications: the run is over. A path whose state is what it was
+    /// before the first call that would write it was not written: each
+    /// such call failed (`mkdir` of a directory that exists, a read-only
+    /// file system), and it was only looked at: a probe, as under ptrace.
+    /// A path absent before and after was either never made (a failed
+    /// `open(O_CREAT)`) or made and removed (a temporary file): the first
+    /// leaves its directory as it was, and is a probe; where the directory
+    /// changed, it is taken as written, as ptrace would see the second.
+    /// Anything else was written.
+    pub(super) fn settle_writes(&mut self) {
+        for (path, w) in std::mem::take(&mut self.written) {
+            let mut access = w.access;
+            let after = stamp(&path);
+            let unchanged = if w.before[0].is_none() {
+                after[0].is_none() && w.parent_before.as_ref() == path.parent().map(stamp).as_ref()
+            } else {
+                after == w.before || (!w.timed && same_directory(&w.before, &after))
+            };
+            if unchanged {
+                access.write = false;
+                access.read = true;
+                if w.before[0].is_none() {
+                    access.opened = false;
+                }
+            }
             self.obs.paths.entry(path).or_default().add(access);
         }
     }
@@ -965,6 +1282,17 @@ impl Tracer {
             }
         }
     }
+}
+
+/// Does `pid` have a controlling terminal (`/proc/<pid>/stat`'s `tty_nr`)?
+/// Unknown: yes (its `/dev/tty` open is then taken as made).
+fn has_terminal(pid: libc::pid_t) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // After the command's name in parentheses: state, ppid, pgrp, session, tty_nr.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    rest.split_whitespace().nth(4).is_none_or(|t| t != "0")
 }
 
 /// The stopped tracee's current system call (`PTRACE_GET_SYSCALL_INFO`).

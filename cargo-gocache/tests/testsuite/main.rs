@@ -23,6 +23,7 @@ mod link;
 mod macros;
 mod masquerade;
 mod native;
+mod observer;
 mod proc_macros;
 mod remote;
 mod remote_e2e;
