@@ -647,7 +647,7 @@ fn read_fields(stream: &mut UnixStream) -> io::Result<Vec<Vec<u8>>> {
 }
 
 /// One byte, with `fd` (if any) passed along as `SCM_RIGHTS`.
-fn send_fd(stream: &UnixStream, fd: Option<RawFd>) -> io::Result<()> {
+pub(super) fn send_fd(stream: &UnixStream, fd: Option<RawFd>) -> io::Result<()> {
     let mut byte = [fd.is_some() as u8];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr() as *mut libc::c_void,
@@ -679,7 +679,7 @@ fn send_fd(stream: &UnixStream, fd: Option<RawFd>) -> io::Result<()> {
 }
 
 /// The byte [`send_fd`] sent, and its descriptor if it carried one.
-fn recv_fd(stream: &UnixStream) -> io::Result<Option<OwnedFd>> {
+pub(super) fn recv_fd(stream: &UnixStream) -> io::Result<Option<OwnedFd>> {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr() as *mut libc::c_void,

@@ -40,10 +40,12 @@
 
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Instant;
 
+use super::delegate::{recv_fd, send_fd};
 use super::ptrace::{cstring_ptrs, filter, Tracer, CANNOT_TRACE, LINGER};
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): the supervisor is
@@ -79,20 +81,17 @@ pub(super) fn supervise(
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut libc::sock_filter,
     };
-    let mut pair = [0; 2];
+    // The run's first process sends the listener back over this (without
+    // allocating: `delegate`'s `send_fd` makes one `sendmsg`).
+    let Ok((parent_end, child_end)) = UnixStream::pair() else {
+        return 1;
+    };
     let mut status_pipe = [0; 2];
     // SAFETY: plain system calls on arrays we own; the signal mask is the
     // single-threaded supervisor's (restored in the run's process).
     let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {
-        if libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-            0,
-            pair.as_mut_ptr(),
-        ) != 0
-            || libc::pipe2(status_pipe.as_mut_ptr(), libc::O_CLOEXEC) != 0
-        {
+        if libc::pipe2(status_pipe.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
             return 1;
         }
         // Orphans of the run stay ours (their memory stays readable, and
@@ -119,7 +118,7 @@ pub(super) fn supervise(
         unsafe {
             libc::signal(libc::SIGCHLD, old_chld);
             libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
-            libc::close(pair[0]);
+            libc::close(parent_end.as_raw_fd());
             libc::close(status_pipe[0]);
             libc::dup2(out, 1);
             libc::dup2(err, 2);
@@ -143,11 +142,11 @@ pub(super) fn supervise(
                 let busy = std::io::Error::last_os_error().raw_os_error() == Some(libc::EBUSY);
                 fail(if busy { b'b' } else { b'f' });
             }
-            if !send_fd(pair[1], listener) {
+            if send_fd(&child_end, Some(listener)).is_err() {
                 fail(b's');
             }
             libc::close(listener);
-            libc::close(pair[1]);
+            libc::close(child_end.as_raw_fd());
             libc::execve(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
             fail(b'e');
         }
@@ -156,10 +155,14 @@ pub(super) fn supervise(
     unsafe {
         libc::close(out);
         libc::close(err);
-        libc::close(pair[1]);
         libc::close(status_pipe[1]);
     }
-    let Some(listener) = recv_fd(pair[0]) else {
+    drop(child_end);
+    let Some(listener) = recv_fd(&parent_end)
+        .ok()
+        .flatten()
+        .map(IntoRawFd::into_raw_fd)
+    else {
         // No listener: nothing of the program ran. `ready` tells the
         // caller whether a filter with a listener is already above us
         // (`b`: a run observed inside another), or else nothing.
@@ -181,7 +184,6 @@ pub(super) fn supervise(
     // fails harmlessly (EINVAL) before Linux 6.6.
     unsafe {
         libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP);
-        libc::close(pair[0]);
         libc::write(ready, b"n".as_ptr() as *const libc::c_void, 1);
         libc::close(ready);
     }
@@ -342,56 +344,4 @@ fn count_stop(t: &mut Tracer, pid: libc::pid_t, nr: u64) {
     }
     live.1 += 1;
     *stops.calls.entry((name, nr)).or_default() += 1;
-}
-
-/// Send `fd` over the unix socket `sock` (async-signal-safe).
-///
-/// # Safety
-/// `sock` and `fd` are open descriptors.
-unsafe fn send_fd(sock: RawFd, fd: RawFd) -> bool {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr() as *mut libc::c_void,
-        iov_len: 1,
-    };
-    let mut cmsg = [0u64; 4]; // CMSG_SPACE(sizeof(int)) = 24 bytes, aligned
-    let mut msg: libc::msghdr = std::mem::zeroed();
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-    let c = libc::CMSG_FIRSTHDR(&msg);
-    (*c).cmsg_level = libc::SOL_SOCKET;
-    (*c).cmsg_type = libc::SCM_RIGHTS;
-    (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-    std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
-    libc::sendmsg(sock, &msg, 0) == 1
-}
-
-/// Receive a descriptor sent by [`send_fd`]; `None` when the other end
-/// closed without sending one.
-fn recv_fd(sock: RawFd) -> Option<RawFd> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr() as *mut libc::c_void,
-        iov_len: 1,
-    };
-    let mut cmsg = [0u64; 4];
-    // SAFETY: a message header over our buffers.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cmsg.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = std::mem::size_of_val(&cmsg);
-        if libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) != 1 {
-            return None;
-        }
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS
-        {
-            return None;
-        }
-        Some(std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd))
-    }
 }

@@ -19,16 +19,21 @@ fn populate(root: &Path) {
 
 const NAMES: &[&str] = &["a", "l", "d", "d/f", "d/g", "e", "m", "n/o", "d/sub"];
 
-/// A script of `steps` random steps over [`NAMES`] (xorshift, so a failing
-/// seed reruns as it was).
-fn script(seed: u64, steps: usize) -> String {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move |n: usize| {
+/// Numbers below `n`, from `seed` (xorshift, so a failing seed reruns as
+/// it was; `mix` tells the scripts' streams apart).
+fn picker(seed: u64, mix: u64) -> impl FnMut(usize) -> usize {
+    let mut x = seed.wrapping_mul(mix) | 1;
+    move |n: usize| {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
         (x % n as u64) as usize
-    };
+    }
+}
+
+/// A script of `steps` random steps over [`NAMES`].
+fn script(seed: u64, steps: usize) -> String {
+    let mut next = picker(seed, 0x9E37_79B9_7F4A_7C15);
     let mut s = String::from("exec >/dev/null 2>&1\n");
     for _ in 0..steps {
         let p = NAMES[next(NAMES.len())];
@@ -59,13 +64,7 @@ fn script(seed: u64, steps: usize) -> String {
 /// it was): where notifications judge a call by the path's state, ptrace
 /// sees its result, and each must come out a probe.
 fn failing_script(seed: u64, steps: usize) -> String {
-    let mut x = seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1;
-    let mut next = move |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
+    let mut next = picker(seed, 0xD1B5_4A32_D192_ED03);
     let there = ["a", "l", "d", "d/f", "d/sub", "e"];
     let missing = ["m", "n/o", "d/g", "d/sub/z"];
     let mut s = String::from("exec >/dev/null 2>&1\n");
