@@ -38,15 +38,12 @@
 //!   does that always (and is inherited, so a run observed inside another
 //!   then fails `PTRACE_TRACEME` and runs unobserved, as before).
 
-use std::ffi::CString;
-use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::time::Instant;
 
 use super::delegate::{recv_fd, send_fd};
-use super::ptrace::{cstring_ptrs, filter, Tracer, CANNOT_TRACE, LINGER};
+use super::ptrace::{cstring_ptrs, filter, Launch, Tracer, CANNOT_TRACE, LINGER};
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): the supervisor is
 /// woken on the CPU of the process that made the call, and that process on
@@ -64,18 +61,8 @@ const SYNC_WAKE_UP: libc::c_ulong = 1;
 /// behind until no process uses the filter. Writes one byte to `ready`
 /// once it holds the listener (before the program runs); exits without it
 /// when it cannot get one. Returns the supervisor's exit code.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn supervise(
-    program: &CString,
-    argv: &[CString],
-    envp: &[CString],
-    own_exe: Option<&Path>,
-    out: RawFd,
-    err: RawFd,
-    report: RawFd,
-    ready: RawFd,
-) -> i32 {
-    let (argv_ptrs, envp_ptrs) = cstring_ptrs(argv, envp);
+pub(super) fn supervise(launch: &Launch<'_>, ready: RawFd) -> i32 {
+    let (argv_ptrs, envp_ptrs) = cstring_ptrs(launch.argv, launch.envp);
     let prog = filter(libc::SECCOMP_RET_USER_NOTIF);
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
@@ -120,14 +107,7 @@ pub(super) fn supervise(
             libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut());
             libc::close(parent_end.as_raw_fd());
             libc::close(status_pipe[0]);
-            libc::dup2(out, 1);
-            libc::dup2(err, 2);
-            if out > 2 {
-                libc::close(out);
-            }
-            if err > 2 {
-                libc::close(err);
-            }
+            launch.redirect_output();
             let fail = |why: u8| fail(status_pipe[1], why);
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 fail(b'p');
@@ -147,16 +127,19 @@ pub(super) fn supervise(
             }
             libc::close(listener);
             libc::close(child_end.as_raw_fd());
-            libc::execve(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
+            libc::execve(
+                launch.program.as_ptr(),
+                argv_ptrs.as_ptr(),
+                envp_ptrs.as_ptr(),
+            );
             fail(b'e');
         }
     }
     // SAFETY: the supervisor's copies of what the run's process holds.
     unsafe {
-        libc::close(out);
-        libc::close(err);
         libc::close(status_pipe[1]);
     }
+    launch.close_output();
     drop(child_end);
     let Some(listener) = recv_fd(&parent_end)
         .ok()
@@ -204,7 +187,7 @@ pub(super) fn supervise(
         return 1;
     }
 
-    let mut t = Tracer::new(own_exe, root, true);
+    let mut t = Tracer::new(launch.own_exe, root, true);
     let mut root_done: Option<Instant> = None;
     let mut reported = false;
     let mut hung_up = false;
@@ -223,12 +206,7 @@ pub(super) fn supervise(
                     return 1; // never ran the program: no report
                 }
                 t.settle_writes();
-                t.print_stops();
-                let wire = t.obs.encode();
-                // SAFETY: the report pipe's write end.
-                let mut f = unsafe { std::fs::File::from_raw_fd(report) };
-                let _ = f.write_all(&wire);
-                drop(f);
+                launch.report(&mut t);
                 reported = true;
             }
             if reported && hung_up {

@@ -342,14 +342,21 @@ fn start(
             libc::close(report.0);
             libc::close(ready.0);
         }
+        let launch = Launch {
+            program,
+            argv,
+            envp,
+            own_exe,
+            out: out.1,
+            err: err.1,
+            report: report.1,
+        };
         let code = if notify {
-            super::notify::supervise(
-                program, argv, envp, own_exe, out.1, err.1, report.1, ready.1,
-            )
+            super::notify::supervise(&launch, ready.1)
         } else {
             // SAFETY: the tracer needs no ready signal.
             unsafe { libc::close(ready.1) };
-            trace(program, argv, envp, own_exe, out.1, err.1, report.1)
+            trace(&launch)
         };
         // SAFETY: leaving the forked observer without running the caller's
         // destructors or atexit handlers.
@@ -402,6 +409,56 @@ pub(super) fn pipe(flags: i32) -> Result<(RawFd, RawFd), Unobservable> {
     Ok((fds[0], fds[1]))
 }
 
+/// What the observing process needs to start the run and report on it:
+/// the program, its arguments and environment (made before any fork), and
+/// the write ends of the run's stdout and stderr and of the report pipe.
+pub(super) struct Launch<'a> {
+    pub(super) program: &'a CString,
+    pub(super) argv: &'a [CString],
+    pub(super) envp: &'a [CString],
+    pub(super) own_exe: Option<&'a Path>,
+    pub(super) out: RawFd,
+    pub(super) err: RawFd,
+    pub(super) report: RawFd,
+}
+
+impl Launch<'_> {
+    /// In the run's process, before `execve`: stdout and stderr to the
+    /// pipes (async-signal-safe).
+    ///
+    /// # Safety
+    /// Call only in the forked run's process.
+    pub(super) unsafe fn redirect_output(&self) {
+        libc::dup2(self.out, 1);
+        libc::dup2(self.err, 2);
+        if self.out > 2 {
+            libc::close(self.out);
+        }
+        if self.err > 2 {
+            libc::close(self.err);
+        }
+    }
+
+    /// In the observing process, once the run is forked: its copies of the
+    /// run's stdout and stderr go.
+    pub(super) fn close_output(&self) {
+        // SAFETY: the observing process's own copies.
+        unsafe {
+            libc::close(self.out);
+            libc::close(self.err);
+        }
+    }
+
+    /// Write the observation to the caller (once).
+    pub(super) fn report(&self, tracer: &mut Tracer) {
+        tracer.print_stops();
+        let wire = tracer.obs.encode();
+        // SAFETY: the report pipe's write end, ours alone, written once.
+        let mut f = unsafe { std::fs::File::from_raw_fd(self.report) };
+        let _ = f.write_all(&wire);
+    }
+}
+
 /// `execve`'s NULL-terminated argument and environment arrays.
 #[allow(clippy::type_complexity)]
 pub(super) fn cstring_ptrs(
@@ -418,16 +475,8 @@ pub(super) fn cstring_ptrs(
 
 /// The tracer process: start the run, trace it, report, then trace what
 /// it left behind until that exits. Returns the tracer's exit code.
-fn trace(
-    program: &CString,
-    argv: &[CString],
-    envp: &[CString],
-    own_exe: Option<&Path>,
-    out: RawFd,
-    err: RawFd,
-    report: RawFd,
-) -> i32 {
-    let (argv_ptrs, envp_ptrs) = cstring_ptrs(argv, envp);
+fn trace(launch: &Launch<'_>) -> i32 {
+    let (argv_ptrs, envp_ptrs) = cstring_ptrs(launch.argv, launch.envp);
     let prog = filter(libc::SECCOMP_RET_TRACE);
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
@@ -443,14 +492,7 @@ fn trace(
         // SAFETY: the child's setup; every failure exits before the
         // program runs, with CANNOT_TRACE.
         unsafe {
-            libc::dup2(out, 1);
-            libc::dup2(err, 2);
-            if out > 2 {
-                libc::close(out);
-            }
-            if err > 2 {
-                libc::close(err);
-            }
+            launch.redirect_output();
             if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
                 libc::_exit(CANNOT_TRACE);
             }
@@ -464,16 +506,16 @@ fn trace(
             {
                 libc::_exit(CANNOT_TRACE);
             }
-            libc::execve(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
+            libc::execve(
+                launch.program.as_ptr(),
+                argv_ptrs.as_ptr(),
+                envp_ptrs.as_ptr(),
+            );
             libc::_exit(CANNOT_TRACE);
         }
     }
-    // SAFETY: the tracer's copies of the run's stdout and stderr.
-    unsafe {
-        libc::close(out);
-        libc::close(err);
-    }
-    let mut t = Tracer::new(own_exe, root, false);
+    launch.close_output();
+    let mut t = Tracer::new(launch.own_exe, root, false);
     let mut status = 0;
     // SAFETY: waiting for our child's first stop.
     let got = unsafe { libc::waitpid(root, &mut status, libc::__WALL) };
@@ -514,12 +556,7 @@ fn trace(
                     // Still inside `connect`: it may connect.
                     t.obs.refusals.insert("socket".into());
                 }
-                t.print_stops();
-                let wire = t.obs.encode();
-                // SAFETY: the report pipe's write end.
-                let mut f = unsafe { std::fs::File::from_raw_fd(report) };
-                let _ = f.write_all(&wire);
-                drop(f);
+                launch.report(&mut t);
                 reported = true;
             }
             if t.live.is_empty() {
