@@ -43,7 +43,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use super::delegate::{recv_fd, send_fd};
-use super::ptrace::{cstring_ptrs, filter, Launch, Tracer, CANNOT_TRACE, LINGER};
+use super::ptrace::{cstring_ptrs, filter, program_name, Launch, Tracer, CANNOT_TRACE, LINGER};
 
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): the supervisor is
 /// woken on the CPU of the process that made the call, and that process on
@@ -302,14 +302,7 @@ fn answer(t: &mut Tracer, listener: RawFd) {
 /// `CARGO_GOCACHE_DEBUG=observer-stops` without exec events: a process's
 /// program is its executable's name now; a new name starts a new run.
 fn count_stop(t: &mut Tracer, pid: libc::pid_t, nr: u64) {
-    let name = std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map(|p| {
-            p.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
+    let name = program_name(pid);
     let Some(stops) = t.stops.as_mut() else {
         return;
     };

@@ -670,15 +670,7 @@ fn trace(launch: &Launch<'_>) -> i32 {
             }
             if let Some(stops) = &mut t.stops {
                 // A new program in this process: its stops count apart.
-                let name = std::fs::read_link(format!("/proc/{pid}/exe"))
-                    .map(|p| {
-                        p.file_name()
-                            .unwrap_or_default()
-                            .to_string_lossy()
-                            .into_owned()
-                    })
-                    .unwrap_or_default();
-                if let Some((old, n)) = stops.live.insert(pid, (name, 0)) {
+                if let Some((old, n)) = stops.live.insert(pid, (program_name(pid), 0)) {
                     let e = stops.done.entry(old).or_default();
                     e.0 += 1;
                     e.1 += n;
@@ -1319,6 +1311,18 @@ impl Tracer {
             }
         }
     }
+}
+
+/// The file name of `pid`'s executable (`CARGO_GOCACHE_DEBUG=observer-stops`).
+pub(super) fn program_name(pid: libc::pid_t) -> String {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| {
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
 }
 
 /// Does `pid` have a controlling terminal (`/proc/<pid>/stat`'s `tty_nr`)?
