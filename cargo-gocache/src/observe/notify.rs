@@ -15,12 +15,16 @@
 //! observed against 14.6 s under ptrace and 5.3 s unobserved.
 //!
 //! What it gives up, and how each is made good:
-//! * No call's result. A call that would write is judged when the run is
-//!   over: the path's state before the first such call is compared with
-//!   its state after the run ([`super::ptrace::Tracer::settle_writes`]). A
+//! * No call's result. A call that would write is judged by the path's
+//!   state: making what is there, or changing what is not, fails (a probe);
+//!   otherwise the path's state before the first such call is compared
+//!   with its state after the run ([`super::ptrace::Tracer::settle_writes`]). A
 //!   `connect` to a unix socket is refused where a socket file is there (it
 //!   may accept), else it is a probe. A device open is judged before it
 //!   runs (absent, or `/dev/tty` without a controlling terminal: it fails).
+//!   What this cannot tell: a same-size write within the clock tick of
+//!   the file's last change (file times are coarse, a few ms) leaves the
+//!   same state; it would take another writer racing the run on that file.
 //! * No exec events: which processes run gocache's own executable is
 //!   looked at in `/proc` when one of them makes a socket call.
 //! * Processes the run leaves behind: the supervisor is a child subreaper,
