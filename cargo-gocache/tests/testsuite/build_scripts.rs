@@ -247,6 +247,28 @@ fn session_and_ci_run_variables_do_not_run_a_script_again() {
     assert_eq!(again, first);
 }
 
+/// `cd` from the checkout, then `cd` back: `OLDPWD` is the checkout, whose
+/// path the script's output holds for its own sake. The next build, started
+/// from elsewhere, restores the run.
+#[test]
+fn oldpwd_naming_the_checkout_does_not_run_a_script_again() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(
+        d.path(),
+        "let v = std::env::var(\"CARGO_MANIFEST_DIR\").unwrap();",
+        "",
+    );
+    let target = d.path().join("t");
+    let here = ws.display().to_string();
+    let (r, first) = gocache_build(&store, &ws, &target, &[("OLDPWD", &here)]);
+    assert_eq!(scripts(&r).1, 1, "{}", r.stderr());
+    assert_eq!(first, here);
+    let (r, again) = gocache_build(&store, &ws, &target, &[("OLDPWD", "/elsewhere")]);
+    assert_eq!(scripts(&r), (1, 0, String::new()), "{}", r.stderr());
+    assert_eq!(again, first);
+}
+
 #[test]
 fn a_directory_listing_that_gains_a_file() {
     replay_equals_a_fresh_run(

@@ -40,9 +40,12 @@
 //!   commit hash, its 7-character short form) keys it in its manifest entry
 //!   (input `e`, the value's hash), so that entry hits only with the same
 //!   value. What this cannot see: a value used in a form other than its
-//!   text (hashed, compared, counted), and values under 4 characters
+//!   text (hashed, compared, counted); values under 4 characters
 //!   (`SHLVL=2`, `GITHUB_RUN_ATTEMPT=1`), which would be found by chance in
-//!   nearly any output and are never searched.
+//!   nearly any output and are never searched; and a value naming a
+//!   directory the key maps (`OLDPWD` after `cd` from the checkout), whose
+//!   text in the output is that directory's, already mapped or tied to the
+//!   entry: a script that embeds such a variable itself is not told apart.
 //!
 //! Machine directories, mapped to stable names wherever they appear
 //! (`OUT_DIR`, the package, the target directory, the workspace, the cargo

@@ -401,10 +401,19 @@ fn cached(
             eprintln!("gocache: input {kind} {state} {path}");
         }
     }
+    // A value that names a directory the key maps (`OLDPWD` after `cd`
+    // from the checkout or a directory in it, the usual case) is found in
+    // nearly every `OUT_DIR` for that directory's sake, which the map
+    // already accounts for (relocated, or the entry tied to it): searched,
+    // it would key every run on the directory the user came from.
     let volatile: Vec<(String, Vec<String>)> = std::env::vars_os()
         .filter_map(|(k, v)| {
             let k = k.into_string().ok().filter(|k| key::is_volatile(k))?;
-            let forms = key::volatile_needles(&v.to_string_lossy());
+            let v = v.to_string_lossy();
+            if cx.map.map(&v) != v {
+                return None;
+            }
+            let forms = key::volatile_needles(&v);
             (!forms.is_empty()).then_some((k, forms))
         })
         .collect();
