@@ -112,9 +112,8 @@ pub(super) fn supervise(launch: &Launch<'_>, ready: RawFd) -> i32 {
             libc::close(parent_end.as_raw_fd());
             libc::close(status_pipe[0]);
             launch.redirect_output();
-            let fail = |why: u8| fail(status_pipe[1], why);
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                fail(b'p');
+                fail(status_pipe[1], b'p');
             }
             let listener = libc::syscall(
                 libc::SYS_seccomp,
@@ -124,10 +123,10 @@ pub(super) fn supervise(launch: &Launch<'_>, ready: RawFd) -> i32 {
             ) as RawFd;
             if listener < 0 {
                 let busy = std::io::Error::last_os_error().raw_os_error() == Some(libc::EBUSY);
-                fail(if busy { b'b' } else { b'f' });
+                fail(status_pipe[1], if busy { b'b' } else { b'f' });
             }
             if send_fd(&child_end, Some(listener)).is_err() {
-                fail(b's');
+                fail(status_pipe[1], b's');
             }
             libc::close(listener);
             libc::close(child_end.as_raw_fd());
@@ -136,7 +135,7 @@ pub(super) fn supervise(launch: &Launch<'_>, ready: RawFd) -> i32 {
                 argv_ptrs.as_ptr(),
                 envp_ptrs.as_ptr(),
             );
-            fail(b'e');
+            fail(status_pipe[1], b'e');
         }
     }
     // SAFETY: the supervisor's copies of what the run's process holds.

@@ -201,7 +201,7 @@ pub(super) fn filter(action: u32) -> Vec<libc::sock_filter> {
     f
 }
 
-pub(super) fn cstring(b: &[u8]) -> Result<CString, Unobservable> {
+fn cstring(b: &[u8]) -> Result<CString, Unobservable> {
     CString::new(b).map_err(|_| Unobservable("an argument holds a NUL byte".into()))
 }
 
