@@ -457,7 +457,34 @@ pub fn probe_many(paths: &[PathBuf]) -> Vec<bool> {
             })
             .collect();
     }
-    paths.iter().map(|p| probe_present(p)).collect()
+    // Most probes name a file in a directory that does not exist
+    // (`/usr/include/sys/include/openssl/x.h`): about 5 of every 6 for an
+    // openssl source, 5,000 `stat`s per miss. Resolving `d/x` resolves
+    // `d` first, so where `d` is missing or no directory, `d/x` is absent
+    // (`..` included: `d/..` needs `d`): one `stat` per such directory.
+    // Any other failure to `stat` `d` (no permission) proves nothing:
+    // then `d/x` is asked as it is.
+    let mut dirs: HashMap<PathBuf, bool> = HashMap::new();
+    paths
+        .iter()
+        .map(|p| {
+            let gone = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .is_some_and(|d| {
+                    *dirs
+                        .entry(d.to_path_buf())
+                        .or_insert_with(|| match fs::metadata(d) {
+                            Ok(m) => !m.is_dir(),
+                            Err(e) => matches!(
+                                e.kind(),
+                                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                            ),
+                        })
+                });
+            !gone && probe_present(p)
+        })
+        .collect()
 }
 
 impl Observed {

@@ -69,15 +69,15 @@ impl FileFacts {
         let Ok(bytes) = fs::read(path) else {
             return unreadable();
         };
+        let spliced = splice(&bytes);
         let facts = FileFacts {
             state: FactState::File,
             mtime_ns: meta.modified().map(ns_since_epoch).unwrap_or(i128::MAX),
             hash: hex(&hash_bytes(&bytes)),
-            scan: scan(&bytes),
+            scan: scan_spliced(&spliced),
             named: Vec::new(),
         };
-        let spliced = splice(&bytes).into_owned();
-        (facts, spliced)
+        (facts, spliced.into_owned())
     }
 
     /// These facts with `named` found in `spliced` among `candidates`.
@@ -155,19 +155,46 @@ impl FileFacts {
 /// Which of `names` appear in `bytes` as a whole identifier (not inside a
 /// longer one).
 pub(crate) fn identifiers_named(bytes: &[u8], names: &[String]) -> Vec<String> {
-    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    // What an identifier is made of (letters, digits, `_`, `$`, and any
+    // byte of a UTF-8 sequence), as a table: this runs over every byte of
+    // every header a miss read.
+    const IDENT: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+            b += 1;
+        }
+        t
+    };
+    // A word is compared only if a name could be it: its first byte and
+    // length fit one.
+    let mut first = [false; 256];
+    let (mut shortest, mut longest) = (usize::MAX, 0);
+    for n in names {
+        if let Some(&b) = n.as_bytes().first() {
+            first[b as usize] = true;
+        }
+        shortest = shortest.min(n.len());
+        longest = longest.max(n.len());
+    }
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if !ident(bytes[i]) {
+        if !IDENT[bytes[i] as usize] {
             i += 1;
             continue;
         }
         let start = i;
-        while i < bytes.len() && ident(bytes[i]) {
-            i += 1;
-        }
+        i += bytes[i..]
+            .iter()
+            .position(|&b| !IDENT[b as usize])
+            .unwrap_or(bytes.len() - i);
         let word = &bytes[start..i];
+        if !first[word[0] as usize] || word.len() < shortest || word.len() > longest {
+            continue;
+        }
         if let Some(n) = names.iter().find(|n| n.as_bytes() == word) {
             if !found.contains(n) {
                 found.push(n.clone());
@@ -211,19 +238,26 @@ pub(crate) fn splice(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         }
         (bytes.get(j) == Some(&b'\n')).then_some(j + 1)
     };
-    let first = (0..bytes.len()).find(|&i| splice_at(i).is_some());
-    let Some(first) = first else {
+    // Only a `\` or a `?` can start one: memchr finds those.
+    let next_splice = |from: usize| {
+        memchr::memchr2_iter(b'\\', b'?', &bytes[from..])
+            .map(|k| from + k)
+            .find_map(|i| splice_at(i).map(|end| (i, end)))
+    };
+    let Some((first, mut end)) = next_splice(0) else {
         return std::borrow::Cow::Borrowed(bytes);
     };
     let mut out = Vec::with_capacity(bytes.len());
     out.extend_from_slice(&bytes[..first]);
-    let mut i = first;
-    while i < bytes.len() {
-        match splice_at(i) {
-            Some(next) => i = next,
+    loop {
+        match next_splice(end) {
+            Some((at, after)) => {
+                out.extend_from_slice(&bytes[end..at]);
+                end = after;
+            }
             None => {
-                out.push(bytes[i]);
-                i += 1;
+                out.extend_from_slice(&bytes[end..]);
+                break;
             }
         }
     }
@@ -235,25 +269,27 @@ pub(crate) fn splice(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// A text scan, after line splicing: a time macro made by token pasting
 /// (`CAT(__TI, ME__)`) is caught by the compile itself instead (the
 /// wrapper compiles a miss with `-Wdate-time`).
+#[cfg(test)]
 pub(crate) fn scan(raw: &[u8]) -> Scan {
-    let spliced = splice(raw);
-    let bytes: &[u8] = &spliced;
+    scan_spliced(&splice(raw))
+}
+
+/// [`scan`] of text already spliced.
+fn scan_spliced(bytes: &[u8]) -> Scan {
     let mut s = Scan::default();
-    let lower_has = |needle: &[u8]| {
-        bytes
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
-    };
     // The assembler reads `.incbin` and `.include` files (in `.S` files and
     // inline asm; directives are case-insensitive), which no depfile of the
     // compiler lists. String literals may split the name: `".inc" "bin"`.
     // `.include` only as a directive, its name ended (a blank, a quote):
     // not C's `cfg->file.includes` (libgit2), which is no input at all.
-    if lower_has(b"incbin") || has_include_directive(bytes) || {
-        let joined = join_string_literals(bytes);
-        joined.windows(6).any(|w| w.eq_ignore_ascii_case(b"incbin"))
-            || has_include_directive(&joined)
-    } {
+    // (Searched in a lowercased copy: one pass, then memmem.)
+    let hidden = |text: &[u8]| {
+        let lower = text.to_ascii_lowercase();
+        memchr::memmem::find(&lower, b"incbin").is_some() || has_include_directive(text, &lower)
+    };
+    // Joined literals differ from the text only where one literal follows
+    // another (see `join_string_literals`): most files have none.
+    if hidden(bytes) || (has_adjacent_literals(bytes) && hidden(&join_string_literals(bytes))) {
         s.hidden_input = true;
     }
     // `#pragma GCC dependency "file"` (or through `_Pragma`): compares the
@@ -261,9 +297,8 @@ pub(crate) fn scan(raw: &[u8]) -> Scan {
     if pragma_dependency(bytes) {
         s.hidden_input = true;
     }
-    let mut i = 0;
-    while let Some(off) = find(&bytes[i..], b"__") {
-        let at = i + off;
+    // Non-overlapping, as `find` from two past each match was.
+    for at in memchr::memmem::find_iter(bytes, b"__") {
         let rest = &bytes[at..];
         if rest.starts_with(b"__DATE__") || rest.starts_with(b"__TIME__") {
             s.date_time = true;
@@ -302,7 +337,6 @@ pub(crate) fn scan(raw: &[u8]) -> Scan {
                 }
             }
         }
-        i = at + 2;
     }
     s.line_names = line_directive_names(bytes);
     s
@@ -312,16 +346,15 @@ pub(crate) fn scan(raw: &[u8]) -> Scan {
 /// (the name as written; escapes are rare in paths and left as they are).
 fn line_directive_names(bytes: &[u8]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for line in bytes.split(|&b| b == b'\n') {
-        let blank = |b: &u8| *b == b' ' || *b == b'\t';
-        let mut rest = line;
-        while rest.first().is_some_and(blank) {
-            rest = &rest[1..];
-        }
-        let Some(r) = rest.strip_prefix(b"#") else {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    // Each `#` that only blanks precede on its line (memchr finds them).
+    for at in memchr::memchr_iter(b'#', bytes) {
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |n| n + 1);
+        if !bytes[line_start..at].iter().all(blank) {
             continue;
-        };
-        rest = r;
+        }
+        let line_end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |n| at + n);
+        let mut rest = &bytes[at + 1..line_end];
         while rest.first().is_some_and(blank) {
             rest = &rest[1..];
         }
@@ -367,7 +400,7 @@ fn line_directive_names(bytes: &[u8]) -> Vec<String> {
 /// taken as an operand. Adjacent literals are also joined before a second
 /// scan (see [`scan`]), so `"x" ".include"` is `"x.include"`, which does
 /// not start with the quote and stays a directive.
-fn has_include_directive(bytes: &[u8]) -> bool {
+fn has_include_directive(bytes: &[u8], lower: &[u8]) -> bool {
     const D: &[u8] = b".include";
     let operandless_literal = |at: usize| {
         let end = at + D.len();
@@ -378,12 +411,27 @@ fn has_include_directive(bytes: &[u8]) -> bool {
         let next = rest.iter().find(|c| !c.is_ascii_whitespace());
         matches!(next, Some(b')' | b',' | b';'))
     };
-    bytes.windows(D.len()).enumerate().any(|(at, w)| {
-        w.eq_ignore_ascii_case(D)
-            && bytes
-                .get(at + D.len())
-                .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+    // `lower` is `bytes` lowercased: the same offsets. Matches may overlap
+    // in principle, not for this needle (no proper prefix is a suffix).
+    memchr::memmem::find_iter(lower, D).any(|at| {
+        bytes
+            .get(at + D.len())
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
             && !operandless_literal(at)
+    })
+}
+
+/// Does a string literal follow another, blanks between (`"a" "b"`)?
+/// Exactly when [`join_string_literals`] changes `bytes`.
+fn has_adjacent_literals(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'"', bytes).any(|i| {
+        let j = i
+            + 1
+            + bytes[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_whitespace())
+                .count();
+        j > i + 1 && bytes.get(j) == Some(&b'"')
     })
 }
 
@@ -412,21 +460,387 @@ fn join_string_literals(bytes: &[u8]) -> Vec<u8> {
 /// Is there a `GCC`, blanks, then `dependency` (the directive, or the
 /// string of a `_Pragma`)?
 fn pragma_dependency(bytes: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(off) = find(&bytes[i..], b"GCC") {
-        let mut j = i + off + 3;
-        let ws_start = j;
+    memchr::memmem::find_iter(bytes, b"GCC").any(|at| {
+        let mut j = at + 3;
         while j < bytes.len() && bytes[j].is_ascii_whitespace() {
             j += 1;
         }
-        if j > ws_start && bytes[j..].starts_with(b"dependency") {
-            return true;
-        }
-        i = i + off + 3;
-    }
-    false
+        j > at + 3 && bytes[j..].starts_with(b"dependency")
+    })
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scan as it was before memchr: byte by byte, every needle at
+    /// every offset. The fast one must agree with it on any text.
+    mod reference {
+        use super::super::Scan;
+
+        pub fn identifiers_named(bytes: &[u8], names: &[String]) -> Vec<String> {
+            let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+            let mut found = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                if !ident(bytes[i]) {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < bytes.len() && ident(bytes[i]) {
+                    i += 1;
+                }
+                let word = &bytes[start..i];
+                if let Some(n) = names.iter().find(|n| n.as_bytes() == word) {
+                    if !found.contains(n) {
+                        found.push(n.clone());
+                    }
+                }
+            }
+            found
+        }
+
+        pub fn splice(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+            let splice_at = |i: usize| -> Option<usize> {
+                let mut j = if bytes[i] == b'\\' {
+                    i + 1
+                } else if bytes[i..].starts_with(b"??/") {
+                    i + 3
+                } else {
+                    return None;
+                };
+                while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+                    j += 1;
+                }
+                if bytes.get(j) == Some(&b'\r') {
+                    j += 1;
+                }
+                (bytes.get(j) == Some(&b'\n')).then_some(j + 1)
+            };
+            let first = (0..bytes.len()).find(|&i| splice_at(i).is_some());
+            let Some(first) = first else {
+                return std::borrow::Cow::Borrowed(bytes);
+            };
+            let mut out = Vec::with_capacity(bytes.len());
+            out.extend_from_slice(&bytes[..first]);
+            let mut i = first;
+            while i < bytes.len() {
+                match splice_at(i) {
+                    Some(next) => i = next,
+                    None => {
+                        out.push(bytes[i]);
+                        i += 1;
+                    }
+                }
+            }
+            std::borrow::Cow::Owned(out)
+        }
+
+        pub fn scan(raw: &[u8]) -> Scan {
+            let spliced = splice(raw);
+            let bytes: &[u8] = &spliced;
+            let mut s = Scan::default();
+            let lower_has = |needle: &[u8]| {
+                bytes
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle))
+            };
+            // The assembler reads `.incbin` and `.include` files (in `.S` files and
+            // inline asm; directives are case-insensitive), which no depfile of the
+            // compiler lists. String literals may split the name: `".inc" "bin"`.
+            // `.include` only as a directive, its name ended (a blank, a quote):
+            // not C's `cfg->file.includes` (libgit2), which is no input at all.
+            if lower_has(b"incbin") || has_include_directive(bytes) || {
+                let joined = join_string_literals(bytes);
+                joined.windows(6).any(|w| w.eq_ignore_ascii_case(b"incbin"))
+                    || has_include_directive(&joined)
+            } {
+                s.hidden_input = true;
+            }
+            // `#pragma GCC dependency "file"` (or through `_Pragma`): compares the
+            // file's mtime with the current file's and warns.
+            if pragma_dependency(bytes) {
+                s.hidden_input = true;
+            }
+            let mut i = 0;
+            while let Some(off) = find(&bytes[i..], b"__") {
+                let at = i + off;
+                let rest = &bytes[at..];
+                if rest.starts_with(b"__DATE__") || rest.starts_with(b"__TIME__") {
+                    s.date_time = true;
+                } else if rest.starts_with(b"__TIMESTAMP__") {
+                    s.timestamp = true;
+                } else if rest.starts_with(b"__has_include") {
+                    let mut j = b"__has_include".len();
+                    if rest[j..].starts_with(b"_next") {
+                        j += 5;
+                    }
+                    let skip_ws = |j: &mut usize| {
+                        while rest.get(*j).is_some_and(|c| c.is_ascii_whitespace()) {
+                            *j += 1
+                        }
+                    };
+                    skip_ws(&mut j);
+                    if rest.get(j) == Some(&b'(') {
+                        j += 1;
+                        skip_ws(&mut j);
+                        let close = match rest.get(j) {
+                            Some(b'<') => Some(b'>'),
+                            Some(b'"') => Some(b'"'),
+                            _ => None,
+                        };
+                        match close.and_then(|c| {
+                            rest[j + 1..]
+                                .iter()
+                                .position(|&b| b == c || b == b'\n')
+                                .map(|p| (c, p))
+                        }) {
+                            Some((c, p)) if rest[j + 1 + p] == c => {
+                                s.has_include_names.push(
+                                    String::from_utf8_lossy(&rest[j + 1..j + 1 + p]).into_owned(),
+                                );
+                            }
+                            _ => s.has_include_macro = true,
+                        }
+                    }
+                }
+                i = at + 2;
+            }
+            s.line_names = line_directive_names(bytes);
+            s
+        }
+
+        fn line_directive_names(bytes: &[u8]) -> Vec<String> {
+            let mut names: Vec<String> = Vec::new();
+            for line in bytes.split(|&b| b == b'\n') {
+                let blank = |b: &u8| *b == b' ' || *b == b'\t';
+                let mut rest = line;
+                while rest.first().is_some_and(blank) {
+                    rest = &rest[1..];
+                }
+                let Some(r) = rest.strip_prefix(b"#") else {
+                    continue;
+                };
+                rest = r;
+                while rest.first().is_some_and(blank) {
+                    rest = &rest[1..];
+                }
+                if let Some(r) = rest.strip_prefix(b"line") {
+                    rest = r;
+                    while rest.first().is_some_and(blank) {
+                        rest = &rest[1..];
+                    }
+                }
+                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                if digits == 0 {
+                    continue;
+                }
+                rest = &rest[digits..];
+                while rest.first().is_some_and(blank) {
+                    rest = &rest[1..];
+                }
+                let Some(r) = rest
+                    .strip_prefix(b"\"")
+                    .filter(|r| r.first() == Some(&b'/'))
+                else {
+                    continue;
+                };
+                let Some(end) = r.iter().position(|&b| b == b'"') else {
+                    continue;
+                };
+                let name = String::from_utf8_lossy(&r[..end]).into_owned();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            names
+        }
+
+        fn has_include_directive(bytes: &[u8]) -> bool {
+            const D: &[u8] = b".include";
+            let operandless_literal = |at: usize| {
+                let end = at + D.len();
+                if at == 0 || bytes[at - 1] != b'"' || bytes.get(end) != Some(&b'"') {
+                    return false;
+                }
+                let rest = &bytes[end + 1..];
+                let next = rest.iter().find(|c| !c.is_ascii_whitespace());
+                matches!(next, Some(b')' | b',' | b';'))
+            };
+            bytes.windows(D.len()).enumerate().any(|(at, w)| {
+                w.eq_ignore_ascii_case(D)
+                    && bytes
+                        .get(at + D.len())
+                        .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    && !operandless_literal(at)
+            })
+        }
+
+        fn join_string_literals(bytes: &[u8]) -> Vec<u8> {
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'"' {
+                    let mut j = i + 1;
+                    while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                        j += 1;
+                    }
+                    if j < bytes.len() && bytes[j] == b'"' && j > i + 1 {
+                        i = j + 1;
+                        continue;
+                    }
+                }
+                out.push(bytes[i]);
+                i += 1;
+            }
+            out
+        }
+
+        fn pragma_dependency(bytes: &[u8]) -> bool {
+            let mut i = 0;
+            while let Some(off) = find(&bytes[i..], b"GCC") {
+                let mut j = i + off + 3;
+                let ws_start = j;
+                while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if j > ws_start && bytes[j..].starts_with(b"dependency") {
+                    return true;
+                }
+                i = i + off + 3;
+            }
+            false
+        }
+
+        fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+            hay.windows(needle.len()).position(|w| w == needle)
+        }
+    }
+
+    /// Texts made of the pieces the scan looks for, cut and joined at
+    /// random (xorshift from `seed`, so a failing seed reruns as it was).
+    fn text(seed: u64) -> Vec<u8> {
+        const PIECES: &[&[u8]] = &[
+            b"\\",
+            b"\\\n",
+            b"\\ \t\n",
+            b"\\\r\n",
+            b"??/",
+            b"??/\n",
+            b"?",
+            b"??",
+            b"\n",
+            b" ",
+            b"\t",
+            b"\"",
+            b"\" \"",
+            b"\"\n\"",
+            b"\"\"",
+            b"#",
+            b"# ",
+            b"#line ",
+            b"# 12 ",
+            b"#line 7 \"/w/a.c\"",
+            b"\"/x/y.h\"",
+            b"/",
+            b"__",
+            b"_",
+            b"DATE",
+            b"__TI",
+            b"ME__",
+            b"__has_include",
+            b"_next",
+            b"(",
+            b")",
+            b"<a.h>",
+            b"<",
+            b">",
+            b"__has_include(<a/b.h>)",
+            b"__has_include_next ( \"c.h\" )",
+            b"inc",
+            b"bin",
+            b".incl",
+            b"ude",
+            b"x",
+            b"GCC",
+            b"dependency",
+            b",",
+            b";",
+            b"_Pragma",
+            b"9",
+            b"\xff",
+        ];
+        // Rarer: each sets an answer on its own.
+        const RARE: &[&[u8]] = &[
+            b"__DATE__",
+            b"__TIMESTAMP__",
+            b"incbin",
+            b"INCBIN",
+            b".include",
+            b".INCLUDE",
+            b"GCC dependency",
+        ];
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut out = Vec::new();
+        for _ in 0..next(60) {
+            let piece = match next(40) {
+                0 => RARE[next(RARE.len())],
+                _ => PIECES[next(PIECES.len())],
+            };
+            out.extend_from_slice(piece);
+        }
+        out
+    }
+
+    #[test]
+    fn fast_scan_agrees_with_the_byte_by_byte_one() {
+        // How often each answer came up: the texts must exercise them all.
+        let mut seen = [0usize; 7];
+        for seed in 0..20_000 {
+            let t = text(seed);
+            let spliced = splice(&t);
+            assert_eq!(
+                spliced,
+                reference::splice(&t),
+                "seed {seed}: {:?}",
+                String::from_utf8_lossy(&t)
+            );
+            let s = scan(&t);
+            assert_eq!(
+                s,
+                reference::scan(&t),
+                "seed {seed}: {:?}",
+                String::from_utf8_lossy(&t)
+            );
+            let names = [
+                "x".to_string(),
+                "DATE".into(),
+                "GCC".into(),
+                "dependency".into(),
+                "__TI".into(),
+                "bin".into(),
+            ];
+            assert_eq!(
+                identifiers_named(&spliced, &names),
+                reference::identifiers_named(&spliced, &names),
+                "seed {seed}"
+            );
+            let [spl, hidden, dt, ts, names, mac, lines] = &mut seen;
+            *spl += usize::from(spliced.len() != t.len());
+            *hidden += usize::from(s.hidden_input);
+            *dt += usize::from(s.date_time);
+            *ts += usize::from(s.timestamp);
+            *names += usize::from(!s.has_include_names.is_empty());
+            *mac += usize::from(s.has_include_macro);
+            *lines += usize::from(!s.line_names.is_empty());
+        }
+        assert!(seen.iter().all(|&n| n > 100 && n < 19_900), "{seen:?}");
+    }
 }

@@ -80,6 +80,7 @@ const RECORD_HEADER: &str = "gocache-result v1";
 
 /// Run `argv` (`cargo-gocache <compiler> [args...]`); returns the exit code.
 pub fn run(argv: Vec<OsString>) -> i32 {
+    phase("start");
     // A masquerade link (CMake runs it by its absolute path) is never run
     // as the compiler: it is this binary.
     let compiler = match super::masquerade::real_compiler(Path::new(&argv[1])) {
@@ -111,6 +112,7 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         Ok(code) => {
             finish();
             crate::observe::compile_finish();
+            phase("end");
             code
         }
         Err(()) => {
@@ -261,6 +263,7 @@ fn cached(
         return Ok(Step::PassThrough);
     }
     let identity = compiler::identify(Some(store), compiler)?;
+    phase("identified");
     // `-march=native`: keyed as what it means on this machine.
     if let Err(u) = compile.resolve_native(Some(store), compiler, &identity) {
         let event = Event::new(Outcome::Uncacheable(u.reason), source_hint(args));
@@ -335,6 +338,7 @@ fn cached(
         pre.line("time-macros pin");
     }
     let pre_id = pre.id();
+    phase("pre-key");
     let rejections = store.rejections();
     // Inside an observed build script, no snapshot: it vouches for probes
     // by directory stamps, and the observer keys a `stat` of a directory
@@ -370,6 +374,7 @@ fn cached(
     };
     // Best effort: without the memo the next hit rehashes.
     let _ = memo.save_if_changed(store, &memo_key);
+    phase("looked-up");
     let mut why = match found {
         Ok((final_id, entry, _)) => {
             match hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
@@ -959,6 +964,7 @@ impl Miss<'_> {
         // crate::observe::delegate): what it read is made seen below.
         let (out, delegated) = crate::observe::compile_output(&mut cmd, true)
             .with_context(|| format!("failed to run {}", self.compiler.display()))?;
+        phase("compiled");
         let secs = clock.elapsed().as_secs_f64();
         let code = super::exit_code(&out.status);
         let source = c.source.display().to_string();
@@ -1048,6 +1054,7 @@ impl Miss<'_> {
             (Some(_), None) => (false, None),
             (_, u) => (search_known, u),
         };
+        phase("preprocessed");
         let mut deps = String::new();
         let mut files = Vec::with_capacity(prerequisites.len());
         for p in &prerequisites {
@@ -1158,6 +1165,7 @@ impl Miss<'_> {
                 return Ok(Step::Exit(0));
             }
         };
+        phase("observed");
         let outputs = super::diagnostics::store_form(&out.stdout, self.map)
             .zip(super::diagnostics::store_form(&out.stderr, self.map));
         let Some((stdout, stderr)) = outputs else {
@@ -1201,6 +1209,7 @@ impl Miss<'_> {
         };
         // The record before the manifest entry that leads to it.
         self.store.put(&final_id, record.render().as_bytes())?;
+        phase("stored");
         // Learn the stamps now, so the first hit is already a steady one
         // (for files old enough to trust; a fresh edit waits for a hit).
         let just_this = Manifest {
@@ -1211,7 +1220,7 @@ impl Miss<'_> {
         // ptrace stop, and learning stamps stats every probe a second
         // time (about 1,500 for a zstd source); the first hit learns them.
         if !crate::observe::compiles_beside() {
-            self.learn_stamps(&just_this, final_id);
+            self.learn_stamps(&just_this, final_id, &files, started);
         }
         // The key's lines, headed by the object they make, for `explain`.
         let object_name = crate::stats::explain::compile_object(
@@ -1224,6 +1233,7 @@ impl Miss<'_> {
         inputs.push_str(&cmdline::macros::unused_record(&c.macros, &unused_macros));
         self.store.put_key_inputs(&final_id, &inputs)?;
         crate::stats::explain::note_miss(self.store, &object_name, &final_id);
+        phase("stamps-learned");
         let mut e = Event::miss(self.why, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
@@ -1280,11 +1290,33 @@ impl Miss<'_> {
     }
 
     /// Best effort: look the new result up through the memo, which records
-    /// the stamps, and keep the snapshot. Costs one more read of the
-    /// headers, nothing next to the compile just run.
-    fn learn_stamps(&self, manifest: &Manifest, final_id: ActionId) {
+    /// the stamps, and keep the snapshot. The files were hashed just now
+    /// (`read`, in the manifest entry's order): a file whose last change
+    /// is older than the compile's start (`started`, less the racy margin
+    /// the memo uses) is the content that was hashed, so it is not read
+    /// again; a younger one is.
+    fn learn_stamps(
+        &self,
+        manifest: &Manifest,
+        final_id: ActionId,
+        read: &[PathBuf],
+        started: SystemTime,
+    ) {
         let memo_key = filememo::memo_key_mapped(self.cwd, self.compiler, self.args, self.map);
         let mut memo = FileMemo::load(self.store, &memo_key);
+        if let Some(entry) = manifest.entries.first() {
+            let settled_before = started
+                .checked_sub(filememo::RACY)
+                .map(crate::direct::scan::ns_since_epoch);
+            for (path, (_, hash)) in read.iter().zip(&entry.files) {
+                let Ok(meta) = fs::metadata(path) else {
+                    continue;
+                };
+                if settled_before.is_some_and(|limit| crate::fsutil::changed_ns(&meta) < limit) {
+                    memo.seed_this_run(path, &meta, hash.clone());
+                }
+            }
+        }
         memo.hash(&cmdline::absolute(self.cwd, &self.compile.source));
         let found = manifest.find_with(
             self.store,
@@ -1363,6 +1395,20 @@ impl SystemHeaders {
         file != self.source
             && self.system.iter().any(|d| file.starts_with(d))
             && !self.user.iter().any(|d| file.starts_with(d))
+    }
+}
+
+/// `CARGO_GOCACHE_DEBUG=miss-phases`: where a compile's time goes, as
+/// milliseconds since the wrapper started, one line per step reached
+/// (`gocache: phase compiled 171.0`); how the cost of a miss was found.
+fn phase(name: &str) {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    static ON: OnceLock<bool> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    if *ON.get_or_init(|| crate::env::debug("miss-phases")) {
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        eprintln!("gocache: phase {name} {ms:.1}");
     }
 }
 

@@ -388,14 +388,21 @@ impl FileMemo {
     }
 
     /// What `path` names, without following a final symlink: `None`
-    /// nothing, else whether it is a symlink. Once per run and path.
+    /// nothing, else whether it is a symlink. Once per run and path. A
+    /// failure that is not the name's absence (no permission to search a
+    /// directory above it) counts as a name that is no symlink: nothing is
+    /// concluded from its absence.
     fn lstat_kind(&mut self, path: &Path) -> Option<bool> {
         if let Some(&known) = self.fresh_names.get(path) {
             return known;
         }
-        let known = fs::symlink_metadata(path)
-            .ok()
-            .map(|m| m.file_type().is_symlink());
+        let known = match fs::symlink_metadata(path) {
+            Ok(m) => Some(m.file_type().is_symlink()),
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => None,
+                _ => Some(false),
+            },
+        };
         self.fresh_names.insert(path.to_path_buf(), known);
         known
     }
@@ -468,7 +475,14 @@ impl FileMemo {
             memo.names.clear();
             self.changed = true;
         }
-        let answer = real();
+        // Nothing between `dir` and `path` exists (`lstat` above): then no
+        // `stat` of `path` can find it either (resolving it resolves its
+        // directory first), and most probes are such names.
+        let answer = if Some(dir) == path.parent() {
+            real()
+        } else {
+            matches!(probe, Probe::Absent)
+        };
         // A symlink's target can change behind the directory's back: the
         // name itself (dangling or not) or, for a deeper name, its first
         // component, a dangling symlink to a directory (`ln/x.h` with
@@ -789,6 +803,98 @@ mod tests {
         assert_eq!(m2.dirs[&d].names.get("\0z.h"), Some(&true));
         m2.now_ns = m.now_ns;
         assert!(m2.is_absent(&q));
+    }
+
+    /// The memo's probe answers, and `probe_many`'s (which spare the `stat`
+    /// of a name whose directory is missing), must be what a plain `stat`
+    /// or `lstat` says: on random trees of directories, files, symlinks
+    /// (dangling or not) and names with `..`, then again after random
+    /// changes to the tree, with the memo of the first run kept.
+    #[test]
+    fn probe_answers_equal_the_disk_on_random_trees() {
+        use crate::direct::manifest::{probe_many, probe_present};
+        const NAMES: &[&str] = &["a", "b", "c.h", "..", "d"];
+        for seed in 0..150u64 {
+            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut next = |n: usize| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % n as u64) as usize
+            };
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path().join("r");
+            fs::create_dir(&root).unwrap();
+            // A name below `root`: with `..` among its components only to
+            // be looked at. What the test makes or removes is named without
+            // one, so it stays inside `root` (its symlinks point inside too).
+            let path = |next: &mut dyn FnMut(usize) -> usize, dotdot: bool| {
+                let mut p = root.clone();
+                for _ in 0..1 + next(4) {
+                    let n = NAMES[next(NAMES.len())];
+                    p.push(if n == ".." && !dotdot { "e" } else { n });
+                }
+                p
+            };
+            // Make a random thing at `p` (its directory made first if it can be).
+            let make = |p: &Path, next: &mut dyn FnMut(usize) -> usize| {
+                assert!(!p.components().any(|c| c == std::path::Component::ParentDir));
+                let _ = fs::create_dir_all(p.parent().unwrap());
+                let _ = match next(5) {
+                    0 | 1 => fs::create_dir(p),
+                    2 => fs::write(p, "x"),
+                    3 => std::os::unix::fs::symlink(root.join("a"), p),
+                    _ => std::os::unix::fs::symlink(root.join("gone"), p),
+                };
+            };
+            for _ in 0..6 {
+                let p = path(&mut next, false);
+                make(&p, &mut next);
+            }
+            let probes: Vec<PathBuf> = (0..40).map(|_| path(&mut next, true)).collect();
+            let absent = |p: &Path| {
+                fs::symlink_metadata(p).is_err_and(|e| {
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                    )
+                })
+            };
+            let mut m = FileMemo::empty();
+            m.now_ns += 10_000_000_000;
+            for round in 0..2 {
+                let many = probe_many(&probes);
+                for (p, got) in probes.iter().zip(many) {
+                    assert_eq!(got, probe_present(p), "seed {seed} round {round}: {p:?}");
+                    assert_eq!(
+                        m.is_file(p),
+                        probe_present(p),
+                        "seed {seed} round {round}: {p:?}"
+                    );
+                    assert_eq!(
+                        m.is_absent(p),
+                        absent(p),
+                        "seed {seed} round {round}: {p:?}"
+                    );
+                }
+                // Change the tree; a new run keeps what the memo learned.
+                // (In a later tick of the file system's clock than the
+                // stamps learned: the memo's clock, moved on above, takes
+                // them as settled, which real ones would be.)
+                std::thread::sleep(Duration::from_millis(20));
+                for _ in 0..4 {
+                    let p = path(&mut next, false);
+                    if next(2) == 0 {
+                        assert!(p.starts_with(&root) && p != root);
+                        let _ = fs::remove_file(&p).or_else(|_| fs::remove_dir_all(&p));
+                    } else {
+                        make(&p, &mut next);
+                    }
+                }
+                m.fresh_dirs.clear();
+                m.fresh_names.clear();
+            }
+        }
     }
 
     use crate::store::{Tier, TierKey};
