@@ -65,6 +65,7 @@
 //! | `CARGO_GOCACHE_CARGO_HOME` | `$CARGO_HOME`, else `~/.cargo` |
 //! | `CARGO_GOCACHE_MASQUERADE`, `PATH` | the masquerade directory, and `PATH` with it first |
 //! | `CARGO_GOCACHE_PROG` | this binary: build scripts' `gocache-build` helpers do their caching through it (`gocache serve-helper`), with or without a remote |
+//! | `CARGO_GOCACHE_OWN_BINARY` | this binary's device, inode, size, mtime and SHA-256, so that a build-script launcher (a hard link to it) is not hashed again by every lookup |
 //!
 //! Every variable set here is the same from one run to the next for the
 //! same project, store and settings: sccache hashes the `CARGO_*` variables
@@ -337,6 +338,11 @@ impl Setup {
         // (`gocache-build`'s helper runs `$CARGO_GOCACHE_PROG gocache
         // serve-helper`), so it is set for every build, remote or not.
         env.push(("CARGO_GOCACHE_PROG".into(), exe.clone().into()));
+        // This binary's stamp and hash, for the build-script launchers
+        // linked to it (`FileMemo`'s own-binary rule): they need not read it.
+        if let Some(line) = crate::wrapper::filememo::own_binary_line(store, &exe) {
+            env.push((crate::wrapper::filememo::OWN_BINARY_VAR.into(), line.into()));
+        }
         if let Some(ws) = workspace {
             env.push(("CARGO_GOCACHE_WORKSPACE".into(), ws.into()));
         }

@@ -235,6 +235,26 @@ impl FileMemo {
         Some(hash)
     }
 
+    /// The hash of `path` when it is this build's `cargo-gocache` binary
+    /// under another name (a build script's launcher is a hard link to it:
+    /// `crate::wrapper::buildscript`), as `cargo gocache` found it
+    /// ([`OWN_BINARY_VAR`]). A launcher's stamp is always fresh (cargo links
+    /// it anew for every run), so without this every lookup of a
+    /// build-script run read and hashed the 9 MB binary again.
+    fn hash_of_own_binary(&mut self, path: &Path, meta: &fs::Metadata) -> Option<String> {
+        let hash = own_binary_hash(meta)?;
+        if let Some(stamp) = Stamp::of(meta) {
+            if !stamp.settled(self.now_ns) {
+                self.unsettled = true;
+            }
+            self.this_run
+                .insert(path.to_path_buf(), (stamp, hash.to_string()));
+            self.touched
+                .push((path.to_path_buf(), stamp, hash.to_string()));
+        }
+        Some(hash.to_string())
+    }
+
     /// The hash of `bytes`, just read from `path` by the caller (which
     /// needs them anyway): from a receipt when one holds, else computed.
     pub fn hash_read(&mut self, path: &Path, bytes: &[u8]) -> String {
@@ -316,6 +336,9 @@ impl FileMemo {
         // Stamp first, then read: a change after the stat shows in the
         // next stat, never under the old stamp.
         let meta = fs::metadata(path).ok();
+        if let Some(hash) = meta.as_ref().and_then(|m| self.hash_of_own_binary(path, m)) {
+            return Some(hash);
+        }
         let stamp = meta.as_ref().and_then(Stamp::of);
         if let Some(stamp) = stamp {
             let same = |e: &&(Stamp, String)| e.0 == stamp;
@@ -658,6 +681,71 @@ fn parse_file_line(rest: &str) -> Option<(PathBuf, Stamp, String)> {
     Some((PathBuf::from(it.next()?), stamp, hash))
 }
 
+/// Set by `cargo gocache` for its build: `<dev> <ino> <size> <mtime_ns>
+/// <sha256>` of its own binary (`crate::runner`).
+pub const OWN_BINARY_VAR: &str = "CARGO_GOCACHE_OWN_BINARY";
+
+/// The file `meta` describes is `cargo gocache`'s own binary, unchanged:
+/// its SHA-256. Same device, inode, size and mtime: the hash was taken
+/// when that mtime was older than [`RACY`] ([`own_binary_line`]), so a
+/// later write would have set another one; linking (what makes a
+/// launcher) changes only the ctime, which is why it is left out. (A
+/// binary rewritten in place with its old mtime put back is not seen;
+/// installs replace the file.)
+fn own_binary_hash(meta: &fs::Metadata) -> Option<&'static str> {
+    use std::sync::OnceLock;
+    static OWN: OnceLock<Option<String>> = OnceLock::new();
+    let line = OWN
+        .get_or_init(|| crate::env::var(OWN_BINARY_VAR))
+        .as_ref()?;
+    own_binary_match(line, meta)
+}
+
+/// The hash in `line` (an [`OWN_BINARY_VAR`] value) if `meta` has its stamp.
+fn own_binary_match<'l>(line: &'l str, meta: &fs::Metadata) -> Option<&'l str> {
+    let (stamp, hash) = line.trim().rsplit_once(' ')?;
+    (hash.len() == 64 && own_binary_stamp(meta)? == stamp).then_some(hash)
+}
+
+/// `<dev> <ino> <size> <mtime_ns>` of a file.
+fn own_binary_stamp(meta: &fs::Metadata) -> Option<String> {
+    let s = Stamp::of(meta)?;
+    Some(format!("{} {} {} {}", s.dev, s.ino, s.size, s.mtime_ns))
+}
+
+/// [`OWN_BINARY_VAR`]'s value for `exe`, the running binary: `None` while
+/// its mtime is younger than [`RACY`] (just built: a write in the same
+/// tick would not show). The hash is kept in `<store>/compilers/own` for
+/// the next build, by the same stamp.
+pub fn own_binary_line(store: &Store, exe: &Path) -> Option<String> {
+    let meta = fs::metadata(exe).ok()?;
+    let stamp = own_binary_stamp(&meta)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos() as i128;
+    if Stamp::of(&meta)?.mtime_ns >= now - RACY.as_nanos() as i128 {
+        return None;
+    }
+    let memo = store.root().join("compilers").join("own");
+    if let Some(line) = fs::read_to_string(&memo)
+        .ok()
+        .filter(|l| l.rsplit_once(' ').is_some_and(|(s, _)| s == stamp))
+    {
+        return Some(line.trim().to_string());
+    }
+    let hash = hex(&crate::key::hash::hash_file(exe).ok()?);
+    // The stamp again: the hash is of what the stamp describes only if it
+    // did not change while the file was read.
+    if own_binary_stamp(&fs::metadata(exe).ok()?)? != stamp {
+        return None;
+    }
+    let line = format!("{stamp} {hash}");
+    let _ = fs::create_dir_all(memo.parent()?);
+    let _ = crate::fsutil::write_file_atomic(&memo, line.as_bytes());
+    Some(line)
+}
+
 /// `d <stamp> <path>`, as memos and snapshots write a directory.
 fn parse_dir_line(rest: &str) -> Option<(PathBuf, Stamp)> {
     let mut it = rest.splitn(6, ' ');
@@ -895,6 +983,46 @@ mod tests {
                 m.fresh_names.clear();
             }
         }
+    }
+
+    /// The own-binary rule: a hard link of the binary (what a launcher
+    /// is) keeps its hash though its ctime moves; a rewrite, even of the
+    /// same size, does not; a binary younger than the racy window gets no
+    /// line at all.
+    #[test]
+    fn own_binary_hash_follows_links_and_not_rewrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s")).unwrap();
+        let exe = dir.path().join("cargo-gocache");
+        fs::write(&exe, "binary one").unwrap();
+        assert_eq!(own_binary_line(&store, &exe), None, "just written");
+        age(&exe);
+        let line = own_binary_line(&store, &exe).unwrap();
+        let want = hex(&hash_bytes(b"binary one"));
+        assert!(line.ends_with(&want), "{line}");
+        // Kept for the next build, by the same stamp.
+        assert_eq!(
+            own_binary_line(&store, &exe).as_deref(),
+            Some(line.as_str())
+        );
+        let launcher = dir.path().join("build-script-build");
+        fs::hard_link(&exe, &launcher).unwrap();
+        let meta = fs::metadata(&launcher).unwrap();
+        assert_eq!(own_binary_match(&line, &meta), Some(want.as_str()));
+        // Another file with the same content is not the binary: hashed as any.
+        let copy = dir.path().join("copy");
+        fs::copy(&exe, &copy).unwrap();
+        assert_eq!(own_binary_match(&line, &fs::metadata(&copy).unwrap()), None);
+        // Rewritten in place, same size: another mtime, no match.
+        fs::write(&exe, "binary two").unwrap();
+        assert_eq!(
+            own_binary_match(&line, &fs::metadata(&launcher).unwrap()),
+            None
+        );
+        assert_eq!(own_binary_line(&store, &exe), None, "just rewritten");
+        age(&exe);
+        let two = own_binary_line(&store, &exe).unwrap();
+        assert!(two.ends_with(&hex(&hash_bytes(b"binary two"))), "{two}");
     }
 
     use crate::store::{Tier, TierKey};

@@ -25,6 +25,11 @@
 //! * `CARGO_GOCACHE_OBSERVER_EXEC`: the socket of an observation around
 //!   this one (a build script run by a build script), new every run; it
 //!   only says where compiles may run (`crate::observe::delegate`).
+//! * `CARGO_GOCACHE_OWN_BINARY`: the device, inode and hash of this
+//!   machine's `cargo-gocache`, so that a launcher (a link to it) need not
+//!   be read to be hashed; keyed it would tie every entry to one install.
+//!   Where a run executes the binary, its content is an input as any
+//!   program's is.
 //! * `PWD` when it does not name the working directory: cargo passes on the
 //!   directory it was started in; shells and compilers ignore a `PWD` that
 //!   is not the working directory (one that is stays, mapped).
@@ -225,7 +230,11 @@ pub(super) fn pre_key(
             | "CARGO_GOCACHE_VERIFY"
             | "CARGO_GOCACHE_OBSERVER_EXEC"
             | "CARGO_GOCACHE_MAX_SIZE"
-            | "CARGO_GOCACHE_MAX_AGE" => continue,
+            | "CARGO_GOCACHE_MAX_AGE"
+            // The device and inode of this machine's gocache binary: only
+            // spares hashing it (`FileMemo`), and would tie entries to one
+            // install. Its content is an input where a run executes it.
+            | "CARGO_GOCACHE_OWN_BINARY" => continue,
             k if k.starts_with("CARGO_GOCACHE_REMOTE") => continue,
             "PWD" if Path::new(&v) != cx.cwd => {
                 h.line("env PWD=(not the working directory)");
