@@ -30,6 +30,18 @@ CC=${CC:-gcc}
 BINS=${BINS:-${CARGO_TARGET_DIR:-target}/release/cargo-gocache}
 MACROS=${MACROS:--DENGINESDIR=\"/build/a/engines-3\" -DMODULESDIR=\"/build/a/ossl-modules\" -DNDEBUG}
 SRC=${1:-$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/zstd-sys-*/zstd/lib/compress/zstd_compress.c 2>/dev/null | head -1)}
+# per_run MICROSECONDS RUNS TIMES: the mean wall and CPU time per run, the
+# CPU time from the last line of bash's `times` (the children's user and
+# system time: on a shared machine the wall time includes waiting for a
+# CPU, the CPU time does not).
+per_run() {
+    awk -v us="$1" -v n="$2" -v cpu="$3" 'BEGIN {
+        split(cpu, f, " ")
+        secs = 0
+        for (k = 1; k <= 2; k++) { split(f[k], m, "m"); secs += m[1] * 60 + m[2] }
+        printf "%.1f ms wall, %.1f ms CPU", us / n / 1000, secs * 1000 / n
+    }'
+}
 if [ -n "${SOURCES:-}" ]; then
     here=$(pwd)
     cd "$OLDPWD"
@@ -49,12 +61,7 @@ if [ -n "${SOURCES:-}" ]; then
             CARGO_GOCACHE_DIR="$work/store" "$@" "${flags[@]}" "${macros[@]}" -O2 -c "$s" -o "$work/out.o" >/dev/null 2>&1
         done; times) | tail -1)
         t1=${EPOCHREALTIME/./}
-        awk -v us=$((t1 - t0)) -v n="${#sources[@]}" -v cpu="$cpu" 'BEGIN {
-            split(cpu, f, " ")
-            secs = 0
-            for (k = 1; k <= 2; k++) { split(f[k], m, "m"); secs += m[1] * 60 + m[2] }
-            printf "%.1f ms wall, %.1f ms CPU", us / n / 1000, secs * 1000 / n
-        }'
+        per_run $((t1 - t0)) "${#sources[@]}" "$cpu"
     }
     echo "${#sources[@]} sources, one store per binary and round: ${sources[0]} ..."
     for ((r = 1; r <= ROUNDS; r++)); do
@@ -83,9 +90,7 @@ args=(-O3 "${macros[@]}" -c "$SRC" -o "$work/out.o")
 
 now() { echo "${EPOCHREALTIME/./}"; }   # microseconds
 
-# mean_ms CMD...: N runs, each miss in a fresh store; the mean wall time
-# and the mean CPU time of the processes run (user + system: on a shared
-# machine the wall time includes waiting for a CPU, the CPU time does not).
+# mean_ms CMD...: N runs, each miss in a fresh store (per_run's means).
 mean_ms() {
     local t0 t1 cpu
     t0=$(now)
@@ -94,12 +99,7 @@ mean_ms() {
         CARGO_GOCACHE_DIR="$work/store" "$@" >/dev/null
     done; times) | tail -1)
     t1=$(now)
-    awk -v us=$((t1 - t0)) -v n="$N" -v cpu="$cpu" 'BEGIN {
-        split(cpu, f, " ")
-        secs = 0
-        for (k = 1; k <= 2; k++) { split(f[k], m, "m"); secs += m[1] * 60 + m[2] }
-        printf "%.1f ms wall, %.1f ms CPU", us / n / 1000, secs * 1000 / n
-    }'
+    per_run $((t1 - t0)) "$N" "$cpu"
 }
 
 echo "source: $SRC"

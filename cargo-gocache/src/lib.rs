@@ -111,6 +111,22 @@ pub fn main() -> i32 {
     }
 }
 
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// Numbers below `n`, from `seed` (xorshift, so that a failing seed
+    /// reruns as it was).
+    pub(crate) fn picker(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        move |n| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};

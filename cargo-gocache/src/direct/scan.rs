@@ -781,13 +781,7 @@ mod tests {
             b".INCLUDE",
             b"GCC dependency",
         ];
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut next = crate::testing::picker(seed);
         let mut out = Vec::new();
         for _ in 0..next(60) {
             let piece = match next(40) {

@@ -903,13 +903,7 @@ mod tests {
         use crate::direct::manifest::{probe_many, probe_present};
         const NAMES: &[&str] = &["a", "b", "c.h", "..", "d"];
         for seed in 0..150u64 {
-            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            let mut next = |n: usize| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % n as u64) as usize
-            };
+            let mut next = crate::testing::picker(seed);
             let tmp = tempfile::tempdir().unwrap();
             let root = tmp.path().join("r");
             fs::create_dir(&root).unwrap();
