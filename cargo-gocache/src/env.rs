@@ -9,7 +9,8 @@
 //! | variable | meaning |
 //! | --- | --- |
 //! | `CARGO_GOCACHE_DIR` | the store's directory (absolute), or `off` to disable caching |
-//! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID; `panic` makes the compiler wrapper panic (to test its fallback) |
+//! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID; `panic` makes the compiler wrapper panic (to test its fallback); `miss-phases` prints where a C compile's time went |
+//! | `CARGO_GOCACHE_OWN_BINARY` | set by `cargo gocache`: its binary's stamp and hash, so that build-script launchers (links to it) are not hashed again (`crate::wrapper::filememo`) |
 //! | `XDG_CACHE_HOME`, `HOME` | the default store location on Linux and macOS |
 //! | `LOCALAPPDATA` | the default store location on Windows |
 //! | `PATH` | finding the compiler named on a command line |
@@ -73,7 +74,10 @@ pub fn take_reads() -> Vec<String> {
 /// the directory cargo is run from; it only counts when it names the build
 /// script's working directory (see [`crate::cmdline::compiler_cwd`]), and
 /// cargo would not rerun a build script for it either.
-const UNTRACKED: &[&str] = &["CARGO_GOCACHE_DEBUG", "PWD"];
+///
+/// `CARGO_GOCACHE_OWN_BINARY` too: it only spares hashing gocache's own
+/// binary (`crate::wrapper::filememo`), and changes with every install.
+const UNTRACKED: &[&str] = &["CARGO_GOCACHE_DEBUG", "PWD", "CARGO_GOCACHE_OWN_BINARY"];
 
 /// The `CARGO_GOCACHE_*` variables that are not settings: set by `cargo
 /// gocache` for the processes of a build, or debug switches. With the
@@ -90,6 +94,7 @@ pub const GOCACHE_VARIABLES: &[&str] = &[
     "CARGO_GOCACHE_MASQUERADE",
     "CARGO_GOCACHE_TEST_CPUINFO",
     "CARGO_GOCACHE_OBSERVER_EXEC",
+    "CARGO_GOCACHE_OWN_BINARY",
 ];
 
 /// Families of `CARGO_GOCACHE_*` variables with a name per target:
