@@ -694,17 +694,47 @@ pub const OWN_BINARY_VAR: &str = "CARGO_GOCACHE_OWN_BINARY";
 /// installs replace the file.)
 fn own_binary_hash(meta: &fs::Metadata) -> Option<&'static str> {
     use std::sync::OnceLock;
-    static OWN: OnceLock<Option<String>> = OnceLock::new();
-    let line = OWN
-        .get_or_init(|| crate::env::var(OWN_BINARY_VAR))
-        .as_ref()?;
-    own_binary_match(line, meta)
+    // Parsed once: this is asked of every file a lookup hashes.
+    static OWN: OnceLock<Option<OwnBinary>> = OnceLock::new();
+    OWN.get_or_init(|| OwnBinary::parse(&crate::env::var(OWN_BINARY_VAR)?))
+        .as_ref()?
+        .hash_of(meta)
 }
 
-/// The hash in `line` (an [`OWN_BINARY_VAR`] value) if `meta` has its stamp.
-fn own_binary_match<'l>(line: &'l str, meta: &fs::Metadata) -> Option<&'l str> {
-    let (stamp, hash) = line.trim().rsplit_once(' ')?;
-    (hash.len() == 64 && own_binary_stamp(meta)? == stamp).then_some(hash)
+/// An [`OWN_BINARY_VAR`] value.
+struct OwnBinary {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    hash: String,
+}
+
+impl OwnBinary {
+    fn parse(line: &str) -> Option<OwnBinary> {
+        let mut it = line.split_whitespace();
+        let mut n = || it.next()?.parse::<u64>().ok();
+        let (dev, ino, size) = (n()?, n()?, n()?);
+        let mtime_ns = it.next()?.parse().ok()?;
+        let hash = it.next().filter(|h| h.len() == 64)?.to_string();
+        it.next().is_none().then_some(OwnBinary {
+            dev,
+            ino,
+            size,
+            mtime_ns,
+            hash,
+        })
+    }
+
+    /// The hash, if `meta` has this stamp.
+    fn hash_of(&self, meta: &fs::Metadata) -> Option<&str> {
+        let s = Stamp::of(meta)?;
+        (s.dev == self.dev
+            && s.ino == self.ino
+            && s.size == self.size
+            && s.mtime_ns == self.mtime_ns)
+            .then_some(self.hash.as_str())
+    }
 }
 
 /// `<dev> <ino> <size> <mtime_ns>` of a file.
@@ -728,10 +758,9 @@ pub fn own_binary_line(store: &Store, exe: &Path) -> Option<String> {
         return None;
     }
     let memo = store.root().join("compilers").join("own");
-    if let Some(line) = fs::read_to_string(&memo)
-        .ok()
-        .filter(|l| l.rsplit_once(' ').is_some_and(|(s, _)| s == stamp))
-    {
+    if let Some(line) = fs::read_to_string(&memo).ok().filter(|l| {
+        l.rsplit_once(' ').is_some_and(|(s, _)| s == stamp) && OwnBinary::parse(l).is_some()
+    }) {
         return Some(line.trim().to_string());
     }
     let hash = hex(&crate::key::hash::hash_file(exe).ok()?);
@@ -1002,21 +1031,43 @@ mod tests {
         let launcher = dir.path().join("build-script-build");
         fs::hard_link(&exe, &launcher).unwrap();
         let meta = fs::metadata(&launcher).unwrap();
-        assert_eq!(own_binary_match(&line, &meta), Some(want.as_str()));
+        assert_eq!(
+            OwnBinary::parse(&line).unwrap().hash_of(&meta),
+            Some(want.as_str())
+        );
         // Another file with the same content is not the binary: hashed as any.
         let copy = dir.path().join("copy");
         fs::copy(&exe, &copy).unwrap();
-        assert_eq!(own_binary_match(&line, &fs::metadata(&copy).unwrap()), None);
+        assert_eq!(
+            OwnBinary::parse(&line)
+                .unwrap()
+                .hash_of(&fs::metadata(&copy).unwrap()),
+            None
+        );
         // Rewritten in place, same size: another mtime, no match.
         fs::write(&exe, "binary two").unwrap();
         assert_eq!(
-            own_binary_match(&line, &fs::metadata(&launcher).unwrap()),
+            OwnBinary::parse(&line)
+                .unwrap()
+                .hash_of(&fs::metadata(&launcher).unwrap()),
             None
         );
         assert_eq!(own_binary_line(&store, &exe), None, "just rewritten");
         age(&exe);
         let two = own_binary_line(&store, &exe).unwrap();
         assert!(two.ends_with(&hex(&hash_bytes(b"binary two"))), "{two}");
+        // A damaged value or memo is no match and no panic.
+        for bad in [
+            "",
+            "1 2 3",
+            "a b c d e",
+            "1 2 3 4 abc",
+            &format!("{two} extra"),
+        ] {
+            assert!(OwnBinary::parse(bad).is_none(), "{bad:?}");
+        }
+        fs::write(store.root().join("compilers/own"), "garbage").unwrap();
+        assert_eq!(own_binary_line(&store, &exe).as_deref(), Some(two.as_str()));
     }
 
     use crate::store::{Tier, TierKey};
