@@ -19,23 +19,6 @@ use crate::error::{Error, IoContext, Result};
 /// for a run (`crate::observe::delegate`).
 pub const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// When `meta`'s file last changed, content or status (the later of its
-/// mtime and ctime), in nanoseconds since the epoch. `i128::MAX` where
-/// there is no ctime: always too young to vouch for anything.
-pub fn changed_ns(meta: &fs::Metadata) -> i128 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let ns = |s: i64, n: i64| s as i128 * 1_000_000_000 + n as i128;
-        ns(meta.mtime(), meta.mtime_nsec()).max(ns(meta.ctime(), meta.ctime_nsec()))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = meta;
-        i128::MAX
-    }
-}
-
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn temp_name(final_name: &str) -> String {

@@ -88,8 +88,9 @@ impl Stamp {
         paths.iter().map(|p| Stamp::of(p)).collect()
     }
 
+    /// The stamp `meta` gives.
     #[cfg(unix)]
-    fn of_meta(meta: &fs::Metadata) -> Stamp {
+    pub fn of_meta(meta: &fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
         Stamp {
             dev: meta.dev(),
@@ -102,7 +103,7 @@ impl Stamp {
 
     /// Without inodes and ctimes, the mtime stands in for both.
     #[cfg(not(unix))]
-    fn of_meta(meta: &fs::Metadata) -> Stamp {
+    pub fn of_meta(meta: &fs::Metadata) -> Stamp {
         let mtime_ns = meta.modified().ok().map_or(0, nanos);
         Stamp {
             dev: 0,

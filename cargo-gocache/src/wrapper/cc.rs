@@ -1312,7 +1312,9 @@ impl Miss<'_> {
                 let Ok(meta) = fs::metadata(path) else {
                     continue;
                 };
-                if settled_before.is_some_and(|limit| crate::fsutil::changed_ns(&meta) < limit) {
+                // Its last change, content or status.
+                let s = crate::direct::stamp::Stamp::of_meta(&meta);
+                if settled_before.is_some_and(|limit| s.mtime_ns.max(s.ctime_ns) < limit) {
                     memo.seed_this_run(path, &meta, hash.clone());
                 }
             }

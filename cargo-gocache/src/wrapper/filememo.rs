@@ -758,9 +758,10 @@ pub fn own_binary_line(store: &Store, exe: &Path) -> Option<String> {
         return None;
     }
     let memo = store.root().join("compilers").join("own");
-    if let Some(line) = fs::read_to_string(&memo).ok().filter(|l| {
-        l.rsplit_once(' ').is_some_and(|(s, _)| s == stamp) && OwnBinary::parse(l).is_some()
-    }) {
+    if let Some(line) = fs::read_to_string(&memo)
+        .ok()
+        .filter(|l| OwnBinary::parse(l).is_some_and(|own| own.hash_of(&meta).is_some()))
+    {
         return Some(line.trim().to_string());
     }
     let hash = hex(&crate::key::hash::hash_file(exe).ok()?);
