@@ -11,6 +11,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use serde_json::Value;
 
@@ -534,4 +535,169 @@ fn a_sysroot_file_changed_in_place_with_its_size_kept_is_another_rustc() {
     write(&manifest, "[pkg.rustc]\nhash = \"2222\"\n");
     let other = compile();
     assert_eq!((n(&other, "hits"), n(&other, "misses")), (0, 1), "{other}");
+}
+
+/// cargo's questions before a build in a new target directory (`rustc -vV`,
+/// `rustc - --print=...`) are answered from the store after the first time,
+/// byte for byte what rustc answers; a question whose key differs (another
+/// flag, `RUSTC_BOOTSTRAP`, another toolchain) is asked again, and so is one
+/// whose standard input could hold a crate, or whose `--target` a JSON file
+/// could define.
+#[test]
+#[cfg(unix)]
+fn cargos_questions_to_rustc_are_answered_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rustc, own) = linked_toolchain(&dir.path().join("tc"));
+    // The same toolchain, counting the times rustc is asked.
+    let script = fs::read_to_string(&rustc).unwrap();
+    let count_file = dir.path().join("asked");
+    write(
+        &rustc,
+        &script.replacen(
+            "exec ",
+            &format!("echo x >> \"{}\"\nexec ", count_file.display()),
+            1,
+        ),
+    );
+    let asked = || {
+        fs::read_to_string(&count_file)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    // Past the racy window, so that the toolchain's identity is memoised
+    // (else identifying it asks rustc each time).
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let store = dir.path().join("store");
+    let cwd = dir.path().join("ws");
+    fs::create_dir_all(&cwd).unwrap();
+    let ask = |args: &[&str], env: &[(&str, &str)], stdin: Stdio| {
+        let mut cmd = gocache(&store);
+        cmd.arg(&rustc).args(args).current_dir(&cwd).stdin(stdin);
+        cmd.env_remove("RUSTUP_TOOLCHAIN");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        (out.stdout, out.stderr)
+    };
+    let direct = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(&rustc);
+        cmd.args(args).current_dir(&cwd).stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (out.stdout, out.stderr)
+    };
+    let print = [
+        "-",
+        "--crate-name",
+        "___",
+        "--print=file-names",
+        "--crate-type",
+        "bin",
+        "--crate-type",
+        "rlib",
+        "--crate-type",
+        "proc-macro",
+        "--print=sysroot",
+        "--print=split-debuginfo",
+        "--print=crate-name",
+        "--print=cfg",
+        "-Wwarnings",
+    ];
+    let with =
+        |extra: &[&'static str]| -> Vec<&str> { print.iter().chain(extra).copied().collect() };
+    let answered_from_store = |args: &[&str], env: &[(&str, &str)]| {
+        let want = direct(args, env);
+        let before = asked();
+        assert_eq!(
+            ask(args, env, Stdio::null()),
+            want,
+            "{args:?}: first answer"
+        );
+        assert!(
+            asked() > before,
+            "{args:?} {env:?}: not asked of rustc the first time"
+        );
+        let before = asked();
+        assert_eq!(
+            ask(args, env, Stdio::null()),
+            want,
+            "{args:?}: second answer"
+        );
+        assert_eq!(
+            asked(),
+            before,
+            "{args:?} {env:?}: asked again, not answered from the store"
+        );
+        want
+    };
+    let vv = answered_from_store(&["-vV"], &[]);
+    assert!(String::from_utf8_lossy(&vv.0).contains("host: "));
+    let plain = answered_from_store(&print, &[]);
+    assert!(String::from_utf8_lossy(&plain.0).contains("___"));
+    // Each of these is another question with another answer.
+    let abort = answered_from_store(&with(&["-C", "panic=abort"]), &[]);
+    assert_ne!(abort, plain);
+    assert!(String::from_utf8_lossy(&abort.0).contains("panic=\"abort\""));
+    let feature = answered_from_store(&with(&["-Ctarget-feature=+avx2"]), &[]);
+    assert!(String::from_utf8_lossy(&feature.0).contains("target_feature=\"avx2\""));
+    let target: &'static str = Box::leak(rustc_host().into_boxed_str());
+    answered_from_store(&with(&["--target", target]), &[]);
+    // Not a flag but the environment: nightly options unlocked.
+    answered_from_store(&print, &[("RUSTC_BOOTSTRAP", "1")]);
+
+    // Not answered from the store: standard input that could hold a crate,
+    // a target a JSON file in the working directory could define, the
+    // host's CPU.
+    for (args, stdin_file, json) in [
+        (print.to_vec(), true, false),
+        (with(&["--target", target]), false, true),
+        (with(&["-C", "target-cpu=native"]), false, false),
+    ] {
+        let json_path = cwd.join(format!("{target}.json"));
+        if json {
+            write(&json_path, "{}\n");
+        }
+        for _ in 0..2 {
+            let stdin = if stdin_file {
+                let empty = dir.path().join("empty.rs");
+                write(&empty, "");
+                Stdio::from(fs::File::open(&empty).unwrap())
+            } else {
+                Stdio::null()
+            };
+            let before = asked();
+            ask(&args, &[], stdin);
+            assert!(asked() > before, "{args:?}: answered from the store");
+        }
+        let _ = fs::remove_file(&json_path);
+    }
+
+    // Another toolchain (a sysroot library changed): asked again.
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    write(&own, "version two, longer\n");
+    let before = asked();
+    assert_eq!(ask(&["-vV"], &[], Stdio::null()), vv);
+    assert!(
+        asked() > before,
+        "another toolchain answered from the old one's entry"
+    );
+}
+
+/// The host triple of the rustc running the tests.
+fn rustc_host() -> String {
+    String::from_utf8(
+        std::process::Command::new("rustc")
+            .arg("-vV")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .lines()
+    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+    .unwrap()
 }

@@ -138,6 +138,7 @@ mod miss;
 mod parse;
 mod paths;
 mod procmacro;
+mod query;
 mod record;
 
 use hit::*;
@@ -191,7 +192,15 @@ pub fn run(argv: Vec<OsString>) -> i32 {
         parse(args, &cwd)
     };
     let compile = match parsed {
-        Parse::NotACompile => return pass_through(&rustc, args),
+        Parse::NotACompile => {
+            // cargo's questions before a build (`-vV`, `--print`): see query.
+            if let Some(q) = query::parse(args) {
+                if let Some(code) = query::answer(&rustc, args, &q) {
+                    return code;
+                }
+            }
+            return pass_through(&rustc, args);
+        }
         Parse::Uncacheable(reason) => {
             if let Ok(Some(store)) = Store::from_env() {
                 stats::record(
