@@ -9,7 +9,7 @@
 //! | variable | meaning |
 //! | --- | --- |
 //! | `CARGO_GOCACHE_DIR` | the store's directory (absolute), or `off` to disable caching |
-//! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID; `panic` makes the compiler wrapper panic (to test its fallback); `miss-phases` prints where a C compile's time went |
+//! | `CARGO_GOCACHE_DEBUG` | comma-separated debug switches: `hash` prints every line hashed into an ID; `panic` makes the compiler wrapper panic (to test its fallback); `miss-phases` prints where a C compile's time went (and a build script's lookup) |
 //! | `CARGO_GOCACHE_OWN_BINARY` | set by `cargo gocache`: its binary's stamp and hash, so that build-script launchers (links to it) are not hashed again (`crate::wrapper::filememo`) |
 //! | `XDG_CACHE_HOME`, `HOME` | the default store location on Linux and macOS |
 //! | `LOCALAPPDATA` | the default store location on Windows |
@@ -123,6 +123,22 @@ pub fn var(name: &str) -> Option<String> {
 /// Is the debug switch `what` on in `CARGO_GOCACHE_DEBUG` (e.g. `hash`)?
 pub fn debug(what: &str) -> bool {
     var("CARGO_GOCACHE_DEBUG").is_some_and(|v| v.split(',').any(|s| s.trim() == what))
+}
+
+/// `CARGO_GOCACHE_DEBUG=miss-phases`: where a compile's time goes, as
+/// milliseconds since the wrapper started, one line per step reached
+/// (`gocache: phase compiled 171.0`); how the cost of a miss (and of a
+/// build script's lookup) was found.
+pub fn phase(name: &str) {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Instant> = OnceLock::new();
+    static ON: OnceLock<bool> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    if *ON.get_or_init(|| debug("miss-phases")) {
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        eprintln!("gocache: phase {name} {ms:.1} {}", std::process::id());
+    }
 }
 
 /// Where the store lives: `Ok(None)` when caching is off (`CARGO_GOCACHE_DIR=off`).

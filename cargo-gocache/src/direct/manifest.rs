@@ -275,6 +275,7 @@ pub fn observe_macros(
     let mut line_names: Vec<String> = Vec::new();
     let started = ns_since_epoch(opts.started);
     let facts = facts_many(files, opts.macro_candidates);
+    crate::env::phase("facts");
     for (f, facts) in files.iter().zip(facts) {
         if f.to_string_lossy().contains('\n') {
             return Err(NotCacheable::BadPath(f.clone()));
@@ -418,6 +419,7 @@ pub fn observe_macros(
     }
     let paths: Vec<PathBuf> = wanted.iter().map(|(p, _)| p.clone()).collect();
     let answers = probe_many(&paths);
+    crate::env::phase("probes");
     let mut gch_found: Option<PathBuf> = None;
     for ((p, gch), exists) in wanted.iter().zip(answers) {
         if *gch && exists && gch_found.is_none() {

@@ -63,6 +63,7 @@ use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
 
 use super::filememo::{self, FileMemo, Snapshot};
+use crate::env::phase;
 use crate::cmdline::{self, Compile};
 use crate::direct::lookup::MissReason;
 use crate::direct::manifest::{self, Manifest, ObserveOptions};
@@ -1397,20 +1398,6 @@ impl SystemHeaders {
         file != self.source
             && self.system.iter().any(|d| file.starts_with(d))
             && !self.user.iter().any(|d| file.starts_with(d))
-    }
-}
-
-/// `CARGO_GOCACHE_DEBUG=miss-phases`: where a compile's time goes, as
-/// milliseconds since the wrapper started, one line per step reached
-/// (`gocache: phase compiled 171.0`); how the cost of a miss was found.
-fn phase(name: &str) {
-    use std::sync::OnceLock;
-    static START: OnceLock<Instant> = OnceLock::new();
-    static ON: OnceLock<bool> = OnceLock::new();
-    let start = *START.get_or_init(Instant::now);
-    if *ON.get_or_init(|| crate::env::debug("miss-phases")) {
-        let ms = start.elapsed().as_secs_f64() * 1000.0;
-        eprintln!("gocache: phase {name} {ms:.1}");
     }
 }
 

@@ -275,13 +275,16 @@ fn cached(
         );
         Ok(super::cc::pass_through(real, args))
     };
+    crate::env::phase("launcher");
     let Some(cx) = key::Context::from_env(store)? else {
         return run_plain("not-under-cargo");
     };
     if !outdir::is_empty(&cx.out_dir) {
         return run_plain("out-dir-not-empty");
     }
+    crate::env::phase("context");
     let (pre, exe) = key::pre_key(&cx, real, args)?;
+    crate::env::phase("pre-key");
     let pre_id = pre.id();
     let memo_key = key::memo_key(&pre_id);
     let mut memo = FileMemo::load(store, &memo_key);
@@ -289,6 +292,7 @@ fn cached(
         memo.seed_this_run(real, &meta, hash);
     }
     let manifest = key::load_manifest(store, &pre_id);
+    crate::env::phase("manifest-loaded");
     let mut found = None;
     for entry in &manifest {
         if entry.holds(&cx, &mut memo) {
@@ -299,6 +303,7 @@ fn cached(
             }
         }
     }
+    crate::env::phase("looked-up");
     let _ = memo.save_if_changed(store, &memo_key);
     let verify = crate::settings::bool_var("CARGO_GOCACHE_VERIFY");
     let mut verify_against = None;
@@ -317,6 +322,7 @@ fn cached(
                 e.action = Some(final_id);
                 e.saved_secs = (record.secs - started.elapsed().as_secs_f64()).max(0.0);
                 stats::record(store, &e);
+                crate::env::phase("restored");
                 return Ok(0);
             }
             None => {
