@@ -63,11 +63,11 @@ use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime};
 
 use super::filememo::{self, FileMemo, Snapshot};
-use crate::env::phase;
 use crate::cmdline::{self, Compile};
 use crate::direct::lookup::MissReason;
 use crate::direct::manifest::{self, Manifest, ObserveOptions};
 use crate::direct::stamp;
+use crate::env::phase;
 use crate::key::compiler::{self, CompilerIdentity};
 use crate::key::hash::{ActionId, OutputId};
 use crate::key::line::KeyLine;
@@ -1220,7 +1220,15 @@ impl Miss<'_> {
         // Not inside an observed build script: there every `stat` is a
         // ptrace stop, and learning stamps stats every probe a second
         // time (about 1,500 for a zstd source); the first hit learns them.
-        if !crate::observe::compiles_beside() {
+        // Nor for a source in the build script's `OUT_DIR` (openssl-src
+        // and jemalloc copy their tree there): `cargo clean` removes it,
+        // so its files' stamps (inode, ctime) never come back, and the
+        // learning (20 ms of an openssl miss, a probe check of its own)
+        // would only slow the cold build.
+        let in_out_dir = crate::env::var("OUT_DIR")
+            .filter(|d| Path::new(d).is_absolute())
+            .is_some_and(|d| cmdline::absolute(self.cwd, &c.source).starts_with(d));
+        if !crate::observe::compiles_beside() && !in_out_dir {
             self.learn_stamps(&just_this, final_id, &files, started);
         }
         // The key's lines, headed by the object they make, for `explain`.
