@@ -448,43 +448,17 @@ pub fn facts_many(files: &[PathBuf], candidates: &[String]) -> Vec<FileFacts> {
 /// runs inside an observed build script (which records the paths as read
 /// by this process), else here.
 pub fn probe_many(paths: &[PathBuf]) -> Vec<bool> {
-    if let Some(kinds) = crate::observe::stat_beside(paths) {
-        return paths
-            .iter()
-            .zip(kinds)
-            .map(|(p, k)| match k {
-                crate::observe::StatKind::Missing => false,
-                crate::observe::StatKind::Dir => p.extension().is_some_and(|e| e == "gch"),
-                crate::observe::StatKind::Other | crate::observe::StatKind::Error => true,
-            })
-            .collect();
-    }
-    // Most probes name a file in a directory that does not exist
-    // (`/usr/include/sys/include/openssl/x.h`): about 5 of every 6 for an
-    // openssl source, 5,000 `stat`s per miss. Resolving `d/x` resolves
-    // `d` first, so where `d` is missing or no directory, `d/x` is absent
-    // (`..` included: `d/..` needs `d`): one `stat` per such directory.
-    // Any other failure to `stat` `d` (no permission) proves nothing:
-    // then `d/x` is asked as it is.
-    let mut dirs: HashMap<PathBuf, bool> = HashMap::new();
+    // Where a directory is missing, one `stat` answers every name under
+    // it (crate::observe::stat_many says why that holds).
+    let kinds =
+        crate::observe::stat_beside(paths).unwrap_or_else(|| crate::observe::stat_many(paths).0);
     paths
         .iter()
-        .map(|p| {
-            let gone = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .is_some_and(|d| {
-                    *dirs
-                        .entry(d.to_path_buf())
-                        .or_insert_with(|| match fs::metadata(d) {
-                            Ok(m) => !m.is_dir(),
-                            Err(e) => matches!(
-                                e.kind(),
-                                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                            ),
-                        })
-                });
-            !gone && probe_present(p)
+        .zip(kinds)
+        .map(|(p, k)| match k {
+            crate::observe::StatKind::Missing => false,
+            crate::observe::StatKind::Dir => p.extension().is_some_and(|e| e == "gch"),
+            crate::observe::StatKind::Other | crate::observe::StatKind::Error => true,
         })
         .collect()
 }

@@ -208,7 +208,8 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
     }
     if kind == b"stat" {
         let paths: Vec<PathBuf> = it.map(|p| PathBuf::from(OsString::from_vec(p))).collect();
-        let (codes, asked) = stat_all(&paths);
+        let (kinds, asked) = super::stat_many(&paths);
+        let codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
         // Recorded before the answer: the wrapper acts on what it gets.
         if let Ok(mut l) = shared.looked_at.lock() {
             l.extend(asked.into_iter().map(|p| (super::normalize(p), false)));
@@ -310,50 +311,6 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         Err(e) => vec![b"spawn-failed".to_vec(), e.to_string().into_bytes()],
     };
     write_fields(&mut stream, &reply)
-}
-
-/// The [`super::StatKind`] code of each path, and the paths whose state
-/// decided the answers (what the run is keyed on).
-///
-/// Most of a compile's probes name a file in a directory that does not
-/// exist (`/usr/include/sys/include/openssl/x.h`): about 5,000 of an
-/// openssl source's 5,700. Resolving `d/x` resolves `d` first, so where
-/// `d` is missing or no directory (`stat` following symlinks, as the
-/// compiler's `open` does), `d/x` is missing too: one `stat` of `d`
-/// answers every name under it, and `d` is what the run is keyed on (its
-/// absence, or its content where it is a file), which holds the answer
-/// for each of them. Any other failure to `stat` `d` (no permission, a
-/// loop) proves nothing: `d/x` is then asked as it is. Measured on
-/// openssl-sys observed: 39 ms of each miss went to its probes here.
-fn stat_all(paths: &[PathBuf]) -> (Vec<u8>, Vec<&Path>) {
-    use super::StatKind;
-    let mut dirs: HashMap<&Path, StatKind> = HashMap::new();
-    let mut asked: Vec<&Path> = Vec::with_capacity(paths.len());
-    let codes = paths
-        .iter()
-        .map(|p| {
-            // With a `..` in it, `d` is recorded as the lexical directory
-            // it normalises to, which is not the one resolved: asked as is.
-            let parent = p.parent().filter(|d| {
-                !d.as_os_str().is_empty()
-                    && !d
-                        .components()
-                        .any(|c| matches!(c, std::path::Component::ParentDir))
-            });
-            if let Some(d) = parent {
-                let kind = *dirs.entry(d).or_insert_with(|| {
-                    asked.push(d);
-                    StatKind::of(d)
-                });
-                if matches!(kind, StatKind::Missing | StatKind::Other) {
-                    return StatKind::Missing.code();
-                }
-            }
-            asked.push(p);
-            StatKind::of(p).code()
-        })
-        .collect();
-    (codes, asked)
 }
 
 /// [`FileFacts::of`] `path`, from what an earlier request read of it while
@@ -765,7 +722,7 @@ mod tests {
     /// recorded path as it was (kind and content), every answer is the same.
     #[test]
     fn probe_shortcut_answers_as_stat_and_records_what_decides() {
-        use super::super::{normalize, StatKind};
+        use super::super::{normalize, stat_many, StatKind};
         const NAMES: &[&str] = &["a", "b", "c.h", "..", "d"];
         let state = |p: &Path| match StatKind::of(p) {
             StatKind::Other => format!("o {:?}", std::fs::read(p).ok()),
@@ -802,7 +759,8 @@ mod tests {
                 make(&p, &mut next);
             }
             let probes: Vec<PathBuf> = (0..40).map(|_| path(&mut next, true)).collect();
-            let (codes, asked) = stat_all(&probes);
+            let (kinds, asked) = stat_many(&probes);
+            let codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
             for (p, c) in probes.iter().zip(&codes) {
                 assert_eq!(*c, StatKind::of(p).code(), "seed {seed}: {p:?}");
             }

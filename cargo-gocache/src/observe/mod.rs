@@ -302,6 +302,52 @@ impl StatKind {
     }
 }
 
+/// What a `stat` of each path finds, and the paths whose state decided
+/// the answers (what an observed run is keyed on: the observing process
+/// answers a wrapper's probes with this, [`delegate`]; the wrapper itself
+/// outside one, `crate::direct::manifest::probe_many`).
+///
+/// Most of a compile's probes name a file in a directory that does not
+/// exist (`/usr/include/sys/include/openssl/x.h`): about 5,000 of an
+/// openssl source's 5,700. Resolving `d/x` resolves `d` first, so where
+/// `d` is missing or no directory (`stat` following symlinks, as the
+/// compiler's `open` does), `d/x` is missing too: one `stat` of `d`
+/// answers every name under it, and `d` is what the run is keyed on (its
+/// absence, or its content where it is a file), which holds the answer
+/// for each of them. Any other failure to `stat` `d` (no permission, a
+/// loop) proves nothing: `d/x` is then asked as it is. Measured on
+/// openssl-sys observed, 39 ms of each miss went to its probes (29 ms
+/// with this, 13 ms once requests were read through a buffer).
+pub fn stat_many(paths: &[PathBuf]) -> (Vec<StatKind>, Vec<&Path>) {
+    let mut dirs: std::collections::HashMap<&Path, StatKind> = std::collections::HashMap::new();
+    let mut asked: Vec<&Path> = Vec::with_capacity(paths.len());
+    let codes = paths
+        .iter()
+        .map(|p| {
+            // With a `..` in it, `d` is recorded as the lexical directory
+            // it normalises to, which is not the one resolved: asked as is.
+            let parent = p.parent().filter(|d| {
+                !d.as_os_str().is_empty()
+                    && !d
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+            });
+            if let Some(d) = parent {
+                let kind = *dirs.entry(d).or_insert_with(|| {
+                    asked.push(d);
+                    StatKind::of(d)
+                });
+                if matches!(kind, StatKind::Missing | StatKind::Other) {
+                    return StatKind::Missing;
+                }
+            }
+            asked.push(p);
+            StatKind::of(p)
+        })
+        .collect();
+    (codes, asked)
+}
+
 /// `stat` each path in the observing process, which records each as
 /// looked at by this one (a read by gocache's own wrapper), when this
 /// process runs inside an observed build script: thousands of header

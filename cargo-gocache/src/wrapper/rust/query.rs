@@ -148,7 +148,7 @@ pub(super) fn parse(args: &[OsString]) -> Option<Query> {
         }
     }
     // `-` without `--print` compiles standard input: not a query.
-    let query = (version && (!stdin || print)) || (stdin && print);
+    let query = (stdin && print) || (version && !stdin);
     query.then_some(Query { target, stdin })
 }
 
