@@ -269,6 +269,46 @@ fn oldpwd_naming_the_checkout_does_not_run_a_script_again() {
     assert_eq!(again, first);
 }
 
+/// cc prints the `CC` it found, which under `cargo gocache` names
+/// gocache's own binary (`CC_x86_64-unknown-linux-gnu = Some(/home/u/.cargo/
+/// bin/cargo-gocache cc)`). A user who came from a directory above that
+/// binary (their home) has it in `OLDPWD`: the next build, entered from
+/// elsewhere (or a second checkout), must still restore the run, as `CC`
+/// itself is keyed as it is. (Found at first, every cc build script ran
+/// again in a second checkout entered from the first.)
+#[test]
+fn oldpwd_above_gocaches_own_binary_does_not_run_a_script_again() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let ws = project(
+        d.path(),
+        "for (k, val) in std::env::vars() { if k.starts_with(\"CC_\") { \
+         println!(\"{k} = Some({val})\"); } } let v = String::from(\"same\");",
+        "",
+    );
+    let target = d.path().join("t");
+    let above = crate::support::bin()
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .display()
+        .to_string();
+    let (r, first) = gocache_build(&store, &ws, &target, &[("OLDPWD", &above)]);
+    assert_eq!(scripts(&r).1, 1, "{}", r.stderr());
+    let printed = fs::read_dir(target.join("debug/build"))
+        .unwrap()
+        .filter_map(|e| fs::read_to_string(e.unwrap().path().join("output")).ok())
+        .find(|o| o.contains("CC_"))
+        .expect("the script's output");
+    assert!(
+        printed.contains(&above),
+        "the test needs the printed CC to hold OLDPWD: {printed}"
+    );
+    let (r, again) = gocache_build(&store, &ws, &target, &[("OLDPWD", "/elsewhere")]);
+    assert_eq!(scripts(&r), (1, 0, String::new()), "{}", r.stderr());
+    assert_eq!(again, first);
+}
+
 #[test]
 fn a_directory_listing_that_gains_a_file() {
     replay_equals_a_fresh_run(

@@ -80,6 +80,31 @@ fn mode_of(m: &fs::Metadata) -> u32 {
     m.permissions().mode() & 0o7777
 }
 
+/// `bytes` with every occurrence of `text` cut out (`bytes` as they are
+/// without one).
+fn without<'a>(bytes: &'a [u8], text: Option<&str>) -> std::borrow::Cow<'a, [u8]> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return bytes.into();
+    };
+    let finder = memchr::memmem::Finder::new(text.as_bytes());
+    if finder.find(bytes).is_none() {
+        return bytes.into();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    for i in finder.find_iter(bytes) {
+        if i < at {
+            continue;
+        }
+        out.extend_from_slice(&bytes[at..i]);
+        // A byte no path holds, so that the text around it does not join.
+        out.push(0);
+        at = i + text.len();
+    }
+    out.extend_from_slice(&bytes[at..]);
+    out.into()
+}
+
 impl Record {
     /// Store the run's `OUT_DIR` and output. `Err` is the refusal reason.
     /// `volatile`: (name, the text forms of its value) of each volatile
@@ -118,8 +143,16 @@ impl Record {
                 !hit
             });
         };
-        search(stdout, &mut rec.volatile_found);
-        search(stderr, &mut rec.volatile_found);
+        // gocache's own path is in the run's `CC` (and `CXX`, `AR`), which
+        // cc prints (`CC_x86_64-unknown-linux-gnu = Some(/home/u/.cargo/
+        // bin/cargo-gocache cc)`): those variables are keyed as they are,
+        // so the path explains itself. Searched, it would key nearly every
+        // cc run on `OLDPWD` whenever the user came from a directory above
+        // the binary (their home): a second checkout, or the same one
+        // entered from elsewhere, would run every build script again.
+        let own = crate::env::var("CARGO_GOCACHE_PROG").filter(|p| p.len() >= 4);
+        search(&without(stdout, own.as_deref()), &mut rec.volatile_found);
+        search(&without(stderr, own.as_deref()), &mut rec.volatile_found);
         let mut stack = vec![cx.out_dir.clone()];
         while let Some(dir) = stack.pop() {
             let mut entries: Vec<PathBuf> = fs::read_dir(&dir)
@@ -455,6 +488,18 @@ fn broken_down(t: i64, utc: bool) -> Option<libc::tm> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_cuts_every_occurrence_and_nothing_else() {
+        assert_eq!(
+            &*without(b"a /p/bin/g cc; /p/bin/g", Some("/p/bin/g")),
+            b"a \0 cc; \0"
+        );
+        assert_eq!(&*without(b"aaaaa", Some("aa")), b"\0\0a");
+        assert_eq!(&*without(b"text", None), b"text");
+        assert_eq!(&*without(b"text", Some("")), b"text");
+        assert_eq!(&*without(b"", Some("x")), b"");
+    }
 
     fn contains(hay: &[u8], needle: &[u8]) -> bool {
         contains_any(hay, &[needle])
