@@ -125,6 +125,57 @@ pub(crate) mod testing {
             (x % n as u64) as usize
         }
     }
+
+    /// A tree of random directories, files and symlinks (dangling or
+    /// not) under `root`, for tests of what `stat` answers. What it makes
+    /// or removes is named without `..`, so it stays inside `root` (a
+    /// test of this kind once removed `/tmp` and `/etc` by a name with
+    /// `..` in it); names it gives to look at may hold one.
+    pub(crate) struct RandomTree {
+        pub(crate) root: std::path::PathBuf,
+    }
+
+    impl RandomTree {
+        const NAMES: &[&str] = &["a", "b", "c.h", "..", "d"];
+
+        /// A name below `root`, of one to four components.
+        pub(crate) fn path(
+            &self,
+            next: &mut dyn FnMut(usize) -> usize,
+            dotdot: bool,
+        ) -> std::path::PathBuf {
+            let mut p = self.root.clone();
+            for _ in 0..1 + next(4) {
+                let n = Self::NAMES[next(Self::NAMES.len())];
+                p.push(if n == ".." && !dotdot { "e" } else { n });
+            }
+            p
+        }
+
+        /// Make a random thing at `p` (its directory made first if it can be).
+        pub(crate) fn make(&self, p: &std::path::Path, next: &mut dyn FnMut(usize) -> usize) {
+            use std::fs;
+            assert!(!p.components().any(|c| c == std::path::Component::ParentDir));
+            let _ = fs::create_dir_all(p.parent().unwrap());
+            let _ = match next(5) {
+                0 | 1 => fs::create_dir(p),
+                2 => fs::write(p, format!("{}", next(3))),
+                3 => std::os::unix::fs::symlink(self.root.join("a"), p),
+                _ => std::os::unix::fs::symlink(self.root.join("gone"), p),
+            };
+        }
+
+        /// Remove or make a random name (never `root` or above it).
+        pub(crate) fn change(&self, next: &mut dyn FnMut(usize) -> usize) {
+            let p = self.path(next, false);
+            if next(2) == 0 {
+                assert!(p.starts_with(&self.root) && p != self.root);
+                let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
+            } else {
+                self.make(&p, next);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

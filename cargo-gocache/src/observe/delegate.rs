@@ -723,7 +723,6 @@ mod tests {
     #[test]
     fn probe_shortcut_answers_as_stat_and_records_what_decides() {
         use super::super::{normalize, stat_many, StatKind};
-        const NAMES: &[&str] = &["a", "b", "c.h", "..", "d"];
         let state = |p: &Path| match StatKind::of(p) {
             StatKind::Other => format!("o {:?}", std::fs::read(p).ok()),
             k => format!("{k:?}"),
@@ -734,31 +733,12 @@ mod tests {
             let tmp = tempfile::tempdir().unwrap();
             let root = tmp.path().join("r");
             std::fs::create_dir(&root).unwrap();
-            // What the test makes or removes is named without `..`, so it
-            // stays inside `root`; probes may hold one.
-            let path = |next: &mut dyn FnMut(usize) -> usize, dotdot: bool| {
-                let mut p = root.clone();
-                for _ in 0..1 + next(4) {
-                    let n = NAMES[next(NAMES.len())];
-                    p.push(if n == ".." && !dotdot { "e" } else { n });
-                }
-                p
-            };
-            let make = |p: &Path, next: &mut dyn FnMut(usize) -> usize| {
-                assert!(!p.components().any(|c| c == std::path::Component::ParentDir));
-                let _ = std::fs::create_dir_all(p.parent().unwrap());
-                let _ = match next(5) {
-                    0 | 1 => std::fs::create_dir(p),
-                    2 => std::fs::write(p, format!("{}", next(3))),
-                    3 => std::os::unix::fs::symlink(root.join("a"), p),
-                    _ => std::os::unix::fs::symlink(root.join("gone"), p),
-                };
-            };
+            let tree = crate::testing::RandomTree { root: root.clone() };
             for _ in 0..6 {
-                let p = path(&mut next, false);
-                make(&p, &mut next);
+                let p = tree.path(&mut next, false);
+                tree.make(&p, &mut next);
             }
-            let probes: Vec<PathBuf> = (0..40).map(|_| path(&mut next, true)).collect();
+            let probes: Vec<PathBuf> = (0..40).map(|_| tree.path(&mut next, true)).collect();
             let (kinds, asked) = stat_many(&probes);
             let codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
             for (p, c) in probes.iter().zip(&codes) {
@@ -769,13 +749,7 @@ mod tests {
                 .map(|p| (normalize(p), state(&normalize(p))))
                 .collect();
             for _ in 0..3 {
-                let p = path(&mut next, false);
-                if next(2) == 0 {
-                    assert!(p.starts_with(&root) && p != root);
-                    let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
-                } else {
-                    make(&p, &mut next);
-                }
+                tree.change(&mut next);
             }
             if recorded.iter().all(|(p, s)| state(p) == *s) {
                 checked += 1;

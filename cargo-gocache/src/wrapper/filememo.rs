@@ -931,39 +931,17 @@ mod tests {
     #[test]
     fn probe_answers_equal_the_disk_on_random_trees() {
         use crate::direct::manifest::{probe_many, probe_present};
-        const NAMES: &[&str] = &["a", "b", "c.h", "..", "d"];
         for seed in 0..150u64 {
             let mut next = crate::testing::picker(seed);
             let tmp = tempfile::tempdir().unwrap();
             let root = tmp.path().join("r");
             fs::create_dir(&root).unwrap();
-            // A name below `root`: with `..` among its components only to
-            // be looked at. What the test makes or removes is named without
-            // one, so it stays inside `root` (its symlinks point inside too).
-            let path = |next: &mut dyn FnMut(usize) -> usize, dotdot: bool| {
-                let mut p = root.clone();
-                for _ in 0..1 + next(4) {
-                    let n = NAMES[next(NAMES.len())];
-                    p.push(if n == ".." && !dotdot { "e" } else { n });
-                }
-                p
-            };
-            // Make a random thing at `p` (its directory made first if it can be).
-            let make = |p: &Path, next: &mut dyn FnMut(usize) -> usize| {
-                assert!(!p.components().any(|c| c == std::path::Component::ParentDir));
-                let _ = fs::create_dir_all(p.parent().unwrap());
-                let _ = match next(5) {
-                    0 | 1 => fs::create_dir(p),
-                    2 => fs::write(p, "x"),
-                    3 => std::os::unix::fs::symlink(root.join("a"), p),
-                    _ => std::os::unix::fs::symlink(root.join("gone"), p),
-                };
-            };
+            let tree = crate::testing::RandomTree { root: root.clone() };
             for _ in 0..6 {
-                let p = path(&mut next, false);
-                make(&p, &mut next);
+                let p = tree.path(&mut next, false);
+                tree.make(&p, &mut next);
             }
-            let probes: Vec<PathBuf> = (0..40).map(|_| path(&mut next, true)).collect();
+            let probes: Vec<PathBuf> = (0..40).map(|_| tree.path(&mut next, true)).collect();
             let absent = |p: &Path| {
                 fs::symlink_metadata(p).is_err_and(|e| {
                     matches!(
@@ -995,13 +973,7 @@ mod tests {
                 // them as settled, which real ones would be.)
                 std::thread::sleep(Duration::from_millis(20));
                 for _ in 0..4 {
-                    let p = path(&mut next, false);
-                    if next(2) == 0 {
-                        assert!(p.starts_with(&root) && p != root);
-                        let _ = fs::remove_file(&p).or_else(|_| fs::remove_dir_all(&p));
-                    } else {
-                        make(&p, &mut next);
-                    }
+                    tree.change(&mut next);
                 }
                 m.fresh_dirs.clear();
                 m.fresh_names.clear();

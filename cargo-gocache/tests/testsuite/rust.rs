@@ -370,17 +370,7 @@ fn real_sysroot() -> PathBuf {
 /// Returns its `rustc` and that file.
 fn linked_toolchain(root: &Path) -> (PathBuf, PathBuf) {
     let real = real_sysroot();
-    let host = String::from_utf8(
-        std::process::Command::new("rustc")
-            .arg("-vV")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .lines()
-    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
-    .unwrap();
+    let host = rustc_host();
     let target_lib = Path::new("lib/rustlib").join(&host).join("lib");
     for dir in [Path::new("lib"), target_lib.as_path()] {
         fs::create_dir_all(root.join(dir)).unwrap();
