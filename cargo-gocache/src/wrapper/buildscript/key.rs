@@ -51,6 +51,11 @@
 //!   directory the key maps (`OLDPWD` after `cd` from the checkout), whose
 //!   text in the output is that directory's, already mapped or tied to the
 //!   entry: a script that embeds such a variable itself is not told apart.
+//!   Nor is gocache's own path searched in stdout and stderr (cc prints
+//!   the `CC` that names it): `CC` is keyed as it is, and searched, the
+//!   path would key nearly every cc run on an `OLDPWD` above the binary
+//!   (the user's home). A script that prints `$OLDPWD/.cargo/bin/...`
+//!   is not told apart from it either.
 //!
 //! Machine directories, mapped to stable names wherever they appear
 //! (`OUT_DIR`, the package, the target directory, the workspace, the cargo
