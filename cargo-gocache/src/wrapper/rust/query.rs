@@ -220,8 +220,7 @@ pub(super) fn answer(rustc: &Path, args: &[OsString], q: &Query) -> Option<i32> 
         stdout: out.stdout,
         stderr: out.stderr,
     };
-    if let Some(old) = cached.filter(|old| *old != fresh) {
-        let _ = old;
+    if cached.is_some_and(|old| old != fresh) {
         eprintln!(
             "gocache: error: --verify: rustc answered `{}` otherwise than its cached answer",
             args.iter()
