@@ -19,12 +19,34 @@
 //! when a manifest entry is matched. A value nothing used does not split
 //! the cache.
 //!
+//! # When the question is asked
+//!
+//! The answer costs a second preprocessing run, about a third of a
+//! compile; a cold build would pay it on every miss for a second checkout
+//! it may never have. So the wrapper asks:
+//!
+//! * on a miss that runs the preprocessor again anyway, for a `-MMD` list
+//!   only gcc can tell (`SystemHeaders::user_list` in the wrapper's `cc`
+//!   says when it can be told without gcc): one run answers both;
+//! * otherwise not on the miss: its manifest entry keeps every value
+//!   (as if no `-D` could be left out). A later lookup whose command line
+//!   gives other values finds no entry that holds, but entries whose
+//!   files and probes hold with only `-D` values differing
+//!   (`Manifest::lookup_values_aside`). It asks then, for this command
+//!   line (`ValuesAside` in the wrapper's `cc`): an entry whose differing
+//!   values are all unused, not predefined, and spelled in no file it
+//!   read (the files are the entry's: their hashes matched) serves the
+//!   compile, and is recorded again with this command line's values, so
+//!   that the next lookup with them asks nothing.
+//!
+//! Either way a key holds every value the rules below keep; the lazy one
+//! may hold more.
+//!
 //! # Which macros a compile used
 //!
-//! On a miss, after the compile, the wrapper (and the build.rs helper's
-//! server, for each source) runs the compile's preprocessing again with
-//! `-E -dU` ([`USED_MACROS_ARGS`]; combined with the `-MMD` pass the
-//! wrapper runs anyway for `-MMD` compiles). gcc then prints a `#define`
+//! The wrapper (and the build.rs helper's server, for each source, after
+//! its compile) runs the compile's preprocessing again with `-E -dU`
+//! ([`USED_MACROS_ARGS`]). gcc then prints a `#define`
 //! or `#undef` line for every macro that was expanded or whose definedness
 //! was tested (`#ifdef`, `#ifndef`, `#elifdef`, `defined`), in the source,
 //! in every header, in `-include` and `-imacros` files, as libcpp notifies
@@ -99,10 +121,10 @@
 //!
 //! # What it costs
 //!
-//! Nothing on a hit (the entry's values are compared as strings). On a
-//! miss with a `-D` that may be left out (a value holds a machine path), two more runs of the compiler,
-//! side by side: `-E -dU` of the compile (where the wrapper runs a `-MMD`
-//! pass anyway, that one run), and `-E -dD` of an empty file.
+//! Nothing on a hit (the entry's values are compared as strings). Where
+//! the question is asked (above) with a `-D` that may be left out (a
+//! value holds a machine path), two more runs of the compiler, side by
+//! side: `-E -dU` of the compile, and `-E -dD` of an empty file.
 //! `scripts/bench-miss.sh` (gcc 12, a shared 2-core machine): for zstd's
 //! `entropy_common.c` at `-O3` (140 ms of CPU to compile) a miss took
 //! 205 ms of CPU against 180 ms before; for `zstd_compress.c` (1.9 s) the

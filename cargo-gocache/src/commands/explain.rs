@@ -289,10 +289,13 @@ pub fn diff(old: &str, new: &str) -> Vec<KeyChange> {
     }
     // A macro's value, used or not (a key record lists the unused ones
     // apart): the used ones are in the key, the others did not matter.
+    // A key that kept every value (its miss did not ask gcc) may list an
+    // unused one in both: the lookup before it asked.
     let old_macro = |name: &String| o.macros.get(name).or_else(|| o.unused_macros.get(name));
     for (name, value, used) in n
         .macros
         .iter()
+        .filter(|(k, _)| !n.unused_macros.contains_key(*k))
         .map(|(k, v)| (k, v, true))
         .chain(n.unused_macros.iter().map(|(k, v)| (k, v, false)))
     {

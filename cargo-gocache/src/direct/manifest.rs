@@ -269,6 +269,30 @@ pub fn observe_macros(
     map: &PathMap,
     opts: ObserveOptions<'_>,
 ) -> Result<(Observed, Vec<String>), NotCacheable> {
+    observe_includes(files, search, map, opts).map(|(obs, named, _)| (obs, named))
+}
+
+/// What a file read says about the files it may have included, from its
+/// text ([`crate::direct::scan::Scan`]): for telling which headers gcc's
+/// `-MMD` leaves out without asking gcc.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Includes {
+    /// The names its include directives give, as written (a superset).
+    pub names: Vec<String>,
+    /// An include directive whose file the text does not name.
+    pub unknown: bool,
+    /// It may turn itself into a system header part-way.
+    pub system_header: bool,
+}
+
+/// [`observe_macros`], also with each file's [`Includes`], in `files`' order.
+pub fn observe_includes(
+    files: &[PathBuf],
+    search: &SearchPath,
+    map: &PathMap,
+    opts: ObserveOptions<'_>,
+) -> Result<(Observed, Vec<String>, Vec<Includes>), NotCacheable> {
+    let mut includes = Vec::with_capacity(files.len());
     let mut obs = Observed::default();
     let mut named: Vec<String> = Vec::new();
     let mut has_include_names: Vec<String> = Vec::new();
@@ -308,6 +332,11 @@ pub fn observe_macros(
         if scan.hidden_input && !opts.assembler_inputs_known {
             return Err(NotCacheable::HiddenInput(f.clone()));
         }
+        includes.push(Includes {
+            names: scan.include_names,
+            unknown: scan.include_unknown,
+            system_header: scan.system_header,
+        });
         has_include_names.extend(scan.has_include_names);
         line_names.extend(scan.line_names);
         for name in facts.named {
@@ -430,7 +459,7 @@ pub fn observe_macros(
     if let Some(gch) = gch_found {
         return Err(NotCacheable::PrecompiledHeader(gch));
     }
-    Ok((obs, named))
+    Ok((obs, named, includes))
 }
 
 /// [`FileFacts::of`] each file: by the observing process when this one
@@ -504,6 +533,32 @@ impl Observed {
         now.iter()
             .filter(|(n, _)| names.contains(&macro_ident(n)))
             .eq(self.macros.iter())
+    }
+
+    /// The macros (names as the command line gives them, without their
+    /// parameters) to which `now` gives other values than this set
+    /// lists; empty when its macros hold. `None` if `now` does not give
+    /// the set's names one to one in its order (then it cannot be told
+    /// apart by values alone).
+    pub fn macros_differing(&self, now: &MacroValues) -> Option<Vec<String>> {
+        let names: Vec<&str> = self.macros.iter().map(|(n, _)| macro_ident(n)).collect();
+        let given: Vec<&(String, Option<String>)> = now
+            .iter()
+            .filter(|(n, _)| names.contains(&macro_ident(n)))
+            .collect();
+        if given.len() != self.macros.len() {
+            return None;
+        }
+        let mut differing = Vec::new();
+        for ((name, value), (now_name, now_value)) in self.macros.iter().zip(given) {
+            if name != now_name {
+                return None;
+            }
+            if value != now_value {
+                differing.push(macro_ident(name).to_string());
+            }
+        }
+        Some(differing)
     }
 
     /// Does this observation still hold on disk? `hashes` memoises file
@@ -678,6 +733,37 @@ impl Manifest {
             }
         }
         Err(why)
+    }
+
+    /// The entries that hold on disk, their results in the store, but
+    /// list other values for some `-D`s than `now` gives (those macros'
+    /// names with each): a miss that did not learn which macros its
+    /// compile used keeps every value (see `crate::cmdline::macros`).
+    /// Whether the values matter is for the caller to find out.
+    pub fn lookup_values_aside(
+        &self,
+        store: &Store,
+        pre: &ActionId,
+        map: &PathMap,
+        disk: &mut dyn Disk,
+        now: &MacroValues,
+    ) -> Vec<(ActionId, Entry, &Observed, Vec<String>)> {
+        let mut hashes = HashMap::new();
+        let mut found = Vec::new();
+        for obs in &self.entries {
+            let Some(differing) = obs.macros_differing(now).filter(|d| !d.is_empty()) else {
+                continue;
+            };
+            // With its own values, its macros hold: the files and probes
+            // decide.
+            if obs.matches(map, disk, &mut hashes, &obs.macros) {
+                let key = obs.key(pre).id();
+                if let Some(e) = store.get(&key) {
+                    found.push((key, e, obs, differing));
+                }
+            }
+        }
+        found
     }
 
     /// Every file the header sets list, on this machine: the inputs known

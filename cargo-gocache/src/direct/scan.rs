@@ -101,12 +101,19 @@ impl FileFacts {
             s.timestamp,
             s.has_include_macro,
             s.hidden_input,
+            s.include_unknown,
+            s.system_header,
         ]
         .iter()
         .map(|&b| if b { '1' } else { '0' })
         .collect();
         out.push(format!("{state} {} {} {flags}", self.mtime_ns, self.hash).into_bytes());
-        for list in [&s.has_include_names, &s.line_names, &self.named] {
+        for list in [
+            &s.has_include_names,
+            &s.line_names,
+            &s.include_names,
+            &self.named,
+        ] {
             out.push(list.len().to_string().into_bytes());
             out.extend(list.iter().map(|n| n.clone().into_bytes()));
         }
@@ -125,7 +132,9 @@ impl FileFacts {
         let mtime_ns: i128 = it.next()?.parse().ok()?;
         let hash = it.next()?.to_string();
         let flags: Vec<bool> = it.next()?.chars().map(|c| c == '1').collect();
-        let [date_time, timestamp, has_include_macro, hidden_input] = flags[..] else {
+        let [date_time, timestamp, has_include_macro, hidden_input, include_unknown, system_header] =
+            flags[..]
+        else {
             return None;
         };
         let mut list = || -> Option<Vec<String>> {
@@ -134,7 +143,8 @@ impl FileFacts {
                 .map(|_| String::from_utf8(fields.next()?).ok())
                 .collect()
         };
-        let (has_include_names, line_names, named) = (list()?, list()?, list()?);
+        let (has_include_names, line_names, include_names, named) =
+            (list()?, list()?, list()?, list()?);
         Some(FileFacts {
             state,
             mtime_ns,
@@ -146,6 +156,9 @@ impl FileFacts {
                 has_include_macro,
                 hidden_input,
                 line_names,
+                include_names,
+                include_unknown,
+                system_header,
             },
             named,
         })
@@ -215,6 +228,21 @@ pub struct Scan {
     /// (`# N "name"`): the compiler writes them into the object
     /// (`__FILE__`, debug info) through its prefix map.
     pub line_names: Vec<String>,
+    /// The operands of the `#include`, `#include_next` and `#import`
+    /// directives (literal `<...>` or `"..."` ones, as written), and
+    /// directive-like text: a superset. With [`Scan::include_unknown`],
+    /// what tells whether this file may have included another
+    /// ([`include_directives`]).
+    pub include_names: Vec<String>,
+    /// Some include directive's operand is not a literal name (a macro:
+    /// `#include CONFIG_H`), or a comment sits between its `#` and its
+    /// name: which file it includes cannot be told from the text.
+    pub include_unknown: bool,
+    /// What follows in this file may be a system header's text though the
+    /// file is not in a system directory: `#pragma GCC system_header`
+    /// (spelled `system_header` anywhere, `_Pragma` too) or a linemarker
+    /// (`# 12 "x.h" 3`), which may carry the system-header flag.
+    pub system_header: bool,
 }
 
 /// `bytes` with every line splice removed, as translation phase 2 does
@@ -339,7 +367,93 @@ fn scan_spliced(bytes: &[u8]) -> Scan {
         }
     }
     s.line_names = line_directive_names(bytes);
+    (s.include_names, s.include_unknown) = include_directives(bytes);
+    s.system_header = memchr::memmem::find(bytes, b"system_header").is_some() || linemarker(bytes);
     s
+}
+
+/// Blanks inside a directive line (besides comments).
+fn blank(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// A byte of an identifier (as [`identifiers_named`] counts them).
+fn ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+}
+
+/// The operands of every include directive in `bytes` (spliced), and
+/// whether one could not be read as a literal name.
+///
+/// A superset, never a subset: every word `include`, `include_next` or
+/// `import` whose nearest non-blank byte before it is `#`, or `:` or `=`
+/// (the `%:` digraph, the `??=` trigraph), counts as a directive; a
+/// comment between the `#` and the word (`#/**/include`) makes the
+/// operand unknown, as does an operand that is not a `<...>` or `"..."`
+/// name ended on its line. A `#` can only be preceded on its line by
+/// blanks and comments, so no real directive is missed; text that only
+/// looks like one (in a string, a comment) adds names, which can only
+/// make the caller more careful.
+pub(crate) fn include_directives(bytes: &[u8]) -> (Vec<String>, bool) {
+    let mut names: Vec<String> = Vec::new();
+    let mut unknown = false;
+    for word in [&b"include"[..], b"import"] {
+        for at in memchr::memmem::find_iter(bytes, word) {
+            if at > 0 && ident_byte(bytes[at - 1]) {
+                continue;
+            }
+            let mut end = at + word.len();
+            if word == b"include" && bytes[end..].starts_with(b"_next") {
+                end += b"_next".len();
+            }
+            if bytes.get(end).is_some_and(|&c| ident_byte(c)) {
+                continue;
+            }
+            let before = bytes[..at].iter().rposition(|&c| !blank(c));
+            match before.map(|i| (i, bytes[i])) {
+                Some((_, b'#' | b':' | b'=')) => {}
+                // `#/* ... */include`: the end of a block comment.
+                Some((i, b'/')) if i > 0 && bytes[i - 1] == b'*' => {
+                    unknown = true;
+                    continue;
+                }
+                _ => continue,
+            }
+            let rest = &bytes[end..];
+            let skip = rest.iter().take_while(|&&c| blank(c)).count();
+            let close = match rest.get(skip) {
+                Some(b'<') => b'>',
+                Some(b'"') => b'"',
+                _ => {
+                    unknown = true;
+                    continue;
+                }
+            };
+            let body = &rest[skip + 1..];
+            match body.iter().position(|&c| c == close || c == b'\n') {
+                Some(p) if body[p] == close => {
+                    let name = String::from_utf8_lossy(&body[..p]).into_owned();
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                _ => unknown = true,
+            }
+        }
+    }
+    (names, unknown)
+}
+
+/// Is there a `#` followed, after blanks, by a digit: a linemarker
+/// (`# 12 "x.h" 3`), which may set the system-header flag? (`#line`
+/// cannot.) Anywhere, not only at a line's start: a superset.
+fn linemarker(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'#', bytes).any(|at| {
+        bytes[at + 1..]
+            .iter()
+            .find(|&&c| !blank(c))
+            .is_some_and(|c| c.is_ascii_digit())
+    })
 }
 
 /// The absolute names of `#line N "name"` and `# N "name"` directives
@@ -608,6 +722,11 @@ mod tests {
                 i = at + 2;
             }
             s.line_names = line_directive_names(bytes);
+            // Not compared here: checked against gcc's own depfiles
+            // (`cc`'s `user_headers_without_a_pass_match_gccs`).
+            (s.include_names, s.include_unknown) = super::super::include_directives(bytes);
+            s.system_header =
+                super::super::linemarker(bytes) || find(bytes, b"system_header").is_some();
             s
         }
 

@@ -65,7 +65,7 @@ use std::time::{Instant, SystemTime};
 use super::filememo::{self, FileMemo, Snapshot};
 use crate::cmdline::{self, Compile};
 use crate::direct::lookup::MissReason;
-use crate::direct::manifest::{self, Manifest, ObserveOptions};
+use crate::direct::manifest::{self, Includes, Manifest, ObserveOptions};
 use crate::direct::stamp;
 use crate::env::phase;
 use crate::key::compiler::{self, CompilerIdentity};
@@ -365,19 +365,34 @@ fn cached(
     // stop: the entries' probes are answered at once by the observing
     // process instead (see crate::observe::delegate), and no snapshot is
     // made of such a lookup (the memo did not stamp the probes' directories).
+    let aside = ValuesAside {
+        store,
+        compiler,
+        identity: &identity,
+        compile: &compile,
+        cwd: &cwd,
+        map: &map,
+        pre: &pre,
+        pre_id,
+    };
+    let mut unused_asked = Vec::new();
     let found = match &manifest {
         Ok(m) if beside => {
             let mut disk = BesideDisk::prefetch(m, &map, &mut memo);
-            m.lookup_with(store, &pre_id, &map, &mut disk, &compile.macro_values())
+            let found = m.lookup_with(store, &pre_id, &map, &mut disk, &compile.macro_values());
+            aside.resolve(found, m, &mut disk, &mut unused_asked)
         }
-        Ok(m) => m.lookup_with(store, &pre_id, &map, &mut memo, &compile.macro_values()),
+        Ok(m) => {
+            let found = m.lookup_with(store, &pre_id, &map, &mut memo, &compile.macro_values());
+            aside.resolve(found, m, &mut memo, &mut unused_asked)
+        }
         Err(why) => Err(*why),
     };
     // Best effort: without the memo the next hit rehashes.
     let _ = memo.save_if_changed(store, &memo_key);
     phase("looked-up");
     let mut why = match found {
-        Ok((final_id, entry, _)) => {
+        Ok((final_id, entry)) => {
             match hit(store, compiler, &compile, &cwd, &map, final_id, &entry)? {
                 Ok(code) => {
                     if let Some(snap) = memo.snapshot(pre_id, final_id).filter(|_| !beside) {
@@ -408,8 +423,138 @@ fn cached(
         pre_id,
         asm: asm_inputs.as_ref(),
         pin,
+        unused_asked,
     };
     job.run(compiled)
+}
+
+/// What a lookup needs to serve an entry made with other `-D` values.
+struct ValuesAside<'a> {
+    store: &'a Store,
+    compiler: &'a Path,
+    identity: &'a CompilerIdentity,
+    compile: &'a Compile,
+    cwd: &'a Path,
+    map: &'a PathMap,
+    pre: &'a crate::KeyHasher,
+    pre_id: ActionId,
+}
+
+impl ValuesAside<'_> {
+    /// A lookup (`found`) that matched no entry, where some entries hold
+    /// on disk with other values for some `-D`s: made by misses that did
+    /// not ask gcc which macros their compile used (`Miss::run` asks only
+    /// when it runs the preprocessor anyway, for a `-MMD` list). Asked
+    /// now, as such a miss would have (`-E -dU`, and the predefined
+    /// macros: see crate::cmdline::macros): an entry holds for this
+    /// command line too when every macro whose value differs is one this
+    /// compile does not use, that gcc does not predefine, and that no file
+    /// it read names (the files are the entry's: their hashes matched).
+    /// Such an entry is recorded again with this command line's values,
+    /// so that the next lookup with them asks nothing. This is where a
+    /// second checkout pays, once per compile, what a cold build no
+    /// longer does.
+    ///
+    /// `unused` gets the candidates gcc said were unused, for `explain`
+    /// on the miss that may follow.
+    fn resolve<'m>(
+        &self,
+        found: Result<(ActionId, Entry, &'m manifest::Observed), MissReason>,
+        m: &'m Manifest,
+        disk: &mut dyn manifest::Disk,
+        unused: &mut Vec<String>,
+    ) -> Result<(ActionId, Entry), MissReason> {
+        let why = match found {
+            Ok((id, entry, _)) => return Ok((id, entry)),
+            Err(why @ MissReason::NoHeaderSetMatched) => why,
+            Err(why) => return Err(why),
+        };
+        let now = self.compile.macro_values();
+        let aside = m.lookup_values_aside(self.store, &self.pre_id, self.map, disk, &now);
+        let candidates = self.compile.macro_candidates(self.identity);
+        if aside.is_empty() || candidates.is_empty() {
+            return Err(why);
+        }
+        *unused = self.compile.unused_macros(
+            self.compiler,
+            &cmdline::prefix_map_args(self.map),
+            &[],
+            &candidates,
+        );
+        phase("values-asked");
+        for (id, entry, obs, differing) in aside {
+            if !differing.iter().all(|d| unused.contains(d)) {
+                continue;
+            }
+            let files: Vec<PathBuf> = obs.files.iter().map(|(p, _)| self.map.unmap(p)).collect();
+            let facts = manifest::facts_many(&files, &differing);
+            if facts
+                .iter()
+                .any(|f| f.state != crate::direct::scan::FactState::File || !f.named.is_empty())
+            {
+                continue;
+            }
+            self.record_again(obs, &entry, &now, unused);
+            return Ok((id, entry));
+        }
+        Err(why)
+    }
+
+    /// Best effort: `obs` with this command line's values (`now`), its
+    /// result the same record as `entry`'s.
+    fn record_again(
+        &self,
+        obs: &manifest::Observed,
+        entry: &Entry,
+        now: &manifest::MacroValues,
+        unused: &[String],
+    ) {
+        let names: Vec<&str> = obs.macros.iter().map(|(n, _)| macro_name(n)).collect();
+        let mut again = obs.clone();
+        again.macros = now
+            .iter()
+            .filter(|(n, _)| names.contains(&macro_name(n)))
+            .cloned()
+            .collect();
+        let Some(record) = self.store.read_output(entry) else {
+            return;
+        };
+        let final_key = again.key(&self.pre_id);
+        let final_id = final_key.id();
+        if self.store.put(&final_id, &record).is_err() {
+            return;
+        }
+        let c = self.compile;
+        let inputs = key_inputs_record(c, self.cwd, self.map, self.pre, &final_key, unused);
+        let _ = self.store.put_key_inputs(&final_id, &inputs);
+        let _ = Manifest::add_and_save(self.store, &self.pre_id, again);
+    }
+}
+
+/// A `-D`'s name without its parameter list.
+fn macro_name(name: &str) -> &str {
+    name.split('(').next().unwrap_or(name)
+}
+
+/// The key's lines, headed by the object they make, for `explain`; with
+/// the `-D`s the key leaves out (`unused`).
+fn key_inputs_record(
+    c: &Compile,
+    cwd: &Path,
+    map: &PathMap,
+    pre: &crate::KeyHasher,
+    final_key: &crate::KeyHasher,
+    unused: &[String],
+) -> String {
+    let object_name = crate::stats::explain::compile_object(
+        &map.map(&cmdline::absolute(cwd, &c.source)),
+        &map.map(&cmdline::absolute(cwd, &c.object)),
+    );
+    let mut inputs = format!("{}{object_name}\n", crate::stats::explain::OBJECT_PREFIX);
+    inputs.push_str(&pre.record());
+    inputs.push_str(&final_key.record());
+    inputs.push_str(&cmdline::macros::unused_record(&c.macros, unused));
+    inputs
 }
 
 /// `time-macros = "pin"` (`CARGO_GOCACHE_TIME_MACROS=pin`): the epoch a
@@ -708,6 +853,10 @@ struct Miss<'a> {
     asm: Option<&'a super::asm::AsmInputs>,
     /// `time-macros = "pin"`: the `SOURCE_DATE_EPOCH` to compile with.
     pin: Option<u64>,
+    /// The `-D`s gcc said the lookup's compile did not use (see
+    /// `ValuesAside`): for `explain` only, the key keeping their values
+    /// unless this miss asks again.
+    unused_asked: Vec<String>,
 }
 
 /// Make what a compile run beside an observation read seen by it, as a
@@ -1022,47 +1171,99 @@ impl Miss<'_> {
         };
         let search = c.search_path(self.cwd, &sysdirs);
         let system_headers = SystemHeaders::new(c, self.cwd, &sysdirs);
+        let read: Vec<PathBuf> = prerequisites
+            .iter()
+            .map(|p| cmdline::absolute(self.cwd, p))
+            .collect();
+        let mut files = read.clone();
+        if let Some(asm) = self.asm {
+            // Only to see that none changed while the compile ran.
+            files.extend(asm.files.iter().cloned());
+        }
+        // Every `-D` name whose value may stay out of the key: the files
+        // read are searched for them.
+        let macro_candidates = c.macro_candidates(self.identity);
+        let opts = ObserveOptions {
+            started,
+            // The source, stamped then read before the compile: written in
+            // this compile's tick (configure's conftest.c) is no change.
+            held: &held,
+            // A user's SOURCE_DATE_EPOCH fixes the time macros only for a
+            // compiler that reads it: clang 14 ignores it, and caching its
+            // `__TIME__` would serve a stale one.
+            source_date_epoch: (Compile::source_date_epoch()
+                && honours_source_date_epoch(&self.identity.version))
+                || self.pin.is_some(),
+            assembler_inputs_known: self.asm.is_some(),
+            macro_candidates: &macro_candidates,
+        };
+        // What the compile read, hashed and scanned (and its probes), now:
+        // the scan also tells whether gcc's `-MMD` list can be had without
+        // asking gcc (`SystemHeaders::user_list`). Without the search list
+        // nothing is cached.
+        let observed = if !search_known {
+            None
+        } else if source_held {
+            Some(
+                manifest::observe_includes(&files, &search, self.map, opts)
+                    .and_then(|o| before.check(&files).map(|()| o)),
+            )
+        } else {
+            Some(Err(manifest::NotCacheable::ModifiedDuringCompile(
+                source_path.clone(),
+            )))
+        };
+        phase("observed");
         // `-MMD`'s list is gcc's to decide (a header included by a system
-        // header is a system one too, which no depfile shows): ask it. And
-        // which `-D`s the compile used (see crate::cmdline::macros): one
-        // preprocessing run answers both.
+        // header is a system one too, which no depfile shows): read off
+        // the text where that cannot happen, else asked of gcc. The one
+        // preprocessing run that asks also says which `-D`s the compile
+        // used (see crate::cmdline::macros); where no run is needed, the
+        // entry keeps every value and a lookup with other values asks gcc
+        // then (`resolve_values_aside`): a cold build pays nothing for a
+        // second checkout it may never have.
         let user_only = c.dep.as_ref().filter(|d| !d.system_headers);
         let want_user_headers = user_only.is_some() && search_known;
-        let mut unused_macros = Vec::new();
-        let macro_candidates = c.macro_candidates(self.identity);
-        let user_headers = if macro_candidates.is_empty() {
-            want_user_headers
-                .then(|| self.user_headers(&temp.0))
-                .flatten()
+        let derived = match &observed {
+            Some(Ok((_, _, includes))) if want_user_headers && self.asm.is_none() => {
+                system_headers.user_list(&read, &includes[..read.len()])
+            }
+            _ => None,
+        };
+        let mut unused_macros: Vec<String> = Vec::new();
+        let user_headers = if !want_user_headers {
+            None
+        } else if derived.is_some() {
+            derived
+        } else if macro_candidates.is_empty() {
+            self.user_headers(&temp.0)
         } else {
             let mmd = TempFile(temp.0.with_extension("mmd"));
-            let extra: Vec<OsString> = if want_user_headers {
-                vec!["-MMD".into(), "-MF".into(), mmd.0.clone().into_os_string()]
-            } else {
-                Vec::new()
-            };
+            let extra: Vec<OsString> =
+                vec!["-MMD".into(), "-MF".into(), mmd.0.clone().into_os_string()];
             unused_macros = c.unused_macros(
                 self.compiler,
                 &cmdline::prefix_map_args(self.map),
                 &extra,
                 &macro_candidates,
             );
-            want_user_headers
-                .then(|| self.read_user_headers(&mmd.0))
-                .flatten()
+            self.read_user_headers(&mmd.0)
         };
+        // gcc hands plain assembly's `-D`s to nothing (see
+        // `Compile::unused_macros`): no run needed to know.
+        if self.asm.is_some() {
+            unused_macros = macro_candidates.clone();
+        }
         let (search_known, user_headers) = match (user_only, user_headers) {
             (Some(_), None) => (false, None),
             (_, u) => (search_known, u),
         };
         phase("preprocessed");
         let mut deps = String::new();
-        let mut files = Vec::with_capacity(prerequisites.len());
-        for p in &prerequisites {
-            let abs = cmdline::absolute(self.cwd, p);
+        for (p, abs) in prerequisites.iter().zip(&read) {
             let system = match &user_headers {
-                Some(user) => !user.contains(&abs),
-                None => system_headers.contains(&abs),
+                Some(user) => !user.contains(abs),
+                None => system_headers.contains(abs),
             };
             let shown = if p.is_absolute() {
                 self.map.map(p)
@@ -1072,7 +1273,6 @@ impl Miss<'_> {
             deps.push_str(if system { "s " } else { "u " });
             deps.push_str(&shown);
             deps.push('\n');
-            files.push(abs);
         }
         if let Some(req) = &c.dep {
             let prerequisites = deps_for_caller(&deps, req.system_headers, self.map);
@@ -1105,52 +1305,34 @@ impl Miss<'_> {
                 surface_reads(files, &search);
             }
         };
-        if !search_known {
-            let mut e = Event::new(Outcome::Uncacheable("unknown-search-path".into()), source);
-            e.spent_secs = secs;
-            stats::record(self.store, &e);
-            return Ok(Step::Exit(0));
-        }
-        let opts = ObserveOptions {
-            started,
-            // The source, stamped then read before the compile: written in
-            // this compile's tick (configure's conftest.c) is no change.
-            held: &held,
-            // A user's SOURCE_DATE_EPOCH fixes the time macros only for a
-            // compiler that reads it: clang 14 ignores it, and caching its
-            // `__TIME__` would serve a stale one.
-            source_date_epoch: (Compile::source_date_epoch()
-                && honours_source_date_epoch(&self.identity.version))
-                || self.pin.is_some(),
-            assembler_inputs_known: self.asm.is_some(),
-            macro_candidates: &unused_macros,
-        };
-        if let Some(asm) = self.asm {
-            // Only to see that none changed while the compile ran.
-            files.extend(asm.files.iter().cloned());
-        }
-        let observed = if source_held {
-            manifest::observe_macros(&files, &search, self.map, opts)
-                .and_then(|o| before.check(&files).map(|()| o))
-                .map(|(mut o, named)| {
-                    // A name a file spells may be redefined there.
-                    unused_macros.retain(|n| !named.contains(n));
-                    if c.macro_names_keyed(self.identity) {
-                        o.macros = cmdline::macros::kept(&c.macros, &unused_macros);
-                    }
-                    o
-                })
-        } else {
-            Err(manifest::NotCacheable::ModifiedDuringCompile(source_path))
-        };
-        let observed = match observed {
-            Ok(o) => {
+        // The `-D`s `explain` may call unused: this miss's, or else the
+        // lookup's (see `ValuesAside`).
+        let explain_unused: Vec<String>;
+        let observed = match observed.filter(|_| search_known) {
+            None => {
+                let mut e = Event::new(Outcome::Uncacheable("unknown-search-path".into()), source);
+                e.spent_secs = secs;
+                stats::record(self.store, &e);
+                return Ok(Step::Exit(0));
+            }
+            Some(Ok((mut o, named, _))) => {
                 // Every file read and every probe was hashed or stat'ed
                 // above, in this process.
                 crate::observe::compile_surfaced();
+                // A name a file spells may be redefined there.
+                unused_macros.retain(|n| !named.contains(n));
+                if c.macro_names_keyed(self.identity) {
+                    o.macros = cmdline::macros::kept(&c.macros, &unused_macros);
+                }
+                explain_unused = if unused_macros.is_empty() {
+                    let asked = self.unused_asked.iter();
+                    asked.filter(|n| !named.contains(n)).cloned().collect()
+                } else {
+                    unused_macros.clone()
+                };
                 o
             }
-            Err(nc) => {
+            Some(Err(nc)) => {
                 surface(&files);
                 // Name the file that holds the time macros when it is a
                 // header: `cargo gocache` lists them with the way to opt in.
@@ -1166,7 +1348,6 @@ impl Miss<'_> {
                 return Ok(Step::Exit(0));
             }
         };
-        phase("observed");
         let outputs = super::diagnostics::store_form(&out.stdout, self.map)
             .zip(super::diagnostics::store_form(&out.stderr, self.map));
         let Some((stdout, stderr)) = outputs else {
@@ -1232,15 +1413,13 @@ impl Miss<'_> {
             self.learn_stamps(&just_this, final_id, &files, started);
         }
         // The key's lines, headed by the object they make, for `explain`.
+        let inputs =
+            key_inputs_record(c, self.cwd, self.map, self.pre, &final_key, &explain_unused);
+        self.store.put_key_inputs(&final_id, &inputs)?;
         let object_name = crate::stats::explain::compile_object(
             &self.map.map(&cmdline::absolute(self.cwd, &c.source)),
             &self.map.map(&object_path),
         );
-        let mut inputs = format!("{}{object_name}\n", crate::stats::explain::OBJECT_PREFIX);
-        inputs.push_str(&self.pre.record());
-        inputs.push_str(&final_key.record());
-        inputs.push_str(&cmdline::macros::unused_record(&c.macros, &unused_macros));
-        self.store.put_key_inputs(&final_id, &inputs)?;
         crate::stats::explain::note_miss(self.store, &object_name, &final_id);
         phase("stamps-learned");
         let mut e = Event::miss(self.why, source);
@@ -1359,6 +1538,8 @@ struct SystemHeaders {
     system: Vec<PathBuf>,
     user: Vec<PathBuf>,
     source: PathBuf,
+    /// `-include` or `-imacros` files: see [`SystemHeaders::user_list`].
+    forced: bool,
 }
 
 impl SystemHeaders {
@@ -1399,7 +1580,85 @@ impl SystemHeaders {
             system,
             user,
             source: abs(&c.source),
+            forced: !c.forced_includes.is_empty(),
         }
+    }
+
+    /// gcc's `-MMD` list of a compile that read `files` (absolute, in the
+    /// `-MD` list's order, the source first), told from their text
+    /// (`includes`, in the same order) instead of a second preprocessing
+    /// run: every file not in a system directory, in the same order.
+    ///
+    /// gcc leaves out a header found through a system directory, and every
+    /// header first included while a system one is read (libcpp's
+    /// `_cpp_stack_file`: a file inherits its includer's flag), or after
+    /// `#pragma GCC system_header` or a linemarker flagged 3 in its
+    /// includer. And it lists a header in a system directory named by an
+    /// absolute path (`#include "/usr/include/zlib.h"`, `-include
+    /// /usr/include/zlib.h`: no directory was searched). So `None` (ask
+    /// gcc) when
+    ///
+    /// * a file is under a system directory and a user one (the one gcc
+    ///   found it through decides), or the source is under a system one;
+    /// * there are `-include` or `-imacros` files;
+    /// * a user file may make itself a system header
+    ///   ([`Includes::system_header`]);
+    /// * a system file has an include directive whose file its text does
+    ///   not name ([`Includes::unknown`]);
+    /// * any file includes an absolute path;
+    /// * a system file's include directive names a file with the name of
+    ///   a user header read (it may have included it first).
+    ///
+    /// Otherwise no system header included a user one, and what gcc
+    /// leaves out is exactly the files under system directories. gcc
+    /// names a system header by its canonical path where that is shorter
+    /// (`-fcanonical-system-headers`): the canonical spelling of each
+    /// system directory counts as one too. A system header whose own
+    /// symbolic link leads out of every system directory would still be
+    /// listed here and not by gcc: a longer list, which costs a caller
+    /// at most a needless rebuild, never a missed one.
+    fn user_list(&self, files: &[PathBuf], includes: &[Includes]) -> Option<Vec<PathBuf>> {
+        if self.forced || files.first() != Some(&self.source) {
+            return None;
+        }
+        let canonical: Vec<PathBuf> = self
+            .system
+            .iter()
+            .filter_map(|d| fs::canonicalize(d).ok())
+            .filter(|c| !self.system.contains(c))
+            .collect();
+        let in_system = |f: &Path| {
+            self.system
+                .iter()
+                .chain(&canonical)
+                .any(|d| f.starts_with(d))
+        };
+        let in_user = |f: &Path| self.user.iter().any(|d| f.starts_with(d));
+        let mut names_in_system: Vec<&std::ffi::OsStr> = Vec::new();
+        let mut user = Vec::new();
+        for (k, (f, inc)) in files.iter().zip(includes).enumerate() {
+            if inc.names.iter().any(|n| n.starts_with('/')) {
+                return None;
+            }
+            if !in_system(f) {
+                if inc.system_header {
+                    return None;
+                }
+                user.push(f.clone());
+            } else if k == 0 || in_user(f) || inc.unknown {
+                return None;
+            } else {
+                names_in_system.extend(inc.names.iter().filter_map(|n| Path::new(n).file_name()));
+            }
+        }
+        if user
+            .iter()
+            .skip(1)
+            .any(|f| f.file_name().is_some_and(|b| names_in_system.contains(&b)))
+        {
+            return None;
+        }
+        Some(user)
     }
 
     fn contains(&self, file: &Path) -> bool {
@@ -1463,6 +1722,128 @@ mod tests {
         assert_eq!(
             deps_for_caller(deps, false, &map),
             ["src/a.c", "/home/u/ws/inc/x.h"]
+        );
+    }
+
+    /// `SystemHeaders::user_list` against gcc itself. Random include
+    /// graphs between a user directory (`-I`), a system one (`-isystem`)
+    /// and the source's own: system headers that include user ones,
+    /// `#pragma GCC system_header`, linemarkers, computed and absolute
+    /// includes, `-include`, real system headers. Every list it gives must
+    /// be gcc's `-MMD` list exactly, and it must give one for a good share
+    /// of the graphs (and refuse a good share: the refusals are tested too).
+    #[test]
+    fn user_headers_without_a_pass_match_gccs() {
+        let gcc = Path::new("/usr/bin/gcc");
+        if !gcc.exists() {
+            eprintln!("skipped: no /usr/bin/gcc");
+            return;
+        }
+        let identity = compiler::identify(None, gcc).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut given, mut refused) = (0, 0);
+        const HEADERS: usize = 8;
+        for seed in 0..300u64 {
+            let mut next = crate::testing::picker(seed);
+            let root = dir.path().join(seed.to_string());
+            for d in ["u", "s", "src"] {
+                fs::create_dir_all(root.join(d)).unwrap();
+            }
+            let place: Vec<&str> = (0..HEADERS).map(|_| ["u", "s", "src"][next(3)]).collect();
+            let path_of = |h: usize| root.join(place[h]).join(format!("h{h}.h"));
+            let mut include = |next: &mut dyn FnMut(usize) -> usize| -> String {
+                let h = next(HEADERS);
+                match next(20) {
+                    0 | 1 => format!("#define INC{h} \"h{h}.h\"\n#include INC{h}\n"),
+                    2 | 3 => format!("#include \"{}\"\n", path_of(h).display()),
+                    4 => "#include <stddef.h>\n".to_string(),
+                    5 => "# 1 \"x.h\" 3\n".to_string(),
+                    6..=11 => format!("#include <h{h}.h>\n"),
+                    _ => format!("#include \"h{h}.h\"\n"),
+                }
+            };
+            for h in 0..HEADERS {
+                let mut text = format!("#ifndef H{h}\n#define H{h}\n");
+                if next(12) == 0 {
+                    text.push_str("#pragma GCC system_header\n");
+                }
+                for _ in 0..next(3) {
+                    text.push_str(&include(&mut next));
+                }
+                text.push_str(&format!("int v{h};\n#endif\n"));
+                fs::write(path_of(h), text).unwrap();
+            }
+            let mut source = String::new();
+            for _ in 0..1 + next(3) {
+                source.push_str(&include(&mut next));
+            }
+            source.push_str("int main(void) { return 0; }\n");
+            fs::write(root.join("src/a.c"), source).unwrap();
+            let mut args: Vec<String> = [
+                "-Iu", "-Isrc", "-isystem", "s", "-c", "src/a.c", "-o", "a.o",
+            ]
+            .map(String::from)
+            .to_vec();
+            match next(10) {
+                0 => args.extend(["-include".to_string(), format!("h{}.h", next(HEADERS))]),
+                1 => {
+                    let h = path_of(next(HEADERS));
+                    args.extend(["-include".to_string(), h.display().to_string()]);
+                }
+                _ => {}
+            }
+            let depfile = |flag: &str, name: &str| -> Option<Vec<PathBuf>> {
+                let out = Command::new(gcc)
+                    .args(&args)
+                    .args([flag, "-MF", name])
+                    .current_dir(&root)
+                    .output()
+                    .unwrap();
+                if !out.status.success() {
+                    return None;
+                }
+                let text = fs::read_to_string(root.join(name)).unwrap();
+                let dep = crate::direct::depfile::parse(&text).unwrap();
+                Some(
+                    dep.prerequisites
+                        .iter()
+                        .map(|p| cmdline::absolute(&root, p))
+                        .collect(),
+                )
+            };
+            // A graph gcc rejects (a missing name from a wrong guess of
+            // the search order) is no case.
+            let (Some(all), Some(gccs)) = (depfile("-MD", "all.d"), depfile("-MMD", "user.d"))
+            else {
+                continue;
+            };
+            let os: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let c = cmdline::parse(&os, &root).unwrap();
+            let sysdirs = c.system_dirs(None, gcc, &identity).unwrap();
+            let headers = SystemHeaders::new(&c, &root, &sysdirs);
+            let includes: Vec<Includes> = all
+                .iter()
+                .map(|f| {
+                    let s = crate::direct::scan::FileFacts::of(f, &[]).scan;
+                    Includes {
+                        names: s.include_names,
+                        unknown: s.include_unknown,
+                        system_header: s.system_header,
+                    }
+                })
+                .collect();
+            match headers.user_list(&all, &includes) {
+                Some(list) => {
+                    assert_eq!(list, gccs, "seed {seed}");
+                    given += 1;
+                }
+                None => refused += 1,
+            }
+        }
+        eprintln!("given {given}, refused {refused}");
+        assert!(
+            given > 50 && refused > 50,
+            "given {given}, refused {refused}"
         );
     }
 }

@@ -521,3 +521,65 @@ fn a_define_naming_the_checkout_misses_only_where_it_is_used() {
         "{again}"
     );
 }
+
+/// A miss that runs no preprocessing pass keeps every value in its entry
+/// (see `Miss::run`): the first lookup with other values asks gcc then
+/// (the `values-asked` step) and, for unused values, serves the entry and
+/// records it again with the new values, so the same command line asks
+/// nothing the next time. A used value is never served across, and a
+/// name a header spells keeps its value whatever gcc says.
+#[test]
+fn a_lookup_with_other_values_asks_once_then_hits_directly() {
+    let mut s = Sandbox::new("gcc");
+    s.mapped = true;
+    s.write("a.c", "#include \"h.h\"\nint f(void) { return USED; }\n");
+    s.write("h.h", "/* SPELLED is named here */\n");
+    let store = s.path("store");
+    let run = |unused: &str, spelled: &str, used: &str| -> (String, bool) {
+        let args = [
+            "-O2".to_string(),
+            "-c".to_string(),
+            format!("-DHERE=\"{MAPPED_HOME}/{unused}\""),
+            format!("-DSPELLED=\"{MAPPED_HOME}/{spelled}\""),
+            format!("-DUSED={used}"),
+            "a.c".to_string(),
+            "-o".to_string(),
+            "a.o".to_string(),
+        ];
+        let out = output_ok(
+            s.command(&store, &args)
+                .env("CARGO_GOCACHE_DEBUG", "miss-phases"),
+        );
+        let asked = String::from_utf8_lossy(&out.stderr).contains("gocache: phase values-asked");
+        let cached = fs::read(s.path("a.o")).unwrap();
+        output_ok(&mut s.command(Path::new("off"), &args));
+        assert_eq!(cached, fs::read(s.path("a.o")).unwrap(), "{args:?}");
+        (s.last_event(), asked)
+    };
+    assert_eq!(run("one", "x", "1"), ("miss".into(), false));
+    assert_eq!(
+        run("two", "x", "1"),
+        ("hit".into(), true),
+        "asked, then served"
+    );
+    assert_eq!(
+        run("two", "x", "1"),
+        ("hit".into(), false),
+        "recorded again: nothing asked"
+    );
+    assert_eq!(
+        run("one", "x", "1"),
+        ("hit".into(), false),
+        "the first entry still holds"
+    );
+    assert_eq!(
+        run("two", "y", "1"),
+        ("miss".into(), true),
+        "a spelled name keeps its value"
+    );
+    assert_eq!(
+        run("three", "x", "2"),
+        ("miss".into(), true),
+        "a used value is never served across"
+    );
+}
