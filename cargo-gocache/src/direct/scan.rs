@@ -385,75 +385,145 @@ fn ident_byte(c: u8) -> bool {
 /// The operands of every include directive in `bytes` (spliced), and
 /// whether one could not be read as a literal name.
 ///
-/// A superset, never a subset: every word `include`, `include_next` or
-/// `import` whose nearest non-blank byte before it is `#`, or `:` or `=`
-/// (the `%:` digraph, the `??=` trigraph), counts as a directive; a
-/// comment between the `#` and the word (`#/**/include`) makes the
-/// operand unknown, as does an operand that is not a `<...>` or `"..."`
-/// name ended on its line. A `#` can only be preceded on its line by
-/// blanks and comments, so no real directive is missed; text that only
-/// looks like one (in a string, a comment) adds names, which can only
-/// make the caller more careful.
+/// The directives are found by [`directives`]; a directive whose name is
+/// `include`, `include_next` or `import` gives its operand when that is a
+/// `<...>` or `"..."` name ended on its line, and is unknown otherwise
+/// (a macro, `#include CONFIG_H`). Never fewer names than gcc sees.
 pub(crate) fn include_directives(bytes: &[u8]) -> (Vec<String>, bool) {
     let mut names: Vec<String> = Vec::new();
     let mut unknown = false;
-    for word in [&b"include"[..], b"import"] {
-        for at in memchr::memmem::find_iter(bytes, word) {
-            if at > 0 && ident_byte(bytes[at - 1]) {
+    for d in directives(bytes) {
+        let rest = skip_blanks(d);
+        let word_len = rest.iter().take_while(|&&c| ident_byte(c)).count();
+        if !matches!(&rest[..word_len], b"include" | b"include_next" | b"import") {
+            continue;
+        }
+        let rest = skip_blanks(&rest[word_len..]);
+        let close = match rest.first() {
+            Some(b'<') => b'>',
+            Some(b'"') => b'"',
+            _ => {
+                unknown = true;
                 continue;
             }
-            let mut end = at + word.len();
-            if word == b"include" && bytes[end..].starts_with(b"_next") {
-                end += b"_next".len();
-            }
-            if bytes.get(end).is_some_and(|&c| ident_byte(c)) {
-                continue;
-            }
-            let before = bytes[..at].iter().rposition(|&c| !blank(c));
-            match before.map(|i| (i, bytes[i])) {
-                Some((_, b'#' | b':' | b'=')) => {}
-                // `#/* ... */include`: the end of a block comment.
-                Some((i, b'/')) if i > 0 && bytes[i - 1] == b'*' => {
-                    unknown = true;
-                    continue;
+        };
+        match rest[1..].iter().position(|&c| c == close || c == b'\n') {
+            Some(p) if rest[1 + p] == close => {
+                let name = String::from_utf8_lossy(&rest[1..1 + p]).into_owned();
+                if !names.contains(&name) {
+                    names.push(name);
                 }
-                _ => continue,
             }
-            let rest = &bytes[end..];
-            let skip = rest.iter().take_while(|&&c| blank(c)).count();
-            let close = match rest.get(skip) {
-                Some(b'<') => b'>',
-                Some(b'"') => b'"',
-                _ => {
-                    unknown = true;
-                    continue;
-                }
-            };
-            let body = &rest[skip + 1..];
-            match body.iter().position(|&c| c == close || c == b'\n') {
-                Some(p) if body[p] == close => {
-                    let name = String::from_utf8_lossy(&body[..p]).into_owned();
-                    if !names.contains(&name) {
-                        names.push(name);
-                    }
-                }
-                _ => unknown = true,
-            }
+            _ => unknown = true,
         }
     }
     (names, unknown)
 }
 
-/// Is there a `#` followed, after blanks, by a digit: a linemarker
-/// (`# 12 "x.h" 3`), which may set the system-header flag? (`#line`
-/// cannot.) Anywhere, not only at a line's start: a superset.
+/// `text` without its leading blanks and comments.
+fn skip_blanks(mut text: &[u8]) -> &[u8] {
+    loop {
+        match text {
+            [c, rest @ ..] if blank(*c) => text = rest,
+            [b'/', b'*', rest @ ..] => {
+                text = match memchr::memmem::find(rest, b"*/") {
+                    Some(p) => &rest[p + 2..],
+                    None => &[],
+                }
+            }
+            [b'/', b'/', ..] => return &[],
+            _ => return text,
+        }
+    }
+}
+
+/// Is there a linemarker (`# 12 "x.h" 3`), which may set the
+/// system-header flag? (`#line` cannot.)
 fn linemarker(bytes: &[u8]) -> bool {
-    memchr::memchr_iter(b'#', bytes).any(|at| {
-        bytes[at + 1..]
-            .iter()
-            .find(|&&c| !blank(c))
-            .is_some_and(|c| c.is_ascii_digit())
-    })
+    directives(bytes)
+        .iter()
+        .any(|d| skip_blanks(d).first().is_some_and(|c| c.is_ascii_digit()))
+}
+
+/// The text of every preprocessing directive in `bytes` (spliced), after
+/// its `#`, to the end of its line (a comment in it may run on), found by
+/// a minimal lexer: a `#` (or the digraph `%:`, or the trigraph `??=`,
+/// counted always) that only blanks and comments precede on its line,
+/// outside comments and literals. A literal ends at its quote or at the
+/// end of its line, as gcc's lexer ends an unterminated one, so a stray
+/// `'` (`don't` in an `#if 0` block) hides nothing; a C++ raw string is
+/// lexed as ordinary ones, which can only find more directives than
+/// there are. No directive is missed.
+fn directives(bytes: &[u8]) -> Vec<&[u8]> {
+    let n = bytes.len();
+    let mut out = Vec::new();
+    // Past a block comment, or the end if it has none.
+    let comment_end =
+        |from: usize| memchr::memmem::find(&bytes[from..], b"*/").map_or(n, |p| from + p + 2);
+    let line_end = |from: usize| memchr::memchr(b'\n', &bytes[from..]).map_or(n, |p| from + p);
+    let mut at_line_start = true;
+    let mut i = 0;
+    while i < n {
+        let c = bytes[i];
+        let hash = if !at_line_start {
+            0
+        } else if c == b'#' {
+            1
+        } else if bytes[i..].starts_with(b"%:") {
+            2
+        } else if bytes[i..].starts_with(b"??=") {
+            3
+        } else {
+            0
+        };
+        if hash > 0 {
+            // The directive's end: its line's, past any comment in it.
+            let start = i + hash;
+            let mut j = start;
+            while j < n && bytes[j] != b'\n' {
+                match bytes[j] {
+                    b'/' if bytes.get(j + 1) == Some(&b'*') => j = comment_end(j + 2),
+                    b'/' if bytes.get(j + 1) == Some(&b'/') => j = line_end(j),
+                    q @ (b'"' | b'\'') => j = literal_end(bytes, j, q),
+                    _ => j += 1,
+                }
+            }
+            out.push(&bytes[start..j]);
+            i = j;
+            continue;
+        }
+        match c {
+            b'\n' => {
+                at_line_start = true;
+                i += 1;
+            }
+            c if blank(c) => i += 1,
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = comment_end(i + 2),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = line_end(i),
+            q @ (b'"' | b'\'') => {
+                at_line_start = false;
+                i = literal_end(bytes, i, q);
+            }
+            _ => {
+                at_line_start = false;
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Past the literal that opens with the quote `q` at `at`: after its
+/// closing quote, or at its line's end (not past the newline).
+fn literal_end(bytes: &[u8], at: usize, q: u8) -> usize {
+    let mut j = at + 1;
+    while j < bytes.len() && bytes[j] != b'\n' {
+        if bytes[j] == q {
+            return j + 1;
+        }
+        j += if bytes[j] == b'\\' { 2 } else { 1 };
+    }
+    j.min(bytes.len())
 }
 
 /// The absolute names of `#line N "name"` and `# N "name"` directives
@@ -955,5 +1025,51 @@ mod tests {
             *lines += usize::from(!s.line_names.is_empty());
         }
         assert!(seen.iter().all(|&n| n > 100 && n < 19_900), "{seen:?}");
+    }
+
+    /// What the include scan finds, and what it must not miss. (Against
+    /// gcc's own lists: `cc`'s `user_headers_without_a_pass_match_gccs`.)
+    #[test]
+    fn include_directives_are_found_where_gcc_finds_them() {
+        let scan = |t: &str| {
+            let s = scan(t.as_bytes());
+            (s.include_names, s.include_unknown, s.system_header)
+        };
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Comments and literals hold no directive; glibc's limits.h says
+        // "#include's protect themselves" in one.
+        assert_eq!(
+            scan("/* #include's protect\n   #include_next through */\nconst char *s = \"#include x\";\n// #include y\n"),
+            (names(&[]), false, false)
+        );
+        // Blanks and comments before and inside a directive.
+        assert_eq!(
+            scan("  /* c */ # /* d */ include /* e */ <a/b.h>\n\t#include_next \"c.h\"\n%:import <d.h>\n"),
+            (names(&["a/b.h", "c.h", "d.h"]), false, false)
+        );
+        // A stray quote ends with its line: the directive after it counts.
+        assert_eq!(
+            scan("#if 0\ndon't\n#endif\n#include <e.h>\n"),
+            (names(&["e.h"]), false, false)
+        );
+        // A comment that runs on from a directive hides what it covers.
+        assert_eq!(
+            scan("#define X /* a\n#include <no.h>\n*/\n#include <f.h>\n"),
+            (names(&["f.h"]), false, false)
+        );
+        // A name the text does not give; a name not ended on its line.
+        assert_eq!(scan("#include CONFIG_H\n"), (names(&[]), true, false));
+        assert_eq!(scan("#include <g.h\n"), (names(&[]), true, false));
+        // What may make a file a system header.
+        assert_eq!(scan("# 12 \"x.h\" 3\n"), (names(&[]), false, true));
+        assert_eq!(scan("#line 12 \"x.h\"\n"), (names(&[]), false, false));
+        assert_eq!(
+            scan("#pragma GCC system_header\n"),
+            (names(&[]), false, true)
+        );
+        assert_eq!(
+            scan("_Pragma(\"GCC system_header\")\n"),
+            (names(&[]), false, true)
+        );
     }
 }

@@ -1606,8 +1606,10 @@ impl SystemHeaders {
     /// * a system file has an include directive whose file its text does
     ///   not name ([`Includes::unknown`]);
     /// * any file includes an absolute path;
-    /// * a system file's include directive names a file with the name of
-    ///   a user header read (it may have included it first).
+    /// * a system file's include directive names a user header read: its
+    ///   path ends with the directive's name (gcc makes a header's path
+    ///   by joining the directory it searched and the name as written, so
+    ///   any header it included ends so; it may have included it first).
     ///
     /// Otherwise no system header included a user one, and what gcc
     /// leaves out is exactly the files under system directories. gcc
@@ -1634,7 +1636,9 @@ impl SystemHeaders {
                 .any(|d| f.starts_with(d))
         };
         let in_user = |f: &Path| self.user.iter().any(|d| f.starts_with(d));
-        let mut names_in_system: Vec<&std::ffi::OsStr> = Vec::new();
+        // What system files include, as paths to compare by their last
+        // components (`./` dropped: `Path` keeps only a leading one).
+        let mut names_in_system: Vec<PathBuf> = Vec::new();
         let mut user = Vec::new();
         for (k, (f, inc)) in files.iter().zip(includes).enumerate() {
             if inc.names.iter().any(|n| n.starts_with('/')) {
@@ -1648,13 +1652,16 @@ impl SystemHeaders {
             } else if k == 0 || in_user(f) || inc.unknown {
                 return None;
             } else {
-                names_in_system.extend(inc.names.iter().filter_map(|n| Path::new(n).file_name()));
+                names_in_system.extend(inc.names.iter().map(|n| {
+                    let p = Path::new(n).components();
+                    p.filter(|c| *c != std::path::Component::CurDir).collect()
+                }));
             }
         }
         if user
             .iter()
             .skip(1)
-            .any(|f| f.file_name().is_some_and(|b| names_in_system.contains(&b)))
+            .any(|f| names_in_system.iter().any(|n| f.ends_with(n)))
         {
             return None;
         }
@@ -1758,7 +1765,8 @@ mod tests {
                     2 | 3 => format!("#include \"{}\"\n", path_of(h).display()),
                     4 => "#include <stddef.h>\n".to_string(),
                     5 => "# 1 \"x.h\" 3\n".to_string(),
-                    6..=11 => format!("#include <h{h}.h>\n"),
+                    6..=10 => format!("#include <h{h}.h>\n"),
+                    11 => format!("#include \"./h{h}.h\"\n"),
                     _ => format!("#include \"h{h}.h\"\n"),
                 }
             };

@@ -364,6 +364,7 @@ fn cached(
         (None, sig) => 128 + sig.unwrap_or(9),
     };
     ran.set(Some(code));
+    crate::env::phase("ran");
     let secs = started.elapsed().as_secs_f64();
     let refuse = |why: &str| {
         let mut e = Event::build_script(Outcome::Uncacheable(why.into()), describe());
@@ -402,6 +403,7 @@ fn cached(
             return Ok(0);
         }
     };
+    crate::env::phase("inputs-keyed");
     if debug {
         for ((kind, path), state) in &inputs {
             eprintln!("gocache: input {kind} {state} {path}");
@@ -430,6 +432,7 @@ fn cached(
             return Ok(0);
         }
     };
+    crate::env::phase("out-dir-captured");
     if crate::env::var("CARGO_GOCACHE_TIME_MACROS").is_none_or(|v| v != "pin")
         && outdir::embeds_clock(&cx.out_dir, &stdout, start, SystemTime::now())
     {
@@ -492,5 +495,6 @@ fn cached(
     e.action = Some(final_id);
     e.spent_secs = secs;
     stats::record(store, &e);
+    crate::env::phase("run-stored");
     Ok(0)
 }
