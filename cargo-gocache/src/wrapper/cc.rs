@@ -1758,7 +1758,7 @@ mod tests {
             }
             let place: Vec<&str> = (0..HEADERS).map(|_| ["u", "s", "src"][next(3)]).collect();
             let path_of = |h: usize| root.join(place[h]).join(format!("h{h}.h"));
-            let mut include = |next: &mut dyn FnMut(usize) -> usize| -> String {
+            let include = |next: &mut dyn FnMut(usize) -> usize| -> String {
                 let h = next(HEADERS);
                 match next(20) {
                     0 | 1 => format!("#define INC{h} \"h{h}.h\"\n#include INC{h}\n"),
