@@ -33,7 +33,7 @@
 //!   gives other values finds no entry that holds, but entries whose
 //!   files and probes hold with only `-D` values differing
 //!   (`Manifest::lookup_values_aside`). It asks then, for this command
-//!   line (`ValuesAside` in the wrapper's `cc`): an entry whose differing
+//!   line (`Job::resolve_values_aside` in the wrapper's `cc`): an entry whose differing
 //!   values are all unused, not predefined, and spelled in no file it
 //!   read (the files are the entry's: their hashes matched) serves the
 //!   compile, and is recorded again with this command line's values, so

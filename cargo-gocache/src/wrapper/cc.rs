@@ -365,7 +365,7 @@ fn cached(
     // stop: the entries' probes are answered at once by the observing
     // process instead (see crate::observe::delegate), and no snapshot is
     // made of such a lookup (the memo did not stamp the probes' directories).
-    let aside = ValuesAside {
+    let job = Job {
         store,
         compiler,
         identity: &identity,
@@ -380,11 +380,11 @@ fn cached(
         Ok(m) if beside => {
             let mut disk = BesideDisk::prefetch(m, &map, &mut memo);
             let found = m.lookup_with(store, &pre_id, &map, &mut disk, &compile.macro_values());
-            aside.resolve(found, m, &mut disk, &mut unused_asked)
+            job.resolve_values_aside(found, m, &mut disk, &mut unused_asked)
         }
         Ok(m) => {
             let found = m.lookup_with(store, &pre_id, &map, &mut memo, &compile.macro_values());
-            aside.resolve(found, m, &mut memo, &mut unused_asked)
+            job.resolve_values_aside(found, m, &mut memo, &mut unused_asked)
         }
         Err(why) => Err(*why),
     };
@@ -409,27 +409,20 @@ fn cached(
         why = MissReason::RemoteRejected;
     }
     let known = manifest.map(|m| m.known_files(&map)).unwrap_or_default();
-    let job = Miss {
+    let miss = Miss {
+        at: job,
         why,
         known,
-        store,
-        compiler,
         args,
-        identity: &identity,
-        compile: &compile,
-        cwd: &cwd,
-        map: &map,
-        pre: &pre,
-        pre_id,
         asm: asm_inputs.as_ref(),
         pin,
         unused_asked,
     };
-    job.run(compiled)
+    miss.run(compiled)
 }
 
-/// What a lookup needs to serve an entry made with other `-D` values.
-struct ValuesAside<'a> {
+/// One compile, as its lookup and its miss see it.
+struct Job<'a> {
     store: &'a Store,
     compiler: &'a Path,
     identity: &'a CompilerIdentity,
@@ -440,7 +433,7 @@ struct ValuesAside<'a> {
     pre_id: ActionId,
 }
 
-impl ValuesAside<'_> {
+impl Job<'_> {
     /// A lookup (`found`) that matched no entry, where some entries hold
     /// on disk with other values for some `-D`s: made by misses that did
     /// not ask gcc which macros their compile used (`Miss::run` asks only
@@ -457,7 +450,7 @@ impl ValuesAside<'_> {
     ///
     /// `unused` gets the candidates gcc said were unused, for `explain`
     /// on the miss that may follow.
-    fn resolve<'m>(
+    fn resolve_values_aside<'m>(
         &self,
         found: Result<(ActionId, Entry, &'m manifest::Observed), MissReason>,
         m: &'m Manifest,
@@ -836,25 +829,19 @@ fn replay(stdout: &[u8], stderr: &[u8]) {
 }
 
 struct Miss<'a> {
+    /// The compile, as its lookup saw it.
+    at: Job<'a>,
     /// Why the lookup missed, for the event.
     why: MissReason,
     /// The files the manifest's header sets list: stamped before the compile.
     known: Vec<PathBuf>,
-    store: &'a Store,
-    compiler: &'a Path,
     args: &'a [OsString],
-    identity: &'a CompilerIdentity,
-    compile: &'a Compile,
-    cwd: &'a Path,
-    map: &'a PathMap,
-    pre: &'a crate::KeyHasher,
-    pre_id: ActionId,
     /// Plain assembly: no depfile, these inputs instead.
     asm: Option<&'a super::asm::AsmInputs>,
     /// `time-macros = "pin"`: the `SOURCE_DATE_EPOCH` to compile with.
     pin: Option<u64>,
     /// The `-D`s gcc said the lookup's compile did not use (see
-    /// `ValuesAside`): for `explain` only, the key keeping their values
+    /// `Job::resolve_values_aside`): for `explain` only, the key keeping their values
     /// unless this miss asks again.
     unused_asked: Vec<String>,
 }
@@ -1040,7 +1027,7 @@ impl Drop for TempFile {
 
 impl Miss<'_> {
     fn run(&self, compiled: &Cell<Option<i32>>) -> Result<Step> {
-        let c = self.compile;
+        let c = self.at.compile;
         // The depfile we ask for must not be what fails the compile: it is
         // created here first, in the temporary directory or else beside
         // the object; if neither can be written the compile is not cached.
@@ -1049,7 +1036,7 @@ impl Miss<'_> {
             .unwrap_or_default()
             .subsec_nanos();
         let name = format!(".gocache-{}-{nanos:x}.d", std::process::id());
-        let object_dir = cmdline::absolute(self.cwd, &c.object)
+        let object_dir = cmdline::absolute(self.at.cwd, &c.object)
             .parent()
             .map(Path::to_path_buf);
         let Some(temp) = std::iter::once(std::env::temp_dir())
@@ -1062,14 +1049,14 @@ impl Miss<'_> {
                 Outcome::Uncacheable("no-temp-dir".into()),
                 c.source.display().to_string(),
             );
-            stats::record(self.store, &e);
+            stats::record(self.at.store, &e);
             return Ok(Step::PassThrough);
         };
         // Full stamps of every input known now (the source, the headers
         // the manifest lists), compared after the compile (see
         // crate::direct::stamp); and the source must still be what the
         // pre-key hashed, or the object would be stored under a stale hash.
-        let source_path = cmdline::absolute(self.cwd, &c.source);
+        let source_path = cmdline::absolute(self.at.cwd, &c.source);
         let before = stamp::Before::take(
             std::iter::once(source_path.clone()).chain(self.known.iter().cloned()),
             temp.0.parent(),
@@ -1098,8 +1085,8 @@ impl Miss<'_> {
             && self.pin.is_none()
             && !Compile::source_date_epoch()
             && !c.run_args.iter().any(|a| a == "-w");
-        let mut cmd = Command::new(self.compiler);
-        cmd.args(cmdline::prefix_map_args(self.map))
+        let mut cmd = Command::new(self.at.compiler);
+        cmd.args(cmdline::prefix_map_args(self.at.map))
             .args(&c.run_args);
         if date_time_check {
             cmd.args(["-Wdate-time", "-Wno-error=date-time"]);
@@ -1113,20 +1100,20 @@ impl Miss<'_> {
         // Inside an observed build script, beside the observation (see
         // crate::observe::delegate): what it read is made seen below.
         let (out, delegated) = crate::observe::compile_output(&mut cmd, true)
-            .with_context(|| format!("failed to run {}", self.compiler.display()))?;
+            .with_context(|| format!("failed to run {}", self.at.compiler.display()))?;
         phase("compiled");
         let secs = clock.elapsed().as_secs_f64();
         let code = super::exit_code(&out.status);
         let source = c.source.display().to_string();
         if date_time_check && String::from_utf8_lossy(&out.stderr).contains("-Wdate-time") {
             let e = Event::new(Outcome::Uncacheable("time-macros".into()), source);
-            stats::record(self.store, &e);
+            stats::record(self.at.store, &e);
             return Ok(Step::PassThrough);
         }
         if code != 0 {
             let mut e = Event::new(Outcome::Uncacheable("compile-error".into()), source);
             e.spent_secs = secs;
-            stats::record(self.store, &e);
+            stats::record(self.at.store, &e);
             if delegated {
                 // What a failed compile read is nowhere written down: it
                 // runs again inside the observation, which sees it, and
@@ -1163,17 +1150,17 @@ impl Miss<'_> {
         let sysdirs = match self.asm {
             // No preprocessor, no include search.
             Some(_) => Ok(Vec::new()),
-            None => c.system_dirs(Some(self.store), self.compiler, self.identity),
+            None => c.system_dirs(Some(self.at.store), self.at.compiler, self.at.identity),
         };
         let (sysdirs, search_known) = match sysdirs {
             Ok(dirs) => (dirs, true),
             Err(_) => (Vec::new(), false),
         };
-        let search = c.search_path(self.cwd, &sysdirs);
-        let system_headers = SystemHeaders::new(c, self.cwd, &sysdirs);
+        let search = c.search_path(self.at.cwd, &sysdirs);
+        let system_headers = SystemHeaders::new(c, self.at.cwd, &sysdirs);
         let read: Vec<PathBuf> = prerequisites
             .iter()
-            .map(|p| cmdline::absolute(self.cwd, p))
+            .map(|p| cmdline::absolute(self.at.cwd, p))
             .collect();
         let mut files = read.clone();
         if let Some(asm) = self.asm {
@@ -1182,7 +1169,7 @@ impl Miss<'_> {
         }
         // Every `-D` name whose value may stay out of the key: the files
         // read are searched for them.
-        let macro_candidates = c.macro_candidates(self.identity);
+        let macro_candidates = c.macro_candidates(self.at.identity);
         let opts = ObserveOptions {
             started,
             // The source, stamped then read before the compile: written in
@@ -1192,7 +1179,7 @@ impl Miss<'_> {
             // compiler that reads it: clang 14 ignores it, and caching its
             // `__TIME__` would serve a stale one.
             source_date_epoch: (Compile::source_date_epoch()
-                && honours_source_date_epoch(&self.identity.version))
+                && honours_source_date_epoch(&self.at.identity.version))
                 || self.pin.is_some(),
             assembler_inputs_known: self.asm.is_some(),
             macro_candidates: &macro_candidates,
@@ -1205,7 +1192,7 @@ impl Miss<'_> {
             None
         } else if source_held {
             Some(
-                manifest::observe_includes(&files, &search, self.map, opts)
+                manifest::observe_includes(&files, &search, self.at.map, opts)
                     .and_then(|o| before.check(&files).map(|()| o)),
             )
         } else {
@@ -1242,8 +1229,8 @@ impl Miss<'_> {
             let extra: Vec<OsString> =
                 vec!["-MMD".into(), "-MF".into(), mmd.0.clone().into_os_string()];
             unused_macros = c.unused_macros(
-                self.compiler,
-                &cmdline::prefix_map_args(self.map),
+                self.at.compiler,
+                &cmdline::prefix_map_args(self.at.map),
                 &extra,
                 &macro_candidates,
             );
@@ -1266,7 +1253,7 @@ impl Miss<'_> {
                 None => system_headers.contains(abs),
             };
             let shown = if p.is_absolute() {
-                self.map.map(p)
+                self.at.map.map(p)
             } else {
                 p.display().to_string()
             };
@@ -1275,9 +1262,9 @@ impl Miss<'_> {
             deps.push('\n');
         }
         if let Some(req) = &c.dep {
-            let prerequisites = deps_for_caller(&deps, req.system_headers, self.map);
+            let prerequisites = deps_for_caller(&deps, req.system_headers, self.at.map);
             let text = cmdline::render_depfile(req, &c.object, &prerequisites);
-            let path = cmdline::absolute(self.cwd, &req.path);
+            let path = cmdline::absolute(self.at.cwd, &req.path);
             // Not cached or not, the caller asked for this file: failing to
             // write it is the compile's failure, as it would be for gcc.
             if let Err(e) = write_file_atomic(&path, text.as_bytes()) {
@@ -1291,8 +1278,8 @@ impl Miss<'_> {
         // costs only the caching, and the output is shown once. (A fault
         // above reruns the compiler untouched, before anything was shown.)
         compiled.set(Some(code));
-        if let Some(r) = super::rerun::reporter(self.store) {
-            r.report(self.cwd, &c.source, &prerequisites);
+        if let Some(r) = super::rerun::reporter(self.at.store) {
+            r.report(self.at.cwd, &c.source, &prerequisites);
         }
         replay(&out.stdout, &out.stderr);
 
@@ -1306,13 +1293,13 @@ impl Miss<'_> {
             }
         };
         // The `-D`s `explain` may call unused: this miss's, or else the
-        // lookup's (see `ValuesAside`).
+        // lookup's (see `Job::resolve_values_aside`).
         let explain_unused: Vec<String>;
         let observed = match observed.filter(|_| search_known) {
             None => {
                 let mut e = Event::new(Outcome::Uncacheable("unknown-search-path".into()), source);
                 e.spent_secs = secs;
-                stats::record(self.store, &e);
+                stats::record(self.at.store, &e);
                 return Ok(Step::Exit(0));
             }
             Some(Ok((mut o, named, _))) => {
@@ -1321,7 +1308,7 @@ impl Miss<'_> {
                 crate::observe::compile_surfaced();
                 // A name a file spells may be redefined there.
                 unused_macros.retain(|n| !named.contains(n));
-                if c.macro_names_keyed(self.identity) {
+                if c.macro_names_keyed(self.at.identity) {
                     o.macros = cmdline::macros::kept(&c.macros, &unused_macros);
                 }
                 explain_unused = if unused_macros.is_empty() {
@@ -1344,22 +1331,22 @@ impl Miss<'_> {
                 };
                 let mut e = Event::new(Outcome::Uncacheable(nc.reason().into()), source);
                 e.spent_secs = secs;
-                stats::record(self.store, &e);
+                stats::record(self.at.store, &e);
                 return Ok(Step::Exit(0));
             }
         };
-        let outputs = super::diagnostics::store_form(&out.stdout, self.map)
-            .zip(super::diagnostics::store_form(&out.stderr, self.map));
+        let outputs = super::diagnostics::store_form(&out.stdout, self.at.map)
+            .zip(super::diagnostics::store_form(&out.stderr, self.at.map));
         let Some((stdout, stderr)) = outputs else {
             let why = Outcome::Uncacheable("output-not-relocatable".into());
             let mut e = Event::new(why, source);
             e.spent_secs = secs;
-            stats::record(self.store, &e);
+            stats::record(self.at.store, &e);
             return Ok(Step::Exit(0));
         };
-        let final_key = observed.key(&self.pre_id);
+        let final_key = observed.key(&self.at.pre_id);
         let final_id = final_key.id();
-        let object_path = cmdline::absolute(self.cwd, &c.object);
+        let object_path = cmdline::absolute(self.at.cwd, &c.object);
         // A compiler that exits 0 without writing its object (an option that
         // makes it print and stop, like `-Wa,--help`) did what its caller
         // asked: nothing to cache, and not a fault of the cache.
@@ -1371,7 +1358,7 @@ impl Miss<'_> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let mut e = Event::new(Outcome::Uncacheable("no-object".into()), source);
                 e.spent_secs = secs;
-                stats::record(self.store, &e);
+                stats::record(self.at.store, &e);
                 return Ok(Step::Exit(0));
             }
             Err(e) => {
@@ -1379,7 +1366,7 @@ impl Miss<'_> {
             }
         };
         let put = |bytes: &[u8]| -> Result<(OutputId, u64)> {
-            Ok((self.store.put_output(bytes)?, bytes.len() as u64))
+            Ok((self.at.store.put_output(bytes)?, bytes.len() as u64))
         };
         let record = Record {
             secs,
@@ -1390,14 +1377,14 @@ impl Miss<'_> {
             epoch: self.pin,
         };
         // The record before the manifest entry that leads to it.
-        self.store.put(&final_id, record.render().as_bytes())?;
+        self.at.store.put(&final_id, record.render().as_bytes())?;
         phase("stored");
         // Learn the stamps now, so the first hit is already a steady one
         // (for files old enough to trust; a fresh edit waits for a hit).
         let just_this = Manifest {
             entries: vec![observed.clone()],
         };
-        Manifest::add_and_save(self.store, &self.pre_id, observed)?;
+        Manifest::add_and_save(self.at.store, &self.at.pre_id, observed)?;
         // Not inside an observed build script: there every `stat` is a
         // ptrace stop, and learning stamps stats every probe a second
         // time (about 1,500 for a zstd source); the first hit learns them.
@@ -1408,24 +1395,30 @@ impl Miss<'_> {
         // would only slow the cold build.
         let in_out_dir = crate::env::var("OUT_DIR")
             .filter(|d| Path::new(d).is_absolute())
-            .is_some_and(|d| cmdline::absolute(self.cwd, &c.source).starts_with(d));
+            .is_some_and(|d| cmdline::absolute(self.at.cwd, &c.source).starts_with(d));
         if !crate::observe::compiles_beside() && !in_out_dir {
             self.learn_stamps(&just_this, final_id, &files, started);
         }
         // The key's lines, headed by the object they make, for `explain`.
-        let inputs =
-            key_inputs_record(c, self.cwd, self.map, self.pre, &final_key, &explain_unused);
-        self.store.put_key_inputs(&final_id, &inputs)?;
-        let object_name = crate::stats::explain::compile_object(
-            &self.map.map(&cmdline::absolute(self.cwd, &c.source)),
-            &self.map.map(&object_path),
+        let inputs = key_inputs_record(
+            c,
+            self.at.cwd,
+            self.at.map,
+            self.at.pre,
+            &final_key,
+            &explain_unused,
         );
-        crate::stats::explain::note_miss(self.store, &object_name, &final_id);
+        self.at.store.put_key_inputs(&final_id, &inputs)?;
+        let object_name = crate::stats::explain::compile_object(
+            &self.at.map.map(&cmdline::absolute(self.at.cwd, &c.source)),
+            &self.at.map.map(&object_path),
+        );
+        crate::stats::explain::note_miss(self.at.store, &object_name, &final_id);
         phase("stamps-learned");
         let mut e = Event::miss(self.why, source);
         e.spent_secs = secs;
         e.action = Some(final_id);
-        stats::record(self.store, &e);
+        stats::record(self.at.store, &e);
         Ok(Step::Exit(0))
     }
 }
@@ -1433,7 +1426,8 @@ impl Miss<'_> {
 impl Miss<'_> {
     /// The source's hash as the pre-key has it.
     fn source_hash(&self) -> Option<String> {
-        self.pre
+        self.at
+            .pre
             .lines()
             .iter()
             .rev()
@@ -1449,11 +1443,11 @@ impl Miss<'_> {
     /// `-MMD` (the pre-key tells those apart, so a hit replays the list
     /// such a miss made). `None` if that fails.
     fn user_headers(&self, beside: &Path) -> Option<Vec<PathBuf>> {
-        let c = self.compile;
+        let c = self.at.compile;
         let temp = TempFile(beside.with_extension("mmd"));
         // The object's `-o`, dropped: `-E` writes to /dev/null instead.
-        let mut cmd = Command::new(self.compiler);
-        cmd.args(cmdline::prefix_map_args(self.map))
+        let mut cmd = Command::new(self.at.compiler);
+        cmd.args(cmdline::prefix_map_args(self.at.map))
             .args(c.preprocess_args())
             .args(["-E", "-o", "/dev/null", "-MMD", "-MF"])
             .arg(&temp.0);
@@ -1472,7 +1466,7 @@ impl Miss<'_> {
         Some(
             dep.prerequisites
                 .iter()
-                .map(|p| cmdline::absolute(self.cwd, p))
+                .map(|p| cmdline::absolute(self.at.cwd, p))
                 .collect(),
         )
     }
@@ -1490,8 +1484,9 @@ impl Miss<'_> {
         read: &[PathBuf],
         started: SystemTime,
     ) {
-        let memo_key = filememo::memo_key_mapped(self.cwd, self.compiler, self.args, self.map);
-        let mut memo = FileMemo::load(self.store, &memo_key);
+        let memo_key =
+            filememo::memo_key_mapped(self.at.cwd, self.at.compiler, self.args, self.at.map);
+        let mut memo = FileMemo::load(self.at.store, &memo_key);
         if let Some(entry) = manifest.entries.first() {
             let settled_before = started
                 .checked_sub(filememo::RACY)
@@ -1507,18 +1502,18 @@ impl Miss<'_> {
                 }
             }
         }
-        memo.hash(&cmdline::absolute(self.cwd, &self.compile.source));
+        memo.hash(&cmdline::absolute(self.at.cwd, &self.at.compile.source));
         let found = manifest.find_with(
-            self.store,
-            &self.pre_id,
-            self.map,
+            self.at.store,
+            &self.at.pre_id,
+            self.at.map,
             &mut memo,
-            &self.compile.macro_values(),
+            &self.at.compile.macro_values(),
         );
-        let _ = memo.save_if_changed(self.store, &memo_key);
+        let _ = memo.save_if_changed(self.at.store, &memo_key);
         if found.is_some_and(|(id, _, _)| id == final_id) {
-            if let Some(snap) = memo.snapshot(self.pre_id, final_id) {
-                let _ = snap.save(self.store, &filememo::snapshot_key(&memo_key));
+            if let Some(snap) = memo.snapshot(self.at.pre_id, final_id) {
+                let _ = snap.save(self.at.store, &filememo::snapshot_key(&memo_key));
             }
         }
     }

@@ -556,30 +556,18 @@ fn a_lookup_with_other_values_asks_once_then_hits_directly() {
         assert_eq!(cached, fs::read(s.path("a.o")).unwrap(), "{args:?}");
         (s.last_event(), asked)
     };
-    assert_eq!(run("one", "x", "1"), ("miss".into(), false));
-    assert_eq!(
-        run("two", "x", "1"),
-        ("hit".into(), true),
-        "asked, then served"
-    );
-    assert_eq!(
-        run("two", "x", "1"),
-        ("hit".into(), false),
-        "recorded again: nothing asked"
-    );
-    assert_eq!(
-        run("one", "x", "1"),
-        ("hit".into(), false),
-        "the first entry still holds"
-    );
-    assert_eq!(
-        run("two", "y", "1"),
-        ("miss".into(), true),
-        "a spelled name keeps its value"
-    );
-    assert_eq!(
-        run("three", "x", "2"),
-        ("miss".into(), true),
-        "a used value is never served across"
-    );
+    // The three -D values; then the event, whether gcc was asked, and why.
+    #[rustfmt::skip]
+    let steps = [
+        ("one", "x", "1", "miss", false, "the first compile"),
+        ("two", "x", "1", "hit", true, "asked, then served"),
+        ("two", "x", "1", "hit", false, "recorded again: nothing asked"),
+        ("one", "x", "1", "hit", false, "the first entry still holds"),
+        ("two", "y", "1", "miss", true, "a spelled name keeps its value"),
+        ("three", "x", "2", "miss", true, "a used value is never served across"),
+    ];
+    for (unused, spelled, used, event, asked, why) in steps {
+        let got = run(unused, spelled, used);
+        assert_eq!(got, (event.to_string(), asked), "{why}");
+    }
 }
