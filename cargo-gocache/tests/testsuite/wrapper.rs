@@ -517,7 +517,7 @@ fn fake_compiler(s: &Sandbox) -> PathBuf {
 case "$1" in --version) echo "gcc (fake) 12.0.0"; exit 0;; esac
 [ "$1" = "-print-search-dirs" ] && exit 0
 for a in "$@"; do [ "$a" = "-v" ] && { [ -n "$FAKECC_NO_SEARCH_LIST" ] && exit 1; printf '#include <...> search starts here:\n /usr/include\nEnd of search list.\n' >&2; exit 0; }; done
-# Preprocessing runs (a miss asks which macros were used) are listed apart.
+# Preprocessing runs (a lookup asks which macros were used) are listed apart.
 for a in "$@"; do [ "$a" = "-E" ] && { echo "$*" >> "$(dirname "$0")/preprocess.txt"; exit 0; }; done
 printf '%s\n' "$@" > "$(dirname "$0")/argv.txt"
 echo compile >> "$(dirname "$0")/calls.txt"
@@ -595,13 +595,31 @@ fn fake_compiler_sees_exact_arguments() {
     assert!(lines[10].ends_with(".d") && lines[10] != "my.d", "{got}");
     assert_eq!(lines.len(), 11, "{got}");
     assert_eq!(fs::read_to_string(s.path("my.d")).unwrap(), "a.o: a.c\n");
-    // With a `-D` whose value holds a mapped directory, a miss asks gcc
-    // which macros the compile used, and which it predefines
-    // (cmdline::macros).
+    // With a `-D` whose value holds a mapped directory, a miss that runs
+    // no preprocessing for its depfile does not ask gcc which macros the
+    // compile used (cmdline::macros): its entry keeps every value.
+    assert!(!s.path("preprocess.txt").exists());
+    // A hit runs nothing.
+    fs::remove_file(s.path("argv.txt")).unwrap();
+    fs::remove_file(s.path("a.o")).unwrap();
+    run(store, &with_path_define);
+    assert!(!s.path("argv.txt").exists());
+    assert!(!s.path("preprocess.txt").exists());
+    assert_eq!(
+        fs::read_to_string(s.path("a.o")).unwrap(),
+        "object of a.c\n"
+    );
+    // Another value (a second checkout): the lookup asks gcc which macros
+    // the compile uses, and which it predefines; none (this compiler
+    // says nothing), so the entry serves it without a compile.
+    let mut other = with_path_define;
+    other[7] = "-DX=/nonexistent-cargo-home/other";
+    run(store, &other);
+    assert!(!s.path("argv.txt").exists());
     let pre = fs::read_to_string(s.path("preprocess.txt")).unwrap();
     assert!(
         pre.lines()
-            .any(|l| l.contains("-c a.c -DX=/nonexistent-cargo-home/x -E -dU")),
+            .any(|l| l.contains("-c a.c -DX=/nonexistent-cargo-home/other -E -dU")),
         "{pre}"
     );
     assert!(
@@ -610,16 +628,9 @@ fn fake_compiler_sees_exact_arguments() {
         "{pre}"
     );
     assert_eq!(pre.lines().count(), 2, "{pre}");
-    // A hit runs nothing.
-    fs::remove_file(s.path("argv.txt")).unwrap();
-    fs::remove_file(s.path("a.o")).unwrap();
-    run(store, &with_path_define);
-    assert!(!s.path("argv.txt").exists());
+    // Recorded again with that value: the next lookup asks nothing.
+    run(store, &other);
     assert_eq!(fs::read_to_string(s.path("preprocess.txt")).unwrap(), pre);
-    assert_eq!(
-        fs::read_to_string(s.path("a.o")).unwrap(),
-        "object of a.c\n"
-    );
     // A `-D` value with no machine path stays in the pre-key: the miss
     // runs no preprocessing.
     run(store, &["-c", "a.c", "-o", "a.o", "-DY=1"]);
