@@ -36,8 +36,11 @@
 //!   line (`Job::resolve_values_aside` in the wrapper's `cc`): an entry whose differing
 //!   values are all unused, not predefined, and spelled in no file it
 //!   read (the files are the entry's: their hashes matched) serves the
-//!   compile, and is recorded again with this command line's values, so
-//!   that the next lookup with them asks nothing.
+//!   compile, and is recorded again as a miss that asked would have
+//!   recorded it: without the values gcc said are unused and no file
+//!   spells, so that no lookup asks about them again (a third checkout,
+//!   `cargo clean` in this one). The files' stamps, taken before their
+//!   hashes were checked, must be unchanged after gcc answered.
 //!
 //! Either way a key holds every value the rules below keep; the lazy one
 //! may hold more.

@@ -443,10 +443,10 @@ impl Job<'_> {
     /// command line too when every macro whose value differs is one this
     /// compile does not use, that gcc does not predefine, and that no file
     /// it read names (the files are the entry's: their hashes matched).
-    /// Such an entry is recorded again with this command line's values,
-    /// so that the next lookup with them asks nothing. This is where a
-    /// second checkout pays, once per compile, what a cold build no
-    /// longer does.
+    /// Such an entry is recorded again without the unused values
+    /// (`record_again`), so no lookup asks about them again. This is
+    /// where a second checkout pays, once per compile, what a cold build
+    /// no longer does.
     ///
     /// `unused` gets the candidates gcc said were unused, for `explain`
     /// on the miss that may follow.
@@ -462,10 +462,17 @@ impl Job<'_> {
             Err(why @ MissReason::NoHeaderSetMatched) => why,
             Err(why) => return Err(why),
         };
+        let candidates = self.compile.macro_candidates(self.identity);
+        if candidates.is_empty() {
+            return Err(why);
+        }
+        // What gcc says below is about the files as the entries' hashes
+        // were checked: stamped before, compared after (see
+        // crate::direct::stamp), or nothing is served.
+        let before = stamp::Before::take(m.known_files(self.map), None);
         let now = self.compile.macro_values();
         let aside = m.lookup_values_aside(self.store, &self.pre_id, self.map, disk, &now);
-        let candidates = self.compile.macro_candidates(self.identity);
-        if aside.is_empty() || candidates.is_empty() {
+        if aside.is_empty() {
             return Err(why);
         }
         *unused = self.compile.unused_macros(
@@ -480,29 +487,48 @@ impl Job<'_> {
                 continue;
             }
             let files: Vec<PathBuf> = obs.files.iter().map(|(p, _)| self.map.unmap(p)).collect();
-            let facts = manifest::facts_many(&files, &differing);
+            // A name a file spells may be redefined there: its value stays.
+            let facts = manifest::facts_many(&files, unused);
             if facts
                 .iter()
-                .any(|f| f.state != crate::direct::scan::FactState::File || !f.named.is_empty())
+                .any(|f| f.state != crate::direct::scan::FactState::File)
             {
                 continue;
             }
-            self.record_again(obs, &entry, &now, unused);
+            let named: Vec<&String> = facts.iter().flat_map(|f| &f.named).collect();
+            if differing.iter().any(|d| named.contains(&d)) || before.check(&files).is_err() {
+                continue;
+            }
+            let left_out: Vec<String> = unused
+                .iter()
+                .filter(|n| !named.contains(n))
+                .cloned()
+                .collect();
+            self.record_again(obs, &entry, &now, &left_out);
             return Ok((id, entry));
         }
         Err(why)
     }
 
-    /// Best effort: `obs` with this command line's values (`now`), its
-    /// result the same record as `entry`'s.
+    /// Best effort: `obs` again, as a miss that asked would have recorded
+    /// it: with this command line's values (`now`), less the macros gcc
+    /// said are unused and no file spells (`left_out`), and its result the
+    /// same record as `entry`'s. Any later command line whose kept values
+    /// are these then hits without asking (a third checkout, a `cargo
+    /// clean` in this one).
     fn record_again(
         &self,
         obs: &manifest::Observed,
         entry: &Entry,
         now: &manifest::MacroValues,
-        unused: &[String],
+        left_out: &[String],
     ) {
-        let names: Vec<&str> = obs.macros.iter().map(|(n, _)| macro_name(n)).collect();
+        let names: Vec<&str> = obs
+            .macros
+            .iter()
+            .map(|(n, _)| macro_name(n))
+            .filter(|n| !left_out.iter().any(|l| l == n))
+            .collect();
         let mut again = obs.clone();
         again.macros = now
             .iter()
@@ -518,7 +544,7 @@ impl Job<'_> {
             return;
         }
         let c = self.compile;
-        let inputs = key_inputs_record(c, self.cwd, self.map, self.pre, &final_key, unused);
+        let inputs = key_inputs_record(c, self.cwd, self.map, self.pre, &final_key, left_out);
         let _ = self.store.put_key_inputs(&final_id, &inputs);
         let _ = Manifest::add_and_save(self.store, &self.pre_id, again);
     }

@@ -525,8 +525,7 @@ fn a_define_naming_the_checkout_misses_only_where_it_is_used() {
 /// A miss that runs no preprocessing pass keeps every value in its entry
 /// (see `Miss::run`): the first lookup with other values asks gcc then
 /// (the `values-asked` step) and, for unused values, serves the entry and
-/// records it again with the new values, so the same command line asks
-/// nothing the next time. A used value is never served across, and a
+/// records it again without them, so that no value of theirs asks again. A used value is never served across, and a
 /// name a header spells keeps its value whatever gcc says.
 #[test]
 fn a_lookup_with_other_values_asks_once_then_hits_directly() {
@@ -563,6 +562,7 @@ fn a_lookup_with_other_values_asks_once_then_hits_directly() {
         ("two", "x", "1", "hit", true, "asked, then served"),
         ("two", "x", "1", "hit", false, "recorded again: nothing asked"),
         ("one", "x", "1", "hit", false, "the first entry still holds"),
+        ("three", "x", "1", "hit", false, "recorded without the unused value: any one hits"),
         ("two", "y", "1", "miss", true, "a spelled name keeps its value"),
         ("three", "x", "2", "miss", true, "a used value is never served across"),
     ];
