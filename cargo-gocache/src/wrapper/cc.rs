@@ -505,6 +505,11 @@ impl Job<'_> {
                 .cloned()
                 .collect();
             self.record_again(obs, &entry, &now, &left_out);
+            // Inside an observed build script the two runs above went
+            // beside the observation: what they read is what the entry
+            // lists (files and probes, found where it says, since it
+            // holds), and this lookup read each of those itself.
+            crate::observe::compile_surfaced();
             return Ok((id, entry));
         }
         Err(why)

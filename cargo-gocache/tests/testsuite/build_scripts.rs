@@ -516,6 +516,38 @@ fn a_plain_cc_build_of_a_globbed_directory() {
     }
 }
 
+/// One source compiled twice by a build script, with `-D` values naming
+/// two directories of `OUT_DIR` that it does not use: the second compile
+/// is served from the first's entry after asking gcc, beside the
+/// observation (`Job::resolve_values_aside`). What that read is what the
+/// lookup read: the run is stored, not refused (`unobserved-compile`),
+/// and restored after `cargo clean`.
+#[test]
+fn a_compile_served_across_unused_values_inside_an_observed_run() {
+    require_tool("gcc");
+    let body = "for d in [\"one\", \"two\"] { let o = format!(\"{out}/{d}\"); \
+        std::fs::create_dir_all(&o).unwrap(); \
+        cc::Build::new().file(\"csrc/a.c\").out_dir(&o) \
+            .define(\"DATADIR\", format!(\"\\\"{o}\\\"\").as_str()).compile(d); } \
+        let v = String::from(\"built\");";
+    let dir = tempfile::tempdir().unwrap();
+    let ws = project(dir.path(), body, "cc = \"1\"");
+    write(&ws, "csrc/a.c", "int a(void) { return 1; }\n");
+    let store = dir.path().join("store");
+    let target = dir.path().join("target");
+    let (r, out) = gocache_build(&store, &ws, &target, &[]);
+    assert_eq!(out, "built");
+    assert_eq!(scripts(&r), (0, 1, "stored 1".into()), "{}", r.stderr());
+    let (r, out) = gocache_build(&store, &ws, &target, &[]);
+    assert_eq!(out, "built");
+    assert_eq!(
+        scripts(&r).0,
+        1,
+        "restored after cargo clean: {}",
+        r.stderr()
+    );
+}
+
 /// `DEP_*` metadata from a dependency's build script (`links`) that
 /// changes: the dependent's environment changes, so does its key.
 #[test]
