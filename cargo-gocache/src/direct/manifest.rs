@@ -204,7 +204,8 @@ pub struct Observed {
 /// parameters), value.
 pub type MacroValues = [(String, Option<String>)];
 
-fn macro_ident(name: &str) -> &str {
+/// A `-D`'s name without its parameter list.
+pub(crate) fn macro_ident(name: &str) -> &str {
     name.split('(').next().unwrap_or(name)
 }
 

@@ -531,13 +531,13 @@ impl Job<'_> {
         let names: Vec<&str> = obs
             .macros
             .iter()
-            .map(|(n, _)| macro_name(n))
+            .map(|(n, _)| manifest::macro_ident(n))
             .filter(|n| !left_out.iter().any(|l| l == n))
             .collect();
         let mut again = obs.clone();
         again.macros = now
             .iter()
-            .filter(|(n, _)| names.contains(&macro_name(n)))
+            .filter(|(n, _)| names.contains(&manifest::macro_ident(n)))
             .cloned()
             .collect();
         let Some(record) = self.store.read_output(entry) else {
@@ -553,11 +553,6 @@ impl Job<'_> {
         let _ = self.store.put_key_inputs(&final_id, &inputs);
         let _ = Manifest::add_and_save(self.store, &self.pre_id, again);
     }
-}
-
-/// A `-D`'s name without its parameter list.
-fn macro_name(name: &str) -> &str {
-    name.split('(').next().unwrap_or(name)
 }
 
 /// The key's lines, headed by the object they make, for `explain`; with
