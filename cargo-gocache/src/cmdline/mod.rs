@@ -1183,7 +1183,8 @@ impl Compile {
         for d in &self.after_dirs {
             push(absolute(cwd, d));
         }
-        SearchPath { dirs }
+        let quote_only = usize::from(!self.forced_includes.is_empty()) + self.quote_dirs.len();
+        SearchPath { dirs, quote_only }
     }
 
     /// Is the source a regular file? A FIFO, a device or `/dev/stdin`

@@ -117,6 +117,7 @@ impl FileFacts {
             out.push(list.len().to_string().into_bytes());
             out.extend(list.iter().map(|n| n.clone().into_bytes()));
         }
+        out.push(s.include_kinds.iter().map(|k| b'0' + k).collect());
     }
 
     /// The inverse of [`FileFacts::encode`]; `None` if malformed.
@@ -145,6 +146,14 @@ impl FileFacts {
         };
         let (has_include_names, line_names, include_names, named) =
             (list()?, list()?, list()?, list()?);
+        let include_kinds: Vec<u8> = fields
+            .next()?
+            .iter()
+            .map(|k| k.checked_sub(b'0').filter(|k| *k <= QUOTED | ANGLE | NEXT))
+            .collect::<Option<_>>()?;
+        if include_kinds.len() != include_names.len() {
+            return None;
+        }
         Some(FileFacts {
             state,
             mtime_ns,
@@ -157,6 +166,7 @@ impl FileFacts {
                 hidden_input,
                 line_names,
                 include_names,
+                include_kinds,
                 include_unknown,
                 system_header,
             },
@@ -234,6 +244,10 @@ pub struct Scan {
     /// what tells whether this file may have included another
     /// ([`include_directives`]).
     pub include_names: Vec<String>,
+    /// How each of [`Scan::include_names`] is included, in its order: the
+    /// bits [`QUOTED`] (`"..."`), [`ANGLE`] (`<...>`) and [`NEXT`]
+    /// (`#include_next`), of every directive naming it.
+    pub include_kinds: Vec<u8>,
     /// Some include directive's operand is not a literal name (a macro:
     /// `#include CONFIG_H`), or a comment sits between its `#` and its
     /// name: which file it includes cannot be told from the text.
@@ -367,7 +381,7 @@ fn scan_spliced(bytes: &[u8]) -> Scan {
         }
     }
     s.line_names = line_directive_names(bytes);
-    (s.include_names, s.include_unknown) = include_directives(bytes);
+    (s.include_names, s.include_kinds, s.include_unknown) = include_directives(bytes);
     s.system_header = memchr::memmem::find(bytes, b"system_header").is_some() || linemarker(bytes);
     s
 }
@@ -382,26 +396,38 @@ fn ident_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }
 
-/// The operands of every include directive in `bytes` (spliced), and
-/// whether one could not be read as a literal name.
+/// [`Scan::include_kinds`]: a `"..."` operand.
+pub const QUOTED: u8 = 1;
+/// [`Scan::include_kinds`]: a `<...>` operand.
+pub const ANGLE: u8 = 2;
+/// [`Scan::include_kinds`]: `#include_next` (searched from after the
+/// includer's own directory, so not where a plain include stops).
+pub const NEXT: u8 = 4;
+
+/// The operands of every include directive in `bytes` (spliced), how each
+/// is included ([`QUOTED`], [`ANGLE`], [`NEXT`], or'ed over the directives
+/// naming it), and whether one could not be read as a literal name.
 ///
 /// The directives are found by [`directives`]; a directive whose name is
 /// `include`, `include_next` or `import` gives its operand when that is a
 /// `<...>` or `"..."` name ended on its line, and is unknown otherwise
 /// (a macro, `#include CONFIG_H`). Never fewer names than gcc sees.
-pub(crate) fn include_directives(bytes: &[u8]) -> (Vec<String>, bool) {
+pub(crate) fn include_directives(bytes: &[u8]) -> (Vec<String>, Vec<u8>, bool) {
     let mut names: Vec<String> = Vec::new();
+    let mut kinds: Vec<u8> = Vec::new();
     let mut unknown = false;
     for d in directives(bytes) {
         let rest = skip_blanks(d);
         let word_len = rest.iter().take_while(|&&c| ident_byte(c)).count();
-        if !matches!(&rest[..word_len], b"include" | b"include_next" | b"import") {
-            continue;
-        }
+        let next = match &rest[..word_len] {
+            b"include" | b"import" => 0,
+            b"include_next" => NEXT,
+            _ => continue,
+        };
         let rest = skip_blanks(&rest[word_len..]);
-        let close = match rest.first() {
-            Some(b'<') => b'>',
-            Some(b'"') => b'"',
+        let (close, kind) = match rest.first() {
+            Some(b'<') => (b'>', ANGLE),
+            Some(b'"') => (b'"', QUOTED),
             _ => {
                 unknown = true;
                 continue;
@@ -410,14 +436,18 @@ pub(crate) fn include_directives(bytes: &[u8]) -> (Vec<String>, bool) {
         match rest[1..].iter().position(|&c| c == close || c == b'\n') {
             Some(p) if rest[1 + p] == close => {
                 let name = String::from_utf8_lossy(&rest[1..1 + p]).into_owned();
-                if !names.contains(&name) {
-                    names.push(name);
+                match names.iter().position(|n| *n == name) {
+                    Some(i) => kinds[i] |= kind | next,
+                    None => {
+                        names.push(name);
+                        kinds.push(kind | next);
+                    }
                 }
             }
             _ => unknown = true,
         }
     }
-    (names, unknown)
+    (names, kinds, unknown)
 }
 
 /// `text` without its leading blanks and comments.
@@ -794,7 +824,8 @@ mod tests {
             s.line_names = line_directive_names(bytes);
             // Not compared here: checked against gcc's own depfiles
             // (`cc`'s `user_headers_without_a_pass_match_gccs`).
-            (s.include_names, s.include_unknown) = super::super::include_directives(bytes);
+            (s.include_names, s.include_kinds, s.include_unknown) =
+                super::super::include_directives(bytes);
             s.system_header =
                 super::super::linemarker(bytes) || find(bytes, b"system_header").is_some();
             s
@@ -1031,6 +1062,10 @@ mod tests {
     /// gcc's own lists: `cc`'s `user_headers_without_a_pass_match_gccs`.)
     #[test]
     fn include_directives_are_found_where_gcc_finds_them() {
+        let scan_kinds = |t: &str| {
+            let s = scan(t.as_bytes());
+            (s.include_names, s.include_kinds)
+        };
         let scan = |t: &str| {
             let s = scan(t.as_bytes());
             (s.include_names, s.include_unknown, s.system_header)
@@ -1046,6 +1081,11 @@ mod tests {
         assert_eq!(
             scan("  /* c */ # /* d */ include /* e */ <a/b.h>\n\t#include_next \"c.h\"\n%:import <d.h>\n"),
             (names(&["a/b.h", "c.h", "d.h"]), false, false)
+        );
+        // How each name is included, or'ed over its directives.
+        assert_eq!(
+            scan_kinds("#include <a.h>\n#include_next \"c.h\"\n#include \"a.h\"\n"),
+            (names(&["a.h", "c.h"]), vec![ANGLE | QUOTED, QUOTED | NEXT])
         );
         // A stray quote ends with its line: the directive after it counts.
         assert_eq!(

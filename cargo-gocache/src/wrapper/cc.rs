@@ -1753,6 +1753,178 @@ mod tests {
         );
     }
 
+    /// Direct mode's probes against gcc itself: a header made anywhere
+    /// gcc may look, after an entry was recorded, either breaks one of
+    /// the entry's probes or leaves gcc's output as it was. Random include
+    /// graphs over `-iquote`, `-I` and `-isystem` directories, their
+    /// subdirectories and the source's own, with quoted, angle and
+    /// `#include_next` directives, directives not taken, and a `-I` that
+    /// gcc drops (another spelling of the `-isystem` directory, through a
+    /// link). Then headers are made where none was, one at a time, under
+    /// names the graph uses: where one changes what gcc reads and every
+    /// probe still holds, the entry would be a wrong hit.
+    #[test]
+    fn a_header_made_where_gcc_looks_breaks_a_probe() {
+        use crate::direct::manifest::{observe, ObserveOptions};
+        let gcc = Path::new("/usr/bin/gcc");
+        if !gcc.exists() {
+            eprintln!("skipped: no /usr/bin/gcc");
+            return;
+        }
+        let identity = compiler::identify(None, gcc).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut changed, mut needless, mut probes, mut cases) = (0, 0, 0, 0);
+        // Header files: a directory and one of a few names each, so that
+        // one name is often in two directories (what `#include_next` is for).
+        const HEADERS: usize = 8;
+        const NAMES: usize = 4;
+        const DIRS: [&str; 4] = ["q", "u", "s", "src"];
+        let name_of = |n: usize, sub: bool| {
+            if sub {
+                format!("sub/h{n}.h")
+            } else {
+                format!("h{n}.h")
+            }
+        };
+        for seed in 0..150u64 {
+            let mut next = crate::testing::picker(seed);
+            let root = dir.path().join(seed.to_string());
+            for d in DIRS {
+                fs::create_dir_all(root.join(d).join("sub")).unwrap();
+            }
+            std::os::unix::fs::symlink(root.join("s"), root.join("s2")).unwrap();
+            // Names included are mostly names some header has.
+            let mut made: Vec<String> = Vec::new();
+            let include = |next: &mut dyn FnMut(usize) -> usize, made: &[String]| -> String {
+                let n = match made.len() {
+                    0 => name_of(next(NAMES), next(4) == 0),
+                    m if next(5) > 0 => made[next(m)].clone(),
+                    _ => name_of(next(NAMES), next(4) == 0),
+                };
+                match next(10) {
+                    0 | 1 => format!("#include <{n}>\n"),
+                    2 => format!("#include_next <{n}>\n"),
+                    3 => format!("#include_next \"{n}\"\n"),
+                    4 => format!("#if 0\n#include \"{n}\"\n#endif\n"),
+                    5 => "#include <stddef.h>\n".to_string(),
+                    _ => format!("#include \"{n}\"\n"),
+                }
+            };
+            let mut texts = Vec::new();
+            for h in 0..HEADERS {
+                let name = name_of(next(NAMES), next(4) == 0);
+                let path = root.join(DIRS[next(DIRS.len())]).join(&name);
+                if texts.iter().any(|(p, _)| *p == path) {
+                    continue;
+                }
+                made.push(name);
+                texts.push((path, h));
+            }
+            for (path, h) in &texts {
+                let mut text = format!("#ifndef H{h}\n#define H{h}\n");
+                for _ in 0..next(3) {
+                    text.push_str(&include(&mut next, &made));
+                }
+                text.push_str(&format!("int v{h};\n#endif\n"));
+                fs::write(path, text).unwrap();
+            }
+            // Two headers first, mostly: the first headers read are probed
+            // the per-file way too (precompiled headers), which would hide
+            // what the directives' probes miss.
+            let mut source = String::new();
+            if next(5) > 0 {
+                source.push_str("#include <stddef.h>\n#include <stdarg.h>\n");
+            }
+            for _ in 0..1 + next(3) {
+                source.push_str(&include(&mut next, &made));
+            }
+            fs::write(root.join("src/a.c"), source).unwrap();
+            let mut args: Vec<String> = ["-iquote", "q", "-Iu", "-Isrc", "-isystem", "s"]
+                .map(String::from)
+                .to_vec();
+            // A `-I` gcc drops: the `-isystem` directory again, as spelled
+            // there or through a link; `-Iu` again.
+            match next(4) {
+                0 => args.insert(2, format!("-I{}", root.join("s2").display())),
+                1 => args.insert(2, format!("-I{}", root.join("s").display())),
+                _ => {}
+            }
+            if next(4) == 0 {
+                args.push("-Iu".into());
+            }
+            let compile: Vec<OsString> = args
+                .iter()
+                .map(OsString::from)
+                .chain(["-c", "src/a.c", "-o", "a.o"].map(OsString::from))
+                .collect();
+            args.extend(["-E", "src/a.c", "-o", "a.i", "-MD", "-MF", "a.d"].map(String::from));
+            let preprocess = || -> Option<Vec<u8>> {
+                let out = Command::new(gcc)
+                    .args(&args)
+                    .current_dir(&root)
+                    .output()
+                    .unwrap();
+                out.status
+                    .success()
+                    .then(|| fs::read(root.join("a.i")).unwrap())
+            };
+            let Some(before) = preprocess() else {
+                continue;
+            };
+            let text = fs::read_to_string(root.join("a.d")).unwrap();
+            let files: Vec<PathBuf> = crate::direct::depfile::parse(&text)
+                .unwrap()
+                .prerequisites
+                .iter()
+                .map(|p| cmdline::absolute(&root, p))
+                .collect();
+            let c = cmdline::parse(&compile, &root).unwrap();
+            let sysdirs = c.system_dirs(None, gcc, &identity).unwrap();
+            let search = c.search_path(&root, &sysdirs);
+            let opts = ObserveOptions {
+                started: std::time::SystemTime::now() + std::time::Duration::from_secs(60),
+                held: &[],
+                source_date_epoch: false,
+                assembler_inputs_known: false,
+                macro_candidates: &[],
+            };
+            let obs = observe(&files, &search, &PathMap::new(), opts).unwrap();
+            probes += obs.probes.len();
+            cases += 1;
+            for _ in 0..24 {
+                let d = [
+                    "q", "u", "s", "src", "q/sub", "u/sub", "s/sub", "src/sub", "",
+                ][next(9)];
+                let p = root.join(d).join(format!("h{}.h", next(NAMES)));
+                if p.exists() {
+                    continue;
+                }
+                fs::write(&p, "int intruder;\n").unwrap();
+                let holds = obs
+                    .probes
+                    .iter()
+                    .all(|(path, present)| Path::new(path).exists() == *present);
+                let after = preprocess();
+                fs::remove_file(&p).unwrap();
+                if after.as_ref() != Some(&before) {
+                    assert!(
+                        !holds,
+                        "seed {seed}: {} changes gcc's output, and every probe holds",
+                        p.display()
+                    );
+                    changed += 1;
+                } else if !holds {
+                    needless += 1;
+                }
+            }
+        }
+        eprintln!("{cases} graphs, {probes} probes; {changed} headers made changed gcc's output, {needless} did not and missed");
+        assert!(
+            cases > 70 && changed > 60,
+            "{cases} graphs, {changed} changed"
+        );
+    }
+
     /// `SystemHeaders::user_list` against gcc itself. Random include
     /// graphs between a user directory (`-I`), a system one (`-isystem`)
     /// and the source's own: system headers that include user ones,
@@ -1856,6 +2028,7 @@ mod tests {
                     let s = crate::direct::scan::FileFacts::of(f, &[]).scan;
                     Includes {
                         names: s.include_names,
+                        kinds: s.include_kinds,
                         unknown: s.include_unknown,
                         system_header: s.system_header,
                     }
