@@ -39,7 +39,7 @@
 //! so a build script cannot run anything unobserved through it. The socket
 //! is an abstract one (no file), named in [`VAR`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -79,18 +79,34 @@ struct Shared {
     /// [`facts`]), or that it says it read (`false`) or listed (`true`)
     /// ([`seen`]).
     /// A set: a configure run's thousand probe compiles name `stdio.h`'s
-    /// headers a thousand times.
-    looked_at: Mutex<BTreeSet<(PathBuf, bool)>>,
+    /// headers a thousand times. Hashed by the path's bytes: an ordered set
+    /// of `PathBuf`s compares paths component by component, about 5 µs an
+    /// insert into a run's tens of thousands, for each of the thousand or
+    /// more probes of every compile.
+    looked_at: Mutex<HashSet<(Vec<u8>, bool)>>,
     /// This process's umask, read at [`Server::bind`]: a compile asked
     /// for with the same one is spawned without a `pre_exec` hook.
     umask: libc::mode_t,
     /// What [`facts`] read of settled files, by path: the stamp it was read
-    /// at, the facts but their names, and the spliced text to find names in.
+    /// at, and what was read under it.
     facts: Mutex<HashMap<PathBuf, FactsMemo>>,
 }
 
 /// A stamp, and what was read under it.
-type FactsMemo = (super::RawStamp, Arc<(FileFacts, Vec<u8>)>);
+type FactsMemo = (super::RawStamp, Arc<ReadFacts>);
+
+/// What [`facts`] read of a settled file.
+struct ReadFacts {
+    /// The facts but their names.
+    facts: FileFacts,
+    /// The spliced text to find names in.
+    spliced: Vec<u8>,
+    /// The names found for each list of candidates asked about: every
+    /// compile of a build passes the same `-D` names, and finding them
+    /// goes over every byte of every header (openssl's compiles read about
+    /// 2 MB of headers each).
+    named: Mutex<Vec<(Vec<String>, Vec<String>)>>,
+}
 
 impl Server {
     /// Bind a fresh abstract socket, to be named in [`VAR`] in the
@@ -142,7 +158,13 @@ impl Server {
                 let shared = Arc::clone(&shared);
                 std::thread::spawn(move || {
                     if is_own(&stream, own) {
-                        let _ = handle(stream, &shared);
+                        let started = std::time::Instant::now();
+                        let kind = handle(stream, &shared).unwrap_or("failed");
+                        if crate::env::debug("miss-phases") {
+                            // How long the observing process took to answer.
+                            let ms = started.elapsed().as_secs_f64() * 1000.0;
+                            eprintln!("gocache: served {kind} {ms:.2}");
+                        }
                     }
                 });
             }
@@ -163,7 +185,14 @@ impl Server {
         self.shared
             .looked_at
             .lock()
-            .map(|r| r.iter().cloned().collect())
+            .map(|r| {
+                let mut all: Vec<(PathBuf, bool)> = r
+                    .iter()
+                    .map(|(p, l)| (PathBuf::from(OsString::from_vec(p.clone())), *l))
+                    .collect();
+                all.sort();
+                all
+            })
             .unwrap_or_default()
     }
 }
@@ -191,7 +220,7 @@ fn is_own(stream: &UnixStream, own: (u64, u64)) -> bool {
             .is_ok_and(|m| (m.dev(), m.ino()) == own)
 }
 
-fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
+fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<&'static str> {
     let stdin = recv_fd(&stream)?;
     let fields = read_fields(&mut stream)?;
     let mut it = fields.into_iter();
@@ -204,7 +233,7 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         if let Ok(mut r) = shared.refusals.lock() {
             r.insert(why);
         }
-        return write_fields(&mut stream, &[b"ok".to_vec()]);
+        return write_fields(&mut stream, &[b"ok".to_vec()]).map(|()| "refuse");
     }
     if kind == b"stat" {
         let paths: Vec<PathBuf> = it.map(|p| PathBuf::from(OsString::from_vec(p))).collect();
@@ -212,9 +241,13 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         let codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
         // Recorded before the answer: the wrapper acts on what it gets.
         if let Ok(mut l) = shared.looked_at.lock() {
-            l.extend(asked.into_iter().map(|p| (super::normalize(p), false)));
+            l.extend(
+                asked
+                    .into_iter()
+                    .map(|p| (path_bytes(super::normalize(p)), false)),
+            );
         }
-        return write_fields(&mut stream, &[b"stat".to_vec(), codes]);
+        return write_fields(&mut stream, &[b"stat".to_vec(), codes]).map(|()| "stat");
     }
     let bad = || io::Error::from(io::ErrorKind::InvalidData);
     if kind == b"seen" {
@@ -229,12 +262,12 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
             if !path.is_absolute() {
                 return Err(bad());
             }
-            seen.push((super::normalize(&path), listed));
+            seen.push((path_bytes(super::normalize(&path)), listed));
         }
         if let Ok(mut l) = shared.looked_at.lock() {
             l.extend(seen);
         }
-        return write_fields(&mut stream, &[b"ok".to_vec()]);
+        return write_fields(&mut stream, &[b"ok".to_vec()]).map(|()| "seen");
     }
     if kind == b"stamps" {
         let paths = looked_at(shared, it)?;
@@ -243,7 +276,7 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
             Some(s) => format!("{} {} {} {} {}", s.0, s.1, s.2, s.3, s.4).into_bytes(),
             None => b"-".to_vec(),
         }));
-        return write_fields(&mut stream, &reply);
+        return write_fields(&mut stream, &reply).map(|()| "stamps");
     }
     if kind == b"facts" {
         let n: usize = std::str::from_utf8(&it.next().ok_or_else(bad)?)
@@ -260,7 +293,7 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         for p in &paths {
             facts_of(shared, p, &candidates).encode(&mut reply);
         }
-        return write_fields(&mut stream, &reply);
+        return write_fields(&mut stream, &reply).map(|()| "facts");
     }
     let cwd = PathBuf::from(OsString::from_vec(it.next().ok_or_else(bad)?));
     let umask: libc::mode_t = std::str::from_utf8(&it.next().ok_or_else(bad)?)
@@ -310,7 +343,7 @@ fn handle(mut stream: UnixStream, shared: &Shared) -> io::Result<()> {
         ],
         Err(e) => vec![b"spawn-failed".to_vec(), e.to_string().into_bytes()],
     };
-    write_fields(&mut stream, &reply)
+    write_fields(&mut stream, &reply).map(|()| "run")
 }
 
 /// [`FileFacts::of`] `path`, from what an earlier request read of it while
@@ -326,19 +359,60 @@ fn facts_of(shared: &Shared, path: &Path, candidates: &[String]) -> FileFacts {
                 .map(|(_, f)| f.clone())
         });
         if let Some(known) = known {
-            return known.0.clone().naming(&known.1, candidates);
+            return known.naming(candidates);
         }
     }
     let (facts, spliced) = FileFacts::read(path);
     let now = crate::direct::scan::ns_since_epoch(std::time::SystemTime::now());
     let cutoff = now - crate::fsutil::RACY.as_nanos() as i128;
     if let Some(stamp) = stamp.filter(|s| s.3 < cutoff && s.4 < cutoff) {
-        let read = Arc::new((facts.clone(), spliced.clone()));
+        let read = Arc::new(ReadFacts {
+            facts,
+            spliced,
+            named: Mutex::new(Vec::new()),
+        });
         if let Ok(mut m) = shared.facts.lock() {
-            m.insert(path.to_path_buf(), (stamp, read));
+            m.insert(path.to_path_buf(), (stamp, Arc::clone(&read)));
         }
+        return read.naming(candidates);
     }
     facts.naming(&spliced, candidates)
+}
+
+impl ReadFacts {
+    /// The facts with the names among `candidates` the text holds, found
+    /// once per list of candidates.
+    fn naming(&self, candidates: &[String]) -> FileFacts {
+        let known = self.named.lock().ok().and_then(|n| {
+            n.iter()
+                .find(|(c, _)| c == candidates)
+                .map(|(_, named)| named.clone())
+        });
+        let named = match known {
+            Some(named) => named,
+            None => {
+                let named = self.facts.clone().naming(&self.spliced, candidates).named;
+                if let Ok(mut n) = self.named.lock() {
+                    // A few lists per file at most, in any build seen;
+                    // bounded all the same.
+                    if n.len() >= 16 {
+                        n.remove(0);
+                    }
+                    n.push((candidates.to_vec(), named.clone()));
+                }
+                named
+            }
+        };
+        FileFacts {
+            named,
+            ..self.facts.clone()
+        }
+    }
+}
+
+/// A path's bytes, for the set of paths looked at.
+fn path_bytes(p: PathBuf) -> Vec<u8> {
+    p.into_os_string().into_vec()
 }
 
 /// The rest of a request, absolute paths the wrapper has looked at here:
@@ -352,7 +426,11 @@ fn looked_at(shared: &Shared, fields: impl Iterator<Item = Vec<u8>>) -> io::Resu
         return Err(io::ErrorKind::InvalidData.into());
     }
     if let Ok(mut l) = shared.looked_at.lock() {
-        l.extend(paths.iter().map(|p| (super::normalize(p), false)));
+        l.extend(
+            paths
+                .iter()
+                .map(|p| (path_bytes(super::normalize(p)), false)),
+        );
     }
     Ok(paths)
 }
