@@ -92,3 +92,167 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })?;
     write_then_rename(dir, &name.to_string_lossy(), bytes, true)
 }
+
+/// [`std::fs::canonicalize`] for a wrapper process, which canonicalises
+/// the same directories over and over (the relocation map's, every search
+/// directory, every system directory) and runs traced inside an observed
+/// build script, where each `readlink` is a stop: a `realpath` makes one
+/// per component, about a hundred a compile. Here each component is
+/// resolved once per process: a memo keyed by the resolved parent and the
+/// name, so `/usr/lib/gcc/x86_64-linux-gnu/12/include` and `.../include-fixed`
+/// share their first five.
+///
+/// The memo lives as long as the process, and is on only in a process
+/// that turned it on ([`memoise_canonical`]): a compiler wrapper, which
+/// lives for one compile. Never in one that outlives a build step in which
+/// links may change (the observing process, `cargo gocache` itself, the
+/// unit tests' one process). Relative paths are resolved against the
+/// working directory by `std`, unmemoised.
+pub fn canonicalize_memo(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    #[cfg(unix)]
+    if path.is_absolute() && MEMOISE.load(Ordering::Relaxed) {
+        static MEMO: std::sync::Mutex<Option<Memo>> = std::sync::Mutex::new(None);
+        let mut guard = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+        let memo = guard.get_or_insert_with(Memo::default);
+        return memo.canonicalize(path);
+    }
+    fs::canonicalize(path)
+}
+
+static MEMOISE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turn [`canonicalize_memo`]'s memo on for the rest of this process.
+pub fn memoise_canonical() {
+    MEMOISE.store(true, Ordering::Relaxed);
+}
+
+/// Resolved components, and the resolved paths known to be directories.
+#[cfg(unix)]
+#[derive(Default)]
+struct Memo {
+    resolved: std::collections::HashMap<std::path::PathBuf, std::path::PathBuf>,
+    dirs: std::collections::HashSet<std::path::PathBuf>,
+}
+
+#[cfg(unix)]
+impl Memo {
+    /// `path` (absolute) canonicalised, through and into the memo.
+    fn canonicalize(&mut self, path: &Path) -> std::io::Result<std::path::PathBuf> {
+        resolve(self, path, &mut 40)
+    }
+}
+
+/// `path` (absolute) resolved as `realpath` does, a `readlink` per
+/// component not in the memo, following at most `budget` more links
+/// (ELOOP past it, as the kernel's 40).
+#[cfg(unix)]
+fn resolve(memo: &mut Memo, path: &Path, budget: &mut u32) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Component, PathBuf};
+    fn not_dir() -> std::io::Error {
+        std::io::Error::from_raw_os_error(libc::ENOTDIR)
+    }
+    // `..` (and a trailing `/` or `/.`, which `Path` drops) needs what is
+    // before it to be a directory; a name after a file fails its own
+    // `readlink` (ENOTDIR) without being asked.
+    fn need_dir(memo: &mut Memo, p: &Path) -> std::io::Result<()> {
+        if p == Path::new("/") || memo.dirs.contains(p) {
+            return Ok(());
+        }
+        if fs::metadata(p)?.is_dir() {
+            memo.dirs.insert(p.to_path_buf());
+            Ok(())
+        } else {
+            Err(not_dir())
+        }
+    }
+    {
+        let mut resolved = PathBuf::from("/");
+        for c in path.components() {
+            match c {
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+                Component::ParentDir => {
+                    need_dir(memo, &resolved)?;
+                    resolved.pop();
+                }
+                Component::Normal(name) => {
+                    let at = resolved.join(name);
+                    if let Some(known) = memo.resolved.get(&at) {
+                        resolved = known.clone();
+                        continue;
+                    }
+                    match fs::read_link(&at) {
+                        Ok(target) => {
+                            if *budget == 0 {
+                                return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+                            }
+                            *budget -= 1;
+                            // A relative target is read from the link's directory.
+                            let real = resolve(memo, &resolved.join(target), budget)?;
+                            memo.resolved.insert(at, real.clone());
+                            resolved = real;
+                        }
+                        // Not a link: this component resolves to itself.
+                        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                            memo.resolved.insert(at.clone(), at.clone());
+                            resolved = at;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        let raw = path.as_os_str().as_bytes();
+        if raw.ends_with(b"/") || raw.ends_with(b"/.") {
+            need_dir(memo, &resolved)?;
+        }
+        Ok(resolved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memoised canonicalisation gives what `std`'s does (or fails
+    /// where it fails), on random trees of directories, files and links
+    /// (absolute, relative, dangling, through `..`), asked twice so that
+    /// the second answer comes from the memo.
+    #[test]
+    fn canonicalize_memo_agrees_with_realpath() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agreed = 0;
+        for seed in 0..60u64 {
+            let mut next = crate::testing::picker(seed);
+            let root = dir.path().join(seed.to_string());
+            fs::create_dir_all(&root).unwrap();
+            let tree = crate::testing::RandomTree { root: root.clone() };
+            let mut memo = Memo::default();
+            for _ in 0..30 {
+                let p = tree.path(&mut next, false);
+                tree.make(&p, &mut next);
+            }
+            // Relative links too, some through `..`, one a loop.
+            for (name, target) in [
+                ("r1", "a"),
+                ("r2", "../a/.."),
+                ("r3", "b/../c.h"),
+                ("r4", "r4"),
+            ] {
+                let at = tree.path(&mut next, false).with_file_name(name);
+                let _ = fs::create_dir_all(at.parent().unwrap());
+                let _ = std::os::unix::fs::symlink(target, &at);
+            }
+            for _ in 0..40 {
+                let p = tree.path(&mut next, true);
+                for _ in 0..2 {
+                    let want = fs::canonicalize(&p).ok();
+                    let got = memo.canonicalize(&p).ok();
+                    assert_eq!(got, want, "seed {seed}: {}", p.display());
+                    agreed += usize::from(want.is_some());
+                }
+            }
+        }
+        assert!(agreed > 500, "only {agreed} paths resolved");
+    }
+}

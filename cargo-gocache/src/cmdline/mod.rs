@@ -851,7 +851,7 @@ pub fn relocation_map(cwd: &Path) -> PathMap {
         let Some(dir) = dir.filter(|d| d.is_absolute()) else {
             return;
         };
-        let canonical = fs::canonicalize(&dir).ok();
+        let canonical = crate::fsutil::canonicalize_memo(&dir).ok();
         for d in std::iter::once(dir).chain(canonical) {
             // gcc splits `-ffile-prefix-map=OLD=NEW` at the first `=`.
             if d.to_str().is_some_and(|s| !s.contains('=') && s != "/") {

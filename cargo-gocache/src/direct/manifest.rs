@@ -428,7 +428,7 @@ pub fn observe_includes(
     let canonical: Vec<Option<PathBuf>> = search
         .dirs
         .iter()
-        .map(|d| fs::canonicalize(d).ok().filter(|c| c != d))
+        .map(|d| crate::fsutil::canonicalize_memo(d).ok().filter(|c| c != d))
         .collect();
     const PCH_CANDIDATES: usize = 3;
 

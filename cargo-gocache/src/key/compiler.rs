@@ -168,7 +168,7 @@ fn assembler_hash(store: Option<&Store>, compiler: &Path, id: &CompilerIdentity)
         .map(|d| d.join("as"))
         .find(|p| is_executable(p))
         .or_else(|| find_program(Path::new("as")))?;
-    let path = fs::canonicalize(&found).ok()?;
+    let path = crate::fsutil::canonicalize_memo(&found).ok()?;
     let stamp = format!(
         "{}\n{}",
         path.display(),
@@ -209,7 +209,7 @@ fn identify_driver(store: Option<&Store>, compiler: &Path) -> Result<CompilerIde
             ),
         )
     })?;
-    let path = fs::canonicalize(&found).with_path("resolve", &found)?;
+    let path = crate::fsutil::canonicalize_memo(&found).with_path("resolve", &found)?;
     let meta = fs::metadata(&path).with_path("stat", &path)?;
     // The file name as invoked, before symlinks: `clang++`, not `clang-14`.
     let invoked = found

@@ -82,6 +82,8 @@ const RECORD_HEADER: &str = "gocache-result v1";
 /// Run `argv` (`cargo-gocache <compiler> [args...]`); returns the exit code.
 pub fn run(argv: Vec<OsString>) -> i32 {
     phase("start");
+    // One compile: the directories it canonicalises stay as they are.
+    crate::fsutil::memoise_canonical();
     // A masquerade link (CMake runs it by its absolute path) is never run
     // as the compiler: it is this binary.
     let compiler = match super::masquerade::real_compiler(Path::new(&argv[1])) {
@@ -1647,7 +1649,7 @@ impl SystemHeaders {
         let canonical: Vec<PathBuf> = self
             .system
             .iter()
-            .filter_map(|d| fs::canonicalize(d).ok())
+            .filter_map(|d| crate::fsutil::canonicalize_memo(d).ok())
             .filter(|c| !self.system.contains(c))
             .collect();
         let in_system = |f: &Path| {
