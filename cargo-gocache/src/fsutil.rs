@@ -121,9 +121,16 @@ pub fn canonicalize_memo(path: &Path) -> std::io::Result<std::path::PathBuf> {
 
 static MEMOISE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Turn [`canonicalize_memo`]'s memo on for the rest of this process.
+/// Turn [`canonicalize_memo`]'s memo on for the rest of this process
+/// (and `PATH` searches': [`memoising`]).
 pub fn memoise_canonical() {
     MEMOISE.store(true, Ordering::Relaxed);
+}
+
+/// Did this process turn the memos of [`memoise_canonical`] on: a compiler
+/// wrapper, which lives for one compile?
+pub fn memoising() -> bool {
+    MEMOISE.load(Ordering::Relaxed)
 }
 
 /// Resolved components, and the resolved paths known to be directories.

@@ -48,9 +48,34 @@ pub fn find_program(program: &Path) -> Option<PathBuf> {
         return program.is_file().then(|| program.to_path_buf());
     }
     let path = crate::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| is_executable(p))
+    let search = || {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|p| is_executable(p))
+    };
+    if !crate::fsutil::memoising() {
+        return search();
+    }
+    // A compiler wrapper finds its compiler (and `as`) on `PATH` two or
+    // three times: each a `stat` of every directory before it, a stop
+    // each inside an observed build script. Once per process, for this
+    // `PATH`.
+    type Found = std::collections::HashMap<(std::ffi::OsString, PathBuf), Option<PathBuf>>;
+    static FOUND: std::sync::Mutex<Option<Found>> = std::sync::Mutex::new(None);
+    let key = (path.clone(), program.to_path_buf());
+    if let Some(found) = FOUND
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref()?.get(&key).cloned())
+    {
+        return found;
+    }
+    let found = search();
+    if let Ok(mut m) = FOUND.lock() {
+        m.get_or_insert_with(Default::default)
+            .insert(key, found.clone());
+    }
+    found
 }
 
 fn is_executable(p: &Path) -> bool {
