@@ -1755,6 +1755,18 @@ mod tests {
         );
     }
 
+    /// `/usr/bin/gcc` and its identity, for the tests that check gocache
+    /// against gcc itself (`tests/run.sh` installs it): a test that passes
+    /// without its compiler proves nothing.
+    fn system_gcc() -> (&'static Path, compiler::CompilerIdentity) {
+        let gcc = Path::new("/usr/bin/gcc");
+        assert!(
+            gcc.exists(),
+            "/usr/bin/gcc not found: run bash tests/run.sh to install"
+        );
+        (gcc, compiler::identify(None, gcc).unwrap())
+    }
+
     /// Direct mode's probes against gcc itself: a header made anywhere
     /// gcc may look, after an entry was recorded, either breaks one of
     /// the entry's probes or leaves gcc's output as it was. Random include
@@ -1768,12 +1780,7 @@ mod tests {
     #[test]
     fn a_header_made_where_gcc_looks_breaks_a_probe() {
         use crate::direct::manifest::{observe, ObserveOptions};
-        let gcc = Path::new("/usr/bin/gcc");
-        if !gcc.exists() {
-            eprintln!("skipped: no /usr/bin/gcc");
-            return;
-        }
-        let identity = compiler::identify(None, gcc).unwrap();
+        let (gcc, identity) = system_gcc();
         let dir = tempfile::tempdir().unwrap();
         let (mut changed, mut needless, mut probes, mut cases) = (0, 0, 0, 0);
         // Header files: a directory and one of a few names each, so that
@@ -1936,12 +1943,7 @@ mod tests {
     /// of the graphs (and refuse a good share: the refusals are tested too).
     #[test]
     fn user_headers_without_a_pass_match_gccs() {
-        let gcc = Path::new("/usr/bin/gcc");
-        if !gcc.exists() {
-            eprintln!("skipped: no /usr/bin/gcc");
-            return;
-        }
-        let identity = compiler::identify(None, gcc).unwrap();
+        let (gcc, identity) = system_gcc();
         let dir = tempfile::tempdir().unwrap();
         let (mut given, mut refused) = (0, 0);
         const HEADERS: usize = 8;
