@@ -236,6 +236,17 @@ pub struct Usage {
     pub bytes: u64,
 }
 
+/// What reading a store file does besides reading it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Nothing (trim reading entries).
+    None,
+    /// Its time set to now when stale, so trim keeps it (a memo).
+    Touched,
+    /// Touched, and noted in the run's used log (a build's lookup).
+    Noted,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Action,
@@ -337,7 +348,7 @@ impl Store {
     /// The entry is not proof the output is intact: read it with
     /// [`Store::read_output`] or [`Store::place`], which check it.
     pub fn get(&self, action: &ActionId) -> Option<Entry> {
-        if let Some(e) = self.read_entry(action, true) {
+        if let Some(e) = self.read_entry(action, Use::Noted) {
             return Some(e);
         }
         let tier = self.tier.as_ref()?;
@@ -359,9 +370,19 @@ impl Store {
         }
     }
 
+    /// A memo's bytes (`crate::direct::factmemo`): [`Store::get_bytes`]
+    /// from the local files only, checked the same way, touched when stale
+    /// (trim keeps what is read) but not noted in the run's used log: a
+    /// compile reads a hundred memos, and memos are this machine's, never
+    /// exported.
+    pub fn get_memo(&self, action: &ActionId) -> Option<Vec<u8>> {
+        let entry = self.read_entry(action, Use::Touched)?;
+        self.read_output_local(&entry, Use::Touched)
+    }
+
     /// [`Store::get`] from the local files only, marking the entry used
-    /// only if `touch`: trim reads entries too, and a trim is not a use.
-    fn read_entry(&self, action: &ActionId, touch: bool) -> Option<Entry> {
+    /// as `how` says: trim reads entries too, and a trim is not a use.
+    fn read_entry(&self, action: &ActionId, how: Use) -> Option<Entry> {
         let path = self.action_path(action);
         let mut file = File::open(&path).ok()?;
         let mut buf = [0u8; ENTRY_SIZE + 1];
@@ -373,10 +394,12 @@ impl Store {
         if entry.action != *action {
             return None;
         }
-        if touch {
+        if how != Use::None {
             if let Ok(meta) = file.metadata() {
                 touch_if_stale(&file, &meta);
             }
+        }
+        if how == Use::Noted {
             self.note_use(&path);
         }
         Some(entry)
@@ -385,7 +408,7 @@ impl Store {
     /// The bytes of an entry's output, checked against its size and hash;
     /// `None` if missing or damaged.
     pub fn read_output(&self, entry: &Entry) -> Option<Vec<u8>> {
-        if let Some(b) = self.read_output_local(entry) {
+        if let Some(b) = self.read_output_local(entry, Use::Noted) {
             return Some(b);
         }
         let tier = self.tier.as_ref()?;
@@ -399,7 +422,7 @@ impl Store {
         Some(bytes)
     }
 
-    fn read_output_local(&self, entry: &Entry) -> Option<Vec<u8>> {
+    fn read_output_local(&self, entry: &Entry, how: Use) -> Option<Vec<u8>> {
         let path = self.output_path(&entry.output);
         let mut file = File::open(&path).ok()?;
         let meta = file.metadata().ok()?;
@@ -412,7 +435,9 @@ impl Store {
             return None;
         }
         touch_if_stale(&file, &meta);
-        self.note_use(&path);
+        if how == Use::Noted {
+            self.note_use(&path);
+        }
         Some(bytes)
     }
 
@@ -720,7 +745,7 @@ impl Store {
             .filter(|f| f.kind == Kind::Action)
             .filter(|f| {
                 ActionId::from_hex(&f.name[..64])
-                    .and_then(|id| self.read_entry(&id, false))
+                    .and_then(|id| self.read_entry(&id, Use::None))
                     .is_some_and(|e| self.output_path(&e.output).exists())
             })
             .map(|f| &f.name[..64])

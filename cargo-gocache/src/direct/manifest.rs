@@ -585,11 +585,15 @@ pub fn observe_includes(
 /// [`FileFacts::of`] each file: by the observing process when this one
 /// runs inside an observed build script (which records the files as read
 /// by this one, and remembers what it read of settled ones for the rest of
-/// the run: every configure probe includes `stdio.h`), else here.
+/// the run: every configure probe includes `stdio.h`), else here, through
+/// the store's memo of settled headers ([`crate::direct::factmemo`]).
 pub fn facts_many(files: &[PathBuf], candidates: &[String]) -> Vec<FileFacts> {
     if let Some(facts) = crate::observe::facts_beside(files, candidates) {
         return facts;
     }
+    #[cfg(unix)]
+    return crate::direct::factmemo::facts_many(files, candidates);
+    #[cfg(not(unix))]
     files.iter().map(|f| FileFacts::of(f, candidates)).collect()
 }
 

@@ -5,9 +5,12 @@
 //! compiler's depfile ([`depfile`]), stores them per pre-key in a
 //! [`manifest`], and stamps every input before and after the compile
 //! ([`stamp`]) so that a file replaced during the run is never stored under
-//! its new content. A lookup that finds nothing says why ([`lookup`]).
+//! its new content. What a miss read of each header is remembered across
+//! compiles by the header's stamp ([`factmemo`]). A lookup that finds nothing says why ([`lookup`]).
 
 pub mod depfile;
+#[cfg(unix)]
+pub mod factmemo;
 pub mod lookup;
 pub mod manifest;
 pub mod scan;

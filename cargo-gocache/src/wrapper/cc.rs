@@ -103,6 +103,10 @@ pub fn run(argv: Vec<OsString>) -> i32 {
             return pass_through(&compiler, args);
         }
     };
+    // A miss's headers: hashed and scanned once per version, not once per
+    // compile (the memo is local: the store before its tier).
+    #[cfg(unix)]
+    crate::direct::factmemo::enable(&store);
     // The remote tier (if `cargo gocache` set one) sits behind the store;
     // its traffic is recorded before this process exits or execs.
     let (store, remote) = crate::remote::RemoteTier::attach_from_env(store);
