@@ -31,11 +31,11 @@
 //! read it would have saved.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::direct::scan::{ns_since_epoch, FileFacts};
+use crate::direct::stamp::Stamp;
 use crate::key::hash::{hash_bytes, ActionId};
 use crate::store::Store;
 
@@ -68,20 +68,6 @@ pub fn facts_many(files: &[std::path::PathBuf], candidates: &[String]) -> Vec<Fi
             _ => FileFacts::of(f, candidates),
         })
         .collect()
-}
-
-/// Device, inode, size, mtime and ctime (ns).
-type Stamp = (u64, u64, u64, i128, i128);
-
-fn stamp_of(path: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((
-        m.dev(),
-        m.ino(),
-        m.size(),
-        m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-        m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
-    ))
 }
 
 /// Where the memo of `path` under `candidates` is kept.
@@ -117,7 +103,7 @@ pub fn facts_in(
     now_ns: i128,
 ) -> (FileFacts, Source) {
     let read = || (FileFacts::of(path, candidates), Source::Read);
-    let Some(before) = stamp_of(path).filter(|s| s.2 >= MIN_SIZE) else {
+    let Some(before) = Stamp::of(path).filter(|s| s.size >= MIN_SIZE) else {
         return read();
     };
     let id = key(path, candidates);
@@ -130,12 +116,12 @@ pub fn facts_in(
     }
     let facts = FileFacts::of(path, candidates);
     let cutoff = now_ns - crate::fsutil::RACY.as_nanos() as i128;
-    let settled = before.3 < cutoff && before.4 < cutoff;
+    let settled = before.mtime_ns < cutoff && before.ctime_ns < cutoff;
     // The stamp read after must be the one read before: the facts are then
     // of that version (a change in between moves the ctime).
     if settled
         && facts.state == crate::direct::scan::FactState::File
-        && stamp_of(path) == Some(before)
+        && Stamp::of(path) == Some(before)
         && store.put(&id, &encode(before, &facts)).is_ok()
     {
         return (facts, Source::Learned);
@@ -145,8 +131,14 @@ pub fn facts_in(
 
 fn encode(stamp: Stamp, facts: &FileFacts) -> Vec<u8> {
     let mut out = HEADER.to_vec();
-    let (dev, ino, size, mtime, ctime) = stamp;
-    out.extend_from_slice(format!("{dev} {ino} {size} {mtime} {ctime}\n").as_bytes());
+    let Stamp {
+        dev,
+        ino,
+        size,
+        mtime_ns,
+        ctime_ns,
+    } = stamp;
+    out.extend_from_slice(format!("{dev} {ino} {size} {mtime_ns} {ctime_ns}\n").as_bytes());
     let mut fields = Vec::new();
     facts.encode(&mut fields);
     for f in fields {
@@ -161,13 +153,13 @@ fn decode(bytes: &[u8]) -> Option<(Stamp, FileFacts)> {
     let nl = memchr::memchr(b'\n', rest)?;
     let line = std::str::from_utf8(&rest[..nl]).ok()?;
     let mut it = line.split(' ');
-    let stamp: Stamp = (
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-        it.next()?.parse().ok()?,
-    );
+    let stamp = Stamp {
+        dev: it.next()?.parse().ok()?,
+        ino: it.next()?.parse().ok()?,
+        size: it.next()?.parse().ok()?,
+        mtime_ns: it.next()?.parse().ok()?,
+        ctime_ns: it.next()?.parse().ok()?,
+    };
     if it.next().is_some() {
         return None;
     }
@@ -188,20 +180,9 @@ mod tests {
     use super::*;
     use std::fs;
 
-    /// A little deterministic generator (no rand dependency in the engine).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-    }
-
     /// Header text of about `size` bytes: directives of every kind the
     /// scan reports, names, and the time macros now and then.
-    fn header(rng: &mut Rng, size: usize) -> Vec<u8> {
+    fn header(next: &mut impl FnMut(usize) -> usize, size: usize) -> Vec<u8> {
         let pieces = [
             "#include \"a.h\"\n",
             "#include <b/c.h>\n",
@@ -217,7 +198,7 @@ mod tests {
         ];
         let mut out = Vec::new();
         while out.len() < size {
-            out.extend_from_slice(pieces[rng.next(pieces.len() as u64) as usize].as_bytes());
+            out.extend_from_slice(pieces[next(pieces.len())].as_bytes());
         }
         out
     }
@@ -240,15 +221,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("store")).unwrap();
         let names = ["FOO".to_string(), "BAR".to_string(), "BAZ".to_string()];
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = crate::testing::picker(16);
         let (mut memo_hits, mut edits) = (0, 0);
         for case in 0..24 {
             let path = dir.path().join(format!("h{case}.h"));
-            let size = [100, 4096, 9000, 30000][rng.next(4) as usize];
-            fs::write(&path, header(&mut rng, size)).unwrap();
+            let size = [100, 4096, 9000, 30000][next(4)];
+            fs::write(&path, header(&mut next, size)).unwrap();
             // The names asked about are part of the memo's key: the same
             // ones per file here, so that the memo can answer.
-            let candidates = &names[..rng.next(4) as usize];
+            let candidates = &names[..next(4)];
             for _ in 0..8 {
                 let (got, source) = facts_in(&store, &path, candidates, now() + 10_000_000_000);
                 assert_eq!(got, FileFacts::of(&path, candidates), "{}", path.display());
@@ -261,11 +242,11 @@ mod tests {
                 let old = fs::read(&path).unwrap_or_default();
                 let mtime = fs::metadata(&path).and_then(|m| m.modified()).ok();
                 let is_file = path.is_file();
-                match rng.next(9) {
+                match next(9) {
                     0 if is_file => {
                         // The same size, one byte changed, the mtime put back.
                         let mut b = old.clone();
-                        if let Some(x) = b.get_mut(rng.next(old.len().max(1) as u64) as usize) {
+                        if let Some(x) = b.get_mut(next(old.len().max(1))) {
                             *x = if *x == b'A' { b'B' } else { b'A' };
                         }
                         fs::write(&path, &b).unwrap();
@@ -280,7 +261,7 @@ mod tests {
                         edits += 1;
                     }
                     1 if is_file => {
-                        fs::write(&path, header(&mut rng, size)).unwrap();
+                        fs::write(&path, header(&mut next, size)).unwrap();
                         edits += 1;
                     }
                     2 if is_file => {
@@ -288,10 +269,10 @@ mod tests {
                         let tmp = dir.path().join("tmp");
                         fs::write(
                             &tmp,
-                            if rng.next(2) == 0 {
+                            if next(2) == 0 {
                                 old
                             } else {
-                                header(&mut rng, size)
+                                header(&mut next, size)
                             },
                         )
                         .unwrap();
@@ -301,14 +282,14 @@ mod tests {
                     3 => {
                         let _ = fs::remove_file(&path);
                         let _ = fs::remove_dir(&path);
-                        if rng.next(2) == 0 {
+                        if next(2) == 0 {
                             fs::create_dir(&path).unwrap();
                         }
                         edits += 1;
                     }
                     4 | 5 if !is_file => {
                         let _ = fs::remove_dir(&path);
-                        fs::write(&path, header(&mut rng, size)).unwrap();
+                        fs::write(&path, header(&mut next, size)).unwrap();
                     }
                     _ => {}
                 }
@@ -326,7 +307,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("store")).unwrap();
         let path = dir.path().join("young.h");
-        fs::write(&path, header(&mut Rng(7), 8000)).unwrap();
+        fs::write(&path, header(&mut crate::testing::picker(7), 8000)).unwrap();
         let (facts, source) = facts_in(&store, &path, &[], now());
         assert_eq!(source, Source::Read);
         assert_eq!(facts, FileFacts::of(&path, &[]));
