@@ -85,12 +85,19 @@ for t in $tools; do
 	# gocache's build-script counts and reasons, per phase (the last
 	# build's): what ran and why is half of the figure.
 	scripts_of() { grep -h 'build scripts:' "$work/last.log" 2>/dev/null | tail -1 | sed 's/.*build scripts: //' || true; }
+	# And, after a cached build, the runs that were not restored, by
+	# package (the store's record of the last build).
+	ran_of() {
+		printf "%s" "$(scripts_of)"
+		awk -F'\t' '$1 == "b1" && $2 != "hit" { p = $NF; sub(/ \(build script\)$/, "", p); printf "; ran %s", p; if ($3 != "-") printf " (%s)", $3 }' \
+			"$work/store-$t/stats/last-run.log" 2>/dev/null || true
+	}
 	cold=$(build "$t" "$work/a")
 	cold_bs=$(scripts_of)
 	warm=$(for _ in $(seq "$rounds"); do build "$t" "$work/a"; done | median)
-	warm_bs=$(scripts_of)
+	warm_bs=$(ran_of)
 	second=$(for _ in $(seq "$rounds"); do build "$t" "$work/b"; done | median)
-	second_bs=$(scripts_of)
+	second_bs=$(ran_of)
 	if [ "$(cat "$work/out-reference")" = n/a ]; then
 		same=n/a
 	else
