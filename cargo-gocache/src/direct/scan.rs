@@ -82,9 +82,7 @@ impl FileFacts {
 
     /// These facts with `named` found in `spliced` among `candidates`.
     pub fn naming(mut self, spliced: &[u8], candidates: &[String]) -> FileFacts {
-        if !candidates.is_empty() {
-            self.named = identifiers_named(spliced, candidates);
-        }
+        self.named = names_in(spliced, candidates);
         self
     }
 
@@ -173,6 +171,15 @@ impl FileFacts {
             named,
         })
     }
+}
+
+/// [`FileFacts::named`]: which of `candidates` the spliced text spells
+/// (none asked, none searched for).
+pub(crate) fn names_in(spliced: &[u8], candidates: &[String]) -> Vec<String> {
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    identifiers_named(spliced, candidates)
 }
 
 /// Which of `names` appear in `bytes` as a whole identifier (not inside a

@@ -391,11 +391,7 @@ impl ReadFacts {
         let named = match known {
             Some(named) => named,
             None => {
-                let named = if candidates.is_empty() {
-                    Vec::new()
-                } else {
-                    crate::direct::scan::identifiers_named(&self.spliced, candidates)
-                };
+                let named = crate::direct::scan::names_in(&self.spliced, candidates);
                 if let Ok(mut n) = self.named.lock() {
                     // A few lists per file at most, in any build seen;
                     // bounded all the same.
