@@ -217,6 +217,63 @@ fn resolve(memo: &mut Memo, path: &Path, budget: &mut u32) -> std::io::Result<st
     }
 }
 
+/// What identifies one version of a file: compared by `crate::direct::stamp`
+/// (inputs held still during a compile) and `crate::direct::factmemo`. Here,
+/// below both: `stamp` reports through `manifest`, which calls `factmemo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Status change time, nanoseconds since the epoch.
+    pub ctime_ns: i128,
+}
+
+impl Stamp {
+    /// The stamp of the file at `path` (following symlinks); `None` if it
+    /// cannot be read.
+    pub fn of(path: &Path) -> Option<Stamp> {
+        fs::metadata(path).ok().map(|m| Stamp::of_meta(&m))
+    }
+
+    /// The stamp `meta` gives.
+    #[cfg(unix)]
+    pub fn of_meta(meta: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+        }
+    }
+
+    /// Without inodes and ctimes, the mtime stands in for both.
+    #[cfg(not(unix))]
+    pub fn of_meta(meta: &fs::Metadata) -> Stamp {
+        let mtime_ns =
+            meta.modified()
+                .ok()
+                .map_or(0, |t| match t.duration_since(std::time::UNIX_EPOCH) {
+                    Ok(d) => d.as_nanos() as i128,
+                    Err(e) => -(e.duration().as_nanos() as i128),
+                });
+        Stamp {
+            dev: 0,
+            ino: 0,
+            size: meta.len(),
+            mtime_ns,
+            ctime_ns: mtime_ns,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,11 +31,11 @@
 //! read it would have saved.
 
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::direct::scan::{ns_since_epoch, FileFacts};
+use crate::fsutil::Stamp;
 use crate::key::hash::{hash_bytes, ActionId};
 use crate::store::Store;
 
@@ -68,32 +68,6 @@ pub fn facts_many(files: &[std::path::PathBuf], candidates: &[String]) -> Vec<Fi
             _ => FileFacts::of(f, candidates),
         })
         .collect()
-}
-
-/// What identifies one version of a file: `direct::stamp::Stamp`'s fields.
-/// Not that type: `stamp` reports through `manifest`'s `NotCacheable`, and
-/// `manifest` calls this module, a cycle `lib`'s `no_module_cycle` refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl Stamp {
-    /// The stamp of the file at `path` (following symlinks).
-    fn of(path: &Path) -> Option<Stamp> {
-        let m = std::fs::metadata(path).ok()?;
-        Some(Stamp {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-            ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
-        })
-    }
 }
 
 /// Where the memo of `path` under `candidates` is kept.

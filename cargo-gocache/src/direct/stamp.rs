@@ -45,28 +45,9 @@ use std::time::SystemTime;
 
 use crate::direct::manifest::NotCacheable;
 
-/// What identifies one version of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    /// Device.
-    pub dev: u64,
-    /// Inode.
-    pub ino: u64,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, nanoseconds since the epoch.
-    pub mtime_ns: i128,
-    /// Status change time, nanoseconds since the epoch.
-    pub ctime_ns: i128,
-}
+pub use crate::fsutil::Stamp;
 
 impl Stamp {
-    /// The stamp of the file at `path` (following symlinks); `None` if it
-    /// cannot be read.
-    pub fn of(path: &Path) -> Option<Stamp> {
-        fs::metadata(path).ok().map(|m| Stamp::of_meta(&m))
-    }
-
     /// [`Stamp::of`] each path: by the observing process when this one
     /// runs inside an observed build script (see
     /// `crate::observe::stamps_beside`), else here.
@@ -86,32 +67,6 @@ impl Stamp {
                 .collect();
         }
         paths.iter().map(|p| Stamp::of(p)).collect()
-    }
-
-    /// The stamp `meta` gives.
-    #[cfg(unix)]
-    pub fn of_meta(meta: &fs::Metadata) -> Stamp {
-        use std::os::unix::fs::MetadataExt;
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
-            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
-        }
-    }
-
-    /// Without inodes and ctimes, the mtime stands in for both.
-    #[cfg(not(unix))]
-    pub fn of_meta(meta: &fs::Metadata) -> Stamp {
-        let mtime_ns = meta.modified().ok().map_or(0, nanos);
-        Stamp {
-            dev: 0,
-            ino: 0,
-            size: meta.len(),
-            mtime_ns,
-            ctime_ns: mtime_ns,
-        }
     }
 }
 
